@@ -1,0 +1,91 @@
+// HS256 JWT verification and signing. The algorithm is pinned: `alg: none`, HS512, RS256 and anything
+// else are rejected before the signature is looked at. Verified tokens are cached (bounded, never past
+// their `exp`) so that a client reconnecting or POSTing with the same token costs one HMAC, not one per request.
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { USER_ID_PATTERN } from '../protocol/frames.js';
+
+export interface Principal {
+  readonly userId: string;
+  readonly role: 'admin' | undefined;
+  /** Expiry, seconds since the epoch. */
+  readonly exp: number;
+}
+
+export type TokenRejection = 'bad_token' | 'expired';
+
+export class TokenError extends Error {
+  constructor(readonly reason: TokenRejection, message: string) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}
+
+export interface JwtOptions {
+  readonly secret: string;
+  readonly audience?: string | undefined;
+  readonly issuer?: string | undefined;
+  readonly cacheMax?: number;
+}
+
+const ALGORITHM = 'HS256';
+
+export class JwtVerifier {
+  private readonly key: Uint8Array;
+  private readonly cache: LRUCache<string, Principal>;
+
+  constructor(private readonly options: JwtOptions) {
+    this.key = new TextEncoder().encode(options.secret);
+    this.cache = new LRUCache({ max: options.cacheMax ?? 10_000 });
+  }
+
+  /** Resolves the token's principal, or rejects with TokenError. */
+  async verify(token: string, nowMs: number = Date.now()): Promise<Principal> {
+    const cached = this.cache.get(token);
+    if (cached) {
+      if (cached.exp * 1000 > nowMs) return cached;
+      this.cache.delete(token);
+      throw new TokenError('expired', 'token expired');
+    }
+    if (token.length > 4096) throw new TokenError('bad_token', 'token too long');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: [ALGORITHM],
+        requiredClaims: ['exp', 'sub'],
+        audience: this.options.audience,
+        issuer: this.options.issuer,
+        currentDate: new Date(nowMs),
+      }));
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new TokenError('expired', 'token expired');
+      throw new TokenError('bad_token', 'invalid token');
+    }
+    const { sub, exp, role } = payload;
+    if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) throw new TokenError('bad_token', 'invalid sub claim');
+    if (typeof exp !== 'number') throw new TokenError('bad_token', 'invalid exp claim');
+    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp });
+    this.cache.set(token, principal);
+    return principal;
+  }
+}
+
+export interface SignOptions {
+  readonly secret: string;
+  readonly userId: string;
+  readonly ttlSec: number;
+  readonly role?: 'admin';
+  readonly audience?: string | undefined;
+  readonly issuer?: string | undefined;
+}
+
+export async function signToken(options: SignOptions): Promise<string> {
+  let jwt = new SignJWT(options.role ? { role: options.role } : {})
+    .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+    .setSubject(options.userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSec);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}

@@ -1,0 +1,37 @@
+// Recipient confirmations: mark each delivery exactly once (the store's conditional transition) and
+// tell the sender's open connections, once, with a DELIVERED ack.
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { ChatError } from '../protocol/errors.js';
+import { encodeDeliveredAck } from '../protocol/frames.js';
+import type { Store } from '../store/store.js';
+import type { DeliveryRouter } from './router.js';
+import { errorSummary } from './send.js';
+
+export class ConfirmService {
+  constructor(
+    private readonly store: Store,
+    private readonly router: DeliveryRouter,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Only `userId`'s own deliveries can be marked: ids addressed to someone else are ignored. */
+  async confirm(userId: string, messageIds: readonly string[]): Promise<number> {
+    let marks;
+    try {
+      marks = await this.store.markDelivered(userId, messageIds);
+    } catch (error) {
+      this.metrics.storeErrors.inc({ op: 'markDelivered' });
+      this.log.warn({ err: errorSummary(error) }, 'markDelivered failed; the messages stay pending');
+      throw new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error });
+    }
+    const now = Date.now();
+    for (const mark of marks) {
+      this.router.sendToUser(mark.from, encodeDeliveredAck(mark.messageId));
+      this.metrics.deliveryLatency.observe(Math.max(0, now - mark.ts) / 1000);
+    }
+    if (marks.length > 0) this.metrics.deliveriesMarked.inc(marks.length);
+    return marks.length;
+  }
+}

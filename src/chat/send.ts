@@ -1,0 +1,69 @@
+// The one send path, for both doors (WebSocket frame and POST /api/messages): rate limit, assign the
+// sort key, store (DB-first), and only then acknowledge and deliver live.
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { ChatError } from '../protocol/errors.js';
+import type { SendInput } from '../protocol/frames.js';
+import { SortKeyClock } from '../store/sort-key.js';
+import type { Store, StoredMessage } from '../store/store.js';
+import type { SendRateLimiter } from './rate-limit.js';
+import type { DeliveryRouter } from './router.js';
+
+export interface SendOutcome {
+  readonly message: StoredMessage;
+  /** True when this messageId was already stored with the same content: the original `ts` is returned. */
+  readonly duplicate: boolean;
+}
+
+export class SendService {
+  constructor(
+    private readonly store: Store,
+    private readonly router: DeliveryRouter,
+    private readonly rateLimiter: SendRateLimiter,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly clock: SortKeyClock = new SortKeyClock(),
+  ) {}
+
+  /** Resolves once the message is durably stored; throws ChatError (rate_limited, conflict, unavailable). */
+  async send(from: string, input: SendInput): Promise<SendOutcome> {
+    const wait = this.rateLimiter.take(from);
+    if (wait > 0) {
+      this.metrics.messagesSent.inc({ result: 'rate_limited' });
+      this.metrics.rateLimited.inc({ limit: 'send' });
+      throw new ChatError('rate_limited', undefined, { messageId: input.messageId, retryAfterSec: wait });
+    }
+    const ts = Date.now();
+    const seq = this.clock.next();
+    let result;
+    try {
+      result = await this.store.persist({ messageId: input.messageId, from, to: input.to, body: input.body, ts, seq });
+    } catch (error) {
+      this.metrics.messagesSent.inc({ result: 'unavailable' });
+      this.metrics.storeErrors.inc({ op: 'persist' });
+      this.log.warn({ err: errorSummary(error), messageId: input.messageId }, 'persist failed; send refused as unavailable');
+      throw new ChatError('unavailable', undefined, { messageId: input.messageId, retryAfterSec: 1, cause: error });
+    }
+    if (result.kind === 'conflict') {
+      this.metrics.messagesSent.inc({ result: 'conflict' });
+      throw new ChatError('conflict', undefined, { messageId: input.messageId });
+    }
+    if (result.kind === 'created') {
+      this.metrics.messagesSent.inc({ result: 'new' });
+      this.router.deliver(result.message);
+      return { message: result.message, duplicate: false };
+    }
+    // A retry: the recipient already has it live or will get it by replay; nothing is sent again.
+    this.metrics.messagesSent.inc({ result: 'duplicate' });
+    return { message: result.message, duplicate: true };
+  }
+}
+
+/** What of an error is safe to log: its name, code and message, never the request that caused it. */
+export function errorSummary(error: unknown): { name: string; message: string; code?: unknown } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, ...(code !== undefined ? { code } : {}) };
+  }
+  return { name: 'unknown', message: String(error) };
+}

@@ -1,0 +1,159 @@
+// Every environment variable the server reads, with its parser and default. Documented in README.md
+// ("Configuration"); a variable added here must be added there too.
+import { bool, EnvError, makeValidator, str } from 'envalid';
+
+const intIn = (min: number, max: number) =>
+  makeValidator<number>((input) => {
+    if (!/^\d+$/.test(input.trim())) throw new EnvError(`expected an integer from ${min} to ${max}, got "${input}"`);
+    const value = Number(input);
+    if (value < min || value > max) throw new EnvError(`expected an integer from ${min} to ${max}, got ${value}`);
+    return value;
+  });
+
+const port = makeValidator<number>((input) => {
+  const value = Number(input);
+  if (!/^\d+$/.test(input.trim()) || value > 65535) {
+    throw new EnvError(`expected a port number from 0 to 65535, got "${input}"`);
+  }
+  return value;
+});
+
+const wsPath = makeValidator<string>((input) => {
+  if (!/^\/[A-Za-z0-9/_.~-]*$/.test(input)) {
+    throw new EnvError(`must start with "/" and contain only URL path characters, got "${input}"`);
+  }
+  return input;
+});
+
+const dbUri = makeValidator<string>((input) => {
+  if (input === 'mem' || /^mongodb(\+srv)?:\/\/[^/?#\s]+/.test(input)) return input;
+  // The value may hold a password: never echo it back.
+  throw new EnvError('must be "mem" (embedded in-memory store) or a mongodb:// or mongodb+srv:// URI');
+});
+
+/** A comma-separated list of exact origins: scheme://host[:port], no path. */
+const originList = makeValidator<readonly string[]>((input) => {
+  const origins = input.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (origins.length === 0) throw new EnvError('expected one or more origins like https://app.example.com');
+  for (const origin of origins) {
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new EnvError(`"${origin}" is not an origin like https://app.example.com`);
+    }
+    if (!/^https?:$/.test(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, '')) {
+      throw new EnvError(`"${origin}" is not an origin like https://app.example.com (scheme and host only, no path)`);
+    }
+  }
+  return Object.freeze(origins.map((origin) => origin.replace(/\/$/, '')));
+});
+
+const cookieDomain = makeValidator<string>((input) => {
+  if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(input)) throw new EnvError(`"${input}" is not a domain name`);
+  return input;
+});
+
+const cookieName = makeValidator<string>((input) => {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(input)) throw new EnvError('must be 1-64 characters of [A-Za-z0-9_-]');
+  return input;
+});
+
+const logLevel = makeValidator<string>((input) => {
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(input)) {
+    throw new EnvError('must be one of fatal, error, warn, info, debug, trace, silent');
+  }
+  return input;
+});
+
+const metricsMode = makeValidator<string>((input) => {
+  if (!['secret', 'open', 'off'].includes(input)) throw new EnvError('must be one of secret, open, off');
+  return input;
+});
+
+// `devDefault` makes a variable required in production (envalid's rule) and defaulted elsewhere.
+export const ENV_SPECS = {
+  NODE_ENV: str({ default: 'development' }),
+  HOST: str({ default: '0.0.0.0' }),
+  PORT: port({ devDefault: 3000 }),
+  JWT_SECRET: str(),
+  JWT_AUDIENCE: str({ default: undefined }),
+  JWT_ISSUER: str({ default: undefined }),
+  JWT_TTL_SEC: intIn(60, 31_536_000)({ default: 86_400 }),
+  DB_URI: dbUri({ devDefault: 'mem' }),
+  DB_OP_TIMEOUT_MS: intIn(100, 600_000)({ default: 5000 }),
+  DB_BATCH_MAX_WAIT_MS: intIn(0, 1000)({ default: 2 }),
+  DB_BATCH_MAX_OPS: intIn(1, 100_000)({ default: 512 }),
+  CURSOR_CACHE_MAX: intIn(1, 100_000_000)({ default: 100_000 }),
+  COOKIE_DOMAIN: cookieDomain({ devDefault: undefined }),
+  AUTH_COOKIE_NAME: cookieName({ default: 'token' }),
+  CORS_ORIGIN: originList({ devDefault: undefined }),
+  WS_PATH: wsPath({ devDefault: '/ws' }),
+  MAX_MESSAGE_BYTES: intIn(1, 16_777_216)({ default: 16_384 }),
+  WS_MAX_PAYLOAD_BYTES: intIn(1024, 67_108_864)({ default: undefined }),
+  MAX_HTTP_BODY_BYTES: intIn(1024, 67_108_864)({ default: undefined }),
+  HTTP_BODY_TIMEOUT_MS: intIn(100, 600_000)({ default: 10_000 }),
+  WS_MAX_BACKPRESSURE_BYTES: intIn(1024, 1_073_741_824)({ default: 1_048_576 }),
+  WS_IDLE_TIMEOUT_SEC: intIn(8, 960)({ default: 120 }),
+  MAX_DELIVERED_IDS: intIn(1, 100_000)({ default: 1000 }),
+  REPLAY_PAGE_SIZE: intIn(1, 100_000)({ default: 500 }),
+  REPLAY_LIVE_BUFFER: intIn(1, 1_000_000)({ default: 10_000 }),
+  MAX_CONNECTIONS: intIn(1, 10_000_000)({ default: 100_000 }),
+  MAX_CONNECTIONS_PER_IP: intIn(1, 10_000_000)({ default: 1000 }),
+  SEND_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 50 }),
+  SEND_BURST: intIn(1, 10_000_000)({ default: 100 }),
+  TRUST_PROXY: bool({ default: false }),
+  METRICS_MODE: metricsMode({ default: undefined }),
+  METRICS_SECRET: str({ default: undefined }),
+  METRICS_ENABLE_ADMIN_ROUTE: bool({ default: false }),
+  ALLOW_PUBLIC_METRICS_IN_PROD: bool({ default: false }),
+  LOG_LEVEL: logLevel({ default: 'info' }),
+  LOG_PRETTY: bool({ default: false }),
+  SHUTDOWN_GRACE_MS: intIn(0, 600_000)({ default: 10_000 }),
+  UWS_ALLOW_FALLBACK: bool({ default: false }),
+  SERVE_DEMO: bool({ default: undefined }),
+  ALLOW_SIGNUP: bool({ default: undefined }),
+};
+
+export interface RawEnv {
+  NODE_ENV: string;
+  HOST: string;
+  PORT: number;
+  JWT_SECRET: string;
+  JWT_AUDIENCE: string | undefined;
+  JWT_ISSUER: string | undefined;
+  JWT_TTL_SEC: number;
+  DB_URI: string;
+  DB_OP_TIMEOUT_MS: number;
+  DB_BATCH_MAX_WAIT_MS: number;
+  DB_BATCH_MAX_OPS: number;
+  CURSOR_CACHE_MAX: number;
+  COOKIE_DOMAIN: string | undefined;
+  AUTH_COOKIE_NAME: string;
+  CORS_ORIGIN: readonly string[] | undefined;
+  WS_PATH: string;
+  MAX_MESSAGE_BYTES: number;
+  WS_MAX_PAYLOAD_BYTES: number | undefined;
+  MAX_HTTP_BODY_BYTES: number | undefined;
+  HTTP_BODY_TIMEOUT_MS: number;
+  WS_MAX_BACKPRESSURE_BYTES: number;
+  WS_IDLE_TIMEOUT_SEC: number;
+  MAX_DELIVERED_IDS: number;
+  REPLAY_PAGE_SIZE: number;
+  REPLAY_LIVE_BUFFER: number;
+  MAX_CONNECTIONS: number;
+  MAX_CONNECTIONS_PER_IP: number;
+  SEND_RATE_PER_SEC: number;
+  SEND_BURST: number;
+  TRUST_PROXY: boolean;
+  METRICS_MODE: string | undefined;
+  METRICS_SECRET: string | undefined;
+  METRICS_ENABLE_ADMIN_ROUTE: boolean;
+  ALLOW_PUBLIC_METRICS_IN_PROD: boolean;
+  LOG_LEVEL: string;
+  LOG_PRETTY: boolean;
+  SHUTDOWN_GRACE_MS: number;
+  UWS_ALLOW_FALLBACK: boolean;
+  SERVE_DEMO: boolean | undefined;
+  ALLOW_SIGNUP: boolean | undefined;
+}

@@ -1,0 +1,189 @@
+// The only module that reads process.env. It validates every variable once, reports every bad one
+// (the exact lines operators grep for), and returns a frozen, typed Config.
+import { cleanEnv, EnvError, EnvMissingError } from 'envalid';
+import { ENV_SPECS, type RawEnv } from './config-specs.js';
+
+export type MetricsMode = 'secret' | 'open' | 'off';
+
+export interface Config {
+  readonly nodeEnv: string;
+  readonly isProduction: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly wsPath: string;
+  readonly jwt: {
+    readonly secret: string;
+    readonly audience: string | undefined;
+    readonly issuer: string | undefined;
+    readonly ttlSec: number;
+  };
+  readonly db: { readonly uri: string; readonly kind: 'memory' | 'mongo'; readonly opTimeoutMs: number };
+  readonly batch: { readonly maxWaitMs: number; readonly maxOps: number };
+  readonly cursorCacheMax: number;
+  readonly cookie: { readonly name: string; readonly domain: string | undefined };
+  /** `'*'` accepts any Origin (development default). */
+  readonly corsOrigins: readonly string[] | '*';
+  readonly limits: {
+    readonly maxMessageBytes: number;
+    readonly maxPayloadBytes: number;
+    readonly maxHttpBodyBytes: number;
+    readonly httpBodyTimeoutMs: number;
+    readonly maxBackpressureBytes: number;
+    readonly idleTimeoutSec: number;
+    readonly maxDeliveredIds: number;
+    readonly replayPageSize: number;
+    readonly replayLiveBuffer: number;
+    readonly maxConnections: number;
+    readonly maxConnectionsPerIp: number;
+    readonly sendRatePerSec: number;
+    readonly sendBurst: number;
+  };
+  readonly trustProxy: boolean;
+  readonly metrics: {
+    readonly mode: MetricsMode;
+    readonly secret: string | undefined;
+    readonly enableAdminRoute: boolean;
+  };
+  readonly log: { readonly level: string; readonly pretty: boolean };
+  readonly shutdownGraceMs: number;
+  readonly uwsAllowFallback: boolean;
+  readonly serveDemo: boolean;
+  readonly allowSignup: boolean;
+}
+
+/** Every problem found in the environment, one line each, in the order they must be printed. */
+export class ConfigError extends Error {
+  constructor(readonly lines: readonly string[]) {
+    super(lines.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export const JWT_SECRET_ERROR = 'JWT_SECRET is required and must be a non-empty string.';
+const PRODUCTION_REQUIRED = ['NODE_ENV', 'PORT', 'JWT_SECRET', 'DB_URI', 'COOKIE_DOMAIN', 'CORS_ORIGIN', 'WS_PATH'] as const;
+const WEAK_SECRET_BYTES = 32;
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** Things worth a log line at start (never containing a secret's value). */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Validates `env` (process.env by default). Throws ConfigError with every line to print; the
+ * JWT_SECRET rule comes last so production prints its missing-variable line first.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  // Empty means missing: `FOO= npm start` must not slip an empty secret through.
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') raw[key] = value;
+  const isProduction = raw.NODE_ENV === 'production';
+  raw.NODE_ENV ??= 'development'; // envalid applies devDefault only when NODE_ENV is set
+
+  const lines: string[] = [];
+  if (isProduction) {
+    for (const name of PRODUCTION_REQUIRED) {
+      if (raw[name] === undefined) lines.push(`Missing required environment variable for production: ${name}`);
+    }
+  }
+
+  let clean: RawEnv | undefined;
+  cleanEnv(raw, ENV_SPECS, {
+    reporter: ({ errors, env: cleaned }) => {
+      for (const [name, error] of Object.entries(errors)) {
+        if (name === 'JWT_SECRET') continue; // reported below, with its own sentence
+        if (error instanceof EnvMissingError) {
+          const line = isProduction
+            ? `Missing required environment variable for production: ${name}`
+            : `Missing required environment variable: ${name}`;
+          if (!lines.includes(line)) lines.push(line);
+        } else if (error instanceof EnvError || error instanceof Error) {
+          lines.push(`Invalid environment variable ${name}: ${error.message}`);
+        }
+      }
+      clean = cleaned as RawEnv;
+    },
+  });
+  const e = clean as unknown as RawEnv;
+
+  const metricsMode = (e.METRICS_MODE ?? (isProduction ? 'secret' : 'open')) as MetricsMode;
+  if (isProduction && metricsMode === 'secret' && !e.METRICS_SECRET) {
+    lines.push('Missing required environment variable for production: METRICS_SECRET');
+  }
+  if (isProduction && metricsMode === 'open' && !e.ALLOW_PUBLIC_METRICS_IN_PROD) {
+    lines.push('METRICS_MODE=open is refused in production: it publishes metrics to anyone; set ALLOW_PUBLIC_METRICS_IN_PROD=true to allow it, or use METRICS_MODE=secret with METRICS_SECRET.');
+  }
+  if (!isProduction && metricsMode === 'secret' && !e.METRICS_SECRET) {
+    lines.push('Missing required environment variable: METRICS_SECRET (METRICS_MODE=secret needs it)');
+  }
+  if (e.DB_URI !== undefined && e.DB_URI.startsWith('mongodb') && !dbNameOk(e.DB_URI)) {
+    lines.push('Invalid environment variable DB_URI: the database name in the URI path must be 1-63 characters of [A-Za-z0-9_-]');
+  }
+  if (!raw.JWT_SECRET) lines.push(`Error: ${JWT_SECRET_ERROR}`);
+  if (lines.length > 0) throw new ConfigError(lines);
+
+  const warnings: string[] = [];
+  if (isProduction && Buffer.byteLength(e.JWT_SECRET, 'utf8') < WEAK_SECRET_BYTES) {
+    warnings.push(`JWT_SECRET is shorter than ${WEAK_SECRET_BYTES} bytes: tokens signed with it can be brute-forced; use a long random secret`);
+  }
+  if (isProduction && e.METRICS_SECRET && Buffer.byteLength(e.METRICS_SECRET, 'utf8') < 16) {
+    warnings.push('METRICS_SECRET is shorter than 16 bytes');
+  }
+
+  const dbUri = e.DB_URI;
+  const config: Config = {
+    nodeEnv: e.NODE_ENV,
+    isProduction,
+    host: e.HOST,
+    port: e.PORT,
+    wsPath: e.WS_PATH,
+    jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL_SEC },
+    db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },
+    batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS },
+    cursorCacheMax: e.CURSOR_CACHE_MAX,
+    cookie: { name: e.AUTH_COOKIE_NAME, domain: e.COOKIE_DOMAIN },
+    corsOrigins: e.CORS_ORIGIN ?? '*',
+    limits: {
+      maxMessageBytes: e.MAX_MESSAGE_BYTES,
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES ?? e.MAX_MESSAGE_BYTES * 2 + 1024,
+      maxHttpBodyBytes: e.MAX_HTTP_BODY_BYTES ?? e.MAX_MESSAGE_BYTES * 2 + 1024,
+      httpBodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,
+      maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
+      idleTimeoutSec: e.WS_IDLE_TIMEOUT_SEC,
+      maxDeliveredIds: e.MAX_DELIVERED_IDS,
+      replayPageSize: e.REPLAY_PAGE_SIZE,
+      replayLiveBuffer: e.REPLAY_LIVE_BUFFER,
+      maxConnections: e.MAX_CONNECTIONS,
+      maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+      sendRatePerSec: e.SEND_RATE_PER_SEC,
+      sendBurst: e.SEND_BURST,
+    },
+    trustProxy: e.TRUST_PROXY,
+    metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY && !isProduction },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    uwsAllowFallback: e.UWS_ALLOW_FALLBACK,
+    serveDemo: e.SERVE_DEMO ?? !isProduction,
+    allowSignup: e.ALLOW_SIGNUP ?? !isProduction,
+  };
+  return { config: deepFreeze(config), warnings };
+}
+
+function dbNameOk(uri: string): boolean {
+  const path = /^mongodb(?:\+srv)?:\/\/[^/]*(?:\/([^?]*))?/.exec(uri)?.[1] ?? '';
+  return path === '' || /^[A-Za-z0-9_-]{1,63}$/.test(decodeURIComponent(path));
+}
+
+/** The database name of a Mongo URI (its path), `chat` when the URI has none. */
+export function mongoDbName(uri: string): string {
+  const path = /^mongodb(?:\+srv)?:\/\/[^/]*(?:\/([^?]*))?/.exec(uri)?.[1] ?? '';
+  return path === '' ? 'chat' : decodeURIComponent(path);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

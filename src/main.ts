@@ -1,0 +1,75 @@
+// The process entry: reads the environment (through config.ts), wires the server, owns signals and
+// exit codes. Nothing else in the code base touches process.env, signals or process.exit.
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics/registry.js';
+import { createStore } from './store/create-store.js';
+import { createServer, type ChatServer } from './transport/app.js';
+
+function loadOrExit(): { config: Config; warnings: readonly string[] } {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const line of error.lines) console.error(line);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const { config, warnings } = loadOrExit();
+  const log = createLogger(config.log);
+  for (const warning of warnings) log.warn(warning);
+  installCrashHandlers(log);
+
+  const metrics = createMetrics();
+  const store = await createStore(config, log, metrics);
+  let server: ChatServer;
+  try {
+    server = await createServer(config, { store, log, metrics });
+  } catch (error) {
+    log.fatal({ err: error }, 'startup failed');
+    process.exit(1);
+  }
+
+  const shutdown = (signal: string) => {
+    if (server.shuttingDown) return;
+    log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error({ connections: server.connectionCount() }, 'shutdown grace period passed; exiting with work left');
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    server.close().then(
+      () => {
+        clearTimeout(timer);
+        log.info('shutdown complete');
+        process.exit(0);
+      },
+      (error) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function installCrashHandlers(log: Logger): void {
+  // A crash ends the process (Docker or PM2 restarts it): acked messages are already stored.
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.fatal({ err: reason }, 'unhandled rejection');
+    process.exit(1);
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+// One registry per server, every product metric named here with the `chat_` prefix. Label values come
+// from small fixed sets (frame types, reasons, routes): never a user id or message id.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const DELIVERY_BUCKETS_S = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86_400];
+
+export function createMetrics(options: { collectDefault?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.collectDefault !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  return {
+    registry,
+    connectionsOpen: new Gauge({ name: 'chat_connections_open', help: 'Open WebSocket connections', registers }),
+    upgradesRejected: new Counter({
+      name: 'chat_upgrades_rejected_total',
+      help: 'WebSocket upgrades refused, by reason',
+      labelNames: ['reason'] as const, // no_token | bad_token | expired | origin | limit | shutting_down
+      registers,
+    }),
+    framesIn: new Counter({ name: 'chat_frames_in_total', help: 'Client frames received, by type', labelNames: ['type'] as const, registers }),
+    framesOut: new Counter({ name: 'chat_frames_out_total', help: 'Frames sent to clients, by type', labelNames: ['type'] as const, registers }),
+    messagesSent: new Counter({
+      name: 'chat_messages_sent_total',
+      help: 'Send attempts by result (new, duplicate, conflict, rate_limited, unavailable)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    sentAckLatency: new Histogram({
+      name: 'chat_sent_ack_latency_seconds',
+      help: 'Send received to SENT ack written',
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    }),
+    deliveryLatency: new Histogram({
+      name: 'chat_delivery_latency_seconds',
+      help: 'Message stored to recipient confirmation',
+      buckets: DELIVERY_BUCKETS_S,
+      registers,
+    }),
+    deliveriesMarked: new Counter({ name: 'chat_deliveries_marked_total', help: 'Deliveries marked (exactly once each)', registers }),
+    replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages sent by replay', registers }),
+    replayPending: new Histogram({
+      name: 'chat_replay_pending_messages',
+      help: 'Pending messages replayed per connect or sync',
+      buckets: [0, 1, 10, 100, 1000, 10_000, 100_000],
+      registers,
+    }),
+    storeBatchSize: new Histogram({
+      name: 'chat_store_batch_size',
+      help: 'Operations per store batch write',
+      labelNames: ['op'] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    }),
+    storeBatchLatency: new Histogram({
+      name: 'chat_store_batch_latency_seconds',
+      help: 'Store batch write latency',
+      labelNames: ['op'] as const,
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    }),
+    storeErrors: new Counter({ name: 'chat_store_errors_total', help: 'Store operations that failed', labelNames: ['op'] as const, registers }),
+    backpressureCloses: new Counter({ name: 'chat_backpressure_closes_total', help: 'Connections closed as slow consumers (1013)', registers }),
+    rateLimited: new Counter({ name: 'chat_rate_limited_total', help: 'Frames or requests refused by a rate limit', labelNames: ['limit'] as const, registers }),
+    httpRequests: new Counter({
+      name: 'chat_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['route', 'status'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,126 @@
+// Wire protocol v1 (docs/protocol.md): client frame parsing and validation, server frame encoding.
+// No I/O here. Every field is type- and size-checked before use: an object where a string belongs
+// (`{"$gt":""}`) is rejected, which is what keeps operator injection out of the store.
+import { ChatError } from './errors.js';
+
+export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+export interface SendInput {
+  readonly messageId: string;
+  readonly to: string;
+  readonly body: string;
+}
+
+export type ClientFrame =
+  | ({ readonly type: 'send' } & SendInput)
+  | { readonly type: 'delivered'; readonly messageIds: readonly string[] }
+  | { readonly type: 'sync' };
+
+export interface FrameLimits {
+  readonly maxMessageBytes: number;
+  readonly maxDeliveredIds: number;
+}
+
+/** Parses one text frame; throws ChatError (bad_request, unknown_type, too_large). */
+export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ChatError('bad_request', 'Frame is not valid JSON');
+  }
+  if (!isPlainObject(value)) throw new ChatError('bad_request', 'Frame must be a JSON object');
+  const type = value.type;
+  if (typeof type !== 'string') throw new ChatError('bad_request', 'Field "type" must be a string');
+  switch (type) {
+    case 'send':
+      return { type: 'send', ...validateSendInput(value, limits) };
+    case 'delivered':
+      return { type: 'delivered', messageIds: validateMessageIds(value.messageIds, limits) };
+    case 'sync':
+      return { type: 'sync' };
+    default:
+      throw new ChatError('unknown_type', `Unknown frame type "${type.slice(0, 32)}"`);
+  }
+}
+
+/** The fields of a send, from a WebSocket frame or an HTTP body. Unknown fields (a forged `from`) are ignored. */
+export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'maxMessageBytes'>): SendInput {
+  if (!isPlainObject(value)) throw new ChatError('bad_request', 'Expected a JSON object');
+  const { messageId, to, body } = value;
+  if (typeof messageId !== 'string' || !MESSAGE_ID_PATTERN.test(messageId)) {
+    throw new ChatError('bad_request', 'Field "messageId" must be a string of 1-64 characters [A-Za-z0-9_-]');
+  }
+  if (typeof to !== 'string' || !USER_ID_PATTERN.test(to)) {
+    throw new ChatError('bad_request', 'Field "to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', { messageId });
+  }
+  if (typeof body !== 'string' || body.length === 0) {
+    throw new ChatError('bad_request', 'Field "body" must be a non-empty string', { messageId });
+  }
+  // Cheap bound first: a UTF-16 string of n units encodes to at most 3n UTF-8 bytes.
+  if (body.length * 3 > limits.maxMessageBytes && Buffer.byteLength(body, 'utf8') > limits.maxMessageBytes) {
+    throw new ChatError('too_large', `Field "body" exceeds ${limits.maxMessageBytes} UTF-8 bytes`, { messageId });
+  }
+  // A lone surrogate cannot be stored as UTF-8 unchanged, and NUL is refused by some stores: a body
+  // must come back byte-for-byte as it was sent, so both are refused up front.
+  if (!body.isWellFormed()) throw new ChatError('bad_request', 'Field "body" contains a lone surrogate', { messageId });
+  if (body.includes('\u0000')) throw new ChatError('bad_request', 'Field "body" must not contain NUL characters', { messageId });
+  return { messageId, to, body };
+}
+
+function validateMessageIds(value: unknown, limits: FrameLimits): string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ChatError('bad_request', 'Field "messageIds" must be a non-empty array of message ids');
+  }
+  if (value.length > limits.maxDeliveredIds) {
+    throw new ChatError('too_large', `Field "messageIds" holds more than ${limits.maxDeliveredIds} ids`);
+  }
+  for (const id of value) {
+    if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) {
+      throw new ChatError('bad_request', 'Every entry of "messageIds" must be a message id string');
+    }
+  }
+  return value as string[];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Encoders. Ids and user ids are validated against patterns with no characters that need JSON
+// escaping, so they are concatenated as they are; bodies and free text go through JSON.stringify.
+
+export function encodeSentAck(messageId: string, ts: number, duplicate: boolean): string {
+  return `{"type":"ack","status":"SENT","messageId":"${messageId}","ts":${ts},"duplicate":${duplicate}}`;
+}
+
+export function encodeDeliveredAck(messageId: string): string {
+  return `{"type":"ack","status":"DELIVERED","messageId":"${messageId}"}`;
+}
+
+export interface MessageView {
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly body: string;
+  readonly ts: number;
+}
+
+export function encodeMessage(message: MessageView): string {
+  return `{"type":"message","messageId":"${message.messageId}","from":"${message.from}","to":"${message.to}","body":${JSON.stringify(message.body)},"ts":${message.ts}}`;
+}
+
+export function encodeReady(replayed: number): string {
+  return `{"type":"ready","replayed":${replayed}}`;
+}
+
+export function encodeError(error: ChatError): string {
+  return JSON.stringify({
+    type: 'error',
+    code: error.code,
+    message: error.message,
+    ...(error.messageId !== undefined ? { messageId: error.messageId } : {}),
+    ...(error.retryAfterSec !== undefined ? { retryAfter: error.retryAfterSec } : {}),
+  });
+}

@@ -1,0 +1,95 @@
+// createServer: one uWS app serving HTTP and WebSocket from one native event loop. Nothing happens at
+// import time; main.ts (or a test) calls this with a validated Config and gets {port, close()}.
+import uWS from 'uWebSockets.js';
+import { JwtVerifier } from '../auth/jwt.js';
+import { ConfirmService } from '../chat/confirm.js';
+import { SendRateLimiter } from '../chat/rate-limit.js';
+import { ReplayService } from '../chat/replay.js';
+import { DeliveryRouter } from '../chat/router.js';
+import { SendService } from '../chat/send.js';
+import type { Config } from '../config.js';
+import { silentLogger, type Logger } from '../log.js';
+import { createMetrics, type Metrics } from '../metrics/registry.js';
+import type { Store } from '../store/store.js';
+import { CLOSE_GOING_AWAY, type SocketConnection } from './connection.js';
+import { CorsPolicy } from './cors.js';
+import { registerRoutes } from './routes.js';
+import { createWebSocketBehavior } from './websocket.js';
+
+export interface ServerDeps {
+  readonly store: Store;
+  readonly log?: Logger;
+  readonly metrics?: Metrics;
+}
+
+export interface ChatServer {
+  readonly port: number;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  /** Stop accepting, close sockets with 1001, flush and close the store. Idempotent. */
+  close(): Promise<void>;
+  readonly shuttingDown: boolean;
+  /** Open WebSocket connections. */
+  connectionCount(): number;
+}
+
+/** True when the native uWS binary loaded (the package silently falls back to a slow JS version). */
+export function uwsIsNative(): boolean {
+  return typeof (uWS as unknown as Record<string, unknown>).getParts === 'function';
+}
+
+export async function createServer(config: Config, deps: ServerDeps): Promise<ChatServer> {
+  const log = deps.log ?? silentLogger();
+  const metrics = deps.metrics ?? createMetrics({ collectDefault: false });
+  const native = uwsIsNative();
+  if (!native && !config.uwsAllowFallback) {
+    throw new Error('uWebSockets.js native binary did not load (JS fallback in use); refusing to start. Set UWS_ALLOW_FALLBACK=true to run on the fallback anyway.');
+  }
+
+  const { store } = deps;
+  await store.start();
+
+  let shuttingDown = false;
+  const isShuttingDown = () => shuttingDown;
+  const verifier = new JwtVerifier({ secret: config.jwt.secret, audience: config.jwt.audience, issuer: config.jwt.issuer });
+  const cors = new CorsPolicy(config.corsOrigins);
+  const router = new DeliveryRouter(config.limits.replayLiveBuffer);
+  const limiter = new SendRateLimiter(config.limits.sendRatePerSec, config.limits.sendBurst, config.limits.maxConnections);
+  const sender = new SendService(store, router, limiter, metrics, log);
+  const confirmer = new ConfirmService(store, router, metrics, log);
+  const replayer = new ReplayService(store, config.limits.replayPageSize, config.limits.maxBackpressureBytes / 2, metrics);
+
+  const app = uWS.App();
+  app.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, router, sender, confirmer, replayer, metrics, log, isShuttingDown }));
+  registerRoutes(app, { config, verifier, cors, sender, store, metrics, log, isShuttingDown });
+
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`could not listen on ${config.host}:${config.port}`));
+    });
+  });
+  const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
+  log.info({ port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, uws: native ? 'native' : 'fallback' }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      uWS.us_listen_socket_close(listenSocket);
+      for (const connection of [...router.connections()]) (connection as SocketConnection).end(CLOSE_GOING_AWAY, 'going away');
+      await store.close();
+      log.info('server closed');
+    })());
+
+  return {
+    port,
+    store,
+    metrics,
+    close,
+    get shuttingDown() {
+      return shuttingDown;
+    },
+    connectionCount: () => router.size,
+  };
+}

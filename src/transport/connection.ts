@@ -1,0 +1,118 @@
+// A ChatConnection over a uWS WebSocket. Outgoing frames are queued and written once per event-loop
+// turn inside one cork (one syscall for an ack, a message and a DELIVERED ack together); a connection
+// whose send buffer passes the backpressure limit is closed with 1013 instead of buffering without bound.
+import type { WebSocket } from 'uWebSockets.js';
+import type { Principal } from '../auth/jwt.js';
+import type { ChatConnection, ReplayState } from '../chat/connection.js';
+
+export interface SocketData {
+  readonly principal: Principal;
+  readonly ip: string;
+  connection?: SocketConnection;
+}
+
+export const CLOSE_SLOW_CONSUMER = 1013;
+export const CLOSE_TOKEN_EXPIRED = 4001;
+export const CLOSE_GOING_AWAY = 1001;
+
+const pendingFlush = new Set<SocketConnection>();
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  for (const connection of pendingFlush) connection.flush();
+  pendingFlush.clear();
+}
+
+export interface ConnectionHooks {
+  readonly maxBackpressureBytes: number;
+  onSlowConsumer(connection: SocketConnection): void;
+  onFrameOut(frame: string): void;
+}
+
+let nextId = 1;
+
+export class SocketConnection implements ChatConnection {
+  readonly id = nextId++;
+  readonly userId: string;
+  open = true;
+  replay: ReplayState | undefined;
+  private outbox: string[] = [];
+  private outboxBytes = 0;
+  private drainWaiters: ((ok: boolean) => void)[] = [];
+  expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ws: WebSocket<SocketData>,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.userId = ws.getUserData().principal.userId;
+  }
+
+  send(frame: string): void {
+    if (!this.open) return;
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    pendingFlush.add(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** Writes the outbox now, corked. */
+  flush(): void {
+    if (!this.open || this.outbox.length === 0) return;
+    const frames = this.outbox;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    let dropped = false;
+    this.ws.cork(() => {
+      for (const frame of frames) {
+        // 2 = dropped: the socket is past maxBackpressure. The frame is not lost: it is pending in the store.
+        if (this.ws.send(frame, false, false) === 2) {
+          dropped = true;
+          break;
+        }
+        this.hooks.onFrameOut(frame);
+      }
+    });
+    if (dropped || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
+  }
+
+  pressure(): number {
+    return this.open ? this.outboxBytes + this.ws.getBufferedAmount() : 0;
+  }
+
+  writable(): Promise<boolean> {
+    if (!this.open) return Promise.resolve(false);
+    this.flush();
+    if (!this.open) return Promise.resolve(false);
+    if (this.ws.getBufferedAmount() <= this.hooks.maxBackpressureBytes / 4) return Promise.resolve(true);
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** uWS `drain`: the kernel took some of the buffer. */
+  drained(): void {
+    if (this.drainWaiters.length === 0 || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes / 4) return;
+    for (const resolve of this.drainWaiters.splice(0)) resolve(true);
+  }
+
+  /** Closes with a code; safe to call more than once. */
+  end(code: number, reason: string): void {
+    if (!this.open) return;
+    this.markClosed();
+    this.ws.end(code, reason);
+  }
+
+  /** Called from uWS `close` (the socket is gone: it must not be touched again). */
+  markClosed(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    pendingFlush.delete(this);
+    clearTimeout(this.expiryTimer);
+    for (const resolve of this.drainWaiters.splice(0)) resolve(false);
+  }
+}

@@ -1,0 +1,120 @@
+// HTTP helpers for uWS. The uWS discipline lives here: onAborted before any await, headers read before
+// the first await (the request object dies with the callback), onData chunks copied, writes corked.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { ChatError, ERROR_CODES, type ErrorCode } from '../protocol/errors.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 408: '408 Request Timeout',
+  409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+export type Headers = Readonly<Record<string, string>>;
+
+/** One HTTP exchange: tracks whether the client went away so nothing is written to a dead response. */
+export class Exchange {
+  aborted = false;
+  done = false;
+  private onAbortHandlers: (() => void)[] = [];
+
+  /** `onStatus` sees every status written (the HTTP requests metric). */
+  constructor(
+    readonly res: HttpResponse,
+    private readonly onStatus?: (status: number) => void,
+  ) {
+    res.onAborted(() => {
+      this.aborted = true;
+      for (const handler of this.onAbortHandlers) handler();
+    });
+  }
+
+  onAbort(handler: () => void): void {
+    this.onAbortHandlers.push(handler);
+  }
+
+  /** Writes a whole response, corked; a no-op if the client went away or a response was already written. */
+  respond(status: number, body: string, headers: Headers = {}, closeConnection = false): void {
+    if (this.aborted || this.done) return;
+    this.done = true;
+    this.onStatus?.(status);
+    this.res.cork(() => {
+      this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Unknown`);
+      for (const key in headers) this.res.writeHeader(key, headers[key]!);
+      this.res.end(body, closeConnection);
+    });
+  }
+
+  json(status: number, value: unknown, headers: Headers = {}): void {
+    this.respond(status, JSON.stringify(value), { ...headers, 'content-type': 'application/json' });
+  }
+
+  error(error: ChatError, headers: Headers = {}): void {
+    const extra: Record<string, string> = { ...headers };
+    if (error.retryAfterSec !== undefined) extra['retry-after'] = String(error.retryAfterSec);
+    const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}) } };
+    // Close the connection after an error whose request body may still be arriving (413, 408).
+    this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, error.status === 413 || error.status === 408);
+  }
+
+  errorCode(code: ErrorCode, headers: Headers = {}, message?: string): void {
+    this.error(new ChatError(code, message ?? ERROR_CODES[code].message), headers);
+  }
+}
+
+/**
+ * Reads a request body up to `maxBytes`, refusing early on a declared Content-Length over the limit
+ * and never buffering past it; rejects with too_large, timeout, or when the client aborts.
+ */
+export function readBody(exchange: Exchange, declaredLength: string, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (declaredLength !== '' && !(Number(declaredLength) <= maxBytes)) {
+      reject(new ChatError('too_large', `Request body exceeds ${maxBytes} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let finished = false;
+    const finish = (error: Error | undefined, body?: Buffer) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(body!);
+    };
+    const timer = setTimeout(() => finish(new ChatError('timeout')), timeoutMs);
+    exchange.onAbort(() => finish(new Error('aborted')));
+    exchange.res.onData((chunk, isLast) => {
+      if (finished) return;
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        finish(new ChatError('too_large', `Request body exceeds ${maxBytes} bytes`));
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk).slice()));
+      if (isLast) finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+  });
+}
+
+/** True for `application/json` with optional parameters (charset=utf-8). */
+export function isJsonContentType(contentType: string): boolean {
+  return /^application\/json\s*(;|$)/i.test(contentType);
+}
+
+/** Request headers a handler needs, read synchronously before the request object is gone. */
+export function readHeaders(req: HttpRequest, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) out[name] = req.getHeader(name);
+  return out;
+}
+
+export function remoteAddress(res: HttpResponse, forwardedFor: string, trustProxy: boolean): string {
+  if (trustProxy && forwardedFor !== '') {
+    // The proxy appends the peer it saw: the last hop is the one it vouches for.
+    const hops = forwardedFor.split(',');
+    return hops[hops.length - 1]!.trim();
+  }
+  return Buffer.from(res.getRemoteAddressAsText()).toString();
+}

@@ -1,0 +1,173 @@
+// HTTP routes on the same uWS app: health, readiness, the HTTP door of the send path, metrics.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { extractToken } from '../auth/credentials.js';
+import type { JwtVerifier, Principal } from '../auth/jwt.js';
+import type { SendService } from '../chat/send.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { ChatError, toChatError } from '../protocol/errors.js';
+import { validateSendInput } from '../protocol/frames.js';
+import type { Store } from '../store/store.js';
+import type { CorsPolicy } from './cors.js';
+import { Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+
+export interface RouteDeps {
+  readonly config: Config;
+  readonly verifier: JwtVerifier;
+  readonly cors: CorsPolicy;
+  readonly sender: SendService;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly isShuttingDown: () => boolean;
+}
+
+const READY_TIMEOUT_MS = 2000;
+
+export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
+  const { config, metrics, cors } = deps;
+  const exchangeFor = (res: HttpResponse, route: string) =>
+    new Exchange(res, (status) => metrics.httpRequests.inc({ route, status: String(status) }));
+
+  /** Resolves the caller's principal, or answers 401 and resolves undefined. */
+  const authenticate = async (exchange: Exchange, authorization: string, cookie: string, extra: Headers): Promise<Principal | undefined> => {
+    const source = extractToken(authorization, cookie, config.cookie.name);
+    if ('error' in source) {
+      exchange.errorCode('unauthorized', extra);
+      return undefined;
+    }
+    try {
+      return await deps.verifier.verify(source.token);
+    } catch {
+      exchange.errorCode('unauthorized', extra);
+      return undefined;
+    }
+  };
+
+  app.get('/healthz', (res) => exchangeFor(res, '/healthz').json(200, { status: 'ok' }));
+
+  app.get('/readyz', (res) => {
+    const exchange = exchangeFor(res, '/readyz');
+    if (deps.isShuttingDown()) return exchange.json(503, { status: 'shutting_down' });
+    withTimeout(deps.store.ping(), READY_TIMEOUT_MS).then(
+      () => exchange.json(deps.isShuttingDown() ? 503 : 200, { status: deps.isShuttingDown() ? 'shutting_down' : 'ready' }),
+      () => exchange.json(503, { status: 'store_unavailable' }),
+    );
+  });
+
+  app.post('/api/messages', (res, req) => {
+    const authorization = req.getHeader('authorization');
+    const cookie = req.getHeader('cookie');
+    const contentType = req.getHeader('content-type');
+    const contentLength = req.getHeader('content-length');
+    const corsHeaders = cors.headersFor(req.getHeader('origin'));
+    const exchange = exchangeFor(res, '/api/messages');
+    if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', corsHeaders);
+    if (!isJsonContentType(contentType)) return exchange.errorCode('unsupported_media_type', corsHeaders);
+    // Start reading at once (uWS wants onData attached now), authenticate meanwhile.
+    const body = readBody(exchange, contentLength, config.limits.maxHttpBodyBytes, config.limits.httpBodyTimeoutMs);
+    body.catch(() => {}); // handled below; avoids an unhandled rejection when auth fails first
+    void (async () => {
+      const principal = await authenticate(exchange, authorization, cookie, corsHeaders);
+      if (!principal) return;
+      try {
+        let value: unknown;
+        const raw = await body;
+        try {
+          value = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw new ChatError('bad_request', 'Body is not valid JSON');
+        }
+        const input = validateSendInput(value, config.limits);
+        const { message, duplicate } = await deps.sender.send(principal.userId, input);
+        exchange.json(duplicate ? 200 : 201, { status: 'SENT', messageId: message.messageId, ts: message.ts, duplicate }, corsHeaders);
+      } catch (error) {
+        if (exchange.aborted) return;
+        const chatError = toChatError(error);
+        if (chatError.code === 'internal') deps.log.error({ err: error }, 'internal error in POST /api/messages');
+        exchange.error(chatError, corsHeaders);
+      }
+    })();
+  });
+
+  registerMetricsRoutes(app, deps, exchangeFor, authenticate);
+
+  app.options('/*', (res, req) => {
+    const origin = req.getHeader('origin');
+    const exchange = exchangeFor(res, 'OPTIONS');
+    if (origin !== '' && !cors.allows(origin)) return exchange.errorCode('forbidden', { vary: 'Origin' });
+    exchange.respond(204, '', cors.preflightHeaders(origin));
+  });
+
+  app.any('/*', (res: HttpResponse, req: HttpRequest) => {
+    const corsHeaders = cors.headersFor(req.getHeader('origin'));
+    exchangeFor(res, 'unknown').errorCode('not_found', corsHeaders);
+  });
+}
+
+function registerMetricsRoutes(
+  app: TemplatedApp,
+  deps: RouteDeps,
+  exchangeFor: (res: HttpResponse, route: string) => Exchange,
+  authenticate: (exchange: Exchange, authorization: string, cookie: string, extra: Headers) => Promise<Principal | undefined>,
+): void {
+  const { config, metrics } = deps;
+  const { mode, secret, enableAdminRoute } = config.metrics;
+
+  const serve = (exchange: Exchange, wantsJson: boolean) => {
+    const output = wantsJson
+      ? metrics.registry.getMetricsAsJSON().then((json) => ({ body: JSON.stringify(json), type: 'application/json' }))
+      : metrics.registry.metrics().then((text) => ({ body: text, type: metrics.registry.contentType }));
+    output.then(
+      ({ body, type }) => exchange.respond(200, body, { 'content-type': type, 'cache-control': 'no-store' }),
+      (error) => {
+        deps.log.error({ err: error }, 'metrics collection failed');
+        exchange.errorCode('internal');
+      },
+    );
+  };
+
+  if (mode !== 'off') {
+    app.get('/metrics', (res, req) => {
+      const key = req.getHeader('x-metrics-key');
+      const wantsJson = /application\/json/i.test(req.getHeader('accept'));
+      const exchange = exchangeFor(res, '/metrics');
+      if (mode === 'secret' && !(secret !== undefined && key !== '' && constantTimeEqual(key, secret))) {
+        return exchange.errorCode('unauthorized', {}, 'Missing or wrong x-metrics-key');
+      }
+      serve(exchange, wantsJson);
+    });
+  }
+
+  if (enableAdminRoute) {
+    app.get('/api/metrics', (res, req) => {
+      const authorization = req.getHeader('authorization');
+      const cookie = req.getHeader('cookie');
+      const exchange = exchangeFor(res, '/api/metrics');
+      void authenticate(exchange, authorization, cookie, {}).then((principal) => {
+        if (!principal) return;
+        if (principal.role !== 'admin') return exchange.errorCode('forbidden', {}, 'Admin role required');
+        serve(exchange, true);
+      });
+    });
+  }
+}
+
+/** Compares secrets in constant time, whatever their lengths (both sides are hashed first). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a).digest();
+  const db = createHash('sha256').update(b).digest();
+  return timingSafeEqual(da, db);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}

@@ -1,0 +1,190 @@
+// The WebSocket door: authenticated upgrade at WS_PATH, then frames in → protocol.parse → chat services.
+import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import { TokenError, type JwtVerifier, type Principal } from '../auth/jwt.js';
+import { extractToken } from '../auth/credentials.js';
+import type { ConfirmService } from '../chat/confirm.js';
+import type { ReplayService } from '../chat/replay.js';
+import type { DeliveryRouter } from '../chat/router.js';
+import type { SendService } from '../chat/send.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { ChatError, toChatError } from '../protocol/errors.js';
+import { encodeError, encodeSentAck, parseClientFrame, type FrameLimits } from '../protocol/frames.js';
+import { CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, type ConnectionHooks, type SocketData } from './connection.js';
+import type { CorsPolicy } from './cors.js';
+import { Exchange, remoteAddress } from './http.js';
+
+export interface WebSocketDeps {
+  readonly config: Config;
+  readonly verifier: JwtVerifier;
+  readonly cors: CorsPolicy;
+  readonly router: DeliveryRouter;
+  readonly sender: SendService;
+  readonly confirmer: ConfirmService;
+  readonly replayer: ReplayService;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly isShuttingDown: () => boolean;
+}
+
+/** Frame type for the frames-out metric, read from the encoders' fixed prefixes without parsing. */
+function frameType(frame: string): string {
+  if (frame.startsWith('{"type":"message"')) return 'message';
+  if (frame.startsWith('{"type":"ack","status":"SENT"')) return 'ack_sent';
+  if (frame.startsWith('{"type":"ack"')) return 'ack_delivered';
+  if (frame.startsWith('{"type":"ready"')) return 'ready';
+  return 'error';
+}
+
+export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<SocketData> {
+  const { config, metrics, log } = deps;
+  const limits: FrameLimits = config.limits;
+  const connectionsPerIp = new Map<string, number>();
+  let connections = 0;
+
+  const frameCounters = new Map<string, ReturnType<typeof metrics.framesOut.labels>>();
+  const hooks: ConnectionHooks = {
+    maxBackpressureBytes: config.limits.maxBackpressureBytes,
+    onSlowConsumer(connection) {
+      metrics.backpressureCloses.inc();
+      log.info({ userId: connection.userId, connectionId: connection.id }, 'slow consumer closed (1013); its messages stay pending');
+      connection.end(CLOSE_SLOW_CONSUMER, 'slow consumer');
+    },
+    onFrameOut(frame) {
+      const type = frameType(frame);
+      let counter = frameCounters.get(type);
+      if (!counter) frameCounters.set(type, (counter = metrics.framesOut.labels(type)));
+      counter.inc();
+    },
+  };
+
+  const reject = (exchange: Exchange, reason: string, code: Parameters<Exchange['errorCode']>[0]) => {
+    metrics.upgradesRejected.inc({ reason });
+    log.debug({ reason }, 'upgrade rejected');
+    exchange.errorCode(code);
+  };
+
+  const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const origin = req.getHeader('origin');
+    const source = extractToken(req.getHeader('authorization'), req.getHeader('cookie'), config.cookie.name);
+    const exchange = new Exchange(res);
+    const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
+
+    if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
+    if (origin !== '' && !deps.cors.allows(origin)) return reject(exchange, 'origin', 'forbidden');
+    if ('error' in source) return reject(exchange, source.error === 'no_token' ? 'no_token' : 'bad_token', 'unauthorized');
+    if (connections >= config.limits.maxConnections) return reject(exchange, 'limit', 'unavailable');
+    if ((connectionsPerIp.get(ip) ?? 0) >= config.limits.maxConnectionsPerIp) return reject(exchange, 'limit', 'rate_limited');
+
+    deps.verifier.verify(source.token).then(
+      (principal: Principal) => {
+        if (exchange.aborted) return;
+        if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
+        exchange.done = true;
+        const data: SocketData = { principal, ip };
+        res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+      },
+      (error: unknown) => reject(exchange, error instanceof TokenError ? error.reason : 'bad_token', 'unauthorized'),
+    );
+  };
+
+  const sendError = (connection: SocketConnection, error: unknown) => {
+    const chatError = toChatError(error);
+    if (chatError.code === 'internal') log.error({ err: error }, 'internal error handling a frame');
+    connection.send(encodeError(chatError));
+  };
+
+  const handleFrame = (connection: SocketConnection, text: string) => {
+    let frame;
+    try {
+      frame = parseClientFrame(text, limits);
+    } catch (error) {
+      metrics.framesIn.inc({ type: 'invalid' });
+      sendError(connection, error);
+      return;
+    }
+    metrics.framesIn.inc({ type: frame.type });
+    switch (frame.type) {
+      case 'send': {
+        const started = performance.now();
+        deps.sender.send(connection.userId, frame).then(
+          ({ message, duplicate }) => {
+            connection.send(encodeSentAck(message.messageId, message.ts, duplicate));
+            metrics.sentAckLatency.observe((performance.now() - started) / 1000);
+          },
+          (error) => sendError(connection, error),
+        );
+        return;
+      }
+      case 'delivered':
+        deps.confirmer.confirm(connection.userId, frame.messageIds).catch((error) => sendError(connection, error));
+        return;
+      case 'sync':
+        deps.replayer.replay(connection).catch((error) => sendError(connection, replayError(error)));
+        return;
+    }
+  };
+
+  return {
+    maxPayloadLength: config.limits.maxPayloadBytes,
+    maxBackpressure: config.limits.maxBackpressureBytes,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: config.limits.idleTimeoutSec,
+    sendPingsAutomatically: true,
+    upgrade,
+    open(ws: WebSocket<SocketData>) {
+      const data = ws.getUserData();
+      const connection = new SocketConnection(ws, hooks);
+      data.connection = connection;
+      connections++;
+      connectionsPerIp.set(data.ip, (connectionsPerIp.get(data.ip) ?? 0) + 1);
+      metrics.connectionsOpen.inc();
+      scheduleExpiry(connection, data.principal.exp * 1000);
+      deps.router.add(connection);
+      deps.replayer.replay(connection).catch((error) => sendError(connection, replayError(error)));
+    },
+    message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
+      const connection = ws.getUserData().connection!;
+      if (isBinary) {
+        metrics.framesIn.inc({ type: 'binary' });
+        sendError(connection, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
+        return;
+      }
+      // The ArrayBuffer is only valid during this callback: decode (copy) it now.
+      handleFrame(connection, Buffer.from(message).toString('utf8'));
+    },
+    drain(ws: WebSocket<SocketData>) {
+      ws.getUserData().connection?.drained();
+    },
+    close(ws: WebSocket<SocketData>) {
+      const data = ws.getUserData();
+      const connection = data.connection;
+      if (!connection) return;
+      connection.markClosed();
+      deps.router.remove(connection);
+      connections--;
+      const left = (connectionsPerIp.get(data.ip) ?? 1) - 1;
+      if (left <= 0) connectionsPerIp.delete(data.ip);
+      else connectionsPerIp.set(data.ip, left);
+      metrics.connectionsOpen.dec();
+    },
+  };
+}
+
+function scheduleExpiry(connection: SocketConnection, expiresAtMs: number): void {
+  // setTimeout holds at most ~24.8 days: longer tokens are re-armed when that fires.
+  const delay = Math.max(0, Math.min(expiresAtMs - Date.now(), 2_147_483_647));
+  connection.expiryTimer = setTimeout(() => {
+    if (Date.now() >= expiresAtMs) connection.end(CLOSE_TOKEN_EXPIRED, 'token expired');
+    else scheduleExpiry(connection, expiresAtMs);
+  }, delay);
+  connection.expiryTimer.unref();
+}
+
+function replayError(error: unknown): ChatError {
+  return error instanceof ChatError ? error : new ChatError('unavailable', 'Store unavailable; replay incomplete, send sync to retry', { cause: error });
+}
