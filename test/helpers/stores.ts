@@ -1,0 +1,64 @@
+// The stores every store-dependent suite runs against: memory always, MongoDB when TEST_MONGO_URI is
+// set. With REQUIRE_MONGO=1 a missing TEST_MONGO_URI fails the run instead of silently skipping.
+import { randomUUID } from 'node:crypto';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { Store } from '../../src/store/store.js';
+
+export interface StoreVariant {
+  readonly name: 'memory' | 'mongo';
+  /** DB_URI for a server using this variant (a fresh database for mongo). */
+  dbUri(): string;
+  /** A fresh, started store of this kind on its own database. */
+  create(): Promise<Store>;
+  /** Drops what this variant created (each test file uses its own database names). */
+  cleanup(): Promise<void>;
+}
+
+export const TEST_MONGO_URI = process.env.TEST_MONGO_URI;
+
+export function storeVariants(): StoreVariant[] {
+  const variants: StoreVariant[] = [memoryVariant()];
+  if (TEST_MONGO_URI) variants.push(mongoVariant(TEST_MONGO_URI));
+  else if (process.env.REQUIRE_MONGO === '1') throw new Error('REQUIRE_MONGO=1 but TEST_MONGO_URI is not set: Mongo tests would be skipped');
+  return variants;
+}
+
+function memoryVariant(): StoreVariant {
+  return {
+    name: 'memory',
+    dbUri: () => 'mem',
+    async create() {
+      const store = new MemoryStore();
+      await store.start();
+      return store;
+    },
+    async cleanup() {},
+  };
+}
+
+/** Databases are named per test file run so files never see each other's data. */
+function mongoVariant(baseUri: string): StoreVariant {
+  const created: string[] = [];
+  const uriFor = (dbName: string) => {
+    const url = new URL(baseUri);
+    url.pathname = `/${dbName}`;
+    return url.toString();
+  };
+  const fresh = () => {
+    const name = `t_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+    created.push(name);
+    return uriFor(name);
+  };
+  return {
+    name: 'mongo',
+    dbUri: fresh,
+    async create() {
+      const { createMongoStoreForTests } = await import('./mongo.js');
+      return createMongoStoreForTests(fresh());
+    },
+    async cleanup() {
+      const { dropDatabases } = await import('./mongo.js');
+      await dropDatabases(baseUri, created.splice(0));
+    },
+  };
+}

@@ -1,0 +1,5 @@
+// Runs the Store contract against every configured store (memory always, Mongo with TEST_MONGO_URI).
+import { storeVariants } from '../helpers/stores.js';
+import { runStoreContract } from './contract.js';
+
+for (const variant of storeVariants()) runStoreContract(variant);
