@@ -16,6 +16,10 @@ export interface SendOutcome {
 }
 
 export class SendService {
+  private accepting = true;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
   constructor(
     private readonly store: Store,
     private readonly router: DeliveryRouter,
@@ -27,6 +31,31 @@ export class SendService {
 
   /** Resolves once the message is durably stored; throws ChatError (rate_limited, conflict, unavailable). */
   async send(from: string, input: SendInput): Promise<SendOutcome> {
+    if (!this.accepting) {
+      throw new ChatError('unavailable', 'Server is shutting down; nothing was stored, retry with the same messageId', {
+        messageId: input.messageId,
+        retryAfterSec: 1,
+      });
+    }
+    this.inFlight++;
+    try {
+      return await this.accept(from, input);
+    } finally {
+      if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Shutdown: refuse new sends (unavailable, retry elsewhere) and let accepted ones finish. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Resolves when no send is between accept and ack. */
+  whenIdle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async accept(from: string, input: SendInput): Promise<SendOutcome> {
     const wait = this.rateLimiter.take(from);
     if (wait > 0) {
       this.metrics.messagesSent.inc({ result: 'rate_limited' });

@@ -75,10 +75,16 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      shuttingDown = true;
+      shuttingDown = true; // /readyz answers 503 from now on
       uWS.us_listen_socket_close(listenSocket);
+      // Sends already accepted finish and get their SENT ack on the still-open socket; new ones are
+      // refused as unavailable (the client retries the same messageId after reconnecting elsewhere).
+      sender.stopAccepting();
+      await sender.whenIdle();
       for (const connection of [...router.connections()]) (connection as SocketConnection).end(CLOSE_GOING_AWAY, 'going away');
-      await store.close();
+      await store.close(); // flushes pending batches (confirmations) first
+      // Drops idle keep-alive HTTP connections so the process can exit (present in this build, missing from its typings).
+      (app as unknown as { close(): void }).close();
       log.info('server closed');
     })());
 

@@ -14,6 +14,7 @@ export interface SocketData {
 export const CLOSE_SLOW_CONSUMER = 1013;
 export const CLOSE_TOKEN_EXPIRED = 4001;
 export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 const pendingFlush = new Set<SocketConnection>();
 let flushScheduled = false;
@@ -100,6 +101,8 @@ export class SocketConnection implements ChatConnection {
 
   /** Closes with a code; safe to call more than once. */
   end(code: number, reason: string): void {
+    if (!this.open) return;
+    if (code !== CLOSE_SLOW_CONSUMER) this.flush(); // acks already queued still go out before the close
     if (!this.open) return;
     this.markClosed();
     this.ws.end(code, reason);

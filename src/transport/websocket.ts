@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../protocol/errors.js';
 import { encodeError, encodeSentAck, parseClientFrame, type FrameLimits } from '../protocol/frames.js';
-import { CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, type ConnectionHooks, type SocketData } from './connection.js';
+import { CLOSE_MESSAGE_TOO_BIG, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { Exchange, remoteAddress } from './http.js';
 
@@ -130,7 +130,9 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
   };
 
   return {
-    maxPayloadLength: config.limits.maxPayloadBytes,
+    // This uWS build drops a connection over maxPayloadLength without a close frame (the client sees
+    // 1006). Giving uWS 4x headroom lets the handler close oversized frames with a proper 1009.
+    maxPayloadLength: config.limits.maxPayloadBytes * 4,
     maxBackpressure: config.limits.maxBackpressureBytes,
     closeOnBackpressureLimit: 0,
     idleTimeout: config.limits.idleTimeoutSec,
@@ -149,6 +151,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     },
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
       const connection = ws.getUserData().connection!;
+      if (message.byteLength > config.limits.maxPayloadBytes) {
+        metrics.framesIn.inc({ type: 'oversized' });
+        connection.end(CLOSE_MESSAGE_TOO_BIG, 'message too big');
+        return;
+      }
       if (isBinary) {
         metrics.framesIn.inc({ type: 'binary' });
         sendError(connection, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));

@@ -1,0 +1,141 @@
+// The HTTP door: health, readiness, POST /api/messages parity with the WebSocket send, status codes.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { NewMessage } from '../../src/store/store.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+class FlakyStore extends MemoryStore {
+  failing = false;
+  override async persist(message: NewMessage) {
+    if (this.failing) throw new Error('connection refused');
+    return super.persist(message);
+  }
+  override async ping() {
+    if (this.failing) throw new Error('connection refused');
+  }
+}
+
+describe('HTTP', () => {
+  let t: TestServer;
+  let store: FlakyStore;
+  let aliceToken: string;
+  const post = (body: string | object, headers: Record<string, string> = {}) =>
+    fetch(`${t.httpUrl}/api/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  before(async () => {
+    store = new FlakyStore();
+    t = await startTestServer({ store, env: { MAX_MESSAGE_BYTES: '1000', MAX_HTTP_BODY_BYTES: '4096' } });
+    aliceToken = await t.token('alice');
+  });
+  after(() => t.close());
+
+  it('GET /healthz answers 200 {"status":"ok"}', async () => {
+    const res = await fetch(`${t.httpUrl}/healthz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok' });
+  });
+
+  it('GET /readyz is 200 when the store answers and 503 when it does not', async () => {
+    assert.equal((await fetch(`${t.httpUrl}/readyz`)).status, 200);
+    store.failing = true;
+    try {
+      assert.equal((await fetch(`${t.httpUrl}/readyz`)).status, 503);
+    } finally {
+      store.failing = false;
+    }
+    assert.equal((await fetch(`${t.httpUrl}/readyz`)).status, 200);
+  });
+
+  it('POST /api/messages stores and acks (201), delivers live, and answers a retry with 200 duplicate', async () => {
+    const { client: bob } = await TestClient.connectReady(t.wsUrl, await t.token('bob'));
+    const res = await post({ messageId: 'http-1', to: 'bob', body: 'via http' });
+    assert.equal(res.status, 201);
+    const ack = (await res.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(ack).sort(), ['duplicate', 'messageId', 'status', 'ts']);
+    assert.equal(ack.status, 'SENT');
+    assert.equal(ack.duplicate, false);
+    const live = await bob.next((f) => f.type === 'message');
+    assert.deepEqual(live, { type: 'message', messageId: 'http-1', from: 'alice', to: 'bob', body: 'via http', ts: ack.ts });
+    const retry = await post({ messageId: 'http-1', to: 'bob', body: 'via http' });
+    assert.equal(retry.status, 200);
+    assert.deepEqual(await retry.json(), { ...ack, duplicate: true });
+    await bob.close();
+  });
+
+  it('is the same send path as the WebSocket: a WebSocket retry of an HTTP send is a duplicate', async () => {
+    await post({ messageId: 'http-2', to: 'bob', body: 'same' });
+    const { client: alice } = await TestClient.connectReady(t.wsUrl, aliceToken);
+    const ack = await alice.sendMessage('http-2', 'bob', 'same');
+    assert.equal(ack.duplicate, true);
+    assert.equal((await alice.sendMessage('http-2', 'bob', 'different')).code, 'conflict');
+    await alice.close();
+  });
+
+  it('answers 400, 401, 409, 413, 415 with a JSON error body', async () => {
+    const cases: [Response, number, string][] = [
+      [await post('{"messageId":'), 400, 'bad_request'],
+      [await post({ messageId: 'x', to: { $gt: '' }, body: 'inj' }), 400, 'bad_request'],
+      [await post('[1]'), 400, 'bad_request'],
+      [await post({ messageId: 'x', to: 'bob', body: 'y' }, { authorization: '' }), 401, 'unauthorized'],
+      [await post({ messageId: 'http-1', to: 'bob', body: 'changed' }), 409, 'conflict'],
+      [await post({ messageId: 'big', to: 'bob', body: 'x'.repeat(1001) }), 413, 'too_large'],
+      [await post({ messageId: 'huge', to: 'bob', body: 'x'.repeat(5000) }), 413, 'too_large'],
+      [await post('messageId=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type'],
+    ];
+    for (const [res, status, code] of cases) {
+      assert.equal(res.status, status, code);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, code);
+    }
+    assert.equal(await t.store.getMessage('big'), undefined);
+  });
+
+  it('refuses a chunked body past the limit without buffering it (413) and closes the connection', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${t.httpUrl}/api/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('error', reject);
+      const chunk = 'x'.repeat(1024);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 64 && req.write(chunk)) sent++;
+        if (sent < 64) req.once('drain', pump);
+        else req.end();
+      };
+      req.write('{"messageId":"stream","to":"bob","body":"');
+      pump();
+    });
+    assert.equal(status, 413);
+  });
+
+  it('answers 503 with Retry-After when the store fails, and stores the retry afterwards', async () => {
+    store.failing = true;
+    let res: Response;
+    try {
+      res = await post({ messageId: 'http-outage', to: 'bob', body: 'x' });
+    } finally {
+      store.failing = false;
+    }
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unavailable');
+    assert.equal((await post({ messageId: 'http-outage', to: 'bob', body: 'x' })).status, 201);
+  });
+
+  it('answers 404 JSON for unknown routes', async () => {
+    for (const path of ['/nope', '/api/messages/1', '/api']) {
+      const res = await fetch(`${t.httpUrl}${path}`);
+      assert.equal(res.status, 404);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_found');
+    }
+  });
+});

@@ -1,0 +1,144 @@
+// Every error code a WebSocket client can get, over a real socket; a bad frame never closes the connection.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { NewMessage } from '../../src/store/store.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+/** A real memory store whose writes can be made to fail, as a store outage would. */
+class FlakyStore extends MemoryStore {
+  failing = false;
+  override async persist(message: NewMessage) {
+    if (this.failing) throw new Error('connection refused');
+    return super.persist(message);
+  }
+  override async markDelivered(userId: string, ids: readonly string[]) {
+    if (this.failing) throw new Error('connection refused');
+    return super.markDelivered(userId, ids);
+  }
+}
+
+describe('WebSocket error frames', () => {
+  let t: TestServer;
+  let store: FlakyStore;
+  let client: TestClient;
+  const expectError = async (frame: unknown, code: string) => {
+    client.send(frame);
+    const error = await client.next((f) => f.type === 'error');
+    assert.equal(error.code, code, JSON.stringify(error));
+    assert.equal(typeof error.message, 'string');
+    return error;
+  };
+
+  before(async () => {
+    store = new FlakyStore();
+    t = await startTestServer({ store, env: { MAX_MESSAGE_BYTES: '64', MAX_DELIVERED_IDS: '5' } });
+    ({ client } = await TestClient.connectReady(t.wsUrl, await t.token('eve')));
+  });
+  after(async () => {
+    await client.close();
+    await t.close();
+  });
+
+  it('bad_request for malformed JSON, non-objects and missing or wrong-typed fields', async () => {
+    await expectError('{"type":"send",', 'bad_request');
+    await expectError('[1,2]', 'bad_request');
+    await expectError('"send"', 'bad_request');
+    await expectError({ type: 42 }, 'bad_request');
+    await expectError({ type: 'send', to: 'bob', body: 'x' }, 'bad_request');
+    await expectError({ type: 'send', messageId: 'has space', to: 'bob', body: 'x' }, 'bad_request');
+    await expectError({ type: 'send', messageId: 'a'.repeat(65), to: 'bob', body: 'x' }, 'bad_request');
+    await expectError({ type: 'send', messageId: 'm1', to: 'bob', body: '' }, 'bad_request');
+    await expectError({ type: 'send', messageId: 'm1', to: 'bob', body: 7 }, 'bad_request');
+    await expectError({ type: 'delivered', messageIds: [] }, 'bad_request');
+    await expectError({ type: 'delivered', messageIds: 'm1' }, 'bad_request');
+    await expectError({ type: 'delivered', messageIds: [1] }, 'bad_request');
+  });
+
+  it('bad_request for operator objects where strings belong (NoSQL injection), with nothing stored', async () => {
+    const before = await store.counts();
+    await expectError({ type: 'send', messageId: { $gt: '' }, to: 'bob', body: 'x' }, 'bad_request');
+    await expectError({ type: 'send', messageId: 'inj1', to: { $ne: null }, body: 'x' }, 'bad_request');
+    await expectError({ type: 'send', messageId: 'inj2', to: 'bob', body: { $where: '1' } }, 'bad_request');
+    await expectError({ type: 'delivered', messageIds: [{ $gt: '' }] }, 'bad_request');
+    assert.deepEqual(await store.counts(), before);
+  });
+
+  it('echoes the messageId of a send it refuses, when the messageId itself was valid', async () => {
+    const error = await expectError({ type: 'send', messageId: 'valid-id', to: 'bad user!', body: 'x' }, 'bad_request');
+    assert.equal(error.messageId, 'valid-id');
+  });
+
+  it('bad_request for lone surrogates and NUL in a body (they could not come back unchanged)', async () => {
+    await expectError('{"type":"send","messageId":"s1","to":"bob","body":"\\ud800"}', 'bad_request');
+    await expectError('{"type":"send","messageId":"s2","to":"bob","body":"a\\u0000b"}', 'bad_request');
+  });
+
+  it('bad_request for binary frames', async () => {
+    client.ws.send(Buffer.from('{"type":"sync"}'), { binary: true });
+    const error = await client.next((f) => f.type === 'error');
+    assert.equal(error.code, 'bad_request');
+  });
+
+  it('unknown_type for an unknown frame type', async () => {
+    await expectError({ type: 'subscribe' }, 'unknown_type');
+  });
+
+  it('too_large for a body over MAX_MESSAGE_BYTES (counted in UTF-8 bytes) and too many delivered ids', async () => {
+    await expectError({ type: 'send', messageId: 'big1', to: 'bob', body: 'x'.repeat(65) }, 'too_large');
+    await expectError({ type: 'send', messageId: 'big2', to: 'bob', body: '€'.repeat(22) }, 'too_large'); // 66 bytes
+    const ok = await client.sendMessage('fits', 'bob', '€'.repeat(21)); // 63 bytes
+    assert.equal(ok.status, 'SENT');
+    await expectError({ type: 'delivered', messageIds: ['a', 'b', 'c', 'd', 'e', 'f'] }, 'too_large');
+  });
+
+  it('closes with 1009 a frame over the payload limit', async () => {
+    const { client: big } = await TestClient.connectReady(t.wsUrl, await t.token('big'));
+    big.send('x'.repeat(t.config.limits.maxPayloadBytes + 10));
+    const { code } = await big.closed;
+    assert.equal(code, 1009);
+  });
+
+  it('unavailable when the store fails: nothing acked, and the same messageId succeeds after recovery', async () => {
+    store.failing = true;
+    try {
+      const error = await client.sendMessage('outage-1', 'bob', 'during outage');
+      assert.equal(error.type, 'error');
+      assert.equal(error.code, 'unavailable');
+      assert.equal(error.messageId, 'outage-1');
+      assert.equal(client.frames.some((f) => f.type === 'ack' && f.messageId === 'outage-1'), false);
+      client.send({ type: 'delivered', messageIds: ['whatever'] });
+      assert.equal((await client.next((f) => f.type === 'error')).code, 'unavailable');
+    } finally {
+      store.failing = false;
+    }
+    const retry = await client.sendMessage('outage-1', 'bob', 'during outage');
+    assert.equal(retry.status, 'SENT');
+    assert.equal(retry.duplicate, false);
+  });
+
+  it('keeps the connection open after every bad frame', async () => {
+    assert.equal(client.ws.readyState, WebSocket.OPEN);
+    assert.equal((await client.sendMessage('after-errors', 'bob', 'ok')).status, 'SENT');
+  });
+});
+
+describe('rate limit', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { SEND_RATE_PER_SEC: '1', SEND_BURST: '3' } });
+  });
+  after(() => t.close());
+
+  it('refuses sends past the burst with rate_limited and stores nothing for them', async () => {
+    const { client } = await TestClient.connectReady(t.wsUrl, await t.token('spammer'));
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await client.sendMessage(`rl-${i}`, 'bob', 'spam'));
+    assert.deepEqual(results.map((f) => f.status ?? f.code), ['SENT', 'SENT', 'SENT', 'rate_limited', 'rate_limited']);
+    assert.equal(typeof results[3]!.retryAfter, 'number');
+    assert.equal(await t.store.getMessage('rl-3'), undefined);
+    await client.close();
+  });
+});
