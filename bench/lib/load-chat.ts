@@ -1,0 +1,238 @@
+// Chat-protocol load for one thread: sender i -> recipient i, W sends in flight
+// per sender, paced by SENT acks; recipients answer `delivered` like a real
+// client (batched per event-loop turn). Checks exactly-once delivery.
+//
+// Per-message bookkeeping is two typed arrays indexed by the sequence number
+// encoded in the message id (see bodies.ts), so it stays cheap at 100k msg/s
+// and the generator is less likely to be the bottleneck.
+
+import type WebSocket from 'ws';
+import { decodeMessageId, encodeMessageId, idSalt, makeBodyPool } from './bodies.js';
+import { Counters, epochNow, waitUntil, type PairSpec, type ThreadConfig, type ThreadResult, type ThreadRunner } from './load-types.js';
+import { closeWs, corkingSender, openWs } from './ws-connect.js';
+
+const SENT_ACK = 1;
+const DELIVERED_ACK = 2;
+const RECEIVED = 4;
+const ERRORED = 8;
+
+interface Frame {
+  type?: string;
+  status?: string;
+  messageId?: string;
+  messageIds?: string[];
+  code?: string | number;
+  duplicate?: boolean;
+}
+
+class Pair {
+  sender!: WebSocket;
+  recipient!: WebSocket;
+  sendToServer!: (data: string) => void;
+  ackToServer!: (data: string) => void;
+  sentAt = new Float64Array(1024);
+  flags = new Uint8Array(1024);
+  nextSeq = 0;
+  inflight = 0;
+  pendingDelivered: string[] = [];
+  flushQueued = false;
+  readonly salt = idSalt();
+  constructor(readonly spec: PairSpec) {}
+
+  slot(seq: number): void {
+    if (seq < this.flags.length) return;
+    const n = Math.max(this.flags.length * 2, seq + 1);
+    const sentAt = new Float64Array(n);
+    sentAt.set(this.sentAt);
+    const flags = new Uint8Array(n);
+    flags.set(this.flags);
+    this.sentAt = sentAt;
+    this.flags = flags;
+  }
+}
+
+export class ChatRunner implements ThreadRunner {
+  private readonly c = new Counters();
+  private readonly pairs: Pair[];
+  private readonly bodies: string[];
+  private remaining = 0;
+  private stopping = false;
+  private resolveFinished!: () => void;
+  readonly finished = new Promise<void>((r) => (this.resolveFinished = r));
+
+  constructor(private readonly cfg: ThreadConfig) {
+    this.pairs = cfg.pairs.map((p) => new Pair(p));
+    this.bodies = makeBodyPool(cfg.bodyMin, cfg.bodyMax);
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all(this.pairs.map((p) => this.connectPair(p)));
+  }
+
+  // Recipient first, so nothing the sender sends can arrive before it exists.
+  private async connectPair(p: Pair): Promise<void> {
+    p.recipient = await this.openReady(p.spec.recipientToken, (f) => this.onRecipientFrame(p, f));
+    p.sender = await this.openReady(p.spec.senderToken, (f) => this.onSenderFrame(p, f));
+    p.sendToServer = corkingSender(p.sender);
+    p.ackToServer = corkingSender(p.recipient);
+  }
+
+  private async openReady(token: string | undefined, handle: (f: Frame) => void): Promise<WebSocket> {
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const ws = await openWs(this.cfg.url, {
+      token,
+      auth: this.cfg.auth,
+      timeoutMs: this.cfg.connectTimeoutMs,
+      onFrame: (text) => {
+        let f: Frame;
+        try {
+          f = JSON.parse(text) as Frame;
+        } catch {
+          return this.c.odd('non-json');
+        }
+        if (f.type === 'ready') return ready();
+        handle(f);
+      },
+      onClose: (code) => {
+        if (!this.stopping) this.c.error(`closed-${code}`);
+      },
+    });
+    const timeout = new Promise<never>((_, rej) =>
+      setTimeout(() => rej(new Error('no "ready" frame from server')), this.cfg.connectTimeoutMs).unref(),
+    );
+    await Promise.race([isReady, timeout]);
+    return ws;
+  }
+
+  start(budget: number): void {
+    this.remaining = budget;
+    for (const p of this.pairs) this.pump(p);
+    this.checkFinished();
+  }
+
+  private pump(p: Pair): void {
+    const { window } = this.cfg;
+    while (p.inflight < window && this.remaining > 0 && !this.stopping) {
+      this.remaining--;
+      const seq = p.nextSeq++;
+      p.slot(seq);
+      const id = encodeMessageId(this.cfg.tag, p.spec.index, seq, p.salt);
+      const body = this.bodies[seq % this.bodies.length]!;
+      p.inflight++;
+      this.c.sent++;
+      p.sentAt[seq] = performance.now();
+      // Hand-built JSON: ids, user ids and bodies never need escaping.
+      p.sendToServer(`{"type":"send","messageId":"${id}","to":"${p.spec.recipientId}","body":"${body}"}`);
+    }
+  }
+
+  private lookup(p: Pair, id: string | undefined): number {
+    const d = id === undefined ? undefined : decodeMessageId(id, this.cfg.tag);
+    if (!d || d.pair !== p.spec.index || d.seq >= p.nextSeq) return -1;
+    return d.seq;
+  }
+
+  private onSenderFrame(p: Pair, f: Frame): void {
+    const now = performance.now();
+    if (f.type === 'ack') {
+      const seq = this.lookup(p, f.messageId);
+      if (seq < 0) return this.c.odd('foreign-id');
+      const flags = p.flags[seq]!;
+      const bit = f.status === 'SENT' ? SENT_ACK : f.status === 'DELIVERED' ? DELIVERED_ACK : 0;
+      if (bit === 0) return this.c.odd(`ack-${f.status}`);
+      if (flags & bit) return void this.c.duplicateAcks++;
+      p.flags[seq] = flags | bit;
+      this.c.lastEventAt = epochNow();
+      if (bit === SENT_ACK) {
+        this.c.acked++;
+        if (f.duplicate) this.c.serverDuplicateFlags++;
+        this.c.ack.recordMs(now - p.sentAt[seq]!);
+        if (!(flags & ERRORED)) this.release(p);
+      } else {
+        this.c.deliveredAcks++;
+        this.c.delivered.recordMs(now - p.sentAt[seq]!);
+      }
+    } else if (f.type === 'error') {
+      this.c.error(String(f.code ?? 'unknown'));
+      // An error for one of our sends frees its window slot; without an id we
+      // cannot tell which send failed, so the slot stays taken (visible as unacked).
+      const seq = this.lookup(p, f.messageId);
+      if (seq >= 0 && !(p.flags[seq]! & (SENT_ACK | ERRORED))) {
+        p.flags[seq] = p.flags[seq]! | ERRORED;
+        this.release(p);
+      }
+    } else {
+      this.c.odd(`sender-${f.type}`);
+    }
+  }
+
+  private release(p: Pair): void {
+    p.inflight--;
+    this.pump(p);
+    this.checkFinished();
+  }
+
+  private onRecipientFrame(p: Pair, f: Frame): void {
+    if (f.type === 'message') {
+      const seq = this.lookup(p, f.messageId);
+      if (seq < 0) this.c.odd('foreign-id');
+      else if (p.flags[seq]! & RECEIVED) this.c.duplicated++;
+      else {
+        p.flags[seq] = p.flags[seq]! | RECEIVED;
+        this.c.received++;
+        this.c.lastEventAt = epochNow();
+      }
+      // A real client acknowledges whatever it got, duplicates included.
+      if (f.messageId !== undefined) this.queueDelivered(p, f.messageId);
+    } else if (f.type === 'error') {
+      this.c.error(`recipient-${String(f.code ?? 'unknown')}`);
+    } else {
+      this.c.odd(`recipient-${f.type}`);
+    }
+  }
+
+  // One `delivered` frame per event-loop turn, like a client draining its socket.
+  private queueDelivered(p: Pair, id: string): void {
+    p.pendingDelivered.push(id);
+    if (p.flushQueued) return;
+    p.flushQueued = true;
+    setImmediate(() => {
+      p.flushQueued = false;
+      const ids = p.pendingDelivered;
+      p.pendingDelivered = [];
+      for (let i = 0; i < ids.length; i += 1000) {
+        p.ackToServer(JSON.stringify({ type: 'delivered', messageIds: ids.slice(i, i + 1000) }));
+      }
+    });
+  }
+
+  private checkFinished(): void {
+    if (this.remaining <= 0 && this.pairs.every((p) => p.inflight === 0)) this.resolveFinished();
+  }
+
+  /** Everything sent is settled: acked-or-errored, and acked ones received and DELIVERED-acked. */
+  private settled(): boolean {
+    const c = this.c;
+    return this.pairs.every((p) => p.inflight === 0) && c.received >= c.acked && c.deliveredAcks >= c.acked;
+  }
+
+  async stop(): Promise<ThreadResult> {
+    this.stopping = true;
+    await waitUntil(() => this.settled(), this.cfg.drainMs);
+    for (const p of this.pairs) {
+      for (let s = 0; s < p.nextSeq; s++) {
+        const f = p.flags[s]!;
+        if (!(f & (SENT_ACK | ERRORED))) this.c.unacked++;
+        if (f & SENT_ACK && !(f & RECEIVED)) this.c.lost++;
+        if (f & SENT_ACK && !(f & DELIVERED_ACK)) this.c.undelivered++;
+      }
+    }
+    return this.c.toResult();
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.pairs.flatMap((p) => [p.sender, p.recipient].filter(Boolean).map((ws) => closeWs(ws))));
+  }
+}

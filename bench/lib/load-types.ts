@@ -1,0 +1,140 @@
+// Shared shapes of the load generator: what the orchestrator (ws-load.ts)
+// hands to each thread, and what each thread hands back. Everything here must
+// survive structured clone, because threads may be worker_threads.
+
+import { Histogram, type HistogramData } from './stats.js';
+
+/**
+ * chat:     our protocol, N senders -> N recipients, SENT and DELIVERED acks.
+ * echo:     N connections; each frame is answered by the same frame (bare uWS baseline).
+ * socketio: N Socket.IO clients emitting 'send' with an ack callback.
+ */
+export type LoadMode = 'chat' | 'echo' | 'socketio';
+
+export interface PairSpec {
+  /** Global pair index (also encoded in message ids). */
+  index: number;
+  senderId: string;
+  recipientId: string;
+  senderToken?: string;
+  recipientToken?: string;
+}
+
+export interface ThreadConfig {
+  mode: LoadMode;
+  url: string;
+  window: number;
+  pairs: PairSpec[];
+  /** Run tag: prefix of every message id of this run. */
+  tag: string;
+  bodyMin: number;
+  bodyMax: number;
+  drainMs: number;
+  connectTimeoutMs: number;
+  auth: 'header' | 'cookie';
+}
+
+export interface ThreadResult {
+  /** Frames/emits we sent. */
+  sent: number;
+  /** SENT acks (chat), echoes (echo), ack callbacks (socketio). */
+  acked: number;
+  /** DELIVERED acks received by senders (chat only). */
+  deliveredAcks: number;
+  /** Distinct messages received by recipients (chat only). */
+  received: number;
+  /** SENT-acked but never received by the recipient before the drain ended. */
+  lost: number;
+  /** Receipts of a message the recipient already had. */
+  duplicated: number;
+  /** Second SENT/DELIVERED ack for the same message. */
+  duplicateAcks: number;
+  /** Acks that carried duplicate:true (server saw a resend; we never resend). */
+  serverDuplicateFlags: number;
+  /** Sent, no ack and no error by the end of the drain. */
+  unacked: number;
+  /** SENT-acked but no DELIVERED ack by the end of the drain (chat only). */
+  undelivered: number;
+  /** Error frames / failures, by code. */
+  errors: Record<string, number>;
+  /** Frames we did not expect, by type (or 'foreign-id' for ids not from this run). */
+  unexpected: Record<string, number>;
+  ack: HistogramData;
+  delivered: HistogramData;
+  /** Epoch ms (timeOrigin + now) of the last ack/receipt: end of useful work. */
+  lastEventAt: number;
+}
+
+/** What every per-mode runner implements; one instance per thread. */
+export interface ThreadRunner {
+  /** Open all connections (and wait for the server's "ready" where applicable). */
+  connect(): Promise<void>;
+  /** Begin sending; at most `budget` messages from this thread (Infinity = until stop). */
+  start(budget: number): void;
+  /** Resolves when the budget is used up and nothing is in flight. */
+  readonly finished: Promise<void>;
+  /** Stop sending, wait for in-flight work (up to drainMs), report. Connections stay open. */
+  stop(): Promise<ThreadResult>;
+  /** Close all connections (separate from stop so closing is outside the measured window). */
+  close(): Promise<void>;
+}
+
+/** Epoch milliseconds comparable across worker threads. */
+export const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/** Mutable counters every runner uses; toResult() snapshots them. */
+export class Counters {
+  sent = 0;
+  acked = 0;
+  deliveredAcks = 0;
+  received = 0;
+  lost = 0;
+  duplicated = 0;
+  duplicateAcks = 0;
+  serverDuplicateFlags = 0;
+  unacked = 0;
+  undelivered = 0;
+  lastEventAt = 0;
+  readonly errors: Record<string, number> = {};
+  readonly unexpected: Record<string, number> = {};
+  readonly ack = new Histogram();
+  readonly delivered = new Histogram();
+
+  error(code: string): void {
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  odd(kind: string): void {
+    this.unexpected[kind] = (this.unexpected[kind] ?? 0) + 1;
+  }
+
+  toResult(): ThreadResult {
+    return {
+      sent: this.sent,
+      acked: this.acked,
+      deliveredAcks: this.deliveredAcks,
+      received: this.received,
+      lost: this.lost,
+      duplicated: this.duplicated,
+      duplicateAcks: this.duplicateAcks,
+      serverDuplicateFlags: this.serverDuplicateFlags,
+      unacked: this.unacked,
+      undelivered: this.undelivered,
+      errors: { ...this.errors },
+      unexpected: { ...this.unexpected },
+      ack: this.ack.toData(),
+      delivered: this.delivered.toData(),
+      lastEventAt: this.lastEventAt,
+    };
+  }
+}
+
+/** Resolves when `done()` is true, polling; or after `maxMs` regardless. */
+export async function waitUntil(done: () => boolean, maxMs: number, everyMs = 10): Promise<boolean> {
+  const deadline = performance.now() + maxMs;
+  while (!done()) {
+    if (performance.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return true;
+}
