@@ -1,0 +1,111 @@
+// Shutdown and process behaviour: SIGTERM under load, readiness while draining, metrics refusals in
+// production, and logs that never carry a secret, a token or a message body.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { signToken } from '../../src/auth/jwt.js';
+import { productionEnv, spawnServer } from '../helpers/spawn.js';
+import { startTestServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+describe('graceful shutdown', () => {
+  it('loses no acked message when closed during a burst of sends; sends arriving while draining get unavailable', async () => {
+    const t = await startTestServer();
+    const senders = await Promise.all(['s1', 's2', 's3', 's4'].map(async (user) => (await TestClient.connectReady(t.wsUrl, await t.token(user))).client));
+    let n = 0;
+    const pump = setInterval(() => {
+      for (const client of senders) {
+        if (client.ws.readyState !== client.ws.OPEN) continue;
+        for (let i = 0; i < 20; i++) client.send({ type: 'send', messageId: `burst-${n++}`, to: 'sink', body: 'payload' });
+      }
+    }, 1);
+    let seen = 0;
+    while (seen < 100) {
+      await senders[0]!.next((f) => f.status === 'SENT', 10_000);
+      seen++;
+    }
+    const closing = t.server.close();
+    assert.equal(t.server.shuttingDown, true);
+    clearInterval(pump);
+    await closing;
+    await Promise.all(senders.map((client) => client.closed));
+    const acked = senders.flatMap((client) => client.frames.filter((f) => f.type === 'ack' && f.status === 'SENT').map((f) => String(f.messageId)));
+    assert.ok(acked.length > 200);
+    for (const messageId of acked) assert.ok(await t.store.getMessage(messageId), `acked ${messageId} is stored`);
+    // Sends that arrived while draining were refused as unavailable, never acked.
+    for (const client of senders) {
+      for (const f of client.frames.filter((f) => f.type === 'error')) assert.equal(f.code, 'unavailable');
+    }
+    assert.deepEqual(
+      senders.map((client) => client.frames.length > 0 && client.ws.readyState === client.ws.CLOSED),
+      [true, true, true, true],
+    );
+  });
+
+  it('closes sockets with 1001 going away', async () => {
+    const t = await startTestServer();
+    const { client } = await TestClient.connectReady(t.wsUrl, await t.token('leaver'));
+    await t.close();
+    assert.equal((await client.closed).code, 1001);
+  });
+});
+
+describe('process', { concurrency: 3 }, () => {
+  const running: ReturnType<typeof spawnServer>[] = [];
+  after(() => running.forEach((server) => server.kill('SIGKILL')));
+
+  it('production + METRICS_MODE=secret without METRICS_SECRET: the contract line and exit 1', async () => {
+    const env = productionEnv();
+    delete env.METRICS_SECRET;
+    const result = await spawnServer(env).exited;
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^Missing required environment variable for production: METRICS_SECRET$/m);
+  });
+
+  it('production refuses METRICS_MODE=open unless ALLOW_PUBLIC_METRICS_IN_PROD=true', async () => {
+    const refused = await spawnServer(productionEnv({ METRICS_MODE: 'open' })).exited;
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /METRICS_MODE=open is refused in production/);
+    const allowed = spawnServer(productionEnv({ METRICS_MODE: 'open', ALLOW_PUBLIC_METRICS_IN_PROD: 'true' }));
+    running.push(allowed);
+    const port = await allowed.listening;
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
+    allowed.kill('SIGTERM');
+    assert.equal((await allowed.exited).code, 0);
+  });
+
+  it('logs start, auth rejections and shutdown without any secret, token, password or body', async () => {
+    const jwtSecret = 'jwt-secret-that-must-never-be-logged-0123456789';
+    const metricsSecret = 'metrics-secret-never-logged';
+    const server = spawnServer(
+      productionEnv({ JWT_SECRET: jwtSecret, METRICS_SECRET: metricsSecret, LOG_LEVEL: 'debug', DB_URI: 'mem' }),
+    );
+    running.push(server);
+    const port = await server.listening;
+    const token = await signToken({ secret: jwtSecret, userId: 'logger', ttlSec: 60 });
+    const badToken = await signToken({ secret: 'wrong-secret', userId: 'x', ttlSec: 60 });
+    const body = 'the-body-must-never-be-logged';
+    await fetch(`http://127.0.0.1:${port}/api/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ messageId: 'log-1', to: 'bob', body }),
+    });
+    await fetch(`http://127.0.0.1:${port}/api/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${badToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ messageId: 'log-2', to: 'bob', body }),
+    });
+    await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { 'x-metrics-key': 'wrong' } });
+    const ws = await TestClient.connect(`ws://127.0.0.1:${port}/ws`, { token }).catch(() => undefined);
+    ws?.send({ type: 'send', messageId: 'log-3', to: 'bob', body });
+    await ws?.next((f) => f.messageId === 'log-3');
+    await ws?.close();
+    server.kill('SIGTERM');
+    const { code, stdout, stderr } = await server.exited;
+    assert.equal(code, 0);
+    const logs = stdout + stderr;
+    assert.match(logs, /"msg":"listening"/);
+    assert.match(logs, /"msg":"shutdown complete"/);
+    for (const secret of [jwtSecret, metricsSecret, token, badToken, body]) assert.ok(!logs.includes(secret), `log leaks ${secret.slice(0, 12)}…`);
+    for (const line of stdout.trim().split('\n')) JSON.parse(line); // one JSON object per line
+  });
+});
