@@ -14,7 +14,7 @@ describe('metrics: secret mode', () => {
   after(() => t.close());
 
   it('refuses a missing or wrong key with 401 and no metric', async () => {
-    for (const headers of [{}, { 'x-metrics-key': 'wrong' }, { 'x-metrics-key': SECRET.slice(0, -1) }, { 'x-metrics-key': `${SECRET}x` }]) {
+    for (const headers of [{} as Record<string, string>, { 'x-metrics-key': 'wrong' }, { 'x-metrics-key': SECRET.slice(0, -1) }, { 'x-metrics-key': `${SECRET}x` }]) {
       const res = await fetch(`${t.httpUrl}/metrics`, { headers });
       assert.equal(res.status, 401);
       assert.doesNotMatch(await res.text(), /chat_/);
