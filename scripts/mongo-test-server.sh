@@ -9,7 +9,7 @@
 #   FERRETDB_PG_DATABASE   PostgreSQL database used as storage (default ferretdb)
 #   FERRETDB_START_TIMEOUT seconds to wait for a successful ping (default 60)
 #
-# Files (git-ignored): .cache/ferretdb/ferretdb-1.24.2 (binary, built once),
+# Files: $FERRETDB_CACHE_DIR (default ~/.cache/uws-chat-backend)/ferretdb-1.24.2 (binary, built once),
 # .cache/ferretdb/ferretdb-<port>.pid, .cache/ferretdb/ferretdb-<port>.log
 set -euo pipefail
 
@@ -17,7 +17,9 @@ FERRETDB_VERSION=1.24.2
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC_DIR="$REPO/scripts/ferretdb"
 CACHE_DIR="$REPO/.cache/ferretdb"
-BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION"
+# The binary is cached outside the work tree so that fresh clones (CI) on this machine reuse it.
+BIN_DIR="${FERRETDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uws-chat-backend}"
+BIN="$BIN_DIR/ferretdb-$FERRETDB_VERSION"
 
 PORT="${MONGO_TEST_PORT:-27017}"
 HOST=127.0.0.1
@@ -53,7 +55,7 @@ running_pid() {
   # Guard against pid reuse: the process must be our binary.
   local exe
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
-  [[ -z "$exe" || "$exe" == "$BIN" || "$exe" == "$BIN (deleted)" ]] || return 1
+  [[ -z "$exe" || "$(basename "${exe% (deleted)}")" == "ferretdb-$FERRETDB_VERSION" ]] || return 1
   echo "$pid"
 }
 
@@ -91,7 +93,7 @@ build() {
   fi
   local go_bin start tmp
   go_bin="$(find_go)"
-  mkdir -p "$CACHE_DIR"
+  mkdir -p "$CACHE_DIR" "$BIN_DIR"
   tmp="$BIN.tmp.$$"
   log "building FerretDB $FERRETDB_VERSION with $("$go_bin" version) (first time only, ~1-2 min)..."
   start=$SECONDS
