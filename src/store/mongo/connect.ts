@@ -1,0 +1,71 @@
+// The MongoClient with every wait bounded by DB_OP_TIMEOUT_MS, and the startup loop: an unreachable
+// Mongo at start is retried with backoff (logged each time) instead of exiting or serving unready.
+// After the first connection the driver's monitoring reconnects by itself; operations meanwhile fail
+// within the timeout and the chat layer answers `unavailable`.
+import { MongoClient, type MongoClientOptions } from 'mongodb';
+import type { Logger } from '../../log.js';
+
+export function clientOptions(opTimeoutMs: number): MongoClientOptions {
+  return {
+    appName: 'uws-chat',
+    // No operation waits longer than the op timeout for a server, a socket read or a pooled connection.
+    serverSelectionTimeoutMS: opTimeoutMs,
+    connectTimeoutMS: Math.min(opTimeoutMs, 10_000),
+    socketTimeoutMS: opTimeoutMs,
+    waitQueueTimeoutMS: opTimeoutMs,
+    // Notice a server that came back within a second or two.
+    heartbeatFrequencyMS: 2000,
+  };
+}
+
+export interface StartRetry {
+  /** Attempts before start() rejects; Infinity (production) waits for Mongo as long as it takes. */
+  readonly attempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_START_RETRY: StartRetry = { attempts: Infinity, initialDelayMs: 250, maxDelayMs: 10_000 };
+
+/** Where a URI points, without credentials or options: safe to log. */
+export function describeUri(uri: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/)(?:[^@/]*@)?([^/?]*)(\/[^?]*)?/.exec(uri);
+  return match ? `${match[1]}${match[2]}${match[3] ?? ''}` : 'mongodb://(unparsable uri)';
+}
+
+/**
+ * Connects and runs `prepare` (ping, indexes), retrying both with exponential backoff. Rejects after
+ * `retry.attempts` failures, or at once when `cancelled()` turns true (the store was closed meanwhile).
+ */
+export async function connectWithRetry(
+  uri: string,
+  options: MongoClientOptions,
+  prepare: (client: MongoClient) => Promise<void>,
+  retry: StartRetry,
+  log: Logger,
+  cancelled: () => boolean,
+): Promise<MongoClient> {
+  const target = describeUri(uri);
+  let delay = retry.initialDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    const client = new MongoClient(uri, options);
+    try {
+      await client.connect();
+      await prepare(client);
+      if (attempt > 1) log.info({ target, attempt }, 'MongoDB reachable again; store started');
+      return client;
+    } catch (error) {
+      await client.close().catch(() => {});
+      const err = { name: (error as Error).name, message: (error as Error).message };
+      if (cancelled()) throw new Error('store closed while connecting to MongoDB', { cause: error });
+      if (attempt >= retry.attempts) {
+        log.error({ target, attempt, err }, 'MongoDB unreachable; giving up');
+        throw error;
+      }
+      log.warn({ target, attempt, retryInMs: delay, err }, 'MongoDB unreachable at startup; not ready, retrying');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (cancelled()) throw new Error('store closed while connecting to MongoDB', { cause: error });
+      delay = Math.min(delay * 2, retry.maxDelayMs);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// The two collections and their documents (docs/store.md has the why).
+//
+// messages:   one document per message, keyed by the client's messageId, written once with
+//             $setOnInsert and never updated. It is the truth for idempotency and content.
+// deliveries: one document per (message, recipient) holding the delivery state. Group messages add
+//             more recipients and per-device delivery adds more entries, without touching the message.
+import type { Collection, Db } from 'mongodb';
+import type { StoredMessage } from '../store.js';
+
+export interface MessageDoc {
+  _id: string;
+  from: string;
+  to: string;
+  body: string;
+  /** Accept time, ms since the epoch. */
+  ts: number;
+  /** Server-assigned sort key (see sort-key.ts). */
+  seq: number;
+  /** The persist batch that inserted it (`<instance>:<batch>`): tells "inserted by me" apart from a retry. */
+  insertedBy: string;
+}
+
+export interface DeliveryDoc {
+  /** `<recipient>/<messageId>`: user ids never contain "/", so the split is unambiguous. */
+  _id: string;
+  messageId: string;
+  to: string;
+  /** Copied from the message (immutable there): the DELIVERED ack goes to `from`, `ts` feeds latency. */
+  from: string;
+  ts: number;
+  /** Replay order for this recipient: the message's sort key (see MongoStore.persist for the one exception). */
+  seq: number;
+  status: 'pending' | 'delivered';
+  deliveredAt?: number;
+  /** How many pending → delivered transitions happened: 0 or 1. */
+  marks: number;
+  /** The mark batch that made the transition (`<instance>:<batch>`). */
+  markedBy?: string;
+}
+
+export interface Collections {
+  readonly messages: Collection<MessageDoc>;
+  readonly deliveries: Collection<DeliveryDoc>;
+}
+
+export function collectionsOf(db: Db): Collections {
+  return { messages: db.collection<MessageDoc>('messages'), deliveries: db.collection<DeliveryDoc>('deliveries') };
+}
+
+export function deliveryId(recipient: string, messageId: string): string {
+  return `${recipient}/${messageId}`;
+}
+
+export const MESSAGE_PROJECTION = { _id: 1, from: 1, to: 1, body: 1, ts: 1, seq: 1 } as const;
+
+export function toStoredMessage(doc: Pick<MessageDoc, '_id' | 'from' | 'to' | 'body' | 'ts' | 'seq'>): StoredMessage {
+  return Object.freeze({ messageId: doc._id, from: doc.from, to: doc.to, body: doc.body, ts: Number(doc.ts), seq: Number(doc.seq) });
+}
+
+/** Same sender, recipient and body: a retry of the stored message, not a conflicting reuse of its id. */
+export function sameContent(a: Pick<StoredMessage, 'from' | 'to' | 'body'>, b: Pick<StoredMessage, 'from' | 'to' | 'body'>): boolean {
+  return a.from === b.from && a.to === b.to && a.body === b.body;
+}
