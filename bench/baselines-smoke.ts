@@ -8,6 +8,7 @@
 // Full reports go to bench/results/baselines-smoke-<time>.json (gitignored).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { runAutocannon, type AutocannonReport } from './lib/autocannon-run.js';
 import { signTestToken } from './lib/jwt.js';
 import { startServer, type RunningServer } from './lib/spawn.js';
@@ -35,10 +36,14 @@ interface Row {
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};
 
+// Paths relative to this file, so the script works from any cwd.
+const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
+
 function start(script: string): Promise<RunningServer> {
   return startServer({
     command: process.execPath,
-    args: ['--import', 'tsx', script],
+    args: ['--import', 'tsx', here(script)],
+    cwd: here('..'),
     env: { JWT_SECRET: secret, NODE_ENV: 'development' },
   });
 }
@@ -97,23 +102,23 @@ async function withServer(script: string, body: (s: RunningServer) => Promise<vo
   }
 }
 
-await withServer('bench/baselines/uws-echo.ts', async (s) => {
+await withServer('./baselines/uws-echo.ts', async (s) => {
   const url = `ws://127.0.0.1:${s.port}/ws`;
   await wsCase('uws echo (ws)', s, { mode: 'echo', url });
   await httpCase('uws POST (autocannon)', s);
 });
-await withServer('bench/baselines/fastify-post.ts', (s) => httpCase('fastify POST (autocannon)', s));
-await withServer('bench/baselines/socketio-ack.ts', (s) =>
+await withServer('./baselines/fastify-post.ts', (s) => httpCase('fastify POST (autocannon)', s));
+await withServer('./baselines/socketio-ack.ts', (s) =>
   wsCase('socket.io emit+ack', s, { mode: 'socketio', url: `http://127.0.0.1:${s.port}` }),
 );
-await withServer('bench/baselines/uws-chat-memory.ts', (s) =>
+await withServer('./baselines/uws-chat-memory.ts', (s) =>
   wsCase('uws chat in-memory (ws)', s, { mode: 'chat', url: `ws://127.0.0.1:${s.port}/ws` }),
 );
 
 console.log(`\nN=${N} W=${W} (${N * W} in flight), ${seconds}s measured after ${warmupMs}ms warm-up, generator workers=${workers}`);
 console.table(rows);
 
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/baselines-smoke-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+mkdirSync(here('./results'), { recursive: true });
+const file = here(`./results/baselines-smoke-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify({ N, W, seconds, workers, rows, raw }, null, 2));
 console.log(`full reports: ${file}`);

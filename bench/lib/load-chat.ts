@@ -79,7 +79,10 @@ export class ChatRunner implements ThreadRunner {
 
   private async openReady(token: string | undefined, handle: (f: Frame) => void): Promise<WebSocket> {
     let ready!: () => void;
-    const isReady = new Promise<void>((r) => (ready = r));
+    let refused!: (e: Error) => void;
+    const isReady = new Promise<void>((res, rej) => ((ready = res), (refused = rej)));
+    isReady.catch(() => {}); // may settle before we await it; the await below still throws
+    const timer = setTimeout(() => refused(new Error('no "ready" frame from server')), this.cfg.connectTimeoutMs);
     const ws = await openWs(this.cfg.url, {
       token,
       auth: this.cfg.auth,
@@ -94,14 +97,20 @@ export class ChatRunner implements ThreadRunner {
         if (f.type === 'ready') return ready();
         handle(f);
       },
-      onClose: (code) => {
+      onClose: (code, reason) => {
+        // Before "ready" this fails the connect at once (e.g. a 1008 policy close), instead of a timeout.
+        refused(new Error(`closed before "ready": ${code} ${reason}`));
         if (!this.stopping) this.c.error(`closed-${code}`);
       },
+    }).catch((e: unknown) => {
+      clearTimeout(timer);
+      throw e;
     });
-    const timeout = new Promise<never>((_, rej) =>
-      setTimeout(() => rej(new Error('no "ready" frame from server')), this.cfg.connectTimeoutMs).unref(),
-    );
-    await Promise.race([isReady, timeout]);
+    try {
+      await isReady;
+    } finally {
+      clearTimeout(timer);
+    }
     return ws;
   }
 

@@ -119,6 +119,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     detached: true,
   });
   live.add(child);
+  // Don't let a forgotten stop() keep the benchmark alive: once our own work
+  // is done the process exits, and the 'exit' hook kills the server.
+  child.unref();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => live.delete(child));
 
@@ -127,6 +130,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   // Always drain both pipes: a server that logs per request would otherwise
   // block on a full pipe and the benchmark would measure our reading speed.
   for (const [stream, name] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
+    (stream as unknown as { unref?: () => void }).unref?.();
     createInterface({ input: stream! }).on('line', (line) => {
       lines.push(line);
       if (lines.length > 200) lines.shift();
