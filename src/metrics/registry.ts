@@ -63,7 +63,19 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     }),
     storeErrors: new Counter({ name: 'chat_store_errors_total', help: 'Store operations that failed', labelNames: ['op'] as const, registers }),
     backpressureCloses: new Counter({ name: 'chat_backpressure_closes_total', help: 'Connections closed as slow consumers (1013)', registers }),
-    rateLimited: new Counter({ name: 'chat_rate_limited_total', help: 'Frames or requests refused by a rate limit', labelNames: ['limit'] as const, registers }),
+    wsCloses: new Counter({
+      name: 'chat_ws_closes_total',
+      help: 'WebSocket connections closed, by reason',
+      // client | going_away | idle_timeout | too_big | invalid_utf8 | slow_consumer | token_expired | abnormal
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'chat_rate_limited_total',
+      help: 'Frames, requests or upgrades refused by a limit',
+      labelNames: ['limit'] as const, // send | connections | connections_per_ip (and the auth routes' limits)
+      registers,
+    }),
     httpRequests: new Counter({
       name: 'chat_http_requests_total',
       help: 'HTTP requests by route and status',

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../protocol/errors.js';
 import { encodeError, encodeSentAck, parseClientFrame, type FrameLimits } from '../protocol/frames.js';
-import { CLOSE_MESSAGE_TOO_BIG, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, type ConnectionHooks, type SocketData } from './connection.js';
+import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { Exchange, remoteAddress } from './http.js';
 
@@ -65,6 +65,20 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     exchange.errorCode(code);
   };
 
+  // A connection slot is taken when the upgrade passes the limit checks, before the token is verified
+  // (asynchronously): counting only at `open` let a burst of concurrent upgrades all pass the checks.
+  // `open` inherits the slot; `close`, or a refusal after the check, gives it back.
+  const reserve = (ip: string) => {
+    connections++;
+    connectionsPerIp.set(ip, (connectionsPerIp.get(ip) ?? 0) + 1);
+  };
+  const release = (ip: string) => {
+    connections--;
+    const left = (connectionsPerIp.get(ip) ?? 1) - 1;
+    if (left <= 0) connectionsPerIp.delete(ip);
+    else connectionsPerIp.set(ip, left);
+  };
+
   const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
     const key = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
@@ -77,18 +91,31 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
     if (origin !== '' && !deps.cors.allows(origin)) return reject(exchange, 'origin', 'forbidden');
     if ('error' in source) return reject(exchange, source.error === 'no_token' ? 'no_token' : 'bad_token', 'unauthorized');
-    if (connections >= config.limits.maxConnections) return reject(exchange, 'limit', 'unavailable');
-    if ((connectionsPerIp.get(ip) ?? 0) >= config.limits.maxConnectionsPerIp) return reject(exchange, 'limit', 'rate_limited');
+    if (connections >= config.limits.maxConnections) {
+      metrics.rateLimited.inc({ limit: 'connections' });
+      return reject(exchange, 'limit', 'unavailable');
+    }
+    if ((connectionsPerIp.get(ip) ?? 0) >= config.limits.maxConnectionsPerIp) {
+      metrics.rateLimited.inc({ limit: 'connections_per_ip' });
+      return reject(exchange, 'limit', 'rate_limited');
+    }
+    reserve(ip);
 
     deps.verifier.verify(source.token).then(
       (principal: Principal) => {
-        if (exchange.aborted) return;
-        if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
+        if (exchange.aborted) return release(ip);
+        if (deps.isShuttingDown()) {
+          release(ip);
+          return reject(exchange, 'shutting_down', 'shutting_down');
+        }
         exchange.done = true;
         const data: SocketData = { principal, ip };
         res.cork(() => res.upgrade(data, key, protocol, extensions, context));
       },
-      (error: unknown) => reject(exchange, error instanceof TokenError ? error.reason : 'bad_token', 'unauthorized'),
+      (error: unknown) => {
+        release(ip);
+        reject(exchange, error instanceof TokenError ? error.reason : 'bad_token', 'unauthorized');
+      },
     );
   };
 
@@ -142,8 +169,6 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       const data = ws.getUserData();
       const connection = new SocketConnection(ws, hooks);
       data.connection = connection;
-      connections++;
-      connectionsPerIp.set(data.ip, (connectionsPerIp.get(data.ip) ?? 0) + 1);
       metrics.connectionsOpen.inc();
       scheduleExpiry(connection, data.principal.exp * 1000);
       deps.router.add(connection);
@@ -167,19 +192,41 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     drain(ws: WebSocket<SocketData>) {
       ws.getUserData().connection?.drained();
     },
-    close(ws: WebSocket<SocketData>) {
+    close(ws: WebSocket<SocketData>, code: number, message: ArrayBuffer) {
       const data = ws.getUserData();
       const connection = data.connection;
       if (!connection) return;
       connection.markClosed();
       deps.router.remove(connection);
-      connections--;
-      const left = (connectionsPerIp.get(data.ip) ?? 1) - 1;
-      if (left <= 0) connectionsPerIp.delete(data.ip);
-      else connectionsPerIp.set(data.ip, left);
+      release(data.ip);
       metrics.connectionsOpen.dec();
+      metrics.wsCloses.inc({ reason: closeReason(code, message) });
     },
   };
+}
+
+/** A fixed-set label for a close: the code, or for uWS's own abnormal closes (1006) the reason it gives. */
+export function closeReason(code: number, message: ArrayBuffer): string {
+  switch (code) {
+    case CLOSE_GOING_AWAY:
+      return 'going_away';
+    case CLOSE_MESSAGE_TOO_BIG:
+      return 'too_big';
+    case CLOSE_SLOW_CONSUMER:
+      return 'slow_consumer';
+    case CLOSE_TOKEN_EXPIRED:
+      return 'token_expired';
+    case 1006: {
+      // uWS closes without a close frame for these, naming the cause in the message.
+      const text = Buffer.from(message).toString('utf8');
+      if (/timed out/i.test(text)) return 'idle_timeout';
+      if (/too big/i.test(text)) return 'too_big';
+      if (/UTF-8/i.test(text)) return 'invalid_utf8';
+      return 'abnormal';
+    }
+    default:
+      return 'client';
+  }
 }
 
 function scheduleExpiry(connection: SocketConnection, expiresAtMs: number): void {

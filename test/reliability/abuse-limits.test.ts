@@ -1,0 +1,167 @@
+// Abuse limits, each proven on the real server and each with its metric: per-IP and total connection
+// limits (also under a burst of concurrent upgrades, and behind a trusted proxy), the per-user send
+// rate on both doors, and the idle timeout with automatic pings that closes dead peers.
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TestClient, UpgradeRefused, upgradeStatus } from '../helpers/ws-client.js';
+import { metricValue } from './metric-value.js';
+
+/** Opens `count` upgrades at once; resolves the opened clients and the refusal statuses. */
+async function burst(url: string, count: number, options: Parameters<typeof TestClient.connect>[1]) {
+  const settled = await Promise.allSettled(Array.from({ length: count }, () => TestClient.connect(url, options)));
+  const opened: TestClient[] = [];
+  const refused: number[] = [];
+  for (const result of settled) {
+    if (result.status === 'fulfilled') opened.push(result.value);
+    else if (result.reason instanceof UpgradeRefused) refused.push(result.reason.status);
+    else throw result.reason;
+  }
+  return { opened, refused };
+}
+
+describe('connection limits (socket address)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { MAX_CONNECTIONS_PER_IP: '3', MAX_CONNECTIONS: '100' } });
+  });
+  after(() => t.close());
+
+  it('a burst of 20 concurrent upgrades from one address opens exactly MAX_CONNECTIONS_PER_IP (the rest get 429)', async () => {
+    const token = await t.token('burst');
+    const { opened, refused } = await burst(t.wsUrl, 20, { token });
+    assert.equal(opened.length, 3);
+    assert.deepEqual([...new Set(refused)], [429]);
+    assert.equal(t.server.connectionCount(), 3);
+    assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'connections_per_ip' }), 17);
+    // Closing gives the slots back.
+    await Promise.all(opened.map((client) => client.close()));
+    const again = await burst(t.wsUrl, 5, { token });
+    assert.equal(again.opened.length, 3);
+    await Promise.all(again.opened.map((client) => client.close()));
+  });
+
+  it('refused upgrades (bad tokens) never hold a slot, even in a concurrent burst', async () => {
+    const { opened, refused } = await burst(t.wsUrl, 30, { token: await t.token('x', { secret: 'wrong-secret' }) });
+    assert.equal(opened.length, 0);
+    assert.ok(refused.every((status) => status === 401 || status === 429), String(refused));
+    const good = await burst(t.wsUrl, 3, { token: await t.token('good') });
+    assert.equal(good.opened.length, 3);
+    await Promise.all(good.opened.map((client) => client.close()));
+  });
+
+  it('ignores X-Forwarded-For without TRUST_PROXY: a spoofed header does not buy more connections', async () => {
+    const token = await t.token('spoofer');
+    const clients = [];
+    for (let i = 0; i < 3; i++) clients.push(await TestClient.connect(t.wsUrl, { token, headers: { 'x-forwarded-for': `10.9.9.${i}` } }));
+    assert.equal(await upgradeStatus(t.wsUrl, { token, headers: { 'x-forwarded-for': '10.9.9.200' } }), 429);
+    await Promise.all(clients.map((client) => client.close()));
+  });
+});
+
+describe('connection limits (behind a trusted proxy)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { MAX_CONNECTIONS_PER_IP: '2', MAX_CONNECTIONS: '5', TRUST_PROXY: 'true' } });
+  });
+  after(() => t.close());
+
+  it('counts per X-Forwarded-For last hop (the one the proxy vouches for), and caps the total with 503', async () => {
+    const token = await t.token('proxied');
+    const via = (hops: string) => ({ token, headers: { 'x-forwarded-for': hops } });
+    const a = await burst(t.wsUrl, 4, via('10.0.0.1'));
+    assert.equal(a.opened.length, 2);
+    assert.deepEqual([...new Set(a.refused)], [429]);
+    // A client-written first hop does not change the address: the proxy appended the real one last.
+    assert.equal(await upgradeStatus(t.wsUrl, via('6.6.6.6, 10.0.0.1')), 429);
+    const b = await burst(t.wsUrl, 2, via('10.0.0.2'));
+    assert.equal(b.opened.length, 2);
+    const c = await burst(t.wsUrl, 2, via('10.0.0.3'));
+    assert.equal(c.opened.length, 1, 'MAX_CONNECTIONS=5 reached');
+    assert.deepEqual(c.refused, [503]);
+    assert.equal(t.server.connectionCount(), 5);
+    assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'connections' }), 1);
+    assert.ok((await metricValue(t.server.metrics.upgradesRejected, { reason: 'limit' })) >= 4);
+    await Promise.all([...a.opened, ...b.opened, ...c.opened].map((client) => client.close()));
+    assert.equal(await upgradeStatus(t.wsUrl, via('10.0.0.3')), 101);
+  });
+});
+
+describe('send rate (both doors share one bucket per user)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { SEND_RATE_PER_SEC: '2', SEND_BURST: '3' } });
+  });
+  after(() => t.close());
+
+  it('refuses past the burst with 429 + Retry-After (HTTP) and rate_limited (WebSocket), stores nothing, and counts it', async () => {
+    const token = await t.token('flooder');
+    const post = (messageId: string) =>
+      fetch(`${t.httpUrl}/api/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ messageId, to: 'victim', body: 'spam' }),
+      });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await post(`flood-${i}`)).status);
+    assert.deepEqual(statuses, [201, 201, 201]);
+    const limited = await post('flood-3');
+    assert.equal(limited.status, 429);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1, `Retry-After ${retryAfter}`);
+    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    // The WebSocket door draws on the same bucket.
+    const { client } = await TestClient.connectReady(t.wsUrl, token);
+    const frame = await client.sendMessage('flood-4', 'victim', 'spam');
+    assert.equal(frame.code, 'rate_limited');
+    assert.equal(await t.store.getMessage('flood-3'), undefined);
+    assert.equal(await t.store.getMessage('flood-4'), undefined);
+    assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'send' }), 2);
+    assert.equal(await metricValue(t.server.metrics.messagesSent, { result: 'rate_limited' }), 2);
+    // Another user is not affected, and after Retry-After the same id goes through.
+    const { client: other } = await TestClient.connectReady(t.wsUrl, await t.token('neighbour'));
+    assert.equal((await other.sendMessage('n-1', 'victim', 'hi')).status, 'SENT');
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+    assert.equal((await client.sendMessage('flood-4', 'victim', 'spam')).status, 'SENT');
+    await Promise.all([client.close(), other.close()]);
+  });
+});
+
+describe('idle timeout and pings', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { WS_IDLE_TIMEOUT_SEC: '8' } });
+  });
+  after(() => t.close());
+
+  it('pings silent peers: one that answers stays open, a dead one is closed after WS_IDLE_TIMEOUT_SEC', async () => {
+    const { client: alive } = await TestClient.connectReady(t.wsUrl, await t.token('quiet-but-alive'));
+    const { client: dead } = await TestClient.connectReady(t.wsUrl, await t.token('dead-peer'));
+    let pings = 0;
+    alive.ws.on('ping', () => pings++);
+    // A peer that reads nothing never answers the pings (its kernel buffer takes them): a dead peer.
+    (dead.ws as unknown as { _socket: Socket })._socket.pause();
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (t.server.connectionCount() === 1 || Date.now() - started > 20_000) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 100);
+    });
+    const closedAfterMs = Date.now() - started;
+    assert.equal(t.server.connectionCount(), 1, 'the dead peer was closed');
+    // uWS checks timeouts on a 4-second tick: a peer is closed between 4 s before and 4 s after the limit.
+    assert.ok(closedAfterMs >= 3500 && closedAfterMs <= 13_000, `closed after ${closedAfterMs} ms`);
+    assert.equal(await metricValue(t.server.metrics.wsCloses, { reason: 'idle_timeout' }), 1);
+    // The live peer, silent for longer than the timeout, was pinged and is still open and working.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - closedAfterMs)));
+    assert.ok(pings >= 1, `pings ${pings}`);
+    assert.equal(alive.ws.readyState, alive.ws.OPEN);
+    assert.equal((await alive.sendMessage('still-here', 'someone', 'hi')).status, 'SENT');
+    (dead.ws as unknown as { _socket: Socket })._socket.resume();
+    await Promise.all([alive.close(), dead.terminate()]);
+  });
+});
