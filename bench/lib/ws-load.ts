@@ -130,7 +130,10 @@ export async function runWsLoad(o: WsLoadOptions): Promise<LoadReport> {
     const machine0 = readMachineCpu().busyUs;
     const startAt = epochNow();
     const total = o.totalMessages ?? Infinity;
-    threads.forEach((t, i) => t.start(Math.round((total * slices[i]!.length) / pairs.length)));
+    // Shares proportional to pairs; the rounding remainder goes to thread 0 so they sum to total.
+    const shares = slices.map((s) => Math.floor((total * s.length) / pairs.length));
+    if (Number.isFinite(total)) shares[0]! += total - shares.reduce((a, b) => a + b, 0);
+    threads.forEach((t, i) => t.start(shares[i]!));
 
     const stoppers: Promise<unknown>[] = [];
     if (o.durationMs !== undefined) stoppers.push(new Promise((r) => setTimeout(r, o.durationMs)));
