@@ -16,6 +16,7 @@ export interface SendOutcome {
 }
 
 export class SendService {
+  private readonly sentCounters;
   private accepting = true;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -27,7 +28,16 @@ export class SendService {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly clock: SortKeyClock = new SortKeyClock(),
-  ) {}
+  ) {
+    const sent = metrics.messagesSent;
+    this.sentCounters = {
+      new: sent.cell('new'),
+      duplicate: sent.cell('duplicate'),
+      conflict: sent.cell('conflict'),
+      rateLimited: sent.cell('rate_limited'),
+      unavailable: sent.cell('unavailable'),
+    };
+  }
 
   /** Resolves once the message is durably stored; throws ChatError (rate_limited, conflict, unavailable). */
   async send(from: string, input: SendInput): Promise<SendOutcome> {
@@ -58,7 +68,7 @@ export class SendService {
   private async accept(from: string, input: SendInput): Promise<SendOutcome> {
     const wait = this.rateLimiter.take(from);
     if (wait > 0) {
-      this.metrics.messagesSent.inc({ result: 'rate_limited' });
+      this.sentCounters.rateLimited.value++;
       this.metrics.rateLimited.inc({ limit: 'send' });
       throw new ChatError('rate_limited', undefined, { messageId: input.messageId, retryAfterSec: wait });
     }
@@ -68,22 +78,22 @@ export class SendService {
     try {
       result = await this.store.persist({ messageId: input.messageId, from, to: input.to, body: input.body, ts, seq });
     } catch (error) {
-      this.metrics.messagesSent.inc({ result: 'unavailable' });
+      this.sentCounters.unavailable.value++;
       this.metrics.storeErrors.inc({ op: 'persist' });
       this.log.warn({ err: errorSummary(error), messageId: input.messageId }, 'persist failed; send refused as unavailable');
       throw new ChatError('unavailable', undefined, { messageId: input.messageId, retryAfterSec: 1, cause: error });
     }
     if (result.kind === 'conflict') {
-      this.metrics.messagesSent.inc({ result: 'conflict' });
+      this.sentCounters.conflict.value++;
       throw new ChatError('conflict', undefined, { messageId: input.messageId });
     }
     if (result.kind === 'created') {
-      this.metrics.messagesSent.inc({ result: 'new' });
+      this.sentCounters.new.value++;
       this.router.deliver(result.message);
       return { message: result.message, duplicate: false };
     }
     // A retry: the recipient already has it live or will get it by replay; nothing is sent again.
-    this.metrics.messagesSent.inc({ result: 'duplicate' });
+    this.sentCounters.duplicate.value++;
     return { message: result.message, duplicate: true };
   }
 }

@@ -1,6 +1,7 @@
 // One registry per server, every product metric named here with the `chat_` prefix. Label values come
 // from small fixed sets (frame types, reasons, routes): never a user id or message id.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HotCounter } from './hot-counter.js';
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const DELIVERY_BUCKETS_S = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86_400];
@@ -19,14 +20,15 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       labelNames: ['reason'] as const, // no_token | bad_token | expired | origin | limit | shutting_down
       registers,
     }),
-    framesIn: new Counter({ name: 'chat_frames_in_total', help: 'Client frames received, by type', labelNames: ['type'] as const, registers }),
-    framesOut: new Counter({ name: 'chat_frames_out_total', help: 'Frames sent to clients, by type', labelNames: ['type'] as const, registers }),
-    messagesSent: new Counter({
-      name: 'chat_messages_sent_total',
-      help: 'Send attempts by result (new, duplicate, conflict, rate_limited, unavailable)',
-      labelNames: ['result'] as const,
+    // Per-frame counters: plain increments, published at scrape time (see hot-counter.ts).
+    framesIn: new HotCounter('chat_frames_in_total', 'Client frames received, by type', 'type', registers),
+    framesOut: new HotCounter('chat_frames_out_total', 'Frames sent to clients, by type', 'type', registers),
+    messagesSent: new HotCounter<'new' | 'duplicate' | 'conflict' | 'rate_limited' | 'unavailable'>(
+      'chat_messages_sent_total',
+      'Send attempts by result (new, duplicate, conflict, rate_limited, unavailable)',
+      'result',
       registers,
-    }),
+    ),
     sentAckLatency: new Histogram({
       name: 'chat_sent_ack_latency_seconds',
       help: 'Send received to SENT ack written',

@@ -43,7 +43,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
   const connectionsPerIp = new Map<string, number>();
   let connections = 0;
 
-  const frameCounters = new Map<string, ReturnType<typeof metrics.framesOut.labels>>();
+  const countFrameIn = (type: string) => metrics.framesIn.inc(type);
   const hooks: ConnectionHooks = {
     maxBackpressureBytes: config.limits.maxBackpressureBytes,
     onSlowConsumer(connection) {
@@ -52,10 +52,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       connection.end(CLOSE_SLOW_CONSUMER, 'slow consumer');
     },
     onFrameOut(frame) {
-      const type = frameType(frame);
-      let counter = frameCounters.get(type);
-      if (!counter) frameCounters.set(type, (counter = metrics.framesOut.labels(type)));
-      counter.inc();
+      metrics.framesOut.inc(frameType(frame));
     },
   };
 
@@ -130,11 +127,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     try {
       frame = parseClientFrame(text, limits);
     } catch (error) {
-      metrics.framesIn.inc({ type: 'invalid' });
+      countFrameIn('invalid');
       sendError(connection, error);
       return;
     }
-    metrics.framesIn.inc({ type: frame.type });
+    countFrameIn(frame.type);
     switch (frame.type) {
       case 'send': {
         const started = performance.now();
@@ -177,12 +174,12 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
       const connection = ws.getUserData().connection!;
       if (message.byteLength > config.limits.maxPayloadBytes) {
-        metrics.framesIn.inc({ type: 'oversized' });
+        countFrameIn('oversized');
         connection.end(CLOSE_MESSAGE_TOO_BIG, 'message too big');
         return;
       }
       if (isBinary) {
-        metrics.framesIn.inc({ type: 'binary' });
+        countFrameIn('binary');
         sendError(connection, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
         return;
       }

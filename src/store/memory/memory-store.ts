@@ -24,6 +24,7 @@ export class MemoryStore implements Store {
   private readonly messages = new Map<string, StoredMessage>();
   /** recipient → messageId → entry; insertion order is seq order because seqs only grow. */
   private readonly pendingByUser = new Map<string, Map<string, DeliveryEntry>>();
+  /** messageId → its delivery entry (one recipient per message today; the entry names it). */
   private readonly deliveries = new Map<string, DeliveryEntry>();
   private persists = 0;
   private deliveryMarks = 0;
@@ -39,10 +40,11 @@ export class MemoryStore implements Store {
       const same = existing.from === message.from && existing.to === message.to && existing.body === message.body;
       return same ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: message.messageId };
     }
-    const stored: StoredMessage = Object.freeze({ ...message });
+    // The store takes ownership of `message` (the send path builds a fresh object and never changes it).
+    const stored: StoredMessage = message;
     this.messages.set(stored.messageId, stored);
     const entry: DeliveryEntry = { message: stored, status: 'pending', deliveredAt: undefined, marks: 0 };
-    this.deliveries.set(deliveryKey(stored.messageId, stored.to), entry);
+    this.deliveries.set(stored.messageId, entry);
     let pending = this.pendingByUser.get(stored.to);
     if (!pending) this.pendingByUser.set(stored.to, (pending = new Map()));
     pending.set(stored.messageId, entry);
@@ -98,8 +100,9 @@ export class MemoryStore implements Store {
   }
 
   async deliveryState(messageId: string, recipient: string): Promise<DeliveryState | undefined> {
-    const entry = this.deliveries.get(deliveryKey(messageId, recipient));
-    return entry && { status: entry.status, deliveredAt: entry.deliveredAt, marks: entry.marks };
+    const entry = this.deliveries.get(messageId);
+    if (!entry || entry.message.to !== recipient) return undefined;
+    return { status: entry.status, deliveredAt: entry.deliveredAt, marks: entry.marks };
   }
 
   async counts(): Promise<StoreCounts> {
@@ -115,8 +118,4 @@ export class MemoryStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new Error('store is closed');
   }
-}
-
-function deliveryKey(messageId: string, recipient: string): string {
-  return `${messageId}\u0000${recipient}`;
 }
