@@ -19,6 +19,8 @@ export const CLOSE_MESSAGE_TOO_BIG = 1009;
 const pendingFlush = new Set<SocketConnection>();
 let flushScheduled = false;
 
+// Flushed on setImmediate, once per event-loop turn, not per microtask: measured with the 4x4 chat
+// load, a microtask flush cost ~77 us of server CPU per message against ~56 us (more, smaller writes).
 function flushAll(): void {
   flushScheduled = false;
   for (const connection of pendingFlush) connection.flush();
