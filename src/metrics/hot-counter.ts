@@ -1,38 +1,52 @@
-// A labelled counter for per-frame paths. prom-client's `inc({label})` hashes a label object into a
-// string on every call (an allocation per message); this keeps plain numbers per label value and hands
-// them to prom-client only when /metrics is scraped.
+// A labelled counter for per-frame and per-request paths. prom-client's `inc({label})` hashes a label
+// object into a string on every call (an allocation per message); this keeps plain numbers per label
+// set in bound cells and hands them to prom-client only when /metrics is scraped.
 import { Counter, type Registry } from 'prom-client';
 
-export class HotCounter<Label extends string = string> {
-  private readonly counts = new Map<Label, { value: number }>();
+export interface CounterCell {
+  value: number;
+}
 
-  constructor(name: string, help: string, private readonly labelName: string, registers: Registry[]) {
-    const counts = this.counts;
+export class HotCounter<Label extends string = string> {
+  private readonly cells = new Map<string, { labels: Record<string, string>; cell: CounterCell }>();
+
+  constructor(name: string, help: string, private readonly labelNames: readonly string[], registers: Registry[]) {
+    const cells = this.cells;
     new Counter({
       name,
       help,
-      labelNames: [labelName],
+      labelNames,
       registers,
       collect(this: Counter<string>) {
         this.reset();
-        for (const [label, cell] of counts) this.inc({ [labelName]: label }, cell.value);
+        for (const { labels, cell } of cells.values()) this.inc(labels, cell.value);
       },
     });
   }
 
-  /** A bound cell for a label value: `cell.value++` is the whole per-event cost. */
-  cell(label: Label): { value: number } {
-    let cell = this.counts.get(label);
-    if (!cell) this.counts.set(label, (cell = { value: 0 }));
-    return cell;
+  /** A bound cell for one set of label values (in labelNames order): `cell.value++` is the whole cost. */
+  cell(...values: Label[]): CounterCell {
+    const key = values.join('\u0000');
+    let entry = this.cells.get(key);
+    if (!entry) {
+      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? '']));
+      this.cells.set(key, (entry = { labels, cell: { value: 0 } }));
+    }
+    return entry.cell;
   }
 
-  inc(label: Label, by = 1): void {
-    this.cell(label).value += by;
+  /** For paths that are not hot: look the cell up and add (label values in order, or prom-client style). */
+  inc(...values: Label[] | [Partial<Record<string, string>>]): void {
+    const first = values[0];
+    if (typeof first === 'object') {
+      this.cell(...(this.labelNames.map((name) => first[name] ?? '') as Label[])).value++;
+      return;
+    }
+    this.cell(...(values as Label[])).value++;
   }
 
-  /** The current count for a label value (tests, benchmarks). */
-  get(label: Label): number {
-    return this.counts.get(label)?.value ?? 0;
+  /** The current count for a set of label values (tests, benchmarks). */
+  get(...values: Label[]): number {
+    return this.cells.get(values.join('\u0000'))?.cell.value ?? 0;
   }
 }

@@ -21,12 +21,12 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       registers,
     }),
     // Per-frame counters: plain increments, published at scrape time (see hot-counter.ts).
-    framesIn: new HotCounter('chat_frames_in_total', 'Client frames received, by type', 'type', registers),
-    framesOut: new HotCounter('chat_frames_out_total', 'Frames sent to clients, by type', 'type', registers),
+    framesIn: new HotCounter('chat_frames_in_total', 'Client frames received, by type', ['type'], registers),
+    framesOut: new HotCounter('chat_frames_out_total', 'Frames sent to clients, by type', ['type'], registers),
     messagesSent: new HotCounter<'new' | 'duplicate' | 'conflict' | 'rate_limited' | 'unavailable'>(
       'chat_messages_sent_total',
       'Send attempts by result (new, duplicate, conflict, rate_limited, unavailable)',
-      'result',
+      ['result'],
       registers,
     ),
     sentAckLatency: new Histogram({
@@ -78,12 +78,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       labelNames: ['limit'] as const, // send | connections | connections_per_ip (and the auth routes' limits)
       registers,
     }),
-    httpRequests: new Counter({
-      name: 'chat_http_requests_total',
-      help: 'HTTP requests by route and status',
-      labelNames: ['route', 'status'] as const,
-      registers,
-    }),
+    httpRequests: new HotCounter('chat_http_requests_total', 'HTTP requests by route and status', ['route', 'status'], registers),
   };
 }
 

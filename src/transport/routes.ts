@@ -6,6 +6,7 @@ import type { JwtVerifier, Principal } from '../auth/jwt.js';
 import type { SendService } from '../chat/send.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { CounterCell } from '../metrics/hot-counter.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../protocol/errors.js';
 import { validateSendInput } from '../protocol/frames.js';
@@ -28,8 +29,16 @@ const READY_TIMEOUT_MS = 2000;
 
 export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   const { config, metrics, cors } = deps;
-  const exchangeFor = (res: HttpResponse, route: string) =>
-    new Exchange(res, (status) => metrics.httpRequests.inc({ route, status: String(status) }));
+  // One bound counter cell per (route, status): the per-request cost is an increment.
+  const statusCells = new Map<string, Map<number, CounterCell>>();
+  const countStatus = (route: string, status: number) => {
+    let cells = statusCells.get(route);
+    if (!cells) statusCells.set(route, (cells = new Map()));
+    let cell = cells.get(status);
+    if (!cell) cells.set(status, (cell = metrics.httpRequests.cell(route, String(status))));
+    cell.value++;
+  };
+  const exchangeFor = (res: HttpResponse, route: string) => new Exchange(res, (status) => countStatus(route, status));
 
   /** Resolves the caller's principal, or answers 401 and resolves undefined. */
   const authenticate = async (exchange: Exchange, authorization: string, cookie: string, extra: Headers): Promise<Principal | undefined> => {
