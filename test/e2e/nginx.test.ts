@@ -1,0 +1,161 @@
+// The deployment path: a real NGINX configured from deploy/nginx/chat.conf in front of the real server
+// (production env, TRUST_PROXY=true), driven through NGINX only. Skips when nginx is not installed,
+// except in CI (CI=true), where a missing nginx is a failure: .ci/run installs it.
+import assert from 'node:assert/strict';
+import { request } from 'node:https';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.js';
+import { findBinary, startNginx, type Nginx } from './helpers/nginx.js';
+
+const NGINX = findBinary('nginx');
+const OPENSSL = findBinary('openssl');
+const WS_PATH = '/chat/ws'; // not the default: proves the path is templated end to end
+const ORIGIN = 'https://app.example.com';
+const METRICS_SECRET = 'metrics-secret-for-the-nginx-test';
+const skip = !NGINX && !process.env.CI ? 'nginx is not installed (apt-get install nginx)' : false;
+// A proxy that never completes an upgrade hangs a client instead of failing it: bound every test.
+const timeout = 10_000;
+
+describe('through NGINX (deploy/nginx/chat.conf)', { skip }, () => {
+  let app: TestServer;
+  let proxy: Nginx;
+  let http: string;
+  let ws: string;
+
+  before(async () => {
+    assert.ok(NGINX, 'nginx is not installed, and CI requires this test: install the Debian package nginx');
+    assert.ok(OPENSSL || !process.env.CI, 'openssl is needed for the TLS block');
+    app = await startTestServer({
+      env: { NODE_ENV: 'production', DB_URI: 'mem', COOKIE_DOMAIN: '.example.com', CORS_ORIGIN: ORIGIN, WS_PATH, METRICS_SECRET, TRUST_PROXY: 'true' },
+    });
+    proxy = await startNginx(NGINX, { upstreamPort: app.server.port, wsPath: WS_PATH, tls: Boolean(OPENSSL) });
+    http = `http://127.0.0.1:${proxy.port}`;
+    ws = `ws://127.0.0.1:${proxy.port}${WS_PATH}`;
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await app?.close();
+  });
+
+  /** A browser-like client: JWT in the cookie, an allowed Origin; resolves after the replay's `ready`. */
+  const connect = async (userId: string) => {
+    const client = await TestClient.connect(ws, { cookie: `token=${await app.token(userId)}`, origin: ORIGIN });
+    const ready = await client.next((f) => f.type === 'ready');
+    const replayed = client.frames.slice(0, client.frames.indexOf(ready)).filter((f) => f.type === 'message');
+    return { client, replayed, ready };
+  };
+  const ids = (frames: Frame[]) => frames.map((f) => f.messageId);
+
+  it('renders a config whose WebSocket read timeout outlasts the server idle timeout', { timeout }, () => {
+    const timeout = Number(/proxy_read_timeout (\d+)s;/.exec(proxy.chatConf)?.[1]);
+    assert.ok(timeout > app.config.limits.idleTimeoutSec, proxy.chatConf);
+    assert.match(proxy.chatConf, new RegExp(`location = ${WS_PATH} \\{`));
+    assert.match(proxy.chatConf, new RegExp(`client_max_body_size ${app.config.limits.maxHttpBodyBytes};`));
+  });
+
+  it('serves /healthz and /readyz', { timeout }, async () => {
+    const health = await fetch(`${http}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    assert.equal((await fetch(`${http}/readyz`)).status, 200);
+  });
+
+  it('denies /metrics from outside, even with the right key (the app itself still serves it)', { timeout }, async () => {
+    const key = { 'x-metrics-key': METRICS_SECRET };
+    for (const path of ['/metrics', '/metrics?x=1', '//metrics', '/%6detrics', '/metrics/']) {
+      assert.equal((await fetch(`${http}${path}`, { headers: key })).status, 403, path);
+    }
+    assert.equal((await fetch(`${app.httpUrl}/metrics`, { headers: key })).status, 200);
+  });
+
+  it('refuses upgrades without a token (401) and from another origin (403)', { timeout }, async () => {
+    assert.equal(await upgradeStatus(ws, { origin: ORIGIN }), 401);
+    assert.equal(await upgradeStatus(ws, { cookie: `token=${await app.token('mallory')}`, origin: 'https://evil.example.com' }), 403);
+    assert.equal(await upgradeStatus(ws, { cookie: `token=${await app.token('mallory')}`, origin: ORIGIN }), 101);
+  });
+
+  it('connects with the JWT cookie, sends, acks, delivers live, and replays after a reconnect', { timeout }, async () => {
+    const alice = await connect('alice');
+    const bob = await connect('bob');
+    const sent = await alice.client.sendMessage('live-1', 'bob', 'hello through nginx');
+    assert.equal(sent.status, 'SENT');
+    assert.equal(sent.duplicate, false);
+    const live = await bob.client.next((f) => f.type === 'message');
+    assert.deepEqual([live.messageId, live.from, live.body], ['live-1', 'alice', 'hello through nginx']);
+    bob.client.send({ type: 'delivered', messageIds: ['live-1'] });
+    await alice.client.next((f) => f.type === 'ack' && f.status === 'DELIVERED' && f.messageId === 'live-1');
+    await bob.client.close();
+
+    assert.equal((await alice.client.sendMessage('offline-1', 'bob', 'while you were away')).status, 'SENT');
+    const back = await connect('bob');
+    assert.deepEqual(ids(back.replayed), ['offline-1']);
+    assert.equal(back.ready.replayed, 1);
+    back.client.send({ type: 'delivered', messageIds: ['offline-1'] });
+    await alice.client.next((f) => f.type === 'ack' && f.status === 'DELIVERED' && f.messageId === 'offline-1');
+    await back.client.close();
+    const again = await connect('bob');
+    assert.deepEqual(again.replayed, []);
+    await Promise.all([again.client.close(), alice.client.close()]);
+  });
+
+  it('keeps exactly-once through the ack-drop scenario', { timeout }, async () => {
+    const messageId = 'ackdrop-nginx';
+    const a1 = await connect('ack-a');
+    const first = await a1.client.sendMessage(messageId, 'ack-b', 'probe');
+    await a1.client.terminate(); // the SENT ack is "dropped": A never saw it
+    const a2 = await connect('ack-a');
+    const retry = await a2.client.sendMessage(messageId, 'ack-b', 'probe');
+    assert.deepEqual([retry.status, retry.duplicate, retry.ts], ['SENT', true, first.ts]);
+
+    const b1 = await connect('ack-b'); // receives it, drops its confirmation, goes away
+    assert.deepEqual(ids(b1.replayed), [messageId]);
+    await b1.client.terminate();
+    const b2 = await connect('ack-b'); // unconfirmed: replayed again, then confirmed
+    assert.deepEqual(ids(b2.replayed), [messageId]);
+    b2.client.send({ type: 'delivered', messageIds: [messageId] });
+    await a2.client.next((f) => f.type === 'ack' && f.status === 'DELIVERED' && f.messageId === messageId);
+    await b2.client.close();
+    const b3 = await connect('ack-b'); // confirmed: never again
+    assert.deepEqual(b3.replayed, []);
+    await Promise.all([b3.client.close(), a2.client.close()]);
+
+    assert.equal((await app.store.deliveryState(messageId, 'ack-b'))?.marks, 1);
+    assert.equal(a2.client.frames.filter((f) => f.type === 'ack' && f.status === 'DELIVERED').length, 1);
+    assert.equal((await app.store.getMessage(messageId))?.body, 'probe');
+  });
+
+  it('carries the HTTP door and refuses a body over the server limit at NGINX', { timeout }, async () => {
+    const authorization = `Bearer ${await app.token('http-a')}`;
+    const post = (body: string) =>
+      fetch(`${http}/api/messages`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body });
+    const ok = await post(JSON.stringify({ messageId: 'http-1', to: 'http-b', body: 'via nginx' }));
+    assert.equal(ok.status, 201);
+    const huge = await post(JSON.stringify({ messageId: 'http-2', to: 'http-b', body: 'x'.repeat(app.config.limits.maxHttpBodyBytes) }));
+    assert.equal(huge.status, 413);
+    assert.match(await proxy.errorLog(), /client intended to send too large body/); // NGINX's 413, not the app's
+    assert.equal(await app.store.getMessage('http-2'), undefined);
+  });
+
+  it('serves the same routes through the TLS server block', { timeout, skip: !OPENSSL && 'openssl is not installed' }, async () => {
+    const base = `https://localhost:${proxy.tlsPort}`;
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) =>
+        request(`${base}${path}`, { ca: proxy.tlsCert }, (res) => resolve(res.resume().statusCode ?? 0)).on('error', reject).end(),
+      );
+    assert.equal(await get('/healthz'), 200);
+    assert.equal(await get('/metrics'), 403);
+    const socket = new WebSocket(`wss://localhost:${proxy.tlsPort}${WS_PATH}`, {
+      ca: proxy.tlsCert,
+      headers: { cookie: `token=${await app.token('tls-user')}`, origin: ORIGIN },
+    });
+    const first = await new Promise<Frame>((resolve, reject) => {
+      socket.once('message', (data) => resolve(JSON.parse(String(data)) as Frame));
+      socket.once('error', reject);
+    });
+    assert.deepEqual(first, { type: 'ready', replayed: 0 });
+    socket.close();
+  });
+});
