@@ -1,0 +1,50 @@
+// PM2 process file for running the server on a host without Docker (docs/production-runbook.md, "PM2").
+// One process: uWS is single-threaded and owns its port; scale by running more instances on other
+// ports or hosts behind NGINX, never PM2 cluster mode (cluster mode shares a port through Node's
+// cluster module, which uWS does not use).
+//
+// Values are never written here: every variable is read from the environment of the shell that runs
+//   pm2 start deploy/pm2/ecosystem.config.cjs --update-env
+// (EC2: an EnvironmentFile, SSM parameters exported by the boot script, ...). A missing required one
+// makes the server exit 1 with its "Missing required environment variable for production" line, which
+// PM2 shows in `pm2 logs chat`.
+const path = require('node:path');
+
+/** The names the server reads (src/config-specs.ts); only those that are set are passed on. */
+const NAMES = [
+  'PORT', 'HOST', 'JWT_SECRET', 'JWT_AUDIENCE', 'JWT_ISSUER', 'JWT_TTL_SEC',
+  'DB_URI', 'DB_OP_TIMEOUT_MS', 'DB_BATCH_MAX_WAIT_MS', 'DB_BATCH_MAX_OPS', 'CURSOR_CACHE_MAX',
+  'COOKIE_DOMAIN', 'AUTH_COOKIE_NAME', 'CORS_ORIGIN', 'WS_PATH',
+  'MAX_MESSAGE_BYTES', 'WS_MAX_PAYLOAD_BYTES', 'MAX_HTTP_BODY_BYTES', 'HTTP_BODY_TIMEOUT_MS',
+  'WS_MAX_BACKPRESSURE_BYTES', 'WS_IDLE_TIMEOUT_SEC', 'MAX_DELIVERED_IDS', 'REPLAY_PAGE_SIZE', 'REPLAY_LIVE_BUFFER',
+  'MAX_CONNECTIONS', 'MAX_CONNECTIONS_PER_IP', 'TRUST_PROXY', 'SEND_RATE_PER_SEC', 'SEND_BURST',
+  'METRICS_MODE', 'METRICS_SECRET', 'METRICS_ENABLE_ADMIN_ROUTE', 'ALLOW_PUBLIC_METRICS_IN_PROD',
+  'LOG_LEVEL', 'SHUTDOWN_GRACE_MS', 'UWS_ALLOW_FALLBACK',
+];
+
+const env = { NODE_ENV: 'production', TRUST_PROXY: 'true' }; // behind NGINX on the same host
+for (const name of NAMES) if (process.env[name] !== undefined) env[name] = process.env[name];
+
+const graceMs = Number(process.env.SHUTDOWN_GRACE_MS ?? 10_000);
+
+module.exports = {
+  apps: [
+    {
+      name: 'chat',
+      cwd: path.resolve(__dirname, '../..'),
+      script: 'dist/main.js', // build first: npm ci && npm run build
+      interpreter: 'node',
+      exec_mode: 'fork',
+      instances: 1,
+      env,
+      // PM2 stops with SIGINT, which the server treats like SIGTERM: it drains, then exits 0 within
+      // SHUTDOWN_GRACE_MS. Kill it only after that has passed.
+      kill_timeout: graceMs + 5_000,
+      autorestart: true,
+      exp_backoff_restart_delay: 200, // a crash loop (bad env, store down) backs off instead of spinning
+      max_memory_restart: '1500M',
+      time: true,
+      merge_logs: true,
+    },
+  ],
+};
