@@ -1,9 +1,9 @@
-// Runs a real NGINX (the Debian package's binary) as a child process, configured with
-// deploy/nginx/chat.conf rendered by deploy/nginx/render.sh — the same files an operator uses — under a
-// private temporary prefix (pid, logs, temp dirs), listening on free loopback ports. stop() in after().
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Runs a real NGINX (the Debian package's binary) through deploy/nginx/run-local.sh, which renders
+// deploy/nginx/chat.conf with render.sh — the files an operator uses — under a private temporary prefix
+// (pid, logs, temp dirs), listening on free loopback ports. stop() in after().
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,6 @@ export interface Nginx {
 
 export async function startNginx(binary: string, options: NginxOptions): Promise<Nginx> {
   const dir = await mkdtemp(join(tmpdir(), 'chat-nginx-'));
-  await chmod(dir, 0o755); // run as root, nginx's workers are `nobody`: they must reach the temp dirs
   const port = await freePort();
   const tlsPort = options.tls ? await freePort() : undefined;
   const env: Record<string, string> = {
@@ -65,17 +64,14 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
     Object.assign(env, { NGINX_TLS_LISTEN: `127.0.0.1:${tlsPort}`, TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
     tlsCert = await readFile(join(dir, 'cert.pem'), 'utf8');
   }
-  const rendered = spawnSync('sh', [join(ROOT, 'deploy/nginx/render.sh')], { env, encoding: 'utf8' });
-  if (rendered.status !== 0) throw new Error(`render.sh failed: ${rendered.stderr}`);
-  const chatConf = rendered.stdout;
-  await writeFile(join(dir, 'chat.conf'), chatConf);
-  await writeFile(join(dir, 'nginx.conf'), mainConf(dir));
-
-  const errorLogPath = join(dir, 'error.log');
-  const errorLog = () => readFile(errorLogPath, 'utf8').catch(() => '');
-  const child = spawn(binary, ['-p', dir, '-e', errorLogPath, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // deploy/nginx/run-local.sh renders chat.conf into the prefix and execs nginx in the foreground.
+  const child = spawn('sh', [join(ROOT, 'deploy/nginx/run-local.sh')], {
+    env: { ...env, NGINX_PREFIX: dir, NGINX_BIN: binary },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const errorLog = () => readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit); // never leave an nginx behind, even if the test process dies
@@ -98,26 +94,8 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
     await stop();
     throw new Error(`nginx did not start: ${(error as Error).message}\n${stderr}\n${log}`);
   }
+  const chatConf = await readFile(join(dir, 'chat.conf'), 'utf8');
   return { port, tlsPort, tlsCert, chatConf, errorLog, stop };
-}
-
-/** The http-level shell around chat.conf: everything private to `dir`, in the foreground. */
-function mainConf(dir: string): string {
-  return `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path ${dir}/client_body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    include ${dir}/chat.conf;
-}
-`;
 }
 
 /** Resolves once `port` accepts a TCP connection (nginx prints nothing when it is ready). */
