@@ -26,6 +26,7 @@ export interface RouteDeps {
 }
 
 const READY_TIMEOUT_MS = 2000;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   const { config, metrics, cors } = deps;
@@ -84,8 +85,15 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
       try {
         let value: unknown;
         const raw = await body;
+        let text: string;
         try {
-          value = JSON.parse(raw.toString('utf8'));
+          // Fatal: invalid UTF-8 is refused, never stored with U+FFFD in place of what was sent.
+          text = utf8.decode(raw);
+        } catch {
+          throw new ChatError('bad_request', 'Body is not valid UTF-8');
+        }
+        try {
+          value = JSON.parse(text);
         } catch {
           throw new ChatError('bad_request', 'Body is not valid JSON');
         }
