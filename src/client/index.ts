@@ -1,0 +1,20 @@
+// The chat client SDK (package entry `uws-chat-backend/client`). Works in browsers (global WebSocket,
+// session cookie) and in Node 20 (pass `WebSocket` from `ws` and a token).
+//
+// @example
+//   import WebSocket from 'ws';
+//   import { connect } from 'uws-chat-backend/client';
+//   const chat = connect({ url: 'wss://chat.example.com/ws', token, WebSocket });
+//   chat.on('message', (m) => console.log(`${m.from}: ${m.body}`)); // once per message, confirmed for you
+//   const ack = await chat.send('bob', 'hello');                     // resolves once stored (SENT)
+import { ChatClient } from './client.js';
+import type { ConnectOptions } from './types.js';
+
+export { ChatClient, ChatClientError } from './client.js';
+export { newMessageId } from './ids.js';
+export type { ChatMessage, ClientErrorCode, ClientErrorEvent, ClientEvents, ClientState, ConnectOptions, FetchLike, SentAck, WebSocketConstructor, WebSocketLike } from './types.js';
+
+/** Opens a client; it connects (and keeps reconnecting) in the background. */
+export function connect(options: ConnectOptions): ChatClient {
+  return new ChatClient(options);
+}

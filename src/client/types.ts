@@ -1,0 +1,104 @@
+// The SDK's public types. Frame shapes follow docs/protocol.md; the SDK imports nothing from the
+// server but these types, so it bundles for the browser on its own.
+import type { ErrorCode } from '../protocol/errors.js';
+import type { MessageView } from '../protocol/frames.js';
+
+/** A message addressed to this user, as the application sees it (once per messageId). */
+export type ChatMessage = MessageView;
+
+export interface SentAck {
+  readonly messageId: string;
+  /** The server's accept time (ms). */
+  readonly ts: number;
+  /** True when an earlier attempt had already been stored (a retry after a lost ack). */
+  readonly duplicate: boolean;
+}
+
+/** Error codes the SDK reports: the server's, plus its own. */
+export type ClientErrorCode = ErrorCode | 'closed' | 'outbox_full';
+
+export interface ClientErrorEvent {
+  readonly code: ClientErrorCode;
+  readonly message: string;
+  readonly messageId?: string;
+  /** Seconds the server asked to wait (rate_limited, unavailable). */
+  readonly retryAfter?: number;
+  /** True when the SDK retries by itself (the send's promise stays pending). */
+  readonly willRetry: boolean;
+}
+
+export type ClientState =
+  /** Opening a socket. */
+  | 'connecting'
+  /** Socket open, replay running. */
+  | 'open'
+  /** Replay done: live from here on. */
+  | 'ready'
+  /** Waiting (backoff) before the next attempt. */
+  | 'reconnecting'
+  /** The browser reports no network; reconnects when it comes back. */
+  | 'offline'
+  /** close() was called, or the credentials were refused for good. */
+  | 'closed';
+
+export interface ClientEvents {
+  message: ChatMessage;
+  /** The recipient confirmed one of this user's messages (sent to connections open at that moment). */
+  delivered: { readonly messageId: string };
+  /** The replay after a connect (or sync) finished; `replayed` messages came before it. */
+  ready: { readonly replayed: number };
+  error: ClientErrorEvent;
+  state: ClientState;
+}
+
+/** What the SDK needs of a WebSocket: the browser's, or `ws`'s (Node 20). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { readonly data: unknown }) => void) | null;
+  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+/** A WebSocket class. With a token it must take `{headers}` as the third argument, as `ws` does. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }) => WebSocketLike;
+
+export type FetchLike = (url: string, init: { method: string; headers?: Record<string, string>; credentials?: 'include' }) => Promise<{
+  readonly status: number;
+  json(): Promise<unknown>;
+}>;
+
+export interface ConnectOptions {
+  /** ws:// or wss:// URL of the server's WS_PATH, e.g. `wss://chat.example.com/ws`. */
+  readonly url: string;
+  /**
+   * Bearer token (Node and other non-browser clients), or a function returning a fresh one (called at
+   * connect and before expiry). Omit it in browsers: the session cookie set by /api/auth/login is used.
+   */
+  readonly token?: string | (() => string | Promise<string>);
+  /** Default: the global WebSocket (browsers). In Node 20 pass `WebSocket` from the `ws` package. */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Base URL for /api/auth/refresh and /api/me. Default: derived from `url` (ws→http, wss→https). */
+  readonly httpUrl?: string;
+  readonly fetch?: FetchLike;
+  /** Confirm each message after the `message` listeners ran (default true); else call confirm(). */
+  readonly autoConfirm?: boolean;
+  /** Wait this long to batch confirmations into one `delivered` frame (default 20 ms). */
+  readonly confirmDelayMs?: number;
+  /** messageIds remembered to drop repeats (default 10 000). */
+  readonly dedupeSize?: number;
+  /** Unacked sends kept (default 1000); past it send() rejects with `outbox_full`. */
+  readonly maxOutbox?: number;
+  /** A written send with no answer for this long means the socket is dead: reconnect (default 15 000). */
+  readonly ackTimeoutMs?: number;
+  /** A socket not open after this long is abandoned (default 10 000). */
+  readonly connectTimeoutMs?: number;
+  /** Reconnect backoff: exponential from initial to max, with jitter (defaults 250 ms, 15 000 ms). */
+  readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
+  /** Refresh the token this long before it expires (default 60 000, at most half its lifetime). */
+  readonly refreshBeforeExpiryMs?: number;
+  /** Browsers: drop the socket on `offline`, reconnect at once on `online` (default true where available). */
+  readonly watchNetwork?: boolean;
+}
