@@ -1,0 +1,36 @@
+// The demo chat page at `/` (SERVE_DEMO: on outside production, off in production). Static files
+// from memory, with a strict Content-Security-Policy: only this origin's script, style and sockets.
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { DemoAssets } from './demo-assets.js';
+import { Exchange } from './http.js';
+
+export { loadDemoAssets } from './demo-assets.js';
+
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-cache',
+};
+
+export function registerDemoRoutes(app: TemplatedApp, assets: DemoAssets, metrics: Metrics, log: Logger): void {
+  const exchangeFor = (res: Parameters<Parameters<TemplatedApp['get']>[1]>[0], route: string) =>
+    new Exchange(res, (status) => metrics.httpRequests.inc({ route, status: String(status) }));
+
+  app.get('/', (res) => exchangeFor(res, '/').respond(200, assets.html, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }));
+  app.get('/demo.css', (res) => exchangeFor(res, '/demo.css').respond(200, assets.css, { ...SECURITY_HEADERS, 'content-type': 'text/css; charset=utf-8' }));
+  app.get('/demo.js', (res) => {
+    const exchange = exchangeFor(res, '/demo.js');
+    assets.script().then(
+      (script) => exchange.respond(200, script, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8' }),
+      (error: unknown) => {
+        log.error({ err: error }, 'demo script bundle failed');
+        exchange.errorCode('internal');
+      },
+    );
+  });
+  app.get('/favicon.ico', (res) => exchangeFor(res, '/favicon.ico').respond(204, '', { 'cache-control': 'max-age=86400' }));
+}
