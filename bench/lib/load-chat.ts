@@ -9,6 +9,7 @@
 import type WebSocket from 'ws';
 import { decodeMessageId, encodeMessageId, idSalt, makeBodyPool } from './bodies.js';
 import { Counters, epochNow, waitUntil, type PairSpec, type ThreadConfig, type ThreadResult, type ThreadRunner } from './load-types.js';
+import { Pacer, pumpRoundRobin } from './pacer.js';
 import { closeWs, corkingSender, openWs } from './ws-connect.js';
 
 const SENT_ACK = 1;
@@ -57,6 +58,7 @@ export class ChatRunner implements ThreadRunner {
   private readonly bodies: string[];
   private remaining = 0;
   private stopping = false;
+  private pacer: Pacer | undefined;
   private resolveFinished!: () => void;
   readonly finished = new Promise<void>((r) => (this.resolveFinished = r));
 
@@ -116,24 +118,38 @@ export class ChatRunner implements ThreadRunner {
 
   start(budget: number): void {
     this.remaining = budget;
+    if (this.cfg.ratePerSec) {
+      let from = 0;
+      this.pacer = new Pacer(this.cfg.ratePerSec, () => {
+        pumpRoundRobin(this.pairs, from++, (p) => this.canSend(p), (p) => this.sendOne(p));
+        this.checkFinished();
+      });
+      this.pacer.start();
+    }
     for (const p of this.pairs) this.pump(p);
     this.checkFinished();
   }
 
+  private canSend(p: Pair): boolean {
+    return p.inflight < this.cfg.window && this.remaining > 0 && !this.stopping && (this.pacer === undefined || this.pacer.due() > 0);
+  }
+
   private pump(p: Pair): void {
-    const { window } = this.cfg;
-    while (p.inflight < window && this.remaining > 0 && !this.stopping) {
-      this.remaining--;
-      const seq = p.nextSeq++;
-      p.slot(seq);
-      const id = encodeMessageId(this.cfg.tag, p.spec.index, seq, p.salt);
-      const body = this.bodies[seq % this.bodies.length]!;
-      p.inflight++;
-      this.c.sent++;
-      p.sentAt[seq] = performance.now();
-      // Hand-built JSON: ids, user ids and bodies never need escaping.
-      p.sendToServer(`{"type":"send","messageId":"${id}","to":"${p.spec.recipientId}","body":"${body}"}`);
-    }
+    while (this.canSend(p)) this.sendOne(p);
+  }
+
+  private sendOne(p: Pair): void {
+    this.pacer?.take();
+    this.remaining--;
+    const seq = p.nextSeq++;
+    p.slot(seq);
+    const id = encodeMessageId(this.cfg.tag, p.spec.index, seq, p.salt);
+    const body = this.bodies[seq % this.bodies.length]!;
+    p.inflight++;
+    this.c.sent++;
+    p.sentAt[seq] = performance.now();
+    // Hand-built JSON: ids, user ids and bodies never need escaping.
+    p.sendToServer(`{"type":"send","messageId":"${id}","to":"${p.spec.recipientId}","body":"${body}"}`);
   }
 
   private lookup(p: Pair, id: string | undefined): number {
@@ -228,6 +244,8 @@ export class ChatRunner implements ThreadRunner {
 
   async stop(): Promise<ThreadResult> {
     this.stopping = true;
+    this.pacer?.stop();
+    this.c.backlogMaxMs = this.pacer?.backlogMaxMs ?? 0;
     await waitUntil(() => this.settled(), this.cfg.drainMs);
     for (const p of this.pairs) {
       for (let s = 0; s < p.nextSeq; s++) {

@@ -6,6 +6,7 @@
 import type WebSocket from 'ws';
 import { encodeMessageId, idSalt, makeBodyPool } from './bodies.js';
 import { Counters, epochNow, waitUntil, type PairSpec, type ThreadConfig, type ThreadResult, type ThreadRunner } from './load-types.js';
+import { Pacer, pumpRoundRobin } from './pacer.js';
 import { closeWs, corkingSender, openWs } from './ws-connect.js';
 
 class Conn {
@@ -30,6 +31,7 @@ export class EchoRunner implements ThreadRunner {
   private readonly bodies: string[];
   private remaining = 0;
   private stopping = false;
+  private pacer: Pacer | undefined;
   private resolveFinished!: () => void;
   readonly finished = new Promise<void>((r) => (this.resolveFinished = r));
 
@@ -57,22 +59,37 @@ export class EchoRunner implements ThreadRunner {
 
   start(budget: number): void {
     this.remaining = budget;
+    if (this.cfg.ratePerSec) {
+      let from = 0;
+      this.pacer = new Pacer(this.cfg.ratePerSec, () => {
+        pumpRoundRobin(this.conns, from++, (k) => this.canSend(k), (k) => this.sendOne(k));
+        this.checkFinished();
+      });
+      this.pacer.start();
+    }
     for (const k of this.conns) this.pump(k);
     this.checkFinished();
   }
 
+  private canSend(k: Conn): boolean {
+    return k.inflight < this.cfg.window && this.remaining > 0 && !this.stopping && (this.pacer === undefined || this.pacer.due() > 0);
+  }
+
   private pump(k: Conn): void {
-    while (k.inflight < this.cfg.window && this.remaining > 0 && !this.stopping) {
-      this.remaining--;
-      const seq = k.seq++;
-      const id = encodeMessageId(this.cfg.tag, k.spec.index, seq, k.salt);
-      const body = this.bodies[seq % this.bodies.length]!;
-      const frame = `{"type":"send","messageId":"${id}","to":"${k.spec.recipientId}","body":"${body}"}`;
-      k.frames.push(frame);
-      k.sentAt.push(performance.now());
-      this.c.sent++;
-      k.send(frame);
-    }
+    while (this.canSend(k)) this.sendOne(k);
+  }
+
+  private sendOne(k: Conn): void {
+    this.pacer?.take();
+    this.remaining--;
+    const seq = k.seq++;
+    const id = encodeMessageId(this.cfg.tag, k.spec.index, seq, k.salt);
+    const body = this.bodies[seq % this.bodies.length]!;
+    const frame = `{"type":"send","messageId":"${id}","to":"${k.spec.recipientId}","body":"${body}"}`;
+    k.frames.push(frame);
+    k.sentAt.push(performance.now());
+    this.c.sent++;
+    k.send(frame);
   }
 
   private onEcho(k: Conn, text: string): void {
@@ -99,6 +116,8 @@ export class EchoRunner implements ThreadRunner {
 
   async stop(): Promise<ThreadResult> {
     this.stopping = true;
+    this.pacer?.stop();
+    this.c.backlogMaxMs = this.pacer?.backlogMaxMs ?? 0;
     await waitUntil(() => this.conns.every((k) => k.inflight === 0), this.cfg.drainMs);
     for (const k of this.conns) this.c.unacked += k.inflight;
     return this.c.toResult();

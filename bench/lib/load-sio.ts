@@ -5,6 +5,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { encodeMessageId, idSalt, makeBodyPool } from './bodies.js';
 import { Counters, epochNow, waitUntil, type PairSpec, type ThreadConfig, type ThreadResult, type ThreadRunner } from './load-types.js';
+import { Pacer, pumpRoundRobin } from './pacer.js';
 
 interface SioAck {
   status?: string;
@@ -25,6 +26,7 @@ export class SocketIoRunner implements ThreadRunner {
   private readonly bodies: string[];
   private remaining = 0;
   private stopping = false;
+  private pacer: Pacer | undefined;
   private resolveFinished!: () => void;
   readonly finished = new Promise<void>((r) => (this.resolveFinished = r));
 
@@ -58,29 +60,44 @@ export class SocketIoRunner implements ThreadRunner {
 
   start(budget: number): void {
     this.remaining = budget;
+    if (this.cfg.ratePerSec) {
+      let from = 0;
+      this.pacer = new Pacer(this.cfg.ratePerSec, () => {
+        pumpRoundRobin(this.clients, from++, (k) => this.canSend(k), (k) => this.sendOne(k));
+        this.checkFinished();
+      });
+      this.pacer.start();
+    }
     for (const k of this.clients) this.pump(k);
     this.checkFinished();
   }
 
+  private canSend(k: Client): boolean {
+    return k.inflight < this.cfg.window && this.remaining > 0 && !this.stopping && (this.pacer === undefined || this.pacer.due() > 0);
+  }
+
   private pump(k: Client): void {
-    while (k.inflight < this.cfg.window && this.remaining > 0 && !this.stopping) {
-      this.remaining--;
-      const seq = k.seq++;
-      const messageId = encodeMessageId(this.cfg.tag, k.spec.index, seq, k.salt);
-      const body = this.bodies[seq % this.bodies.length]!;
-      k.inflight++;
-      this.c.sent++;
-      const t0 = performance.now();
-      k.socket.emit('send', { messageId, to: k.spec.recipientId, body }, (ack: SioAck) => {
-        this.c.ack.recordMs(performance.now() - t0);
-        if (ack?.status !== 'SENT' || ack.messageId !== messageId) this.c.error('bad-ack');
-        this.c.acked++;
-        this.c.lastEventAt = epochNow();
-        k.inflight--;
-        this.pump(k);
-        this.checkFinished();
-      });
-    }
+    while (this.canSend(k)) this.sendOne(k);
+  }
+
+  private sendOne(k: Client): void {
+    this.pacer?.take();
+    this.remaining--;
+    const seq = k.seq++;
+    const messageId = encodeMessageId(this.cfg.tag, k.spec.index, seq, k.salt);
+    const body = this.bodies[seq % this.bodies.length]!;
+    k.inflight++;
+    this.c.sent++;
+    const t0 = performance.now();
+    k.socket.emit('send', { messageId, to: k.spec.recipientId, body }, (ack: SioAck) => {
+      this.c.ack.recordMs(performance.now() - t0);
+      if (ack?.status !== 'SENT' || ack.messageId !== messageId) this.c.error('bad-ack');
+      this.c.acked++;
+      this.c.lastEventAt = epochNow();
+      k.inflight--;
+      this.pump(k);
+      this.checkFinished();
+    });
   }
 
   private checkFinished(): void {
@@ -89,6 +106,8 @@ export class SocketIoRunner implements ThreadRunner {
 
   async stop(): Promise<ThreadResult> {
     this.stopping = true;
+    this.pacer?.stop();
+    this.c.backlogMaxMs = this.pacer?.backlogMaxMs ?? 0;
     await waitUntil(() => this.clients.every((k) => k.inflight === 0), this.cfg.drainMs);
     for (const k of this.clients) this.c.unacked += k.inflight;
     return this.c.toResult();

@@ -32,6 +32,8 @@ export interface ThreadConfig {
   drainMs: number;
   connectTimeoutMs: number;
   auth: 'header' | 'cookie';
+  /** Open-loop pacing: this thread's sends per second (the window still caps what is in flight). Unset: as fast as acks come back. */
+  ratePerSec?: number;
 }
 
 export interface ThreadResult {
@@ -63,6 +65,8 @@ export interface ThreadResult {
   delivered: HistogramData;
   /** Epoch ms (timeOrigin + now) of the last ack/receipt: end of useful work. */
   lastEventAt: number;
+  /** Paced runs: how far behind schedule sending got (ms of sends at the target rate); 0 unpaced. */
+  backlogMaxMs: number;
 }
 
 /** What every per-mode runner implements; one instance per thread. */
@@ -95,6 +99,7 @@ export class Counters {
   unacked = 0;
   undelivered = 0;
   lastEventAt = 0;
+  backlogMaxMs = 0;
   readonly errors: Record<string, number> = {};
   readonly unexpected: Record<string, number> = {};
   readonly ack = new Histogram();
@@ -125,6 +130,7 @@ export class Counters {
       ack: this.ack.toData(),
       delivered: this.delivered.toData(),
       lastEventAt: this.lastEventAt,
+      backlogMaxMs: this.backlogMaxMs,
     };
   }
 }

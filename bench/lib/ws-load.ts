@@ -25,6 +25,8 @@ export interface WsLoadOptions {
   durationMs?: number;
   /** Stop after this many messages in total (split across threads). */
   totalMessages?: number;
+  /** Open-loop: send this many messages per second in total (W still caps each sender). Unset: closed loop, paced by acks. */
+  ratePerSec?: number;
   /** Worker threads to spread connections over; 0 (default) = this thread. */
   workers?: number;
   /** HS256 secret for test tokens; required for chat unless tokenFor is given. */
@@ -51,6 +53,10 @@ export interface LoadReport {
   workers: number;
   /** From start to the last ack/receipt. */
   elapsedMs: number;
+  /** The offered rate of a paced run (msgs/s); undefined for closed-loop runs. */
+  ratePerSec?: number;
+  /** Paced runs: how far sending fell behind schedule (ms); more than a few ms means the target rate was not offered. */
+  backlogMaxMs: number;
   sent: number;
   acked: number;
   msgsPerSec: number;
@@ -120,7 +126,9 @@ export async function runWsLoad(o: WsLoadOptions): Promise<LoadReport> {
   // Round-robin pairs over threads; a pair's two ends share a thread so the
   // exactly-once check needs no cross-thread bookkeeping.
   const slices = Array.from({ length: nThreads }, (_, t) => pairs.filter((_, i) => i % nThreads === t));
-  const threads: ThreadHandle[] = slices.map((s) => (o.workers ? workerThread : localThread)({ ...base, pairs: s }));
+  const threads: ThreadHandle[] = slices.map((s) =>
+    (o.workers ? workerThread : localThread)({ ...base, pairs: s, ratePerSec: o.ratePerSec && (o.ratePerSec * s.length) / pairs.length }),
+  );
   try {
     await Promise.all(threads.map((t) => t.connected));
 
@@ -177,6 +185,8 @@ function buildReport(
     window: o.window,
     workers,
     elapsedMs: Math.round(elapsedMs),
+    ratePerSec: o.ratePerSec,
+    backlogMaxMs: Math.max(0, ...results.map((r) => r.backlogMaxMs)),
     sent: num('sent'),
     acked,
     msgsPerSec: Math.round((acked / elapsedMs) * 1000),
