@@ -113,6 +113,8 @@ export const ENV_SPECS = {
   UWS_ALLOW_FALLBACK: bool({ default: false }),
   SERVE_DEMO: bool({ default: undefined }),
   ALLOW_SIGNUP: bool({ default: undefined }),
+  AUTH_RATE_PER_IP_PER_MIN: intIn(1, 1_000_000)({ default: 30 }),
+  AUTH_RATE_PER_USER_PER_MIN: intIn(1, 1_000_000)({ default: 10 }),
 };
 
 export interface RawEnv {
@@ -156,4 +158,6 @@ export interface RawEnv {
   UWS_ALLOW_FALLBACK: boolean;
   SERVE_DEMO: boolean | undefined;
   ALLOW_SIGNUP: boolean | undefined;
+  AUTH_RATE_PER_IP_PER_MIN: number;
+  AUTH_RATE_PER_USER_PER_MIN: number;
 }

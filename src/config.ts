@@ -49,6 +49,8 @@ export interface Config {
   readonly uwsAllowFallback: boolean;
   readonly serveDemo: boolean;
   readonly allowSignup: boolean;
+  /** Login and signup attempts per minute (token buckets with this burst), per client address and per username. */
+  readonly authRate: { readonly perIpPerMin: number; readonly perUserPerMin: number };
 }
 
 /** Every problem found in the environment, one line each, in the order they must be printed. */
@@ -167,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     uwsAllowFallback: e.UWS_ALLOW_FALLBACK,
     serveDemo: e.SERVE_DEMO ?? !isProduction,
     allowSignup: e.ALLOW_SIGNUP ?? !isProduction,
+    authRate: { perIpPerMin: e.AUTH_RATE_PER_IP_PER_MIN, perUserPerMin: e.AUTH_RATE_PER_USER_PER_MIN },
   };
   return { config: deepFreeze(config), warnings };
 }

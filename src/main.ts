@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics/registry.js';
 import { createStore } from './store/create-store.js';
+import { createUserStore } from './store/create-user-store.js';
 import { createServer, type ChatServer } from './transport/app.js';
 
 function loadOrExit(): { config: Config; warnings: readonly string[] } {
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   const store = await createStore(config, log, metrics);
   let server: ChatServer;
   try {
-    server = await createServer(config, { store, log, metrics });
+    server = await createServer(config, { store, users: createUserStore(config), log, metrics });
   } catch (error) {
     log.fatal({ err: error }, 'startup failed');
     process.exit(1);

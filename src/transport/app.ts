@@ -2,6 +2,7 @@
 // import time; main.ts (or a test) calls this with a validated Config and gets {port, close()}.
 import uWS from 'uWebSockets.js';
 import { JwtVerifier } from '../auth/jwt.js';
+import { PasswordHasher } from '../auth/passwords.js';
 import { ConfirmService } from '../chat/confirm.js';
 import { SendRateLimiter } from '../chat/rate-limit.js';
 import { ReplayService } from '../chat/replay.js';
@@ -10,9 +11,13 @@ import { SendService } from '../chat/send.js';
 import type { Config } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
+import { MemoryUserStore } from '../store/memory/memory-users.js';
 import type { Store } from '../store/store.js';
+import type { UserStore } from '../store/users.js';
+import { registerAuthRoutes } from './auth-routes.js';
 import { CLOSE_GOING_AWAY, type SocketConnection } from './connection.js';
 import { CorsPolicy } from './cors.js';
+import { loadDemoAssets, registerDemoRoutes } from './demo-routes.js';
 import { registerRoutes } from './routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
@@ -20,11 +25,16 @@ export interface ServerDeps {
   readonly store: Store;
   readonly log?: Logger;
   readonly metrics?: Metrics;
+  /** Accounts for /api/auth/*; in memory unless given (main.ts picks it from DB_URI). Started and closed with the server. */
+  readonly users?: UserStore;
+  /** Password hashing; the default scrypt cost unless given. */
+  readonly passwords?: PasswordHasher;
 }
 
 export interface ChatServer {
   readonly port: number;
   readonly store: Store;
+  readonly users: UserStore;
   readonly metrics: Metrics;
   /** Stop accepting, close sockets with 1001, flush and close the store. Idempotent. */
   close(): Promise<void>;
@@ -47,7 +57,10 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   }
 
   const { store } = deps;
+  const users = deps.users ?? new MemoryUserStore();
   await store.start();
+  await users.start();
+  const demo = config.serveDemo ? await loadDemoAssets(config.wsPath) : undefined;
 
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
@@ -61,6 +74,8 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
 
   const app = uWS.App();
   app.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, router, sender, confirmer, replayer, metrics, log, isShuttingDown }));
+  registerAuthRoutes(app, { config, verifier, cors, users, hasher: deps.passwords ?? new PasswordHasher(), metrics, log, isShuttingDown });
+  if (demo) registerDemoRoutes(app, demo, metrics, log);
   registerRoutes(app, { config, verifier, cors, sender, store, metrics, log, isShuttingDown });
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -83,6 +98,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
       await sender.whenIdle();
       for (const connection of [...router.connections()]) (connection as SocketConnection).end(CLOSE_GOING_AWAY, 'going away');
       await store.close(); // flushes pending batches (confirmations) first
+      await users.close();
       // Drops idle keep-alive HTTP connections so the process can exit (present in this build, missing from its typings).
       (app as unknown as { close(): void }).close();
       log.info('server closed');
@@ -91,6 +107,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   return {
     port,
     store,
+    users,
     metrics,
     close,
     get shuttingDown() {

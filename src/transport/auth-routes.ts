@@ -1,0 +1,193 @@
+// Accounts over HTTP: register, login, refresh, logout, me. Success sets the JWT in the session cookie
+// (browsers) and returns {userId, expiresAt}; the token itself is in the body only when asked for
+// (`"bearer": true` on register/login, or a refresh authenticated with a Bearer token).
+//
+// Login answers a wrong username and a wrong password identically, after the same scrypt work, and is
+// rate limited per client address and per username (429 + Retry-After). A request carrying an Origin
+// outside CORS_ORIGIN is refused (403) before anything happens: with cookies, that is what stops a
+// cross-site page from logging a browser in or out.
+import { decodeJwt } from 'jose';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { parseCredentials, type Credentials } from '../auth/account-input.js';
+import { extractToken } from '../auth/credentials.js';
+import { signToken, type JwtVerifier, type Principal } from '../auth/jwt.js';
+import type { PasswordHasher } from '../auth/passwords.js';
+import { SendRateLimiter } from '../chat/rate-limit.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { ChatError, toChatError } from '../protocol/errors.js';
+import { usernameKey, type UserStore } from '../store/users.js';
+import type { CorsPolicy } from './cors.js';
+import { Exchange, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
+import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
+
+export interface AuthRouteDeps {
+  readonly config: Config;
+  readonly verifier: JwtVerifier;
+  readonly cors: CorsPolicy;
+  readonly users: UserStore;
+  readonly hasher: PasswordHasher;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly isShuttingDown: () => boolean;
+}
+
+/** A username, a password of up to 1024 characters (6 bytes each as JSON escapes) and a flag. */
+const AUTH_BODY_MAX_BYTES = 8192;
+/** Buckets kept per limiter; an evicted bucket only means a full burst again. */
+const LIMITER_KEYS = 100_000;
+const WRONG_CREDENTIALS = 'Wrong username or password';
+
+/** What a handler needs from the request, read before the first await (uWS frees the request after). */
+interface AuthRequest {
+  readonly exchange: Exchange;
+  readonly headers: Headers;
+  readonly ip: string;
+  readonly authorization: string;
+  readonly cookie: string;
+  readonly contentType: string;
+  readonly contentLength: string;
+}
+
+export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void {
+  const { config, users, hasher, metrics, log, cors } = deps;
+  const perIp = new SendRateLimiter(config.authRate.perIpPerMin / 60, config.authRate.perIpPerMin, LIMITER_KEYS);
+  const perUser = new SendRateLimiter(config.authRate.perUserPerMin / 60, config.authRate.perUserPerMin, LIMITER_KEYS);
+  hasher.prepare().catch((error: unknown) => log.warn({ err: error }, 'password hasher warm-up failed'));
+
+  const limit = (limiter: SendRateLimiter, key: string, what: string) => {
+    const wait = limiter.take(key);
+    if (wait === 0) return;
+    metrics.rateLimited.inc({ limit: what });
+    throw new ChatError('rate_limited', 'Too many attempts; retry later', { retryAfterSec: wait });
+  };
+
+  const storeCall = async <T>(operation: Promise<T>): Promise<T> => {
+    try {
+      return await operation;
+    } catch (error) {
+      log.warn({ err: { name: (error as Error).name, message: (error as Error).message } }, 'user store failed');
+      throw new ChatError('unavailable', 'Account store unavailable; retry shortly', { retryAfterSec: 1, cause: error });
+    }
+  };
+
+  /** Signs a token for `userId`, answers with the cookie and {userId, expiresAt[, token]}. */
+  const issue = async (request: AuthRequest, status: number, userId: string, options: { role?: 'admin'; cookie: boolean; bearer: boolean }) => {
+    const token = await signToken({
+      secret: config.jwt.secret,
+      userId,
+      ttlSec: config.jwt.ttlSec,
+      audience: config.jwt.audience,
+      issuer: config.jwt.issuer,
+      ...(options.role ? { role: options.role } : {}),
+    });
+    const expiresAt = (decodeJwt(token).exp ?? 0) * 1000;
+    const headers: Record<string, string> = { ...request.headers };
+    if (options.cookie) headers['set-cookie'] = sessionCookie(config, token, config.jwt.ttlSec);
+    request.exchange.json(status, { userId, expiresAt, ...(options.bearer ? { token } : {}) }, headers);
+  };
+
+  const authenticate = async (request: AuthRequest): Promise<{ principal: Principal; from: 'bearer' | 'cookie' }> => {
+    const source = extractToken(request.authorization, request.cookie, config.cookie.name);
+    if ('error' in source) throw new ChatError('unauthorized');
+    try {
+      return { principal: await deps.verifier.verify(source.token), from: source.from };
+    } catch {
+      throw new ChatError('unauthorized');
+    }
+  };
+
+  const readCredentials = async (request: AuthRequest, body: Promise<Buffer>): Promise<Credentials> => {
+    if (!isJsonContentType(request.contentType)) throw new ChatError('unsupported_media_type');
+    const raw = await body;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new ChatError('bad_request', 'Body is not valid JSON');
+    }
+    return parseCredentials(value);
+  };
+
+  /**
+   * Registers a POST route: reads the request, refuses foreign origins and shutdown, runs `handle`
+   * (with the body being read when `withBody`), and turns anything thrown into an error response.
+   */
+  const post = (path: string, withBody: boolean, handle: (request: AuthRequest, body: Promise<Buffer>) => Promise<void>) => {
+    app.post(path, (res: HttpResponse, req) => {
+      const origin = req.getHeader('origin');
+      const request: AuthRequest = {
+        exchange: new Exchange(res, (status) => metrics.httpRequests.inc({ route: path, status: String(status) })),
+        headers: { ...cors.headersFor(origin), 'cache-control': 'no-store' },
+        ip: remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy),
+        authorization: req.getHeader('authorization'),
+        cookie: req.getHeader('cookie'),
+        contentType: req.getHeader('content-type'),
+        contentLength: req.getHeader('content-length'),
+      };
+      const { exchange } = request;
+      if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', request.headers);
+      if (origin !== '' && !cors.allows(origin)) return exchange.errorCode('forbidden', request.headers, 'Origin not allowed');
+      // uWS wants onData attached now, before any await.
+      const body = withBody ? readBody(exchange, request.contentLength, AUTH_BODY_MAX_BYTES, config.limits.httpBodyTimeoutMs) : Promise.resolve(Buffer.alloc(0));
+      body.catch(() => {}); // surfaced by readCredentials; avoids an unhandled rejection on early refusals
+      handle(request, body).catch((error: unknown) => {
+        if (exchange.aborted) return;
+        const chatError = toChatError(error);
+        if (chatError.code === 'internal') log.error({ err: error, route: path }, 'internal error in an auth route');
+        exchange.error(chatError, request.headers);
+      });
+    });
+  };
+
+  post('/api/auth/register', true, async (request, body) => {
+    if (!config.allowSignup) throw new ChatError('forbidden', 'Signup is closed');
+    limit(perIp, request.ip, 'auth_ip');
+    const { username, password, bearer } = await readCredentials(request, body);
+    const passwordHash = await hasher.hash(password);
+    const result = await storeCall(users.create(username, passwordHash));
+    if (result.kind === 'taken') throw new ChatError('conflict', 'Username is taken');
+    log.info({ userId: username }, 'account registered');
+    await issue(request, 201, result.user.username, { cookie: true, bearer });
+  });
+
+  post('/api/auth/login', true, async (request, body) => {
+    limit(perIp, request.ip, 'auth_ip');
+    const { username, password, bearer } = await readCredentials(request, body);
+    limit(perUser, usernameKey(username), 'auth_user');
+    const user = await storeCall(users.find(username));
+    // Unknown user: the same scrypt work against a dummy hash, then the same answer as a wrong password.
+    const ok = await hasher.verify(password, user?.passwordHash);
+    if (!ok || !user) throw new ChatError('unauthorized', WRONG_CREDENTIALS);
+    await issue(request, 200, user.username, { cookie: true, bearer });
+  });
+
+  post('/api/auth/refresh', false, async (request) => {
+    const { principal, from } = await authenticate(request);
+    // Browsers (cookie) get a new cookie; Bearer clients get the new token in the body.
+    await issue(request, 200, principal.userId, { ...(principal.role ? { role: principal.role } : {}), cookie: from === 'cookie', bearer: from === 'bearer' });
+  });
+
+  post('/api/auth/logout', false, async (request) => {
+    // Clears the cookie. The JWT itself stays valid until it expires (stateless tokens; keep JWT_TTL_SEC short if that matters).
+    request.exchange.respond(204, '', { ...request.headers, 'set-cookie': clearedSessionCookie(config) });
+  });
+
+  app.get('/api/me', (res, req) => {
+    const request: AuthRequest = {
+      exchange: new Exchange(res, (status) => metrics.httpRequests.inc({ route: '/api/me', status: String(status) })),
+      headers: { ...cors.headersFor(req.getHeader('origin')), 'cache-control': 'no-store' },
+      ip: '',
+      authorization: req.getHeader('authorization'),
+      cookie: req.getHeader('cookie'),
+      contentType: '',
+      contentLength: '',
+    };
+    authenticate(request).then(
+      ({ principal }) =>
+        request.exchange.json(200, { userId: principal.userId, expiresAt: principal.exp * 1000, ...(principal.role ? { role: principal.role } : {}) }, request.headers),
+      (error: unknown) => request.exchange.error(toChatError(error), request.headers),
+    );
+  });
+}
