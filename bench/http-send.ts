@@ -1,0 +1,103 @@
+// HTTP door of the send path: autocannon POSTs /api/messages (Bearer token, a fresh messageId per
+// request, 50–500 B bodies) against our server, the bare uWS POST handler (answers 201, stores
+// nothing) and a Fastify route doing the same.
+//
+//   node --import tsx bench/http-send.ts [--smoke] [--compare <ref>] [--profile]
+//     --connections C (64)  --seconds S (5)  --warmup S (2)
+//
+// Closed loop: C connections, one request in flight each. Any non-2xx answer, error or timeout fails.
+
+import { runAutocannon, type AutocannonReport } from './lib/autocannon-run.js';
+import { benchMain, isMain, type BenchContext } from './lib/cli.js';
+import { signTestToken } from './lib/jwt.js';
+import { fmt, newResult, type BenchResult, type Figure } from './lib/report.js';
+import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer } from './lib/servers.js';
+import type { RunningServer } from './lib/spawn.js';
+
+interface Run {
+  subject: string;
+  report: AutocannonReport;
+}
+
+export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
+  const a = ctx.args;
+  const connections = a.num('connections', ctx.smoke ? 4 : 64);
+  const seconds = a.num('seconds', ctx.smoke ? 1 : 5);
+  const warmupSec = a.num('warmup', ctx.smoke ? 0.5 : 2);
+  const result = newResult(
+    'http-send',
+    'HTTP send path: POST /api/messages vs bare uWS POST and Fastify',
+    `autocannon, ${connections} connections, pipelining 1, ${seconds} s after ${warmupSec} s warm-up, bodies 50–500 B, fresh messageId per request, recipient offline (messages stay pending)`,
+  );
+  const token = await signTestToken('bench-http-sender', BENCH_JWT_SECRET);
+  const subjects: { label: string; start: () => Promise<RunningServer> }[] = [
+    { label: 'uws POST', start: () => startBaseline('uws-echo', { cpuProfDir: ctx.profileDir }) },
+    { label: 'fastify POST', start: () => startBaseline('fastify-post', { cpuProfDir: ctx.profileDir }) },
+    ...ctx.ours.map((b) => ({ label: b.label, start: () => startOurServer(b, { cpuProfDir: ctx.profileDir }) })),
+  ];
+  const runs: Run[] = [];
+  for (const s of subjects) {
+    ctx.log(`http-send: ${s.label}`);
+    const server = await s.start();
+    try {
+      const url = `http://127.0.0.1:${server.port}/api/messages`;
+      const check = (what: string, r: AutocannonReport) => {
+        if (r.non2xx || r.errors || r.timeouts) {
+          result.problems.push(`${s.label} ${what}: non-2xx ${r.non2xx} ${JSON.stringify(r.statusCodes)}, errors ${r.errors}, timeouts ${r.timeouts}`);
+        }
+        if (r.ok2xx === 0) result.problems.push(`${s.label} ${what}: no request succeeded`);
+      };
+      check('warm-up', await runAutocannon({ url, token, connections, durationSec: warmupSec }));
+      const report = await runAutocannon({ url, token, connections, durationSec: seconds, serverPid: server.pid });
+      check('measured', report);
+      runs.push({ subject: s.label, report });
+    } finally {
+      await stopServer(server, ctx.profileDir !== undefined);
+    }
+  }
+
+  result.details.push({
+    headers: ['server', 'req/s', 'server CPU µs/req', 'server core %', 'generator core %', 'other core %', 'p50 / p90 / p99 / max ms', 'non-2xx'],
+    rows: runs.map(({ subject, report: r }) => [
+      subject,
+      fmt(r.reqPerSec),
+      fmt(r.server?.cpuUsPerReq),
+      fmt(r.server?.corePct),
+      fmt(r.generator.corePct),
+      fmt(r.machine.otherCorePct),
+      `${r.latency.p50Ms} / ${r.latency.p90Ms} / ${r.latency.p99Ms} / ${r.latency.maxMs}`,
+      r.non2xx,
+    ]),
+  });
+  const find = (label: string) => runs.find((r) => r.subject === label)?.report;
+  const main = ctx.ours[0]!.label;
+  const ours = find(main);
+  const figures: Figure[] = [];
+  if (ours) {
+    const other = ours.machine.otherCorePct;
+    const uws = find('uws POST');
+    const fastify = find('fastify POST');
+    const rps = 'POST /api/messages: throughput';
+    figures.push({ name: rps, value: ours.reqPerSec, unit: 'req/s', baseline: { name: 'uws POST', value: uws?.reqPerSec ?? NaN }, target: { text: '≥ 0.5× uws', met: ours.reqPerSec >= 0.5 * (uws?.reqPerSec ?? Infinity) }, otherCorePct: other });
+    figures.push({ name: rps, value: ours.reqPerSec, unit: 'req/s', baseline: { name: 'fastify POST', value: fastify?.reqPerSec ?? NaN }, target: { text: '≥ 2× fastify', met: ours.reqPerSec >= 2 * (fastify?.reqPerSec ?? Infinity) }, otherCorePct: other });
+    const cpu = 'POST /api/messages: server CPU';
+    const c = ours.server?.cpuUsPerReq ?? NaN;
+    figures.push({ name: cpu, value: c, unit: 'µs/req', baseline: { name: 'uws POST', value: uws?.server?.cpuUsPerReq ?? NaN }, otherCorePct: other });
+    figures.push({ name: cpu, value: c, unit: 'µs/req', baseline: { name: 'fastify POST', value: fastify?.server?.cpuUsPerReq ?? NaN }, otherCorePct: other });
+    for (const b of ctx.ours.slice(1)) {
+      const r = find(b.label);
+      if (!r) continue;
+      figures.push({ name: `${rps}, ${main} vs ${b.label}`, value: ours.reqPerSec, unit: 'req/s', baseline: { name: b.label, value: r.reqPerSec }, otherCorePct: other });
+      figures.push({ name: `${cpu}, ${main} vs ${b.label}`, value: c, unit: 'µs/req', baseline: { name: b.label, value: r.server?.cpuUsPerReq ?? NaN }, otherCorePct: other });
+    }
+  }
+  result.figures.push(...figures);
+  result.notes.push(
+    'autocannon runs in the benchmark process (one thread) on the same machine; on 2 cores it competes with the server, so compare req/s only within one run and read the generator core % beside it.',
+    'Ours stores every request (DB-first) before answering 201; the baselines parse the body and answer 201 without storing anything.',
+  );
+  result.raw = { connections, seconds, warmupSec, runs };
+  return result;
+}
+
+if (isMain(import.meta.url)) await benchMain('http-send', async (ctx) => [await runHttpSend(ctx)]);
