@@ -138,12 +138,22 @@ else
 fi
 
 # --- deploy files --------------------------------------------------------------------------------------
-if SHUTDOWN_GRACE_MS=10000 node -e '
-  const app = require("./deploy/pm2/ecosystem.config.cjs").apps[0];
-  const ok = app.instances === 1 && app.exec_mode === "fork" && app.kill_timeout > 10000 && app.env.NODE_ENV === "production";
-  process.exit(ok ? 0 : 1);' && ! grep -qE "JWT_SECRET: *'|METRICS_SECRET: *'" deploy/pm2/ecosystem.config.cjs; then
-  pass "pm2: one fork-mode process, kill_timeout above SHUTDOWN_GRACE_MS, no secret values in the file"
-else fail "pm2: deploy/pm2/ecosystem.config.cjs does not hold to the runbook"; fi
+# Every variable the server reads, set in the shell that runs `pm2 start`, must reach the process.
+pm2_problem=$(env -i "${BASE[@]}" node --import tsx -e '
+  import("./src/config-specs.ts").then(({ ENV_SPECS }) => {
+    const names = Object.keys(ENV_SPECS).filter((n) => n !== "NODE_ENV" && n !== "LOG_PRETTY");
+    for (const n of names) process.env[n] = "x";
+    process.env.SHUTDOWN_GRACE_MS = "10000";
+    const app = require("./deploy/pm2/ecosystem.config.cjs").apps[0];
+    const lost = names.filter((n) => app.env[n] === undefined);
+    if (lost.length) return console.log("not passed on: " + lost.join(", "));
+    if (!(app.instances === 1 && app.exec_mode === "fork")) return console.log("not one fork-mode process");
+    if (!(app.kill_timeout > 10000)) return console.log("kill_timeout " + app.kill_timeout + " <= SHUTDOWN_GRACE_MS");
+    if (app.env.NODE_ENV !== "production") return console.log("NODE_ENV is not production");
+  });' 2>&1)
+if [[ -z $pm2_problem ]] && ! grep -qE "(SECRET|DB_URI)['\"]?: *['\"]" deploy/pm2/ecosystem.config.cjs; then
+  pass "pm2: one fork-mode process, every server variable passed on from the shell, kill_timeout above SHUTDOWN_GRACE_MS, no secret values in the file"
+else fail "pm2: deploy/pm2/ecosystem.config.cjs: ${pm2_problem:-a secret value is written in it}"; fi
 
 if ((failures)); then echo "production check: $failures failed — do not deploy"; exit 1; fi
 echo "production check: all steps passed"

@@ -10,7 +10,7 @@
 // PM2 shows in `pm2 logs chat`.
 const path = require('node:path');
 
-/** The names the server reads (src/config-specs.ts); only those that are set are passed on. */
+/** The names the server reads (src/config-specs.ts; scripts/production-check.sh checks the two agree). Only those set are passed on. */
 const NAMES = [
   'PORT', 'HOST', 'JWT_SECRET', 'JWT_AUDIENCE', 'JWT_ISSUER', 'JWT_TTL_SEC',
   'DB_URI', 'DB_OP_TIMEOUT_MS', 'DB_BATCH_MAX_WAIT_MS', 'DB_BATCH_MAX_OPS', 'CURSOR_CACHE_MAX',
@@ -19,6 +19,7 @@ const NAMES = [
   'WS_MAX_BACKPRESSURE_BYTES', 'WS_IDLE_TIMEOUT_SEC', 'MAX_DELIVERED_IDS', 'REPLAY_PAGE_SIZE', 'REPLAY_LIVE_BUFFER',
   'MAX_CONNECTIONS', 'MAX_CONNECTIONS_PER_IP', 'TRUST_PROXY', 'SEND_RATE_PER_SEC', 'SEND_BURST',
   'METRICS_MODE', 'METRICS_SECRET', 'METRICS_ENABLE_ADMIN_ROUTE', 'ALLOW_PUBLIC_METRICS_IN_PROD',
+  'AUTH_RATE_PER_IP_PER_MIN', 'AUTH_RATE_PER_USER_PER_MIN', 'ALLOW_SIGNUP', 'SERVE_DEMO',
   'LOG_LEVEL', 'SHUTDOWN_GRACE_MS', 'UWS_ALLOW_FALLBACK',
 ];
 
