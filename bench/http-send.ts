@@ -3,7 +3,7 @@
 // nothing) and a Fastify route doing the same.
 //
 //   node --import tsx bench/http-send.ts [--smoke] [--compare <ref>] [--profile]
-//     --connections C (64)  --seconds S (5)  --warmup S (2)
+//     --connections C (64)  --seconds S (5)  --warmup S (2)  --only ours,uws,fastify (servers to run)
 //
 // Closed loop: C connections, one request in flight each. Any non-2xx answer, error or timeout fails.
 
@@ -36,7 +36,8 @@ export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
     ...ctx.ours.map((b) => ({ label: b.label, start: () => startOurServer(b, { cpuProfDir: ctx.profileDir }) })),
   ];
   const runs: Run[] = [];
-  for (const s of subjects) {
+  const only = a.str('only');
+  for (const s of subjects.filter((x) => only === undefined || only.split(',').some((o) => x.label.startsWith(o)))) {
     ctx.log(`http-send: ${s.label}`);
     const server = await s.start();
     try {

@@ -6,6 +6,7 @@
 //     --pairs N (64)  --window W (4)  --seconds S (5)  --warmup S (2)
 //     --rate R (5000)       paced rate at which every server's CPU per message is compared
 //     --latency-rates a,b   paced rates for ours' SENT-ack latency (default 20000,half: half the closed-loop max)
+//     --only a,b            only the servers whose label starts with one of these (ours, uws, socket, chat)
 //
 // Per server: a closed-loop window (W in flight per sender, paced by acks: the maximum), then a paced
 // window at --rate (the same offered load for every server: the CPU comparison). Ours also runs at
@@ -87,14 +88,17 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
   const runs: Run[] = [];
   const check = (subject: string, load: string, r: LoadReport): LoadReport => {
     result.problems.push(...loadProblems(`${subject} ${load}`, r));
+    if (r.connectRetries) result.notes.push(`${subject} ${load}: ${r.connectRetries} connections closed (1006) before \`ready\` and were retried (profiling run)`);
     return r;
   };
 
-  for (const s of subjects(ctx)) {
+  const only = ctx.args.str('only');
+  for (const s of subjects(ctx).filter((x) => only === undefined || only.split(',').some((o) => x.label.startsWith(o)))) {
     ctx.log(`ws-send: ${s.label}`);
     const server = await s.start();
     try {
-      const base = { mode: s.mode, url: s.url(server.port), pairs: p.pairs, window: p.window, secret: BENCH_JWT_SECRET };
+      const connectRetries = ctx.profileDir ? 3 : 0;
+      const base = { mode: s.mode, url: s.url(server.port), pairs: p.pairs, window: p.window, secret: BENCH_JWT_SECRET, connectRetries };
       check(s.label, 'warm-up', await runWsLoad({ ...base, durationMs: p.warmupSec * 1000 }));
       const measure = async (load: string, ratePerSec?: number) => {
         const report = check(s.label, load, await runWsLoad({ ...base, durationMs: p.seconds * 1000, ratePerSec, serverPid: server.pid }));

@@ -73,15 +73,28 @@ export class ChatRunner implements ThreadRunner {
 
   // Recipient first, so nothing the sender sends can arrive before it exists.
   private async connectPair(p: Pair): Promise<void> {
-    p.recipient = await this.openReady(p.spec.recipientToken, (f) => this.onRecipientFrame(p, f));
-    p.sender = await this.openReady(p.spec.senderToken, (f) => this.onSenderFrame(p, f));
+    p.recipient = await this.openRetrying(p.spec.recipientToken, (f) => this.onRecipientFrame(p, f));
+    p.sender = await this.openRetrying(p.spec.senderToken, (f) => this.onSenderFrame(p, f));
     p.sendToServer = corkingSender(p.sender);
     p.ackToServer = corkingSender(p.recipient);
+  }
+
+  // Retries only when asked (profiling runs: see ThreadConfig.connectRetries); each one is counted.
+  private async openRetrying(token: string | undefined, handle: (f: Frame) => void): Promise<WebSocket> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.openReady(token, handle);
+      } catch (e) {
+        if (attempt >= (this.cfg.connectRetries ?? 0)) throw e;
+        this.c.connectRetries++;
+      }
+    }
   }
 
   private async openReady(token: string | undefined, handle: (f: Frame) => void): Promise<WebSocket> {
     let ready!: () => void;
     let refused!: (e: Error) => void;
+    let gotReady = false;
     const isReady = new Promise<void>((res, rej) => ((ready = res), (refused = rej)));
     isReady.catch(() => {}); // may settle before we await it; the await below still throws
     const timer = setTimeout(() => refused(new Error('no "ready" frame from server')), this.cfg.connectTimeoutMs);
@@ -96,12 +109,15 @@ export class ChatRunner implements ThreadRunner {
         } catch {
           return this.c.odd('non-json');
         }
-        if (f.type === 'ready') return ready();
+        if (f.type === 'ready' && !gotReady) {
+          gotReady = true;
+          return ready();
+        }
         handle(f);
       },
       onClose: (code, reason) => {
         // Before "ready" this fails the connect at once (e.g. a 1008 policy close), instead of a timeout.
-        refused(new Error(`closed before "ready": ${code} ${reason}`));
+        if (!gotReady) return refused(new Error(`closed before "ready": ${code} ${reason}`));
         if (!this.stopping) this.c.error(`closed-${code}`);
       },
     }).catch((e: unknown) => {

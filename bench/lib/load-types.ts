@@ -34,6 +34,11 @@ export interface ThreadConfig {
   auth: 'header' | 'cookie';
   /** Open-loop pacing: this thread's sends per second (the window still caps what is in flight). Unset: as fast as acks come back. */
   ratePerSec?: number;
+  /**
+   * Reconnect a connection that closes before `ready` this many times (default 0: it fails the run).
+   * Only for profiling: under --cpu-prof a few upgrades of our server end in 1006 right after opening.
+   */
+  connectRetries?: number;
 }
 
 export interface ThreadResult {
@@ -67,6 +72,8 @@ export interface ThreadResult {
   lastEventAt: number;
   /** Paced runs: how far behind schedule sending got (ms of sends at the target rate); 0 unpaced. */
   backlogMaxMs: number;
+  /** Connections retried after closing before `ready` (only with connectRetries). */
+  connectRetries: number;
 }
 
 /** What every per-mode runner implements; one instance per thread. */
@@ -100,6 +107,7 @@ export class Counters {
   undelivered = 0;
   lastEventAt = 0;
   backlogMaxMs = 0;
+  connectRetries = 0;
   readonly errors: Record<string, number> = {};
   readonly unexpected: Record<string, number> = {};
   readonly ack = new Histogram();
@@ -131,6 +139,7 @@ export class Counters {
       delivered: this.delivered.toData(),
       lastEventAt: this.lastEventAt,
       backlogMaxMs: this.backlogMaxMs,
+      connectRetries: this.connectRetries,
     };
   }
 }

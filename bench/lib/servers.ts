@@ -127,13 +127,16 @@ function profileArgs(dir: string | undefined, name: string): string[] {
   return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
 }
 
+/** BENCH_SERVER_LOG=1 copies every server output line to stderr (for a server that dies mid-run). */
+const echoLines = process.env.BENCH_SERVER_LOG === '1' ? (line: string) => process.stderr.write(`  [server] ${line}\n`) : undefined;
+
 export function startOurServer(build: ServerBuild, o: OurServerOptions = {}): Promise<RunningServer> {
   return startServer({
     command: process.execPath,
     args: [...profileArgs(o.cpuProfDir, build.label.replace(/[^A-Za-z0-9_.-]/g, '_')), ...build.nodeArgs, build.entry],
     cwd: repoDir,
     env: { ...ourServerEnv(o.dbUri), ...o.env },
-    onLine: o.onLine,
+    onLine: o.onLine ?? echoLines,
     timeoutMs: 30_000,
   });
 }
@@ -146,6 +149,7 @@ export function startBaseline(name: BaselineName, o: { cpuProfDir?: string } = {
     args: [...profileArgs(o.cpuProfDir, name), '--import', 'tsx', join(repoDir, 'bench', 'baselines', `${name}.ts`)],
     cwd: repoDir,
     env: { JWT_SECRET: BENCH_JWT_SECRET, NODE_ENV: 'production' },
+    onLine: echoLines,
   });
 }
 

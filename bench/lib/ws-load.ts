@@ -44,6 +44,8 @@ export interface WsLoadOptions {
   serverPid?: number;
   /** Count CPU of serverPid's descendants as well (wrapper-started servers). */
   serverTree?: boolean;
+  /** See ThreadConfig.connectRetries: for profiling runs only. */
+  connectRetries?: number;
 }
 
 export interface LoadReport {
@@ -57,6 +59,8 @@ export interface LoadReport {
   ratePerSec?: number;
   /** Paced runs: how far sending fell behind schedule (ms); more than a few ms means the target rate was not offered. */
   backlogMaxMs: number;
+  /** Connections retried after closing before `ready` (profiling runs only). */
+  connectRetries: number;
   sent: number;
   acked: number;
   msgsPerSec: number;
@@ -122,6 +126,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<LoadReport> {
     drainMs: o.drainMs ?? 3000,
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
     auth: o.auth ?? 'header',
+    connectRetries: o.connectRetries,
   };
   // Round-robin pairs over threads; a pair's two ends share a thread so the
   // exactly-once check needs no cross-thread bookkeeping.
@@ -187,6 +192,7 @@ function buildReport(
     elapsedMs: Math.round(elapsedMs),
     ratePerSec: o.ratePerSec,
     backlogMaxMs: Math.max(0, ...results.map((r) => r.backlogMaxMs)),
+    connectRetries: num('connectRetries'),
     sent: num('sent'),
     acked,
     msgsPerSec: Math.round((acked / elapsedMs) * 1000),
