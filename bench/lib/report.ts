@@ -31,6 +31,8 @@ export interface BenchResult {
   /** Errors, lost or duplicated messages: any of these fails the run. */
   problems: string[];
   notes: string[];
+  /** Output of an external script, shown as is (Markdown). */
+  verbatim?: string;
   raw: unknown;
 }
 
@@ -111,6 +113,7 @@ export function renderMarkdown(h: RunHeader, results: BenchResult[]): string {
       if (d.title) out.push(`${d.title}`, '');
       out.push(markdownTable(d.headers, d.rows), '');
     }
+    if (r.verbatim) out.push(r.verbatim, '');
     for (const n of r.notes) out.push(`- ${n}`);
     if (r.notes.length) out.push('');
   }
