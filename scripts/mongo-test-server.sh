@@ -32,7 +32,9 @@ PG_HOST=127.0.0.1
 PG_PORT=5432
 PG_USER=postgres
 PG_DB="${FERRETDB_PG_DATABASE:-ferretdb}"
-PG_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+# PostgreSQL allows 100 connections here: cap each FerretDB's pool so that two instances (the shared
+# one and an outage-test one) and the tests' own psql calls fit. Override with FERRETDB_PG_POOL.
+PG_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB?pool_max_conns=${FERRETDB_PG_POOL:-20}"
 START_TIMEOUT="${FERRETDB_START_TIMEOUT:-60}"
 
 log() { echo "mongo-test-server: $*" >&2; }
