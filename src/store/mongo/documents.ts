@@ -1,9 +1,12 @@
-// The two collections and their documents (docs/store.md has the why).
+// The collections and their documents (docs/store.md has the why).
 //
 // messages:   one document per message, keyed by the client's messageId, written once with
 //             $setOnInsert and never updated. It is the truth for idempotency and content.
 // deliveries: one document per (message, recipient) holding the delivery state. Group messages add
 //             more recipients and per-device delivery adds more entries, without touching the message.
+// receipts:   one document per confirmed delivery, same _id. Inserting it is the mark: a unique-key
+//             insert is atomic on every server (a conditional update is not on FerretDB v1), so
+//             exactly one confirmation can win, on any instance.
 import type { Collection, Db } from 'mongodb';
 import type { StoredMessage } from '../store.js';
 
@@ -34,17 +37,32 @@ export interface DeliveryDoc {
   deliveredAt?: number;
   /** How many pending → delivered transitions happened: 0 or 1. */
   marks: number;
-  /** The mark batch that made the transition (`<instance>:<batch>`). */
-  markedBy?: string;
+}
+
+export interface ReceiptDoc {
+  /** The delivery's _id. */
+  _id: string;
+  messageId: string;
+  to: string;
+  from: string;
+  ts: number;
+  deliveredAt: number;
+  /** The mark batch that inserted it (`<instance>:<batch>`). */
+  markedBy: string;
 }
 
 export interface Collections {
   readonly messages: Collection<MessageDoc>;
   readonly deliveries: Collection<DeliveryDoc>;
+  readonly receipts: Collection<ReceiptDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
-  return { messages: db.collection<MessageDoc>('messages'), deliveries: db.collection<DeliveryDoc>('deliveries') };
+  return {
+    messages: db.collection<MessageDoc>('messages'),
+    deliveries: db.collection<DeliveryDoc>('deliveries'),
+    receipts: db.collection<ReceiptDoc>('receipts'),
+  };
 }
 
 export function deliveryId(recipient: string, messageId: string): string {

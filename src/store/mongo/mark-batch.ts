@@ -1,15 +1,23 @@
-// One delivery-marking batch: a conditional update per entry (`status: pending` → `delivered`, `$inc
-// marks`), unordered. Only one confirmation can win the condition, on any instance, so a delivery is
-// marked exactly once. A bulk write reports counts, not which operations changed a document: when
-// every operation changed one, all are ours; otherwise the entries stamped with this batch's token are.
-import type { AnyBulkWriteOperation } from 'mongodb';
-import type { DeliveryCursorCache } from '../cursor-cache.js';
-import type { DeliveryMark } from '../store.js';
-import { deliveryId, type Collections, type DeliveryDoc } from './documents.js';
-import { bulkWrite } from './persist-batch.js';
+// One delivery-marking batch. The mark itself is the insert of a receipt keyed like the delivery: a
+// unique-key insert is atomic on MongoDB and on FerretDB v1 alike (FerretDB's conditional updates are
+// read-modify-write, so two racing `status: pending` updates can both "win" there). Then the delivery
+// entries flip `pending` → `delivered` (`$inc marks`, conditional) so replay stops listing them.
+//
+//   1. which requested deliveries exist and are the caller's (the cursor cache knows many already);
+//   2. insertMany(receipts, unordered): inserted = marked now, exactly once; duplicate key = marked
+//      before (by any instance);
+//   3. updateMany(deliveries of 2, status pending → delivered): also repairs an entry left pending
+//      when an earlier batch stopped between 2 and 3.
+import { MongoBulkWriteError } from 'mongodb';
+import type { DeliveryCursorCache, PendingFact } from '../cursor-cache.js';
+import { StoreUnavailableError, type DeliveryMark } from '../store.js';
+import { deliveryId, type Collections, type ReceiptDoc } from './documents.js';
+
+const DUPLICATE_KEY = 11000;
+const STATUS_ATTEMPTS = 3;
 
 export interface MarkRequest {
-  /** The confirming user: only entries addressed to them can match. */
+  /** The confirming user: only deliveries addressed to them can be marked. */
   readonly userId: string;
   readonly messageId: string;
 }
@@ -20,47 +28,97 @@ export interface MarkBatchContext {
   nextToken(): string;
 }
 
-/** One result per request: the mark made now, or null (not pending, not theirs, unknown, or a repeat in this batch). */
-export async function writeMarkBatch(context: MarkBatchContext, batch: readonly MarkRequest[]): Promise<Array<DeliveryMark | null>> {
+/**
+ * One result per request: the mark made now, null (not pending, not theirs, unknown, or a repeat in
+ * this batch), or an Error for a request whose receipt could not be written.
+ */
+export async function writeMarkBatch(
+  context: MarkBatchContext,
+  batch: readonly MarkRequest[],
+): Promise<Array<DeliveryMark | null | Error>> {
   const { collections, cache } = context;
-  const firstIndex = new Map<string, number>();
+  const first = new Map<string, number>(); // delivery id → index of its first request
   batch.forEach((request, i) => {
     const id = deliveryId(request.userId, request.messageId);
-    if (!firstIndex.has(id)) firstIndex.set(id, i);
+    if (!first.has(id)) first.set(id, i);
   });
-  const ids = [...firstIndex.keys()];
+
+  // 1. Existence and ownership: a cached pending fact was read from this user's delivery entry.
+  const facts = new Map<string, PendingFact>();
+  const unknown: string[] = [];
+  for (const [id, i] of first) {
+    const fact = cache.pendingFact(batch[i]!.userId, batch[i]!.messageId);
+    if (fact) facts.set(id, fact);
+    else unknown.push(id);
+  }
+  if (unknown.length > 0) {
+    const docs = await collections.deliveries
+      .find({ _id: { $in: unknown } }, { projection: { _id: 1, to: 1, from: 1, ts: 1, status: 1 } })
+      .toArray();
+    for (const doc of docs) {
+      const request = batch[first.get(doc._id)!]!;
+      if (doc.to !== request.userId) continue;
+      if (doc.status === 'delivered') cache.noteDelivered(request.userId, [request.messageId]);
+      else facts.set(doc._id, { from: doc.from, ts: Number(doc.ts) });
+    }
+  }
+
+  // 2. The marks.
   const token = context.nextToken();
   const deliveredAt = Date.now();
-  const ops: AnyBulkWriteOperation<DeliveryDoc>[] = [...firstIndex.values()].map((i) => {
-    const { userId, messageId } = batch[i]!;
-    return {
-      updateOne: {
-        filter: { _id: deliveryId(userId, messageId), to: userId, status: 'pending' },
-        update: { $set: { status: 'delivered', deliveredAt, markedBy: token }, $inc: { marks: 1 } },
-      },
-    };
+  const receipts: ReceiptDoc[] = [...facts].map(([id, fact]) => {
+    const request = batch[first.get(id)!]!;
+    return { _id: id, messageId: request.messageId, to: request.userId, from: fact.from, ts: fact.ts, deliveredAt, markedBy: token };
   });
-  const { result, stoppedEarly } = await bulkWrite(collections.deliveries, ops, false);
+  const { inserted, existing, failed } = await insertReceipts(collections, receipts);
 
-  const marked = new Map<string, { from: string; ts: number }>();
-  const allChanged = !stoppedEarly && result?.modifiedCount === ops.length;
-  const facts = allChanged ? [...firstIndex.values()].map((i) => cache.pendingFact(batch[i]!.userId, batch[i]!.messageId)) : [];
-  if (allChanged && facts.every((fact) => fact !== undefined)) {
-    ids.forEach((id, k) => marked.set(id, facts[k]!));
-  } else if ((result?.modifiedCount ?? 1) > 0) {
-    const docs = await collections.deliveries
-      .find({ _id: { $in: ids }, markedBy: token }, { projection: { _id: 1, from: 1, ts: 1 } })
-      .toArray();
-    for (const doc of docs) marked.set(doc._id, { from: doc.from, ts: Number(doc.ts) });
+  // 3. Replay stops listing them. Idempotent, so retried; if it still fails the batch fails, and the
+  // next confirmation (or replayed message confirmed again) completes it through `existing`.
+  const settled = [...inserted, ...existing];
+  if (settled.length > 0) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await collections.deliveries.updateMany(
+          { _id: { $in: settled }, status: 'pending' },
+          { $set: { status: 'delivered', deliveredAt }, $inc: { marks: 1 } },
+        );
+        break;
+      } catch (error) {
+        if (attempt >= STATUS_ATTEMPTS) throw error;
+      }
+    }
   }
 
-  const results = batch.map((request, i): DeliveryMark | null => {
+  for (const id of settled) {
+    const request = batch[first.get(id)!]!;
+    cache.noteDelivered(request.userId, [request.messageId]);
+  }
+  return batch.map((request, i) => {
     const id = deliveryId(request.userId, request.messageId);
-    const fact = firstIndex.get(id) === i ? marked.get(id) : undefined;
+    if (first.get(id) !== i) return null;
+    const error = failed.get(id);
+    if (error) return error;
+    const fact = inserted.has(id) ? facts.get(id) : undefined;
     return fact ? { messageId: request.messageId, from: fact.from, deliveredAt, ts: fact.ts } : null;
   });
-  for (const request of batch) {
-    if (marked.has(deliveryId(request.userId, request.messageId))) cache.noteDelivered(request.userId, [request.messageId]);
+}
+
+async function insertReceipts(collections: Collections, receipts: ReceiptDoc[]) {
+  const inserted = new Set<string>();
+  const existing = new Set<string>();
+  const failed = new Map<string, Error>();
+  if (receipts.length === 0) return { inserted, existing, failed };
+  try {
+    await collections.receipts.insertMany(receipts, { ordered: false });
+  } catch (error) {
+    // Per-document errors are data; a write concern error or a lost connection fails the batch.
+    if (!(error instanceof MongoBulkWriteError) || error.result.getWriteConcernError()) throw error;
+    for (const writeError of [error.writeErrors].flat()) {
+      const id = receipts[writeError.index]!._id;
+      if (writeError.code === DUPLICATE_KEY) existing.add(id);
+      else failed.set(id, new StoreUnavailableError(`receipt write failed: ${writeError.errmsg ?? writeError.code}`));
+    }
   }
-  return results;
+  for (const receipt of receipts) if (!existing.has(receipt._id) && !failed.has(receipt._id)) inserted.add(receipt._id);
+  return { inserted, existing, failed };
 }

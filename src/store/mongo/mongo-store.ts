@@ -180,19 +180,24 @@ export class MongoStore implements Store {
   }
 
   async deliveryState(messageId: string, recipient: string): Promise<DeliveryState | undefined> {
-    const doc = await this.ready().deliveries.findOne(
-      { _id: deliveryId(recipient, messageId), to: recipient },
-      { projection: { status: 1, deliveredAt: 1, marks: 1 } },
-    );
-    return doc ? { status: doc.status, deliveredAt: doc.deliveredAt ?? undefined, marks: doc.marks } : undefined;
+    const { deliveries, receipts } = this.ready();
+    const id = deliveryId(recipient, messageId);
+    const [entry, receipt] = await Promise.all([
+      deliveries.findOne({ _id: id, to: recipient }, { projection: { status: 1, deliveredAt: 1, marks: 1 } }),
+      receipts.findOne({ _id: id }, { projection: { deliveredAt: 1 } }),
+    ]);
+    if (!entry) return undefined;
+    // The receipt is the truth of the mark; the entry's status follows it (see mark-batch.ts).
+    if (receipt) return { status: 'delivered', deliveredAt: Number(receipt.deliveredAt), marks: 1 };
+    return { status: entry.status, deliveredAt: entry.deliveredAt ?? undefined, marks: entry.marks };
   }
 
   async counts(): Promise<StoreCounts> {
-    const { messages, deliveries } = this.ready();
+    const { messages, deliveries, receipts } = this.ready();
     const [messageCount, deliveryCount, delivered] = await Promise.all([
       messages.countDocuments({}),
       deliveries.countDocuments({}),
-      deliveries.countDocuments({ status: 'delivered' }),
+      receipts.countDocuments({}),
     ]);
     return { messages: messageCount, deliveries: deliveryCount, delivered, persists: this.persists, deliveryMarks: this.deliveryMarks };
   }
