@@ -39,15 +39,15 @@ export async function writePersistBatch(
 ): Promise<Array<PersistResult | Error>> {
   // One write per messageId; later sends of the same id in this batch are judged against the winner.
   const leads = new Map<string, Lead>();
-  for (const message of batch) if (!leads.has(message.messageId)) leads.set(message.messageId, { message });
+  const isLead = batch.map((message) => !leads.has(message.messageId) && !!leads.set(message.messageId, { message }));
 
   await upsertMessages(context, [...leads.values()]);
   await upsertDeliveries(context.collections, [...leads.values()].filter((lead) => lead.outcome !== 'conflict'));
 
-  return batch.map((message): PersistResult => {
+  return batch.map((message, i): PersistResult => {
     const lead = leads.get(message.messageId)!;
     const stored = lead.stored!;
-    if (lead.message === message) {
+    if (isLead[i]) {
       if (lead.outcome === 'created') return { kind: 'created', message: stored };
       if (lead.outcome === 'duplicate') return { kind: 'duplicate', message: stored };
       return { kind: 'conflict', messageId: message.messageId };
