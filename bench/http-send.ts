@@ -58,11 +58,12 @@ export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
   }
 
   result.details.push({
-    headers: ['server', 'req/s', 'server CPU µs/req', 'server core %', 'generator core %', 'other core %', 'p50 / p90 / p99 / max ms', 'non-2xx'],
+    headers: ['server', 'req/s', 'server CPU µs/req', 'kernel share', 'server core %', 'generator core %', 'other core %', 'p50 / p90 / p99 / max ms', 'non-2xx'],
     rows: runs.map(({ subject, report: r }) => [
       subject,
       fmt(r.reqPerSec),
       fmt(r.server?.cpuUsPerReq),
+      r.server ? `${Math.round(r.server.systemShare * 100)} %` : '—',
       fmt(r.server?.corePct),
       fmt(r.generator.corePct),
       fmt(r.machine.otherCorePct),

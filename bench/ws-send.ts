@@ -7,6 +7,7 @@
 //     --rate R (5000)       paced rate at which every server's CPU per message is compared
 //     --latency-rates a,b   paced rates for ours' SENT-ack latency (default 20000,half: half the closed-loop max)
 //     --only a,b            only the servers whose label starts with one of these (ours, uws, socket, chat)
+//     --repeat R (1)        run the whole server sequence R times, interleaved; figures use the median
 //
 // Per server: a closed-loop window (W in flight per sender, paced by acks: the maximum), then a paced
 // window at --rate (the same offered load for every server: the CPU comparison). Ours also runs at
@@ -26,6 +27,7 @@ interface Params {
   rate: number;
   /** Numbers, or 'half' for half of ours' closed-loop maximum. */
   latencyRates: (number | 'half')[];
+  repeat: number;
 }
 
 function params(ctx: BenchContext): Params {
@@ -39,6 +41,7 @@ function params(ctx: BenchContext): Params {
     warmupSec: a.num('warmup', smoke ? 0.5 : 2),
     rate: a.num('rate', smoke ? 400 : 5000),
     latencyRates: rates === '' ? [] : rates.split(',').map((r) => (r === 'half' ? 'half' : Number(r))),
+    repeat: a.num('repeat', 1),
   };
 }
 
@@ -53,8 +56,17 @@ interface Subject {
 interface Run {
   subject: string;
   load: string;
+  /** 1-based repetition (--repeat). */
+  rep: number;
   report: LoadReport;
 }
+
+const median = (xs: number[]): number => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
 
 function subjects(ctx: BenchContext): Subject[] {
   const baseline = (name: BaselineName, label: string, mode: LoadMode): Subject => ({
@@ -83,6 +95,7 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
     'ws-send',
     'WebSocket send path: full chat cycle vs bare uWS echo, Socket.IO ack and the in-memory chat floor',
     `N=${p.pairs} senders (+${p.pairs} recipients for chat), W=${p.window} in flight each, ${p.seconds} s windows after ${p.warmupSec} s warm-up; ` +
+      (p.repeat > 1 ? `every server ${p.repeat} times, interleaved (figures: medians); ` : '') +
       `paced comparison at ${p.rate} msg/s; bodies 50–500 B; one generator thread`,
   );
   const runs: Run[] = [];
@@ -93,16 +106,19 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
   };
 
   const only = ctx.args.str('only');
-  for (const s of subjects(ctx).filter((x) => only === undefined || only.split(',').some((o) => x.label.startsWith(o)))) {
-    ctx.log(`ws-send: ${s.label}`);
+  const chosen = subjects(ctx).filter((x) => only === undefined || only.split(',').some((o) => x.label.startsWith(o)));
+  for (let rep = 1; rep <= p.repeat; rep++) for (const s of chosen) {
+    ctx.log(`ws-send: ${s.label}${p.repeat > 1 ? ` (${rep}/${p.repeat})` : ''}`);
     const server = await s.start();
     try {
       const connectRetries = ctx.profileDir ? 3 : 0;
-      const base = { mode: s.mode, url: s.url(server.port), pairs: p.pairs, window: p.window, secret: BENCH_JWT_SECRET, connectRetries };
+      // Generous drain and connect timeouts: they only wait when something is stuck, and a stuck
+      // message on a loaded CI machine should show as slow, not as lost.
+      const base = { mode: s.mode, url: s.url(server.port), pairs: p.pairs, window: p.window, secret: BENCH_JWT_SECRET, connectRetries, drainMs: 15_000, connectTimeoutMs: 30_000 };
       check(s.label, 'warm-up', await runWsLoad({ ...base, durationMs: p.warmupSec * 1000 }));
       const measure = async (load: string, ratePerSec?: number) => {
         const report = check(s.label, load, await runWsLoad({ ...base, durationMs: p.seconds * 1000, ratePerSec, serverPid: server.pid }));
-        runs.push({ subject: s.label, load, report });
+        runs.push({ subject: s.label, load, rep, report });
         return report;
       };
       const closed = await measure('closed loop');
@@ -110,6 +126,7 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
       if (s.ours) {
         for (const r of p.latencyRates) {
           const rate = r === 'half' ? Math.round(closed.msgsPerSec / 2 / 100) * 100 : r;
+          // Labels are per rate kind, not per value, so repetitions of "half max" line up.
           await measure(`paced ${rate}/s${r === 'half' ? ' (half max)' : ''}`, rate);
         }
       }
@@ -119,12 +136,13 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
   }
 
   result.details.push({
-    headers: ['server', 'load', 'msgs/s', 'server CPU µs/msg', 'server core %', 'generator core %', 'other core %', 'ack p50 / p90 / p99 / max ms', 'send→DELIVERED p50 / p99 ms', 'behind schedule ms'],
-    rows: runs.map(({ subject, load, report: r }) => [
-      subject,
+    headers: ['server', 'load', 'msgs/s', 'server CPU µs/msg', 'kernel share', 'server core %', 'generator core %', 'other core %', 'ack p50 / p90 / p99 / max ms', 'send→DELIVERED p50 / p99 ms', 'behind schedule ms'],
+    rows: runs.map(({ subject, load, rep, report: r }) => [
+      p.repeat > 1 ? `${subject} #${rep}` : subject,
       load,
       fmt(r.msgsPerSec),
       fmt(r.server?.cpuUsPerMsg),
+      r.server ? `${Math.round(r.server.systemShare * 100)} %` : '—',
       fmt(r.server?.corePct),
       fmt(r.generator.corePct),
       fmt(r.machine.otherCorePct),
@@ -137,15 +155,32 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
   result.notes.push(
     'A "message" is one full chat cycle for ours and the chat floor (5 frames: send, SENT ack, message, delivered, DELIVERED ack), one echoed frame for uws echo (2 frames), one emit+ack for Socket.IO (2 frames).',
     'Latency is measured from the moment a send is written; "behind schedule" is how far a paced run fell behind its rate (more than a few ms: the server could not take that rate, and the row shows its saturated behaviour).',
-    'Server CPU is utime+stime of the server process from /proc over the window (all threads), divided by messages completed.',
+    'Server CPU is utime+stime of the server process from /proc over the window (all threads), divided by messages completed; "kernel share" is the stime part (socket syscalls).',
   );
   result.raw = { params: p, runs };
   return result;
 }
 
+/** Median over repetitions of one server under one load; the first report stands for the rest (latency, noise). */
+interface Agg {
+  first: LoadReport;
+  cpu: number;
+  msgsPerSec: number;
+  otherCorePct: number;
+}
+
 function figures(p: Params, runs: Run[], ours: ServerBuild[]): Figure[] {
-  const find = (subject: string, load: string) => runs.find((r) => r.subject === subject && r.load.startsWith(load))?.report;
-  const cpu = (r: LoadReport | undefined) => r?.server?.cpuUsPerMsg ?? NaN;
+  const find = (subject: string, load: string): Agg | undefined => {
+    const rs = runs.filter((r) => r.subject === subject && r.load.startsWith(load)).map((r) => r.report);
+    if (rs.length === 0) return undefined;
+    return {
+      first: rs[0]!,
+      cpu: median(rs.map((r) => r.server?.cpuUsPerMsg ?? NaN)),
+      msgsPerSec: median(rs.map((r) => r.msgsPerSec)),
+      otherCorePct: median(rs.map((r) => r.machine.otherCorePct)),
+    };
+  };
+  const cpu = (r: Agg | undefined) => r?.cpu ?? NaN;
   const paced = `paced ${p.rate}/s`;
   const out: Figure[] = [];
   const main = ours[0]!.label;
@@ -158,17 +193,17 @@ function figures(p: Params, runs: Run[], ours: ServerBuild[]): Figure[] {
     const floor = find('chat floor (bare uWS, in memory)', load);
     const name = `WS chat cycle, ${load}: server CPU`;
     const e = cpu(echo);
-    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'uws echo', value: e }, target: { text: '≤ 2× echo', met: cpu(r) <= 2 * e }, otherCorePct: r.machine.otherCorePct });
-    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'socket.io ack', value: cpu(sio) }, target: { text: '< socket.io', met: cpu(r) < cpu(sio) }, otherCorePct: r.machine.otherCorePct });
-    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'chat floor', value: cpu(floor) }, otherCorePct: r.machine.otherCorePct });
+    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'uws echo', value: e }, target: { text: '≤ 2× echo', met: cpu(r) <= 2 * e }, otherCorePct: r.otherCorePct });
+    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'socket.io ack', value: cpu(sio) }, target: { text: '< socket.io', met: cpu(r) < cpu(sio) }, otherCorePct: r.otherCorePct });
+    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'chat floor', value: cpu(floor) }, otherCorePct: r.otherCorePct });
   }
   if (oursClosed) {
     const name = 'WS chat cycle, closed loop: throughput';
     for (const b of ['uws echo', 'socket.io ack']) {
-      out.push({ name, value: oursClosed.msgsPerSec, unit: 'msgs/s', baseline: { name: b, value: find(b, 'closed loop')?.msgsPerSec ?? NaN }, otherCorePct: oursClosed.machine.otherCorePct });
+      out.push({ name, value: oursClosed.msgsPerSec, unit: 'msgs/s', baseline: { name: b, value: find(b, 'closed loop')?.msgsPerSec ?? NaN }, otherCorePct: oursClosed.otherCorePct });
     }
   }
-  for (const run of runs.filter((r) => r.subject === main && r.report.ratePerSec !== undefined && r.report.ratePerSec !== p.rate)) {
+  for (const run of runs.filter((r) => r.subject === main && r.rep === 1 && r.report.ratePerSec !== undefined && r.report.ratePerSec !== p.rate)) {
     const r = run.report;
     const half = run.load.includes('half max');
     const limit = half ? 5 : 10;
@@ -186,11 +221,11 @@ function figures(p: Params, runs: Run[], ours: ServerBuild[]): Figure[] {
     for (const load of [paced, 'closed loop']) {
       const a = find(main, load);
       const b = find(other.label, load);
-      if (a && b) out.push({ name: `WS chat cycle, ${load}: server CPU, ${main} vs ${other.label}`, value: cpu(a), unit: 'µs/msg', baseline: { name: other.label, value: cpu(b) }, otherCorePct: a.machine.otherCorePct });
+      if (a && b) out.push({ name: `WS chat cycle, ${load}: server CPU, ${main} vs ${other.label}`, value: cpu(a), unit: 'µs/msg', baseline: { name: other.label, value: cpu(b) }, otherCorePct: a.otherCorePct });
     }
     const a = find(main, 'closed loop');
     const b = find(other.label, 'closed loop');
-    if (a && b) out.push({ name: `WS chat cycle, closed loop: throughput, ${main} vs ${other.label}`, value: a.msgsPerSec, unit: 'msgs/s', baseline: { name: other.label, value: b.msgsPerSec }, otherCorePct: a.machine.otherCorePct });
+    if (a && b) out.push({ name: `WS chat cycle, closed loop: throughput, ${main} vs ${other.label}`, value: a.msgsPerSec, unit: 'msgs/s', baseline: { name: other.label, value: b.msgsPerSec }, otherCorePct: a.otherCorePct });
   }
   return out;
 }

@@ -44,7 +44,8 @@ export interface AutocannonReport {
   generator: { cpuUs: number; corePct: number };
   /** Whole machine over the run; otherCorePct = busy minus server and generator (noise check). */
   machine: { busyCorePct: number; otherCorePct: number };
-  server?: { cpuUs: number; cpuUsPerReq: number; corePct: number; rssBytes: number };
+  /** systemShare: the kernel's part of the server's CPU (syscalls). */
+  server?: { cpuUs: number; cpuUsPerReq: number; systemShare: number; corePct: number; rssBytes: number };
 }
 
 export async function runAutocannon(o: AutocannonRunOptions): Promise<AutocannonReport> {
@@ -92,7 +93,8 @@ export async function runAutocannon(o: AutocannonRunOptions): Promise<Autocannon
   const wallMs = performance.now() - t0;
   const selfUs = cpuDelta(self0, selfCpu()).totalUs;
   const machineUs = readMachineCpu().busyUs - machine0;
-  const serverUs = server0 && o.serverPid !== undefined ? cpuDelta(server0, readServer(o.serverPid)).totalUs : undefined;
+  const serverCpu = server0 && o.serverPid !== undefined ? cpuDelta(server0, readServer(o.serverPid)) : undefined;
+  const serverUs = serverCpu?.totalUs;
   const requests = r.requests.total;
   const pct = (us: number): number => Math.round((us / 1000 / wallMs) * 1000) / 10;
   const statusCodes: Record<string, number> = {};
@@ -115,6 +117,7 @@ export async function runAutocannon(o: AutocannonRunOptions): Promise<Autocannon
         : {
             cpuUs: Math.round(serverUs),
             cpuUsPerReq: requests > 0 ? Math.round((serverUs / requests) * 10) / 10 : 0,
+            systemShare: serverUs > 0 ? Math.round((serverCpu!.systemUs / serverUs) * 100) / 100 : 0,
             corePct: pct(serverUs),
             rssBytes: readProcMem(o.serverPid).rssBytes,
           },

@@ -83,7 +83,8 @@ export interface LoadReport {
   generator: { cpuUs: number; corePct: number };
   /** Whole machine over the window; otherCorePct = busy minus server and generator (noise check). */
   machine: { busyCorePct: number; otherCorePct: number };
-  server?: { cpuUs: number; cpuUsPerMsg: number; corePct: number; rssBytes: number };
+  /** systemShare: the kernel's part of the server's CPU (syscalls: socket reads and writes). */
+  server?: { cpuUs: number; cpuUsPerMsg: number; systemShare: number; corePct: number; rssBytes: number };
 }
 
 async function makePairs(o: WsLoadOptions, tag: string): Promise<PairSpec[]> {
@@ -158,7 +159,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<LoadReport> {
     const self = cpuDelta(self0, selfCpu());
     const serverCpu = server0 && o.serverPid !== undefined ? cpuDelta(server0, readServer(o.serverPid)) : undefined;
     const machineUs = readMachineCpu().busyUs - machine0;
-    return buildReport(o, mode, nThreads, results, { startAt, endAt, selfUs: self.totalUs, serverUs: serverCpu?.totalUs, machineUs });
+    return buildReport(o, mode, nThreads, results, { startAt, endAt, selfUs: self.totalUs, serverUs: serverCpu?.totalUs, serverSystemUs: serverCpu?.systemUs, machineUs });
   } finally {
     await Promise.all(threads.map((t) => t.close().catch(() => {})));
   }
@@ -169,7 +170,7 @@ function buildReport(
   mode: LoadMode,
   workers: number,
   results: ThreadResult[],
-  w: { startAt: number; endAt: number; selfUs: number; serverUs: number | undefined; machineUs: number },
+  w: { startAt: number; endAt: number; selfUs: number; serverUs: number | undefined; serverSystemUs: number | undefined; machineUs: number },
 ): LoadReport {
   const { startAt, endAt, selfUs, serverUs } = w;
   const num = (k: keyof ThreadResult): number => results.reduce((s, r) => s + (r[k] as number), 0);
@@ -217,6 +218,7 @@ function buildReport(
         : {
             cpuUs: Math.round(serverUs),
             cpuUsPerMsg: acked > 0 ? Math.round((serverUs / acked) * 10) / 10 : 0,
+            systemShare: serverUs > 0 ? Math.round(((w.serverSystemUs ?? 0) / serverUs) * 100) / 100 : 0,
             corePct: pct(serverUs),
             rssBytes: readProcMem(o.serverPid).rssBytes,
           },
