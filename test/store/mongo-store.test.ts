@@ -64,6 +64,22 @@ describe('MongoStore', { skip: baseUri ? false : 'TEST_MONGO_URI not set' }, () 
     assert.equal((await store.counts()).delivered, 500);
   });
 
+  it('answers 100 retries of stored messages and 100 repeated confirmations in batches, and keeps answering', async () => {
+    // Guards the write shapes: on FerretDB v1 every updateOne that matches a document leaks a
+    // PostgreSQL connection and the server hangs after 50, so retries and marks must not use one.
+    const uri = databases.fresh();
+    const store = await storeOn(uri);
+    const sent = Array.from({ length: 100 }, () => message({ to: 'retry-target' }));
+    await Promise.all(sent.map((m) => store.persist(m)));
+    const retries = await Promise.all(sent.map((m) => store.persist({ ...m, seq: clock.next() })));
+    assert.ok(retries.every((r) => r.kind === 'duplicate'));
+    assert.equal((await Promise.all(sent.map((m) => store.markDelivered(m.to, [m.messageId])))).flat().length, 100);
+    const cold = await storeOn(uri); // a cold cache: every confirmation reaches Mongo
+    assert.equal((await Promise.all(sent.map((m) => cold.markDelivered(m.to, [m.messageId])))).flat().length, 0);
+    assert.equal((await cold.counts()).delivered, 100);
+    await store.ping();
+  });
+
   it('a restarted store sees every stored message, delivery state and mark, and keeps marks exactly once', async () => {
     const uri = databases.fresh();
     const first = await storeOn(uri);

@@ -1,7 +1,7 @@
 // The collections and their documents (docs/store.md has the why).
 //
-// messages:   one document per message, keyed by the client's messageId, written once with
-//             $setOnInsert and never updated. It is the truth for idempotency and content.
+// messages:   one document per message, keyed by the client's messageId, inserted once and never
+//             updated. It is the truth for idempotency and content.
 // deliveries: one document per (message, recipient) holding the delivery state. Group messages add
 //             more recipients and per-device delivery adds more entries, without touching the message.
 // receipts:   one document per confirmed delivery, same _id. Inserting it is the mark: a unique-key
@@ -19,7 +19,7 @@ export interface MessageDoc {
   ts: number;
   /** Server-assigned sort key (see sort-key.ts). */
   seq: number;
-  /** The persist batch that inserted it (`<instance>:<batch>`): tells "inserted by me" apart from a retry. */
+  /** The persist batch that inserted it (`<instance>:<batch>`): provenance for operators. */
   insertedBy: string;
 }
 

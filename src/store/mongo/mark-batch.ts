@@ -6,14 +6,17 @@
 //   1. which requested deliveries exist and are the caller's (the cursor cache knows many already);
 //   2. insertMany(receipts, unordered): inserted = marked now, exactly once; duplicate key = marked
 //      before (by any instance);
-//   3. updateMany(deliveries of 2, status pending → delivered): also repairs an entry left pending
-//      when an earlier batch stopped between 2 and 3.
-import { MongoBulkWriteError } from 'mongodb';
+//   3. one conditional update per delivery of 2 (status pending → delivered), unordered: also
+//      repairs an entry left pending when an earlier batch stopped between 2 and 3. Each is an
+//      `updateMany` on one `_id` (same cost as updateOne on MongoDB): FerretDB v1 leaks a PostgreSQL
+//      connection for every updateOne that matches, and hangs once its pool is gone; and one
+//      updateMany with `_id: {$in}` would scan the collection there.
+import type { AnyBulkWriteOperation } from 'mongodb';
 import type { DeliveryCursorCache, PendingFact } from '../cursor-cache.js';
 import { StoreUnavailableError, type DeliveryMark } from '../store.js';
-import { deliveryId, type Collections, type ReceiptDoc } from './documents.js';
+import { deliveryId, type Collections, type DeliveryDoc, type ReceiptDoc } from './documents.js';
+import { DUPLICATE_KEY, insertMany } from './persist-batch.js';
 
-const DUPLICATE_KEY = 11000;
 const STATUS_ATTEMPTS = 3;
 
 export interface MarkRequest {
@@ -76,12 +79,12 @@ export async function writeMarkBatch(
   // next confirmation (or replayed message confirmed again) completes it through `existing`.
   const settled = [...inserted, ...existing];
   if (settled.length > 0) {
+    const ops: AnyBulkWriteOperation<DeliveryDoc>[] = settled.map((id) => ({
+      updateMany: { filter: { _id: id, status: 'pending' }, update: { $set: { status: 'delivered', deliveredAt }, $inc: { marks: 1 } } },
+    }));
     for (let attempt = 1; ; attempt++) {
       try {
-        await collections.deliveries.updateMany(
-          { _id: { $in: settled }, status: 'pending' },
-          { $set: { status: 'delivered', deliveredAt }, $inc: { marks: 1 } },
-        );
+        await collections.deliveries.bulkWrite(ops, { ordered: false });
         break;
       } catch (error) {
         if (attempt >= STATUS_ATTEMPTS) throw error;
@@ -107,17 +110,11 @@ async function insertReceipts(collections: Collections, receipts: ReceiptDoc[]) 
   const inserted = new Set<string>();
   const existing = new Set<string>();
   const failed = new Map<string, Error>();
-  if (receipts.length === 0) return { inserted, existing, failed };
-  try {
-    await collections.receipts.insertMany(receipts, { ordered: false });
-  } catch (error) {
-    // Per-document errors are data; a write concern error or a lost connection fails the batch.
-    if (!(error instanceof MongoBulkWriteError) || error.result.getWriteConcernError()) throw error;
-    for (const writeError of [error.writeErrors].flat()) {
-      const id = receipts[writeError.index]!._id;
-      if (writeError.code === DUPLICATE_KEY) existing.add(id);
-      else failed.set(id, new StoreUnavailableError(`receipt write failed: ${writeError.errmsg ?? writeError.code}`));
-    }
+  const errors = await insertMany(collections.receipts, receipts, false);
+  for (const [index, writeError] of errors) {
+    const id = receipts[index]!._id;
+    if (writeError.code === DUPLICATE_KEY) existing.add(id);
+    else failed.set(id, new StoreUnavailableError(`receipt write failed: ${writeError.errmsg ?? writeError.code}`));
   }
   for (const receipt of receipts) if (!existing.has(receipt._id) && !failed.has(receipt._id)) inserted.add(receipt._id);
   return { inserted, existing, failed };
