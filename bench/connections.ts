@@ -187,6 +187,7 @@ export async function runConnections(ctx: BenchContext): Promise<BenchResult> {
       runs.push(m);
       for (const [i, c] of m.cycles.entries()) {
         if (c.opened.failed) result.problems.push(`${s.label} cycle ${i + 1}: ${c.opened.failed} connections failed: ${JSON.stringify(c.opened.failures)}`);
+        if (c.opened.retried) result.notes.push(`${s.label} cycle ${i + 1}: ${c.opened.retried} fresh connections were closed by the server (no close frame) before \`ready\` and retried once (see bench/tools/early-close.ts)`);
         if (Object.keys(c.closed.serverClosedEarly).length) result.problems.push(`${s.label} cycle ${i + 1}: the server closed idle connections: ${JSON.stringify(c.closed.serverClosedEarly)}`);
       }
     } finally {
