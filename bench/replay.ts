@@ -2,7 +2,7 @@
 // `ready`, and at what rate do the messages arrive? On the in-memory store and on MongoDB.
 //
 //   node --import tsx bench/replay.ts [--smoke] [--compare <ref>] [--profile]
-//     --pending P (10000)  --pending-mongo P (2000)  --window W (256: sends in flight while filling)  --stores mem,mongo
+//     --pending P (10000)  --pending-mongo P (1000)  --window W (256: sends in flight while filling)  --stores mem,mongo
 //   Mongo's default is smaller because FerretDB (CI's Mongo) stores and replays a few hundred
 //   messages per second: 10000 would take minutes (run --pending-mongo 10000 to see it).
 //   BENCH_MONGO_URI (else TEST_MONGO_URI, else mongodb://127.0.0.1:27017/): a fresh database
@@ -31,6 +31,7 @@ interface Frame {
   messageId?: string;
   replayed?: number;
   code?: string;
+  retryAfter?: number;
 }
 
 interface Window {
@@ -139,6 +140,13 @@ class Sender {
     return this.until(() => this.delivered === this.total, timeoutMs, `${this.total} DELIVERED acks`);
   }
 
+  /** Sequence numbers without a DELIVERED ack yet. */
+  undelivered(): number[] {
+    const out: number[] = [];
+    for (let seq = 0; seq < this.total; seq++) if (!(this.flags[seq]! & 2)) out.push(seq);
+    return out;
+  }
+
   close(): Promise<void> {
     return closeWs(this.ws);
   }
@@ -153,11 +161,15 @@ interface ReplayOutcome {
   replayedField: number | undefined;
   problems: string[];
   ws: WebSocket;
+  /** Set to take `unavailable` errors after the replay (a confirmation the store could not record) instead of a problem. */
+  onUnavailable?: (retryAfterSec: number) => void;
 }
 
 /** Connects the recipient and collects the replay, checking order and exactly-once. */
 async function replayOnce(url: string, token: string, tag: string, expected: number, timeoutMs: number): Promise<ReplayOutcome> {
   const problems: string[] = [];
+  // The outcome exists before the socket so that frames after `ready` can reach its handlers.
+  const outcome = { problems } as ReplayOutcome;
   let received = 0;
   let nextSeq = 0;
   let replayedField: number | undefined;
@@ -181,6 +193,8 @@ async function replayOnce(url: string, token: string, tag: string, expected: num
       } else if (f.type === 'ready') {
         replayedField = f.replayed;
         ready();
+      } else if (f.type === 'error' && f.code === 'unavailable' && outcome.onUnavailable) {
+        outcome.onUnavailable(f.retryAfter ?? 1);
       } else {
         problems.push(`recipient got ${text.slice(0, 120)}`);
       }
@@ -193,7 +207,7 @@ async function replayOnce(url: string, token: string, tag: string, expected: num
   const end = performance.now();
   if (received !== expected) problems.push(`replay brought ${received} messages, expected ${expected}`);
   if (replayedField !== expected) problems.push(`ready.replayed = ${replayedField}, expected ${expected}`);
-  return { toReadyMs: end - t0, afterOpenMs: end - openedAt, received, replayedField, problems, ws };
+  return Object.assign(outcome, { toReadyMs: end - t0, afterOpenMs: end - openedAt, received, replayedField, ws });
 }
 
 interface StoreRun {
@@ -205,9 +219,18 @@ interface StoreRun {
   confirm: Window;
 }
 
-async function runStore(ctx: BenchContext, build: ServerBuild, store: string, dbUri: string, pending: number, window: number, problems: string[]): Promise<StoreRun> {
-  // Each step gets 30 s plus 20 ms per message: ten times what a slow FerretDB needs.
-  const timeoutMs = 30_000 + 20 * pending;
+async function runStore(
+  ctx: BenchContext,
+  build: ServerBuild,
+  store: string,
+  dbUri: string,
+  pending: number,
+  window: number,
+  problems: string[],
+  notes: string[],
+): Promise<StoreRun> {
+  // Each step gets 30 s plus 50 ms per message: FerretDB confirms ~100 messages/s, with retries.
+  const timeoutMs = 30_000 + 50 * pending;
   const server: RunningServer = await startOurServer(build, { dbUri, cpuProfDir: ctx.profileDir });
   try {
     const tag = runTag();
@@ -231,15 +254,37 @@ async function runStore(ctx: BenchContext, build: ServerBuild, store: string, db
       last = outcome;
     }
 
-    // Confirm everything from the open connection, as a client would: batches of 1000 ids.
+    // Confirm everything from the open connection, as a client would: batches of 1000 ids. A store
+    // that cannot keep up answers `unavailable` (nothing recorded, messages stay pending): like a real
+    // client, wait retryAfter and confirm again what has no DELIVERED ack yet. Counted in the notes.
+    const seen = last!.problems.length;
+    let confirmRetries = 0;
     const [, confirm] = await timed(server.pid, async () => {
       const done = sender.allDelivered(timeoutMs);
-      for (let i = 0; i < pending; i += 1000) {
-        const ids = Array.from({ length: Math.min(1000, pending - i) }, (_, k) => idOf(tag, i + k));
-        last!.ws.send(JSON.stringify({ type: 'delivered', messageIds: ids }));
+      const confirmIds = (ids: string[]) => {
+        for (let i = 0; i < ids.length; i += 1000) last!.ws.send(JSON.stringify({ type: 'delivered', messageIds: ids.slice(i, i + 1000) }));
+      };
+      let retryTimer: NodeJS.Timeout | undefined;
+      last!.onUnavailable = (retryAfterSec) => {
+        if (retryTimer) return; // one retry for a burst of errors
+        confirmRetries++;
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          confirmIds(sender.undelivered().map((seq) => idOf(tag, seq)));
+        }, retryAfterSec * 1000);
+      };
+      confirmIds(Array.from({ length: pending }, (_, k) => idOf(tag, k)));
+      try {
+        await done;
+      } catch (e) {
+        const extra = last!.problems.slice(seen);
+        throw extra.length ? new Error(`${e instanceof Error ? e.message : String(e)}; recipient meanwhile: ${extra.join('; ')}`) : e;
+      } finally {
+        clearTimeout(retryTimer);
       }
-      await done;
     });
+    if (confirmRetries) notes.push(`${build.label} ${store}: the store answered \`unavailable\` to confirmations ${confirmRetries} time(s) (queue wait past DB_OP_TIMEOUT_MS); the client confirmed the rest again after retryAfter`);
+    problems.push(...last!.problems.slice(seen).map((p) => `${build.label} ${store} while confirming: ${p}`));
     await closeWs(last!.ws);
     const after = await replayOnce(url, recipientToken, tag, 0, timeoutMs);
     problems.push(...after.problems.map((p) => `${build.label} ${store} after confirming: ${p}`));
@@ -255,7 +300,7 @@ async function runStore(ctx: BenchContext, build: ServerBuild, store: string, db
 export async function runReplay(ctx: BenchContext): Promise<BenchResult> {
   const a = ctx.args;
   const pending = a.num('pending', ctx.smoke ? 200 : 10_000);
-  const pendingMongo = a.num('pending-mongo', ctx.smoke ? 100 : 2000);
+  const pendingMongo = a.num('pending-mongo', ctx.smoke ? 100 : 1000);
   const window = a.num('window', 256);
   const stores = (a.str('stores') ?? 'mem,mongo').split(',');
   const mongoBase = benchMongoBaseUri();
@@ -287,7 +332,7 @@ export async function runReplay(ctx: BenchContext): Promise<BenchResult> {
       for (const build of ctx.ours) {
         // One store failing (a timeout on a slow Mongo) must not hide the other's figures.
         try {
-          runs.push(await runStore(ctx, build, store, uri, store === 'mongo' ? pendingMongo : pending, window, result.problems));
+          runs.push(await runStore(ctx, build, store, uri, store === 'mongo' ? pendingMongo : pending, window, result.problems, result.notes));
         } catch (e) {
           result.problems.push(`${build.label} ${store}: ${e instanceof Error ? e.message : String(e)}`);
         }
