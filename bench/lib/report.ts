@@ -71,7 +71,7 @@ function summaryRows(results: BenchResult[]): (string | number)[][] {
         f.name,
         `${fmt(f.value)} ${f.unit}`,
         f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value)}` : '—',
-        q === undefined ? '—' : `${q.toFixed(2)}×`,
+        q === undefined ? '—' : `${q >= 0.1 ? q.toFixed(2) : q.toPrecision(2)}×`,
         f.target ? `${f.target.text} ${f.target.met ? '✅' : '❌ missed'}` : '',
         f.otherCorePct === undefined ? '' : `${fmt(f.otherCorePct)} %`,
       ]);
