@@ -85,16 +85,16 @@ export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
     // take at this CPU cost, and compares servers without the generator in the way.
     const saturated = Math.max(...runs.map((r) => r.report.generator.corePct)) >= 90;
     const measuredName = saturated ? `${rps} (generator-bound: ≥ 90 % of a core)` : rps;
-    figures.push({ name: measuredName, value: ours.reqPerSec, unit: 'req/s', baseline: { name: 'uws POST', value: uws?.reqPerSec ?? NaN }, target: { text: '≥ 0.5× uws', met: ours.reqPerSec >= 0.5 * (uws?.reqPerSec ?? Infinity) }, otherCorePct: other });
-    figures.push({ name: measuredName, value: ours.reqPerSec, unit: 'req/s', baseline: { name: 'fastify POST', value: fastify?.reqPerSec ?? NaN }, target: { text: '≥ 2× fastify', met: ours.reqPerSec >= 2 * (fastify?.reqPerSec ?? Infinity) }, otherCorePct: other });
+    if (uws) figures.push({ name: measuredName, value: ours.reqPerSec, unit: 'req/s', baseline: { name: 'uws POST', value: uws?.reqPerSec ?? NaN }, target: { text: '≥ 0.5× uws', met: ours.reqPerSec >= 0.5 * (uws?.reqPerSec ?? Infinity) }, otherCorePct: other });
+    if (fastify) figures.push({ name: measuredName, value: ours.reqPerSec, unit: 'req/s', baseline: { name: 'fastify POST', value: fastify?.reqPerSec ?? NaN }, target: { text: '≥ 2× fastify', met: ours.reqPerSec >= 2 * (fastify?.reqPerSec ?? Infinity) }, otherCorePct: other });
     const cpu = 'POST /api/messages: server CPU';
     const c = ours.server?.cpuUsPerReq ?? NaN;
     const cap = (r: AutocannonReport | undefined) => 1e6 / (r?.server?.cpuUsPerReq ?? NaN);
     const capName = 'POST /api/messages: capacity per server core (1e6 / CPU µs per req)';
-    figures.push({ name: capName, value: cap(ours), unit: 'req/s', baseline: { name: 'uws POST', value: cap(uws) }, target: { text: '≥ 0.5× uws', met: cap(ours) >= 0.5 * cap(uws) }, otherCorePct: other });
-    figures.push({ name: capName, value: cap(ours), unit: 'req/s', baseline: { name: 'fastify POST', value: cap(fastify) }, target: { text: '≥ 2× fastify', met: cap(ours) >= 2 * cap(fastify) }, otherCorePct: other });
-    figures.push({ name: cpu, value: c, unit: 'µs/req', baseline: { name: 'uws POST', value: uws?.server?.cpuUsPerReq ?? NaN }, otherCorePct: other });
-    figures.push({ name: cpu, value: c, unit: 'µs/req', baseline: { name: 'fastify POST', value: fastify?.server?.cpuUsPerReq ?? NaN }, otherCorePct: other });
+    if (uws) figures.push({ name: capName, value: cap(ours), unit: 'req/s', baseline: { name: 'uws POST', value: cap(uws) }, target: { text: '≥ 0.5× uws', met: cap(ours) >= 0.5 * cap(uws) }, otherCorePct: other });
+    if (fastify) figures.push({ name: capName, value: cap(ours), unit: 'req/s', baseline: { name: 'fastify POST', value: cap(fastify) }, target: { text: '≥ 2× fastify', met: cap(ours) >= 2 * cap(fastify) }, otherCorePct: other });
+    if (uws) figures.push({ name: cpu, value: c, unit: 'µs/req', baseline: { name: 'uws POST', value: uws?.server?.cpuUsPerReq ?? NaN }, otherCorePct: other });
+    if (fastify) figures.push({ name: cpu, value: c, unit: 'µs/req', baseline: { name: 'fastify POST', value: fastify?.server?.cpuUsPerReq ?? NaN }, otherCorePct: other });
     for (const b of ctx.ours.slice(1)) {
       const r = find(b.label);
       if (!r) continue;

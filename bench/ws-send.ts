@@ -195,14 +195,15 @@ function figures(p: Params, runs: Run[], ours: ServerBuild[]): Figure[] {
     const floor = find('chat floor (bare uWS, in memory)', load);
     const name = `WS chat cycle, ${load}: server CPU`;
     const e = cpu(echo);
-    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'uws echo', value: e }, target: { text: '≤ 2× echo', met: cpu(r) <= 2 * e }, otherCorePct: r.otherCorePct });
-    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'socket.io ack', value: cpu(sio) }, target: { text: '< socket.io', met: cpu(r) < cpu(sio) }, otherCorePct: r.otherCorePct });
-    out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'chat floor', value: cpu(floor) }, otherCorePct: r.otherCorePct });
+    // Baselines left out with --only have no figure.
+    if (echo) out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'uws echo', value: e }, target: { text: '≤ 2× echo', met: cpu(r) <= 2 * e }, otherCorePct: r.otherCorePct });
+    if (sio) out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'socket.io ack', value: cpu(sio) }, target: { text: '< socket.io', met: cpu(r) < cpu(sio) }, otherCorePct: r.otherCorePct });
+    if (floor) out.push({ name, value: cpu(r), unit: 'µs/msg', baseline: { name: 'chat floor', value: cpu(floor) }, otherCorePct: r.otherCorePct });
   }
   if (oursClosed) {
     const name = 'WS chat cycle, closed loop: throughput';
     for (const b of ['uws echo', 'socket.io ack']) {
-      out.push({ name, value: oursClosed.msgsPerSec, unit: 'msgs/s', baseline: { name: b, value: find(b, 'closed loop')?.msgsPerSec ?? NaN }, otherCorePct: oursClosed.otherCorePct });
+      if (find(b, 'closed loop')) out.push({ name, value: oursClosed.msgsPerSec, unit: 'msgs/s', baseline: { name: b, value: find(b, 'closed loop')?.msgsPerSec ?? NaN }, otherCorePct: oursClosed.otherCorePct });
     }
   }
   for (const run of runs.filter((r) => r.subject === main && r.rep === 1 && r.report.ratePerSec !== undefined && r.report.ratePerSec !== p.rate)) {
