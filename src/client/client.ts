@@ -57,7 +57,10 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly session: Session;
   private readonly WebSocketClass: WebSocketConstructor;
   private readonly unwatchNetwork: (() => void) | undefined;
-  private readonly options: Required<Pick<ConnectOptions, 'autoConfirm' | 'confirmDelayMs' | 'maxOutbox' | 'ackTimeoutMs' | 'connectTimeoutMs' | 'refreshBeforeExpiryMs'>>;
+  /** When the current socket last delivered a frame, and when a heartbeat `sync` went out unanswered. */
+  private lastFrameAt = 0;
+  private heartbeatSentAt: number | undefined;
+  private readonly options: Required<Pick<ConnectOptions, 'autoConfirm' | 'confirmDelayMs' | 'maxOutbox' | 'ackTimeoutMs' | 'connectTimeoutMs' | 'refreshBeforeExpiryMs' | 'heartbeatMs'>>;
 
   constructor(private readonly connectOptions: ConnectOptions) {
     super();
@@ -78,6 +81,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       ackTimeoutMs: connectOptions.ackTimeoutMs ?? 15_000,
       connectTimeoutMs: connectOptions.connectTimeoutMs ?? 10_000,
       refreshBeforeExpiryMs: connectOptions.refreshBeforeExpiryMs ?? 60_000,
+      heartbeatMs: connectOptions.heartbeatMs ?? 60_000,
     };
     this.unwatchNetwork = connectOptions.watchNetwork === false ? undefined : this.watchNetwork();
     // Let the caller attach listeners before the first state change.
@@ -195,12 +199,19 @@ export class ChatClient extends Emitter<ClientEvents> {
       if (id !== this.socketId) return;
       clearTimeout(this.timers.connect);
       this.socketOpened = true;
+      this.lastFrameAt = Date.now();
+      this.heartbeatSentAt = undefined;
       this.setState('open');
       this.flushOutbox();
-      this.timers.ackWatch = setInterval(() => this.checkAcks(), Math.max(50, Math.min(1000, this.options.ackTimeoutMs / 4)));
+      const { ackTimeoutMs, heartbeatMs } = this.options;
+      const period = Math.max(50, Math.min(1000, ackTimeoutMs / 4, heartbeatMs > 0 ? heartbeatMs / 4 : Infinity));
+      this.timers.ackWatch = setInterval(() => this.checkLiveness(), period);
     };
     socket.onmessage = (event) => {
-      if (id === this.socketId && typeof event.data === 'string') this.handleFrame(event.data);
+      if (id !== this.socketId) return;
+      this.lastFrameAt = Date.now();
+      this.heartbeatSentAt = undefined;
+      if (typeof event.data === 'string') this.handleFrame(event.data);
     };
     socket.onclose = (event) => {
       if (id === this.socketId) this.socketClosed(event.code);
@@ -413,13 +424,26 @@ export class ChatClient extends Emitter<ClientEvents> {
   private hold(ms: number): void {
     this.holdUntil = Math.max(this.holdUntil, Date.now() + ms);
     clearTimeout(this.timers.hold);
-    this.timers.hold = setTimeout(() => this.flushOutbox(), this.holdUntil - Date.now());
+    this.timers.hold = setTimeout(() => {
+      this.holdUntil = 0; // timers may fire a little before Date.now() reaches the mark
+      this.flushOutbox();
+    }, this.holdUntil - Date.now());
   }
 
-  /** A send written on this socket and unanswered for ackTimeoutMs: the socket is dead or stuck. */
-  private checkAcks(): void {
+  /**
+   * A send unanswered for ackTimeoutMs means the socket is dead or stuck: move to a new one. A socket
+   * silent for heartbeatMs gets a `sync` (the one request protocol v1 always answers, with `ready`);
+   * no frame within ackTimeoutMs after it means the connection went silent without closing.
+   */
+  private checkLiveness(): void {
+    const now = Date.now();
     const oldest = this.outbox.oldestWritten(this.socketId);
-    if (oldest && Date.now() - oldest.writtenAt > this.options.ackTimeoutMs) this.dropSocket(4000, 'ack timeout', true);
+    if (oldest && now - oldest.writtenAt > this.options.ackTimeoutMs) return this.dropSocket(4000, 'ack timeout', true);
+    if (this.heartbeatSentAt !== undefined) {
+      if (now - this.heartbeatSentAt > this.options.ackTimeoutMs) this.dropSocket(4000, 'heartbeat timeout', true);
+      return;
+    }
+    if (this.options.heartbeatMs > 0 && now - this.lastFrameAt > this.options.heartbeatMs && this.write({ type: 'sync' })) this.heartbeatSentAt = now;
   }
 
   private queueConfirm(messageId: string): void {

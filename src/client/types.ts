@@ -51,15 +51,21 @@ export interface ClientEvents {
   state: ClientState;
 }
 
+/**
+ * An event handler property. Declared through a method so that parameters compare bivariantly: the
+ * browser's and `ws`'s sockets, whose handlers take richer event types, fit without a cast.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
 /** What the SDK needs of a WebSocket: the browser's, or `ws`'s (Node 20). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { readonly data: unknown }) => void) | null;
-  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ readonly data: unknown }> | null;
+  onclose: Handler<{ readonly code: number; readonly reason: string }> | null;
+  onerror: Handler<unknown> | null;
 }
 
 /** A WebSocket class. With a token it must take `{headers}` as the third argument, as `ws` does. */
@@ -93,6 +99,12 @@ export interface ConnectOptions {
   readonly maxOutbox?: number;
   /** A written send with no answer for this long means the socket is dead: reconnect (default 15 000). */
   readonly ackTimeoutMs?: number;
+  /**
+   * A socket that received nothing for this long is probed with a `sync` (answered by `ready`); no
+   * answer within ackTimeoutMs and it is replaced. Catches connections that die silently. 0 disables
+   * it. Default 60 000: each probe costs the server one (usually empty) pending-messages read.
+   */
+  readonly heartbeatMs?: number;
   /** A socket not open after this long is abandoned (default 10 000). */
   readonly connectTimeoutMs?: number;
   /** Reconnect backoff: exponential from initial to max, with jitter (defaults 250 ms, 15 000 ms). */
