@@ -103,31 +103,36 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[]): Prom
 }
 
 async function insertDeliveries(collections: Collections, leads: Lead[]): Promise<void> {
-  // Normally the message's key. A duplicate only inserts here when a crash lost the entry; it then
-  // takes the retry's fresh key, since the first attempt was never acknowledged (docs/store.md).
-  const entries: DeliveryDoc[] = leads
-    .map((lead) => {
-      const m = lead.stored!;
-      const seq = lead.outcome === 'duplicate' ? lead.message.seq : m.seq;
-      return { _id: deliveryId(m.to, m.messageId), messageId: m.messageId, to: m.to, from: m.from, ts: m.ts, seq, status: 'pending' as const, marks: 0 };
-    })
+  const entryOf = (lead: Lead, seq: number): DeliveryDoc => {
+    const m = lead.stored!;
+    return { _id: deliveryId(m.to, m.messageId), messageId: m.messageId, to: m.to, from: m.from, ts: m.ts, seq, status: 'pending', marks: 0 };
+  };
+  // Duplicates first, unordered: their entry normally exists (a duplicate-key error, ignored). It is
+  // missing only when a crash came between the two writes of the first attempt; it then takes the
+  // retry's fresh key, since that attempt was never acknowledged (docs/store.md). Written before the
+  // new entries, so a replay that sees a new entry also sees every repaired one.
+  const repairs = leads.filter((lead) => lead.outcome === 'duplicate').map((lead) => entryOf(lead, lead.message.seq));
+  if (repairs.length > 0) {
+    const errors = await insertMany(collections.deliveries, repairs, false);
+    const failed = [...errors.values()].find((error) => error.code !== DUPLICATE_KEY);
+    if (failed) throw new StoreUnavailableError(`deliveries write failed: ${failed.errmsg ?? failed.code}`);
+  }
+  // New messages' entries cannot exist yet (an entry is only written after its message). Ordered by
+  // sort key: a replay reading during this write sees a prefix of the batch, never a later message
+  // without an earlier one.
+  const entries = leads
+    .filter((lead) => lead.outcome === 'created')
+    .map((lead) => entryOf(lead, lead.stored!.seq))
     .sort((a, b) => a.seq - b.seq);
-  // Ordered by sort key: a replay reading during this write sees a prefix of the batch, never a later
-  // message without an earlier one. A duplicate-key error (a retry whose entry exists, the normal case
-  // for duplicates) stops an ordered write: continue after it.
   let remaining = entries;
   for (let round = 1; remaining.length > 0; round++) {
     const errors = await insertMany(collections.deliveries, remaining, true);
     if (errors.size === 0) return;
     const [index, error] = [...errors][0]!;
-    if (error.code === DUPLICATE_KEY) {
-      remaining = remaining.slice(index + 1);
-      round = 0;
-    } else if (round >= MAX_ROUNDS) {
-      throw new StoreUnavailableError(`deliveries write failed: ${error.errmsg ?? error.code}`);
-    } else {
-      remaining = remaining.slice(index);
-    }
+    // Stopped at `index`: what came before is written; a duplicate key there means it is too.
+    if (error.code === DUPLICATE_KEY) remaining = remaining.slice(index + 1);
+    else if (round >= MAX_ROUNDS) throw new StoreUnavailableError(`deliveries write failed: ${error.errmsg ?? error.code}`);
+    else remaining = remaining.slice(index);
   }
 }
 
