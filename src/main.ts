@@ -25,24 +25,23 @@ async function main(): Promise<void> {
   for (const warning of warnings) log.warn(warning);
   installCrashHandlers(log);
 
-  const metrics = createMetrics();
-  const store = await createStore(config, log, metrics);
-  let server: ChatServer;
-  try {
-    server = await createServer(config, { store, users: createUserStore(config), log, metrics });
-  } catch (error) {
-    log.fatal({ err: error }, 'startup failed');
-    process.exit(1);
-  }
-
+  // Signals are handled from before the server listens: the "listening" line can reach a supervisor
+  // (or a test) that answers with SIGTERM before createServer returns, and an unhandled SIGTERM would
+  // kill the process by signal instead of exiting cleanly.
+  let server: ChatServer | undefined;
   const shutdown = (signal: string) => {
+    if (!server) {
+      log.info({ signal }, 'signal while starting; nothing accepted yet, exiting');
+      process.exit(0);
+    }
     if (server.shuttingDown) return;
+    const running = server;
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
     const timer = setTimeout(() => {
-      log.error({ connections: server.connectionCount() }, 'shutdown grace period passed; exiting with work left');
+      log.error({ connections: running.connectionCount() }, 'shutdown grace period passed; exiting with work left');
       process.exit(1);
     }, config.shutdownGraceMs);
-    server.close().then(
+    running.close().then(
       () => {
         clearTimeout(timer);
         log.info('shutdown complete');
@@ -56,6 +55,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const metrics = createMetrics();
+  const store = await createStore(config, log, metrics);
+  try {
+    server = await createServer(config, { store, users: createUserStore(config), log, metrics });
+  } catch (error) {
+    log.fatal({ err: error }, 'startup failed');
+    process.exit(1);
+  }
 }
 
 function installCrashHandlers(log: Logger): void {
