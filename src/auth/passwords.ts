@@ -1,8 +1,10 @@
 // Password hashing with scrypt (node:crypto). A stored hash carries its own parameters and salt:
 //   scrypt$<log2 N>$<r>$<p>$<salt base64url>$<key base64url>
-// so the cost can be raised later without breaking existing users. Hashing runs on libuv's thread
-// pool (off the event loop); the number of hashes running or waiting is bounded, since each one holds
-// 128·N·r bytes (32 MiB at the defaults) and a login flood must not turn into unbounded memory.
+// so the cost can be raised later without breaking existing users. Passwords are NFC-normalized
+// first (the same password typed on macOS and Windows can arrive composed or decomposed). Hashing
+// runs on libuv's thread pool (off the event loop); the number of hashes running or waiting is
+// bounded, since each one holds 128·N·r bytes (32 MiB at the defaults) and a login flood must not
+// turn into unbounded memory.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ChatError } from '../protocol/errors.js';
 
