@@ -1,0 +1,122 @@
+// The final accounting of a fault test, read straight from MongoDB (no server cache in between) and
+// from what every client recorded: the figures docs/reliability.md reports.
+import { MongoClient } from 'mongodb';
+import type { Load } from './load-client.js';
+
+export interface Figures {
+  /** Distinct messages the senders created (every one of them was retried until acked). */
+  sent: number;
+  acked: number;
+  /** Acked, but no message document. */
+  lostInStore: number;
+  /** Acked, but never received by its recipient. */
+  lostToRecipient: number;
+  /** Message documents that are not exactly a sent message, plus delivery entries beyond one per message. */
+  duplicatedInStore: number;
+  /** Delivery entries with marks > 1, plus messages whose sender got more than one DELIVERED ack. */
+  deliveredMarkedTwice: number;
+  /** Delivery entries not delivered with marks = 1 at the end (every recipient confirmed everything). */
+  notConfirmedOnce: number;
+  /** Frames a client should never have seen (another user's message, altered content, a changed ts…). */
+  violations: number;
+  /** Message frames received more than once (allowed until confirmed: the at-least-once half). */
+  redeliveries: number;
+  resends: number;
+  duplicateAcks: number;
+  unavailableAnswers: number;
+}
+
+export async function account(load: Load, dbUri: string): Promise<{ figures: Figures; details: string[] }> {
+  const client = new MongoClient(dbUri, { serverSelectionTimeoutMS: 10_000 });
+  await client.connect();
+  try {
+    const db = client.db();
+    const messages = await db.collection<{ _id: string; from: string; to: string; body: string }>('messages').find({}).toArray();
+    const deliveries = await db.collection<{ _id: string; messageId: string; status: string; marks: number }>('deliveries').find({}).toArray();
+    const details: string[] = [];
+    const acked = new Set(load.senders.flatMap((sender) => [...sender.acked.keys()]));
+    const byId = new Map(messages.map((doc) => [doc._id, doc]));
+
+    let lostInStore = 0;
+    for (const messageId of acked) {
+      if (!byId.has(messageId)) {
+        lostInStore++;
+        details.push(`acked but not stored: ${messageId}`);
+      }
+    }
+    let strayOrAltered = 0;
+    for (const doc of messages) {
+      const sent = load.registry.get(doc._id);
+      if (!sent || sent.from !== doc.from || sent.to !== doc.to || sent.body !== doc.body) {
+        strayOrAltered++;
+        details.push(`stored message is not what was sent: ${JSON.stringify(doc)}`);
+      }
+    }
+    const entriesPerMessage = new Map<string, number>();
+    for (const entry of deliveries) entriesPerMessage.set(entry.messageId, (entriesPerMessage.get(entry.messageId) ?? 0) + 1);
+    let extraEntries = 0;
+    for (const [messageId, n] of entriesPerMessage) {
+      if (n > 1) {
+        extraEntries += n - 1;
+        details.push(`${n} delivery entries for ${messageId}`);
+      }
+    }
+    for (const doc of messages) if (!entriesPerMessage.has(doc._id)) details.push(`message without a delivery entry: ${doc._id}`);
+
+    const received = new Map<string, number>();
+    for (const recipient of load.recipients) for (const [id, n] of recipient.received) received.set(id, (received.get(id) ?? 0) + n);
+    let lostToRecipient = 0;
+    for (const messageId of acked) {
+      if (!received.has(messageId)) {
+        lostToRecipient++;
+        details.push(`acked but never received: ${messageId}`);
+      }
+    }
+
+    let markedTwice = 0;
+    let notConfirmedOnce = 0;
+    for (const entry of deliveries) {
+      if (entry.marks > 1) {
+        markedTwice++;
+        details.push(`marked ${entry.marks} times: ${entry._id}`);
+      }
+      if (entry.status !== 'delivered' || entry.marks !== 1) {
+        notConfirmedOnce++;
+        if (entry.marks <= 1) details.push(`not confirmed once at the end: ${JSON.stringify(entry)}`);
+      }
+    }
+    for (const sender of load.senders) {
+      for (const [messageId, n] of sender.deliveredAcks) {
+        if (n > 1) {
+          markedTwice++;
+          details.push(`${n} DELIVERED acks for ${messageId}`);
+        }
+      }
+    }
+    const violations = load.violations();
+    details.push(...violations);
+
+    const figures: Figures = {
+      sent: load.registry.size,
+      acked: acked.size,
+      lostInStore,
+      lostToRecipient,
+      duplicatedInStore: strayOrAltered + extraEntries,
+      deliveredMarkedTwice: markedTwice,
+      notConfirmedOnce,
+      violations: violations.length,
+      redeliveries: [...received.values()].reduce((sum, n) => sum + n - 1, 0),
+      resends: load.senders.reduce((sum, s) => sum + s.resends, 0),
+      duplicateAcks: load.senders.reduce((sum, s) => sum + s.duplicateAcks, 0),
+      unavailableAnswers: load.senders.reduce((sum, s) => sum + s.unavailable, 0),
+    };
+    return { figures, details };
+  } finally {
+    await client.close();
+  }
+}
+
+export function formatFigures(name: string, extra: Record<string, number | string>, figures: Figures): string {
+  const all: Record<string, number | string> = { ...extra, ...figures };
+  return `${name}: ${Object.entries(all).map(([key, value]) => `${key}=${value}`).join(' ')}`;
+}
