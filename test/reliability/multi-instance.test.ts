@@ -1,8 +1,10 @@
-// Exactly-once delivery marks across instances: two server processes on one database (scale-out, as
-// deploy/ runs it), a recipient with a device on each, both confirming the same messages at the same
-// moment. The store's conditional update (`status: pending` → `delivered`) must let exactly one
-// instance win each mark: one DELIVERED ack per message over the sender's devices on both instances,
-// and the instances' `chat_deliveries_marked_total` adding up to the number of messages.
+// Exactly-once across instances: two server processes on one database (scale-out, as deploy/ runs it).
+// 1. The same messageIds sent to both at the same moment (a client retrying on another instance while
+//    the first still works on it): each stored once, one `duplicate:false` ack, every ack with the same ts.
+// 2. A recipient with a device on each, both confirming the same messages at the same moment: the
+//    store's conditional update (`status: pending` → `delivered`) lets exactly one instance win each
+//    mark — one DELIVERED ack per message over the sender's devices on both instances, and the
+//    instances' `chat_deliveries_marked_total` adding up to the number of messages.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
@@ -34,7 +36,60 @@ async function isFerretDb(uri: string): Promise<boolean> {
 
 const ferret = mongo.uri ? await isFerretDb(mongo.uri).catch(() => false) : false;
 
-describe('delivery marks across two instances (Mongo store)', { skip: mongo.skip }, () => {
+describe('two instances on one database (Mongo store)', { skip: mongo.skip }, () => {
+  it(`stores each of ${MESSAGES} messages sent to both instances at once exactly once`, { timeout: 300_000 }, async (t) => {
+    const { dbName, dbUri } = freshDbUri(mongo.uri!, 'rel_twice');
+    const a = await RestartableServer.create(dbUri, { DB_BATCH_MAX_OPS: batchMaxOps(4) });
+    const b = await RestartableServer.create(dbUri, { DB_BATCH_MAX_OPS: batchMaxOps(4) });
+    const tokens = await signTokens(['sender', 'recipient']);
+    const clients: TestClient[] = [];
+    try {
+      await Promise.all([a.start(), b.start()]);
+      const [onA, onB] = await Promise.all([a, b].map(async (server) => (await TestClient.connectReady(server.wsUrl, tokens.get('sender')!)).client));
+      const { client: recipient } = await TestClient.connectReady(a.wsUrl, tokens.get('recipient')!);
+      clients.push(onA!, onB!, recipient);
+      const ids = Array.from({ length: MESSAGES }, (_, i) => `same-${i}`);
+      for (const id of ids) {
+        const frame = { type: 'send', messageId: id, to: 'recipient', body: `body ${id}` };
+        onA!.send(frame);
+        onB!.send(frame);
+      }
+      const sentAcks = () => [...onA!.frames, ...onB!.frames].filter((f) => f.status === 'SENT' || f.type === 'error');
+      await waitFor(() => sentAcks().length >= 2 * MESSAGES, 120_000, () => `acks ${sentAcks().length}`);
+      const errors = sentAcks().filter((f) => f.type === 'error');
+      const byId = new Map<string, { fresh: number; ts: Set<number> }>();
+      for (const f of sentAcks()) {
+        if (f.type === 'error') continue;
+        const entry = byId.get(String(f.messageId)) ?? { fresh: 0, ts: new Set<number>() };
+        if (f.duplicate === false) entry.fresh++;
+        entry.ts.add(Number(f.ts));
+        byId.set(String(f.messageId), entry);
+      }
+      const client = new MongoClient(dbUri, { serverSelectionTimeoutMS: 5000 });
+      await client.connect();
+      const [rows, entries] = await Promise.all([client.db().collection('messages').countDocuments({}), client.db().collection('deliveries').countDocuments({})]);
+      await client.close();
+      // Live delivery comes from the instance that stored the message: the recipient on A gets A's.
+      const line = `multi-instance-sends: ${MESSAGES} messageIds sent to two instances at once: ${rows} message rows, ${entries} delivery entries, ${[...byId.values()].filter((e) => e.fresh !== 1).length} ids without exactly one fresh ack, ${[...byId.values()].filter((e) => e.ts.size !== 1).length} ids whose acks disagree on ts, ${errors.length} errors (${[...new Set(errors.map((f) => f.code))].join(',')})`;
+      console.log(line);
+      t.diagnostic(line);
+      assert.equal(rows, MESSAGES, 'message rows');
+      assert.equal(entries, MESSAGES, 'delivery entries');
+      assert.deepEqual(errors.filter((f) => f.code !== 'unavailable'), [], 'no error but a retryable unavailable');
+      for (const [id, entry] of byId) {
+        assert.ok(entry.fresh <= 1, `${id}: ${entry.fresh} acks with duplicate:false`);
+        assert.equal(entry.ts.size, 1, `${id}: acks with different ts`);
+      }
+      const { replayed } = await TestClient.connectReady(b.wsUrl, tokens.get('recipient')!).then((r) => (clients.push(r.client), r));
+      assert.deepEqual(new Set(replayed.map((f) => f.messageId)), new Set(ids), 'replay holds every message once');
+      assert.equal(replayed.length, MESSAGES);
+    } finally {
+      await Promise.all(clients.map((client) => withTimeout(client.terminate(), 5000, 'terminate').catch(() => {})));
+      await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+      await withTimeout(dropDatabases(mongo.uri!, [dbName]), 15_000, 'dropping the test database').catch(() => {});
+    }
+  });
+
   // docs/ferretdb.md found FerretDB v1's updates to lose concurrent $inc; this contest (the store's
   // conditional pending → delivered update, from two processes) has not produced a double mark there.
   it(`marks each of ${MESSAGES} messages once when two instances confirm them at the same moment`, { timeout: 300_000 }, async (t) => {
