@@ -65,8 +65,8 @@ describe('MongoStore', { skip: baseUri ? false : 'TEST_MONGO_URI not set' }, () 
   });
 
   it('answers 100 retries of stored messages and 100 repeated confirmations in batches, and keeps answering', async () => {
-    // Guards the write shapes: on FerretDB v1 every updateOne that matches a document leaks a
-    // PostgreSQL connection and the server hangs after 50, so retries and marks must not use one.
+    // Guards the write shapes: FerretDB v1 holds a PostgreSQL connection per matched updateOne until
+    // the command ends and deadlocks when they outnumber its pool, so retries and marks must not use one.
     const uri = databases.fresh();
     const store = await storeOn(uri);
     const sent = Array.from({ length: 100 }, () => message({ to: 'retry-target' }));

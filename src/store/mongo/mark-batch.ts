@@ -8,9 +8,9 @@
 //      before (by any instance);
 //   3. one conditional update per delivery of 2 (status pending → delivered), unordered: also
 //      repairs an entry left pending when an earlier batch stopped between 2 and 3. Each is an
-//      `updateMany` on one `_id` (same cost as updateOne on MongoDB): FerretDB v1 leaks a PostgreSQL
-//      connection for every updateOne that matches, and hangs once its pool is gone; and one
-//      updateMany with `_id: {$in}` would scan the collection there.
+//      `updateMany` on one `_id` (same cost as updateOne on MongoDB): FerretDB v1 holds a PostgreSQL
+//      connection per matched updateOne until the command ends and deadlocks when they outnumber its
+//      pool; and one updateMany with `_id: {$in}` would scan the collection there.
 import type { AnyBulkWriteOperation } from 'mongodb';
 import type { DeliveryCursorCache, PendingFact } from '../cursor-cache.js';
 import { StoreUnavailableError, type DeliveryMark } from '../store.js';

@@ -6,8 +6,8 @@
 // `updateOne(upsert, $setOnInsert)` (an existing document is never touched, the attempt reports a
 // duplicate-key error instead), and it is the cheaper write: about 10x faster on FerretDB v1, which
 // runs each upsert of a bulk as its own find-then-write. It also avoids a FerretDB v1 bug: every
-// updateOne that matches a document (a retried send's upsert) leaks a PostgreSQL connection, and the
-// server hangs after 50 (docs/store.md, "Batching").
+// updateOne that matches a document (a retried send's upsert) holds a PostgreSQL connection until the
+// command ends, and more of them than its pool deadlocks the server for good (docs/store.md, "Batching").
 //
 // Message before delivery: an entry visible to a replay always has its message. A crash between the
 // two writes leaves a message without an entry; its sender got no SENT ack and retries, and the retry
