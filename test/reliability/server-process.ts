@@ -61,7 +61,15 @@ export class OwnFerretDb {
   }
 
   private get env(): NodeJS.ProcessEnv {
-    return { ...process.env, MONGO_TEST_PORT: this.port, FERRETDB_PG_DATABASE: process.env.OUTAGE_PG_DATABASE ?? 'ferretdb_outage', FERRETDB_LOG_LEVEL: 'warn' };
+    return {
+      ...process.env,
+      MONGO_TEST_PORT: this.port,
+      FERRETDB_PG_DATABASE: process.env.OUTAGE_PG_DATABASE ?? 'ferretdb_outage',
+      // A small pool: PostgreSQL's 100 connections are shared with the FerretDB on 27017 (and others').
+      // The server using it must keep DB_BATCH_MAX_OPS at 4 (2 x 4 < 12).
+      FERRETDB_PG_POOL: '12',
+      FERRETDB_LOG_LEVEL: 'warn',
+    };
   }
 
   get uri(): string {
