@@ -6,11 +6,11 @@
 //   1. which requested deliveries exist and are the caller's (the cursor cache knows many already);
 //   2. insertMany(receipts, unordered): inserted = marked now, exactly once; duplicate key = marked
 //      before (by any instance);
-//   3. one conditional update per delivery of 2 (status pending → delivered), unordered: also
-//      repairs an entry left pending when an earlier batch stopped between 2 and 3. Each is an
-//      `updateMany` on one `_id` (same cost as updateOne on MongoDB): FerretDB v1 holds a PostgreSQL
-//      connection per matched updateOne until the command ends and deadlocks when they outnumber its
-//      pool; and one updateMany with `_id: {$in}` would scan the collection there.
+//   3. one conditional updateMany per user over the deliveries of 2 (`to`, status pending,
+//      `_id: {$in}` → delivered), unordered: also repairs an entry left pending when an earlier batch
+//      stopped between 2 and 3. No updateOne: FerretDB v1 holds a PostgreSQL connection per matched
+//      updateOne until the command ends and deadlocks when they outnumber its pool. `to` in the
+//      filter: FerretDB v1 narrows by it, and scans the whole collection for `_id: {$in}` alone.
 import type { AnyBulkWriteOperation } from 'mongodb';
 import type { DeliveryCursorCache, PendingFact } from '../cursor-cache.js';
 import { StoreUnavailableError, type DeliveryMark } from '../store.js';
@@ -48,22 +48,25 @@ export async function writeMarkBatch(
 
   // 1. Existence and ownership: a cached pending fact was read from this user's delivery entry.
   const facts = new Map<string, PendingFact>();
-  const unknown: string[] = [];
+  const unknown = new Map<string, string[]>(); // user → delivery ids
   for (const [id, i] of first) {
-    const fact = cache.pendingFact(batch[i]!.userId, batch[i]!.messageId);
+    const { userId, messageId } = batch[i]!;
+    const fact = cache.pendingFact(userId, messageId);
     if (fact) facts.set(id, fact);
-    else unknown.push(id);
+    else unknown.set(userId, [...(unknown.get(userId) ?? []), id]);
   }
-  if (unknown.length > 0) {
-    const docs = await collections.deliveries
-      .find({ _id: { $in: unknown } }, { projection: { _id: 1, to: 1, from: 1, ts: 1, status: 1 } })
-      .toArray();
-    for (const doc of docs) {
-      const request = batch[first.get(doc._id)!]!;
-      if (doc.to !== request.userId) continue;
-      if (doc.status === 'delivered') cache.noteDelivered(request.userId, [request.messageId]);
-      else facts.set(doc._id, { from: doc.from, ts: Number(doc.ts) });
-    }
+  // One lookup per user, filtered by recipient: MongoDB answers `_id: {$in}` from the _id index, and
+  // FerretDB v1 only narrows by `to` (it scans the whole collection for `_id: {$in}` alone).
+  const found = await Promise.all(
+    [...unknown].map(([userId, ids]) =>
+      collections.deliveries.find({ to: userId, _id: { $in: ids } }, { projection: { _id: 1, to: 1, from: 1, ts: 1, status: 1 } }).toArray(),
+    ),
+  );
+  for (const doc of found.flat()) {
+    const request = batch[first.get(doc._id)!]!;
+    if (doc.to !== request.userId) continue;
+    if (doc.status === 'delivered') cache.noteDelivered(request.userId, [request.messageId]);
+    else facts.set(doc._id, { from: doc.from, ts: Number(doc.ts) });
   }
 
   // 2. The marks.
@@ -79,8 +82,16 @@ export async function writeMarkBatch(
   // next confirmation (or replayed message confirmed again) completes it through `existing`.
   const settled = [...inserted, ...existing];
   if (settled.length > 0) {
-    const ops: AnyBulkWriteOperation<DeliveryDoc>[] = settled.map((id) => ({
-      updateMany: { filter: { _id: id, status: 'pending' }, update: { $set: { status: 'delivered', deliveredAt }, $inc: { marks: 1 } } },
+    const byUser = new Map<string, string[]>();
+    for (const id of settled) {
+      const { userId } = batch[first.get(id)!]!;
+      byUser.set(userId, [...(byUser.get(userId) ?? []), id]);
+    }
+    const ops: AnyBulkWriteOperation<DeliveryDoc>[] = [...byUser].map(([userId, ids]) => ({
+      updateMany: {
+        filter: { to: userId, status: 'pending', _id: { $in: ids } },
+        update: { $set: { status: 'delivered', deliveredAt }, $inc: { marks: 1 } },
+      },
     }));
     for (let attempt = 1; ; attempt++) {
       try {

@@ -120,7 +120,9 @@ export class MongoStore implements Store {
     }
     if (page.length === 0) return { messages: [], next: undefined };
 
-    const docs = await messages.find({ _id: { $in: page.map((entry) => entry.messageId) } }, { projection: MESSAGE_PROJECTION, ...timeout }).toArray();
+    // `to` is implied by the ids; it lets FerretDB v1 narrow the read (it scans for `_id: {$in}` alone).
+    const ids = page.map((entry) => entry.messageId);
+    const docs = await messages.find({ to: userId, _id: { $in: ids } }, { projection: MESSAGE_PROJECTION, ...timeout }).toArray();
     const byId = new Map(docs.map((doc) => [doc._id, toStoredMessage(doc)]));
     const listed: StoredMessage[] = [];
     for (const entry of page) {
