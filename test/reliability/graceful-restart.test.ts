@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { dropDatabases } from '../helpers/mongo.js';
 import { account, formatFigures } from './accounting.js';
 import { Load, scaled, waitFor, withTimeout } from './load-client.js';
-import { batchMaxOps, faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
+import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
 
 const mongo = faultMongoUri();
 const SEED = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : randomInt(2 ** 31);
@@ -16,7 +16,7 @@ const RESTARTS = scaled(3);
 describe('graceful restart under load (SIGTERM, Mongo store)', { skip: mongo.skip }, () => {
   it(`loses no acked message across ${RESTARTS} SIGTERM restarts`, { timeout: 600_000 }, async (t) => {
     const { dbName, dbUri } = freshDbUri(mongo.uri!, 'rel_sigterm');
-    const server = await RestartableServer.create(dbUri, { SHUTDOWN_GRACE_MS: '10000', DB_BATCH_MAX_OPS: batchMaxOps(8) });
+    const server = await RestartableServer.create(dbUri, { SHUTDOWN_GRACE_MS: '10000' });
     const plan = { senders: scaled(10), recipients: scaled(10), flakyRecipients: scaled(4), window: 8, ratePerSec: 5, dropConfirmation: 0.05, seed: SEED };
     const users = [...Array.from({ length: plan.senders }, (_, i) => `sndr${i}`), ...Array.from({ length: plan.recipients }, (_, i) => `rcpt${i}`)];
     const tokens = await signTokens(users);

@@ -11,7 +11,7 @@ import { MongoClient } from 'mongodb';
 import { dropDatabases } from '../helpers/mongo.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { scaled, waitFor, withTimeout } from './load-client.js';
-import { batchMaxOps, faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
+import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
 
 const mongo = faultMongoUri();
 const MESSAGES = scaled(200);
@@ -39,8 +39,8 @@ const ferret = mongo.uri ? await isFerretDb(mongo.uri).catch(() => false) : fals
 describe('two instances on one database (Mongo store)', { skip: mongo.skip }, () => {
   it(`stores each of ${MESSAGES} messages sent to both instances at once exactly once`, { timeout: 300_000 }, async (t) => {
     const { dbName, dbUri } = freshDbUri(mongo.uri!, 'rel_twice');
-    const a = await RestartableServer.create(dbUri, { DB_BATCH_MAX_OPS: batchMaxOps(4) });
-    const b = await RestartableServer.create(dbUri, { DB_BATCH_MAX_OPS: batchMaxOps(4) });
+    const a = await RestartableServer.create(dbUri);
+    const b = await RestartableServer.create(dbUri);
     const tokens = await signTokens(['sender', 'recipient']);
     const clients: TestClient[] = [];
     try {
@@ -94,9 +94,8 @@ describe('two instances on one database (Mongo store)', { skip: mongo.skip }, ()
   // conditional pending → delivered update, from two processes) has not produced a double mark there.
   it(`marks each of ${MESSAGES} messages once when two instances confirm them at the same moment`, { timeout: 300_000 }, async (t) => {
     const { dbName, dbUri } = freshDbUri(mongo.uri!, 'rel_marks');
-    // Two instances; 8 ops per batch: while they confirm, only mark batches run (2 x 8 < FerretDB's pool of 20).
-    const a = await RestartableServer.create(dbUri, { DB_BATCH_MAX_OPS: batchMaxOps(8) });
-    const b = await RestartableServer.create(dbUri, { DB_BATCH_MAX_OPS: batchMaxOps(8) });
+    const a = await RestartableServer.create(dbUri);
+    const b = await RestartableServer.create(dbUri);
     const tokens = await signTokens(['sender', 'recipient']);
     const clients: TestClient[] = [];
     const open = async (server: RestartableServer, user: string) => {

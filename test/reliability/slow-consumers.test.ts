@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { dropDatabases } from '../helpers/mongo.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { scaled, withTimeout } from './load-client.js';
-import { batchMaxOps, faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
+import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
 
 const mongo = faultMongoUri();
 const BODY_BYTES = 60_000;
@@ -39,7 +39,6 @@ describe('slow and stuck consumers (Mongo store)', { skip: mongo.skip }, () => {
     const server = await RestartableServer.create(dbUri, {
       MAX_MESSAGE_BYTES: '65536',
       WS_MAX_BACKPRESSURE_BYTES: String(BACKPRESSURE),
-      DB_BATCH_MAX_OPS: batchMaxOps(8),
     });
     const stuckIds = Array.from({ length: STUCK }, (_, i) => `stuck${i}`);
     const tokens = await signTokens([...stuckIds, 'slow0', 'reader', 'sender0', 'sender1', 'sender2', 'sender3']);

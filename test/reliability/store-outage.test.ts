@@ -31,8 +31,7 @@ describe('store outage under load (Mongo store)', { skip: mongo.skip }, () => {
     const dbName = `rel_outage_${randomInt(2 ** 40).toString(36)}`;
     const dbUri = mongoUriFor(ferret.uri, dbName);
     // A short op timeout: an outage is noticed (and answered `unavailable`) within two seconds.
-    // Always FerretDB here (its own), whatever TEST_MONGO_URI is: batches that fit its small pool.
-    const server = await RestartableServer.create(dbUri, { DB_OP_TIMEOUT_MS: '2000', DB_BATCH_MAX_OPS: '4' });
+    const server = await RestartableServer.create(dbUri, { DB_OP_TIMEOUT_MS: '2000' });
     const plan = { senders: scaled(10), recipients: scaled(10), flakyRecipients: scaled(4), window: 8, ratePerSec: 5, dropConfirmation: 0.05, seed: SEED };
     const users = [...Array.from({ length: plan.senders }, (_, i) => `sndr${i}`), ...Array.from({ length: plan.recipients }, (_, i) => `rcpt${i}`)];
     const tokens = await signTokens(users);
