@@ -1,7 +1,14 @@
 // HS256 JWT verification and signing. The algorithm is pinned: `alg: none`, HS512, RS256 and anything
 // else are rejected before the signature is looked at. Verified tokens are cached (bounded, never past
 // their `exp`) so that a client reconnecting or POSTing with the same token costs one HMAC, not one per request.
-import { errors, jwtVerify, SignJWT } from 'jose';
+//
+// Verification is synchronous (fast-jwt over node:crypto) on purpose: the WebSocket upgrade must be
+// completed inside uWS's upgrade callback. An upgrade completed later (after an awaited verify, through
+// res.cork) can be closed by uWS right after `open` (uNetworking/uWebSockets#1928, fixed upstream by
+// #1929, not in the uWS build we run); uncorked it prints a warning per connection. jose's verify is
+// WebCrypto, async only; jose still signs.
+import { createVerifier, TokenError as JwtLibraryError } from 'fast-jwt';
+import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { USER_ID_PATTERN } from '../protocol/frames.js';
 
@@ -31,16 +38,24 @@ export interface JwtOptions {
 const ALGORITHM = 'HS256';
 
 export class JwtVerifier {
-  private readonly key: Uint8Array;
   private readonly cache: LRUCache<string, Principal>;
+  private readonly check: (token: string) => Record<string, unknown>;
 
-  constructor(private readonly options: JwtOptions) {
-    this.key = new TextEncoder().encode(options.secret);
+  constructor(options: JwtOptions) {
     this.cache = new LRUCache({ max: options.cacheMax ?? 10_000 });
+    this.check = createVerifier({
+      key: options.secret,
+      algorithms: [ALGORITHM],
+      // fast-jwt checks aud/iss only when present: a configured one must also be required.
+      requiredClaims: ['exp', 'sub', ...(options.audience ? ['aud'] : []), ...(options.issuer ? ['iss'] : [])],
+      ...(options.audience ? { allowedAud: options.audience } : {}),
+      ...(options.issuer ? { allowedIss: options.issuer } : {}),
+      cache: false, // ours below also remembers the principal and honours exp
+    });
   }
 
-  /** Resolves the token's principal, or rejects with TokenError. */
-  async verify(token: string, nowMs: number = Date.now()): Promise<Principal> {
+  /** The token's principal; throws TokenError. Synchronous: see the note at the top of this file. */
+  verify(token: string, nowMs: number = Date.now()): Principal {
     const cached = this.cache.get(token);
     if (cached) {
       if (cached.exp * 1000 > nowMs) return cached;
@@ -48,22 +63,17 @@ export class JwtVerifier {
       throw new TokenError('expired', 'token expired');
     }
     if (token.length > 4096) throw new TokenError('bad_token', 'token too long');
-    let payload;
+    let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.key, {
-        algorithms: [ALGORITHM],
-        requiredClaims: ['exp', 'sub'],
-        audience: this.options.audience,
-        issuer: this.options.issuer,
-        currentDate: new Date(nowMs),
-      }));
+      payload = this.check(token);
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new TokenError('expired', 'token expired');
+      if (error instanceof JwtLibraryError && error.code === JwtLibraryError.codes.expired) throw new TokenError('expired', 'token expired');
       throw new TokenError('bad_token', 'invalid token');
     }
     const { sub, exp, role } = payload;
     if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) throw new TokenError('bad_token', 'invalid sub claim');
-    if (typeof exp !== 'number') throw new TokenError('bad_token', 'invalid exp claim');
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TokenError('bad_token', 'invalid exp claim');
+    if (exp * 1000 <= nowMs) throw new TokenError('expired', 'token expired');
     const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp });
     this.cache.set(token, principal);
     return principal;

@@ -92,7 +92,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     const source = extractToken(request.authorization, request.cookie, config.cookie.name);
     if ('error' in source) throw new ChatError('unauthorized');
     try {
-      return { principal: await deps.verifier.verify(source.token), from: source.from };
+      return { principal: deps.verifier.verify(source.token), from: source.from };
     } catch {
       throw new ChatError('unauthorized');
     }

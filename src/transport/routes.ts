@@ -49,7 +49,7 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
       return undefined;
     }
     try {
-      return await deps.verifier.verify(source.token);
+      return deps.verifier.verify(source.token);
     } catch {
       exchange.errorCode('unauthorized', extra);
       return undefined;

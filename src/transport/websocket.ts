@@ -62,9 +62,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     exchange.errorCode(code);
   };
 
-  // A connection slot is taken when the upgrade passes the limit checks, before the token is verified
-  // (asynchronously): counting only at `open` let a burst of concurrent upgrades all pass the checks.
-  // `open` inherits the slot; `close`, or a refusal after the check, gives it back.
+  // A connection slot is taken at upgrade time (`open` runs inside res.upgrade and inherits it), so a
+  // burst of concurrent upgrades cannot overshoot the limits; `close` gives it back.
   const reserve = (ip: string) => {
     connections++;
     connectionsPerIp.set(ip, (connectionsPerIp.get(ip) ?? 0) + 1);
@@ -76,10 +75,10 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     else connectionsPerIp.set(ip, left);
   };
 
+  // Everything here is synchronous, so the upgrade completes inside uWS's upgrade callback. Completing
+  // it later (after an await) hits a uWS bug that can close the new socket right after `open` (see
+  // src/auth/jwt.ts); the JWT check is one HMAC, and a cached token not even that.
   const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-    const key = req.getHeader('sec-websocket-key');
-    const protocol = req.getHeader('sec-websocket-protocol');
-    const extensions = req.getHeader('sec-websocket-extensions');
     const origin = req.getHeader('origin');
     const source = extractToken(req.getHeader('authorization'), req.getHeader('cookie'), config.cookie.name);
     const exchange = new Exchange(res);
@@ -96,24 +95,16 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       metrics.rateLimited.inc({ limit: 'connections_per_ip' });
       return reject(exchange, 'limit', 'rate_limited');
     }
+    let principal: Principal;
+    try {
+      principal = deps.verifier.verify(source.token);
+    } catch (error) {
+      return reject(exchange, error instanceof TokenError ? error.reason : 'bad_token', 'unauthorized');
+    }
     reserve(ip);
-
-    deps.verifier.verify(source.token).then(
-      (principal: Principal) => {
-        if (exchange.aborted) return release(ip);
-        if (deps.isShuttingDown()) {
-          release(ip);
-          return reject(exchange, 'shutting_down', 'shutting_down');
-        }
-        exchange.done = true;
-        const data: SocketData = { principal, ip };
-        res.cork(() => res.upgrade(data, key, protocol, extensions, context));
-      },
-      (error: unknown) => {
-        release(ip);
-        reject(exchange, error instanceof TokenError ? error.reason : 'bad_token', 'unauthorized');
-      },
-    );
+    exchange.done = true;
+    const data: SocketData = { principal, ip };
+    res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 
   const sendError = (connection: SocketConnection, error: unknown) => {
