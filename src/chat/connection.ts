@@ -14,6 +14,14 @@ export interface ChatConnection {
   writable(): Promise<boolean>;
   /** Replay bookkeeping, owned by ReplayService. */
   replay: ReplayState | undefined;
+  /** Recent messages the last replay sent, which a send still finishing may try to deliver live again. */
+  replayedRecently: RecentlyReplayed | undefined;
+}
+
+export interface RecentlyReplayed {
+  readonly ids: Set<string>;
+  /** After this time (ms) no send that was in flight during the replay can still deliver. */
+  readonly until: number;
 }
 
 export interface ReplayState {

@@ -13,6 +13,11 @@ export class ReplayService {
     /** Replay waits for the socket to drain above this many queued bytes (half the backpressure limit). */
     private readonly highWaterBytes: number,
     private readonly metrics: Metrics,
+    /**
+     * Longest a send can take from accept to its live delivery (queue wait + write, both bounded by
+     * DB_OP_TIMEOUT_MS): replayed messages accepted within it may still be delivered live once more.
+     */
+    private readonly sendSettleMs: number,
   ) {}
 
   /** Runs a replay; a call during a running replay schedules one more run after it. Rejects on store errors. */
@@ -26,8 +31,11 @@ export class ReplayService {
     try {
       do {
         state.again = false;
-        const replayed = await this.runOnce(connection, state);
+        const recent = new Set<string>();
+        const replayed = await this.runOnce(connection, state, recent);
         if (!connection.open) return;
+        const now = Date.now();
+        connection.replayedRecently = recent.size > 0 ? { ids: recent, until: now + this.sendSettleMs } : undefined;
         connection.send(encodeReady(replayed));
         this.metrics.replayPending.observe(replayed);
       } while (state.again);
@@ -36,8 +44,9 @@ export class ReplayService {
     }
   }
 
-  private async runOnce(connection: ChatConnection, state: ReplayState): Promise<number> {
+  private async runOnce(connection: ChatConnection, state: ReplayState, recent: Set<string>): Promise<number> {
     const sent = new Set<string>();
+    const recentSince = Date.now() - this.sendSettleMs;
     let replayed = 0;
     for (;;) {
       state.overflowed = false;
@@ -49,6 +58,7 @@ export class ReplayService {
           if (!connection.open) return replayed;
           connection.send(encodeMessage(message));
           sent.add(message.messageId);
+          if (message.ts >= recentSince) recent.add(message.messageId);
           replayed++;
           if (connection.pressure() > this.highWaterBytes && !(await connection.writable())) return replayed;
         }

@@ -44,6 +44,7 @@ export class DeliveryRouter {
         else replay.overflowed = true;
         continue;
       }
+      if (connection.replayedRecently && wasJustReplayed(connection, message.messageId)) continue;
       connection.send((frame ??= encodeMessage(message)));
     }
   }
@@ -60,4 +61,18 @@ export class DeliveryRouter {
       for (const set of sets) yield* set;
     })();
   }
+}
+
+/**
+ * A send whose store write was acknowledged just before a replay read it, but whose promise settles just
+ * after the replay ended, would deliver the message a second time on the same connection. The replay
+ * leaves the ids it sent of recently accepted messages; each is skipped once, and the list expires.
+ */
+function wasJustReplayed(connection: ChatConnection, messageId: string): boolean {
+  const recent = connection.replayedRecently!;
+  if (Date.now() > recent.until) {
+    connection.replayedRecently = undefined;
+    return false;
+  }
+  return recent.ids.delete(messageId);
 }

@@ -70,7 +70,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   const limiter = new SendRateLimiter(config.limits.sendRatePerSec, config.limits.sendBurst, config.limits.maxConnections);
   const sender = new SendService(store, router, limiter, metrics, log);
   const confirmer = new ConfirmService(store, router, metrics, log);
-  const replayer = new ReplayService(store, config.limits.replayPageSize, config.limits.maxBackpressureBytes / 2, metrics);
+  const replayer = new ReplayService(store, config.limits.replayPageSize, config.limits.maxBackpressureBytes / 2, metrics, 2 * config.db.opTimeoutMs + 1000);
 
   const app = uWS.App();
   app.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, router, sender, confirmer, replayer, metrics, log, isShuttingDown }));

@@ -3,7 +3,7 @@
 // whose send buffer passes the backpressure limit is closed with 1013 instead of buffering without bound.
 import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../auth/jwt.js';
-import type { ChatConnection, ReplayState } from '../chat/connection.js';
+import type { ChatConnection, RecentlyReplayed, ReplayState } from '../chat/connection.js';
 
 export interface SocketData {
   readonly principal: Principal;
@@ -40,6 +40,7 @@ export class SocketConnection implements ChatConnection {
   readonly userId: string;
   open = true;
   replay: ReplayState | undefined;
+  replayedRecently: RecentlyReplayed | undefined;
   private outbox: string[] = [];
   private outboxBytes = 0;
   private drainWaiters: ((ok: boolean) => void)[] = [];

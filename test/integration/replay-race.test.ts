@@ -1,0 +1,72 @@
+// The race between a replay and a send still settling: the store has acknowledged the write (so the
+// replay reads and sends the message) but the send's promise settles only after the replay's `ready`,
+// and its live delivery would give the same connection the message a second time. A store whose
+// acknowledgements can be held back makes the race happen every time.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { NewMessage, PersistResult } from '../../src/store/store.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+/** A memory store that stores at once but can hold the acknowledgement (a slow write reply). */
+class HeldAckStore extends MemoryStore {
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  stored = 0;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+
+  override async persist(message: NewMessage): Promise<PersistResult> {
+    const result = await super.persist(message);
+    this.stored++;
+    if (this.gate) await this.gate;
+    return result;
+  }
+}
+
+describe('replay racing a send that is still settling', () => {
+  const store = new HeldAckStore();
+  let t: TestServer;
+  const clients: TestClient[] = [];
+  before(async () => (t = await startTestServer({ store })));
+  after(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await t.close();
+  });
+  const connect = async (userId: string) => {
+    const result = await TestClient.connectReady(t.wsUrl, await t.token(userId));
+    clients.push(result.client);
+    return result;
+  };
+  const copiesOf = (client: TestClient, messageId: string) =>
+    client.frames.filter((frame) => frame.type === 'message' && frame.messageId === messageId).length;
+
+  it('gives the connection a message the replay sent only once, even when the send settles after ready', async () => {
+    const { client: sender } = await connect('race-sender');
+    store.hold();
+    sender.send({ type: 'send', messageId: 'race-1', to: 'race-recipient', body: 'stored, ack held' });
+    while (store.stored === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    const { client: recipient, replayed } = await connect('race-recipient');
+    assert.deepEqual(replayed.map((frame) => frame.messageId), ['race-1'], 'the replay read the stored message');
+
+    store.release();
+    await sender.next((frame) => frame.type === 'ack' && frame.messageId === 'race-1' && frame.status === 'SENT');
+    // A later message proves live delivery runs and that anything queued before it has arrived.
+    await sender.sendMessage('race-2', 'race-recipient', 'after');
+    await recipient.next((frame) => frame.type === 'message' && frame.messageId === 'race-2');
+    assert.equal(copiesOf(recipient, 'race-1'), 1, 'race-1 reached this connection once');
+
+    // A second device connecting later still gets it by replay: the guard is per connection.
+    const { replayed: other } = await connect('race-recipient');
+    assert.deepEqual(other.map((frame) => frame.messageId), ['race-1', 'race-2']);
+  });
+});
