@@ -1,5 +1,7 @@
 // The final accounting of a fault test, read straight from MongoDB (no server cache in between) and
 // from what every client recorded: the figures docs/reliability.md reports.
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Load } from './load-client.js';
 
@@ -119,4 +121,23 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
 export function formatFigures(name: string, extra: Record<string, number | string>, figures: Figures): string {
   const all: Record<string, number | string> = { ...extra, ...figures };
   return `${name}: ${Object.entries(all).map(([key, value]) => `${key}=${value}`).join(' ')}`;
+}
+
+/** Prints the figures line (stdout and the test's diagnostics) and the first details of what went wrong. */
+export function reportFigures(t: TestContext, name: string, extra: Record<string, number | string>, result: { figures: Figures; details: string[] }): void {
+  const line = formatFigures(name, extra, result.figures);
+  console.log(line);
+  t.diagnostic(line);
+  if (result.details.length > 0) console.log(result.details.slice(0, 40).join('\n'));
+}
+
+/** The promise every fault test proves: everything acked, nothing lost, stored twice, marked twice or leaked. */
+export function assertNothingLost(figures: Figures): void {
+  assert.ok(figures.acked > 0 && figures.acked === figures.sent, `every message was eventually acked (${figures.acked}/${figures.sent})`);
+  assert.equal(figures.lostInStore, 0, 'lost (acked, not stored)');
+  assert.equal(figures.lostToRecipient, 0, 'lost (acked, never received)');
+  assert.equal(figures.duplicatedInStore, 0, 'duplicated in store');
+  assert.equal(figures.deliveredMarkedTwice, 0, 'delivered-marked twice');
+  assert.equal(figures.notConfirmedOnce, 0, 'confirmed exactly once');
+  assert.equal(figures.violations, 0, 'frames a client should never see');
 }

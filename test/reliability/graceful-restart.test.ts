@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { dropDatabases } from '../helpers/mongo.js';
-import { account, formatFigures } from './accounting.js';
+import { account, assertNothingLost, reportFigures } from './accounting.js';
 import { Load, scaled, waitFor, withTimeout } from './load-client.js';
 import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
 
@@ -40,20 +40,11 @@ describe('graceful restart under load (SIGTERM, Mongo store)', { skip: mongo.ski
       await waitFor(() => load.acked >= acked + 30, 60_000, () => 'no progress after the last restart');
       await load.finishSending(120_000);
       await load.drainRecipients(120_000);
-      const { figures, details } = await account(load, dbUri);
+      const result = await account(load, dbUri);
       const closes = load.closeCodes();
-      const line = formatFigures('graceful-restart', { seed: SEED, restarts: RESTARTS, drainMs: drains.join('/'), closes1001: closes[1001] ?? 0, closes1006: closes[1006] ?? 0, seconds: Math.round((Date.now() - started) / 1000) }, figures);
-      console.log(line);
-      t.diagnostic(line);
-      if (details.length > 0) console.log(details.slice(0, 40).join('\n'));
+      reportFigures(t, 'graceful-restart', { seed: SEED, restarts: RESTARTS, drainMs: drains.join('/'), closes1001: closes[1001] ?? 0, closes1006: closes[1006] ?? 0, seconds: Math.round((Date.now() - started) / 1000) }, result);
       assert.ok((closes[1001] ?? 0) >= RESTARTS, 'clients were told 1001 going away');
-      assert.ok(figures.acked > 0 && figures.acked === figures.sent, `every message was eventually acked (${figures.acked}/${figures.sent})`);
-      assert.equal(figures.lostInStore, 0, 'lost (acked, not stored)');
-      assert.equal(figures.lostToRecipient, 0, 'lost (acked, never received)');
-      assert.equal(figures.duplicatedInStore, 0, 'duplicated in store');
-      assert.equal(figures.deliveredMarkedTwice, 0, 'delivered-marked twice');
-      assert.equal(figures.notConfirmedOnce, 0, 'confirmed exactly once');
-      assert.equal(figures.violations, 0, 'frames a client should never see');
+      assertNothingLost(result.figures);
     } catch (error) {
       console.log(`graceful-restart failed (RELIABILITY_SEED=${SEED}): ${String(error)}\nserver output:\n${server.output()}`);
       throw error;
