@@ -7,9 +7,9 @@
 // and the generator is less likely to be the bottleneck.
 
 import type WebSocket from 'ws';
-import { decodeMessageId, encodeMessageId, idSalt, makeBodyPool } from './bodies.js';
-import { Counters, epochNow, waitUntil, type PairSpec, type ThreadConfig, type ThreadResult, type ThreadRunner } from './load-types.js';
-import { Pacer, pumpRoundRobin } from './pacer.js';
+import { decodeMessageId } from './bodies.js';
+import { epochNow, type ThreadConfig } from './load-types.js';
+import { Sender, WindowedRunner, sendFrame } from './load-window.js';
 import { closeWs, corkingSender, openWs } from './ws-connect.js';
 
 const SENT_ACK = 1;
@@ -26,19 +26,16 @@ interface Frame {
   duplicate?: boolean;
 }
 
-class Pair {
+class Pair extends Sender {
   sender!: WebSocket;
   recipient!: WebSocket;
   sendToServer!: (data: string) => void;
   ackToServer!: (data: string) => void;
   sentAt = new Float64Array(1024);
   flags = new Uint8Array(1024);
-  nextSeq = 0;
   inflight = 0;
   pendingDelivered: string[] = [];
   flushQueued = false;
-  readonly salt = idSalt();
-  constructor(readonly spec: PairSpec) {}
 
   slot(seq: number): void {
     if (seq < this.flags.length) return;
@@ -52,23 +49,13 @@ class Pair {
   }
 }
 
-export class ChatRunner implements ThreadRunner {
-  private readonly c = new Counters();
-  private readonly pairs: Pair[];
-  private readonly bodies: string[];
-  private remaining = 0;
-  private stopping = false;
-  private pacer: Pacer | undefined;
-  private resolveFinished!: () => void;
-  readonly finished = new Promise<void>((r) => (this.resolveFinished = r));
-
-  constructor(private readonly cfg: ThreadConfig) {
-    this.pairs = cfg.pairs.map((p) => new Pair(p));
-    this.bodies = makeBodyPool(cfg.bodyMin, cfg.bodyMax);
+export class ChatRunner extends WindowedRunner<Pair> {
+  constructor(cfg: ThreadConfig) {
+    super(cfg, (p) => new Pair(p));
   }
 
   async connect(): Promise<void> {
-    await Promise.all(this.pairs.map((p) => this.connectPair(p)));
+    await Promise.all(this.senders.map((p) => this.connectPair(p)));
   }
 
   // Recipient first, so nothing the sender sends can arrive before it exists.
@@ -132,40 +119,11 @@ export class ChatRunner implements ThreadRunner {
     return ws;
   }
 
-  start(budget: number): void {
-    this.remaining = budget;
-    if (this.cfg.ratePerSec) {
-      let from = 0;
-      this.pacer = new Pacer(this.cfg.ratePerSec, () => {
-        pumpRoundRobin(this.pairs, from++, (p) => this.canSend(p), (p) => this.sendOne(p));
-        this.checkFinished();
-      });
-      this.pacer.start();
-    }
-    for (const p of this.pairs) this.pump(p);
-    this.checkFinished();
-  }
-
-  private canSend(p: Pair): boolean {
-    return p.inflight < this.cfg.window && this.remaining > 0 && !this.stopping && (this.pacer === undefined || this.pacer.due() > 0);
-  }
-
-  private pump(p: Pair): void {
-    while (this.canSend(p)) this.sendOne(p);
-  }
-
-  private sendOne(p: Pair): void {
-    this.pacer?.take();
-    this.remaining--;
-    const seq = p.nextSeq++;
+  protected send(p: Pair, seq: number, id: string, body: string): void {
     p.slot(seq);
-    const id = encodeMessageId(this.cfg.tag, p.spec.index, seq, p.salt);
-    const body = this.bodies[seq % this.bodies.length]!;
     p.inflight++;
-    this.c.sent++;
     p.sentAt[seq] = performance.now();
-    // Hand-built JSON: ids, user ids and bodies never need escaping.
-    p.sendToServer(`{"type":"send","messageId":"${id}","to":"${p.spec.recipientId}","body":"${body}"}`);
+    p.sendToServer(sendFrame(id, p.spec.recipientId, body));
   }
 
   private lookup(p: Pair, id: string | undefined): number {
@@ -210,8 +168,7 @@ export class ChatRunner implements ThreadRunner {
 
   private release(p: Pair): void {
     p.inflight--;
-    this.pump(p);
-    this.checkFinished();
+    this.refill(p);
   }
 
   private onRecipientFrame(p: Pair, f: Frame): void {
@@ -248,22 +205,15 @@ export class ChatRunner implements ThreadRunner {
     });
   }
 
-  private checkFinished(): void {
-    if (this.remaining <= 0 && this.pairs.every((p) => p.inflight === 0)) this.resolveFinished();
-  }
-
   /** Everything sent is settled: acked-or-errored, and acked ones received and DELIVERED-acked. */
-  private settled(): boolean {
+  protected override settled(): boolean {
     const c = this.c;
-    return this.pairs.every((p) => p.inflight === 0) && c.received >= c.acked && c.deliveredAcks >= c.acked;
+    return this.idle() && c.received >= c.acked && c.deliveredAcks >= c.acked;
   }
 
-  async stop(): Promise<ThreadResult> {
-    this.stopping = true;
-    this.pacer?.stop();
-    this.c.backlogMaxMs = this.pacer?.backlogMaxMs ?? 0;
-    await waitUntil(() => this.settled(), this.cfg.drainMs);
-    for (const p of this.pairs) {
+  // Per message from the flags, not from inflight: also finds the acked ones never received or DELIVERED-acked.
+  protected override countUnsettled(): void {
+    for (const p of this.senders) {
       for (let s = 0; s < p.nextSeq; s++) {
         const f = p.flags[s]!;
         if (!(f & (SENT_ACK | ERRORED))) this.c.unacked++;
@@ -271,11 +221,10 @@ export class ChatRunner implements ThreadRunner {
         if (f & SENT_ACK && !(f & DELIVERED_ACK)) this.c.undelivered++;
       }
     }
-    return this.c.toResult();
   }
 
   async close(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.pairs.flatMap((p) => [p.sender, p.recipient].filter(Boolean).map((ws) => closeWs(ws))));
+    await Promise.all(this.senders.flatMap((p) => [p.sender, p.recipient].filter(Boolean).map((ws) => closeWs(ws))));
   }
 }

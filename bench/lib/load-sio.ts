@@ -3,40 +3,26 @@
 // and emits a new one when an ack callback fires - same shape as the chat load.
 
 import { io, type Socket } from 'socket.io-client';
-import { encodeMessageId, idSalt, makeBodyPool } from './bodies.js';
-import { Counters, epochNow, waitUntil, type PairSpec, type ThreadConfig, type ThreadResult, type ThreadRunner } from './load-types.js';
-import { Pacer, pumpRoundRobin } from './pacer.js';
+import { epochNow, type ThreadConfig } from './load-types.js';
+import { Sender, WindowedRunner } from './load-window.js';
 
 interface SioAck {
   status?: string;
   messageId?: string;
 }
 
-class Client {
+class Client extends Sender {
   socket!: Socket;
   inflight = 0;
-  seq = 0;
-  readonly salt = idSalt();
-  constructor(readonly spec: PairSpec) {}
 }
 
-export class SocketIoRunner implements ThreadRunner {
-  private readonly c = new Counters();
-  private readonly clients: Client[];
-  private readonly bodies: string[];
-  private remaining = 0;
-  private stopping = false;
-  private pacer: Pacer | undefined;
-  private resolveFinished!: () => void;
-  readonly finished = new Promise<void>((r) => (this.resolveFinished = r));
-
-  constructor(private readonly cfg: ThreadConfig) {
-    this.clients = cfg.pairs.map((p) => new Client(p));
-    this.bodies = makeBodyPool(cfg.bodyMin, cfg.bodyMax);
+export class SocketIoRunner extends WindowedRunner<Client> {
+  constructor(cfg: ThreadConfig) {
+    super(cfg, (p) => new Client(p));
   }
 
   async connect(): Promise<void> {
-    await Promise.all(this.clients.map((k) => this.open(k)));
+    await Promise.all(this.senders.map((k) => this.open(k)));
   }
 
   private open(k: Client): Promise<void> {
@@ -58,36 +44,8 @@ export class SocketIoRunner implements ThreadRunner {
     });
   }
 
-  start(budget: number): void {
-    this.remaining = budget;
-    if (this.cfg.ratePerSec) {
-      let from = 0;
-      this.pacer = new Pacer(this.cfg.ratePerSec, () => {
-        pumpRoundRobin(this.clients, from++, (k) => this.canSend(k), (k) => this.sendOne(k));
-        this.checkFinished();
-      });
-      this.pacer.start();
-    }
-    for (const k of this.clients) this.pump(k);
-    this.checkFinished();
-  }
-
-  private canSend(k: Client): boolean {
-    return k.inflight < this.cfg.window && this.remaining > 0 && !this.stopping && (this.pacer === undefined || this.pacer.due() > 0);
-  }
-
-  private pump(k: Client): void {
-    while (this.canSend(k)) this.sendOne(k);
-  }
-
-  private sendOne(k: Client): void {
-    this.pacer?.take();
-    this.remaining--;
-    const seq = k.seq++;
-    const messageId = encodeMessageId(this.cfg.tag, k.spec.index, seq, k.salt);
-    const body = this.bodies[seq % this.bodies.length]!;
+  protected send(k: Client, _seq: number, messageId: string, body: string): void {
     k.inflight++;
-    this.c.sent++;
     const t0 = performance.now();
     k.socket.emit('send', { messageId, to: k.spec.recipientId, body }, (ack: SioAck) => {
       this.c.ack.recordMs(performance.now() - t0);
@@ -95,26 +53,12 @@ export class SocketIoRunner implements ThreadRunner {
       this.c.acked++;
       this.c.lastEventAt = epochNow();
       k.inflight--;
-      this.pump(k);
-      this.checkFinished();
+      this.refill(k);
     });
-  }
-
-  private checkFinished(): void {
-    if (this.remaining <= 0 && this.clients.every((k) => k.inflight === 0)) this.resolveFinished();
-  }
-
-  async stop(): Promise<ThreadResult> {
-    this.stopping = true;
-    this.pacer?.stop();
-    this.c.backlogMaxMs = this.pacer?.backlogMaxMs ?? 0;
-    await waitUntil(() => this.clients.every((k) => k.inflight === 0), this.cfg.drainMs);
-    for (const k of this.clients) this.c.unacked += k.inflight;
-    return this.c.toResult();
   }
 
   async close(): Promise<void> {
     this.stopping = true;
-    for (const k of this.clients) k.socket?.disconnect();
+    for (const k of this.senders) k.socket?.disconnect();
   }
 }
