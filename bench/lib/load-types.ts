@@ -41,7 +41,8 @@ export interface ThreadConfig {
   connectRetries?: number;
 }
 
-export interface ThreadResult {
+/** The tallies each thread reports; LoadReport (ws-load.ts) carries the same ones, summed over threads. */
+export interface LoadTally {
   /** Frames/emits we sent. */
   sent: number;
   /** SENT acks (chat), echoes (echo), ack callbacks (socketio). */
@@ -66,14 +67,17 @@ export interface ThreadResult {
   errors: Record<string, number>;
   /** Frames we did not expect, by type (or 'foreign-id' for ids not from this run). */
   unexpected: Record<string, number>;
+  /** Connections retried after closing before `ready` (only with connectRetries: profiling runs). */
+  connectRetries: number;
+}
+
+export interface ThreadResult extends LoadTally {
   ack: HistogramData;
   delivered: HistogramData;
   /** Epoch ms (timeOrigin + now) of the last ack/receipt: end of useful work. */
   lastEventAt: number;
   /** Paced runs: how far behind schedule sending got (ms of sends at the target rate); 0 unpaced. */
   backlogMaxMs: number;
-  /** Connections retried after closing before `ready` (only with connectRetries). */
-  connectRetries: number;
 }
 
 /** What every per-mode runner implements; one instance per thread. */
@@ -93,8 +97,12 @@ export interface ThreadRunner {
 /** Epoch milliseconds comparable across worker threads. */
 export const epochNow = (): number => performance.timeOrigin + performance.now();
 
-/** Mutable counters every runner uses; toResult() snapshots them. */
-export class Counters {
+const bump = (counts: Record<string, number>, key: string): void => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
+
+/** Mutable counters every runner uses; toResult() snapshots them. Its fields are exactly ThreadResult's. */
+export class Counters implements LoadTally {
   sent = 0;
   acked = 0;
   deliveredAcks = 0;
@@ -114,32 +122,22 @@ export class Counters {
   readonly delivered = new Histogram();
 
   error(code: string): void {
-    this.errors[code] = (this.errors[code] ?? 0) + 1;
+    bump(this.errors, code);
   }
 
   odd(kind: string): void {
-    this.unexpected[kind] = (this.unexpected[kind] ?? 0) + 1;
+    bump(this.unexpected, kind);
   }
 
+  // A plain-data copy (it crosses postMessage from worker threads): the numbers as they are,
+  // the records copied so later counting cannot change them, the histograms as data.
   toResult(): ThreadResult {
     return {
-      sent: this.sent,
-      acked: this.acked,
-      deliveredAcks: this.deliveredAcks,
-      received: this.received,
-      lost: this.lost,
-      duplicated: this.duplicated,
-      duplicateAcks: this.duplicateAcks,
-      serverDuplicateFlags: this.serverDuplicateFlags,
-      unacked: this.unacked,
-      undelivered: this.undelivered,
+      ...this,
       errors: { ...this.errors },
       unexpected: { ...this.unexpected },
       ack: this.ack.toData(),
       delivered: this.delivered.toData(),
-      lastEventAt: this.lastEventAt,
-      backlogMaxMs: this.backlogMaxMs,
-      connectRetries: this.connectRetries,
     };
   }
 }

@@ -5,7 +5,7 @@
 
 import { signTestToken } from './jwt.js';
 import { runTag } from './bodies.js';
-import { epochNow, type LoadMode, type PairSpec, type ThreadConfig, type ThreadResult } from './load-types.js';
+import { epochNow, type LoadMode, type LoadTally, type PairSpec, type ThreadConfig, type ThreadResult } from './load-types.js';
 import { localThread, workerThread, type ThreadHandle } from './load-threads.js';
 import { readMachineCpu, readProcCpu, readProcMem, readProcTreeCpu, selfCpu, cpuDelta } from './proc-cpu.js';
 import { mergeHistograms, type LatencySummary } from './stats.js';
@@ -48,7 +48,8 @@ export interface WsLoadOptions {
   connectRetries?: number;
 }
 
-export interface LoadReport {
+/** The tallies (LoadTally) are the threads' summed; the rest is computed over the run. */
+export interface LoadReport extends LoadTally {
   mode: LoadMode;
   pairs: number;
   window: number;
@@ -59,26 +60,12 @@ export interface LoadReport {
   ratePerSec?: number;
   /** Paced runs: how far sending fell behind schedule (ms); more than a few ms means the target rate was not offered. */
   backlogMaxMs: number;
-  /** Connections retried after closing before `ready` (profiling runs only). */
-  connectRetries: number;
-  sent: number;
-  acked: number;
   msgsPerSec: number;
   /** SENT-ack latency (chat), echo round trip (echo), ack callback (socketio). */
   ack: LatencySummary;
   /** send -> DELIVERED-ack latency (chat only). */
   delivered?: LatencySummary;
-  deliveredAcks: number;
-  received: number;
-  lost: number;
-  duplicated: number;
-  duplicateAcks: number;
-  serverDuplicateFlags: number;
-  unacked: number;
-  undelivered: number;
-  errors: Record<string, number>;
   errorCount: number;
-  unexpected: Record<string, number>;
   /** This process (all worker threads included) over the measured window. */
   generator: { cpuUs: number; corePct: number };
   /** Whole machine over the window; otherCorePct = busy minus server and generator (noise check). */
