@@ -31,6 +31,12 @@ const dbUri = makeValidator<string>((input) => {
   throw new EnvError('must be "mem" (embedded in-memory store) or a mongodb:// or mongodb+srv:// URI');
 });
 
+const busUri = makeValidator<string>((input) => {
+  // A comma-separated list of NATS servers (the client fails over between them). May hold credentials: never echoed.
+  if (input.split(',').every((part) => /^(nats|tls):\/\/[^/?#\s]+\/?$/.test(part.trim()))) return input;
+  throw new EnvError('must be one or more nats:// (or tls://) server URLs, comma-separated');
+});
+
 /** A comma-separated list of exact origins: scheme://host[:port], no path. */
 const originList = makeValidator<readonly string[]>((input) => {
   const origins = input.split(',').map((part) => part.trim()).filter((part) => part !== '');
@@ -82,6 +88,8 @@ export const ENV_SPECS = {
   JWT_TTL_SEC: intIn(60, 31_536_000)({ default: 86_400 }),
   DB_URI: dbUri({ devDefault: 'mem' }),
   DB_OP_TIMEOUT_MS: intIn(100, 600_000)({ default: 5000 }),
+  BUS_URI: busUri({ default: undefined }),
+  BUS_WATCH_TIMEOUT_MS: intIn(10, 60_000)({ default: 1000 }),
   DB_BATCH_MAX_WAIT_MS: intIn(0, 1000)({ default: 2 }),
   DB_BATCH_MAX_OPS: intIn(1, 100_000)({ default: 512 }),
   CURSOR_CACHE_MAX: intIn(1, 100_000_000)({ default: 100_000 }),
@@ -127,6 +135,8 @@ export interface RawEnv {
   JWT_TTL_SEC: number;
   DB_URI: string;
   DB_OP_TIMEOUT_MS: number;
+  BUS_URI: string | undefined;
+  BUS_WATCH_TIMEOUT_MS: number;
   DB_BATCH_MAX_WAIT_MS: number;
   DB_BATCH_MAX_OPS: number;
   CURSOR_CACHE_MAX: number;

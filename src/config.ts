@@ -18,6 +18,8 @@ export interface Config {
     readonly ttlSec: number;
   };
   readonly db: { readonly uri: string; readonly kind: 'memory' | 'mongo'; readonly opTimeoutMs: number };
+  /** The live bus between instances (NATS); undefined: one instance, no bus. */
+  readonly bus: { readonly uri: string | undefined; readonly watchTimeoutMs: number };
   readonly batch: { readonly maxWaitMs: number; readonly maxOps: number };
   readonly cursorCacheMax: number;
   readonly cookie: { readonly name: string; readonly domain: string | undefined };
@@ -141,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     wsPath: e.WS_PATH,
     jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL_SEC },
     db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },
+    bus: { uri: e.BUS_URI, watchTimeoutMs: e.BUS_WATCH_TIMEOUT_MS },
     batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS },
     cursorCacheMax: e.CURSOR_CACHE_MAX,
     cookie: { name: e.AUTH_COOKIE_NAME, domain: e.COOKIE_DOMAIN },

@@ -1,5 +1,6 @@
 // The process entry: reads the environment (through config.ts), wires the server, owns signals and
 // exit codes. Nothing else in the code base touches process.env, signals or process.exit.
+import { createBus } from './bus/create-bus.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics/registry.js';
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   const store = await createStore(config, log, metrics);
   try {
-    server = await createServer(config, { store, users: createUserStore(config), log, metrics });
+    server = await createServer(config, { store, users: createUserStore(config), bus: createBus(config, log, metrics), log, metrics });
   } catch (error) {
     log.fatal({ err: error }, 'startup failed');
     process.exit(1);

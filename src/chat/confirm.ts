@@ -1,9 +1,8 @@
 // Recipient confirmations: mark each delivery exactly once (the store's conditional transition) and
-// tell the sender's open connections, once, with a DELIVERED ack.
+// tell the sender's open connections (on every instance), once, with a DELIVERED ack.
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../protocol/errors.js';
-import { encodeDeliveredAck } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { DeliveryRouter } from './router.js';
 import { errorSummary } from './send.js';
@@ -28,7 +27,7 @@ export class ConfirmService {
     }
     const now = Date.now();
     for (const mark of marks) {
-      this.router.sendToUser(mark.from, encodeDeliveredAck(mark.messageId));
+      this.router.deliveredAck(mark.from, mark.messageId);
       this.metrics.deliveryLatency.observe(Math.max(0, now - mark.ts) / 1000);
     }
     if (marks.length > 0) this.metrics.deliveriesMarked.inc(marks.length);

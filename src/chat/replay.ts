@@ -20,8 +20,12 @@ export class ReplayService {
     private readonly sendSettleMs: number,
   ) {}
 
-  /** Runs a replay; a call during a running replay schedules one more run after it. Rejects on store errors. */
-  async replay(connection: ChatConnection): Promise<void> {
+  /**
+   * Runs a replay; a call during a running replay schedules one more run after it. Rejects on store
+   * errors. `after` (the live bus subscription) is awaited with live messages already buffered, so
+   * nothing published meanwhile is missed or jumps ahead of the replay.
+   */
+  async replay(connection: ChatConnection, after?: Promise<void>): Promise<void> {
     if (connection.replay) {
       connection.replay.again = true;
       return;
@@ -29,6 +33,7 @@ export class ReplayService {
     const state: ReplayState = { buffered: [], overflowed: false, again: false };
     connection.replay = state;
     try {
+      if (after) await after;
       do {
         state.again = false;
         const recent = new Set<string>();

@@ -1,6 +1,9 @@
 // Who is online here: userId → open connections. Live delivery goes to every connection of the
 // recipient; a connection still replaying buffers live messages so they never jump ahead of older ones.
-import { encodeMessage } from '../protocol/frames.js';
+// With a live bus (several instances), what happens here is also published for the other instances,
+// and what they publish for users connected here is delivered as if it had happened here.
+import { NoBus, type BusEvent, type LiveBus } from '../bus/live-bus.js';
+import { encodeDeliveredAck, encodeMessage } from '../protocol/frames.js';
 import type { StoredMessage } from '../store/store.js';
 import type { ChatConnection } from './connection.js';
 
@@ -8,20 +11,29 @@ export class DeliveryRouter {
   private readonly byUser = new Map<string, Set<ChatConnection>>();
   private count = 0;
 
-  constructor(private readonly replayLiveBuffer: number) {}
+  constructor(
+    private readonly replayLiveBuffer: number,
+    private readonly bus: LiveBus = new NoBus(),
+  ) {}
 
-  add(connection: ChatConnection): void {
+  /** Resolves once the user's events from other instances reach this one: replay only after that. */
+  add(connection: ChatConnection): Promise<void> {
     let set = this.byUser.get(connection.userId);
+    const first = !set;
     if (!set) this.byUser.set(connection.userId, (set = new Set()));
     set.add(connection);
     this.count++;
+    return first ? this.bus.watch(connection.userId) : Promise.resolve();
   }
 
   remove(connection: ChatConnection): void {
     const set = this.byUser.get(connection.userId);
     if (!set?.delete(connection)) return;
     this.count--;
-    if (set.size === 0) this.byUser.delete(connection.userId);
+    if (set.size === 0) {
+      this.byUser.delete(connection.userId);
+      this.bus.unwatch(connection.userId);
+    }
   }
 
   get size(): number {
@@ -32,8 +44,25 @@ export class DeliveryRouter {
     return this.byUser.has(userId);
   }
 
-  /** Sends a newly stored message to its recipient's connections. */
+  /** Sends a newly stored message to its recipient's connections, here and on other instances. */
   deliver(message: StoredMessage): void {
+    this.deliverHere(message);
+    this.bus.publish(message.to, { kind: 'message', message });
+  }
+
+  /** Tells the sender's connections, here and on other instances, that a message was delivered. */
+  deliveredAck(sender: string, messageId: string): void {
+    this.sendToUser(sender, encodeDeliveredAck(messageId));
+    this.bus.publish(sender, { kind: 'delivered', sender, messageId });
+  }
+
+  /** An event another instance published for a user connected here. */
+  fromBus(event: BusEvent): void {
+    if (event.kind === 'message') this.deliverHere(event.message);
+    else this.sendToUser(event.sender, encodeDeliveredAck(event.messageId));
+  }
+
+  private deliverHere(message: StoredMessage): void {
     const set = this.byUser.get(message.to);
     if (!set) return;
     let frame: string | undefined;

@@ -79,6 +79,8 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       registers,
     }),
     httpRequests: new HotCounter('chat_http_requests_total', 'HTTP requests by route and status', ['route', 'status'], registers),
+    // out | in | dropped (not published: the bus was down; replay covers it) | invalid (unreadable event)
+    busEvents: new HotCounter('chat_bus_events_total', 'Live events between instances (BUS_URI), by direction', ['direction'], registers),
   };
 }
 

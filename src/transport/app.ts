@@ -3,6 +3,7 @@
 import uWS from 'uWebSockets.js';
 import { JwtVerifier } from '../auth/jwt.js';
 import { PasswordHasher } from '../auth/passwords.js';
+import { NoBus, type LiveBus } from '../bus/live-bus.js';
 import { ConfirmService } from '../chat/confirm.js';
 import { SendRateLimiter } from '../chat/rate-limit.js';
 import { ReplayService } from '../chat/replay.js';
@@ -29,6 +30,8 @@ export interface ServerDeps {
   readonly users?: UserStore;
   /** Password hashing; the default scrypt cost unless given. */
   readonly passwords?: PasswordHasher;
+  /** Live delivery between instances; none unless given (main.ts picks it from BUS_URI). Closed with the server. */
+  readonly bus?: LiveBus;
 }
 
 export interface ChatServer {
@@ -66,7 +69,9 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   const isShuttingDown = () => shuttingDown;
   const verifier = new JwtVerifier({ secret: config.jwt.secret, audience: config.jwt.audience, issuer: config.jwt.issuer });
   const cors = new CorsPolicy(config.corsOrigins);
-  const router = new DeliveryRouter(config.limits.replayLiveBuffer);
+  const bus = deps.bus ?? new NoBus();
+  const router = new DeliveryRouter(config.limits.replayLiveBuffer, bus);
+  await bus.start((event) => router.fromBus(event));
   const limiter = new SendRateLimiter(config.limits.sendRatePerSec, config.limits.sendBurst, config.limits.maxConnections);
   const sender = new SendService(store, router, limiter, metrics, log);
   const confirmer = new ConfirmService(store, router, metrics, log);
@@ -85,7 +90,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
     });
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
-  log.info({ port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, uws: native ? 'native' : 'fallback' }, 'listening');
+  log.info({ port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: native ? 'native' : 'fallback' }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -98,6 +103,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
       await sender.whenIdle();
       for (const connection of [...router.connections()]) (connection as SocketConnection).end(CLOSE_GOING_AWAY, 'going away');
       await store.close(); // flushes pending batches (confirmations) first
+      await bus.close();
       await users.close();
       // Drops idle keep-alive HTTP connections so the process can exit (present in this build, missing from its typings).
       (app as unknown as { close(): void }).close();

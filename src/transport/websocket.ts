@@ -159,8 +159,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       data.connection = connection;
       metrics.connectionsOpen.inc();
       scheduleExpiry(connection, data.principal.exp * 1000);
-      deps.router.add(connection);
-      deps.replayer.replay(connection).catch((error) => sendError(connection, replayError(error)));
+      const subscribed = deps.router.add(connection);
+      deps.replayer.replay(connection, subscribed).catch((error) => sendError(connection, replayError(error)));
     },
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
       const connection = ws.getUserData().connection!;

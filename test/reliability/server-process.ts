@@ -3,7 +3,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoUriFor } from '../helpers/mongo.js';
@@ -11,18 +10,11 @@ import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
 const run = promisify(execFile);
-const SCRIPT = fileURLToPath(new URL('../../scripts/mongo-test-server.sh', import.meta.url));
+import { freePort } from '../helpers/net.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
+
+const SCRIPT = fileURLToPath(new URL('../../scripts/mongo-test-server.sh', import.meta.url));
 
 /** The Mongo base URI for the fault tests, or why they cannot run (REQUIRE_MONGO=1 makes that a failure). */
 export function faultMongoUri(): { uri: string; skip: false } | { uri: undefined; skip: string } {

@@ -4,10 +4,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../helpers/net.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -17,15 +18,7 @@ export function findBinary(name: string): string | undefined {
   return dirs.map((dir) => join(dir, name)).find((path) => path !== name && existsSync(path));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+export { freePort };
 
 export interface NginxOptions {
   readonly upstreamPort: number;

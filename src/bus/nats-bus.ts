@@ -1,0 +1,160 @@
+// The live bus over NATS core pub/sub: one subject per user (`chat.u.<base64url user id>`; user ids
+// may hold '.', a NATS token separator), subscribed while the user has a connection on this instance.
+// Fire-and-forget by design: NATS core drops what no instance is subscribed to, or what arrives while
+// a link is down, and the store's replay delivers it on the next connect or `sync`.
+import { randomBytes } from 'node:crypto';
+import { connect, type NatsConnection, type Subscription } from 'nats';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { BusEvent, LiveBus } from './live-bus.js';
+
+export interface NatsBusOptions {
+  readonly uri: string;
+  /** Longest a new connection's replay waits for its user's subscription to reach the NATS server. */
+  readonly watchTimeoutMs: number;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+type WireEvent = BusEvent & { readonly origin: string };
+
+const subjectFor = (userId: string) => `chat.u.${Buffer.from(userId, 'utf8').toString('base64url')}`;
+
+export class NatsBus implements LiveBus {
+  readonly kind = 'nats';
+  /** Tells this instance's own events apart when they come back on a subject it also watches. */
+  private readonly origin = randomBytes(8).toString('hex');
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly counts;
+  private nc: NatsConnection | undefined;
+  private onEvent: (event: BusEvent) => void = () => {};
+  private closed = false;
+
+  constructor(private readonly options: NatsBusOptions) {
+    const events = options.metrics.busEvents;
+    this.counts = { out: events.cell('out'), in: events.cell('in'), dropped: events.cell('dropped'), invalid: events.cell('invalid') };
+  }
+
+  /** Connects in the background: an instance serves (alone) while NATS is unreachable. */
+  async start(onEvent: (event: BusEvent) => void): Promise<void> {
+    this.onEvent = onEvent;
+    const { log } = this.options;
+    const target = redact(this.options.uri);
+    connect({ servers: this.options.uri, name: `uws-chat-${this.origin}`, waitOnFirstConnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 1000 }).then(
+      (nc) => {
+        if (this.closed) return void nc.close();
+        this.nc = nc;
+        // Users who connected while NATS was unreachable: subscribe them now.
+        for (const userId of this.subscriptions.keys()) this.subscribe(userId);
+        log.info({ bus: target }, 'live bus connected');
+        void (async () => {
+          for await (const status of nc.status()) {
+            if (status.type === 'disconnect' || status.type === 'reconnect') log.warn({ bus: target, status: status.type }, 'live bus link changed');
+          }
+        })();
+      },
+      (error: unknown) => log.error({ bus: target, err: { message: String(error) } }, 'live bus gave up connecting; instances deliver only their own users live'),
+    );
+  }
+
+  async watch(userId: string): Promise<void> {
+    if (this.subscriptions.has(userId)) return;
+    const nc = this.subscribe(userId);
+    if (!nc) return;
+    // flush() round-trips to the server: after it, the SUB is registered and nothing published for
+    // this user from now on can miss this instance. Bounded: a slow bus must not hold up the replay.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.watchTimeoutMs)));
+    await Promise.race([nc.flush().catch(() => {}), timeout]);
+    clearTimeout(timer);
+  }
+
+  unwatch(userId: string): void {
+    const subscription = this.subscriptions.get(userId);
+    if (subscription === undefined) return;
+    this.subscriptions.delete(userId);
+    if (!subscription.isClosed()) subscription.unsubscribe();
+  }
+
+  publish(userId: string, event: BusEvent): void {
+    const nc = this.nc;
+    if (!nc || nc.isClosed() || this.closed) {
+      this.counts.dropped.value++;
+      return;
+    }
+    try {
+      nc.publish(subjectFor(userId), JSON.stringify({ ...event, origin: this.origin } satisfies WireEvent));
+      this.counts.out.value++;
+    } catch {
+      this.counts.dropped.value++;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const nc = this.nc;
+    this.nc = undefined;
+    this.subscriptions.clear();
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  /** Subscribes (or remembers the user until NATS is connected); returns the connection if subscribed. */
+  private subscribe(userId: string): NatsConnection | undefined {
+    const nc = this.nc;
+    if (!nc || nc.isClosed()) {
+      this.subscriptions.set(userId, placeholder);
+      return undefined;
+    }
+    const current = this.subscriptions.get(userId);
+    if (current !== undefined && current !== placeholder) return nc;
+    this.subscriptions.set(userId, nc.subscribe(subjectFor(userId), { callback: (error, msg) => !error && this.receive(msg.string()) }));
+    return nc;
+  }
+
+  private receive(text: string): void {
+    const event = parseWireEvent(text);
+    if (!event) {
+      this.counts.invalid.value++;
+      return;
+    }
+    if (event.origin === this.origin) return;
+    this.counts.in.value++;
+    this.onEvent(event.kind === 'message' ? { kind: 'message', message: event.message } : { kind: 'delivered', sender: event.sender, messageId: event.messageId });
+  }
+}
+
+/** A subscription slot for a user watched before NATS was reachable. */
+const placeholder = { isClosed: () => true, unsubscribe: () => {} } as unknown as Subscription;
+
+/** Other instances are trusted, but a bad event must never become a malformed frame. */
+function parseWireEvent(text: string): WireEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.origin !== 'string') return undefined;
+  if (v.kind === 'delivered') {
+    return typeof v.sender === 'string' && typeof v.messageId === 'string' ? { kind: 'delivered', sender: v.sender, messageId: v.messageId, origin: v.origin } : undefined;
+  }
+  if (v.kind !== 'message' || typeof v.message !== 'object' || v.message === null) return undefined;
+  const m = v.message as Record<string, unknown>;
+  const ok = typeof m.messageId === 'string' && typeof m.from === 'string' && typeof m.to === 'string' && typeof m.body === 'string' && typeof m.ts === 'number' && typeof m.seq === 'number';
+  if (!ok) return undefined;
+  return { kind: 'message', origin: v.origin, message: { messageId: m.messageId as string, from: m.from as string, to: m.to as string, body: m.body as string, ts: m.ts as number, seq: m.seq as number } };
+}
+
+/** The bus address without credentials, for logs. */
+function redact(uri: string): string {
+  try {
+    const url = new URL(uri);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return 'nats://(unparsable)';
+  }
+}
