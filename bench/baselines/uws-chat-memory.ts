@@ -5,11 +5,13 @@
 //    + JWT check at connect), between "uWS echo" and "our server".
 // Auth: Bearer header or `token` cookie, HS256 JWT verified with JWT_SECRET.
 
-import { jwtVerify } from 'jose';
+import { createVerifier } from 'fast-jwt';
 import uWS from 'uWebSockets.js';
 
 const port = Number(process.env.PORT ?? 0);
-const secret = new TextEncoder().encode(process.env.JWT_SECRET ?? 'bench-secret');
+// Synchronous, as in our server: an upgrade completed after an await, inside res.cork, can be closed by
+// this uWS build right after `open` (see src/auth/jwt.ts).
+const verifyToken = createVerifier({ key: process.env.JWT_SECRET ?? 'bench-secret', algorithms: ['HS256'] });
 
 interface User {
   userId: string;
@@ -36,22 +38,21 @@ const app = uWS.App().ws<User>('/ws', {
   maxPayloadLength: 64 * 1024,
   idleTimeout: 120,
   upgrade: (res, req, context) => {
-    // Everything from req must be read before the first await.
     const token = tokenFrom(req);
-    const key = req.getHeader('sec-websocket-key');
-    const protocol = req.getHeader('sec-websocket-protocol');
-    const ext = req.getHeader('sec-websocket-extensions');
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
-    const verify = token ? jwtVerify(token, secret, { algorithms: ['HS256'] }) : Promise.reject(new Error('no token'));
-    verify.then(
-      ({ payload }) => {
-        if (aborted) return;
-        res.cork(() => res.upgrade<User>({ userId: String(payload.sub) }, key, protocol, ext, context));
-      },
-      () => {
-        if (!aborted) res.cork(() => res.writeStatus('401 Unauthorized').end());
-      },
+    let payload: { sub?: unknown };
+    try {
+      if (!token) throw new Error('no token');
+      payload = verifyToken(token) as { sub?: unknown };
+    } catch {
+      res.writeStatus('401 Unauthorized').end();
+      return;
+    }
+    res.upgrade<User>(
+      { userId: String(payload.sub) },
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context,
     );
   },
   open: (ws) => {

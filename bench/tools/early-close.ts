@@ -1,7 +1,8 @@
-// Reproduces a server-side early close: a burst of fresh authenticated connections, where a few are
-// upgraded (101) and then closed by the server without a close frame (1006) before `ready`, with no
-// JS code calling end(). Seen reliably under --cpu-prof (1–3 of the first ~20 of 128 connections),
-// rarely without it on a loaded machine (1 in 8000); the bare-uWS chat floor does not show it.
+// Checks for a server-side early close: a burst of fresh authenticated connections, where a few used
+// to be upgraded (101) and then closed by uWS without a close frame (1006) before `ready`, with no JS
+// code calling end(): 1–3 of the first ~20 of 128 under --cpu-prof. Cause (fixed): upgrades completed
+// asynchronously inside res.cork, mishandled by this uWS build (docs/reliability.md, "What the proofs
+// broke", item 5). `--ref <commit before c095b07>` shows it again.
 //
 //   node --import tsx bench/tools/early-close.ts [--profile] [--connections 128] [--rounds 3] [--ref <git-ref>] [--floor]
 //
