@@ -11,7 +11,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+# The demo page (served only with SERVE_DEMO=true) is bundled here, where esbuild and tsx exist.
+COPY scripts/build-demo.ts ./scripts/
+RUN npm run build && npm run build:demo
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production

@@ -116,6 +116,8 @@ dev_paths=$(cd "$APP" && node -e '
 check "runtime node_modules holds no dev dependency (package-lock dev:true)" test -z "$dev_paths" || echo "$dev_paths" | head
 check "runtime holds dist/ and production dependencies only (no src/, test/, bench/, tsx, typescript)" \
   test -f "$APP/dist/main.js" -a ! -e "$APP/src" -a ! -e "$APP/test" -a ! -e "$APP/bench" -a ! -e "$APP/node_modules/tsx" -a ! -e "$APP/node_modules/typescript"
+check "runtime holds the built demo page (dist/demo/: served only with SERVE_DEMO=true)" \
+  test -s "$APP/dist/demo/index.html" -a -s "$APP/dist/demo/demo.js" -a -s "$APP/dist/demo/demo.css"
 check "CMD runs node directly (exec form, no npm or shell)" bash -c "[[ '$cmd' == '[\"node\",'* ]]"
 
 # --- start it the way Docker would ---------------------------------------------------------------------
