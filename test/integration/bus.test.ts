@@ -10,7 +10,7 @@ import { connect as natsConnect } from 'nats';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { freePort } from '../helpers/net.js';
-import { TEST_SECRET } from '../helpers/server.js';
+import { TEST_SECRET, testEnv } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 
@@ -40,16 +40,7 @@ describe('live bus between two server processes', { skip }, () => {
   let urls: { a: string; b: string };
 
   const start = (busUri: string) => {
-    const server = spawnServer({
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      JWT_SECRET: TEST_SECRET,
-      DB_URI: dbUri,
-      BUS_URI: busUri,
-      SEND_RATE_PER_SEC: '100000',
-      SEND_BURST: '100000',
-    });
+    const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: busUri }));
     servers.push(server);
     return server.listening.then((port) => ({ server, port, url: `ws://127.0.0.1:${port}/ws` }));
   };

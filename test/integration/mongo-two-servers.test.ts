@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
 import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import { createMongoStoreForTests, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
-import { TEST_SECRET } from '../helpers/server.js';
+import { TEST_SECRET, testEnv } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 
@@ -22,15 +22,7 @@ describe('two server processes on one database', { skip: baseUri ? false : 'TEST
   let truth: MongoStore;
 
   const start = () => {
-    const server = spawnServer({
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      JWT_SECRET: TEST_SECRET,
-      DB_URI: dbUri,
-      SEND_RATE_PER_SEC: '100000',
-      SEND_BURST: '100000',
-    });
+    const server = spawnServer(testEnv({ DB_URI: dbUri }));
     servers.push(server);
     return server.listening.then((port) => `ws://127.0.0.1:${port}/ws`);
   };
