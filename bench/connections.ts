@@ -16,7 +16,7 @@ import type { ClosedEvent, OpenCommand, OpenedEvent } from './connections-client
 import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { scrapeMetrics, waitForMetrics, type MetricSamples } from './lib/metrics-scrape.js';
 import { cpuDelta, readMachineCpu, readProcCpu, readProcMem, selfCpu } from './lib/proc-cpu.js';
-import { fmt, newResult, type BenchResult, type Figure } from './lib/report.js';
+import { fmt, newResult, type BenchResult } from './lib/report.js';
 import { BENCH_JWT_SECRET, fdLimit, startBaseline, startOurServer, stopServer } from './lib/servers.js';
 import type { RunningServer } from './lib/spawn.js';
 import { runTag } from './lib/bodies.js';

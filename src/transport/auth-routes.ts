@@ -19,7 +19,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../protocol/errors.js';
 import { usernameKey, type UserStore } from '../store/users.js';
 import type { CorsPolicy } from './cors.js';
-import { Exchange, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
+import { countingExchanges, Exchange, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
 import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
 
 export interface AuthRouteDeps {
@@ -54,6 +54,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   const { config, users, hasher, metrics, log, cors } = deps;
   const perIp = new SendRateLimiter(config.authRate.perIpPerMin / 60, config.authRate.perIpPerMin, LIMITER_KEYS);
   const perUser = new SendRateLimiter(config.authRate.perUserPerMin / 60, config.authRate.perUserPerMin, LIMITER_KEYS);
+  const exchangeFor = countingExchanges(metrics);
   hasher.prepare().catch((error: unknown) => log.warn({ err: error }, 'password hasher warm-up failed'));
 
   const limit = (limiter: SendRateLimiter, key: string, what: string) => {
@@ -118,7 +119,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     app.post(path, (res: HttpResponse, req) => {
       const origin = req.getHeader('origin');
       const request: AuthRequest = {
-        exchange: new Exchange(res, (status) => metrics.httpRequests.inc({ route: path, status: String(status) })),
+        exchange: exchangeFor(res, path),
         headers: { ...cors.headersFor(origin), 'cache-control': 'no-store' },
         ip: remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy),
         authorization: req.getHeader('authorization'),
@@ -176,7 +177,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
 
   app.get('/api/me', (res, req) => {
     const request: AuthRequest = {
-      exchange: new Exchange(res, (status) => metrics.httpRequests.inc({ route: '/api/me', status: String(status) })),
+      exchange: exchangeFor(res, '/api/me'),
       headers: { ...cors.headersFor(req.getHeader('origin')), 'cache-control': 'no-store' },
       ip: '',
       authorization: req.getHeader('authorization'),

@@ -4,7 +4,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { DemoAssets } from './demo-assets.js';
-import { Exchange } from './http.js';
+import { countingExchanges } from './http.js';
 
 export { loadDemoAssets } from './demo-assets.js';
 
@@ -17,8 +17,7 @@ const SECURITY_HEADERS = {
 };
 
 export function registerDemoRoutes(app: TemplatedApp, assets: DemoAssets, metrics: Metrics, log: Logger): void {
-  const exchangeFor = (res: Parameters<Parameters<TemplatedApp['get']>[1]>[0], route: string) =>
-    new Exchange(res, (status) => metrics.httpRequests.inc({ route, status: String(status) }));
+  const exchangeFor = countingExchanges(metrics);
 
   app.get('/', (res) => exchangeFor(res, '/').respond(200, assets.html, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }));
   app.get('/demo.css', (res) => exchangeFor(res, '/demo.css').respond(200, assets.css, { ...SECURITY_HEADERS, 'content-type': 'text/css; charset=utf-8' }));

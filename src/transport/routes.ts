@@ -6,13 +6,12 @@ import type { JwtVerifier, Principal } from '../auth/jwt.js';
 import type { SendService } from '../chat/send.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { CounterCell } from '../metrics/hot-counter.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../protocol/errors.js';
 import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
-import { Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+import { countingExchanges, Exchange, isJsonContentType, readBody, type Headers } from './http.js';
 
 export interface RouteDeps {
   readonly config: Config;
@@ -30,16 +29,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   const { config, metrics, cors } = deps;
-  // One bound counter cell per (route, status): the per-request cost is an increment.
-  const statusCells = new Map<string, Map<number, CounterCell>>();
-  const countStatus = (route: string, status: number) => {
-    let cells = statusCells.get(route);
-    if (!cells) statusCells.set(route, (cells = new Map()));
-    let cell = cells.get(status);
-    if (!cell) cells.set(status, (cell = metrics.httpRequests.cell(route, String(status))));
-    cell.value++;
-  };
-  const exchangeFor = (res: HttpResponse, route: string) => new Exchange(res, (status) => countStatus(route, status));
+  const exchangeFor = countingExchanges(metrics);
 
   /** Resolves the caller's principal, or answers 401 and resolves undefined. */
   const authenticate = async (exchange: Exchange, authorization: string, cookie: string, extra: Headers): Promise<Principal | undefined> => {

@@ -132,7 +132,6 @@ class FuzzSession {
 
   /** Fires cases without waiting (none that close the connection), then checks every answer at once. */
   async storm(generator: FuzzGenerator, count: number): Promise<number> {
-    const start = this.client.frames.length;
     const sent: FuzzCase[] = [];
     while (sent.length < count) {
       const c = generator.next();
