@@ -118,6 +118,8 @@ export function ourServerEnv(dbUri = 'mem'): Record<string, string> {
     SEND_BURST: String(BENCH_SEND_RATE),
     LOG_LEVEL: 'info',
     SERVE_DEMO: 'false',
+    // BENCH_BUS_URI=nats://127.0.0.1:4222 measures ours with the live bus on (it publishes every message).
+    ...(process.env.BENCH_BUS_URI ? { BUS_URI: process.env.BENCH_BUS_URI } : {}),
   };
 }
 

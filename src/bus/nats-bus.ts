@@ -29,6 +29,9 @@ export class NatsBus implements LiveBus {
   private nc: NatsConnection | undefined;
   private onEvent: (event: BusEvent) => void = () => {};
   private closed = false;
+  /** subject, payload, subject, payload, …: what this event-loop turn published. */
+  private outbox: string[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly options: NatsBusOptions) {
     const events = options.metrics.busEvents;
@@ -40,7 +43,7 @@ export class NatsBus implements LiveBus {
     this.onEvent = onEvent;
     const { log } = this.options;
     const target = redact(this.options.uri);
-    connect({ servers: this.options.uri, name: `uws-chat-${this.origin}`, waitOnFirstConnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 1000 }).then(
+    connect({ servers: this.options.uri, name: `uws-chat-${this.origin}`, noEcho: true, waitOnFirstConnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 1000 }).then(
       (nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;
@@ -77,20 +80,38 @@ export class NatsBus implements LiveBus {
   }
 
   publish(userId: string, event: BusEvent): void {
-    const nc = this.nc;
-    if (!nc || nc.isClosed() || this.closed) {
-      this.counts.dropped.value++;
-      return;
-    }
-    try {
-      nc.publish(subjectFor(userId), JSON.stringify({ ...event, origin: this.origin } satisfies WireEvent));
-      this.counts.out.value++;
-    } catch {
-      this.counts.dropped.value++;
+    if (this.closed) return void this.counts.dropped.value++;
+    // Queued and handed to NATS once per event-loop turn: the client writes to its socket in a
+    // microtask after the first publish, and uWS runs microtasks after every frame callback, so
+    // publishing in place cost one write syscall per message (measured: 3x the server's CPU).
+    this.outbox.push(subjectFor(userId), JSON.stringify({ ...event, origin: this.origin } satisfies WireEvent));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushOutbox);
     }
   }
 
+  private readonly flushOutbox = (): void => {
+    this.flushScheduled = false;
+    const items = this.outbox;
+    this.outbox = [];
+    const nc = this.nc;
+    if (!nc || nc.isClosed()) {
+      this.counts.dropped.value += items.length / 2;
+      return;
+    }
+    for (let i = 0; i < items.length; i += 2) {
+      try {
+        nc.publish(items[i]!, items[i + 1]!);
+        this.counts.out.value++;
+      } catch {
+        this.counts.dropped.value++;
+      }
+    }
+  };
+
   async close(): Promise<void> {
+    this.flushOutbox(); // what was published before close still goes out
     this.closed = true;
     const nc = this.nc;
     this.nc = undefined;
