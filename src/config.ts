@@ -133,6 +133,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (isProduction && e.METRICS_SECRET && Buffer.byteLength(e.METRICS_SECRET, 'utf8') < 16) {
     warnings.push('METRICS_SECRET is shorter than 16 bytes');
   }
+  if (isProduction && e.DB_URI === 'mem') {
+    warnings.push('DB_URI=mem in production: messages live in this process only, are lost on restart, and memory grows with every message; use a mongodb:// URI');
+  }
+  if (e.DB_URI === 'mem' && e.BUS_URI !== undefined) {
+    warnings.push('BUS_URI with DB_URI=mem: instances do not share a store, so a message sent through one cannot be replayed or confirmed through another');
+  }
 
   const dbUri = e.DB_URI;
   const config: Config = {

@@ -62,6 +62,7 @@ describe('env contract', { concurrency: 4 }, () => {
     const port = await server.listening;
     assert.ok(port > 0);
     assert.match(server.stdout(), /JWT_SECRET is shorter than 32 bytes/);
+    assert.match(server.stdout(), /DB_URI=mem in production: messages live in this process only/);
     assert.match(server.stdout(), /"uws":"native"/);
     assert.doesNotMatch(server.stdout() + server.stderr(), /metrics-secret-for-tests|"secret"/);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
