@@ -138,7 +138,7 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
   }
 
   result.details.push({
-    headers: ['server', 'load', 'msgs/s', 'server CPU µs/msg', 'kernel share', 'server core %', 'generator core %', 'other core %', 'ack p50 / p90 / p99 / max ms', 'send→DELIVERED p50 / p99 ms', 'behind schedule ms'],
+    headers: ['server', 'load', 'msgs/s', 'server CPU µs/msg', 'kernel share', 'server core %', 'generator core %', 'other core %', 'ack p50 / p90 / p99 / max ms', 'send→DELIVERED p50 / p90 / p99 / max ms', 'behind schedule ms'],
     rows: runs.map(({ subject, load, rep, report: r }) => [
       p.repeat > 1 ? `${subject} #${rep}` : subject,
       load,
@@ -149,7 +149,7 @@ export async function runWsSend(ctx: BenchContext): Promise<BenchResult> {
       fmt(r.generator.corePct),
       fmt(r.machine.otherCorePct),
       `${r.ack.p50Ms} / ${r.ack.p90Ms} / ${r.ack.p99Ms} / ${r.ack.maxMs}`,
-      r.delivered ? `${r.delivered.p50Ms} / ${r.delivered.p99Ms}` : '—',
+      r.delivered ? `${r.delivered.p50Ms} / ${r.delivered.p90Ms} / ${r.delivered.p99Ms} / ${r.delivered.maxMs}` : '—',
       r.ratePerSec === undefined ? '—' : fmt(r.backlogMaxMs),
     ]),
   });
