@@ -9,6 +9,8 @@ export interface Figures {
   /** Distinct messages the senders created (every one of them was retried until acked). */
   sent: number;
   acked: number;
+  /** The issue's "lost": acked messages missing from the store or never received (the sum of the next two). */
+  lost: number;
   /** Acked, but no message document. */
   lostInStore: number;
   /** Acked, but never received by its recipient. */
@@ -101,6 +103,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
     const figures: Figures = {
       sent: load.registry.size,
       acked: acked.size,
+      lost: lostInStore + lostToRecipient,
       lostInStore,
       lostToRecipient,
       duplicatedInStore: strayOrAltered + extraEntries,
@@ -134,6 +137,7 @@ export function reportFigures(t: TestContext, name: string, extra: Record<string
 /** The promise every fault test proves: everything acked, nothing lost, stored twice, marked twice or leaked. */
 export function assertNothingLost(figures: Figures): void {
   assert.ok(figures.acked > 0 && figures.acked === figures.sent, `every message was eventually acked (${figures.acked}/${figures.sent})`);
+  assert.equal(figures.lost, 0, 'lost');
   assert.equal(figures.lostInStore, 0, 'lost (acked, not stored)');
   assert.equal(figures.lostToRecipient, 0, 'lost (acked, never received)');
   assert.equal(figures.duplicatedInStore, 0, 'duplicated in store');
