@@ -5,11 +5,13 @@
 //   node --import tsx bench/http-send.ts [--smoke] [--compare <ref>] [--profile]
 //     --connections C (64)  --seconds S (5)  --warmup S (2)  --only ours,uws,fastify (servers to run)
 //
-// Closed loop: C connections, one request in flight each. Any non-2xx answer, error or timeout fails.
+// Closed loop: C connections, one request in flight each. Any non-2xx answer, error or timeout fails,
+// and so does a lost or duplicated message on ours (checked against its /metrics, see sendProblems).
 
 import { runAutocannon, type AutocannonReport } from './lib/autocannon-run.js';
 import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { signTestToken } from './lib/jwt.js';
+import { scrapeMetrics } from './lib/metrics-scrape.js';
 import { fmt, newResult, type BenchResult, type Figure } from './lib/report.js';
 import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer } from './lib/servers.js';
 import type { RunningServer } from './lib/spawn.js';
@@ -17,6 +19,49 @@ import type { RunningServer } from './lib/spawn.js';
 interface Run {
   subject: string;
   report: AutocannonReport;
+}
+
+type SendCounts = Record<'new' | 'duplicate' | 'conflict', number>;
+
+/**
+ * Ours' chat_messages_sent_total by result, once the count has stopped moving: requests autocannon
+ * dropped in flight at its stop may still be in the store when it returns. Missing samples are NaN
+ * (a server without the counter cannot pass the check).
+ */
+async function settledSendCounts(port: number): Promise<SendCounts> {
+  const read = async (): Promise<SendCounts> => {
+    const m = await scrapeMetrics(port);
+    const get = (r: string) => m.get(`chat_messages_sent_total{result="${r}"}`) ?? NaN;
+    return { new: get('new'), duplicate: get('duplicate'), conflict: get('conflict') };
+  };
+  let last = await read();
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await read();
+    if (now.new === last.new) return now;
+    last = now;
+  }
+  return last;
+}
+
+/**
+ * Lost or duplicated messages on ours over one autocannon run. Every request carries a fresh
+ * messageId, so each 2xx must be one `new` store (fewer: a 2xx for a message not stored = lost), and
+ * `duplicate`/`conflict` must stay 0 (an id seen twice = sent or stored twice). `new` may exceed the
+ * 2xx count only by the requests written but never answered (dropped in flight at autocannon's stop).
+ */
+function sendProblems(label: string, before: SendCounts, after: SendCounts, r: AutocannonReport): string[] {
+  const d = (k: keyof SendCounts) => after[k] - before[k];
+  const stored = d('new');
+  const unanswered = r.issued - r.requests;
+  const seen = `chat_messages_sent_total{result="new"} +${stored}, ${r.ok2xx} 2xx, ${unanswered} unanswered`;
+  const p: string[] = [];
+  if (!Number.isFinite(stored) || !Number.isFinite(d('duplicate')) || !Number.isFinite(d('conflict'))) return [`${label}: cannot check for lost or duplicated messages: chat_messages_sent_total{result=new|duplicate|conflict} missing from /metrics`];
+  if (stored < r.ok2xx) p.push(`${label}: ${r.ok2xx - stored} messages answered 2xx but never stored (lost; ${seen})`);
+  if (stored > r.ok2xx + unanswered) p.push(`${label}: ${stored - r.ok2xx - unanswered} more messages stored than sent (duplicated; ${seen})`);
+  if (d('duplicate')) p.push(`${label}: ${d('duplicate')} sends stored as duplicates (duplicated: every request has a fresh messageId)`);
+  if (d('conflict')) p.push(`${label}: ${d('conflict')} sends refused as conflicts (duplicated: every request has a fresh messageId)`);
+  return p;
 }
 
 export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
@@ -30,10 +75,11 @@ export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
     `autocannon, ${connections} connections, pipelining 1, ${seconds} s after ${warmupSec} s warm-up, bodies 50–500 B, fresh messageId per request, recipient offline (messages stay pending)`,
   );
   const token = await signTestToken('bench-http-sender', BENCH_JWT_SECRET);
-  const subjects: { label: string; start: () => Promise<RunningServer> }[] = [
+  // Only ours stores messages (and has /metrics): the baselines skip the lost/duplicated check.
+  const subjects: { label: string; ours?: true; start: () => Promise<RunningServer> }[] = [
     { label: 'uws POST', start: () => startBaseline('uws-echo', { cpuProfDir: ctx.profileDir }) },
     { label: 'fastify POST', start: () => startBaseline('fastify-post', { cpuProfDir: ctx.profileDir }) },
-    ...ctx.ours.map((b) => ({ label: b.label, start: () => startOurServer(b, { cpuProfDir: ctx.profileDir }) })),
+    ...ctx.ours.map((b) => ({ label: b.label, ours: true as const, start: () => startOurServer(b, { cpuProfDir: ctx.profileDir }) })),
   ];
   const runs: Run[] = [];
   const only = a.str('only');
@@ -48,9 +94,17 @@ export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
         }
         if (r.ok2xx === 0) result.problems.push(`${s.label} ${what}: no request succeeded`);
       };
-      check('warm-up', await runAutocannon({ url, token, connections, durationSec: warmupSec }));
-      const report = await runAutocannon({ url, token, connections, durationSec: seconds, serverPid: server.pid });
-      check('measured', report);
+      // Scrapes fall between the runs, outside the measured window.
+      const counts = s.ours ? () => settledSendCounts(server.port) : undefined;
+      const run = async (what: string, o: { durationSec: number; serverPid?: number }) => {
+        const before = await counts?.();
+        const r = await runAutocannon({ url, token, connections, ...o });
+        check(what, r);
+        if (before) result.problems.push(...sendProblems(`${s.label} ${what}`, before, await counts!(), r));
+        return r;
+      };
+      await run('warm-up', { durationSec: warmupSec });
+      const report = await run('measured', { durationSec: seconds, serverPid: server.pid });
       runs.push({ subject: s.label, report });
     } finally {
       await stopServer(server, ctx.profileDir !== undefined);

@@ -33,6 +33,12 @@ export interface AutocannonReport {
   durationSec: number;
   /** Completed requests (any status). */
   requests: number;
+  /**
+   * Requests written (one fresh messageId each). autocannon drops the ones still in flight when it
+   * stops, so issued − requests (at most one per connection, plus timeouts) were sent but never
+   * answered: a server may have stored them. The store check in http-send.ts allows for that.
+   */
+  issued: number;
   ok2xx: number;
   non2xx: number;
   errors: number;
@@ -102,6 +108,7 @@ export async function runAutocannon(o: AutocannonRunOptions): Promise<Autocannon
   return {
     durationSec: r.duration,
     requests,
+    issued: seq,
     ok2xx: r['2xx'],
     non2xx: r.non2xx,
     errors: r.errors,
