@@ -1,6 +1,7 @@
 // Where a request's token comes from. Rule (docs/protocol.md, "Authentication"): an Authorization
 // header, when present, is the only credential considered — a bad Bearer token is refused even if a
 // valid cookie is also sent, so a cookie never silently overrides what a client explicitly presented.
+import { TokenError, type JwtVerifier, type Principal } from './jwt.js';
 
 export type TokenSource = { readonly token: string; readonly from: 'bearer' | 'cookie' } | { readonly error: 'no_token' | 'bad_header' };
 
@@ -24,4 +25,20 @@ export function readCookie(header: string, name: string): string | undefined {
     }
   }
   return undefined;
+}
+
+export type Authentication =
+  | { readonly principal: Principal; readonly from: 'bearer' | 'cookie' }
+  /** Why, for the rejection metric and the debug log line (never the token). */
+  | { readonly rejected: 'no_token' | 'bad_token' | 'expired' };
+
+/** The one authentication rule for every door (upgrade, HTTP routes): token source, then the verifier. */
+export function authenticate(verifier: JwtVerifier, authorization: string, cookieHeader: string, cookieName: string): Authentication {
+  const source = extractToken(authorization, cookieHeader, cookieName);
+  if ('error' in source) return { rejected: source.error === 'no_token' ? 'no_token' : 'bad_token' };
+  try {
+    return { principal: verifier.verify(source.token), from: source.from };
+  } catch (error) {
+    return { rejected: error instanceof TokenError ? error.reason : 'bad_token' };
+  }
 }

@@ -9,7 +9,7 @@
 import { decodeJwt } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { parseCredentials, type Credentials } from '../auth/account-input.js';
-import { extractToken } from '../auth/credentials.js';
+import { authenticate as authenticateRequest } from '../auth/credentials.js';
 import { signToken, type JwtVerifier, type Principal } from '../auth/jwt.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import { SendRateLimiter } from '../chat/rate-limit.js';
@@ -89,14 +89,11 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     request.exchange.json(status, { userId, expiresAt, ...(options.bearer ? { token } : {}) }, headers);
   };
 
-  const authenticate = async (request: AuthRequest): Promise<{ principal: Principal; from: 'bearer' | 'cookie' }> => {
-    const source = extractToken(request.authorization, request.cookie, config.cookie.name);
-    if ('error' in source) throw new ChatError('unauthorized');
-    try {
-      return { principal: deps.verifier.verify(source.token), from: source.from };
-    } catch {
-      throw new ChatError('unauthorized');
-    }
+  const authenticate = (request: AuthRequest, route: string): { principal: Principal; from: 'bearer' | 'cookie' } => {
+    const result = authenticateRequest(deps.verifier, request.authorization, request.cookie, config.cookie.name);
+    if ('principal' in result) return result;
+    log.debug({ route, reason: result.rejected }, 'request refused: 401');
+    throw new ChatError('unauthorized');
   };
 
   const readCredentials = async (request: AuthRequest, body: Promise<Buffer>): Promise<Credentials> => {
@@ -165,7 +162,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   });
 
   post('/api/auth/refresh', false, async (request) => {
-    const { principal, from } = await authenticate(request);
+    const { principal, from } = authenticate(request, '/api/auth/refresh');
     // Browsers (cookie) get a new cookie; Bearer clients get the new token in the body.
     await issue(request, 200, principal.userId, { ...(principal.role ? { role: principal.role } : {}), cookie: from === 'cookie', bearer: from === 'bearer' });
   });
@@ -185,10 +182,11 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
       contentType: '',
       contentLength: '',
     };
-    authenticate(request).then(
-      ({ principal }) =>
-        request.exchange.json(200, { userId: principal.userId, expiresAt: principal.exp * 1000, ...(principal.role ? { role: principal.role } : {}) }, request.headers),
-      (error: unknown) => request.exchange.error(toChatError(error), request.headers),
-    );
+    try {
+      const { principal } = authenticate(request, '/api/me');
+      request.exchange.json(200, { userId: principal.userId, expiresAt: principal.exp * 1000, ...(principal.role ? { role: principal.role } : {}) }, request.headers);
+    } catch (error) {
+      request.exchange.error(toChatError(error), request.headers);
+    }
   });
 }

@@ -1,7 +1,7 @@
 // HTTP routes on the same uWS app: health, readiness, the HTTP door of the send path, metrics.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { extractToken } from '../auth/credentials.js';
+import { authenticate as authenticateRequest } from '../auth/credentials.js';
 import type { JwtVerifier, Principal } from '../auth/jwt.js';
 import type { SendService } from '../chat/send.js';
 import type { Config } from '../config.js';
@@ -31,19 +31,13 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   const { config, metrics, cors } = deps;
   const exchangeFor = countingExchanges(metrics);
 
-  /** Resolves the caller's principal, or answers 401 and resolves undefined. */
-  const authenticate = async (exchange: Exchange, authorization: string, cookie: string, extra: Headers): Promise<Principal | undefined> => {
-    const source = extractToken(authorization, cookie, config.cookie.name);
-    if ('error' in source) {
-      exchange.errorCode('unauthorized', extra);
-      return undefined;
-    }
-    try {
-      return deps.verifier.verify(source.token);
-    } catch {
-      exchange.errorCode('unauthorized', extra);
-      return undefined;
-    }
+  /** The caller's principal, or answers 401 (logged at debug, without the token) and returns undefined. */
+  const authenticate = (exchange: Exchange, authorization: string, cookie: string, extra: Headers, route: string): Principal | undefined => {
+    const result = authenticateRequest(deps.verifier, authorization, cookie, config.cookie.name);
+    if ('principal' in result) return result.principal;
+    deps.log.debug({ route, reason: result.rejected }, 'request refused: 401');
+    exchange.errorCode('unauthorized', extra);
+    return undefined;
   };
 
   app.get('/healthz', (res) => exchangeFor(res, '/healthz').json(200, { status: 'ok' }));
@@ -70,7 +64,7 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
     const body = readBody(exchange, contentLength, config.limits.maxHttpBodyBytes, config.limits.httpBodyTimeoutMs);
     body.catch(() => {}); // handled below; avoids an unhandled rejection when auth fails first
     void (async () => {
-      const principal = await authenticate(exchange, authorization, cookie, corsHeaders);
+      const principal = authenticate(exchange, authorization, cookie, corsHeaders, '/api/messages');
       if (!principal) return;
       try {
         let value: unknown;
@@ -118,7 +112,7 @@ function registerMetricsRoutes(
   app: TemplatedApp,
   deps: RouteDeps,
   exchangeFor: (res: HttpResponse, route: string) => Exchange,
-  authenticate: (exchange: Exchange, authorization: string, cookie: string, extra: Headers) => Promise<Principal | undefined>,
+  authenticate: (exchange: Exchange, authorization: string, cookie: string, extra: Headers, route: string) => Principal | undefined,
 ): void {
   const { config, metrics } = deps;
   const { mode, secret, enableAdminRoute } = config.metrics;
@@ -142,6 +136,7 @@ function registerMetricsRoutes(
       const wantsJson = /application\/json/i.test(req.getHeader('accept'));
       const exchange = exchangeFor(res, '/metrics');
       if (mode === 'secret' && !(secret !== undefined && key !== '' && constantTimeEqual(key, secret))) {
+        deps.log.debug({ route: '/metrics', reason: key === '' ? 'no_key' : 'wrong_key' }, 'request refused: 401');
         return exchange.errorCode('unauthorized', {}, 'Missing or wrong x-metrics-key');
       }
       serve(exchange, wantsJson);
@@ -153,11 +148,13 @@ function registerMetricsRoutes(
       const authorization = req.getHeader('authorization');
       const cookie = req.getHeader('cookie');
       const exchange = exchangeFor(res, '/api/metrics');
-      void authenticate(exchange, authorization, cookie, {}).then((principal) => {
-        if (!principal) return;
-        if (principal.role !== 'admin') return exchange.errorCode('forbidden', {}, 'Admin role required');
-        serve(exchange, true);
-      });
+      const principal = authenticate(exchange, authorization, cookie, {}, '/api/metrics');
+      if (!principal) return;
+      if (principal.role !== 'admin') {
+        deps.log.debug({ route: '/api/metrics', reason: 'not_admin' }, 'request refused: 403');
+        return exchange.errorCode('forbidden', {}, 'Admin role required');
+      }
+      serve(exchange, true);
     });
   }
 }

@@ -1,7 +1,7 @@
 // The WebSocket door: authenticated upgrade at WS_PATH, then frames in → protocol.parse → chat services.
 import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-import { TokenError, type JwtVerifier, type Principal } from '../auth/jwt.js';
-import { extractToken } from '../auth/credentials.js';
+import type { JwtVerifier } from '../auth/jwt.js';
+import { authenticate } from '../auth/credentials.js';
 import type { ConfirmService } from '../chat/confirm.js';
 import type { ReplayService } from '../chat/replay.js';
 import type { DeliveryRouter } from '../chat/router.js';
@@ -80,13 +80,13 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
   // src/auth/jwt.ts); the JWT check is one HMAC, and a cached token not even that.
   const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
     const origin = req.getHeader('origin');
-    const source = extractToken(req.getHeader('authorization'), req.getHeader('cookie'), config.cookie.name);
+    const authorization = req.getHeader('authorization');
+    const cookie = req.getHeader('cookie');
     const exchange = new Exchange(res);
     const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
     if (origin !== '' && !deps.cors.allows(origin)) return reject(exchange, 'origin', 'forbidden');
-    if ('error' in source) return reject(exchange, source.error === 'no_token' ? 'no_token' : 'bad_token', 'unauthorized');
     if (connections >= config.limits.maxConnections) {
       metrics.rateLimited.inc({ limit: 'connections' });
       return reject(exchange, 'limit', 'unavailable');
@@ -95,12 +95,9 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       metrics.rateLimited.inc({ limit: 'connections_per_ip' });
       return reject(exchange, 'limit', 'rate_limited');
     }
-    let principal: Principal;
-    try {
-      principal = deps.verifier.verify(source.token);
-    } catch (error) {
-      return reject(exchange, error instanceof TokenError ? error.reason : 'bad_token', 'unauthorized');
-    }
+    const auth = authenticate(deps.verifier, authorization, cookie, config.cookie.name);
+    if ('rejected' in auth) return reject(exchange, auth.rejected, 'unauthorized');
+    const { principal } = auth;
     reserve(ip);
     exchange.done = true;
     const data: SocketData = { principal, ip };
