@@ -101,6 +101,9 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
       // refused as unavailable (the client retries the same messageId after reconnecting elsewhere).
       sender.stopAccepting();
       await sender.whenIdle();
+      // The last sends' SENT acks (WebSocket) and 201s (HTTP) are written by continuations queued behind
+      // whenIdle's: one macrotask turn lets them all run before the sockets are closed below.
+      await new Promise((resolve) => setImmediate(resolve));
       for (const connection of [...router.connections()]) (connection as SocketConnection).end(CLOSE_GOING_AWAY, 'going away');
       await store.close(); // flushes pending batches (confirmations) first
       await bus.close();

@@ -72,11 +72,15 @@ describe('env contract', { concurrency: 4 }, () => {
     assert.equal(code, 0);
   });
 
-  it('development defaults: port from PORT, in-memory store, any origin', async () => {
+  it('development defaults: port from PORT, in-memory store, open metrics, no bus', async () => {
     const server = spawnServer({ JWT_SECRET: 'dev-secret', PORT: '0' });
-    await server.listening;
+    const port = await server.listening;
     assert.match(server.stdout(), /"store":"memory"/);
     assert.match(server.stdout(), /"wsPath":"\/ws"/);
+    assert.match(server.stdout(), /"bus":"none"/);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(metrics.status, 200, 'METRICS_MODE defaults to open outside production');
+    assert.match(await metrics.text(), /chat_connections_open/);
     server.kill('SIGTERM');
     assert.equal((await server.exited).code, 0);
   });

@@ -1,8 +1,11 @@
 // Shutdown and process behaviour: SIGTERM under load, readiness while draining, metrics refusals in
 // production, and logs that never carry a secret, a token or a message body.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
+import { HeldAckStore } from '../helpers/held-ack-store.js';
+import { freePort } from '../helpers/net.js';
 import { productionEnv, spawnServer } from '../helpers/spawn.js';
 import { startTestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -41,6 +44,34 @@ describe('graceful shutdown', () => {
     );
   });
 
+  it('answers /readyz 503 while draining (on a kept-alive connection), and the held send still gets its SENT ack', async () => {
+    const store = new HeldAckStore();
+    const t = await startTestServer({ store });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const readyz = () =>
+      new Promise<number>((resolve, reject) => {
+        http.get(`${t.httpUrl}/readyz`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+    try {
+      assert.equal(await readyz(), 200);
+      const { client } = await TestClient.connectReady(t.wsUrl, await t.token('drainer'));
+      store.hold();
+      client.send({ type: 'send', messageId: 'drain-1', to: 'sink', body: 'accepted before the signal' });
+      while (store.stored === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const closing = t.server.close(); // waits for the held send
+      assert.equal(await readyz(), 503, 'a load balancer polling readiness sees the drain at once');
+      store.release();
+      await closing;
+      assert.equal((await client.closed).code, 1001);
+      assert.ok(client.frames.some((f) => f.type === 'ack' && f.status === 'SENT' && f.messageId === 'drain-1'), 'the accepted send was acked before the close');
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('closes sockets with 1001 going away', async () => {
     const t = await startTestServer();
     const { client } = await TestClient.connectReady(t.wsUrl, await t.token('leaver'));
@@ -52,6 +83,17 @@ describe('graceful shutdown', () => {
 describe('process', { concurrency: 3 }, () => {
   const running: ReturnType<typeof spawnServer>[] = [];
   after(() => running.forEach((server) => server.kill('SIGKILL')));
+
+  it('drains on SIGINT as on SIGTERM and exits 0', async () => {
+    const server = spawnServer(productionEnv());
+    running.push(server);
+    await server.listening;
+    server.kill('SIGINT');
+    const { code, stdout } = await server.exited;
+    assert.equal(code, 0);
+    assert.match(stdout, /"signal":"SIGINT".*"msg":"shutting down"/);
+    assert.match(stdout, /"msg":"shutdown complete"/);
+  });
 
   it('production + METRICS_MODE=secret without METRICS_SECRET: the contract line and exit 1', async () => {
     const env = productionEnv();
@@ -107,5 +149,23 @@ describe('process', { concurrency: 3 }, () => {
     assert.match(logs, /"msg":"shutdown complete"/);
     for (const secret of [jwtSecret, metricsSecret, token, badToken, body]) assert.ok(!logs.includes(secret), `log leaks ${secret.slice(0, 12)}…`);
     for (const line of stdout.trim().split('\n')) JSON.parse(line); // one JSON object per line
+    // Refusals are there for an operator, at debug, with their reason.
+    assert.match(logs, /"route":"\/api\/messages","reason":"bad_token","msg":"request refused: 401"/);
+    assert.match(logs, /"route":"\/metrics","reason":"wrong_key","msg":"request refused: 401"/);
+  });
+
+  it('never logs the password of a MongoDB URI, even while retrying an unreachable server', async () => {
+    const password = 'mongo-password-never-logged';
+    const server = spawnServer(
+      productionEnv({ LOG_LEVEL: 'debug', DB_URI: `mongodb://chat:${password}@127.0.0.1:${await freePort()}/chat?authSource=admin`, DB_OP_TIMEOUT_MS: '200' }),
+    );
+    running.push(server);
+    const deadline = Date.now() + 10_000;
+    while (!server.stdout().includes('MongoDB unreachable at startup') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    server.kill('SIGTERM');
+    const { stdout, stderr } = await server.exited;
+    assert.match(stdout, /MongoDB unreachable at startup; not ready, retrying/);
+    assert.match(stdout, /"target":"mongodb:\/\/127\.0\.0\.1:\d+\/chat"/, 'the target is logged without credentials');
+    assert.ok(!(stdout + stderr).includes(password), 'log leaks the MongoDB password');
   });
 });

@@ -4,33 +4,9 @@
 // acknowledgements can be held back makes the race happen every time.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MemoryStore } from '../../src/store/memory/memory-store.js';
-import type { NewMessage, PersistResult } from '../../src/store/store.js';
+import { HeldAckStore } from '../helpers/held-ack-store.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
-
-/** A memory store that stores at once but can hold the acknowledgement (a slow write reply). */
-class HeldAckStore extends MemoryStore {
-  private gate: Promise<void> | undefined;
-  private open: (() => void) | undefined;
-  stored = 0;
-
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.open = resolve));
-  }
-
-  release(): void {
-    this.open?.();
-    this.gate = undefined;
-  }
-
-  override async persist(message: NewMessage): Promise<PersistResult> {
-    const result = await super.persist(message);
-    this.stored++;
-    if (this.gate) await this.gate;
-    return result;
-  }
-}
 
 describe('replay racing a send that is still settling', () => {
   const store = new HeldAckStore();
