@@ -1,6 +1,6 @@
 // The connection generator of bench/connections.ts, in its own process: 19000 client sockets need
-// their own file-descriptor budget (the limit here is 20000 per process), and the benchmark process
-// must stay free to read the server's memory. Driven over the fork IPC channel:
+// their own file-descriptor budget (connections.ts starts this process through prlimit with room for
+// them), and the benchmark process must stay free to read the server's memory. Driven over the fork IPC channel:
 //   parent → child  {cmd:'open', …OpenCommand} | {cmd:'close', concurrency}
 //   child → parent  {ev:'opened', …} | {ev:'closed', …} | {ev:'error', message}
 
@@ -53,8 +53,8 @@ const serverClosedEarly: Record<string, number> = {};
 let closing = false;
 
 function fdLimit(): number {
-  const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return Number(m?.[1] ?? 0);
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return m?.[1] === 'unlimited' ? Infinity : Number(m?.[1] ?? 0);
 }
 
 /** Runs `task(i)` for i in [0, n) with at most `concurrency` running. */
@@ -68,6 +68,11 @@ async function pool(n: number, concurrency: number, task: (i: number) => Promise
 }
 
 async function open(c: OpenCommand): Promise<OpenedEvent> {
+  // connections.ts starts this process through prlimit with room for the run; if that was not
+  // possible, say so now rather than as thousands of EMFILE failures.
+  if (fdLimit() < conns.length + c.count + 64) {
+    throw new Error(`open-files limit ${fdLimit()} is too low for ${c.count} connections, and prlimit could not raise it (above the hard limit it needs root with CAP_SYS_RESOURCE: raise the hard limit with ulimit -Hn before the run)`);
+  }
   const s0 = performance.now();
   const tokens: string[] = [];
   for (let i = 0; i < c.count; i++) tokens.push(await signTestToken(`${c.userPrefix}${i}`, c.secret));

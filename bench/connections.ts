@@ -7,6 +7,9 @@
 //     --connections C (19000)  --per-address N (950)  --concurrency K (256)  --settle S (2)
 //
 // The clients live in a child process (bench/connections-client.ts) with its own open-files limit;
+// both it and the server are started through prlimit with room for C sockets (lib/spawn.ts
+// withNofile), so the shell's soft `ulimit -n` does not matter; above the hard limit that takes root
+// with CAP_SYS_RESOURCE, and without it the run stops with the limit it found.
 // they are spread over source addresses 127.0.0.2, 127.0.0.3, … (N each): that keeps every address
 // under the server's MAX_CONNECTIONS_PER_IP default (1000) and far from ephemeral-port exhaustion.
 
@@ -18,10 +21,13 @@ import { scrapeMetrics, waitForMetrics, type MetricSamples } from './lib/metrics
 import { cpuDelta, readMachineCpu, readProcCpu, readProcMem, selfCpu } from './lib/proc-cpu.js';
 import { fmt, newResult, type BenchResult } from './lib/report.js';
 import { BENCH_JWT_SECRET, fdLimit, startBaseline, startOurServer, stopServer } from './lib/servers.js';
-import type { RunningServer } from './lib/spawn.js';
+import { withNofile, type RunningServer } from './lib/spawn.js';
 import { runTag } from './lib/bodies.js';
 
 const KB = 1024;
+/** Open files beyond the connections: listening socket, pipes, log, libuv and V8 internals. */
+const FD_MARGIN = 1024;
+const nofileFor = (connections: number) => connections + FD_MARGIN;
 
 /** One open-all / close-all round. */
 interface Cycle {
@@ -50,9 +56,12 @@ class ClientProcess {
   private readonly child: ChildProcess;
   private waiting: { resolve: (v: unknown) => void; reject: (e: Error) => void } | undefined;
 
-  constructor() {
+  constructor(nofile: number) {
+    // fork runs `execPath ...execArgv module`: prlimit in front of node raises the child's limit.
+    const cmd = withNofile(nofile, process.execPath, ['--import', 'tsx']);
     this.child = fork(fileURLToPath(new URL('./connections-client.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
+      execPath: cmd.command,
+      execArgv: cmd.args,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m: { ev: string; message?: string }) => {
@@ -101,7 +110,7 @@ async function measure(
 ): Promise<Measured> {
   const limit = fdLimit(server.pid);
   if (limit < o.connections + 64) {
-    throw new Error(`the server's open-files limit is ${limit}: too low for ${o.connections} connections (raise it with ulimit -n)`);
+    throw new Error(`the server's open-files limit is ${limit}: too low for ${o.connections} connections, and prlimit could not raise it (above the hard limit it needs root with CAP_SYS_RESOURCE: raise the hard limit with ulimit -Hn before the run)`);
   }
   const addressCount = Math.ceil(o.connections / o.perAddress);
   if (addressCount > 250) throw new Error(`${addressCount} source addresses needed; raise --per-address`);
@@ -117,7 +126,7 @@ async function measure(
   };
 
   // Warm-up: the code paths and the allocator's first arenas are not what we want to count.
-  const warm = new ClientProcess();
+  const warm = new ClientProcess(nofileFor(o.connections));
   try {
     const n = Math.min(500, o.connections);
     const w = await warm.open({ ...base, count: n, userPrefix: `bench-conn-warm-${runTag()}-` });
@@ -131,7 +140,7 @@ async function measure(
   const rss0 = readProcMem(server.pid).rssBytes;
   const cycles: Cycle[] = [];
   for (let cycle = 1; cycle <= o.cycles; cycle++) {
-    const client = new ClientProcess();
+    const client = new ClientProcess(nofileFor(o.connections));
     try {
       ctx.log(`connections: ${subject}: cycle ${cycle}: opening ${o.connections} from ${addressCount} addresses`);
       const cpu0 = readProcCpu(server.pid);
@@ -176,8 +185,8 @@ export async function runConnections(ctx: BenchContext): Promise<BenchResult> {
   );
   const runs: Measured[] = [];
   const subjects: { label: string; metrics: boolean; cycles: number; start: () => Promise<RunningServer> }[] = [
-    { label: 'chat floor (bare uWS + JWT)', metrics: false, cycles: 1, start: () => startBaseline('uws-chat-memory') },
-    ...ctx.ours.map((b) => ({ label: b.label, metrics: true, cycles: 2, start: () => startOurServer(b, { cpuProfDir: ctx.profileDir }) })),
+    { label: 'chat floor (bare uWS + JWT)', metrics: false, cycles: 1, start: () => startBaseline('uws-chat-memory', { nofile: nofileFor(o.connections) }) },
+    ...ctx.ours.map((b) => ({ label: b.label, metrics: true, cycles: 2, start: () => startOurServer(b, { cpuProfDir: ctx.profileDir, nofile: nofileFor(o.connections) }) })),
   ];
   for (const s of subjects) {
     ctx.log(`connections: ${s.label}`);

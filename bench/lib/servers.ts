@@ -100,6 +100,8 @@ export interface OurServerOptions {
   /** Write a V8 CPU profile of the server into this directory (on its graceful exit). */
   cpuProfDir?: string;
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Open files the server needs; raised with prlimit when the current limit is lower. */
+  nofile?: number;
 }
 
 /** Production settings (every required variable set, metrics on, secret mode), send rate raised. */
@@ -140,18 +142,20 @@ export function startOurServer(build: ServerBuild, o: OurServerOptions = {}): Pr
     env: { ...ourServerEnv(o.dbUri), ...o.env },
     onLine: o.onLine ?? echoLines,
     timeoutMs: 30_000,
+    nofile: o.nofile,
   });
 }
 
 export type BaselineName = 'uws-echo' | 'fastify-post' | 'socketio-ack' | 'uws-chat-memory';
 
-export function startBaseline(name: BaselineName, o: { cpuProfDir?: string } = {}): Promise<RunningServer> {
+export function startBaseline(name: BaselineName, o: { cpuProfDir?: string; nofile?: number } = {}): Promise<RunningServer> {
   return startServer({
     command: process.execPath,
     args: [...profileArgs(o.cpuProfDir, name), '--import', 'tsx', join(repoDir, 'bench', 'baselines', `${name}.ts`)],
     cwd: repoDir,
     env: { JWT_SECRET: BENCH_JWT_SECRET, NODE_ENV: 'production' },
     onLine: echoLines,
+    nofile: o.nofile,
   });
 }
 

@@ -5,7 +5,8 @@
 // (tsx CLI, npm). Spawning detached makes the child a group leader, so one
 // kill(-pid) reaches the wrapper and the real server alike.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -27,6 +28,29 @@ export interface StartServerOptions {
   timeoutMs?: number;
   /** Called with every output line (after readiness too); e.g. for debugging. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Open files the process needs (see withNofile); the caller checks what it got. */
+  nofile?: number;
+}
+
+const PRLIMIT = '/usr/bin/prlimit';
+
+/**
+ * `command args` run with an open-files limit of at least `n`. Node raises its soft RLIMIT_NOFILE to
+ * the hard limit at startup but never the hard one, and tens of thousands of sockets can pass it, so
+ * util-linux `prlimit` raises both and execs the command (same pid, inherited fds, fork's IPC channel
+ * included). Raising a hard limit takes root with CAP_SYS_RESOURCE (containers often drop it): probed
+ * first; when refused, or prlimit is missing, the command is unchanged and the caller, which reads
+ * /proc/<pid>/limits, says what to do.
+ */
+export function withNofile(n: number | undefined, command: string, args: string[]): { command: string; args: string[] } {
+  const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const num = (v: string | undefined) => (v === undefined || v === 'unlimited' ? Infinity : Number(v));
+  const [soft, hard] = [num(m?.[1]), num(m?.[2])];
+  if (n === undefined || n <= soft || !existsSync(PRLIMIT)) return { command, args };
+  // Up to the hard limit anyone may raise the soft one (matters for commands other than node).
+  const lim = n <= hard ? `${n}:` : `${n}:${n}`;
+  if (n > hard && spawnSync(PRLIMIT, [`--nofile=${lim}`, '--', 'true']).status !== 0) return { command, args };
+  return { command: PRLIMIT, args: [`--nofile=${lim}`, '--', command, ...args] };
 }
 
 export interface RunningServer {
@@ -112,7 +136,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   installHooks();
   const port = opts.port ?? (await freePort());
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const child = spawn(opts.command, opts.args ?? [], {
+  const cmd = withNofile(opts.nofile, opts.command, opts.args ?? []);
+  const child = spawn(cmd.command, cmd.args, {
     cwd: opts.cwd,
     env: { ...process.env, PORT: String(port), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
