@@ -10,6 +10,18 @@ const intIn = (min: number, max: number) =>
     return value;
   });
 
+const DURATION_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** Seconds, written as a number of seconds or with a unit: `3600`, `90s`, `15m`, `12h`, `1d`. */
+const durationSec = (min: number, max: number) =>
+  makeValidator<number>((input) => {
+    const match = /^(\d+)\s*([smhd]?)$/.exec(input.trim());
+    if (!match) throw new EnvError(`expected a duration like 3600, 15m, 12h or 1d, got "${input}"`);
+    const value = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    if (value < min || value > max) throw new EnvError(`expected a duration from ${min} s to ${max} s, got ${value} s`);
+    return value;
+  });
+
 const port = makeValidator<number>((input) => {
   const value = Number(input);
   if (!/^\d+$/.test(input.trim()) || value > 65535) {
@@ -85,7 +97,7 @@ export const ENV_SPECS = {
   JWT_SECRET: str(),
   JWT_AUDIENCE: str({ default: undefined }),
   JWT_ISSUER: str({ default: undefined }),
-  JWT_TTL_SEC: intIn(60, 31_536_000)({ default: 86_400 }),
+  JWT_TTL: durationSec(60, 31_536_000)({ default: 86_400 }),
   DB_URI: dbUri({ devDefault: 'mem' }),
   DB_OP_TIMEOUT_MS: intIn(100, 600_000)({ default: 5000 }),
   BUS_URI: busUri({ default: undefined }),
@@ -132,7 +144,7 @@ export interface RawEnv {
   JWT_SECRET: string;
   JWT_AUDIENCE: string | undefined;
   JWT_ISSUER: string | undefined;
-  JWT_TTL_SEC: number;
+  JWT_TTL: number;
   DB_URI: string;
   DB_OP_TIMEOUT_MS: number;
   BUS_URI: string | undefined;

@@ -168,7 +168,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   });
 
   post('/api/auth/logout', false, async (request) => {
-    // Clears the cookie. The JWT itself stays valid until it expires (stateless tokens; keep JWT_TTL_SEC short if that matters).
+    // Clears the cookie. The JWT itself stays valid until it expires (stateless tokens; keep JWT_TTL short if that matters).
     request.exchange.respond(204, '', { ...request.headers, 'set-cookie': clearedSessionCookie(config) });
   });
 

@@ -203,7 +203,7 @@ describe('client SDK: credentials', () => {
       const k = observe(kate);
       await kate.whenReady();
       await until(kate, () => k.ready.length >= 2, 6000);
-      // Past the first token's expiry the client still works: it holds the server-issued one (JWT_TTL_SEC).
+      // Past the first token's expiry the client still works: it holds the server-issued one (JWT_TTL).
       const firstExpiry = decodeJwt(short).exp! * 1000;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry + 200 - Date.now())));
       assert.ok((await kate.send('liam', 'renewed')).ts > 0);

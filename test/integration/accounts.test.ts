@@ -55,7 +55,7 @@ describe('accounts', () => {
     const claims = decodeJwt(cookie.value);
     assert.equal(claims.sub, 'alice');
     assert.equal(body.expiresAt, claims.exp! * 1000);
-    assert.ok(claims.exp! * 1000 >= before + 86_400_000 - 2000 && claims.exp! * 1000 <= Date.now() + 86_400_000 + 1000, 'exp = JWT_TTL_SEC from now');
+    assert.ok(claims.exp! * 1000 >= before + 86_400_000 - 2000 && claims.exp! * 1000 <= Date.now() + 86_400_000 + 1000, 'exp = JWT_TTL from now');
     assert.equal(res.headers.get('cache-control'), 'no-store');
   });
 

@@ -1,0 +1,40 @@
+// Parsing of the variables that take more than a plain integer: JWT_TTL durations and BUS_URI lists.
+// (The env contract itself, on a real process: test/integration/env-contract.test.ts.)
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const base = { NODE_ENV: 'development', JWT_SECRET: 'dev-secret' };
+const refusal = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.lines];
+    throw error;
+  }
+  return [];
+};
+
+describe('config', () => {
+  it('reads JWT_TTL as seconds or with a unit, default one day', () => {
+    assert.equal(loadConfig(base).config.jwt.ttlSec, 86_400);
+    for (const [value, seconds] of [['3600', 3600], ['90s', 90], ['15m', 900], ['12h', 43_200], ['1d', 86_400], ['7d', 604_800]] as const) {
+      assert.equal(loadConfig({ ...base, JWT_TTL: value }).config.jwt.ttlSec, seconds, value);
+    }
+  });
+
+  it('refuses a JWT_TTL that is not a duration, or outside 1 minute to 1 year, with one line naming it', () => {
+    for (const value of ['1w', '-5', '1.5h', 'abc', '30', '400d']) {
+      const lines = refusal({ JWT_TTL: value });
+      assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable JWT_TTL:')).length, 1, `${value}: ${lines.join(' | ')}`);
+    }
+  });
+
+  it('takes one or more nats:// or tls:// servers as BUS_URI and never echoes a refused one', () => {
+    assert.equal(loadConfig({ ...base, BUS_URI: 'nats://10.0.0.5:4222,nats://10.0.0.6:4222' }).config.bus.uri, 'nats://10.0.0.5:4222,nats://10.0.0.6:4222');
+    assert.equal(loadConfig(base).config.bus.uri, undefined);
+    const lines = refusal({ BUS_URI: 'redis://user:hunter2@10.0.0.5:6379' });
+    assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable BUS_URI:')).length, 1, lines.join(' | '));
+    assert.ok(!lines.join('\n').includes('hunter2'), 'the refused value (it may hold a password) is not printed');
+  });
+});
