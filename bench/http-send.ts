@@ -13,7 +13,7 @@ import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { signTestToken } from './lib/jwt.js';
 import { scrapeMetrics } from './lib/metrics-scrape.js';
 import { fmt, newResult, type BenchResult, type Figure } from './lib/report.js';
-import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer } from './lib/servers.js';
+import { BENCH_JWT_SECRET, ourServerEnv, startBaseline, startOurServer, stopServer } from './lib/servers.js';
 import type { RunningServer } from './lib/spawn.js';
 
 interface Run {
@@ -75,7 +75,10 @@ export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
     `autocannon, ${connections} connections, pipelining 1, ${seconds} s after ${warmupSec} s warm-up, bodies 50–500 B, fresh messageId per request, recipient offline (messages stay pending)`,
   );
   const token = await signTestToken('bench-http-sender', BENCH_JWT_SECRET);
-  // Only ours stores messages (and has /metrics): the baselines skip the lost/duplicated check.
+  // Only ours stores messages (and has /metrics): the baselines skip the lost/duplicated check, and so
+  // does ours when a run turns its /metrics off (BENCH_OURS_ENV='METRICS_MODE=off').
+  const metricsOff = ourServerEnv().METRICS_MODE === 'off';
+  if (metricsOff) result.notes.push('METRICS_MODE=off: lost/duplicated messages on ours were not checked (the check reads /metrics).');
   const subjects: { label: string; ours?: true; start: () => Promise<RunningServer> }[] = [
     { label: 'uws POST', start: () => startBaseline('uws-echo', { cpuProfDir: ctx.profileDir }) },
     { label: 'fastify POST', start: () => startBaseline('fastify-post', { cpuProfDir: ctx.profileDir }) },
@@ -95,7 +98,7 @@ export async function runHttpSend(ctx: BenchContext): Promise<BenchResult> {
         if (r.ok2xx === 0) result.problems.push(`${s.label} ${what}: no request succeeded`);
       };
       // Scrapes fall between the runs, outside the measured window.
-      const counts = s.ours ? () => settledSendCounts(server.port) : undefined;
+      const counts = s.ours && !metricsOff ? () => settledSendCounts(server.port) : undefined;
       const run = async (what: string, o: { durationSec: number; serverPid?: number }) => {
         const before = await counts?.();
         const r = await runAutocannon({ url, token, connections, ...o });

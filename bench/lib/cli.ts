@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { machineInfo } from './machine.js';
 import { renderMarkdown, type BenchResult } from './report.js';
-import { BENCH_SEND_RATE, prepareOurServer, repoDir, type ServerBuild } from './servers.js';
+import { BENCH_SEND_RATE, benchEnvOverrides, prepareOurServer, repoDir, type ServerBuild } from './servers.js';
 
 export class Args {
   private readonly values = new Map<string, string>();
@@ -87,7 +87,9 @@ export function createContext(argv: readonly string[]): BenchContext {
 export const SETTINGS_LINE =
   `ours runs with NODE_ENV=production, metrics on (METRICS_MODE=secret, default collectors), DB_URI=mem unless said, ` +
   `LOG_LEVEL=info, SEND_RATE_PER_SEC=SEND_BURST=${BENCH_SEND_RATE.toLocaleString('en-US')} (raised from 50/100 so the ` +
-  `per-user rate limit does not refuse benchmark load); all other settings at their defaults`;
+  `per-user rate limit does not refuse benchmark load); all other settings at their defaults` +
+  // A before/after run (BENCH_OURS_ENV, BENCH_BUS_URI) must say which side it is; URI passwords stay out.
+  (Object.keys(benchEnvOverrides()).length ? `; overridden for this run: ${Object.entries(benchEnvOverrides()).map(([k, v]) => `${k}=${v.replace(/\/\/[^@/]*@/, '//…@')}`).join(' ')}` : '');
 
 export function writeResults(name: string, markdown: string, results: BenchResult[], latest: boolean): string {
   mkdirSync(resultsDir, { recursive: true });

@@ -120,9 +120,25 @@ export function ourServerEnv(dbUri = 'mem'): Record<string, string> {
     SEND_BURST: String(BENCH_SEND_RATE),
     LOG_LEVEL: 'info',
     SERVE_DEMO: 'false',
-    // BENCH_BUS_URI=nats://127.0.0.1:4222 measures ours with the live bus on (it publishes every message).
-    ...(process.env.BENCH_BUS_URI ? { BUS_URI: process.env.BENCH_BUS_URI } : {}),
+    ...benchEnvOverrides(),
   };
+}
+
+/**
+ * Settings a run changes in ours' environment, so a before/after needs no code edit:
+ * BENCH_OURS_ENV='METRICS_MODE=off LOG_LEVEL=warn' (space-separated KEY=VALUE pairs, values without
+ * spaces) overrides anything above; BENCH_BUS_URI=nats://… is short for BENCH_OURS_ENV='BUS_URI=nats://…'
+ * (ours with the live bus on: it publishes every message). Shown in every report's settings line.
+ */
+export function benchEnvOverrides(): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (process.env.BENCH_BUS_URI) out.BUS_URI = process.env.BENCH_BUS_URI;
+  for (const pair of (process.env.BENCH_OURS_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`BENCH_OURS_ENV: "${pair}" is not KEY=VALUE`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
 }
 
 function profileArgs(dir: string | undefined, name: string): string[] {
