@@ -43,7 +43,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
   const connectionsPerIp = new Map<string, number>();
   let connections = 0;
 
-  const countFrameIn = (type: string) => metrics.framesIn.inc(type);
+  const countFrameIn = (type: string) => metrics.framesIn.incOne(type);
   const hooks: ConnectionHooks = {
     maxBackpressureBytes: config.limits.maxBackpressureBytes,
     onSlowConsumer(connection) {
@@ -52,7 +52,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       connection.end(CLOSE_SLOW_CONSUMER, 'slow consumer');
     },
     onFrameOut(frame) {
-      metrics.framesOut.inc(frameType(frame));
+      metrics.framesOut.incOne(frameType(frame));
     },
   };
 
