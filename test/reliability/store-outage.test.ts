@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { MongoClient } from 'mongodb';
 import { dropDatabases, mongoUriFor } from '../helpers/mongo.js';
 import { account, assertNothingLost, reportFigures } from './accounting.js';
 import { Load, scaled, waitFor, withTimeout } from './load-client.js';
@@ -22,6 +23,30 @@ async function readyStatus(httpUrl: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+async function pingDirectly(uri: string): Promise<string> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 3000 });
+  try {
+    await client.db('admin').command({ ping: 1 });
+    return 'answers';
+  } catch (error) {
+    return `fails (${String(error).slice(0, 200)})`;
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+/** 503×120 200×1 style: runs of equal values. */
+function summarize(values: readonly number[]): string {
+  const runs: string[] = [];
+  for (let i = 0; i < values.length; ) {
+    let j = i;
+    while (j < values.length && values[j] === values[i]) j++;
+    runs.push(`${values[i]}×${j - i}`);
+    i = j;
+  }
+  return runs.join(' ');
 }
 
 describe('store outage under load (Mongo store)', { skip: mongo.skip }, () => {
@@ -58,11 +83,18 @@ describe('store outage under load (Mongo store)', { skip: mongo.skip }, () => {
       await ferret.start();
 
       let readyAfterMs = -1;
+      const readyAfter: number[] = [];
       while (readyAfterMs < 0 && Date.now() - upAt < 60_000) {
-        if ((await readyStatus(server.httpUrl)) === 200) readyAfterMs = Date.now() - upAt;
+        const status = await readyStatus(server.httpUrl);
+        readyAfter.push(status);
+        if (status === 200) readyAfterMs = Date.now() - upAt;
         else await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      assert.ok(readyAfterMs >= 0, '/readyz is 200 again after the outage');
+      if (readyAfterMs < 0) {
+        // Tell a server that did not recover from a test server that did not come back.
+        const direct = await pingDirectly(ferret.uri);
+        assert.fail(`/readyz is not 200 again 60 s after the outage: statuses ${summarize(readyAfter)} (0 = no HTTP answer); a direct ping of the restarted FerretDB: ${direct}`);
+      }
       const ackedAtRecovery = load.acked;
 
       await waitFor(() => load.acked >= ackedAtRecovery + 50, 60_000, () => 'no progress after the outage');
