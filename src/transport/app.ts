@@ -32,6 +32,8 @@ export interface ServerDeps {
   readonly passwords?: PasswordHasher;
   /** Live delivery between instances; none unless given (main.ts picks it from BUS_URI). Closed with the server. */
   readonly bus?: LiveBus;
+  /** Whether uWS's native binary loaded; detected unless given (tests of the fallback refusal). */
+  readonly uwsNative?: boolean;
 }
 
 export interface ChatServer {
@@ -54,7 +56,7 @@ export function uwsIsNative(): boolean {
 export async function createServer(config: Config, deps: ServerDeps): Promise<ChatServer> {
   const log = deps.log ?? silentLogger();
   const metrics = deps.metrics ?? createMetrics({ collectDefault: false });
-  const native = uwsIsNative();
+  const native = deps.uwsNative ?? uwsIsNative();
   if (!native && !config.uwsAllowFallback) {
     throw new Error('uWebSockets.js native binary did not load (JS fallback in use); refusing to start. Set UWS_ALLOW_FALLBACK=true to run on the fallback anyway.');
   }

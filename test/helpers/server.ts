@@ -24,6 +24,8 @@ export interface TestServerOptions {
   readonly env?: Record<string, string>;
   readonly store?: Store;
   readonly log?: Logger;
+  /** Pretend uWS's native binary did (not) load: the fallback refusal's test. */
+  readonly uwsNative?: boolean;
 }
 
 /** The environment a test server runs with: generous rate limits unless a test sets its own. */
@@ -43,7 +45,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const { config } = loadConfig(testEnv(options.env));
   const store = options.store ?? new MemoryStore();
   const log = options.log ?? (process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger());
-  const server = await createServer(config, { store, log, metrics: createMetrics({ collectDefault: false }) });
+  const server = await createServer(config, { store, log, metrics: createMetrics({ collectDefault: false }), ...(options.uwsNative !== undefined ? { uwsNative: options.uwsNative } : {}) });
   const base = `127.0.0.1:${server.port}`;
   return {
     server,

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
+import { createLogger } from '../../src/log.js';
 import { HeldAckStore } from '../helpers/held-ack-store.js';
 import { freePort } from '../helpers/net.js';
 import { productionEnv, spawnServer } from '../helpers/spawn.js';
@@ -77,6 +78,17 @@ describe('graceful shutdown', () => {
     const { client } = await TestClient.connectReady(t.wsUrl, await t.token('leaver'));
     await t.close();
     assert.equal((await client.closed).code, 1001);
+  });
+});
+
+describe('uWS binary', () => {
+  it('refuses to start on the JS fallback unless UWS_ALLOW_FALLBACK=true, and says which one runs', async () => {
+    await assert.rejects(startTestServer({ uwsNative: false }), /native binary did not load \(JS fallback in use\); refusing to start\. Set UWS_ALLOW_FALLBACK=true/);
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', pretty: false }, { write: (line: string) => lines.push(line) });
+    const allowed = await startTestServer({ uwsNative: false, env: { UWS_ALLOW_FALLBACK: 'true' }, log });
+    await allowed.close();
+    assert.ok(lines.some((line) => line.includes('"uws":"fallback"') && line.includes('"msg":"listening"')), lines.join(''));
   });
 });
 
