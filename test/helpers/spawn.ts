@@ -15,8 +15,10 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/** `preload`: extra modules loaded before main.ts (e.g. a fault injected into the real process). */
+export function spawnServer(env: Record<string, string>, options: { preload?: readonly string[] } = {}): ServerProcess {
+  const preloads = (options.preload ?? []).flatMap((file) => ['--import', file]);
+  const child = spawn(process.execPath, ['--import', 'tsx', ...preloads, 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -96,6 +96,18 @@ describe('process', { concurrency: 3 }, () => {
   const running: ReturnType<typeof spawnServer>[] = [];
   after(() => running.forEach((server) => server.kill('SIGKILL')));
 
+  for (const kind of ['exception', 'rejection']) {
+    it(`logs an uncaught ${kind} as fatal and exits 1 (acked messages are already stored)`, async () => {
+      const server = spawnServer({ ...productionEnv(), CRASH_KIND: kind }, { preload: [new URL('../fixtures/crash-after-listening.mjs', import.meta.url).href] });
+      running.push(server);
+      const { code, stdout } = await server.exited;
+      assert.equal(code, 1);
+      const fatal = stdout.split('\n').filter((line) => line.includes('"level":60'));
+      assert.equal(fatal.length, 1, stdout);
+      assert.match(fatal[0]!, kind === 'exception' ? /injected uncaught exception.*"msg":"uncaught exception"/ : /injected unhandled rejection.*"msg":"unhandled rejection"/);
+    });
+  }
+
   it('drains on SIGINT as on SIGTERM and exits 0', async () => {
     const server = spawnServer(productionEnv());
     running.push(server);
