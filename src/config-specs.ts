@@ -130,6 +130,7 @@ export const ENV_SPECS = {
   LOG_LEVEL: logLevel({ default: 'info' }),
   LOG_PRETTY: bool({ default: false }),
   SHUTDOWN_GRACE_MS: intIn(0, 600_000)({ default: 10_000 }),
+  SHUTDOWN_DRAIN_DELAY_MS: intIn(0, 300_000)({ default: 0 }),
   UWS_ALLOW_FALLBACK: bool({ default: false }),
   SERVE_DEMO: bool({ default: undefined }),
   ALLOW_SIGNUP: bool({ default: undefined }),
@@ -177,6 +178,7 @@ export interface RawEnv {
   LOG_LEVEL: string;
   LOG_PRETTY: boolean;
   SHUTDOWN_GRACE_MS: number;
+  SHUTDOWN_DRAIN_DELAY_MS: number;
   UWS_ALLOW_FALLBACK: boolean;
   SERVE_DEMO: boolean | undefined;
   ALLOW_SIGNUP: boolean | undefined;

@@ -48,6 +48,8 @@ export interface Config {
   };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly shutdownGraceMs: number;
+  /** On a signal, keep serving this long with /readyz answering 503 (load balancers that poll it). */
+  readonly shutdownDrainDelayMs: number;
   readonly uwsAllowFallback: boolean;
   readonly serveDemo: boolean;
   readonly allowSignup: boolean;
@@ -123,6 +125,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (e.DB_URI !== undefined && e.DB_URI.startsWith('mongodb') && !dbNameOk(e.DB_URI)) {
     lines.push('Invalid environment variable DB_URI: the database name in the URI path must be 1-63 characters of [A-Za-z0-9_-]');
   }
+  if (e.SHUTDOWN_DRAIN_DELAY_MS !== undefined && e.SHUTDOWN_GRACE_MS !== undefined && e.SHUTDOWN_DRAIN_DELAY_MS > 0 && e.SHUTDOWN_DRAIN_DELAY_MS >= e.SHUTDOWN_GRACE_MS) {
+    lines.push('Invalid environment variable SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_GRACE_MS, which counts from the signal and includes it');
+  }
   if (!raw.JWT_SECRET) lines.push(`Error: ${JWT_SECRET_ERROR}`);
   if (lines.length > 0) throw new ConfigError(lines);
 
@@ -175,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY && !isProduction },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     uwsAllowFallback: e.UWS_ALLOW_FALLBACK,
     serveDemo: e.SERVE_DEMO ?? !isProduction,
     allowSignup: e.ALLOW_SIGNUP ?? !isProduction,

@@ -41,7 +41,7 @@ export interface ChatServer {
   readonly store: Store;
   readonly users: UserStore;
   readonly metrics: Metrics;
-  /** Stop accepting, close sockets with 1001, flush and close the store. Idempotent. */
+  /** /readyz 503, wait SHUTDOWN_DRAIN_DELAY_MS, stop accepting, close sockets with 1001, flush and close the store. Idempotent. */
   close(): Promise<void>;
   readonly shuttingDown: boolean;
   /** Open WebSocket connections. */
@@ -67,8 +67,12 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   await users.start();
   const demo = config.serveDemo ? await loadDemoAssets(config.wsPath) : undefined;
 
+  // draining: /readyz answers 503 (SHUTDOWN_DRAIN_DELAY_MS before anything else changes);
+  // shuttingDown: new connections and sends are refused, then everything closes.
+  let draining = false;
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
+  const isDraining = () => draining;
   const verifier = new JwtVerifier({ secret: config.jwt.secret, audience: config.jwt.audience, issuer: config.jwt.issuer });
   const cors = new CorsPolicy(config.corsOrigins);
   const bus = deps.bus ?? new NoBus();
@@ -83,7 +87,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   app.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, router, sender, confirmer, replayer, metrics, log, isShuttingDown }));
   registerAuthRoutes(app, { config, verifier, cors, users, hasher: deps.passwords ?? new PasswordHasher(), metrics, log, isShuttingDown });
   if (demo) registerDemoRoutes(app, demo, metrics, log);
-  registerRoutes(app, { config, verifier, cors, sender, store, metrics, log, isShuttingDown });
+  registerRoutes(app, { config, verifier, cors, sender, store, metrics, log, isShuttingDown, isDraining });
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => {
@@ -97,7 +101,13 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      shuttingDown = true; // /readyz answers 503 from now on
+      draining = true; // /readyz answers 503 from now on
+      if (config.shutdownDrainDelayMs > 0) {
+        // Load balancers that poll /readyz take the instance out of rotation while it still serves.
+        log.info({ delayMs: config.shutdownDrainDelayMs }, 'draining: /readyz 503, still serving');
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
+      }
+      shuttingDown = true;
       uWS.us_listen_socket_close(listenSocket);
       // Sends already accepted finish and get their SENT ack on the still-open socket; new ones are
       // refused as unavailable (the client retries the same messageId after reconnecting elsewhere).
@@ -122,7 +132,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
     metrics,
     close,
     get shuttingDown() {
-      return shuttingDown;
+      return draining;
     },
     connectionCount: () => router.size,
   };

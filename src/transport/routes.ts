@@ -22,6 +22,8 @@ export interface RouteDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
+  /** True from the signal on (also during SHUTDOWN_DRAIN_DELAY_MS, while everything else is still served). */
+  readonly isDraining: () => boolean;
 }
 
 const READY_TIMEOUT_MS = 2000;
@@ -44,9 +46,9 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
 
   app.get('/readyz', (res) => {
     const exchange = exchangeFor(res, '/readyz');
-    if (deps.isShuttingDown()) return exchange.json(503, { status: 'shutting_down' });
+    if (deps.isDraining()) return exchange.json(503, { status: 'shutting_down' });
     withTimeout(deps.store.ping(), READY_TIMEOUT_MS).then(
-      () => exchange.json(deps.isShuttingDown() ? 503 : 200, { status: deps.isShuttingDown() ? 'shutting_down' : 'ready' }),
+      () => exchange.json(deps.isDraining() ? 503 : 200, { status: deps.isDraining() ? 'shutting_down' : 'ready' }),
       () => exchange.json(503, { status: 'store_unavailable' }),
     );
   });

@@ -73,6 +73,24 @@ describe('graceful shutdown', () => {
     }
   });
 
+  it('with SHUTDOWN_DRAIN_DELAY_MS, answers /readyz 503 at once but keeps serving (new sockets, sends) until the delay is over', async () => {
+    const t = await startTestServer({ env: { SHUTDOWN_DRAIN_DELAY_MS: '600' } });
+    const { client } = await TestClient.connectReady(t.wsUrl, await t.token('lb-user'));
+    const started = Date.now();
+    const closing = t.server.close();
+    assert.equal(t.server.shuttingDown, true);
+    assert.equal((await fetch(`${t.httpUrl}/readyz`)).status, 503, 'out of rotation at once, on a new connection too');
+    const ack = await client.sendMessage('lb-1', 'lb-peer', 'still served while draining');
+    assert.equal(ack.status, 'SENT');
+    const { client: late } = await TestClient.connectReady(t.wsUrl, await t.token('lb-late'));
+    assert.ok(Date.now() - started < 600, 'all of that happened within the delay');
+    await closing;
+    assert.ok(Date.now() - started >= 590, 'the sockets were closed only after the delay');
+    assert.equal((await client.closed).code, 1001);
+    assert.equal((await late.closed).code, 1001);
+    assert.ok(await t.store.getMessage('lb-1'));
+  });
+
   it('closes sockets with 1001 going away', async () => {
     const t = await startTestServer();
     const { client } = await TestClient.connectReady(t.wsUrl, await t.token('leaver'));

@@ -30,6 +30,12 @@ describe('config', () => {
     }
   });
 
+  it('refuses a SHUTDOWN_DRAIN_DELAY_MS that leaves no time of SHUTDOWN_GRACE_MS for the drain itself', () => {
+    assert.equal(loadConfig({ ...base, SHUTDOWN_DRAIN_DELAY_MS: '5000' }).config.shutdownDrainDelayMs, 5000);
+    const lines = refusal({ SHUTDOWN_DRAIN_DELAY_MS: '10000', SHUTDOWN_GRACE_MS: '10000' });
+    assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable SHUTDOWN_DRAIN_DELAY_MS:')).length, 1, lines.join(' | '));
+  });
+
   it('takes one or more nats:// or tls:// servers as BUS_URI and never echoes a refused one', () => {
     assert.equal(loadConfig({ ...base, BUS_URI: 'nats://10.0.0.5:4222,nats://10.0.0.6:4222' }).config.bus.uri, 'nats://10.0.0.5:4222,nats://10.0.0.6:4222');
     assert.equal(loadConfig(base).config.bus.uri, undefined);
