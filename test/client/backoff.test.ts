@@ -15,19 +15,9 @@ import WebSocket from 'ws';
 import { Backoff } from '../../src/client/backoff.js';
 import { connect, type ChatClient, type WebSocketConstructor } from '../../src/client/index.js';
 import { freePort } from '../helpers/net.js';
+import { prng } from '../helpers/prng.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** A small seeded PRNG (mulberry32): values in [0, 1), reproducible per seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The documented ceiling of attempt k (0-based). */
 const ceilingOf = (initial: number, max: number, k: number) => Math.min(max, initial * 2 ** k);
@@ -53,7 +43,7 @@ describe('Backoff (unit, injected randomness)', () => {
     assert.ok(high.every((d) => d < 1000), `never at or above the cap: ${high.join(', ')}`);
     assert.ok(high.slice(4).every((d) => d > 999.99), 'capped attempts reach up to the cap');
     // Long outages: thousands of attempts never overflow past the cap (nor to NaN/Infinity).
-    const long = new Backoff(250, 15_000, seeded(7));
+    const long = new Backoff(250, 15_000, prng(7));
     for (let i = 0; i < 5000; i++) {
       const d = long.next();
       const c = ceilingOf(250, 15_000, i); // 15 000 from attempt 6 on
@@ -69,7 +59,7 @@ describe('Backoff (unit, injected randomness)', () => {
     const attempts = 12; // 0..5 grow, 6.. are capped
     const perAttempt: number[][] = Array.from({ length: attempts }, () => []);
     for (let seed = 1; seed <= 400; seed++) {
-      const backoff = new Backoff(initial, max, seeded(seed));
+      const backoff = new Backoff(initial, max, prng(seed));
       draws(backoff, attempts).forEach((d, k) => perAttempt[k]!.push(d));
     }
     perAttempt.forEach((values, k) => {
@@ -82,7 +72,7 @@ describe('Backoff (unit, injected randomness)', () => {
       assert.ok(new Set(values).size > 390, `attempt ${k}: clients of different seeds do not come back in lockstep`);
     });
     // Successive capped attempts of one client differ too (jitter per attempt, not once per client).
-    const one = draws(new Backoff(initial, max, seeded(99)), 40).slice(10);
+    const one = draws(new Backoff(initial, max, prng(99)), 40).slice(10);
     assert.ok(new Set(one).size > 25, `capped attempts of one client vary: ${one.slice(0, 5).join(', ')}…`);
   });
 

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { connect, type ChatClient, type ChatMessage, type ConnectOptions } from '../../src/client/index.js';
 import { SeenIds } from '../../src/client/seen.js';
 import { FaultyNetwork } from '../helpers/faulty-socket.js';
+import { until } from '../helpers/sdk-events.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('SeenIds (unit)', () => {
@@ -75,24 +76,6 @@ describe('SeenIds (unit)', () => {
   });
 });
 
-/** Resolves when `check` holds, re-checked on every event of the client (no sleeps). */
-function until(client: ChatClient, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const offs = (['message', 'delivered', 'error', 'state', 'ready'] as const).map((event) =>
-      client.on(event, () => {
-        if (!check()) return;
-        clearTimeout(timer);
-        offs.forEach((off) => off());
-        resolve();
-      }),
-    );
-    const timer = setTimeout(() => {
-      offs.forEach((off) => off());
-      reject(new Error('timed out waiting for a condition'));
-    }, timeoutMs);
-  });
-}
 
 describe('dedupeSize through the real server (memory store)', { timeout: 60_000 }, () => {
   let t: TestServer;

@@ -10,6 +10,7 @@ import { ChatClientError, connect, type ChatClient, type ChatMessage, type Clien
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { NewMessage } from '../../src/store/store.js';
 import { FaultyNetwork } from '../helpers/faulty-socket.js';
+import { until } from '../helpers/sdk-events.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Records what the application sees. */
@@ -23,24 +24,6 @@ function observe(client: ChatClient) {
   return seen;
 }
 
-/** Resolves when `check` holds, re-checking on every event of the client (no sleeps). */
-function until(client: ChatClient, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const offs = (['message', 'delivered', 'error', 'state', 'ready'] as const).map((event) =>
-      client.on(event, () => {
-        if (!check()) return;
-        clearTimeout(timer);
-        offs.forEach((off) => off());
-        resolve();
-      }),
-    );
-    const timer = setTimeout(() => {
-      offs.forEach((off) => off());
-      reject(new Error('timed out waiting for a condition'));
-    }, timeoutMs);
-  });
-}
 
 describe('client SDK', () => {
   let t: TestServer;

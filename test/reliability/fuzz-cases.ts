@@ -1,5 +1,8 @@
 // Seeded generators of hostile WebSocket frames, each with the outcome the protocol promises for it
 // (docs/protocol.md). Pure: the same seed gives the same frames, so a failure reproduces with FUZZ_SEED.
+import { prng } from '../helpers/prng.js';
+
+export { prng };
 
 export type Expect =
   /** Exactly one error frame, with one of these codes; the connection stays open. */
@@ -26,18 +29,6 @@ export interface FuzzLimits {
   readonly maxMessageBytes: number;
   readonly maxPayloadBytes: number;
   readonly maxDeliveredIds: number;
-}
-
-/** mulberry32: a small, fast, seedable PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
