@@ -20,6 +20,9 @@ type WireEvent = BusEvent & { readonly origin: string };
 
 const subjectFor = (userId: string) => `chat.u.${Buffer.from(userId, 'utf8').toString('base64url')}`;
 
+/** Subjects of recently published-to users: the base64url conversion is paid once per user, not per event. */
+const SUBJECT_CACHE_MAX = 10_000;
+
 export class NatsBus implements LiveBus {
   readonly kind = 'nats';
   /** Tells this instance's own events apart when they come back on a subject it also watches. */
@@ -32,9 +35,12 @@ export class NatsBus implements LiveBus {
   /** subject, payload, subject, payload, …: what this event-loop turn published. */
   private outbox: string[] = [];
   private flushScheduled = false;
+  private readonly subjects = new Map<string, string>();
+  private readonly messagePrefix: string;
 
   constructor(private readonly options: NatsBusOptions) {
     const events = options.metrics.busEvents;
+    this.messagePrefix = `{"kind":"message","origin":${JSON.stringify(this.origin)},"message":`;
     this.counts = { out: events.cell('out'), in: events.cell('in'), dropped: events.cell('dropped'), invalid: events.cell('invalid') };
   }
 
@@ -84,11 +90,26 @@ export class NatsBus implements LiveBus {
     // Queued and handed to NATS once per event-loop turn: the client writes to its socket in a
     // microtask after the first publish, and uWS runs microtasks after every frame callback, so
     // publishing in place cost one write syscall per message (measured: 3x the server's CPU).
-    this.outbox.push(subjectFor(userId), JSON.stringify({ ...event, origin: this.origin } satisfies WireEvent));
+    this.outbox.push(this.subject(userId), this.encode(event));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushOutbox);
     }
+  }
+
+  /** The wire form of `event` (WireEvent), built around the one stringify it needs. */
+  private encode(event: BusEvent): string {
+    if (event.kind === 'message') return `${this.messagePrefix}${JSON.stringify(event.message)}}`;
+    return JSON.stringify({ kind: 'delivered', origin: this.origin, sender: event.sender, messageId: event.messageId } satisfies WireEvent);
+  }
+
+  private subject(userId: string): string {
+    let subject = this.subjects.get(userId);
+    if (subject === undefined) {
+      if (this.subjects.size >= SUBJECT_CACHE_MAX) this.subjects.clear();
+      this.subjects.set(userId, (subject = subjectFor(userId)));
+    }
+    return subject;
   }
 
   private readonly flushOutbox = (): void => {
