@@ -56,8 +56,11 @@ if [[ $(status_of "$URL/healthz") == 200 && $(status_of "$URL/readyz") == 200 ]]
 else fail "health: /healthz $(status_of "$URL/healthz"), /readyz $(status_of "$URL/readyz")"; fi
 
 metrics_key=$(value_of METRICS_SECRET)
+# The body is read whole before grep: `curl | grep -q` under pipefail fails at random (grep exits at the
+# first match, curl gets SIGPIPE writing the rest, and the pipeline's status is curl's 23).
+metrics_body=$(curl -sf -H "x-metrics-key: $metrics_key" "$URL/metrics")
 if [[ $(status_of "$URL/metrics") == 401 && $(status_of -H "x-metrics-key: wrong" "$URL/metrics") == 401 ]] &&
-  curl -sf -H "x-metrics-key: $metrics_key" "$URL/metrics" | grep -q '^chat_'; then
+  grep -q '^chat_' <<<"$metrics_body"; then
   pass "metrics: /metrics needs x-metrics-key (401 without or wrong), serves chat_* metrics with it"
 else fail "metrics: secret mode not enforced or no chat_* metrics"; fi
 
@@ -114,7 +117,7 @@ for kv in "${PROD[@]}"; do [[ $kv == NODE_ENV=* || $kv == PORT=* ]] || without_n
 setsid env -i "${BASE[@]}" "${without_node_env[@]}" PORT="$(free_port)" SERVE_DEMO=false node dist/main.js >"$WORK/dev.out" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q '"msg":"listening"' "$WORK/dev.out" && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-if grep '"msg":"listening"' "$WORK/dev.out" | grep -q '"mode":"development"'; then
+if grep '"msg":"listening"' "$WORK/dev.out" | grep '"mode":"development"' >/dev/null; then
   pass "missing NODE_ENV: not production (start line says \"mode\":\"development\"); start:prod and the image always set it"
 else fail "missing NODE_ENV: no development start line"; tail -5 "$WORK/dev.out"; fi
 kill -TERM -- "-$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=''
