@@ -9,7 +9,6 @@ export interface CounterCell {
 
 export class HotCounter<Label extends string = string> {
   private readonly cells = new Map<string, { labels: Record<string, string>; cell: CounterCell }>();
-  private readonly single = new Map<string, CounterCell>();
 
   constructor(name: string, help: string, private readonly labelNames: readonly string[], registers: Registry[]) {
     const cells = this.cells;
@@ -37,13 +36,11 @@ export class HotCounter<Label extends string = string> {
   }
 
   /**
-   * Per-frame paths of a one-label counter (frames in/out by type): one Map lookup by the value itself,
-   * no join and no rest array. The values come from fixed sets, so the map stays small.
+   * Per-frame paths of a one-label counter (frames in/out by type): one Map lookup by the value itself
+   * (a one-value key is the value: `cell`'s join adds nothing), no join and no rest array.
    */
   incOne(value: Label): void {
-    let cell = this.single.get(value);
-    if (!cell) this.single.set(value, (cell = this.cell(value)));
-    cell.value++;
+    (this.cells.get(value)?.cell ?? this.cell(value)).value++;
   }
 
   /** For paths that are not hot: look the cell up and add (label values in order, or prom-client style). */

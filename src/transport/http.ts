@@ -1,7 +1,6 @@
 // HTTP helpers for uWS. The uWS discipline lives here: onAborted before any await, headers read before
 // the first await (the request object dies with the callback), onData chunks copied, writes corked.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { CounterCell } from '../metrics/hot-counter.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, ERROR_CODES, type ErrorCode } from '../protocol/errors.js';
 
@@ -14,19 +13,10 @@ const STATUS_TEXT: Record<number, string> = {
 
 export type Headers = Readonly<Record<string, string>>;
 
-/**
- * Makes Exchanges that count every status they write in chat_http_requests_total{route,status}, with
- * one bound counter cell per (route, status): the per-request cost is an increment.
- */
+/** Makes Exchanges that count every status they write in chat_http_requests_total{route,status}. */
 export function countingExchanges(metrics: Metrics): (res: HttpResponse, route: string) => Exchange {
-  const cells = new Map<string, CounterCell>();
-  const count = (route: string, status: number) => {
-    const key = `${status} ${route}`;
-    let cell = cells.get(key);
-    if (!cell) cells.set(key, (cell = metrics.httpRequests.cell(route, String(status))));
-    cell.value++;
-  };
-  return (res, route) => new Exchange(res, (status) => count(route, status));
+  // HotCounter.cell keeps the bound cell per (route, status): the per-request cost is a lookup and an increment.
+  return (res, route) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++);
 }
 
 /** One HTTP exchange: tracks whether the client went away so nothing is written to a dead response. */
