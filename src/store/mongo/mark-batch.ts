@@ -53,7 +53,7 @@ export async function writeMarkBatch(
     const { userId, messageId } = batch[i]!;
     const fact = cache.pendingFact(userId, messageId);
     if (fact) facts.set(id, fact);
-    else unknown.set(userId, [...(unknown.get(userId) ?? []), id]);
+    else addTo(unknown, userId, id);
   }
   // One lookup per user, filtered by recipient: MongoDB answers `_id: {$in}` from the _id index, and
   // FerretDB v1 only narrows by `to` (it scans the whole collection for `_id: {$in}` alone).
@@ -83,10 +83,7 @@ export async function writeMarkBatch(
   const settled = [...inserted, ...existing];
   if (settled.length > 0) {
     const byUser = new Map<string, string[]>();
-    for (const id of settled) {
-      const { userId } = batch[first.get(id)!]!;
-      byUser.set(userId, [...(byUser.get(userId) ?? []), id]);
-    }
+    for (const id of settled) addTo(byUser, batch[first.get(id)!]!.userId, id);
     const ops: AnyBulkWriteOperation<DeliveryDoc>[] = [...byUser].map(([userId, ids]) => ({
       updateMany: {
         filter: { to: userId, status: 'pending', _id: { $in: ids } },
@@ -115,6 +112,13 @@ export async function writeMarkBatch(
     const fact = inserted.has(id) ? facts.get(id) : undefined;
     return fact ? { messageId: request.messageId, from: fact.from, deliveredAt, ts: fact.ts } : null;
   });
+}
+
+/** Groups delivery ids by user, in place (a batch holds up to DB_BATCH_MAX_OPS of them). */
+function addTo(byUser: Map<string, string[]>, userId: string, id: string): void {
+  const ids = byUser.get(userId);
+  if (ids) ids.push(id);
+  else byUser.set(userId, [id]);
 }
 
 async function insertReceipts(collections: Collections, receipts: ReceiptDoc[]) {
