@@ -41,13 +41,17 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
     const acked = new Set(load.senders.flatMap((sender) => [...sender.acked.keys()]));
     const byId = new Map(messages.map((doc) => [doc._id, doc]));
 
-    let lostInStore = 0;
-    for (const messageId of acked) {
-      if (!byId.has(messageId)) {
-        lostInStore++;
-        details.push(`acked but not stored: ${messageId}`);
+    /** Acked ids that `has` does not know, each named in the details. */
+    const lostFrom = (has: (messageId: string) => boolean, what: string) => {
+      let lost = 0;
+      for (const messageId of acked) {
+        if (has(messageId)) continue;
+        lost++;
+        details.push(`acked but ${what}: ${messageId}`);
       }
-    }
+      return lost;
+    };
+    const lostInStore = lostFrom((id) => byId.has(id), 'not stored');
     let strayOrAltered = 0;
     for (const doc of messages) {
       const sent = load.registry.get(doc._id);
@@ -69,13 +73,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
 
     const received = new Map<string, number>();
     for (const recipient of load.recipients) for (const [id, n] of recipient.received) received.set(id, (received.get(id) ?? 0) + n);
-    let lostToRecipient = 0;
-    for (const messageId of acked) {
-      if (!received.has(messageId)) {
-        lostToRecipient++;
-        details.push(`acked but never received: ${messageId}`);
-      }
-    }
+    const lostToRecipient = lostFrom((id) => received.has(id), 'never received');
 
     let markedTwice = 0;
     let notConfirmedOnce = 0;
