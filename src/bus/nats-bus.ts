@@ -149,7 +149,7 @@ export class NatsBus implements LiveBus {
     }
     const current = this.subscriptions.get(userId);
     if (current !== undefined && current !== placeholder) return nc;
-    this.subscriptions.set(userId, nc.subscribe(subjectFor(userId), { callback: (error, msg) => !error && this.receive(msg.string()) }));
+    this.subscriptions.set(userId, nc.subscribe(this.subject(userId), { callback: (error, msg) => !error && this.receive(msg.string()) }));
     return nc;
   }
 
