@@ -16,6 +16,15 @@ export const CLOSE_TOKEN_EXPIRED = 4001;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
+/**
+ * uWS's own backpressure limit for a socket whose limit (ours) is `maxBackpressureBytes`: room for
+ * one more largest frame past ours plus the close frame. At uWS's limit a send is dropped, and so is
+ * the close frame of `end()`: the client would then see 1006 instead of 1013.
+ */
+export function uwsBackpressureLimit(maxBackpressureBytes: number, maxFrameBytes: number): number {
+  return maxBackpressureBytes + maxFrameBytes + 1024;
+}
+
 const pendingFlush = new Set<SocketConnection>();
 let flushScheduled = false;
 
@@ -70,18 +79,21 @@ export class SocketConnection implements ChatConnection {
     const frames = this.outbox;
     this.outbox = [];
     this.outboxBytes = 0;
-    let dropped = false;
+    let over = false;
     this.ws.cork(() => {
       for (const frame of frames) {
-        // 2 = dropped: the socket is past maxBackpressure. The frame is not lost: it is pending in the store.
-        if (this.ws.send(frame, false, false) === 2) {
-          dropped = true;
+        // Our limit is checked before each write, and uWS's own limit sits higher (uwsBackpressureLimit):
+        // uWS never drops a frame, so the 1013 close frame always fits behind the buffered data and
+        // reaches the client once it reads again. What is not written is pending in the store.
+        if (this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) {
+          over = true;
           break;
         }
+        this.ws.send(frame, false, false);
         this.hooks.onFrameOut(frame);
       }
     });
-    if (dropped || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
+    if (over || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
   }
 
   pressure(): number {

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../protocol/errors.js';
 import { encodeError, encodeSentAck, parseClientFrame, type FrameLimits } from '../protocol/frames.js';
-import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, type ConnectionHooks, type SocketData } from './connection.js';
+import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { Exchange, remoteAddress } from './http.js';
 
@@ -145,7 +145,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     // This uWS build drops a connection over maxPayloadLength without a close frame (the client sees
     // 1006). Giving uWS 4x headroom lets the handler close oversized frames with a proper 1009.
     maxPayloadLength: config.limits.maxPayloadBytes * 4,
-    maxBackpressure: config.limits.maxBackpressureBytes,
+    // Ours (WS_MAX_BACKPRESSURE_BYTES) is enforced in SocketConnection.flush; uWS's sits above it.
+    maxBackpressure: uwsBackpressureLimit(config.limits.maxBackpressureBytes, maxServerFrameBytes(config.limits.maxMessageBytes)),
     closeOnBackpressureLimit: 0,
     idleTimeout: config.limits.idleTimeoutSec,
     sendPingsAutomatically: true,
@@ -188,6 +189,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       metrics.wsCloses.inc({ reason: closeReason(code, message) });
     },
   };
+}
+
+/** The largest frame the server writes: a message whose body is all characters JSON escapes as \uXXXX (6 bytes each). */
+function maxServerFrameBytes(maxMessageBytes: number): number {
+  return maxMessageBytes * 6 + 1024;
 }
 
 /** A fixed-set label for a close: the code, or for uWS's own abnormal closes (1006) the reason it gives. */
