@@ -122,6 +122,10 @@ export const ENV_SPECS = {
   MAX_CONNECTIONS_PER_IP: intIn(1, 10_000_000)({ default: 1000 }),
   SEND_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 50 }),
   SEND_BURST: intIn(1, 10_000_000)({ default: 100 }),
+  DELIVERED_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 1000 }),
+  DELIVERED_BURST: intIn(1, 10_000_000)({ default: 5000 }),
+  RATE_LIMITED_CLOSE_AFTER: intIn(1, 1_000_000)({ default: 20 }),
+  RATE_LIMITED_COOLDOWN_SEC: intIn(0, 86_400)({ default: 10 }),
   TRUST_PROXY: bool({ default: false }),
   METRICS_MODE: metricsMode({ default: undefined }),
   METRICS_SECRET: str({ default: undefined }),
@@ -170,6 +174,10 @@ export interface RawEnv {
   MAX_CONNECTIONS_PER_IP: number;
   SEND_RATE_PER_SEC: number;
   SEND_BURST: number;
+  DELIVERED_RATE_PER_SEC: number;
+  DELIVERED_BURST: number;
+  RATE_LIMITED_CLOSE_AFTER: number;
+  RATE_LIMITED_COOLDOWN_SEC: number;
   TRUST_PROXY: boolean;
   METRICS_MODE: string | undefined;
   METRICS_SECRET: string | undefined;

@@ -39,6 +39,13 @@ export interface Config {
     readonly maxConnectionsPerIp: number;
     readonly sendRatePerSec: number;
     readonly sendBurst: number;
+    /** Confirmed ids per second per user (token bucket), and its burst. */
+    readonly deliveredRatePerSec: number;
+    readonly deliveredBurst: number;
+    /** A connection answered rate_limited this many times within RATE_LIMITED_WINDOW_MS is closed (1008). */
+    readonly rateLimitedCloseAfter: number;
+    /** After such a close, the user's new connections are refused (429) for this long. */
+    readonly rateLimitedCooldownSec: number;
   };
   readonly trustProxy: boolean;
   readonly metrics: {
@@ -175,6 +182,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
       sendRatePerSec: e.SEND_RATE_PER_SEC,
       sendBurst: e.SEND_BURST,
+      deliveredRatePerSec: e.DELIVERED_RATE_PER_SEC,
+      deliveredBurst: e.DELIVERED_BURST,
+      rateLimitedCloseAfter: e.RATE_LIMITED_CLOSE_AFTER,
+      rateLimitedCooldownSec: e.RATE_LIMITED_COOLDOWN_SEC,
     },
     trustProxy: e.TRUST_PROXY,
     metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE },

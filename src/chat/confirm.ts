@@ -4,26 +4,34 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
-import { errorSummary } from './send.js';
+import { errorSummary, retryAfterSec } from './send.js';
 
 export class ConfirmService {
   constructor(
     private readonly store: Store,
     private readonly router: DeliveryRouter,
+    /** Confirmed ids per user: one token per id. Past it the frame is refused whole (rate_limited). */
+    private readonly rateLimiter: RateLimiter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
 
   /** Only `userId`'s own deliveries can be marked: ids addressed to someone else are ignored. */
   async confirm(userId: string, messageIds: readonly string[]): Promise<number> {
+    const wait = this.rateLimiter.take(userId, messageIds.length);
+    if (wait > 0) {
+      this.metrics.rateLimited.inc({ limit: 'delivered' });
+      throw new ChatError('rate_limited', 'Too many confirmations; nothing was recorded, the messages stay pending: confirm them again after retryAfter', { retryAfterSec: wait });
+    }
     let marks;
     try {
       marks = await this.store.markDelivered(userId, messageIds);
     } catch (error) {
       this.metrics.storeErrors.inc({ op: 'markDelivered' });
       this.log.warn({ err: errorSummary(error) }, 'markDelivered failed; the messages stay pending');
-      throw new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error });
+      throw new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error, retryAfterSec: retryAfterSec(error) });
     }
     const now = Date.now();
     for (const mark of marks) {

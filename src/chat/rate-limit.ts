@@ -1,5 +1,5 @@
-// Per-user token buckets for sends (both doors). Buckets live in a bounded LRU: an evicted bucket
-// only means that user starts again with a full burst.
+// Per-key token buckets (sends and confirmations per user, auth attempts per address or name). Buckets
+// live in a bounded LRU: an evicted bucket only means that key starts again with a full burst.
 import { LRUCache } from 'lru-cache';
 
 interface Bucket {
@@ -7,33 +7,40 @@ interface Bucket {
   updatedMs: number;
 }
 
-export class SendRateLimiter {
+export class RateLimiter {
   private readonly buckets: LRUCache<string, Bucket>;
 
   constructor(
     private readonly ratePerSec: number,
     private readonly burst: number,
-    maxUsers: number,
+    maxKeys: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.buckets = new LRUCache({ max: maxUsers });
+    this.buckets = new LRUCache({ max: maxKeys });
   }
 
-  /** Takes one token; returns 0 if allowed, else the seconds to wait before a token is available. */
-  take(userId: string): number {
+  /**
+   * Takes `cost` tokens (all or none); returns 0 if allowed, else the seconds to wait until they are
+   * there. A cost above the burst can never be paid: the caller must split it (it is told to wait as
+   * long as a full bucket takes).
+   */
+  take(key: string, cost = 1): number {
     const now = this.now();
-    let bucket = this.buckets.get(userId);
+    let bucket = this.buckets.get(key);
     if (!bucket) {
       bucket = { tokens: this.burst, updatedMs: now };
-      this.buckets.set(userId, bucket);
+      this.buckets.set(key, bucket);
     } else {
       bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedMs) / 1000) * this.ratePerSec);
       bucket.updatedMs = now;
     }
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.ratePerSec));
+    return Math.max(1, Math.ceil((Math.min(cost, this.burst) - bucket.tokens) / this.ratePerSec));
   }
 }
+
+/** @deprecated the send limiter's former name; use RateLimiter. */
+export { RateLimiter as SendRateLimiter };

@@ -5,8 +5,8 @@ import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../protocol/errors.js';
 import type { SendInput } from '../protocol/frames.js';
 import { SortKeyClock } from '../store/sort-key.js';
-import type { Store, StoredMessage } from '../store/store.js';
-import type { SendRateLimiter } from './rate-limit.js';
+import { StoreUnavailableError, type Store, type StoredMessage } from '../store/store.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
 
 export interface SendOutcome {
@@ -24,7 +24,7 @@ export class SendService {
   constructor(
     private readonly store: Store,
     private readonly router: DeliveryRouter,
-    private readonly rateLimiter: SendRateLimiter,
+    private readonly rateLimiter: RateLimiter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly clock: SortKeyClock = new SortKeyClock(),
@@ -81,7 +81,7 @@ export class SendService {
       this.sentCounters.unavailable.value++;
       this.metrics.storeErrors.inc({ op: 'persist' });
       this.log.warn({ err: errorSummary(error), messageId: input.messageId }, 'persist failed; send refused as unavailable');
-      throw new ChatError('unavailable', undefined, { messageId: input.messageId, retryAfterSec: 1, cause: error });
+      throw new ChatError('unavailable', undefined, { messageId: input.messageId, retryAfterSec: retryAfterSec(error), cause: error });
     }
     if (result.kind === 'conflict') {
       this.sentCounters.conflict.value++;
@@ -96,6 +96,12 @@ export class SendService {
     this.sentCounters.duplicate.value++;
     return { message: result.message, duplicate: true };
   }
+}
+
+/** Seconds a client should wait before retrying after a store failure: the store's hint, else 1. */
+export function retryAfterSec(error: unknown): number {
+  const ms = error instanceof StoreUnavailableError ? error.retryAfterMs : undefined;
+  return ms === undefined ? 1 : Math.max(1, Math.ceil(ms / 1000));
 }
 
 /** What of an error is safe to log: its name, code and message, never the request that caused it. */

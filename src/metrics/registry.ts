@@ -63,19 +63,26 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       buckets: LATENCY_BUCKETS_S,
       registers,
     }),
+    storeShed: new Counter({
+      name: 'chat_store_shed_total',
+      help: 'Store operations refused before being written, by op and reason (overload: could not be served within DB_OP_TIMEOUT_MS; expired; full)',
+      labelNames: ['op', 'reason'] as const,
+      registers,
+    }),
     storeErrors: new Counter({ name: 'chat_store_errors_total', help: 'Store operations that failed', labelNames: ['op'] as const, registers }),
+    floodCloses: new Counter({ name: 'chat_flood_closes_total', help: 'Connections closed (1008) for sending on past RATE_LIMITED_CLOSE_AFTER rate_limited answers', registers }),
     backpressureCloses: new Counter({ name: 'chat_backpressure_closes_total', help: 'Connections closed as slow consumers (1013)', registers }),
     wsCloses: new Counter({
       name: 'chat_ws_closes_total',
       help: 'WebSocket connections closed, by reason',
-      // client | going_away | idle_timeout | too_big | invalid_utf8 | slow_consumer | token_expired | abnormal
+      // client | going_away | idle_timeout | too_big | invalid_utf8 | slow_consumer | token_expired | rate_limited | abnormal
       labelNames: ['reason'] as const,
       registers,
     }),
     rateLimited: new Counter({
       name: 'chat_rate_limited_total',
       help: 'Frames, requests or upgrades refused by a limit',
-      labelNames: ['limit'] as const, // send | connections | connections_per_ip (and the auth routes' limits)
+      labelNames: ['limit'] as const, // send | delivered | flood_cooldown | connections | connections_per_ip (and the auth routes' limits)
       registers,
     }),
     httpRequests: new HotCounter('chat_http_requests_total', 'HTTP requests by route and status', ['route', 'status'], registers),

@@ -84,8 +84,12 @@ export interface Store {
 
 /** A store error that means "not stored; retry later" (connection lost, timeout). */
 export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** When known (an overloaded queue), how long until a retry can be served, in ms. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }

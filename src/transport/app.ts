@@ -5,7 +5,7 @@ import { JwtVerifier } from '../auth/jwt.js';
 import { PasswordHasher } from '../auth/passwords.js';
 import { NoBus, type LiveBus } from '../bus/live-bus.js';
 import { ConfirmService } from '../chat/confirm.js';
-import { SendRateLimiter } from '../chat/rate-limit.js';
+import { RateLimiter } from '../chat/rate-limit.js';
 import { ReplayService } from '../chat/replay.js';
 import { DeliveryRouter } from '../chat/router.js';
 import { SendService } from '../chat/send.js';
@@ -78,9 +78,11 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   const bus = deps.bus ?? new NoBus();
   const router = new DeliveryRouter(config.limits.replayLiveBuffer, bus);
   await bus.start((event) => router.fromBus(event));
-  const limiter = new SendRateLimiter(config.limits.sendRatePerSec, config.limits.sendBurst, config.limits.maxConnections);
-  const sender = new SendService(store, router, limiter, metrics, log);
-  const confirmer = new ConfirmService(store, router, metrics, log);
+  const { limits } = config;
+  const sendLimiter = new RateLimiter(limits.sendRatePerSec, limits.sendBurst, limits.maxConnections);
+  const deliveredLimiter = new RateLimiter(limits.deliveredRatePerSec, limits.deliveredBurst, limits.maxConnections);
+  const sender = new SendService(store, router, sendLimiter, metrics, log);
+  const confirmer = new ConfirmService(store, router, deliveredLimiter, metrics, log);
   const replayer = new ReplayService(store, config.limits.replayPageSize, config.limits.maxBackpressureBytes / 2, metrics, 2 * config.db.opTimeoutMs + 1000);
 
   const app = uWS.App();

@@ -4,6 +4,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../auth/jwt.js';
 import type { ChatConnection, RecentlyReplayed, ReplayState } from '../chat/connection.js';
+import type { RefusalWindow } from './flood-guard.js';
 
 export interface SocketData {
   readonly principal: Principal;
@@ -15,6 +16,8 @@ export const CLOSE_SLOW_CONSUMER = 1013;
 export const CLOSE_TOKEN_EXPIRED = 4001;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
+/** Kept sending past its rate limits (see flood-guard.ts). */
+export const CLOSE_POLICY_VIOLATION = 1008;
 
 /**
  * uWS's own backpressure limit for a socket whose limit (ours) is `maxBackpressureBytes`: room for
@@ -54,6 +57,8 @@ export class SocketConnection implements ChatConnection {
   private outboxBytes = 0;
   private drainWaiters: ((ok: boolean) => void)[] = [];
   expiryTimer: NodeJS.Timeout | undefined;
+  /** rate_limited answers in the current window (flood-guard.ts). */
+  readonly refusals: RefusalWindow = { count: 0, since: 0 };
 
   constructor(
     private readonly ws: WebSocket<SocketData>,

@@ -11,8 +11,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../protocol/errors.js';
 import { encodeError, encodeSentAck, parseClientFrame, type FrameLimits } from '../protocol/frames.js';
-import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
+import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
+import { FloodGuard } from './flood-guard.js';
 import { Exchange, remoteAddress } from './http.js';
 
 export interface WebSocketDeps {
@@ -56,11 +57,16 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     },
   };
 
-  const reject = (exchange: Exchange, reason: string, code: Parameters<Exchange['errorCode']>[0]) => {
+  const reject = (exchange: Exchange, reason: string, code: Parameters<Exchange['errorCode']>[0], headers?: Record<string, string>) => {
     metrics.upgradesRejected.inc({ reason });
     log.debug({ reason }, 'upgrade rejected');
-    exchange.errorCode(code);
+    exchange.errorCode(code, headers);
   };
+  const floodGuard = new FloodGuard({
+    closeAfter: config.limits.rateLimitedCloseAfter,
+    cooldownSec: config.limits.rateLimitedCooldownSec,
+    maxUsers: config.limits.maxConnections,
+  });
 
   // A connection slot is taken at upgrade time (`open` runs inside res.upgrade and inherits it), so a
   // burst of concurrent upgrades cannot overshoot the limits; `close` gives it back.
@@ -98,6 +104,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const auth = authenticate(deps.verifier, authorization, cookie, config.cookie.name);
     if ('rejected' in auth) return reject(exchange, auth.rejected, 'unauthorized');
     const { principal } = auth;
+    const cooldown = floodGuard.cooldownLeftSec(principal.userId);
+    if (cooldown > 0) {
+      metrics.rateLimited.inc({ limit: 'flood_cooldown' });
+      return reject(exchange, 'flood_cooldown', 'rate_limited', { 'retry-after': String(cooldown) });
+    }
     reserve(ip);
     exchange.done = true;
     const data: SocketData = { principal, ip };
@@ -108,6 +119,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const chatError = toChatError(error);
     if (chatError.code === 'internal') log.error({ err: error }, 'internal error handling a frame');
     connection.send(encodeError(chatError));
+    if (chatError.code === 'rate_limited' && floodGuard.refused(connection.refusals, connection.userId)) {
+      metrics.floodCloses.inc();
+      log.info({ userId: connection.userId, connectionId: connection.id }, 'connection kept sending past its rate limits; closed (1008)');
+      connection.end(CLOSE_POLICY_VIOLATION, 'rate limit exceeded');
+    }
   };
 
   const handleFrame = (connection: SocketConnection, text: string) => {
@@ -207,6 +223,8 @@ export function closeReason(code: number, message: ArrayBuffer): string {
       return 'slow_consumer';
     case CLOSE_TOKEN_EXPIRED:
       return 'token_expired';
+    case CLOSE_POLICY_VIOLATION:
+      return 'rate_limited';
     case 1006: {
       // uWS closes without a close frame for these, naming the cause in the message.
       const text = Buffer.from(message).toString('utf8');

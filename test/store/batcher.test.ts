@@ -102,3 +102,82 @@ describe('Batcher', () => {
     await assert.rejects(second, StoreUnavailableError);
   });
 });
+
+describe('Batcher fairness and load shedding', () => {
+  /** A store that takes `msPerItem` per item of a batch (plus nothing fixed). */
+  function timed(msPerItem: number, overrides: Partial<BatcherOptions<string, string>> = {}) {
+    const batches: string[][] = [];
+    const batcher = new Batcher<string, string>({
+      maxWaitMs: 0,
+      maxOps: 50,
+      maxQueued: 100_000,
+      maxQueueWaitMs: 100,
+      keyOf: (item) => item.split(':')[0]!,
+      async write(items) {
+        batches.push([...items]);
+        await new Promise((resolve) => setTimeout(resolve, items.length * msPerItem));
+        return [...items];
+      },
+      ...overrides,
+    });
+    return { batcher, batches };
+  }
+
+  it('serves keys round-robin: one key’s backlog does not delay another key’s item, and each key keeps its order', async () => {
+    const { batcher, batches } = timed(0.05, { maxQueueWaitMs: 60_000 });
+    const flood = Array.from({ length: 300 }, (_, i) => batcher.add(`flood:${i}`));
+    const polite = batcher.add('polite:0');
+    await Promise.all([...flood, polite]);
+    // The first batch left as the 50th flood item was queued; the next one is formed round-robin.
+    // (In one shared FIFO queue the polite item would wait for six batches of flood.)
+    assert.ok(batches[1]!.includes('polite:0'), `the polite key's item is in the first batch formed after it was queued: ${batches[1]!.join(',')}`);
+    const floodOrder = batches.flat().filter((item) => item.startsWith('flood:'));
+    assert.deepEqual(floodOrder, Array.from({ length: 300 }, (_, i) => `flood:${i}`));
+  });
+
+  it('refuses at once what the measured throughput cannot serve within maxQueueWaitMs, with a retry-after, and still admits other keys', async () => {
+    const { batcher } = timed(1); // 1 ms per item, 100 ms budget
+    await Promise.all(Array.from({ length: 50 }, (_, i) => batcher.add(`warm:${i}`))); // measures ~1 ms/item
+    const started = Date.now();
+    const flood = await Promise.allSettled(Array.from({ length: 400 }, (_, i) => batcher.add(`flood:${i}`)));
+    const reasons = flood.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as StoreUnavailableError] : []));
+    const shed = reasons.filter((error) => error instanceof StoreUnavailableError && /overloaded/.test(error.message));
+    // (A few may still expire in the queue when the timers run late on a busy machine.)
+    assert.ok(shed.length >= 200, `most of a 400-item burst (~400 ms of work for a 100 ms budget) is refused at add: ${shed.length} of ${reasons.length}`);
+    const error = shed[0]!;
+    assert.ok(error.retryAfterMs! > 100, `retry-after ${error.retryAfterMs} ms`);
+    // Refused items were refused at once, not after waiting: the accepted ones finished within ~the budget.
+    assert.ok(flood.filter((outcome) => outcome.status === 'fulfilled').length >= 50);
+    assert.ok(Date.now() - started < 1000, `the burst settled in ${Date.now() - started} ms`);
+  });
+
+  it('admits another key during a backlog: its estimate counts one item per key ahead, not the whole queue', async () => {
+    const { batcher } = timed(1);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => batcher.add(`warm:${i}`)));
+    const flood = Array.from({ length: 90 }, (_, i) => batcher.add(`flood:${i}`).catch(() => 'refused'));
+    const polite = await batcher.add('polite:0');
+    assert.equal(polite, 'polite:0');
+    await Promise.all(flood);
+  });
+
+  it('refuses at once while a batch has been in flight longer than maxQueueWaitMs (a store that does not answer)', async () => {
+    let release!: () => void;
+    const batcher = new Batcher<number, number>({
+      maxWaitMs: 0,
+      maxOps: 10,
+      maxQueued: 100,
+      maxQueueWaitMs: 30,
+      write: async (items) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        return [...items];
+      },
+    });
+    const first = batcher.add(1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const started = Date.now();
+    await assert.rejects(batcher.add(2), (error: StoreUnavailableError) => error.retryAfterMs! >= 30);
+    assert.ok(Date.now() - started < 20, 'refused without waiting');
+    release();
+    assert.equal(await first, 1);
+  });
+});

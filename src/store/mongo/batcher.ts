@@ -1,9 +1,18 @@
 // Group commit for one kind of store operation: items wait at most `maxWaitMs` or until `maxOps` are
 // queued, then go to the database as one write. At most one batch is in flight: batches are written in
-// the order their items were queued, so a process's writes become visible in its accept order (the
-// replay reads by sort key and must never find a later message before an earlier one). Items that
-// queue while a batch is in flight form the next batch, written as soon as the first one is acked.
+// the order they are formed, and one key's items (one user's) keep their order across batches.
+//
+// Fair: items queue per key (`keyOf`, the user) and each batch takes them round-robin, one per key per
+// pass, so one user's backlog never takes another user's turn (a user flooding confirmations used to
+// fill the one shared queue and time everyone out).
+//
+// Bounded by time, not by a count: an item that cannot be served within `maxQueueWaitMs` (the store's
+// measured throughput, the items ahead of it in the round-robin, and the batch in flight) is refused at
+// once with a retry-after hint, instead of waiting out the timeout in a long queue and failing then.
+// `maxQueued` stays as a memory backstop, and items that still outwait `maxQueueWaitMs` are refused
+// unwritten when their batch is formed.
 import { StoreUnavailableError } from '../store.js';
+import { ThroughputEstimate } from './throughput.js';
 
 export interface BatcherOptions<I, R> {
   /** Longest an item waits for company before its batch is written (0: the same event-loop turn). */
@@ -12,12 +21,17 @@ export interface BatcherOptions<I, R> {
   readonly maxOps: number;
   /** Most items queued (not yet in flight); beyond it `add` rejects at once as unavailable. */
   readonly maxQueued: number;
-  /** An item still queued this long after `add` (the store is slow or down) is rejected unwritten. */
+  /** Longest an item may wait to be written: one that cannot make it is refused at `add`. */
   readonly maxQueueWaitMs: number;
+  /** The fairness key of an item (its user); one key's items keep their order. Default: one key. */
+  readonly keyOf?: (item: I) => string;
   /** Writes one batch; returns one result or Error per item, in order, or throws to fail them all. */
   readonly write: (items: readonly I[]) => Promise<ReadonlyArray<R | Error>>;
   /** Called after every batch with its size, duration and outcome (metrics). */
   readonly observe?: (size: number, seconds: number, failed: boolean) => void;
+  /** Called when an item is refused before being written (metrics): `overload` or `expired`. */
+  readonly onShed?: (reason: 'overload' | 'expired' | 'full') => void;
+  readonly now?: () => number;
 }
 
 interface Entry<I, R> {
@@ -27,35 +41,62 @@ interface Entry<I, R> {
   reject(error: Error): void;
 }
 
+/** One key's queue: a head index instead of shift(), which is O(n) per item on a long lane. */
+interface Lane<I, R> {
+  readonly entries: Entry<I, R>[];
+  head: number;
+}
+
+const ONE_KEY = '';
+
 export class Batcher<I, R> {
-  private queue: Entry<I, R>[] = [];
+  /** key → its queued items; Map order is the round-robin order. */
+  private readonly lanes = new Map<string, Lane<I, R>>();
+  private queued = 0;
   private inFlight: Promise<void> | undefined;
+  private inFlightSince = 0;
+  private inFlightSize = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly throughput = new ThroughputEstimate();
+  private readonly now: () => number;
 
-  constructor(private readonly options: BatcherOptions<I, R>) {}
+  constructor(private readonly options: BatcherOptions<I, R>) {
+    this.now = options.now ?? Date.now;
+  }
 
   /** Resolves with the item's result once its batch is acknowledged. */
   add(item: I): Promise<R> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
-    if (this.queue.length >= this.options.maxQueued) {
-      return Promise.reject(new StoreUnavailableError(`store write queue is full (${this.options.maxQueued} queued)`));
+    if (this.queued >= this.options.maxQueued) {
+      this.options.onShed?.('full');
+      return Promise.reject(new StoreUnavailableError(`store write queue is full (${this.options.maxQueued} queued)`, { retryAfterMs: this.options.maxQueueWaitMs }));
+    }
+    const key = this.options.keyOf?.(item) ?? ONE_KEY;
+    const lane = this.lanes.get(key);
+    const waitMs = this.estimateWaitMs(lane ? lane.entries.length - lane.head : 0);
+    if (waitMs > this.options.maxQueueWaitMs) {
+      this.options.onShed?.('overload');
+      return Promise.reject(new StoreUnavailableError(`store is overloaded: a write queued now would wait about ${Math.round(waitMs)} ms (limit ${this.options.maxQueueWaitMs} ms)`, { retryAfterMs: waitMs }));
     }
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, queuedAt: Date.now(), resolve, reject });
+      const entry = { item, queuedAt: this.now(), resolve, reject };
+      if (lane) lane.entries.push(entry);
+      else this.lanes.set(key, { entries: [entry], head: 0 });
+      this.queued++;
       this.schedule();
     });
   }
 
   /** Items queued or in flight. */
   get pending(): number {
-    return this.queue.length + (this.inFlight ? 1 : 0);
+    return this.queued + (this.inFlight ? this.inFlightSize : 0);
   }
 
   /** Writes everything queued now and resolves when nothing is queued or in flight. */
   async flush(): Promise<void> {
-    if (this.queue.length === 0 && !this.inFlight) return;
+    if (this.queued === 0 && !this.inFlight) return;
     this.clearTimer();
     if (!this.inFlight) this.startNext();
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -67,9 +108,26 @@ export class Batcher<I, R> {
     await this.flush();
   }
 
+  /**
+   * How long an item queued now behind `ownQueued` items of its own key would wait: the rest of the
+   * batch in flight, then the items ahead of it in the round-robin (at most `ownQueued + 1` per key)
+   * at the store's measured throughput. 0 while nothing has been measured yet.
+   */
+  private estimateWaitMs(ownQueued: number): number {
+    const inFlightMs = this.inFlight ? this.now() - this.inFlightSince : 0;
+    // A batch in flight past the whole budget: the store is not answering; nothing queued now can make it.
+    if (inFlightMs > this.options.maxQueueWaitMs) return inFlightMs;
+    const perItemMs = this.throughput.msPerItem(this.inFlight ? { size: this.inFlightSize, elapsedMs: inFlightMs } : undefined);
+    if (perItemMs === undefined) return 0;
+    const keys = this.lanes.size + (ownQueued === 0 ? 1 : 0);
+    const ahead = Math.min(this.queued + 1, (ownQueued + 1) * keys);
+    const rest = this.inFlight ? Math.max(0, this.inFlightSize * perItemMs - inFlightMs) : 0;
+    return rest + ahead * perItemMs + this.options.maxWaitMs;
+  }
+
   private schedule(): void {
     if (this.inFlight) return; // the in-flight batch starts the next one when it ends
-    if (this.queue.length >= this.options.maxOps) {
+    if (this.queued >= this.options.maxOps) {
       this.clearTimer();
       this.startNext();
     } else if (!this.timer) {
@@ -89,21 +147,46 @@ export class Batcher<I, R> {
     this.timer = undefined;
   }
 
-  private startNext(): void {
-    const now = Date.now();
+  /** Up to maxOps items, one per key per pass; keys visited in a partial pass move to the back. */
+  private takeBatch(): Entry<I, R>[] {
+    const now = this.now();
     const batch: Entry<I, R>[] = [];
-    while (this.queue.length > 0 && batch.length < this.options.maxOps) {
-      const entry = this.queue.shift()!;
-      if (now - entry.queuedAt > this.options.maxQueueWaitMs) {
-        entry.reject(new StoreUnavailableError(`store write waited more than ${this.options.maxQueueWaitMs} ms in the queue`));
-      } else {
-        batch.push(entry);
+    const visited: [string, Lane<I, R>][] = [];
+    const requeue = () => {
+      for (const [key, lane] of visited) this.lanes.set(key, lane);
+      visited.length = 0;
+    };
+    while (batch.length < this.options.maxOps && this.lanes.size > 0) {
+      for (const [key, lane] of this.lanes) {
+        const entry = lane.entries[lane.head++]!;
+        this.queued--;
+        this.lanes.delete(key); // deleting the current key is safe while iterating a Map
+        if (lane.head < lane.entries.length) {
+          if (lane.head > 1024 && lane.head * 2 > lane.entries.length) lane.entries.splice(0, lane.head), (lane.head = 0);
+          visited.push([key, lane]);
+        }
+        if (now - entry.queuedAt > this.options.maxQueueWaitMs) {
+          this.options.onShed?.('expired');
+          entry.reject(new StoreUnavailableError(`store write waited more than ${this.options.maxQueueWaitMs} ms in the queue`, { retryAfterMs: this.options.maxQueueWaitMs }));
+        } else {
+          batch.push(entry);
+          if (batch.length >= this.options.maxOps) break;
+        }
       }
+      requeue();
     }
+    requeue();
+    return batch;
+  }
+
+  private startNext(): void {
+    const batch = this.takeBatch();
     if (batch.length === 0) return this.settleIdle();
+    this.inFlightSince = this.now();
+    this.inFlightSize = batch.length;
     this.inFlight = this.run(batch).finally(() => {
       this.inFlight = undefined;
-      if (this.queue.length > 0) this.startNext();
+      if (this.queued > 0) this.startNext();
       else this.settleIdle();
     });
   }
@@ -124,11 +207,13 @@ export class Batcher<I, R> {
       const reason = error instanceof Error ? error : new Error(String(error));
       for (const entry of batch) entry.reject(reason);
     }
-    this.options.observe?.(batch.length, (performance.now() - started) / 1000, failed);
+    const ms = performance.now() - started;
+    this.throughput.record(batch.length, ms, failed);
+    this.options.observe?.(batch.length, ms / 1000, failed);
   }
 
   private settleIdle(): void {
-    if (this.queue.length > 0 || this.inFlight) return;
+    if (this.queued > 0 || this.inFlight) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }

@@ -65,15 +65,20 @@ export class MongoStore implements Store {
     this.cache = new DeliveryCursorCache(options.cursorCacheMax);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
-    this.persistBatcher = new Batcher({
+    // Fair per user: a sender's or a confirmer's backlog only delays that user.
+    this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,
+      keyOf: (message) => message.from,
       write: (batch) => this.guard('persist', () => writePersistBatch({ collections: this.ready(), nextToken: () => this.nextToken() }, batch)),
       observe: (size, seconds, failed) => this.observe('persist', size, seconds, failed),
+      onShed: (reason) => options.metrics?.storeShed.inc({ op: 'persist', reason }),
     });
-    this.markBatcher = new Batcher({
+    this.markBatcher = new Batcher<MarkRequest, DeliveryMark | null>({
       ...common,
+      keyOf: (request) => request.userId,
       write: (batch) => this.guard('mark', () => writeMarkBatch({ collections: this.ready(), cache: this.cache, nextToken: () => this.nextToken() }, batch)),
       observe: (size, seconds, failed) => this.observe('markDelivered', size, seconds, failed),
+      onShed: (reason) => options.metrics?.storeShed.inc({ op: 'markDelivered', reason }),
     });
   }
 

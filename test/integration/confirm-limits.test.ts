@@ -1,0 +1,55 @@
+// Confirmations are rate limited per user (ids per second, with a burst), and a connection that keeps
+// sending past its limits is closed with 1008 and its user kept out for a cooldown. Nothing is lost:
+// a refused confirmation leaves its messages pending, and they are confirmed once the client waits.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TestClient, upgradeStatus } from '../helpers/ws-client.js';
+
+describe('confirmation limits', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({
+      env: { DELIVERED_RATE_PER_SEC: '10', DELIVERED_BURST: '20', RATE_LIMITED_CLOSE_AFTER: '5', RATE_LIMITED_COOLDOWN_SEC: '30' },
+    });
+  });
+  after(() => t.close());
+
+  it('refuses a confirmation past the per-user budget with rate_limited and retryAfter; the messages stay pending', async () => {
+    const { client: sender } = await TestClient.connectReady(t.wsUrl, await t.token('cl-sender'));
+    const ids = Array.from({ length: 30 }, (_, i) => `cl-${i}`);
+    for (const id of ids) assert.equal((await sender.sendMessage(id, 'cl-reader', 'hi')).status, 'SENT');
+    const { client: reader, replayed } = await TestClient.connectReady(t.wsUrl, await t.token('cl-reader'));
+    assert.equal(replayed.length, 30);
+    reader.send({ type: 'delivered', messageIds: ids.slice(0, 15) }); // within the burst of 20
+    for (const id of ids.slice(0, 15)) await sender.next((f) => f.status === 'DELIVERED' && f.messageId === id);
+    reader.send({ type: 'delivered', messageIds: ids.slice(15) }); // 15 more: only ~5 tokens left
+    const refused = await reader.next((f) => f.type === 'error');
+    assert.equal(refused.code, 'rate_limited');
+    assert.ok(Number(refused.retryAfter) >= 1, JSON.stringify(refused));
+    assert.equal((await t.store.deliveryState('cl-20', 'cl-reader'))?.status, 'pending', 'nothing of the refused frame was recorded');
+    // The refused ids are replayed on the next connect, and confirmed then.
+    await reader.close();
+    const again = await TestClient.connectReady(t.wsUrl, await t.token('cl-reader'));
+    assert.deepEqual(again.replayed.map((f) => f.messageId), ids.slice(15));
+    await Promise.all([sender.close(), again.client.close()]);
+  });
+
+  it('closes a connection that keeps confirming past its limit with 1008, and refuses its user for the cooldown (429)', async () => {
+    const token = await t.token('cl-flooder');
+    const flooder = await TestClient.connect(t.wsUrl, { token });
+    const ids = Array.from({ length: 20 }, (_, i) => `nope-${i}`);
+    // The first frame takes the whole burst; each next one is refused; the fifth refusal closes.
+    for (let i = 0; i < 10; i++) flooder.send({ type: 'delivered', messageIds: ids });
+    const closed = await Promise.race([flooder.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the flooder was not closed')), 5000))]);
+    assert.equal(closed.code, 1008);
+    assert.equal(flooder.frames.filter((f) => f.code === 'rate_limited').length, 5);
+    assert.equal(await upgradeStatus(t.wsUrl, { token }), 429);
+    const metrics = await t.server.metrics.registry.metrics();
+    assert.match(metrics, /chat_flood_closes_total 1/);
+    assert.match(metrics, /chat_ws_closes_total\{reason="rate_limited"\} 1/);
+    // Other users are not affected.
+    const { client: other } = await TestClient.connectReady(t.wsUrl, await t.token('cl-bystander'));
+    await other.close();
+  });
+});
