@@ -104,6 +104,7 @@ export const ENV_SPECS = {
   BUS_WATCH_TIMEOUT_MS: intIn(10, 60_000)({ default: 1000 }),
   DB_BATCH_MAX_WAIT_MS: intIn(0, 1000)({ default: 2 }),
   DB_BATCH_MAX_OPS: intIn(1, 100_000)({ default: 512 }),
+  DB_BATCH_MAX_OPS_PER_USER: intIn(1, 100_000)({ default: 64 }),
   CURSOR_CACHE_MAX: intIn(1, 100_000_000)({ default: 100_000 }),
   COOKIE_DOMAIN: cookieDomain({ devDefault: undefined }),
   AUTH_COOKIE_NAME: cookieName({ default: 'token' }),
@@ -156,6 +157,7 @@ export interface RawEnv {
   BUS_WATCH_TIMEOUT_MS: number;
   DB_BATCH_MAX_WAIT_MS: number;
   DB_BATCH_MAX_OPS: number;
+  DB_BATCH_MAX_OPS_PER_USER: number;
   CURSOR_CACHE_MAX: number;
   COOKIE_DOMAIN: string | undefined;
   AUTH_COOKIE_NAME: string;

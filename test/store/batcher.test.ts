@@ -135,6 +135,13 @@ describe('Batcher fairness and load shedding', () => {
     assert.deepEqual(floodOrder, Array.from({ length: 300 }, (_, i) => `flood:${i}`));
   });
 
+  it('caps one key’s items per batch (maxOpsPerKey), so a batch in flight holds little of one user’s backlog', async () => {
+    const { batcher, batches } = timed(0.01, { maxQueueWaitMs: 60_000, maxOpsPerKey: 10 });
+    await Promise.all([...Array.from({ length: 45 }, (_, i) => batcher.add(`flood:${i}`)), ...Array.from({ length: 5 }, (_, i) => batcher.add(`other:${i}`))]);
+    for (const batch of batches) assert.ok(batch.filter((item) => item.startsWith('flood:')).length <= 10, batch.join(','));
+    assert.deepEqual(batches.flat().filter((item) => item.startsWith('flood:')), Array.from({ length: 45 }, (_, i) => `flood:${i}`));
+  });
+
   it('refuses at once what the measured throughput cannot serve within maxQueueWaitMs, with a retry-after, and still admits other keys', async () => {
     const { batcher } = timed(1); // 1 ms per item, 100 ms budget
     await Promise.all(Array.from({ length: 50 }, (_, i) => batcher.add(`warm:${i}`))); // measures ~1 ms/item

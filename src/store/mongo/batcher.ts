@@ -25,6 +25,11 @@ export interface BatcherOptions<I, R> {
   readonly maxQueueWaitMs: number;
   /** The fairness key of an item (its user); one key's items keep their order. Default: one key. */
   readonly keyOf?: (item: I) => string;
+  /**
+   * Most items of one key in one batch (default maxOps). Others' items that arrive while a batch is
+   * in flight wait for it, so this bounds what one user's backlog adds to everyone's latency.
+   */
+  readonly maxOpsPerKey?: number;
   /** Writes one batch; returns one result or Error per item, in order, or throws to fail them all. */
   readonly write: (items: readonly I[]) => Promise<ReadonlyArray<R | Error>>;
   /** Called after every batch with its size, duration and outcome (metrics). */
@@ -147,23 +152,31 @@ export class Batcher<I, R> {
     this.timer = undefined;
   }
 
-  /** Up to maxOps items, one per key per pass; keys visited in a partial pass move to the back. */
+  /**
+   * Up to maxOps items, one per key per pass, at most maxOpsPerKey per key; keys visited in a partial
+   * pass, and keys that reached their share, move to the back.
+   */
   private takeBatch(): Entry<I, R>[] {
     const now = this.now();
+    const perKey = this.options.maxOpsPerKey ?? this.options.maxOps;
     const batch: Entry<I, R>[] = [];
     const visited: [string, Lane<I, R>][] = [];
-    const requeue = () => {
-      for (const [key, lane] of visited) this.lanes.set(key, lane);
-      visited.length = 0;
+    const full: [string, Lane<I, R>][] = [];
+    const taken = new Map<string, number>();
+    const requeue = (lanes: [string, Lane<I, R>][]) => {
+      for (const [key, lane] of lanes) this.lanes.set(key, lane);
+      lanes.length = 0;
     };
     while (batch.length < this.options.maxOps && this.lanes.size > 0) {
       for (const [key, lane] of this.lanes) {
         const entry = lane.entries[lane.head++]!;
         this.queued--;
         this.lanes.delete(key); // deleting the current key is safe while iterating a Map
+        const count = (taken.get(key) ?? 0) + 1;
+        taken.set(key, count);
         if (lane.head < lane.entries.length) {
           if (lane.head > 1024 && lane.head * 2 > lane.entries.length) lane.entries.splice(0, lane.head), (lane.head = 0);
-          visited.push([key, lane]);
+          (count < perKey ? visited : full).push([key, lane]);
         }
         if (now - entry.queuedAt > this.options.maxQueueWaitMs) {
           this.options.onShed?.('expired');
@@ -173,9 +186,10 @@ export class Batcher<I, R> {
           if (batch.length >= this.options.maxOps) break;
         }
       }
-      requeue();
+      requeue(visited);
     }
-    requeue();
+    requeue(visited);
+    requeue(full);
     return batch;
   }
 

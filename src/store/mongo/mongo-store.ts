@@ -34,7 +34,7 @@ export interface MongoStoreOptions {
   readonly dbName?: string;
   /** Bound on every driver wait (server selection, socket, pool) and on a write's time in the queue. */
   readonly opTimeoutMs: number;
-  readonly batch: { readonly maxWaitMs: number; readonly maxOps: number };
+  readonly batch: { readonly maxWaitMs: number; readonly maxOps: number; readonly maxOpsPerUser?: number };
   readonly cursorCacheMax: number;
   /** Most operations queued per kind behind the one in flight (default 64 batches' worth). */
   readonly maxQueued?: number;
@@ -64,7 +64,7 @@ export class MongoStore implements Store {
     this.log = (options.log ?? silentLogger()).child({ component: 'mongo-store', instance: this.instanceId });
     this.cache = new DeliveryCursorCache(options.cursorCacheMax);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
-    const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
+    const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
     // Fair per user: a sender's or a confirmer's backlog only delays that user.
     this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,

@@ -1,0 +1,147 @@
+// One user flooding confirmations must not stall anybody else's (the hardening issue, item 2). On the
+// Mongo store, a well-behaved pair (one sender at 50 msgs/s, one recipient confirming each message at
+// once) is measured alone, then beside a flooder in its own process that confirms 1000 random ids per
+// frame at full speed and reconnects whenever it is closed. The pair's p99 send→SENT and
+// send→DELIVERED must stay within 2x of its own figures without the flooder (alone and flooded
+// measured twice each, interleaved, in one run), and nothing is lost. Default limits throughout,
+// except a 2 s cooldown so that the flooder gets back in, with a refilled burst, several times.
+//
+//   TEST_MONGO_URI=mongodb://127.0.0.1:27017/ node --import tsx --test test/reliability/confirmation-flood.test.ts
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { dropDatabases } from '../helpers/mongo.js';
+import { TestClient } from '../helpers/ws-client.js';
+import { scaled, withTimeout } from './load-client.js';
+import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
+
+const mongo = faultMongoUri();
+const MESSAGES_PER_PHASE = scaled(250);
+const INTERVAL_MS = 20;
+const FLOODER = fileURLToPath(new URL('./confirmation-flooder.ts', import.meta.url));
+
+interface PhaseFigures {
+  readonly sentP99: number;
+  readonly deliveredP99: number;
+  readonly sentP50: number;
+  readonly deliveredP50: number;
+}
+
+interface Samples {
+  readonly sentMs: number[];
+  readonly deliveredMs: number[];
+}
+
+function figures(samples: readonly Samples[]): PhaseFigures {
+  const sent = samples.flatMap((s) => s.sentMs);
+  const delivered = samples.flatMap((s) => s.deliveredMs);
+  return { sentP99: percentile(sent, 99), deliveredP99: percentile(delivered, 99), sentP50: percentile(sent, 50), deliveredP50: percentile(delivered, 50) };
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** The pair: paced sends, the recipient confirming each message as it arrives; every latency recorded. */
+async function runPair(sender: TestClient, recipient: TestClient, phase: string): Promise<Samples> {
+  const sentAt = new Map<string, number>();
+  const sentMs: number[] = [];
+  const deliveredMs: number[] = [];
+  const onSender = (data: Buffer) => {
+    const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+    const started = sentAt.get(String(frame.messageId));
+    if (started === undefined) return;
+    if (frame.status === 'SENT') sentMs.push(performance.now() - started);
+    else if (frame.status === 'DELIVERED') deliveredMs.push(performance.now() - started);
+    else if (frame.type === 'error') assert.fail(`the pair's send was refused: ${JSON.stringify(frame)}`);
+  };
+  const onRecipient = (data: Buffer) => {
+    const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+    if (frame.type === 'message') recipient.send({ type: 'delivered', messageIds: [frame.messageId] });
+    else if (frame.type === 'error') assert.fail(`the pair's confirmation was refused: ${JSON.stringify(frame)}`);
+  };
+  sender.ws.on('message', onSender);
+  recipient.ws.on('message', onRecipient);
+  try {
+    for (let i = 0; i < MESSAGES_PER_PHASE; i++) {
+      const messageId = `${phase}-${i}`;
+      sentAt.set(messageId, performance.now());
+      sender.send({ type: 'send', messageId, to: 'pair-recipient', body: `m ${i}` });
+      await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
+    }
+    const deadline = Date.now() + 60_000;
+    while (deliveredMs.length < MESSAGES_PER_PHASE || sentMs.length < MESSAGES_PER_PHASE) {
+      if (Date.now() > deadline) throw new Error(`${phase}: ${sentMs.length} SENT and ${deliveredMs.length} DELIVERED acks of ${MESSAGES_PER_PHASE} after 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    sender.ws.off('message', onSender);
+    recipient.ws.off('message', onRecipient);
+  }
+  return { sentMs, deliveredMs };
+}
+
+/** One sample of a Prometheus text exposition (0 when absent). */
+function scraped(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+const fmt = (f: PhaseFigures) => `SENT p50 ${f.sentP50.toFixed(1)} p99 ${f.sentP99.toFixed(1)} ms, DELIVERED p50 ${f.deliveredP50.toFixed(1)} p99 ${f.deliveredP99.toFixed(1)} ms`;
+
+describe('a confirmation flood (Mongo store)', { skip: mongo.skip }, () => {
+  it('leaves a well-behaved pair within 2x of its own p99 and loses nothing', { timeout: 300_000 }, async (t) => {
+    const { dbName, dbUri } = freshDbUri(mongo.uri!, 'rel_flood');
+    // A short cooldown: the flooder gets back in (with a refilled burst) several times per phase.
+    const server = await RestartableServer.create(dbUri, { RATE_LIMITED_COOLDOWN_SEC: '2' });
+    const tokens = await signTokens(['pair-sender', 'pair-recipient', 'flooder']);
+    let flooder: ReturnType<typeof spawn> | undefined;
+    const clients: TestClient[] = [];
+    try {
+      await server.start();
+      const sender = (await TestClient.connectReady(server.wsUrl, tokens.get('pair-sender')!)).client;
+      const recipient = (await TestClient.connectReady(server.wsUrl, tokens.get('pair-recipient')!)).client;
+      clients.push(sender, recipient);
+      await runPair(sender, recipient, 'warm'); // driver pools, JIT, PostgreSQL caches
+      // Alone and flooded, twice each, interleaved: a change in the machine's other load hits both.
+      const aloneRounds: Samples[] = [];
+      const floodedRounds: Samples[] = [];
+      let flood: Record<string, number> = {};
+      for (let round = 1; round <= 2; round++) {
+        aloneRounds.push(await runPair(sender, recipient, `alone${round}`));
+        flooder = spawn(process.execPath, ['--import', 'tsx', FLOODER, server.wsUrl, tokens.get('flooder')!], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let flooderOut = '';
+        flooder.stdout!.setEncoding('utf8').on('data', (chunk: string) => (flooderOut += chunk));
+        await withTimeout(new Promise<void>((resolve) => flooder!.stdout!.on('data', () => flooderOut.includes('flooding') && resolve())), 30_000, 'the flooder connecting');
+        floodedRounds.push(await runPair(sender, recipient, `flooded${round}`));
+        const exited = new Promise((resolve) => flooder!.on('close', resolve));
+        flooder.kill('SIGTERM');
+        await exited;
+        const stats = JSON.parse(flooderOut.trim().split('\n').at(-1)!) as Record<string, number>;
+        for (const [key, value] of Object.entries(stats)) if (typeof value === 'number') flood[key] = (flood[key] ?? 0) + value;
+      }
+      const alone = figures(aloneRounds);
+      const flooded = figures(floodedRounds);
+      const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+
+      const line = `confirmation-flood: alone ${fmt(alone)}; flooded ${fmt(flooded)}; ratio SENT p99 ${(flooded.sentP99 / alone.sentP99).toFixed(2)}x, DELIVERED p99 ${(flooded.deliveredP99 / alone.deliveredP99).toFixed(2)}x; flooder ${JSON.stringify(flood)}; server: flood closes ${scraped(metrics, 'chat_flood_closes_total')}, delivered rate-limited ${scraped(metrics, 'chat_rate_limited_total', 'limit="delivered"')}, marks shed ${scraped(metrics, 'chat_store_shed_total', 'op="markDelivered",reason="overload"')}, mark batches ${scraped(metrics, 'chat_store_batch_latency_seconds_count', 'op="markDelivered"')} (${(scraped(metrics, 'chat_store_batch_latency_seconds_sum', 'op="markDelivered"') * 1000).toFixed(0)} ms), persist batches ${scraped(metrics, 'chat_store_batch_latency_seconds_count', 'op="persist"')} (${(scraped(metrics, 'chat_store_batch_latency_seconds_sum', 'op="persist"') * 1000).toFixed(0)} ms), server CPU ${scraped(metrics, 'process_cpu_seconds_total')} s`;
+      console.log(line);
+      t.diagnostic(line);
+      // It came back after every cooldown and flooded again (a burst of ids each time).
+      assert.ok(flood.connects! >= 4 && flood.rateLimited! >= 4 * 20, `the flooder flooded: ${JSON.stringify(flood)}`);
+      assert.ok(flooded.sentP99 <= 2 * alone.sentP99, `send→SENT p99 ${flooded.sentP99.toFixed(1)} ms flooded vs ${alone.sentP99.toFixed(1)} ms alone`);
+      assert.ok(flooded.deliveredP99 <= 2 * alone.deliveredP99, `send→DELIVERED p99 ${flooded.deliveredP99.toFixed(1)} ms flooded vs ${alone.deliveredP99.toFixed(1)} ms alone`);
+      // Nothing lost: every message of the pair is stored and marked delivered once.
+      const { client: check, replayed } = await TestClient.connectReady(server.wsUrl, tokens.get('pair-recipient')!);
+      clients.push(check);
+      assert.equal(replayed.length, 0, 'nothing of the pair left pending');
+    } finally {
+      flooder?.kill('SIGKILL');
+      await Promise.all(clients.map((client) => withTimeout(client.terminate(), 5000, 'terminate').catch(() => {})));
+      await server.stop('SIGTERM');
+      await withTimeout(dropDatabases(mongo.uri!, [dbName]), 15_000, 'dropping the test database').catch(() => {});
+    }
+  });
+});

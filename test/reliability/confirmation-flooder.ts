@@ -1,0 +1,56 @@
+// A hostile client in its own process (so its CPU is not the test's): it confirms 1000 random ids per
+// frame as fast as its socket takes them, and when the server closes it, connects again 100 ms later.
+// Prints one JSON line of what it did on SIGTERM.
+//   node --import tsx test/reliability/confirmation-flooder.ts <ws url> <token>
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+
+const [url, token] = process.argv.slice(2) as [string, string];
+const stats = { connects: 0, refusedUpgrades: 0, frames: 0, rateLimited: 0, unavailable: 0, closes: {} as Record<number, number> };
+const frame = () => JSON.stringify({ type: 'delivered', messageIds: Array.from({ length: 1000 }, () => randomBytes(12).toString('base64url')) });
+
+function connect(): void {
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+  let retried = false;
+  const retry = () => {
+    if (retried) return;
+    retried = true;
+    setTimeout(connect, 100);
+  };
+  ws.on('unexpected-response', (_req, res) => {
+    stats.refusedUpgrades++;
+    res.resume();
+    retry();
+  });
+  ws.on('error', retry);
+  ws.on('open', () => {
+    stats.connects++;
+    if (stats.connects === 1) console.log('flooding');
+    // Full speed: keep the socket's buffer topped up, checked on every turn of the event loop.
+    const pump = () => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      // At most 20 frames a turn: a socket whose writes complete synchronously never fills its buffer.
+      for (let i = 0; i < 20 && ws.bufferedAmount < 1 << 20; i++) {
+        ws.send(frame());
+        stats.frames++;
+      }
+      setImmediate(pump);
+    };
+    pump();
+  });
+  ws.on('message', (data) => {
+    const code = (JSON.parse(data.toString()) as { code?: string }).code;
+    if (code === 'rate_limited') stats.rateLimited++;
+    if (code === 'unavailable') stats.unavailable++;
+  });
+  ws.on('close', (code) => {
+    stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+    retry();
+  });
+}
+
+process.on('SIGTERM', () => {
+  console.log(JSON.stringify(stats));
+  process.exit(0);
+});
+connect();
