@@ -93,6 +93,9 @@ export class Sender {
   resends = 0;
   duplicateAcks = 0;
   unavailable = 0;
+  /** For each unavailable / rate_limited answer, ms since that message was last written. */
+  readonly refusalWaits: number[] = [];
+  private readonly lastWriteAt = new Map<string, number>();
   private generating = true;
   private count = 0;
   /** New messages allowed now (paced at `ratePerSec`, at most a window's worth saved up). */
@@ -110,6 +113,8 @@ export class Sender {
     private readonly window: number,
     private readonly ratePerSec: number,
     seed: number,
+    /** Keep creating messages while disconnected (an app's outbox), all sent at the next connect. */
+    private readonly queueWhileOffline = false,
   ) {
     this.random = prng(seed);
     this.socket = new ReconnectingSocket(url, token, this.random, {
@@ -153,11 +158,13 @@ export class Sender {
   }
 
   private write(messageId: string, message: SentMessage, resend: boolean): void {
-    if (this.socket.send({ type: 'send', messageId, to: message.to, body: message.body }) && resend) this.resends++;
+    if (!this.socket.send({ type: 'send', messageId, to: message.to, body: message.body })) return;
+    this.lastWriteAt.set(messageId, Date.now());
+    if (resend) this.resends++;
   }
 
   private fill(): void {
-    while (this.generating && this.socket.open && this.unacked.size < this.window && this.budget > 0) {
+    while (this.generating && (this.socket.open || this.queueWhileOffline) && this.unacked.size < this.window && this.budget > 0) {
       this.budget--;
       const messageId = `${this.userId}-${(this.count++).toString(36)}`;
       const to = this.recipients[Math.floor(this.random() * this.recipients.length)]!;
@@ -180,6 +187,7 @@ export class Sender {
       if (frame.duplicate === true) this.duplicateAcks++;
       if (!this.registry.has(messageId) || this.registry.get(messageId)!.from !== this.userId) this.violations.push(`SENT ack for a message not sent: ${messageId}`);
       this.unacked.delete(messageId);
+      this.lastWriteAt.delete(messageId);
       this.fill();
     } else if (frame.type === 'ack' && frame.status === 'DELIVERED') {
       this.deliveredAcks.set(messageId, (this.deliveredAcks.get(messageId) ?? 0) + 1);
@@ -187,8 +195,11 @@ export class Sender {
       const message = this.unacked.get(messageId);
       if (frame.code === 'unavailable' || frame.code === 'rate_limited') {
         this.unavailable++;
-        // Retry the same id after the server's hint (at most 1 s here, to keep the test short).
-        if (message) setTimeout(() => this.unacked.has(messageId) && this.write(messageId, message, true), Math.min(1000, Number(frame.retryAfter ?? 0.2) * 1000));
+        const waited = Date.now() - (this.lastWriteAt.get(messageId) ?? Date.now());
+        this.refusalWaits.push(waited);
+        // Retry the same id after the server's hint, plus up to half of it again at random, as the SDK
+        // does: clients told to come back together must not all come back in the same instant.
+        if (message) setTimeout(() => this.unacked.has(messageId) && this.write(messageId, message, true), retryDelayMs(frame, this.random));
       } else {
         this.violations.push(`unexpected error ${JSON.stringify(frame)}`);
       }
@@ -211,8 +222,10 @@ export class Recipient {
   readonly violations: string[] = [];
   readies = 0;
   lastReady: number | undefined;
+
   private toConfirm: string[] = [];
   private flushing = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
   private flaky: boolean;
   private toggleTimer: NodeJS.Timeout | undefined;
   readonly socket: ReconnectingSocket;
@@ -262,6 +275,7 @@ export class Recipient {
 
   close(): void {
     clearTimeout(this.toggleTimer);
+    clearTimeout(this.resyncTimer);
     this.socket.stop();
   }
 
@@ -294,7 +308,16 @@ export class Recipient {
       this.readies++;
       this.lastReady = Number(frame.replayed);
       for (const resolve of this.readyWaiters.splice(0)) resolve(Number(frame.replayed));
-    } else if (frame.type === 'error' && frame.code !== 'unavailable') {
+    } else if (frame.type === 'error' && (frame.code === 'unavailable' || frame.code === 'rate_limited')) {
+      // A confirmation was not recorded: its messages stay pending. Ask for them again after the
+      // server's hint (jittered); the replay brings them and they are confirmed then.
+      if (!this.resyncTimer) {
+        this.resyncTimer = setTimeout(() => {
+          this.resyncTimer = undefined;
+          this.socket.send({ type: 'sync' });
+        }, retryDelayMs(frame, this.random));
+      }
+    } else if (frame.type === 'error') {
       this.violations.push(`${this.userId} got ${JSON.stringify(frame)}`);
     } else if (frame.type === 'ack') {
       this.violations.push(`${this.userId} (a recipient) got an ack: ${JSON.stringify(frame)}`);
@@ -324,6 +347,8 @@ export interface LoadPlan {
   readonly ratePerSec: number;
   readonly dropConfirmation: number;
   readonly seed: number;
+  /** Senders keep creating messages while disconnected and send them all at the next connect. */
+  readonly queueWhileOffline?: boolean;
 }
 
 /** The whole load: start it, stop generating, wait for every send to be acked, settle the recipients. */
@@ -336,7 +361,7 @@ export class Load {
     const recipientIds = Array.from({ length: plan.recipients }, (_, i) => `rcpt${i}`);
     for (let i = 0; i < plan.senders; i++) {
       const userId = `sndr${i}`;
-      this.senders.push(new Sender(userId, token(userId), url, recipientIds, this.registry, plan.window, plan.ratePerSec, plan.seed * 1000 + i));
+      this.senders.push(new Sender(userId, token(userId), url, recipientIds, this.registry, plan.window, plan.ratePerSec, plan.seed * 1000 + i, plan.queueWhileOffline));
     }
     recipientIds.forEach((userId, i) => {
       const options = { flaky: i < plan.flakyRecipients, dropConfirmation: i < plan.flakyRecipients ? plan.dropConfirmation : 0 };
@@ -385,6 +410,12 @@ export class Load {
     for (const client of [...this.senders, ...this.recipients]) client.close();
   }
 
+  /** Sends refused only after waiting at least `ms` (a queue that let them time out), of all refusals. */
+  slowRefusals(ms: number): { slow: number; refusals: number } {
+    const waits = this.senders.flatMap((sender) => sender.refusalWaits);
+    return { slow: waits.filter((wait) => wait >= ms).length, refusals: waits.length };
+  }
+
   violations(): string[] {
     return [...this.senders, ...this.recipients].flatMap((client) => client.violations);
   }
@@ -397,6 +428,12 @@ export class Load {
     }
     return total;
   }
+}
+
+/** The server's retryAfter (seconds; 0.2 s if none), plus up to half of it again at random. */
+function retryDelayMs(frame: Frame, random: () => number): number {
+  const ms = Number(frame.retryAfter ?? 0.2) * 1000;
+  return ms * (1 + 0.5 * random());
 }
 
 export async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string = () => ''): Promise<void> {

@@ -152,7 +152,7 @@ describe('Batcher fairness and load shedding', () => {
     // (A few may still expire in the queue when the timers run late on a busy machine.)
     assert.ok(shed.length >= 200, `most of a 400-item burst (~400 ms of work for a 100 ms budget) is refused at add: ${shed.length} of ${reasons.length}`);
     const error = shed[0]!;
-    assert.ok(error.retryAfterMs! > 100, `retry-after ${error.retryAfterMs} ms`);
+    assert.ok(error.retryAfterMs! >= 100, `retry-after ${error.retryAfterMs} ms`);
     // Refused items were refused at once, not after waiting: the accepted ones finished within ~the budget.
     assert.ok(flood.filter((outcome) => outcome.status === 'fulfilled').length >= 50);
     assert.ok(Date.now() - started < 1000, `the burst settled in ${Date.now() - started} ms`);

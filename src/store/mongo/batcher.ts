@@ -116,14 +116,15 @@ export class Batcher<I, R> {
   /**
    * How long an item queued now behind `ownQueued` items of its own key would wait: the rest of the
    * batch in flight, then the items ahead of it in the round-robin (at most `ownQueued + 1` per key)
-   * at the store's measured throughput. 0 while nothing has been measured yet.
+   * at the store's measured throughput. Before anything is measured (a fresh start meeting every
+   * client's backlog at once), a slow start: one batch's worth is admitted, the rest refused.
    */
   private estimateWaitMs(ownQueued: number): number {
     const inFlightMs = this.inFlight ? this.now() - this.inFlightSince : 0;
     // A batch in flight past the whole budget: the store is not answering; nothing queued now can make it.
     if (inFlightMs > this.options.maxQueueWaitMs) return inFlightMs;
     const perItemMs = this.throughput.msPerItem(this.inFlight ? { size: this.inFlightSize, elapsedMs: inFlightMs } : undefined);
-    if (perItemMs === undefined) return 0;
+    if (perItemMs === undefined) return this.queued < this.options.maxOps ? 0 : this.options.maxQueueWaitMs + 1;
     const keys = this.lanes.size + (ownQueued === 0 ? 1 : 0);
     const ahead = Math.min(this.queued + 1, (ownQueued + 1) * keys);
     const rest = this.inFlight ? Math.max(0, this.inFlightSize * perItemMs - inFlightMs) : 0;
@@ -193,7 +194,36 @@ export class Batcher<I, R> {
     return batch;
   }
 
+  /**
+   * Refuses now what the latest measurement says can no longer be written in time (the store slowed
+   * down, or the first measurement came in), rather than when its time is up. An item `i` deep in its
+   * lane has about (i + 1) items of every lane ahead of it.
+   */
+  private shedHopeless(): void {
+    const perItemMs = this.throughput.msPerItem();
+    if (perItemMs === undefined || this.queued === 0) return;
+    const now = this.now();
+    const keys = this.lanes.size;
+    for (const [key, lane] of this.lanes) {
+      const kept: Entry<I, R>[] = [];
+      for (let i = lane.head; i < lane.entries.length; i++) {
+        const entry = lane.entries[i]!;
+        const ahead = Math.min(this.queued, (kept.length + 1) * keys);
+        if (entry.queuedAt + this.options.maxQueueWaitMs >= now + ahead * perItemMs) {
+          kept.push(entry);
+          continue;
+        }
+        this.queued--;
+        this.options.onShed?.('overload');
+        entry.reject(new StoreUnavailableError('store is overloaded: this write could no longer be served in time', { retryAfterMs: Math.max(ahead * perItemMs, this.options.maxQueueWaitMs) }));
+      }
+      if (kept.length === 0) this.lanes.delete(key);
+      else if (kept.length !== lane.entries.length - lane.head) this.lanes.set(key, { entries: kept, head: 0 });
+    }
+  }
+
   private startNext(): void {
+    this.shedHopeless();
     const batch = this.takeBatch();
     if (batch.length === 0) return this.settleIdle();
     this.inFlightSince = this.now();

@@ -1,0 +1,82 @@
+// Overload after slow restarts (the hardening issue, item 3). Senders keep writing while the server is
+// down, as an app's outbox does, so each restart meets every client's backlog at once; recipients go
+// on- and offline too. The server is SIGKILLed under that load and held down ≥ 10 s each time. The
+// store must shed what it cannot serve in time (unavailable + retryAfter, honoured with jitter by the
+// clients) instead of queueing it all to time out: no write waits out the timeout in a queue, and after
+// the last restart everything acked is delivered and confirmed within 60 s: lost = 0, nothing pending.
+// DB_OP_TIMEOUT_MS is 1 s here (5 s in production): the backlog that overloads it is CI-sized then.
+//
+//   TEST_MONGO_URI=mongodb://127.0.0.1:27017/ node --import tsx --test test/reliability/slow-restarts.test.ts
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { dropDatabases } from '../helpers/mongo.js';
+import { account, assertNothingLost, reportFigures } from './accounting.js';
+import { prng } from './fuzz-cases.js';
+import { Load, scaled, waitFor, withTimeout } from './load-client.js';
+import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
+
+const mongo = faultMongoUri();
+const SEED = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : randomInt(2 ** 31);
+const RESTARTS = scaled(Number(process.env.SLOW_RESTARTS ?? '3'));
+const HOLD_MS = Number(process.env.SLOW_RESTART_HOLD_MS ?? '10000');
+const SETTLE_BUDGET_MS = 60_000;
+const DB_OP_TIMEOUT_MS = Number(process.env.SLOW_RESTART_DB_OP_TIMEOUT_MS ?? '1000');
+
+describe('slow restarts under load (SIGKILL, Mongo store)', { skip: mongo.skip }, () => {
+  it(`drains every backlog within 60 s after ${RESTARTS} restarts held ≥ ${HOLD_MS / 1000} s each`, { timeout: 600_000 }, async (t) => {
+    const { dbName, dbUri } = freshDbUri(mongo.uri!, 'rel_slow_restart');
+    const server = await RestartableServer.create(dbUri, { DB_OP_TIMEOUT_MS: String(DB_OP_TIMEOUT_MS) });
+    const random = prng(SEED);
+    // 20 senders at 20 msgs/s with up to 200 unsent each: ~4000 sends arrive at every restart at once.
+    const plan = { senders: scaled(20), recipients: scaled(20), flakyRecipients: scaled(5), window: 200, ratePerSec: 20, dropConfirmation: 0.05, seed: SEED, queueWhileOffline: true };
+    const users = [...Array.from({ length: plan.senders }, (_, i) => `sndr${i}`), ...Array.from({ length: plan.recipients }, (_, i) => `rcpt${i}`)];
+    const tokens = await signTokens(users);
+    const load = new Load(() => server.wsUrl, (userId) => tokens.get(userId)!, plan);
+    console.log(`slow-restarts: RELIABILITY_SEED=${SEED} restarts=${RESTARTS} hold=${HOLD_MS} ms senders=${plan.senders} recipients=${plan.recipients} db=${dbName}`);
+    const started = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string) => phases.push(`${name}@${((Date.now() - started) / 1000).toFixed(1)}s/acked=${load.acked}`);
+    let lastStart = 0;
+    try {
+      await server.start();
+      load.start();
+      for (let restart = 0; restart < RESTARTS; restart++) {
+        const ackedAtStart = load.acked;
+        await waitFor(() => load.acked >= ackedAtStart + 100, 90_000, () => `no progress after restart ${restart}\n${server.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, random() * 1000));
+        assert.equal((await server.stop('SIGKILL')).signal, 'SIGKILL');
+        phase(`kill${restart + 1}`);
+        await new Promise((resolve) => setTimeout(resolve, HOLD_MS + random() * 1000));
+        await server.start();
+        lastStart = Date.now();
+        phase(`up${restart + 1}`);
+      }
+      // The backlog built up during the last hold is in flight now; stop creating new messages.
+      await load.finishSending(SETTLE_BUDGET_MS);
+      phase('all-acked');
+      await load.drainRecipients(Math.max(1000, SETTLE_BUDGET_MS - (Date.now() - lastStart)));
+      phase('drained');
+      const settleMs = Date.now() - lastStart;
+      console.log(`slow-restarts: phases ${phases.join(' ')}; settled ${(settleMs / 1000).toFixed(1)} s after the last restart`);
+      const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+      const shed = metrics.split('\n').filter((line) => line.startsWith('chat_store_shed_total')).map((line) => line.replace('chat_store_shed_total', '')).join(' ');
+      const result = await account(load, dbUri);
+      // A refusal is worth something only if it comes at once: one that comes after the whole timeout
+      // means the write sat in a queue it could never leave in time.
+      const { slow, refusals } = load.slowRefusals(DB_OP_TIMEOUT_MS);
+      reportFigures(t, 'slow-restarts', { seed: SEED, restarts: RESTARTS, holdMs: HOLD_MS, settleSeconds: Math.round(settleMs / 1000), refusals, slowRefusals: slow, shedLastRun: shed || 'none' }, result);
+      assertNothingLost(result.figures);
+      // (A write admitted just before the store slowed down may still wait it out: a few, not thousands.)
+      assert.ok(slow <= 0.01 * result.figures.sent, `${slow} of ${refusals} refusals came only after the ${DB_OP_TIMEOUT_MS} ms timeout`);
+      assert.ok(settleMs <= SETTLE_BUDGET_MS, `settled ${settleMs} ms after the last restart (budget ${SETTLE_BUDGET_MS})`);
+    } catch (error) {
+      console.log(`slow-restarts failed (RELIABILITY_SEED=${SEED}): ${String(error)}\nphases ${phases.join(' ')}\nserver output:\n${server.output()}`);
+      throw error;
+    } finally {
+      load.close();
+      await server.stop('SIGTERM');
+      await withTimeout(dropDatabases(mongo.uri!, [dbName]), 15_000, 'dropping the test database').catch(() => {});
+    }
+  });
+});
