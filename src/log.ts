@@ -38,3 +38,26 @@ export function createLogger(options: LogOptions, destination?: DestinationStrea
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/** What of an error is safe to log: its name, code and message, never the request that caused it. */
+export function errorSummary(error: unknown): { name: string; message: string; code?: unknown } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, ...(code !== undefined ? { code } : {}) };
+  }
+  return { name: 'unknown', message: String(error) };
+}
+
+/**
+ * Where a connection URI points, safe to log: scheme, hosts and path, without credentials or options
+ * (MongoDB and NATS URIs alike; a comma-separated list of URIs keeps every entry).
+ */
+export function uriForLogs(uri: string): string {
+  return uri
+    .split(/,(?=[a-z][a-z0-9+.-]*:\/\/)/i)
+    .map((part) => {
+      const match = /^([a-z][a-z0-9+.-]*:\/\/)(?:[^@/]*@)?([^/?]*)(\/[^?]*)?/i.exec(part.trim());
+      return match ? `${match[1]}${match[2]}${match[3] ?? ''}` : '(unparsable uri)';
+    })
+    .join(',');
+}

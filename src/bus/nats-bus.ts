@@ -4,7 +4,7 @@
 // a link is down, and the store's replay delivers it on the next connect or `sync`.
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection, type Subscription } from 'nats';
-import type { Logger } from '../log.js';
+import { uriForLogs, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { BusEvent, LiveBus } from './live-bus.js';
 
@@ -48,7 +48,7 @@ export class NatsBus implements LiveBus {
   async start(onEvent: (event: BusEvent) => void): Promise<void> {
     this.onEvent = onEvent;
     const { log } = this.options;
-    const target = redact(this.options.uri);
+    const target = uriForLogs(this.options.uri);
     connect({ servers: this.options.uri, name: `uws-chat-${this.origin}`, noEcho: true, waitOnFirstConnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 1000 }).then(
       (nc) => {
         if (this.closed) return void nc.close();
@@ -187,16 +187,4 @@ function parseWireEvent(text: string): WireEvent | undefined {
   const ok = typeof m.messageId === 'string' && typeof m.from === 'string' && typeof m.to === 'string' && typeof m.body === 'string' && typeof m.ts === 'number' && typeof m.seq === 'number';
   if (!ok) return undefined;
   return { kind: 'message', origin: v.origin, message: { messageId: m.messageId as string, from: m.from as string, to: m.to as string, body: m.body as string, ts: m.ts as number, seq: m.seq as number } };
-}
-
-/** The bus address without credentials, for logs. */
-function redact(uri: string): string {
-  try {
-    const url = new URL(uri);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return 'nats://(unparsable)';
-  }
 }

@@ -1,12 +1,12 @@
 // Recipient confirmations: mark each delivery exactly once (the store's conditional transition) and
 // tell the sender's open connections (on every instance), once, with a DELIVERED ack.
-import type { Logger } from '../log.js';
+import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
-import { errorSummary, retryAfterSec } from './send.js';
+import { retryAfterSec } from './send.js';
 
 export class ConfirmService {
   constructor(

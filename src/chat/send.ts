@@ -1,6 +1,6 @@
 // The one send path, for both doors (WebSocket frame and POST /api/messages): rate limit, assign the
 // sort key, store (DB-first), and only then acknowledge and deliver live.
-import type { Logger } from '../log.js';
+import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../protocol/errors.js';
 import type { SendInput } from '../protocol/frames.js';
@@ -102,13 +102,4 @@ export class SendService {
 export function retryAfterSec(error: unknown): number {
   const ms = error instanceof StoreUnavailableError ? error.retryAfterMs : undefined;
   return ms === undefined ? 1 : Math.max(1, Math.ceil(ms / 1000));
-}
-
-/** What of an error is safe to log: its name, code and message, never the request that caused it. */
-export function errorSummary(error: unknown): { name: string; message: string; code?: unknown } {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, ...(code !== undefined ? { code } : {}) };
-  }
-  return { name: 'unknown', message: String(error) };
 }

@@ -1,15 +1,16 @@
 // The embedded default store (DB_URI=mem): everything in this process's memory, so `npm start` works
 // with nothing installed. It keeps the same contract as the Mongo store, but its truth ends with the
 // process: use MongoDB wherever messages must survive a restart.
-import type {
-  DeliveryMark,
-  DeliveryState,
-  NewMessage,
-  PendingPage,
-  PersistResult,
-  Store,
-  StoreCounts,
-  StoredMessage,
+import {
+  StoreUnavailableError,
+  type DeliveryMark,
+  type DeliveryState,
+  type NewMessage,
+  type PendingPage,
+  type PersistResult,
+  type Store,
+  type StoreCounts,
+  type StoredMessage,
 } from '../store.js';
 
 interface DeliveryEntry {
@@ -116,6 +117,6 @@ export class MemoryStore implements Store {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('store is closed');
+    if (this.closed) throw new StoreUnavailableError('store is closed');
   }
 }

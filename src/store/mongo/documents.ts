@@ -65,6 +65,9 @@ export function collectionsOf(db: Db): Collections {
   };
 }
 
+/** MongoDB's (and FerretDB's) duplicate-key error code: a unique index refused an insert. */
+export const DUPLICATE_KEY = 11000;
+
 export function deliveryId(recipient: string, messageId: string): string {
   return `${recipient}/${messageId}`;
 }

@@ -14,8 +14,8 @@
 import type { AnyBulkWriteOperation } from 'mongodb';
 import type { DeliveryCursorCache, PendingFact } from '../cursor-cache.js';
 import { StoreUnavailableError, type DeliveryMark } from '../store.js';
-import { deliveryId, type Collections, type DeliveryDoc, type ReceiptDoc } from './documents.js';
-import { DUPLICATE_KEY, insertMany } from './persist-batch.js';
+import { deliveryId, DUPLICATE_KEY, type Collections, type DeliveryDoc, type ReceiptDoc } from './documents.js';
+import { insertMany } from './persist-batch.js';
 
 const STATUS_ATTEMPTS = 3;
 

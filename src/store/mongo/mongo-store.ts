@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db, MongoClient } from 'mongodb';
 import { mongoDbName } from '../../config.js';
-import { silentLogger, type Logger } from '../../log.js';
+import { errorSummary, silentLogger, uriForLogs, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
 import { DeliveryCursorCache } from '../cursor-cache.js';
 import {
@@ -21,7 +21,7 @@ import {
   type StoredMessage,
 } from '../store.js';
 import { Batcher } from './batcher.js';
-import { clientOptions, connectWithRetry, DEFAULT_START_RETRY, describeUri, type StartRetry } from './connect.js';
+import { clientOptions, connectWithRetry, DEFAULT_START_RETRY, type StartRetry } from './connect.js';
 import { collectionsOf, deliveryId, MESSAGE_PROJECTION, toStoredMessage, type Collections } from './documents.js';
 import { ensureIndexes } from './indexes.js';
 import { writeMarkBatch, type MarkRequest } from './mark-batch.js';
@@ -158,7 +158,7 @@ export class MongoStore implements Store {
       // Marks already made stand (exactly once) and get their DELIVERED acks; the rest stay pending
       // and are replayed and confirmed again. With nothing marked the caller learns of the failure.
       if (marks.length === 0) throw failure;
-      this.log.warn({ err: summary(failure), marked: marks.length, asked: wanted.length }, 'some confirmations failed; they stay pending');
+      this.log.warn({ err: errorSummary(failure), marked: marks.length, asked: wanted.length }, 'some confirmations failed; they stay pending');
     }
     return marks;
   }
@@ -218,7 +218,7 @@ export class MongoStore implements Store {
     const dbName = this.options.dbName ?? mongoDbName(this.options.uri);
     const retry = { ...DEFAULT_START_RETRY, ...this.options.startRetry };
     let prepared: Collections | undefined;
-    this.log.info({ target: describeUri(this.options.uri), db: dbName }, 'connecting to MongoDB');
+    this.log.info({ target: uriForLogs(this.options.uri), db: dbName }, 'connecting to MongoDB');
     const client = await connectWithRetry(
       this.options.uri,
       clientOptions(this.options.opTimeoutMs),
@@ -256,7 +256,7 @@ export class MongoStore implements Store {
     try {
       return await write();
     } catch (error) {
-      this.log.warn({ op, err: summary(error) }, 'store batch failed');
+      this.log.warn({ op, err: errorSummary(error) }, 'store batch failed');
       if (error instanceof StoreUnavailableError) throw error;
       throw new StoreUnavailableError(`MongoDB ${op} batch failed: ${(error as Error).message}`, { cause: error });
     }
@@ -269,9 +269,4 @@ export class MongoStore implements Store {
     metrics.storeBatchLatency.observe({ op }, seconds);
     if (failed) metrics.storeErrors.inc({ op: `${op}_batch` });
   }
-}
-
-function summary(error: unknown): { name: string; message: string; code?: unknown } {
-  if (error instanceof Error) return { name: error.name, message: error.message, code: (error as { code?: unknown }).code };
-  return { name: 'unknown', message: String(error) };
 }

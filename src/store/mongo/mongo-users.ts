@@ -3,6 +3,7 @@
 // E11000; no read-then-write race). Only operations real MongoDB and FerretDB v1 both have are used.
 import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
 import { mongoDbName } from '../../config.js';
+import { DUPLICATE_KEY } from './documents.js';
 import { usernameKey, type CreateUserResult, type UserRecord, type UserStore } from '../users.js';
 
 interface UserDocument {
@@ -15,7 +16,6 @@ interface UserDocument {
 
 export const USERS_COLLECTION = 'users';
 export const USER_INDEXES = [{ name: 'username_unique', key: { usernameKey: 1 }, unique: true }] as const;
-const DUPLICATE_KEY = 11000;
 
 export type MongoUserStoreOptions =
   /** A database someone else connected (and closes). */

@@ -17,6 +17,7 @@ import type { NewMessage, PersistResult, StoredMessage } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import {
   deliveryId,
+  DUPLICATE_KEY,
   MESSAGE_PROJECTION,
   sameContent,
   toStoredMessage,
@@ -25,7 +26,6 @@ import {
   type MessageDoc,
 } from './documents.js';
 
-export const DUPLICATE_KEY = 11000;
 /** Rounds of "write again what failed for another reason than a duplicate key" before giving up. */
 const MAX_ROUNDS = 3;
 
