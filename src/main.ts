@@ -4,9 +4,7 @@ import { createBus } from './bus/create-bus.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics/registry.js';
-import { createStore } from './store/create-store.js';
-import { createUserStore } from './store/create-user-store.js';
-import { createServer, type ChatServer } from './transport/app.js';
+import { createServer, type ChatServer } from './server.js';
 
 function loadOrExit(): { config: Config; warnings: readonly string[] } {
   try {
@@ -58,9 +56,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   const metrics = createMetrics();
-  const store = await createStore(config, log, metrics);
   try {
-    server = await createServer(config, { store, users: createUserStore(config), bus: createBus(config, log, metrics), log, metrics });
+    server = await createServer(config, { bus: createBus(config, log, metrics), log, metrics });
   } catch (error) {
     log.fatal({ err: error }, 'startup failed');
     process.exit(1);

@@ -5,7 +5,7 @@
 // on every store; any failure prints a FAIL line and exits 1. Do not deploy if it fails.
 import { loadConfig } from '../src/config.js';
 import type { Store, StoreCounts, StoredMessage } from '../src/store/store.js';
-import { createServer } from '../src/transport/app.js';
+import { createServer } from '../src/server.js';
 import { signToken } from '../src/auth/jwt.js';
 import { storeVariants, type StoreVariant } from './helpers/stores.js';
 import { TestClient } from './helpers/ws-client.js';

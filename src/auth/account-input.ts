@@ -1,7 +1,7 @@
 // Validation of register/login bodies. Every field is type-checked before use: an object where a
 // string belongs (`{"username":{"$ne":null}}`) is refused, which keeps operator injection out of the
 // user store. No I/O here.
-import { ChatError } from '../protocol/errors.js';
+import { ChatError } from '../errors.js';
 import { USER_ID_PATTERN } from '../protocol/frames.js';
 
 export const PASSWORD_MIN_CHARS = 8;

@@ -6,7 +6,7 @@
 // bounded, since each one holds 128·N·r bytes (32 MiB at the defaults) and a login flood must not
 // turn into unbounded memory.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { ChatError } from '../protocol/errors.js';
+import { ChatError } from '../errors.js';
 
 export interface ScryptParams {
   /** log2 of the CPU/memory cost N. */

@@ -2,8 +2,9 @@
 // tell the sender's open connections (on every instance), once, with a DELIVERED ack.
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ChatError } from '../protocol/errors.js';
+import { ChatError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import type { DeliverySession } from './delivery-session.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
 import { retryAfterSec } from './send.js';
@@ -18,13 +19,17 @@ export class ConfirmService {
     private readonly log: Logger,
   ) {}
 
-  /** Only `userId`'s own deliveries can be marked: ids addressed to someone else are ignored. */
-  async confirm(userId: string, messageIds: readonly string[]): Promise<number> {
+  /**
+   * Only `userId`'s own deliveries can be marked: ids addressed to someone else are ignored. `session`
+   * is the confirming connection's: it stops remembering them as sent.
+   */
+  async confirm(userId: string, messageIds: readonly string[], session?: DeliverySession): Promise<number> {
     const wait = this.rateLimiter.take(userId, messageIds.length);
     if (wait > 0) {
       this.metrics.rateLimited.inc({ limit: 'delivered' });
       throw new ChatError('rate_limited', 'Too many confirmations; nothing was recorded, the messages stay pending: confirm them again after retryAfter', { retryAfterSec: wait });
     }
+    session?.confirmed(messageIds);
     let marks;
     try {
       marks = await this.store.markDelivered(userId, messageIds);

@@ -1,14 +1,15 @@
-// Who is online here: userId → open connections. Live delivery goes to every connection of the
-// recipient; a connection still replaying buffers live messages so they never jump ahead of older ones.
+// Who is online here: userId → the delivery sessions of their open connections. Live delivery goes to
+// every session of the recipient (each holds it back while replaying, and never sends it twice).
 // With a live bus (several instances), what happens here is also published for the other instances,
 // and what they publish for users connected here is delivered as if it had happened here.
 import { NoBus, type BusEvent, type LiveBus } from '../bus/live-bus.js';
-import { encodeDeliveredAck, encodeMessage } from '../protocol/frames.js';
 import type { StoredMessage } from '../store/store.js';
 import type { ChatConnection } from './connection.js';
+import { DeliverySession } from './delivery-session.js';
+import type { ServerEvent } from './events.js';
 
 export class DeliveryRouter {
-  private readonly byUser = new Map<string, Set<ChatConnection>>();
+  private readonly byUser = new Map<string, Set<DeliverySession>>();
   private count = 0;
 
   constructor(
@@ -16,23 +17,27 @@ export class DeliveryRouter {
     private readonly bus: LiveBus = new NoBus(),
   ) {}
 
-  /** Resolves once the user's events from other instances reach this one: replay only after that. */
-  add(connection: ChatConnection): Promise<void> {
+  /**
+   * Opens the session of a new connection. `subscribed` resolves once the user's events from other
+   * instances reach this one: replay only after that.
+   */
+  add(connection: ChatConnection): { session: DeliverySession; subscribed: Promise<void> } {
+    const session = new DeliverySession(connection, this.replayLiveBuffer);
     let set = this.byUser.get(connection.userId);
     const first = !set;
     if (!set) this.byUser.set(connection.userId, (set = new Set()));
-    set.add(connection);
+    set.add(session);
     this.count++;
-    return first ? this.bus.watch(connection.userId) : Promise.resolve();
+    return { session, subscribed: first ? this.bus.watch(connection.userId) : Promise.resolve() };
   }
 
-  remove(connection: ChatConnection): void {
-    const set = this.byUser.get(connection.userId);
-    if (!set?.delete(connection)) return;
+  remove(session: DeliverySession): void {
+    const set = this.byUser.get(session.userId);
+    if (!set?.delete(session)) return;
     this.count--;
     if (set.size === 0) {
-      this.byUser.delete(connection.userId);
-      this.bus.unwatch(connection.userId);
+      this.byUser.delete(session.userId);
+      this.bus.unwatch(session.userId);
     }
   }
 
@@ -52,56 +57,34 @@ export class DeliveryRouter {
 
   /** Tells the sender's connections, here and on other instances, that a message was delivered. */
   deliveredAck(sender: string, messageId: string): void {
-    this.sendToUser(sender, encodeDeliveredAck(messageId));
+    this.sendToUser(sender, { type: 'ack_delivered', messageId });
     this.bus.publish(sender, { kind: 'delivered', sender, messageId });
   }
 
   /** An event another instance published for a user connected here. */
   fromBus(event: BusEvent): void {
     if (event.kind === 'message') this.deliverHere(event.message);
-    else this.sendToUser(event.sender, encodeDeliveredAck(event.messageId));
+    else this.sendToUser(event.sender, { type: 'ack_delivered', messageId: event.messageId });
   }
 
   private deliverHere(message: StoredMessage): void {
     const set = this.byUser.get(message.to);
     if (!set) return;
-    let frame: string | undefined;
-    for (const connection of set) {
-      const replay = connection.replay;
-      if (replay) {
-        if (replay.buffered.length < this.replayLiveBuffer) replay.buffered.push(message);
-        else replay.overflowed = true;
-        continue;
-      }
-      if (connection.replayedRecently && wasJustReplayed(connection, message.messageId)) continue;
-      connection.send((frame ??= encodeMessage(message)));
-    }
+    const event: ServerEvent = { type: 'message', message };
+    for (const session of set) session.deliverLive(message, event);
   }
 
-  /** Sends a frame to every open connection of a user (acks to a sender's other devices). */
-  sendToUser(userId: string, frame: string): void {
+  /** Sends an event to every open connection of a user (acks to a sender's other devices). */
+  sendToUser(userId: string, event: ServerEvent): void {
     const set = this.byUser.get(userId);
-    if (set) for (const connection of set) connection.send(frame);
+    if (set) for (const session of set) session.connection.send(event);
   }
 
-  connections(): IterableIterator<ChatConnection> {
+  /** Every open session (shutdown closes their connections). */
+  sessions(): IterableIterator<DeliverySession> {
     const sets = this.byUser.values();
     return (function* () {
       for (const set of sets) yield* set;
     })();
   }
-}
-
-/**
- * A send whose store write was acknowledged just before a replay read it, but whose promise settles just
- * after the replay ended, would deliver the message a second time on the same connection. The replay
- * leaves the ids it sent of recently accepted messages; each is skipped once, and the list expires.
- */
-function wasJustReplayed(connection: ChatConnection, messageId: string): boolean {
-  const recent = connection.replayedRecently!;
-  if (Date.now() > recent.until) {
-    connection.replayedRecently = undefined;
-    return false;
-  }
-  return recent.ids.delete(messageId);
 }

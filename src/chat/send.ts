@@ -2,8 +2,8 @@
 // sort key, store (DB-first), and only then acknowledge and deliver live.
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ChatError } from '../protocol/errors.js';
-import type { SendInput } from '../protocol/frames.js';
+import { ChatError } from '../errors.js';
+import type { SendInput } from './commands.js';
 import { SortKeyClock } from '../store/sort-key.js';
 import { StoreUnavailableError, type Store, type StoredMessage } from '../store/store.js';
 import type { RateLimiter } from './rate-limit.js';

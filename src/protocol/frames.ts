@@ -1,21 +1,15 @@
-// Wire protocol v1 (docs/protocol.md): client frame parsing and validation, server frame encoding.
+// Wire protocol v1 (docs/protocol.md): client frame parsing and validation.
 // No I/O here. Every field is type- and size-checked before use: an object where a string belongs
 // (`{"$gt":""}`) is rejected, which is what keeps operator injection out of the store.
-import { ChatError } from './errors.js';
+import type { ClientCommand, SendInput } from '../chat/commands.js';
+import { ChatError } from '../errors.js';
 
 export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
 
-export interface SendInput {
-  readonly messageId: string;
-  readonly to: string;
-  readonly body: string;
-}
-
-export type ClientFrame =
-  | ({ readonly type: 'send' } & SendInput)
-  | { readonly type: 'delivered'; readonly messageIds: readonly string[] }
-  | { readonly type: 'sync' };
+/** A parsed client frame is a domain command (chat/commands.ts). */
+export type ClientFrame = ClientCommand;
+export type { SendInput };
 
 export interface FrameLimits {
   readonly maxMessageBytes: number;
@@ -88,39 +82,5 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// Encoders. Ids and user ids are validated against patterns with no characters that need JSON
-// escaping, so they are concatenated as they are; bodies and free text go through JSON.stringify.
-
-export function encodeSentAck(messageId: string, ts: number, duplicate: boolean): string {
-  return `{"type":"ack","status":"SENT","messageId":"${messageId}","ts":${ts},"duplicate":${duplicate}}`;
-}
-
-export function encodeDeliveredAck(messageId: string): string {
-  return `{"type":"ack","status":"DELIVERED","messageId":"${messageId}"}`;
-}
-
-export interface MessageView {
-  readonly messageId: string;
-  readonly from: string;
-  readonly to: string;
-  readonly body: string;
-  readonly ts: number;
-}
-
-export function encodeMessage(message: MessageView): string {
-  return `{"type":"message","messageId":"${message.messageId}","from":"${message.from}","to":"${message.to}","body":${JSON.stringify(message.body)},"ts":${message.ts}}`;
-}
-
-export function encodeReady(replayed: number): string {
-  return `{"type":"ready","replayed":${replayed}}`;
-}
-
-export function encodeError(error: ChatError): string {
-  return JSON.stringify({
-    type: 'error',
-    code: error.code,
-    message: error.message,
-    ...(error.messageId !== undefined ? { messageId: error.messageId } : {}),
-    ...(error.retryAfterSec !== undefined ? { retryAfter: error.retryAfterSec } : {}),
-  });
-}
+// The server's side (encoders) lives in server-frames.ts.
+export { encodeDeliveredAck, encodeError, encodeMessage, encodeReady, encodeSentAck, type MessageView } from './server-frames.js';

@@ -3,13 +3,19 @@
 // whose send buffer passes the backpressure limit is closed with 1013 instead of buffering without bound.
 import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../auth/jwt.js';
-import type { ChatConnection, RecentlyReplayed, ReplayState } from '../chat/connection.js';
+import type { ChatConnection } from '../chat/connection.js';
+import type { DeliverySession } from '../chat/delivery-session.js';
+import type { ServerEvent, ServerEventType } from '../chat/events.js';
+import type { ChatError } from '../errors.js';
+import { encodeServerEvent } from '../protocol/server-frames.js';
 import type { RefusalWindow } from './flood-guard.js';
 
 export interface SocketData {
   readonly principal: Principal;
   readonly ip: string;
   connection?: SocketConnection;
+  /** The chat domain's handle for this connection (opaque to the transport). */
+  session?: DeliverySession;
 }
 
 export const CLOSE_SLOW_CONSUMER = 1013;
@@ -42,7 +48,9 @@ function flushAll(): void {
 export interface ConnectionHooks {
   readonly maxBackpressureBytes: number;
   onSlowConsumer(connection: SocketConnection): void;
-  onFrameOut(frame: string): void;
+  onFrameOut(type: ServerEventType): void;
+  /** An error answer was queued (the flood guard watches for rate_limited ones). */
+  onError(connection: SocketConnection, error: ChatError): void;
 }
 
 let nextId = 1;
@@ -51,9 +59,9 @@ export class SocketConnection implements ChatConnection {
   readonly id = nextId++;
   readonly userId: string;
   open = true;
-  replay: ReplayState | undefined;
-  replayedRecently: RecentlyReplayed | undefined;
+  /** Encoded frames waiting for this turn's flush, and their types (parallel arrays: no object per frame). */
   private outbox: string[] = [];
+  private outboxTypes: ServerEventType[] = [];
   private outboxBytes = 0;
   private drainWaiters: ((ok: boolean) => void)[] = [];
   expiryTimer: NodeJS.Timeout | undefined;
@@ -67,26 +75,31 @@ export class SocketConnection implements ChatConnection {
     this.userId = ws.getUserData().principal.userId;
   }
 
-  send(frame: string): void {
+  send(event: ServerEvent): void {
     if (!this.open) return;
+    const frame = encodeServerEvent(event);
     this.outbox.push(frame);
+    this.outboxTypes.push(event.type);
     this.outboxBytes += frame.length;
     pendingFlush.add(this);
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flushAll);
     }
+    if (event.type === 'error') this.hooks.onError(this, event.error);
   }
 
   /** Writes the outbox now, corked. */
   flush(): void {
     if (!this.open || this.outbox.length === 0) return;
     const frames = this.outbox;
+    const types = this.outboxTypes;
     this.outbox = [];
+    this.outboxTypes = [];
     this.outboxBytes = 0;
     let over = false;
     this.ws.cork(() => {
-      for (const frame of frames) {
+      for (let i = 0; i < frames.length; i++) {
         // Our limit is checked before each write, and uWS's own limit sits higher (uwsBackpressureLimit):
         // uWS never drops a frame, so the 1013 close frame always fits behind the buffered data and
         // reaches the client once it reads again. What is not written is pending in the store.
@@ -94,8 +107,8 @@ export class SocketConnection implements ChatConnection {
           over = true;
           break;
         }
-        this.ws.send(frame, false, false);
-        this.hooks.onFrameOut(frame);
+        this.ws.send(frames[i]!, false, false);
+        this.hooks.onFrameOut(types[i]!);
       }
     });
     if (over || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
@@ -133,6 +146,7 @@ export class SocketConnection implements ChatConnection {
     if (!this.open) return;
     this.open = false;
     this.outbox = [];
+    this.outboxTypes = [];
     this.outboxBytes = 0;
     pendingFlush.delete(this);
     clearTimeout(this.expiryTimer);

@@ -3,11 +3,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { authenticate as authenticateRequest } from '../auth/credentials.js';
 import type { JwtVerifier, Principal } from '../auth/jwt.js';
-import type { SendService } from '../chat/send.js';
+import type { SendInput } from '../chat/commands.js';
+import type { SendOutcome } from '../chat/send.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ChatError, toChatError } from '../protocol/errors.js';
+import { ChatError, toChatError } from '../errors.js';
 import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
@@ -17,7 +18,8 @@ export interface RouteDeps {
   readonly config: Config;
   readonly verifier: JwtVerifier;
   readonly cors: CorsPolicy;
-  readonly sender: SendService;
+  /** The send path (the chat domain). */
+  readonly sender: { send(userId: string, input: SendInput): Promise<SendOutcome> };
   readonly store: Store;
   readonly metrics: Metrics;
   readonly log: Logger;

@@ -2,15 +2,12 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import type { JwtVerifier } from '../auth/jwt.js';
 import { authenticate } from '../auth/credentials.js';
-import type { ConfirmService } from '../chat/confirm.js';
-import type { ReplayService } from '../chat/replay.js';
-import type { DeliveryRouter } from '../chat/router.js';
-import type { SendService } from '../chat/send.js';
+import type { Chat } from '../chat/create-chat.js';
 import type { Config } from '../config.js';
+import { ChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ChatError, toChatError } from '../protocol/errors.js';
-import { encodeError, encodeSentAck, parseClientFrame, type FrameLimits } from '../protocol/frames.js';
+import { parseClientFrame, type FrameLimits } from '../protocol/frames.js';
 import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { FloodGuard } from './flood-guard.js';
@@ -20,22 +17,10 @@ export interface WebSocketDeps {
   readonly config: Config;
   readonly verifier: JwtVerifier;
   readonly cors: CorsPolicy;
-  readonly router: DeliveryRouter;
-  readonly sender: SendService;
-  readonly confirmer: ConfirmService;
-  readonly replayer: ReplayService;
+  readonly chat: Chat;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
-}
-
-/** Frame type for the frames-out metric, read from the encoders' fixed prefixes without parsing. */
-function frameType(frame: string): string {
-  if (frame.startsWith('{"type":"message"')) return 'message';
-  if (frame.startsWith('{"type":"ack","status":"SENT"')) return 'ack_sent';
-  if (frame.startsWith('{"type":"ack"')) return 'ack_delivered';
-  if (frame.startsWith('{"type":"ready"')) return 'ready';
-  return 'error';
 }
 
 export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<SocketData> {
@@ -45,6 +30,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
   let connections = 0;
 
   const countFrameIn = (type: string) => metrics.framesIn.incOne(type);
+  const floodGuard = new FloodGuard({
+    closeAfter: config.limits.rateLimitedCloseAfter,
+    cooldownSec: config.limits.rateLimitedCooldownSec,
+    maxUsers: config.limits.maxConnections,
+  });
   const hooks: ConnectionHooks = {
     maxBackpressureBytes: config.limits.maxBackpressureBytes,
     onSlowConsumer(connection) {
@@ -52,8 +42,14 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       log.info({ userId: connection.userId, connectionId: connection.id }, 'slow consumer closed (1013); its messages stay pending');
       connection.end(CLOSE_SLOW_CONSUMER, 'slow consumer');
     },
-    onFrameOut(frame) {
-      metrics.framesOut.incOne(frameType(frame));
+    onFrameOut(type) {
+      metrics.framesOut.incOne(type);
+    },
+    onError(connection, error) {
+      if (error.code !== 'rate_limited' || !floodGuard.refused(connection.refusals, connection.userId)) return;
+      metrics.floodCloses.inc();
+      log.info({ userId: connection.userId, connectionId: connection.id }, 'connection kept sending past its rate limits; closed (1008)');
+      connection.end(CLOSE_POLICY_VIOLATION, 'rate limit exceeded');
     },
   };
 
@@ -62,11 +58,6 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     log.debug({ reason }, 'upgrade rejected');
     exchange.errorCode(code, headers);
   };
-  const floodGuard = new FloodGuard({
-    closeAfter: config.limits.rateLimitedCloseAfter,
-    cooldownSec: config.limits.rateLimitedCooldownSec,
-    maxUsers: config.limits.maxConnections,
-  });
 
   // A connection slot is taken at upgrade time (`open` runs inside res.upgrade and inherits it), so a
   // burst of concurrent upgrades cannot overshoot the limits; `close` gives it back.
@@ -115,46 +106,17 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 
-  const sendError = (connection: SocketConnection, error: unknown) => {
-    const chatError = toChatError(error);
-    if (chatError.code === 'internal') log.error({ err: error }, 'internal error handling a frame');
-    connection.send(encodeError(chatError));
-    if (chatError.code === 'rate_limited' && floodGuard.refused(connection.refusals, connection.userId)) {
-      metrics.floodCloses.inc();
-      log.info({ userId: connection.userId, connectionId: connection.id }, 'connection kept sending past its rate limits; closed (1008)');
-      connection.end(CLOSE_POLICY_VIOLATION, 'rate limit exceeded');
-    }
-  };
-
-  const handleFrame = (connection: SocketConnection, text: string) => {
-    let frame;
+  const handleFrame = (data: SocketData, text: string) => {
+    let command;
     try {
-      frame = parseClientFrame(text, limits);
+      command = parseClientFrame(text, limits);
     } catch (error) {
       countFrameIn('invalid');
-      sendError(connection, error);
+      deps.chat.answerError(data.connection!, error);
       return;
     }
-    countFrameIn(frame.type);
-    switch (frame.type) {
-      case 'send': {
-        const started = performance.now();
-        deps.sender.send(connection.userId, frame).then(
-          ({ message, duplicate }) => {
-            connection.send(encodeSentAck(message.messageId, message.ts, duplicate));
-            metrics.sentAckLatency.observe((performance.now() - started) / 1000);
-          },
-          (error) => sendError(connection, error),
-        );
-        return;
-      }
-      case 'delivered':
-        deps.confirmer.confirm(connection.userId, frame.messageIds).catch((error) => sendError(connection, error));
-        return;
-      case 'sync':
-        deps.replayer.replay(connection).catch((error) => sendError(connection, replayError(error)));
-        return;
-    }
+    countFrameIn(command.type);
+    deps.chat.handle(data.session!, command);
   };
 
   return {
@@ -173,8 +135,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       data.connection = connection;
       metrics.connectionsOpen.inc();
       scheduleExpiry(connection, data.principal.exp * 1000);
-      const subscribed = deps.router.add(connection);
-      deps.replayer.replay(connection, subscribed).catch((error) => sendError(connection, replayError(error)));
+      data.session = deps.chat.connect(connection);
     },
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
       const connection = ws.getUserData().connection!;
@@ -185,11 +146,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       }
       if (isBinary) {
         countFrameIn('binary');
-        sendError(connection, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
+        deps.chat.answerError(connection, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
         return;
       }
       // The ArrayBuffer is only valid during this callback: decode (copy) it now.
-      handleFrame(connection, Buffer.from(message).toString('utf8'));
+      handleFrame(ws.getUserData(), Buffer.from(message).toString('utf8'));
     },
     drain(ws: WebSocket<SocketData>) {
       ws.getUserData().connection?.drained();
@@ -199,7 +160,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       const connection = data.connection;
       if (!connection) return;
       connection.markClosed();
-      deps.router.remove(connection);
+      if (data.session) deps.chat.disconnect(data.session);
       release(data.ip);
       metrics.connectionsOpen.dec();
       metrics.wsCloses.inc({ reason: closeReason(code, message) });
@@ -246,8 +207,4 @@ function scheduleExpiry(connection: SocketConnection, expiresAtMs: number): void
     else scheduleExpiry(connection, expiresAtMs);
   }, delay);
   connection.expiryTimer.unref();
-}
-
-function replayError(error: unknown): ChatError {
-  return error instanceof ChatError ? error : new ChatError('unavailable', 'Store unavailable; replay incomplete, send sync to retry', { cause: error });
 }

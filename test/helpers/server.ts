@@ -5,7 +5,7 @@ import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
-import { createServer, type ChatServer } from '../../src/transport/app.js';
+import { createServer, type ChatServer } from '../../src/server.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-prod';
 

@@ -25,6 +25,7 @@ const variants: Variant[] = [
 ];
 const mongoUri = process.env.TEST_MONGO_URI;
 const databases: string[] = [];
+const clients: MongoClient[] = [];
 if (mongoUri) {
   variants.push({
     name: 'mongo',
@@ -33,7 +34,10 @@ if (mongoUri) {
       url.pathname = `/t_users_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
       databases.push(url.pathname.slice(1));
       const open = async () => {
-        const store = new MongoUserStore({ uri: url.toString(), opTimeoutMs: 5000 });
+        // The server shares the message store's client (openStores); here the test owns one per store.
+        const client = await new MongoClient(url.toString(), { serverSelectionTimeoutMS: 5000 }).connect();
+        clients.push(client);
+        const store = new MongoUserStore({ database: () => client.db() });
         await store.start();
         return store;
       };
@@ -45,6 +49,7 @@ if (mongoUri) {
 }
 
 after(async () => {
+  await Promise.all(clients.map((client) => client.close()));
   if (!mongoUri || databases.length === 0) return;
   const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 5000 });
   await client.connect();

@@ -209,6 +209,12 @@ export class MongoStore implements Store {
     return { messages: messageCount, deliveries: deliveryCount, delivered, persists: this.persists, deliveryMarks: this.deliveryMarks };
   }
 
+  /** The connected database (after start()): accounts live in it too, on the same client. */
+  database(): Db {
+    if (!this.db) throw new StoreUnavailableError(this.closed ? 'store is closed' : 'store not connected yet');
+    return this.db;
+  }
+
   /** Users in the cursor cache (tests and metrics). */
   get cachedUsers(): number {
     return this.cache.size;

@@ -1,8 +1,7 @@
 // Accounts in MongoDB: a `users` collection with a unique index on the lower-cased username, so two
 // concurrent registrations of "alice" and "Alice" cannot both succeed (the second insert fails with
 // E11000; no read-then-write race). Only operations real MongoDB and FerretDB v1 both have are used.
-import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
-import { mongoDbName } from '../../config.js';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
 import { DUPLICATE_KEY } from './documents.js';
 import { usernameKey, type CreateUserResult, type UserRecord, type UserStore } from '../users.js';
 
@@ -17,39 +16,23 @@ interface UserDocument {
 export const USERS_COLLECTION = 'users';
 export const USER_INDEXES = [{ name: 'username_unique', key: { usernameKey: 1 }, unique: true }] as const;
 
-export type MongoUserStoreOptions =
-  /** A database someone else connected (and closes). */
-  | { readonly db: Db }
-  /** Connects its own client to the database named in the URI path (default `chat`). */
-  | { readonly uri: string; readonly opTimeoutMs: number };
+export interface MongoUserStoreOptions {
+  /**
+   * The database, once connected: the message store's (openStores), so that accounts share its one
+   * client, its timeouts and its retry at start.
+   */
+  readonly database: () => Db;
+}
 
 export class MongoUserStore implements UserStore {
   readonly kind = 'mongo' as const;
-  private client: MongoClient | undefined;
   private collection: Collection<UserDocument> | undefined;
 
   constructor(private readonly options: MongoUserStoreOptions) {}
 
   async start(): Promise<void> {
     if (this.collection) return;
-    let db: Db;
-    if ('db' in this.options) {
-      db = this.options.db;
-    } else {
-      const { uri, opTimeoutMs } = this.options;
-      const client = new MongoClient(uri, {
-        appName: 'uws-chat-users',
-        serverSelectionTimeoutMS: opTimeoutMs,
-        connectTimeoutMS: Math.min(opTimeoutMs, 10_000),
-        socketTimeoutMS: opTimeoutMs,
-        waitQueueTimeoutMS: opTimeoutMs,
-        maxPoolSize: 10,
-      });
-      await client.connect();
-      this.client = client;
-      db = client.db(mongoDbName(uri));
-    }
-    const collection = db.collection<UserDocument>(USERS_COLLECTION);
+    const collection = this.options.database().collection<UserDocument>(USERS_COLLECTION);
     await collection.createIndexes(USER_INDEXES.map((index) => ({ ...index, key: { ...index.key } })));
     this.collection = collection;
   }
@@ -72,11 +55,9 @@ export class MongoUserStore implements UserStore {
     return doc ? { username: doc.username, passwordHash: doc.passwordHash, createdAt: doc.createdAt.getTime() } : undefined;
   }
 
+  /** The client is the message store's: it closes it. */
   async close(): Promise<void> {
     this.collection = undefined;
-    const client = this.client;
-    this.client = undefined;
-    await client?.close();
   }
 
   private users(): Collection<UserDocument> {

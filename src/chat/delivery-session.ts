@@ -1,0 +1,72 @@
+// One connection's delivery state, owned here and nowhere else: whether it is replaying (and the live
+// messages held back meanwhile), and which messages it was sent and has not confirmed. The router
+// delivers live messages through it; the replay runs on it; confirmations from its connection clear it.
+//
+// Why "sent and not confirmed": a send whose store write was acknowledged just before a replay read it
+// settles after the replay sent it, and its live delivery would send it a second time on the same
+// connection. The session remembers what it sent (bounded) and never sends a message twice live.
+import type { StoredMessage } from '../store/store.js';
+import type { ChatConnection } from './connection.js';
+import type { ServerEvent } from './events.js';
+
+/** Messages remembered as sent-and-unconfirmed per connection; the oldest is forgotten past it. */
+export const SENT_IDS_MAX = 4096;
+
+export interface ReplayState {
+  /** Live messages that arrived during the replay, sent after it in order. */
+  readonly buffered: StoredMessage[];
+  /** The live buffer hit its bound: what was dropped is in the store, so one more pass picks it up. */
+  overflowed: boolean;
+  /** A `sync` arrived during this replay: run once more when it ends. */
+  again: boolean;
+}
+
+export class DeliverySession {
+  /** Set while a replay runs (ReplayService). */
+  replay: ReplayState | undefined;
+  /** Ids sent on this connection and not confirmed by it, oldest first. */
+  private readonly sent = new Set<string>();
+
+  constructor(
+    readonly connection: ChatConnection,
+    /** Most live messages held while replaying (REPLAY_LIVE_BUFFER). */
+    private readonly liveBufferMax: number,
+  ) {}
+
+  get userId(): string {
+    return this.connection.userId;
+  }
+
+  /**
+   * A live message for this connection: held while replaying, never sent twice. `event` is the one
+   * message event of a fan-out (encoded once for all its recipients).
+   */
+  deliverLive(message: StoredMessage, event?: ServerEvent): void {
+    const replay = this.replay;
+    if (replay) {
+      if (replay.buffered.length < this.liveBufferMax) replay.buffered.push(message);
+      else replay.overflowed = true;
+      return;
+    }
+    if (this.sent.has(message.messageId)) return;
+    this.sendMessage(message, event);
+  }
+
+  /** Sends a message frame and remembers it as sent and not confirmed. */
+  sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): void {
+    this.connection.send(event);
+    this.sent.delete(message.messageId); // a replay re-sends: move it to the newest end
+    this.sent.add(message.messageId);
+    if (this.sent.size > SENT_IDS_MAX) this.sent.delete(this.sent.values().next().value!);
+  }
+
+  /** Whether this connection was sent the message and has not confirmed it. */
+  wasSent(messageId: string): boolean {
+    return this.sent.has(messageId);
+  }
+
+  /** This connection confirmed these. */
+  confirmed(messageIds: readonly string[]): void {
+    for (const messageId of messageIds) this.sent.delete(messageId);
+  }
+}

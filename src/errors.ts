@@ -1,0 +1,47 @@
+// The one error registry: each code has its wire code (error frames), HTTP status and default message.
+// Neutral: auth/, chat/, protocol/, transport/ and the SDK all import it; it imports nothing.
+// The domain throws ChatError; only the transport turns it into a frame or a response.
+
+export const ERROR_CODES = {
+  bad_request: { status: 400, message: 'Malformed or invalid request' },
+  unknown_type: { status: 400, message: 'Unknown frame type' },
+  too_large: { status: 413, message: 'Payload too large' },
+  conflict: { status: 409, message: 'messageId already exists with another sender, recipient or body' },
+  rate_limited: { status: 429, message: 'Too many messages; slow down' },
+  unavailable: { status: 503, message: 'Store unavailable; nothing was stored, retry with the same messageId' },
+  internal: { status: 500, message: 'Internal error' },
+  // HTTP-only codes (never in a WebSocket error frame: those failures refuse the upgrade instead).
+  unauthorized: { status: 401, message: 'Missing, invalid or expired token' },
+  forbidden: { status: 403, message: 'Forbidden' },
+  not_found: { status: 404, message: 'Not found' },
+  method_not_allowed: { status: 405, message: 'Method not allowed' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
+  timeout: { status: 408, message: 'Request body not received in time' },
+  shutting_down: { status: 503, message: 'Server is shutting down' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ChatError extends Error {
+  readonly code: ErrorCode;
+  readonly messageId: string | undefined;
+  /** Seconds a client should wait before retrying (rate_limited, unavailable). */
+  readonly retryAfterSec: number | undefined;
+
+  constructor(code: ErrorCode, message?: string, options: { messageId?: string; retryAfterSec?: number; cause?: unknown } = {}) {
+    super(message ?? ERROR_CODES[code].message, { cause: options.cause });
+    this.name = 'ChatError';
+    this.code = code;
+    this.messageId = options.messageId;
+    this.retryAfterSec = options.retryAfterSec;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** Anything thrown that is not a ChatError is an internal error: its details stay in the log. */
+export function toChatError(error: unknown): ChatError {
+  return error instanceof ChatError ? error : new ChatError('internal', undefined, { cause: error });
+}

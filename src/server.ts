@@ -1,0 +1,93 @@
+// The composition root: opens the stores, builds the chat domain on them and the live bus, and binds
+// the uWS app to it. main.ts calls it with the validated Config (and owns signals and exit codes);
+// tests call it with stores of their own. Nothing happens at import time.
+import { PasswordHasher } from './auth/passwords.js';
+import { NoBus, type LiveBus } from './bus/live-bus.js';
+import { createChat, type ChatLimits } from './chat/create-chat.js';
+import type { Config } from './config.js';
+import { silentLogger, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics/registry.js';
+import { MemoryUserStore } from './store/memory/memory-users.js';
+import { openStores } from './store/open-stores.js';
+import type { Store } from './store/store.js';
+import type { UserStore } from './store/users.js';
+import { createApp, uwsIsNative } from './transport/app.js';
+
+export interface ServerDeps {
+  /** The message store; opened from DB_URI (with the accounts on the same client) unless given. */
+  readonly store?: Store;
+  /** Accounts for /api/auth/*; with a given `store`, in memory unless given too. */
+  readonly users?: UserStore;
+  /** Live delivery between instances; none unless given (main.ts picks it from BUS_URI). */
+  readonly bus?: LiveBus;
+  readonly log?: Logger;
+  readonly metrics?: Metrics;
+  /** Password hashing; the default scrypt cost unless given. */
+  readonly passwords?: PasswordHasher;
+  /** Whether uWS's native binary loaded; detected unless given (tests of the fallback refusal). */
+  readonly uwsNative?: boolean;
+}
+
+export interface ChatServer {
+  readonly port: number;
+  readonly store: Store;
+  readonly users: UserStore;
+  readonly metrics: Metrics;
+  /** /readyz 503, drain, close sockets with 1001, then flush and close the store, bus and accounts. Idempotent. */
+  close(): Promise<void>;
+  readonly shuttingDown: boolean;
+  /** Open WebSocket connections. */
+  connectionCount(): number;
+}
+
+export function chatLimits(config: Config): ChatLimits {
+  const { limits } = config;
+  return {
+    replayPageSize: limits.replayPageSize,
+    replayLiveBuffer: limits.replayLiveBuffer,
+    maxBackpressureBytes: limits.maxBackpressureBytes,
+    sendRatePerSec: limits.sendRatePerSec,
+    sendBurst: limits.sendBurst,
+    deliveredRatePerSec: limits.deliveredRatePerSec,
+    deliveredBurst: limits.deliveredBurst,
+    maxConnections: limits.maxConnections,
+  };
+}
+
+export async function createServer(config: Config, deps: ServerDeps = {}): Promise<ChatServer> {
+  const log = deps.log ?? silentLogger();
+  const metrics = deps.metrics ?? createMetrics({ collectDefault: false });
+  const uwsNative = deps.uwsNative ?? uwsIsNative();
+  if (!uwsNative && !config.uwsAllowFallback) {
+    throw new Error('uWebSockets.js native binary did not load (JS fallback in use); refusing to start. Set UWS_ALLOW_FALLBACK=true to run on the fallback anyway.');
+  }
+  const { store, users } = deps.store ? { store: deps.store, users: deps.users ?? new MemoryUserStore() } : openStores(config, log, metrics);
+  const bus = deps.bus ?? new NoBus();
+
+  await store.start();
+  await users.start();
+  const chat = createChat({ store, bus, metrics, log, limits: chatLimits(config) });
+  await chat.start();
+  const app = await createApp(config, { chat, store, users, log, metrics, passwords: deps.passwords ?? new PasswordHasher() });
+  log.info({ port: app.port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: uwsNative ? 'native' : 'fallback' }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: app.port,
+    store,
+    users,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await store.close(); // flushes pending batches (the last confirmations) first
+        await chat.close();
+        await users.close();
+        log.info('server closed');
+      })()),
+    get shuttingDown() {
+      return app.draining;
+    },
+    connectionCount: () => chat.connectionCount,
+  };
+}
