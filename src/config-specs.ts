@@ -1,5 +1,6 @@
-// Every environment variable the server reads, with its parser and default. Documented in README.md
-// ("Configuration"); a variable added here must be added there too.
+// Every environment variable the server reads, with its parser and default: declared once, here.
+// config.ts gets the typed environment from cleanEnv over these specs; README.md ("Configuration") documents each one, and
+// test/unit/env-docs.test.ts fails when the two name different variables.
 import { bool, EnvError, makeValidator, str } from 'envalid';
 
 const intIn = (min: number, max: number) =>
@@ -143,55 +144,3 @@ export const ENV_SPECS = {
   AUTH_RATE_PER_USER_PER_MIN: intIn(1, 1_000_000)({ default: 10 }),
 };
 
-export interface RawEnv {
-  NODE_ENV: string;
-  HOST: string;
-  PORT: number;
-  JWT_SECRET: string;
-  JWT_AUDIENCE: string | undefined;
-  JWT_ISSUER: string | undefined;
-  JWT_TTL: number;
-  DB_URI: string;
-  DB_OP_TIMEOUT_MS: number;
-  BUS_URI: string | undefined;
-  BUS_WATCH_TIMEOUT_MS: number;
-  DB_BATCH_MAX_WAIT_MS: number;
-  DB_BATCH_MAX_OPS: number;
-  DB_BATCH_MAX_OPS_PER_USER: number;
-  CURSOR_CACHE_MAX: number;
-  COOKIE_DOMAIN: string | undefined;
-  AUTH_COOKIE_NAME: string;
-  CORS_ORIGIN: readonly string[] | undefined;
-  WS_PATH: string;
-  MAX_MESSAGE_BYTES: number;
-  WS_MAX_PAYLOAD_BYTES: number | undefined;
-  MAX_HTTP_BODY_BYTES: number | undefined;
-  HTTP_BODY_TIMEOUT_MS: number;
-  WS_MAX_BACKPRESSURE_BYTES: number;
-  WS_IDLE_TIMEOUT_SEC: number;
-  MAX_DELIVERED_IDS: number;
-  REPLAY_PAGE_SIZE: number;
-  REPLAY_LIVE_BUFFER: number;
-  MAX_CONNECTIONS: number;
-  MAX_CONNECTIONS_PER_IP: number;
-  SEND_RATE_PER_SEC: number;
-  SEND_BURST: number;
-  DELIVERED_RATE_PER_SEC: number;
-  DELIVERED_BURST: number;
-  RATE_LIMITED_CLOSE_AFTER: number;
-  RATE_LIMITED_COOLDOWN_SEC: number;
-  TRUST_PROXY: boolean;
-  METRICS_MODE: string | undefined;
-  METRICS_SECRET: string | undefined;
-  METRICS_ENABLE_ADMIN_ROUTE: boolean;
-  ALLOW_PUBLIC_METRICS_IN_PROD: boolean;
-  LOG_LEVEL: string;
-  LOG_PRETTY: boolean;
-  SHUTDOWN_GRACE_MS: number;
-  SHUTDOWN_DRAIN_DELAY_MS: number;
-  UWS_ALLOW_FALLBACK: boolean;
-  SERVE_DEMO: boolean | undefined;
-  ALLOW_SIGNUP: boolean | undefined;
-  AUTH_RATE_PER_IP_PER_MIN: number;
-  AUTH_RATE_PER_USER_PER_MIN: number;
-}

@@ -1,7 +1,7 @@
 // The only module that reads process.env. It validates every variable once, reports every bad one
 // (the exact lines operators grep for), and returns a frozen, typed Config.
 import { cleanEnv, EnvError, EnvMissingError } from 'envalid';
-import { ENV_SPECS, type RawEnv } from './config-specs.js';
+import { ENV_SPECS } from './config-specs.js';
 
 export type MetricsMode = 'secret' | 'open' | 'off';
 
@@ -101,9 +101,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     }
   }
 
-  let clean: RawEnv | undefined;
-  cleanEnv(raw, ENV_SPECS, {
-    reporter: ({ errors, env: cleaned }) => {
+  // The reporter collects every problem instead of exiting. A variable that failed reads as undefined
+  // below: the cross-variable rules guard for it, and a ConfigError is thrown before the Config is built.
+  const e = cleanEnv(raw, ENV_SPECS, {
+    reporter: ({ errors }) => {
       for (const [name, error] of Object.entries(errors)) {
         if (name === 'JWT_SECRET') continue; // reported below, with its own sentence
         if (error instanceof EnvMissingError) {
@@ -115,10 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
           lines.push(`Invalid environment variable ${name}: ${error.message}`);
         }
       }
-      clean = cleaned as RawEnv;
     },
   });
-  const e = clean as unknown as RawEnv;
 
   const metricsMode = (e.METRICS_MODE ?? (isProduction ? 'secret' : 'open')) as MetricsMode;
   if (isProduction && metricsMode === 'secret' && !e.METRICS_SECRET) {
