@@ -8,6 +8,7 @@
 //   first confirmation was lost.
 // Order per sender holds because sends go out in outbox order on one socket at a time, and a refused
 // send (rate_limited, unavailable) rewinds the outbox so it and every later one go out again in order.
+import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
 import { Backoff } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { newMessageId } from './ids.js';
@@ -19,8 +20,6 @@ import type { ClientErrorCode, ClientEvents, ClientState, ConnectOptions, SentAc
 const OPEN = 1;
 const MAX_TIMER_MS = 2_147_483_647;
 const MAX_CONFIRM_BATCH = 1000;
-const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
-const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Refusals after which a send is simply retried: nothing was stored. */
 const RETRYABLE = new Set<string>(['rate_limited', 'unavailable', 'internal']);
 
@@ -107,9 +106,9 @@ export class ChatClient extends Emitter<ClientEvents> {
     const existing = this.sendPromises.get(messageId);
     if (existing) return existing;
     if (this.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', messageId));
-    if (!USER_ID.test(to)) return Promise.reject(new ChatClientError('bad_request', '"to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', messageId));
+    if (!USER_ID_PATTERN.test(to)) return Promise.reject(new ChatClientError('bad_request', '"to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', messageId));
     if (typeof body !== 'string' || body.length === 0) return Promise.reject(new ChatClientError('bad_request', '"body" must be a non-empty string', messageId));
-    if (!MESSAGE_ID.test(messageId)) return Promise.reject(new ChatClientError('bad_request', '"messageId" must be 1-64 characters [A-Za-z0-9_-]', messageId));
+    if (!MESSAGE_ID_PATTERN.test(messageId)) return Promise.reject(new ChatClientError('bad_request', '"messageId" must be 1-64 characters [A-Za-z0-9_-]', messageId));
     if (this.outbox.size >= this.options.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', messageId));
     const promise = new Promise<SentAck>((resolve, reject) => {
       this.outbox.add({ messageId, to, body, resolve, reject, socket: 0, writtenAt: 0, refusals: 0 });

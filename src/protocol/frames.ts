@@ -2,9 +2,7 @@
 // No I/O here. Every field is type- and size-checked before use: an object where a string belongs
 // (`{"$gt":""}`) is rejected, which is what keeps operator injection out of the store.
 import { ChatError } from './errors.js';
-
-export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
 
 export interface SendInput {
   readonly messageId: string;
