@@ -9,7 +9,7 @@
 // Order per sender holds because sends go out in outbox order on one socket at a time, and a refused
 // send (rate_limited, unavailable) rewinds the outbox so it and every later one go out again in order.
 import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
-import { Backoff } from './backoff.js';
+import { Backoff, exponentialCeiling } from '../backoff.js';
 import { Emitter } from './emitter.js';
 import { newMessageId } from './ids.js';
 import { Outbox } from './outbox.js';
@@ -385,7 +385,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       if (RETRYABLE.has(code)) {
         entry.refusals++;
         // Nothing was stored: hold the outbox, then send this one and every later one again, in order.
-        this.hold(retryAfter !== undefined ? retryAfter * 1000 : Math.min(30_000, 500 * 2 ** entry.refusals));
+        this.hold(retryAfter !== undefined ? retryAfter * 1000 : exponentialCeiling(1000, 30_000, entry.refusals - 1));
         this.outbox.rewindFrom(entry.messageId);
         this.report(code, message, true, entry.messageId, retryAfter);
       } else {
