@@ -18,6 +18,15 @@ export function equalJitter(ceilingMs: number, random: () => number = Math.rando
   return ceilingMs / 2 + random() * (ceilingMs / 2);
 }
 
+/**
+ * A wait of at least floorMs, spread over one more floorMs: [floorMs, 2·floorMs), equal jitter under a
+ * ceiling of twice the floor. For waits the server named (retryAfter): what it asked is a minimum,
+ * and a crowd refused at the same moment comes back spread over a window as long as the wait itself.
+ */
+export function jitterAbove(floorMs: number, random: () => number = Math.random): number {
+  return equalJitter(2 * floorMs, random);
+}
+
 /** Successive delays under equal jitter, with exponentially growing ceilings; reset() starts over. */
 export class Backoff {
   private attempt = 0;
