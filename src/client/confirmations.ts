@@ -2,14 +2,21 @@
 // and is confirmed with batched `delivered` frames. A repeat of a message the application confirmed
 // is confirmed again: the repeat means the first confirmation was lost. Confirmations not yet written
 // when a socket dies are dropped, and so is a confirmation the server could not record: the messages
-// stay pending on the server and come back with the next replay, which confirms them again.
+// stay pending on the server and come back with the next replay, which confirms them again. After such
+// a refusal (unavailable, rate_limited) confirmations wait for the server's retryAfter plus jitter
+// (RetryPause), then a `sync` asks for that replay.
 import type { ErrorFrame } from '../protocol/client-codec.js';
 import type { ClientFrame } from '../protocol/frames.js';
 import type { Report } from './client-error.js';
+import { RetryPause } from './retry-pause.js';
 import { SeenIds } from './seen.js';
 
 /** The server takes at most MAX_DELIVERED_IDS (default 1000) ids per frame. */
 const MAX_CONFIRM_BATCH = 1000;
+/** Refusals of a confirmation (or a replay) that a later `sync` recovers from: nothing was recorded. */
+const RETRYABLE = new Set<string>(['rate_limited', 'unavailable']);
+/** The wait when the server names none (seconds). */
+const DEFAULT_RETRY_AFTER = 1;
 
 export interface ConfirmOptions {
   /** Confirm each message after the application's listeners ran (else by confirm()). */
@@ -24,7 +31,11 @@ export class Confirmations {
   private readonly seen: SeenIds;
   private queued: string[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  /** After a refused confirmation: nothing is confirmed until it ends, then what waited goes out and a `sync` follows. */
+  private readonly pause = new RetryPause(() => {
+    this.flush();
+    this.write({ type: 'sync' });
+  });
 
   constructor(
     private readonly write: (frame: ClientFrame) => boolean,
@@ -60,14 +71,13 @@ export class Confirmations {
 
   /**
    * An error frame without a messageId: a confirmation or a replay the server could not complete.
-   * `unavailable` is answered by a `sync` later (the replay brings back what is still pending); false
-   * when the error is not one this side retries.
+   * `unavailable` and `rate_limited` are answered by a `sync` after the pause (the replay brings back
+   * what is still pending); false when the error is not one this side retries.
    */
   refused(frame: ErrorFrame): boolean {
-    if (frame.messageId !== undefined || frame.code !== 'unavailable') return false;
+    if (frame.messageId !== undefined || !RETRYABLE.has(frame.code)) return false;
     this.report(frame.code, frame.message, true, undefined, frame.retryAfter);
-    clearTimeout(this.syncTimer);
-    this.syncTimer = setTimeout(() => this.write({ type: 'sync' }), (frame.retryAfter ?? 1) * 1000);
+    this.pause.extend((frame.retryAfter ?? DEFAULT_RETRY_AFTER) * 1000);
     return true;
   }
 
@@ -80,10 +90,15 @@ export class Confirmations {
 
   stop(): void {
     this.socketClosed();
-    clearTimeout(this.syncTimer);
+    this.pause.stop();
   }
 
   private queue(messageId: string): void {
+    if (this.pause.active) {
+      // Held until the pause ends; past one batch, the sync that ends it brings the rest back anyway.
+      if (this.queued.length < MAX_CONFIRM_BATCH) this.queued.push(messageId);
+      return;
+    }
     this.queued.push(messageId);
     if (this.queued.length >= MAX_CONFIRM_BATCH) return this.flush();
     this.timer ??= setTimeout(() => this.flush(), this.options.confirmDelayMs);
@@ -92,6 +107,7 @@ export class Confirmations {
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.pause.active) return; // the pause's end flushes
     while (this.queued.length > 0) {
       const batch = this.queued.splice(0, MAX_CONFIRM_BATCH);
       if (!this.write({ type: 'delivered', messageIds: [...new Set(batch)] })) {

@@ -1,7 +1,8 @@
 // The sending side: every send waits in the outbox until its SENT ack, and is written on each new
 // socket, in the order the application made them. A retryable refusal (nothing was stored) holds the
-// outbox for a while, then that send and every later one go out again, in order: this is what keeps a
-// sender's messages in send order through rate limits and store outages.
+// outbox for at least the server's retryAfter plus jitter, then that send and every later one go out
+// again, in order: this is what keeps a sender's messages in send order through rate limits and store
+// outages, without a crowd of clients retrying in step.
 import { exponentialCeiling } from '../backoff.js';
 import type { ErrorFrame, SentAckFrame } from '../protocol/client-codec.js';
 import type { ClientFrame } from '../protocol/frames.js';
@@ -9,6 +10,7 @@ import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
 import { ChatClientError, type Report } from './client-error.js';
 import { newMessageId } from './ids.js';
 import { Outbox } from './outbox.js';
+import { RetryPause } from './retry-pause.js';
 import type { ClientErrorCode, SentAck } from './types.js';
 
 /** Refusals after which a send is simply retried: nothing was stored. */
@@ -26,8 +28,8 @@ export class Sender {
   private readonly outbox = new Outbox();
   /** One promise per messageId: sending an id again while it is pending joins the first send. */
   private readonly promises = new Map<string, Promise<SentAck>>();
-  private holdUntil = 0;
-  private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Holds every send after a retryable refusal; the sends go out again, in order, when it ends. */
+  private readonly pause = new RetryPause(() => this.flush());
 
   constructor(
     private readonly channel: SendChannel,
@@ -59,7 +61,7 @@ export class Sender {
 
   /** Writes every send not yet written on the current socket, oldest first (unless held). */
   flush(): void {
-    if (Date.now() < this.holdUntil) return;
+    if (this.pause.active) return;
     const now = Date.now();
     const generation = this.channel.generation;
     for (const entry of this.outbox.unwritten(generation)) {
@@ -81,7 +83,9 @@ export class Sender {
     if (RETRYABLE.has(code)) {
       entry.refusals++;
       // Nothing was stored: hold the outbox, then send this one and every later one again, in order.
-      this.hold(retryAfter !== undefined ? retryAfter * 1000 : exponentialCeiling(1000, 30_000, entry.refusals - 1));
+      // The wait is at least what the server asked (retryAfter), else 1 s doubling per refusal of this
+      // send up to 30 s; jitter comes on top (RetryPause).
+      this.pause.extend(retryAfter !== undefined ? retryAfter * 1000 : exponentialCeiling(1000, 30_000, entry.refusals - 1));
       this.outbox.rewindFrom(entry.messageId);
       this.report(code, message, true, entry.messageId, retryAfter);
     } else {
@@ -103,15 +107,6 @@ export class Sender {
   }
 
   stop(): void {
-    clearTimeout(this.holdTimer);
-  }
-
-  private hold(ms: number): void {
-    this.holdUntil = Math.max(this.holdUntil, Date.now() + ms);
-    clearTimeout(this.holdTimer);
-    this.holdTimer = setTimeout(() => {
-      this.holdUntil = 0; // timers may fire a little before Date.now() reaches the mark
-      this.flush();
-    }, this.holdUntil - Date.now());
+    this.pause.stop();
   }
 }
