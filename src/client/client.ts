@@ -8,9 +8,9 @@
 // This class is the public face and routes the server's frames to the part they concern.
 import type { ServerFrame } from '../protocol/client-codec.js';
 import { ChatClientError, errorEvent, type Report } from './client-error.js';
-import { Emitter } from './emitter.js';
 import { Confirmations } from './confirmations.js';
 import { CredentialRenewal } from './credential-renewal.js';
+import { Emitter } from './emitter.js';
 import { watchNetwork, type NetworkWatch } from './network-watch.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
 import { Sender } from './sender.js';

@@ -1,6 +1,7 @@
-// Wire protocol v1 (docs/protocol.md): client frame parsing and validation, server frame encoding.
-// No I/O here. Every field is type- and size-checked before use: an object where a string belongs
-// (`{"$gt":""}`) is rejected, which is what keeps operator injection out of the store.
+// Wire protocol v1 (docs/protocol.md): client frame parsing and validation, server frame encoding
+// (the SDK's side of the same frames is client-codec.ts). No I/O here. Every field is type- and
+// size-checked before use: an object where a string belongs (`{"$gt":""}`) is rejected, which is what
+// keeps operator injection out of the store.
 import { ChatError } from './errors.js';
 import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
 
