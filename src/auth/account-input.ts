@@ -2,7 +2,7 @@
 // string belongs (`{"username":{"$ne":null}}`) is refused, which keeps operator injection out of the
 // user store. No I/O here.
 import { ChatError } from '../errors.js';
-import { USER_ID_PATTERN } from '../protocol/frames.js';
+import { USER_ID_PATTERN } from '../protocol/ids.js';
 
 export const PASSWORD_MIN_CHARS = 8;
 export const PASSWORD_MAX_CHARS = 1024;

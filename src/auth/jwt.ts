@@ -10,7 +10,7 @@
 import { createVerifier, TokenError as JwtLibraryError } from 'fast-jwt';
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { USER_ID_PATTERN } from '../protocol/frames.js';
+import { USER_ID_PATTERN } from '../protocol/ids.js';
 
 export interface Principal {
   readonly userId: string;

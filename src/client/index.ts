@@ -10,7 +10,8 @@
 import { ChatClient } from './client.js';
 import type { ConnectOptions } from './types.js';
 
-export { ChatClient, ChatClientError } from './client.js';
+export { ChatClient } from './client.js';
+export { ChatClientError } from './client-error.js';
 export { newMessageId } from './ids.js';
 export type { ChatMessage, ClientErrorCode, ClientErrorEvent, ClientEvents, ClientState, ConnectOptions, FetchLike, SentAck, WebSocketConstructor, WebSocketLike } from './types.js';
 

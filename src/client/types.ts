@@ -1,6 +1,7 @@
-// The SDK's public types. Frame shapes follow docs/protocol.md; the SDK imports nothing from the
-// server but these types, so it bundles for the browser on its own.
-import type { ErrorCode } from '../protocol/errors.js';
+// The SDK's public types. Frame shapes follow docs/protocol.md. The SDK imports from the server's tree
+// only what has no I/O and no Node API (protocol types, protocol/ids.ts, protocol/client-codec.ts and
+// the neutral src/backoff.ts), so it bundles for the browser on its own.
+import type { ErrorCode } from '../errors.js';
 import type { MessageView } from '../protocol/frames.js';
 
 /** A message addressed to this user, as the application sees it (once per messageId). */

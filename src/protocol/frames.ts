@@ -1,11 +1,10 @@
-// Wire protocol v1 (docs/protocol.md): client frame parsing and validation.
-// No I/O here. Every field is type- and size-checked before use: an object where a string belongs
-// (`{"$gt":""}`) is rejected, which is what keeps operator injection out of the store.
+// Wire protocol v1 (docs/protocol.md): client frame parsing and validation (the server's frames are
+// encoded in server-frames.ts; the SDK's side of the same frames is client-codec.ts). No I/O here.
+// Every field is type- and size-checked before use: an object where a string belongs (`{"$gt":""}`)
+// is rejected, which is what keeps operator injection out of the store.
 import type { ClientCommand, SendInput } from '../chat/commands.js';
 import { ChatError } from '../errors.js';
-
-export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
 
 /** A parsed client frame is a domain command (chat/commands.ts). */
 export type ClientFrame = ClientCommand;

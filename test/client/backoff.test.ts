@@ -1,5 +1,5 @@
 // The SDK's reconnect backoff (docs/client.md: "exponential backoff with jitter", initial 250 ms, max
-// 15 000 ms, "reset on `ready`"). src/client/backoff.ts uses "equal jitter": attempt k waits
+// 15 000 ms, "reset on `ready`"). src/backoff.ts uses "equal jitter": attempt k waits
 // ceiling/2 + random·ceiling/2 with ceiling = min(max, initial·2^k), so every delay lies in
 // [ceiling/2, ceiling) and is never zero.
 //
@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { Backoff } from '../../src/client/backoff.js';
+import { Backoff } from '../../src/backoff.js';
 import { connect, type ChatClient, type WebSocketConstructor } from '../../src/client/index.js';
 import { freePort } from '../helpers/net.js';
 import { prng } from '../helpers/prng.js';

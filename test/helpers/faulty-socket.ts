@@ -31,6 +31,7 @@ export class FaultySocket implements WebSocketLike {
       if (text !== undefined) {
         const frame = JSON.parse(text) as Frame;
         network.received.push(frame);
+        network.timeline.push({ at: performance.now(), direction: 'in', frame });
         if (network.takeFault('in', frame, this)) return;
       }
       this.onmessage?.({ data: text ?? data });
@@ -48,6 +49,7 @@ export class FaultySocket implements WebSocketLike {
     if (this.blackholed) return;
     const frame = JSON.parse(data) as Frame;
     this.network.sent.push(frame);
+    this.network.timeline.push({ at: performance.now(), direction: 'out', frame });
     if (this.network.takeFault('out', frame, this)) return;
     this.ws.send(data);
   }
@@ -84,6 +86,8 @@ export class FaultyNetwork {
   readonly sockets: FaultySocket[] = [];
   readonly sent: Frame[] = [];
   readonly received: Frame[] = [];
+  /** Every frame both ways with when it passed (performance.now(), ms), in order: for tests of timing. */
+  readonly timeline: { readonly at: number; readonly direction: 'in' | 'out'; readonly frame: Frame }[] = [];
   private readonly faults: Fault[] = [];
   readonly WebSocket: WebSocketConstructor;
 

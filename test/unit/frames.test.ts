@@ -1,7 +1,7 @@
 // Parsing and validation of client frames, and the encoders: no sockets needed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ChatError } from '../../src/protocol/errors.js';
+import { ChatError } from '../../src/errors.js';
 import { encodeError, encodeMessage, encodeSentAck, parseClientFrame } from '../../src/protocol/frames.js';
 
 const limits = { maxMessageBytes: 16, maxDeliveredIds: 3 };

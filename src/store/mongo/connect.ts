@@ -3,6 +3,7 @@
 // After the first connection the driver's monitoring reconnects by itself; operations meanwhile fail
 // within the timeout and the chat layer answers `unavailable`.
 import { MongoClient, type MongoClientOptions } from 'mongodb';
+import { exponentialCeiling } from '../../backoff.js';
 import type { Logger } from '../../log.js';
 
 export function clientOptions(opTimeoutMs: number): MongoClientOptions {
@@ -46,7 +47,6 @@ export async function connectWithRetry(
   cancelled: () => boolean,
 ): Promise<MongoClient> {
   const target = describeUri(uri);
-  let delay = retry.initialDelayMs;
   for (let attempt = 1; ; attempt++) {
     const client = new MongoClient(uri, options);
     try {
@@ -62,10 +62,10 @@ export async function connectWithRetry(
         log.error({ target, attempt, err }, 'MongoDB unreachable; giving up');
         throw error;
       }
+      const delay = exponentialCeiling(retry.initialDelayMs, retry.maxDelayMs, attempt - 1);
       log.warn({ target, attempt, retryInMs: delay, err }, 'MongoDB unreachable at startup; not ready, retrying');
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (cancelled()) throw new Error('store closed while connecting to MongoDB', { cause: error });
-      delay = Math.min(delay * 2, retry.maxDelayMs);
     }
   }
 }

@@ -1,0 +1,112 @@
+// The sending side: every send waits in the outbox until its SENT ack, and is written on each new
+// socket, in the order the application made them. A retryable refusal (nothing was stored) holds the
+// outbox for at least the server's retryAfter plus jitter, then that send and every later one go out
+// again, in order: this is what keeps a sender's messages in send order through rate limits and store
+// outages, without a crowd of clients retrying in step.
+import { exponentialCeiling } from '../backoff.js';
+import type { ErrorFrame, SentAckFrame } from '../protocol/client-codec.js';
+import type { ClientFrame } from '../protocol/frames.js';
+import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
+import { ChatClientError, type Report } from './client-error.js';
+import { newMessageId } from './ids.js';
+import { Outbox } from './outbox.js';
+import { RetryPause } from './retry-pause.js';
+import type { ClientErrorCode, SentAck } from './types.js';
+
+/** Refusals after which a send is simply retried: nothing was stored. */
+const RETRYABLE = new Set<string>(['rate_limited', 'unavailable', 'internal']);
+
+/** What the sender needs of the connection. */
+export interface SendChannel {
+  /** Which socket is the current one. */
+  readonly generation: number;
+  readonly closed: boolean;
+  write(frame: ClientFrame): boolean;
+}
+
+export class Sender {
+  private readonly outbox = new Outbox();
+  /** One promise per messageId: sending an id again while it is pending joins the first send. */
+  private readonly promises = new Map<string, Promise<SentAck>>();
+  /** Holds every send after a retryable refusal; the sends go out again, in order, when it ends. */
+  private readonly pause = new RetryPause(() => this.flush());
+
+  constructor(
+    private readonly channel: SendChannel,
+    private readonly maxOutbox: number,
+    private readonly report: Report,
+  ) {}
+
+  get pending(): number {
+    return this.outbox.size;
+  }
+
+  send(to: string, body: string, messageId: string = newMessageId()): Promise<SentAck> {
+    const existing = this.promises.get(messageId);
+    if (existing) return existing;
+    if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', messageId));
+    if (!USER_ID_PATTERN.test(to)) return Promise.reject(new ChatClientError('bad_request', '"to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', messageId));
+    if (typeof body !== 'string' || body.length === 0) return Promise.reject(new ChatClientError('bad_request', '"body" must be a non-empty string', messageId));
+    if (!MESSAGE_ID_PATTERN.test(messageId)) return Promise.reject(new ChatClientError('bad_request', '"messageId" must be 1-64 characters [A-Za-z0-9_-]', messageId));
+    if (this.outbox.size >= this.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', messageId));
+    const promise = new Promise<SentAck>((resolve, reject) => {
+      this.outbox.add({ messageId, to, body, resolve, reject, socket: 0, writtenAt: 0, refusals: 0 });
+    });
+    this.promises.set(messageId, promise);
+    const forget = () => this.promises.delete(messageId);
+    promise.then(forget, forget);
+    this.flush();
+    return promise;
+  }
+
+  /** Writes every send not yet written on the current socket, oldest first (unless held). */
+  flush(): void {
+    if (this.pause.active) return;
+    const now = Date.now();
+    const generation = this.channel.generation;
+    for (const entry of this.outbox.unwritten(generation)) {
+      if (!this.channel.write({ type: 'send', messageId: entry.messageId, to: entry.to, body: entry.body })) return;
+      entry.socket = generation;
+      entry.writtenAt = now;
+    }
+  }
+
+  acked(frame: SentAckFrame): void {
+    this.outbox.take(frame.messageId)?.resolve({ messageId: frame.messageId, ts: frame.ts, duplicate: frame.duplicate });
+  }
+
+  /** An error frame about one of the pending sends: retried later, or rejected for good. False when it is not about one. */
+  refused(frame: ErrorFrame): boolean {
+    const { code, message, retryAfter } = frame;
+    const entry = frame.messageId !== undefined ? this.outbox.get(frame.messageId) : undefined;
+    if (!entry) return false;
+    if (RETRYABLE.has(code)) {
+      entry.refusals++;
+      // Nothing was stored: hold the outbox, then send this one and every later one again, in order.
+      // The wait is at least what the server asked (retryAfter), else 1 s doubling per refusal of this
+      // send up to 30 s; jitter comes on top (RetryPause).
+      this.pause.extend(retryAfter !== undefined ? retryAfter * 1000 : exponentialCeiling(1000, 30_000, entry.refusals - 1));
+      this.outbox.rewindFrom(entry.messageId);
+      this.report(code, message, true, entry.messageId, retryAfter);
+    } else {
+      this.outbox.take(entry.messageId);
+      entry.reject(new ChatClientError(code, message, entry.messageId));
+      this.report(code, message, false, entry.messageId, retryAfter);
+    }
+    return true;
+  }
+
+  /** When the oldest send written on socket `generation` and still unanswered went out (ms). */
+  oldestWrittenAt(generation: number): number | undefined {
+    return this.outbox.oldestWritten(generation)?.writtenAt;
+  }
+
+  /** Rejects every pending send (the client ends). */
+  rejectAll(code: ClientErrorCode, message: string): void {
+    for (const entry of this.outbox.drain()) entry.reject(new ChatClientError(code, message, entry.messageId));
+  }
+
+  stop(): void {
+    this.pause.stop();
+  }
+}

@@ -1,0 +1,9 @@
+// The id rules of protocol v1 (docs/protocol.md), in one place for the server (frames, the JWT `sub`,
+// account names) and the SDK, which checks a send before it queues it. Plain regexes and no imports,
+// so the SDK's browser bundle can take them without pulling in server code.
+
+/** A messageId, the client-chosen idempotency key: 1-64 characters of [A-Za-z0-9_-] (a ULID or a UUID fits). */
+export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A user id (a JWT `sub`, an account name, a send's `to`): 1-64 characters of [A-Za-z0-9_.@-]. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
