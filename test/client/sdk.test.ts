@@ -42,9 +42,10 @@ describe('client SDK', () => {
   });
 
   it('sends (resolved on SENT), delivers live exactly once, confirms, and reports DELIVERED to the sender', async () => {
+    // Observed as soon as each is opened: alice may be ready while bob's token is being signed.
     const alice = await open('alice');
-    const bob = await open('bob');
     const a = observe(alice);
+    const bob = await open('bob');
     const b = observe(bob);
     await Promise.all([alice.whenReady(), bob.whenReady()]);
     const ack = await alice.send('bob', 'hello bob');

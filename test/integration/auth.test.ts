@@ -64,7 +64,8 @@ describe('authentication', () => {
   });
 
   it('closes an open socket with 4001 when its token expires', async () => {
-    const client = await TestClient.connect(t.wsUrl, { token: await t.token('shortlived', { ttlSec: 1 }) });
+    // 2 s: the expiry is a whole second (exp = floor(now) + ttl), so 1 s could be spent before the upgrade.
+    const client = await TestClient.connect(t.wsUrl, { token: await t.token('shortlived', { ttlSec: 2 }) });
     const { code } = await client.closed;
     assert.equal(code, 4001);
   });
