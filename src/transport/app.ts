@@ -19,6 +19,8 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { CLOSE_GOING_AWAY, type SocketConnection } from './connection.js';
 import { CorsPolicy } from './cors.js';
 import { loadDemoAssets, registerDemoRoutes } from './demo-routes.js';
+import { answerBadFraming, guardFraming } from './framing.js';
+import { countingExchanges } from './http.js';
 import { registerRoutes } from './routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
@@ -84,10 +86,12 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   const replayer = new ReplayService(store, config.limits.replayPageSize, config.limits.maxBackpressureBytes / 2, metrics, 2 * config.db.opTimeoutMs + 1000);
 
   const app = uWS.App();
-  app.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, router, sender, confirmer, replayer, metrics, log, isShuttingDown }));
-  registerAuthRoutes(app, { config, verifier, cors, users, hasher: deps.passwords ?? new PasswordHasher(), metrics, log, isShuttingDown });
-  if (demo) registerDemoRoutes(app, demo, metrics, log);
-  registerRoutes(app, { config, verifier, cors, sender, store, metrics, log, isShuttingDown, isDraining });
+  // Every route is registered through `routes`, behind the request-framing check (400 and close).
+  const routes = guardFraming(app, answerBadFraming(countingExchanges(metrics)));
+  routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, router, sender, confirmer, replayer, metrics, log, isShuttingDown }));
+  registerAuthRoutes(routes, { config, verifier, cors, users, hasher: deps.passwords ?? new PasswordHasher(), metrics, log, isShuttingDown });
+  if (demo) registerDemoRoutes(routes, demo, metrics, log);
+  registerRoutes(routes, { config, verifier, cors, sender, store, metrics, log, isShuttingDown, isDraining });
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => {

@@ -13,8 +13,11 @@ const STATUS_TEXT: Record<number, string> = {
 
 export type Headers = Readonly<Record<string, string>>;
 
+/** Makes an Exchange for a route. */
+export type ExchangeFactory = (res: HttpResponse, route: string) => Exchange;
+
 /** Makes Exchanges that count every status they write in chat_http_requests_total{route,status}. */
-export function countingExchanges(metrics: Metrics): (res: HttpResponse, route: string) => Exchange {
+export function countingExchanges(metrics: Metrics): ExchangeFactory {
   // HotCounter.cell keeps the bound cell per (route, status): the per-request cost is a lookup and an increment.
   return (res, route) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++);
 }
@@ -56,12 +59,12 @@ export class Exchange {
     this.respond(status, JSON.stringify(value), { ...headers, 'content-type': 'application/json' });
   }
 
-  error(error: ChatError, headers: Headers = {}): void {
+  /** `closeConnection`: by default after an error whose request body may still be arriving (413, 408). */
+  error(error: ChatError, headers: Headers = {}, closeConnection = error.status === 413 || error.status === 408): void {
     const extra: Record<string, string> = { ...headers };
     if (error.retryAfterSec !== undefined) extra['retry-after'] = String(error.retryAfterSec);
     const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}) } };
-    // Close the connection after an error whose request body may still be arriving (413, 408).
-    this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, error.status === 413 || error.status === 408);
+    this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, closeConnection);
   }
 
   errorCode(code: ErrorCode, headers: Headers = {}, message?: string): void {
