@@ -13,13 +13,13 @@ const STATUS_TEXT: Record<number, string> = {
 
 export type Headers = Readonly<Record<string, string>>;
 
-/** Makes an Exchange for a route. */
-export type ExchangeFactory = (res: HttpResponse, route: string) => Exchange;
+/** Makes an Exchange for a route; `head`: the request was HEAD (answers carry headers only). */
+export type ExchangeFactory = (res: HttpResponse, route: string, head?: boolean) => Exchange;
 
 /** Makes Exchanges that count every status they write in chat_http_requests_total{route,status}. */
 export function countingExchanges(metrics: Metrics): ExchangeFactory {
   // HotCounter.cell keeps the bound cell per (route, status): the per-request cost is a lookup and an increment.
-  return (res, route) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++);
+  return (res, route, head = false) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++, head);
 }
 
 /** One HTTP exchange: tracks whether the client went away so nothing is written to a dead response. */
@@ -28,10 +28,14 @@ export class Exchange {
   done = false;
   private onAbortHandlers: (() => void)[] = [];
 
-  /** `onStatus` sees every status written (the HTTP requests metric). */
+  /**
+   * `onStatus` sees every status written (the HTTP requests metric). `head`: answer a HEAD request,
+   * headers and Content-Length only; a body would be read by a keep-alive client as the next response.
+   */
   constructor(
     readonly res: HttpResponse,
     private readonly onStatus?: (status: number) => void,
+    private readonly head = false,
   ) {
     res.onAborted(() => {
       this.aborted = true;
@@ -51,7 +55,14 @@ export class Exchange {
     this.res.cork(() => {
       this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Unknown`);
       for (const key in headers) this.res.writeHeader(key, headers[key]!);
-      this.res.end(body, closeConnection);
+      if (!this.head) this.res.end(body, closeConnection);
+      else if (closeConnection) this.res.end('', true);
+      else {
+        // The GET's length, no body. Not endWithoutBody(length): in this uWS build that leaves the
+        // response pending (waiting for `length` bytes), and the connection's next request then kills it.
+        this.res.writeHeader('content-length', String(Buffer.byteLength(body)));
+        this.res.endWithoutBody();
+      }
     });
   }
 

@@ -11,7 +11,7 @@ import { ChatError, toChatError } from '../protocol/errors.js';
 import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+import { countingExchanges, Exchange, isJsonContentType, readBody, type ExchangeFactory, type Headers } from './http.js';
 
 export interface RouteDeps {
   readonly config: Config;
@@ -42,16 +42,21 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
     return undefined;
   };
 
-  app.get('/healthz', (res) => exchangeFor(res, '/healthz').json(200, { status: 'ok' }));
+  // HEAD too: health checkers use it. `head` answers carry the headers and Content-Length, no body.
+  const healthz = (head: boolean) => (res: HttpResponse) => exchangeFor(res, '/healthz', head).json(200, { status: 'ok' });
+  app.get('/healthz', healthz(false));
+  app.head('/healthz', healthz(true));
 
-  app.get('/readyz', (res) => {
-    const exchange = exchangeFor(res, '/readyz');
+  const readyz = (head: boolean) => (res: HttpResponse) => {
+    const exchange = exchangeFor(res, '/readyz', head);
     if (deps.isDraining()) return exchange.json(503, { status: 'shutting_down' });
     withTimeout(deps.store.ping(), READY_TIMEOUT_MS).then(
       () => exchange.json(deps.isDraining() ? 503 : 200, { status: deps.isDraining() ? 'shutting_down' : 'ready' }),
       () => exchange.json(503, { status: 'store_unavailable' }),
     );
-  });
+  };
+  app.get('/readyz', readyz(false));
+  app.head('/readyz', readyz(true));
 
   app.post('/api/messages', (res, req) => {
     const authorization = req.getHeader('authorization');
@@ -106,14 +111,15 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
 
   app.any('/*', (res: HttpResponse, req: HttpRequest) => {
     const corsHeaders = cors.headersFor(req.getHeader('origin'));
-    exchangeFor(res, 'unknown').errorCode('not_found', corsHeaders);
+    // A body after a HEAD answer would be read by a keep-alive client as the next response.
+    exchangeFor(res, 'unknown', req.getMethod() === 'head').errorCode('not_found', corsHeaders);
   });
 }
 
 function registerMetricsRoutes(
   app: TemplatedApp,
   deps: RouteDeps,
-  exchangeFor: (res: HttpResponse, route: string) => Exchange,
+  exchangeFor: ExchangeFactory,
   authenticate: (exchange: Exchange, authorization: string, cookie: string, extra: Headers, route: string) => Principal | undefined,
 ): void {
   const { config, metrics } = deps;
