@@ -159,6 +159,21 @@ class BodyDeadlines {
 
 const bodyDeadlines = new BodyDeadlines();
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A request body as text, refusing (400) bytes that are not valid UTF-8. A lenient decode turns each
+ * invalid sequence into U+FFFD: a message would not come back as sent, and different passwords
+ * (8 × 0xFF, 8 × 0xFE, "\ufffd" × 8) would hash the same.
+ */
+export function decodeUtf8Body(raw: Buffer): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw new ChatError('bad_request', 'Body is not valid UTF-8');
+  }
+}
+
 /** True for `application/json` with optional parameters (charset=utf-8). */
 export function isJsonContentType(contentType: string): boolean {
   return /^application\/json\s*(;|$)/i.test(contentType);

@@ -11,7 +11,7 @@ import { ChatError, toChatError } from '../protocol/errors.js';
 import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, Exchange, isJsonContentType, readBody, type ExchangeFactory, type Headers } from './http.js';
+import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, type ExchangeFactory, type Headers } from './http.js';
 
 export interface RouteDeps {
   readonly config: Config;
@@ -27,7 +27,6 @@ export interface RouteDeps {
 }
 
 const READY_TIMEOUT_MS = 2000;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   const { config, metrics, cors } = deps;
@@ -76,13 +75,8 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
       try {
         let value: unknown;
         const raw = await body;
-        let text: string;
-        try {
-          // Fatal: invalid UTF-8 is refused, never stored with U+FFFD in place of what was sent.
-          text = utf8.decode(raw);
-        } catch {
-          throw new ChatError('bad_request', 'Body is not valid UTF-8');
-        }
+        // Invalid UTF-8 is refused, never stored with U+FFFD in place of what was sent.
+        const text = decodeUtf8Body(raw);
         try {
           value = JSON.parse(text);
         } catch {
