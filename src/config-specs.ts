@@ -126,6 +126,7 @@ export const ENV_SPECS = {
   METRICS_MODE: metricsMode({ default: undefined }),
   METRICS_SECRET: str({ default: undefined }),
   METRICS_ENABLE_ADMIN_ROUTE: bool({ default: false }),
+  METRICS_AUTH_FAILURES_PER_MIN: intIn(1, 1_000_000)({ default: 5 }),
   ALLOW_PUBLIC_METRICS_IN_PROD: bool({ default: false }),
   LOG_LEVEL: logLevel({ default: 'info' }),
   LOG_PRETTY: bool({ default: false }),
@@ -174,6 +175,7 @@ export interface RawEnv {
   METRICS_MODE: string | undefined;
   METRICS_SECRET: string | undefined;
   METRICS_ENABLE_ADMIN_ROUTE: boolean;
+  METRICS_AUTH_FAILURES_PER_MIN: number;
   ALLOW_PUBLIC_METRICS_IN_PROD: boolean;
   LOG_LEVEL: string;
   LOG_PRETTY: boolean;

@@ -45,6 +45,8 @@ export interface Config {
     readonly mode: MetricsMode;
     readonly secret: string | undefined;
     readonly enableAdminRoute: boolean;
+    /** Wrong x-metrics-key attempts allowed per client address per minute (burst the same); then 429. */
+    readonly authFailuresPerMin: number;
   };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly shutdownGraceMs: number;
@@ -68,6 +70,7 @@ export class ConfigError extends Error {
 export const JWT_SECRET_ERROR = 'JWT_SECRET is required and must be a non-empty string.';
 const PRODUCTION_REQUIRED = ['NODE_ENV', 'PORT', 'JWT_SECRET', 'DB_URI', 'COOKIE_DOMAIN', 'CORS_ORIGIN', 'WS_PATH'] as const;
 const WEAK_SECRET_BYTES = 32;
+const WEAK_METRICS_SECRET_CHARS = 16;
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -135,8 +138,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (isProduction && Buffer.byteLength(e.JWT_SECRET, 'utf8') < WEAK_SECRET_BYTES) {
     warnings.push(`JWT_SECRET is shorter than ${WEAK_SECRET_BYTES} bytes: tokens signed with it can be brute-forced; use a long random secret`);
   }
-  if (isProduction && e.METRICS_SECRET && Buffer.byteLength(e.METRICS_SECRET, 'utf8') < 16) {
-    warnings.push('METRICS_SECRET is shorter than 16 bytes');
+  // Characters, not bytes: 8 two-byte characters are 16 bytes and still few enough to guess.
+  if (isProduction && e.METRICS_SECRET && [...e.METRICS_SECRET].length < WEAK_METRICS_SECRET_CHARS) {
+    warnings.push(
+      `METRICS_SECRET is shorter than ${WEAK_METRICS_SECRET_CHARS} characters: anyone who reaches /metrics can guess it (a 1-character key fell to 89 requests); ` +
+        'METRICS_AUTH_FAILURES_PER_MIN only slows the guessing. Use a long random key, e.g. `openssl rand -hex 16`.',
+    );
   }
   if (isProduction && e.DB_URI === 'mem') {
     warnings.push('DB_URI=mem in production: messages live in this process only, are lost on restart, and memory grows with every message; use a mongodb:// URI');
@@ -177,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       sendBurst: e.SEND_BURST,
     },
     trustProxy: e.TRUST_PROXY,
-    metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE },
+    metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE, authFailuresPerMin: e.METRICS_AUTH_FAILURES_PER_MIN },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY && !isProduction },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,

@@ -1,5 +1,4 @@
-// HTTP routes on the same uWS app: health, readiness, the HTTP door of the send path, metrics.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// HTTP routes on the same uWS app: health, readiness, the HTTP door of the send path (metrics: metrics-routes.ts).
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { authenticate as authenticateRequest } from '../auth/credentials.js';
 import type { JwtVerifier, Principal } from '../auth/jwt.js';
@@ -11,7 +10,8 @@ import { ChatError, toChatError } from '../protocol/errors.js';
 import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, type ExchangeFactory, type Headers } from './http.js';
+import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+import { registerMetricsRoutes } from './metrics-routes.js';
 
 export interface RouteDeps {
   readonly config: Config;
@@ -108,64 +108,6 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
     // A body after a HEAD answer would be read by a keep-alive client as the next response.
     exchangeFor(res, 'unknown', req.getMethod() === 'head').errorCode('not_found', corsHeaders);
   });
-}
-
-function registerMetricsRoutes(
-  app: TemplatedApp,
-  deps: RouteDeps,
-  exchangeFor: ExchangeFactory,
-  authenticate: (exchange: Exchange, authorization: string, cookie: string, extra: Headers, route: string) => Principal | undefined,
-): void {
-  const { config, metrics } = deps;
-  const { mode, secret, enableAdminRoute } = config.metrics;
-
-  const serve = (exchange: Exchange, wantsJson: boolean) => {
-    const output = wantsJson
-      ? metrics.registry.getMetricsAsJSON().then((json) => ({ body: JSON.stringify(json), type: 'application/json' }))
-      : metrics.registry.metrics().then((text) => ({ body: text, type: metrics.registry.contentType }));
-    output.then(
-      ({ body, type }) => exchange.respond(200, body, { 'content-type': type, 'cache-control': 'no-store' }),
-      (error) => {
-        deps.log.error({ err: error }, 'metrics collection failed');
-        exchange.errorCode('internal');
-      },
-    );
-  };
-
-  if (mode !== 'off') {
-    app.get('/metrics', (res, req) => {
-      const key = req.getHeader('x-metrics-key');
-      const wantsJson = /application\/json/i.test(req.getHeader('accept'));
-      const exchange = exchangeFor(res, '/metrics');
-      if (mode === 'secret' && !(secret !== undefined && key !== '' && constantTimeEqual(key, secret))) {
-        deps.log.debug({ route: '/metrics', reason: key === '' ? 'no_key' : 'wrong_key' }, 'request refused: 401');
-        return exchange.errorCode('unauthorized', {}, 'Missing or wrong x-metrics-key');
-      }
-      serve(exchange, wantsJson);
-    });
-  }
-
-  if (enableAdminRoute) {
-    app.get('/api/metrics', (res, req) => {
-      const authorization = req.getHeader('authorization');
-      const cookie = req.getHeader('cookie');
-      const exchange = exchangeFor(res, '/api/metrics');
-      const principal = authenticate(exchange, authorization, cookie, {}, '/api/metrics');
-      if (!principal) return;
-      if (principal.role !== 'admin') {
-        deps.log.debug({ route: '/api/metrics', reason: 'not_admin' }, 'request refused: 403');
-        return exchange.errorCode('forbidden', {}, 'Admin role required');
-      }
-      serve(exchange, true);
-    });
-  }
-}
-
-/** Compares secrets in constant time, whatever their lengths (both sides are hashed first). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
