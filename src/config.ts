@@ -10,6 +10,8 @@ export interface Config {
   readonly isProduction: boolean;
   readonly host: string;
   readonly port: number;
+  /** A second port answering /healthz and /readyz to any HTTP version (uWS never parses HTTP/1.0); undefined: none. */
+  readonly healthPort: number | undefined;
   readonly wsPath: string;
   readonly jwt: {
     readonly secret: string;
@@ -131,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (e.SHUTDOWN_DRAIN_DELAY_MS !== undefined && e.SHUTDOWN_GRACE_MS !== undefined && e.SHUTDOWN_DRAIN_DELAY_MS > 0 && e.SHUTDOWN_DRAIN_DELAY_MS >= e.SHUTDOWN_GRACE_MS) {
     lines.push('Invalid environment variable SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_GRACE_MS, which counts from the signal and includes it');
   }
+  if (e.HEALTH_PORT !== undefined && e.HEALTH_PORT !== 0 && e.HEALTH_PORT === e.PORT) {
+    lines.push('Invalid environment variable HEALTH_PORT: must differ from PORT');
+  }
   if (!raw.JWT_SECRET) lines.push(`Error: ${JWT_SECRET_ERROR}`);
   if (lines.length > 0) throw new ConfigError(lines);
 
@@ -158,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     isProduction,
     host: e.HOST,
     port: e.PORT,
+    healthPort: e.HEALTH_PORT,
     wsPath: e.WS_PATH,
     jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL },
     db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },

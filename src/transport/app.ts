@@ -20,6 +20,7 @@ import { CLOSE_GOING_AWAY, type SocketConnection } from './connection.js';
 import { CorsPolicy } from './cors.js';
 import { loadDemoAssets, registerDemoRoutes } from './demo-routes.js';
 import { answerBadFraming, guardFraming } from './framing.js';
+import { startHealthServer, type HealthServer } from './health-port.js';
 import { countingExchanges } from './http.js';
 import { registerRoutes } from './routes.js';
 import { createWebSocketBehavior } from './websocket.js';
@@ -40,6 +41,8 @@ export interface ServerDeps {
 
 export interface ChatServer {
   readonly port: number;
+  /** HEALTH_PORT's actual port (for HTTP/1.0 health checkers), undefined when not configured. */
+  readonly healthPort: number | undefined;
   readonly store: Store;
   readonly users: UserStore;
   readonly metrics: Metrics;
@@ -100,7 +103,14 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
     });
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
-  log.info({ port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: native ? 'native' : 'fallback' }, 'listening');
+  let health: HealthServer | undefined;
+  try {
+    if (config.healthPort !== undefined) health = await startHealthServer(config.host, config.healthPort, { store, isDraining });
+  } catch (error) {
+    uWS.us_listen_socket_close(listenSocket);
+    throw error;
+  }
+  log.info({ port, healthPort: health?.port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: native ? 'native' : 'fallback' }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -124,6 +134,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
       await store.close(); // flushes pending batches (confirmations) first
       await bus.close();
       await users.close();
+      await health?.close(); // answered /readyz 503 until now
       // Drops idle keep-alive HTTP connections so the process can exit (present in this build, missing from its typings).
       (app as unknown as { close(): void }).close();
       log.info('server closed');
@@ -131,6 +142,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
 
   return {
     port,
+    healthPort: health?.port,
     store,
     users,
     metrics,

@@ -11,6 +11,7 @@ import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
 import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+import { ALIVE, readiness } from './health.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
 
 export interface RouteDeps {
@@ -26,8 +27,6 @@ export interface RouteDeps {
   readonly isDraining: () => boolean;
 }
 
-const READY_TIMEOUT_MS = 2000;
-
 export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   const { config, metrics, cors } = deps;
   const exchangeFor = countingExchanges(metrics);
@@ -42,17 +41,13 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   };
 
   // HEAD too: health checkers use it. `head` answers carry the headers and Content-Length, no body.
-  const healthz = (head: boolean) => (res: HttpResponse) => exchangeFor(res, '/healthz', head).json(200, { status: 'ok' });
+  const healthz = (head: boolean) => (res: HttpResponse) => exchangeFor(res, '/healthz', head).json(ALIVE.status, ALIVE.body);
   app.get('/healthz', healthz(false));
   app.head('/healthz', healthz(true));
 
   const readyz = (head: boolean) => (res: HttpResponse) => {
     const exchange = exchangeFor(res, '/readyz', head);
-    if (deps.isDraining()) return exchange.json(503, { status: 'shutting_down' });
-    withTimeout(deps.store.ping(), READY_TIMEOUT_MS).then(
-      () => exchange.json(deps.isDraining() ? 503 : 200, { status: deps.isDraining() ? 'shutting_down' : 'ready' }),
-      () => exchange.json(503, { status: 'store_unavailable' }),
-    );
+    void readiness(deps).then(({ status, body }) => exchange.json(status, body));
   };
   app.get('/readyz', readyz(false));
   app.head('/readyz', readyz(true));
@@ -107,15 +102,5 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
     const corsHeaders = cors.headersFor(req.getHeader('origin'));
     // A body after a HEAD answer would be read by a keep-alive client as the next response.
     exchangeFor(res, 'unknown', req.getMethod() === 'head').errorCode('not_found', corsHeaders);
-  });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timeout')), ms);
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (error) => (clearTimeout(timer), reject(error)),
-    );
   });
 }

@@ -65,9 +65,12 @@ describe('config', () => {
     assert.deepEqual(loadConfig({ ...base, METRICS_MODE: 'secret', METRICS_SECRET: 'k' }).warnings, []);
   });
 
-  it('reads METRICS_AUTH_FAILURES_PER_MIN (default 5)', () => {
+  it('reads METRICS_AUTH_FAILURES_PER_MIN (default 5) and HEALTH_PORT (default off)', () => {
     assert.equal(loadConfig(base).config.metrics.authFailuresPerMin, 5);
     assert.equal(loadConfig({ ...base, METRICS_AUTH_FAILURES_PER_MIN: '20' }).config.metrics.authFailuresPerMin, 20);
     assert.equal(refusal({ METRICS_AUTH_FAILURES_PER_MIN: '0' }).filter((l) => l.startsWith('Invalid environment variable METRICS_AUTH_FAILURES_PER_MIN:')).length, 1);
+    assert.equal(loadConfig(base).config.healthPort, undefined);
+    assert.equal(loadConfig({ ...base, HEALTH_PORT: '3001' }).config.healthPort, 3001);
+    assert.equal(refusal({ HEALTH_PORT: 'x' }).filter((l) => l.startsWith('Invalid environment variable HEALTH_PORT:')).length, 1);
   });
 });
