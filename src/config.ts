@@ -1,6 +1,6 @@
 // The only module that reads process.env. It validates every variable once, reports every bad one
 // (the exact lines operators grep for), and returns a frozen, typed Config.
-import { cleanEnv, EnvError, EnvMissingError } from 'envalid';
+import { customCleanEnv, EnvError, EnvMissingError } from 'envalid';
 import { ENV_SPECS } from './config-specs.js';
 
 export type MetricsMode = 'secret' | 'open' | 'off';
@@ -10,6 +10,8 @@ export interface Config {
   readonly isProduction: boolean;
   readonly host: string;
   readonly port: number;
+  /** A second port answering /healthz and /readyz to any HTTP version (uWS never parses HTTP/1.0); undefined: none. */
+  readonly healthPort: number | undefined;
   readonly wsPath: string;
   readonly jwt: {
     readonly secret: string;
@@ -53,6 +55,8 @@ export interface Config {
     readonly mode: MetricsMode;
     readonly secret: string | undefined;
     readonly enableAdminRoute: boolean;
+    /** Wrong x-metrics-key attempts allowed per client address per minute (burst the same); then 429. */
+    readonly authFailuresPerMin: number;
   };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly shutdownGraceMs: number;
@@ -76,6 +80,7 @@ export class ConfigError extends Error {
 export const JWT_SECRET_ERROR = 'JWT_SECRET is required and must be a non-empty string.';
 const PRODUCTION_REQUIRED = ['NODE_ENV', 'PORT', 'JWT_SECRET', 'DB_URI', 'COOKIE_DOMAIN', 'CORS_ORIGIN', 'WS_PATH'] as const;
 const WEAK_SECRET_BYTES = 32;
+const WEAK_METRICS_SECRET_CHARS = 16;
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -101,9 +106,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     }
   }
 
-  // The reporter collects every problem instead of exiting. A variable that failed reads as undefined
-  // below: the cross-variable rules guard for it, and a ConfigError is thrown before the Config is built.
-  const e = cleanEnv(raw, ENV_SPECS, {
+  // The reporter collects every problem instead of exiting. No strict proxy (envalid's default
+  // middleware throws when a variable that failed is read): a variable that failed reads as undefined
+  // below, the cross-variable rules guard for it, and a ConfigError is thrown before the Config is built.
+  const e = customCleanEnv(raw, ENV_SPECS, (cleaned) => cleaned, {
     reporter: ({ errors }) => {
       for (const [name, error] of Object.entries(errors)) {
         if (name === 'JWT_SECRET') continue; // reported below, with its own sentence
@@ -135,6 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (e.SHUTDOWN_DRAIN_DELAY_MS !== undefined && e.SHUTDOWN_GRACE_MS !== undefined && e.SHUTDOWN_DRAIN_DELAY_MS > 0 && e.SHUTDOWN_DRAIN_DELAY_MS >= e.SHUTDOWN_GRACE_MS) {
     lines.push('Invalid environment variable SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_GRACE_MS, which counts from the signal and includes it');
   }
+  if (e.HEALTH_PORT !== undefined && e.HEALTH_PORT !== 0 && e.HEALTH_PORT === e.PORT) {
+    lines.push('Invalid environment variable HEALTH_PORT: must differ from PORT');
+  }
   if (!raw.JWT_SECRET) lines.push(`Error: ${JWT_SECRET_ERROR}`);
   if (lines.length > 0) throw new ConfigError(lines);
 
@@ -142,8 +151,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (isProduction && Buffer.byteLength(e.JWT_SECRET, 'utf8') < WEAK_SECRET_BYTES) {
     warnings.push(`JWT_SECRET is shorter than ${WEAK_SECRET_BYTES} bytes: tokens signed with it can be brute-forced; use a long random secret`);
   }
-  if (isProduction && e.METRICS_SECRET && Buffer.byteLength(e.METRICS_SECRET, 'utf8') < 16) {
-    warnings.push('METRICS_SECRET is shorter than 16 bytes');
+  // Characters, not bytes: 8 two-byte characters are 16 bytes and still few enough to guess.
+  if (isProduction && e.METRICS_SECRET && [...e.METRICS_SECRET].length < WEAK_METRICS_SECRET_CHARS) {
+    warnings.push(
+      `METRICS_SECRET is shorter than ${WEAK_METRICS_SECRET_CHARS} characters: anyone who reaches /metrics can guess it (a 1-character key fell to 89 requests); ` +
+        'METRICS_AUTH_FAILURES_PER_MIN only slows the guessing. Use a long random key, e.g. `openssl rand -hex 16`.',
+    );
   }
   if (isProduction && e.DB_URI === 'mem') {
     warnings.push('DB_URI=mem in production: messages live in this process only, are lost on restart, and memory grows with every message; use a mongodb:// URI');
@@ -158,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     isProduction,
     host: e.HOST,
     port: e.PORT,
+    healthPort: e.HEALTH_PORT,
     wsPath: e.WS_PATH,
     jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL },
     db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },
@@ -188,7 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       rateLimitedCooldownSec: e.RATE_LIMITED_COOLDOWN_SEC,
     },
     trustProxy: e.TRUST_PROXY,
-    metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE },
+    metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE, authFailuresPerMin: e.METRICS_AUTH_FAILURES_PER_MIN },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY && !isProduction },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,

@@ -30,6 +30,8 @@ export interface ServerDeps {
 
 export interface ChatServer {
   readonly port: number;
+  /** HEALTH_PORT's actual port (for HTTP/1.0 health checkers), undefined when not configured. */
+  readonly healthPort: number | undefined;
   readonly store: Store;
   readonly users: UserStore;
   readonly metrics: Metrics;
@@ -69,11 +71,12 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const chat = createChat({ store, bus, metrics, log, limits: chatLimits(config) });
   await chat.start();
   const app = await createApp(config, { chat, store, users, log, metrics, passwords: deps.passwords ?? new PasswordHasher() });
-  log.info({ port: app.port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: uwsNative ? 'native' : 'fallback' }, 'listening');
+  log.info({ port: app.port, healthPort: app.healthPort, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: uwsNative ? 'native' : 'fallback' }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
     port: app.port,
+    healthPort: app.healthPort,
     store,
     users,
     metrics,

@@ -14,6 +14,9 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { CLOSE_GOING_AWAY, type SocketConnection } from './connection.js';
 import { CorsPolicy } from './cors.js';
 import { loadDemoAssets, registerDemoRoutes } from './demo-routes.js';
+import { answerBadFraming, guardFraming } from './framing.js';
+import { startHealthServer, type HealthServer } from './health-port.js';
+import { countingExchanges } from './http.js';
 import { registerRoutes } from './routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
@@ -29,6 +32,8 @@ export interface AppDeps {
 
 export interface App {
   readonly port: number;
+  /** HEALTH_PORT's actual port (for HTTP/1.0 health checkers), undefined when not configured. */
+  readonly healthPort: number | undefined;
   /** From the signal on: /readyz answers 503. */
   readonly draining: boolean;
   /**
@@ -57,10 +62,12 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const cors = new CorsPolicy(config.corsOrigins);
 
   const app = uWS.App();
-  app.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown }));
-  registerAuthRoutes(app, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown });
-  if (demo) registerDemoRoutes(app, demo, metrics, log);
-  registerRoutes(app, { config, verifier, cors, sender: chat, store: deps.store, metrics, log, isShuttingDown, isDraining });
+  // Every route is registered through `routes`, behind the request-framing check (400 and close).
+  const routes = guardFraming(app, answerBadFraming(countingExchanges(metrics)));
+  routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown }));
+  registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown });
+  if (demo) registerDemoRoutes(routes, demo, metrics, log);
+  registerRoutes(routes, { config, verifier, cors, sender: chat, store: deps.store, metrics, log, isShuttingDown, isDraining });
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => {
@@ -69,6 +76,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     });
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
+  let health: HealthServer | undefined;
+  try {
+    if (config.healthPort !== undefined) health = await startHealthServer(config.host, config.healthPort, { store: deps.store, isDraining });
+  } catch (error) {
+    uWS.us_listen_socket_close(listenSocket);
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -88,12 +102,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       // drainSends': one macrotask turn lets them all run before the sockets are closed below.
       await new Promise((resolve) => setImmediate(resolve));
       for (const connection of [...chat.connections()]) (connection as SocketConnection).end(CLOSE_GOING_AWAY, 'going away');
+      await health?.close(); // answered /readyz 503 until now
       // Drops idle keep-alive HTTP connections so the process can exit (present in this build, missing from its typings).
       (app as unknown as { close(): void }).close();
     })());
 
   return {
     port,
+    healthPort: health?.port,
     get draining() {
       return draining;
     },

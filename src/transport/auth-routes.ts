@@ -16,10 +16,10 @@ import { SendRateLimiter } from '../chat/rate-limit.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ChatError, toChatError } from '../protocol/errors.js';
+import { ChatError, toChatError } from '../errors.js';
 import { usernameKey, type UserStore } from '../store/users.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, Exchange, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
+import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
 import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
 
 export interface AuthRouteDeps {
@@ -98,10 +98,11 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
 
   const readCredentials = async (request: AuthRequest, body: Promise<Buffer>): Promise<Credentials> => {
     if (!isJsonContentType(request.contentType)) throw new ChatError('unsupported_media_type');
-    const raw = await body;
+    // Strict: leniently decoded, invalid bytes became U+FFFD and different passwords matched.
+    const text = decodeUtf8Body(await body);
     let value: unknown;
     try {
-      value = JSON.parse(raw.toString('utf8'));
+      value = JSON.parse(text);
     } catch {
       throw new ChatError('bad_request', 'Body is not valid JSON');
     }

@@ -2,7 +2,7 @@
 // the first await (the request object dies with the callback), onData chunks copied, writes corked.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ChatError, ERROR_CODES, type ErrorCode } from '../protocol/errors.js';
+import { ChatError, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
@@ -13,10 +13,13 @@ const STATUS_TEXT: Record<number, string> = {
 
 export type Headers = Readonly<Record<string, string>>;
 
+/** Makes an Exchange for a route; `head`: the request was HEAD (answers carry headers only). */
+export type ExchangeFactory = (res: HttpResponse, route: string, head?: boolean) => Exchange;
+
 /** Makes Exchanges that count every status they write in chat_http_requests_total{route,status}. */
-export function countingExchanges(metrics: Metrics): (res: HttpResponse, route: string) => Exchange {
+export function countingExchanges(metrics: Metrics): ExchangeFactory {
   // HotCounter.cell keeps the bound cell per (route, status): the per-request cost is a lookup and an increment.
-  return (res, route) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++);
+  return (res, route, head = false) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++, head);
 }
 
 /** One HTTP exchange: tracks whether the client went away so nothing is written to a dead response. */
@@ -25,10 +28,14 @@ export class Exchange {
   done = false;
   private onAbortHandlers: (() => void)[] = [];
 
-  /** `onStatus` sees every status written (the HTTP requests metric). */
+  /**
+   * `onStatus` sees every status written (the HTTP requests metric). `head`: answer a HEAD request,
+   * headers and Content-Length only; a body would be read by a keep-alive client as the next response.
+   */
   constructor(
     readonly res: HttpResponse,
     private readonly onStatus?: (status: number) => void,
+    private readonly head = false,
   ) {
     res.onAborted(() => {
       this.aborted = true;
@@ -48,7 +55,14 @@ export class Exchange {
     this.res.cork(() => {
       this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Unknown`);
       for (const key in headers) this.res.writeHeader(key, headers[key]!);
-      this.res.end(body, closeConnection);
+      if (!this.head) this.res.end(body, closeConnection);
+      else if (closeConnection) this.res.end('', true);
+      else {
+        // The GET's length, no body. Not endWithoutBody(length): in this uWS build that leaves the
+        // response pending (waiting for `length` bytes), and the connection's next request then kills it.
+        this.res.writeHeader('content-length', String(Buffer.byteLength(body)));
+        this.res.endWithoutBody();
+      }
     });
   }
 
@@ -56,12 +70,12 @@ export class Exchange {
     this.respond(status, JSON.stringify(value), { ...headers, 'content-type': 'application/json' });
   }
 
-  error(error: ChatError, headers: Headers = {}): void {
+  /** `closeConnection`: by default after an error whose request body may still be arriving (413, 408). */
+  error(error: ChatError, headers: Headers = {}, closeConnection = error.status === 413 || error.status === 408): void {
     const extra: Record<string, string> = { ...headers };
     if (error.retryAfterSec !== undefined) extra['retry-after'] = String(error.retryAfterSec);
     const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}) } };
-    // Close the connection after an error whose request body may still be arriving (413, 408).
-    this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, error.status === 413 || error.status === 408);
+    this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, closeConnection);
   }
 
   errorCode(code: ErrorCode, headers: Headers = {}, message?: string): void {
@@ -144,6 +158,21 @@ class BodyDeadlines {
 }
 
 const bodyDeadlines = new BodyDeadlines();
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A request body as text, refusing (400) bytes that are not valid UTF-8. A lenient decode turns each
+ * invalid sequence into U+FFFD: a message would not come back as sent, and different passwords
+ * (8 × 0xFF, 8 × 0xFE, "\ufffd" × 8) would hash the same.
+ */
+export function decodeUtf8Body(raw: Buffer): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw new ChatError('bad_request', 'Body is not valid UTF-8');
+  }
+}
 
 /** True for `application/json` with optional parameters (charset=utf-8). */
 export function isJsonContentType(contentType: string): boolean {

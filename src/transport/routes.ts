@@ -1,5 +1,4 @@
-// HTTP routes on the same uWS app: health, readiness, the HTTP door of the send path, metrics.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// HTTP routes on the same uWS app: health, readiness, the HTTP door of the send path (metrics: metrics-routes.ts).
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { authenticate as authenticateRequest } from '../auth/credentials.js';
 import type { JwtVerifier, Principal } from '../auth/jwt.js';
@@ -12,7 +11,9 @@ import { ChatError, toChatError } from '../errors.js';
 import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+import { ALIVE, readiness } from './health.js';
+import { registerMetricsRoutes } from './metrics-routes.js';
 
 export interface RouteDeps {
   readonly config: Config;
@@ -28,9 +29,6 @@ export interface RouteDeps {
   readonly isDraining: () => boolean;
 }
 
-const READY_TIMEOUT_MS = 2000;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   const { config, metrics, cors } = deps;
   const exchangeFor = countingExchanges(metrics);
@@ -44,16 +42,17 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
     return undefined;
   };
 
-  app.get('/healthz', (res) => exchangeFor(res, '/healthz').json(200, { status: 'ok' }));
+  // HEAD too: health checkers use it. `head` answers carry the headers and Content-Length, no body.
+  const healthz = (head: boolean) => (res: HttpResponse) => exchangeFor(res, '/healthz', head).json(ALIVE.status, ALIVE.body);
+  app.get('/healthz', healthz(false));
+  app.head('/healthz', healthz(true));
 
-  app.get('/readyz', (res) => {
-    const exchange = exchangeFor(res, '/readyz');
-    if (deps.isDraining()) return exchange.json(503, { status: 'shutting_down' });
-    withTimeout(deps.store.ping(), READY_TIMEOUT_MS).then(
-      () => exchange.json(deps.isDraining() ? 503 : 200, { status: deps.isDraining() ? 'shutting_down' : 'ready' }),
-      () => exchange.json(503, { status: 'store_unavailable' }),
-    );
-  });
+  const readyz = (head: boolean) => (res: HttpResponse) => {
+    const exchange = exchangeFor(res, '/readyz', head);
+    void readiness(deps).then(({ status, body }) => exchange.json(status, body));
+  };
+  app.get('/readyz', readyz(false));
+  app.head('/readyz', readyz(true));
 
   app.post('/api/messages', (res, req) => {
     const authorization = req.getHeader('authorization');
@@ -73,13 +72,8 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
       try {
         let value: unknown;
         const raw = await body;
-        let text: string;
-        try {
-          // Fatal: invalid UTF-8 is refused, never stored with U+FFFD in place of what was sent.
-          text = utf8.decode(raw);
-        } catch {
-          throw new ChatError('bad_request', 'Body is not valid UTF-8');
-        }
+        // Invalid UTF-8 is refused, never stored with U+FFFD in place of what was sent.
+        const text = decodeUtf8Body(raw);
         try {
           value = JSON.parse(text);
         } catch {
@@ -108,74 +102,7 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
 
   app.any('/*', (res: HttpResponse, req: HttpRequest) => {
     const corsHeaders = cors.headersFor(req.getHeader('origin'));
-    exchangeFor(res, 'unknown').errorCode('not_found', corsHeaders);
-  });
-}
-
-function registerMetricsRoutes(
-  app: TemplatedApp,
-  deps: RouteDeps,
-  exchangeFor: (res: HttpResponse, route: string) => Exchange,
-  authenticate: (exchange: Exchange, authorization: string, cookie: string, extra: Headers, route: string) => Principal | undefined,
-): void {
-  const { config, metrics } = deps;
-  const { mode, secret, enableAdminRoute } = config.metrics;
-
-  const serve = (exchange: Exchange, wantsJson: boolean) => {
-    const output = wantsJson
-      ? metrics.registry.getMetricsAsJSON().then((json) => ({ body: JSON.stringify(json), type: 'application/json' }))
-      : metrics.registry.metrics().then((text) => ({ body: text, type: metrics.registry.contentType }));
-    output.then(
-      ({ body, type }) => exchange.respond(200, body, { 'content-type': type, 'cache-control': 'no-store' }),
-      (error) => {
-        deps.log.error({ err: error }, 'metrics collection failed');
-        exchange.errorCode('internal');
-      },
-    );
-  };
-
-  if (mode !== 'off') {
-    app.get('/metrics', (res, req) => {
-      const key = req.getHeader('x-metrics-key');
-      const wantsJson = /application\/json/i.test(req.getHeader('accept'));
-      const exchange = exchangeFor(res, '/metrics');
-      if (mode === 'secret' && !(secret !== undefined && key !== '' && constantTimeEqual(key, secret))) {
-        deps.log.debug({ route: '/metrics', reason: key === '' ? 'no_key' : 'wrong_key' }, 'request refused: 401');
-        return exchange.errorCode('unauthorized', {}, 'Missing or wrong x-metrics-key');
-      }
-      serve(exchange, wantsJson);
-    });
-  }
-
-  if (enableAdminRoute) {
-    app.get('/api/metrics', (res, req) => {
-      const authorization = req.getHeader('authorization');
-      const cookie = req.getHeader('cookie');
-      const exchange = exchangeFor(res, '/api/metrics');
-      const principal = authenticate(exchange, authorization, cookie, {}, '/api/metrics');
-      if (!principal) return;
-      if (principal.role !== 'admin') {
-        deps.log.debug({ route: '/api/metrics', reason: 'not_admin' }, 'request refused: 403');
-        return exchange.errorCode('forbidden', {}, 'Admin role required');
-      }
-      serve(exchange, true);
-    });
-  }
-}
-
-/** Compares secrets in constant time, whatever their lengths (both sides are hashed first). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timeout')), ms);
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (error) => (clearTimeout(timer), reject(error)),
-    );
+    // A body after a HEAD answer would be read by a keep-alive client as the next response.
+    exchangeFor(res, 'unknown', req.getMethod() === 'head').errorCode('not_found', corsHeaders);
   });
 }

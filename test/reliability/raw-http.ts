@@ -19,6 +19,8 @@ export interface RawOptions {
   readonly waitMs?: number;
   /** Called once connected; writes more on its own schedule and calls `stop()` when told. */
   readonly drive?: (socket: net.Socket, written: () => number, track: (bytes: number) => void) => () => void;
+  /** Stop waiting (closedByServer=false) as soon as this holds for what the server wrote so far. */
+  readonly until?: (response: string) => boolean;
 }
 
 export function rawRequest(port: number, head: string | Buffer, options: RawOptions = {}): Promise<RawResult> {
@@ -45,6 +47,7 @@ export function rawRequest(port: number, head: string | Buffer, options: RawOpti
     socket.on('data', (chunk) => {
       if (writtenAtResponse < 0) writtenAtResponse = written;
       response += chunk.toString('latin1');
+      if (options.until?.(response)) finish(false);
     });
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
@@ -54,6 +57,11 @@ export function rawRequest(port: number, head: string | Buffer, options: RawOpti
       if (options.drive) stopDriving = options.drive(socket, () => written, track);
     });
   });
+}
+
+/** The status codes of every response in `response`, in order (pipelined requests get one each). */
+export function statuses(response: string): number[] {
+  return [...response.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((match) => Number(match[1]));
 }
 
 /** Writes `chunk` every `everyMs` until stopped or the socket dies. */

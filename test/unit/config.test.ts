@@ -1,4 +1,5 @@
-// Parsing of the variables that take more than a plain integer: JWT_TTL durations and BUS_URI lists.
+// Parsing of the variables that take more than a plain integer (JWT_TTL durations, BUS_URI lists), and
+// the start-up warnings about weak secrets.
 // (The env contract itself, on a real process: test/integration/env-contract.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -42,5 +43,34 @@ describe('config', () => {
     const lines = refusal({ BUS_URI: 'redis://user:hunter2@10.0.0.5:6379' });
     assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable BUS_URI:')).length, 1, lines.join(' | '));
     assert.ok(!lines.join('\n').includes('hunter2'), 'the refused value (it may hold a password) is not printed');
+  });
+
+  it('warns in production about a METRICS_SECRET shorter than 16 characters (not bytes), without printing it', () => {
+    const production = {
+      NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), DB_URI: 'mongodb://db/chat', COOKIE_DOMAIN: 'example.com',
+      CORS_ORIGIN: 'https://app.example.com', WS_PATH: '/ws', PORT: '3000',
+    };
+    const metricsWarnings = (secret: string) => loadConfig({ ...production, METRICS_SECRET: secret }).warnings.filter((w) => w.includes('METRICS_SECRET'));
+    // 8 characters in 16 bytes: short enough to guess, whatever its byte count.
+    for (const weak of ['§', 'change-me', 'é'.repeat(8), '🔑'.repeat(15)]) {
+      const [warning, ...more] = metricsWarnings(weak);
+      assert.equal(more.length, 0);
+      assert.match(warning ?? '', /^METRICS_SECRET is shorter than 16 characters/, weak);
+      assert.match(warning!, /METRICS_AUTH_FAILURES_PER_MIN/, 'says what still protects it');
+      assert.ok(!warning!.includes(weak), 'the secret is not printed');
+    }
+    assert.deepEqual(metricsWarnings('0123456789abcdef'), []);
+    assert.deepEqual(metricsWarnings('🔑'.repeat(16)), []);
+    // Outside production, no warning (a dev key is a dev key).
+    assert.deepEqual(loadConfig({ ...base, METRICS_MODE: 'secret', METRICS_SECRET: 'k' }).warnings, []);
+  });
+
+  it('reads METRICS_AUTH_FAILURES_PER_MIN (default 5) and HEALTH_PORT (default off)', () => {
+    assert.equal(loadConfig(base).config.metrics.authFailuresPerMin, 5);
+    assert.equal(loadConfig({ ...base, METRICS_AUTH_FAILURES_PER_MIN: '20' }).config.metrics.authFailuresPerMin, 20);
+    assert.equal(refusal({ METRICS_AUTH_FAILURES_PER_MIN: '0' }).filter((l) => l.startsWith('Invalid environment variable METRICS_AUTH_FAILURES_PER_MIN:')).length, 1);
+    assert.equal(loadConfig(base).config.healthPort, undefined);
+    assert.equal(loadConfig({ ...base, HEALTH_PORT: '3001' }).config.healthPort, 3001);
+    assert.equal(refusal({ HEALTH_PORT: 'x' }).filter((l) => l.startsWith('Invalid environment variable HEALTH_PORT:')).length, 1);
   });
 });
