@@ -94,6 +94,7 @@ export const ENV_SPECS = {
   NODE_ENV: str({ default: 'development' }),
   HOST: str({ default: '0.0.0.0' }),
   PORT: port({ devDefault: 3000 }),
+  LISTEN_REUSE_PORT: bool({ default: false }),
   JWT_SECRET: str(),
   JWT_AUDIENCE: str({ default: undefined }),
   JWT_ISSUER: str({ default: undefined }),
@@ -142,6 +143,7 @@ export interface RawEnv {
   NODE_ENV: string;
   HOST: string;
   PORT: number;
+  LISTEN_REUSE_PORT: boolean;
   JWT_SECRET: string;
   JWT_AUDIENCE: string | undefined;
   JWT_ISSUER: string | undefined;

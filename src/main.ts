@@ -7,6 +7,7 @@ import { createMetrics } from './metrics/registry.js';
 import { createStore } from './store/create-store.js';
 import { createUserStore } from './store/create-user-store.js';
 import { createServer, type ChatServer } from './transport/app.js';
+import { PortInUseError } from './transport/listen.js';
 
 function loadOrExit(): { config: Config; warnings: readonly string[] } {
   try {
@@ -62,6 +63,10 @@ async function main(): Promise<void> {
   try {
     server = await createServer(config, { store, users: createUserStore(config), bus: createBus(config, log, metrics), log, metrics });
   } catch (error) {
+    if (error instanceof PortInUseError) {
+      console.error(error.message); // `Port <PORT> is already in use`, the line operators grep for
+      process.exit(1);
+    }
     log.fatal({ err: error }, 'startup failed');
     process.exit(1);
   }

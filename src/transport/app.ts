@@ -19,6 +19,7 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { CLOSE_GOING_AWAY, type SocketConnection } from './connection.js';
 import { CorsPolicy } from './cors.js';
 import { loadDemoAssets, registerDemoRoutes } from './demo-routes.js';
+import { listen } from './listen.js';
 import { registerRoutes } from './routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
@@ -89,14 +90,16 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   if (demo) registerDemoRoutes(app, demo, metrics, log);
   registerRoutes(app, { config, verifier, cors, sender, store, metrics, log, isShuttingDown, isDraining });
 
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new Error(`could not listen on ${config.host}:${config.port}`));
-    });
-  });
+  let listenSocket: uWS.us_listen_socket;
+  try {
+    listenSocket = await listen(app, config.host, config.port, { reusePort: config.listenReusePort });
+  } catch (error) {
+    // Nothing was accepted: release what was started (a test server in-process must not leak it).
+    await Promise.allSettled([bus.close(), store.close(), users.close()]);
+    throw error;
+  }
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
-  log.info({ port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: native ? 'native' : 'fallback' }, 'listening');
+  log.info({ port, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: native ? 'native' : 'fallback', reusePort: config.listenReusePort }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>

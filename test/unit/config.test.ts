@@ -1,4 +1,4 @@
-// Parsing of the variables that take more than a plain integer: JWT_TTL durations and BUS_URI lists.
+// Parsing of the variables that take more than a plain integer: JWT_TTL durations, BUS_URI lists, LISTEN_REUSE_PORT.
 // (The env contract itself, on a real process: test/integration/env-contract.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -42,5 +42,13 @@ describe('config', () => {
     const lines = refusal({ BUS_URI: 'redis://user:hunter2@10.0.0.5:6379' });
     assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable BUS_URI:')).length, 1, lines.join(' | '));
     assert.ok(!lines.join('\n').includes('hunter2'), 'the refused value (it may hold a password) is not printed');
+  });
+
+  it('takes the port exclusively unless LISTEN_REUSE_PORT=true, and warns when processes sharing it would not share a store', () => {
+    assert.equal(loadConfig(base).config.listenReusePort, false);
+    const shared = loadConfig({ ...base, LISTEN_REUSE_PORT: 'true' });
+    assert.equal(shared.config.listenReusePort, true);
+    assert.ok(shared.warnings.some((line) => line.startsWith('LISTEN_REUSE_PORT=true with DB_URI=mem')), shared.warnings.join(' | '));
+    assert.equal(refusal({ LISTEN_REUSE_PORT: 'sometimes' }).filter((line) => line.startsWith('Invalid environment variable LISTEN_REUSE_PORT:')).length, 1);
   });
 });
