@@ -87,7 +87,7 @@ export async function createServer(config: Config, deps: ServerDeps): Promise<Ch
   const app = uWS.App();
   app.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, router, sender, confirmer, replayer, metrics, log, isShuttingDown }));
   registerAuthRoutes(app, { config, verifier, cors, users, hasher: deps.passwords ?? new PasswordHasher(), metrics, log, isShuttingDown });
-  if (demo) registerDemoRoutes(app, demo, metrics, log);
+  if (demo) registerDemoRoutes(app, demo, metrics);
   registerRoutes(app, { config, verifier, cors, sender, store, metrics, log, isShuttingDown, isDraining });
 
   let listenSocket: uWS.us_listen_socket;
