@@ -2,6 +2,9 @@
 // port starts without a word and the kernel splits connections between the two (messages then "vanish"
 // into the other process). By default the port is taken exclusively and a busy one is refused;
 // LISTEN_REUSE_PORT=true shares it on purpose (several processes on one store and bus).
+// A restart is not refused: a stopped server's closing connections (TIME_WAIT) do not hold the port,
+// since uWS sets SO_REUSEADDR on a fixed port. It sets none on port 0, so the port a server got from
+// port 0 stays taken until its connections are gone: a test that restarts in-process picks a port.
 import { createServer as createProbe } from 'node:net';
 import uWS from 'uWebSockets.js';
 
