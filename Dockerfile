@@ -8,18 +8,21 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the package's `prepare` builds dist/, but the sources are not copied yet (this layer
+# stays cached until the lockfile changes); the build is the explicit step below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The demo page (served only with SERVE_DEMO=true) is bundled here, where esbuild and tsx exist.
-COPY scripts/build-demo.ts ./scripts/
-RUN npm run build && npm run build:demo
+# The server, the SDK and the demo page (served only with SERVE_DEMO=true), where typescript and esbuild exist.
+COPY scripts/build.mjs ./scripts/
+RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: no build tools here; dist/ comes from the build stage.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Files stay root-owned and read-only to the server; the image's `node` user runs it.
 USER node

@@ -113,13 +113,15 @@ done
 without_node_env=()
 for kv in "${PROD[@]}"; do [[ $kv == NODE_ENV=* || $kv == PORT=* ]] || without_node_env+=("$kv"); done
 : >"$WORK/dev.out"
-# SERVE_DEMO=false: development serves the demo page by default, which a bare `npm run build` lacks.
-setsid env -i "${BASE[@]}" "${without_node_env[@]}" PORT="$(free_port)" SERVE_DEMO=false node dist/main.js >"$WORK/dev.out" 2>&1 &
+# Development serves the demo page by default: the build (`npm run build`, or start:prod's) made it too.
+dev_port=$(free_port)
+setsid env -i "${BASE[@]}" "${without_node_env[@]}" PORT="$dev_port" node dist/main.js >"$WORK/dev.out" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q '"msg":"listening"' "$WORK/dev.out" && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-if grep '"msg":"listening"' "$WORK/dev.out" | grep '"mode":"development"' >/dev/null; then
-  pass "missing NODE_ENV: not production (start line says \"mode\":\"development\"); start:prod and the image always set it"
-else fail "missing NODE_ENV: no development start line"; tail -5 "$WORK/dev.out"; fi
+if grep '"msg":"listening"' "$WORK/dev.out" | grep '"mode":"development"' >/dev/null &&
+  [[ $(status_of "http://127.0.0.1:$dev_port/") == 200 && $(status_of "http://127.0.0.1:$dev_port/demo.js") == 200 ]]; then
+  pass "missing NODE_ENV: not production (start line says \"mode\":\"development\", the built demo page is served); start:prod and the image always set it"
+else fail "missing NODE_ENV: no development start line, or no demo page"; tail -5 "$WORK/dev.out"; fi
 kill -TERM -- "-$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=''
 
 # --- Step 5: the invariant proof ---------------------------------------------------------------------

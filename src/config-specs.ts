@@ -96,6 +96,7 @@ export const ENV_SPECS = {
   HOST: str({ default: '0.0.0.0' }),
   PORT: port({ devDefault: 3000 }),
   HEALTH_PORT: port({ default: undefined }),
+  LISTEN_REUSE_PORT: bool({ default: false }),
   JWT_SECRET: str(),
   JWT_AUDIENCE: str({ default: undefined }),
   JWT_ISSUER: str({ default: undefined }),

@@ -12,6 +12,8 @@ export interface Config {
   readonly port: number;
   /** A second port answering /healthz and /readyz to any HTTP version (uWS never parses HTTP/1.0); undefined: none. */
   readonly healthPort: number | undefined;
+  /** Share the port with other processes (SO_REUSEPORT); by default a busy port is refused. */
+  readonly listenReusePort: boolean;
   readonly wsPath: string;
   readonly jwt: {
     readonly secret: string;
@@ -161,6 +163,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (isProduction && e.DB_URI === 'mem') {
     warnings.push('DB_URI=mem in production: messages live in this process only, are lost on restart, and memory grows with every message; use a mongodb:// URI');
   }
+  if (e.DB_URI === 'mem' && e.LISTEN_REUSE_PORT) {
+    warnings.push('LISTEN_REUSE_PORT=true with DB_URI=mem: processes sharing the port keep separate in-memory stores, and the kernel splits clients between them');
+  }
   if (e.DB_URI === 'mem' && e.BUS_URI !== undefined) {
     warnings.push('BUS_URI with DB_URI=mem: instances do not share a store, so a message sent through one cannot be replayed or confirmed through another');
   }
@@ -172,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     host: e.HOST,
     port: e.PORT,
     healthPort: e.HEALTH_PORT,
+    listenReusePort: e.LISTEN_REUSE_PORT,
     wsPath: e.WS_PATH,
     jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL },
     db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },

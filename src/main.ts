@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics/registry.js';
 import { createServer, type ChatServer } from './server.js';
+import { PortInUseError } from './transport/listen.js';
 
 function loadOrExit(): { config: Config; warnings: readonly string[] } {
   try {
@@ -59,6 +60,10 @@ async function main(): Promise<void> {
   try {
     server = await createServer(config, { bus: createBus(config, log, metrics), log, metrics });
   } catch (error) {
+    if (error instanceof PortInUseError) {
+      console.error(error.message); // `Port <PORT> is already in use`, the line operators grep for
+      process.exit(1);
+    }
     log.fatal({ err: error }, 'startup failed');
     process.exit(1);
   }

@@ -70,8 +70,18 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   await users.start();
   const chat = createChat({ store, bus, metrics, log, limits: chatLimits(config) });
   await chat.start();
-  const app = await createApp(config, { chat, store, users, log, metrics, passwords: deps.passwords ?? new PasswordHasher() });
-  log.info({ port: app.port, healthPort: app.healthPort, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: uwsNative ? 'native' : 'fallback' }, 'listening');
+  let app;
+  try {
+    app = await createApp(config, { chat, store, users, log, metrics, passwords: deps.passwords ?? new PasswordHasher() });
+  } catch (error) {
+    // Nothing was accepted (a busy port, say): release what was started, so an in-process caller leaks nothing.
+    await Promise.allSettled([chat.close(), store.close(), users.close()]);
+    throw error;
+  }
+  log.info(
+    { port: app.port, healthPort: app.healthPort, wsPath: config.wsPath, mode: config.nodeEnv, store: store.kind, bus: bus.kind, uws: uwsNative ? 'native' : 'fallback', reusePort: config.listenReusePort },
+    'listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {

@@ -17,6 +17,7 @@ import { loadDemoAssets, registerDemoRoutes } from './demo-routes.js';
 import { answerBadFraming, guardFraming } from './framing.js';
 import { startHealthServer, type HealthServer } from './health-port.js';
 import { countingExchanges } from './http.js';
+import { listen } from './listen.js';
 import { registerRoutes } from './routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
@@ -66,15 +67,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const routes = guardFraming(app, answerBadFraming(countingExchanges(metrics)));
   routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown }));
   registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown });
-  if (demo) registerDemoRoutes(routes, demo, metrics, log);
+  if (demo) registerDemoRoutes(routes, demo, metrics);
   registerRoutes(routes, { config, verifier, cors, sender: chat, store: deps.store, metrics, log, isShuttingDown, isDraining });
 
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new Error(`could not listen on ${config.host}:${config.port}`));
-    });
-  });
+  // A busy port (and no LISTEN_REUSE_PORT) rejects: the composition root releases what it started.
+  const listenSocket = await listen(app, config.host, config.port, { reusePort: config.listenReusePort });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
   let health: HealthServer | undefined;
   try {

@@ -1,7 +1,6 @@
 // The demo chat page at `/` (SERVE_DEMO: on outside production, off in production). Static files
 // from memory, with a strict Content-Security-Policy: only this origin's script, style and sockets.
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { DemoAssets } from './demo-assets.js';
 import { countingExchanges } from './http.js';
@@ -16,20 +15,11 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-cache',
 };
 
-export function registerDemoRoutes(app: TemplatedApp, assets: DemoAssets, metrics: Metrics, log: Logger): void {
+export function registerDemoRoutes(app: TemplatedApp, assets: DemoAssets, metrics: Metrics): void {
   const exchangeFor = countingExchanges(metrics);
 
   app.get('/', (res) => exchangeFor(res, '/').respond(200, assets.html, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }));
   app.get('/demo.css', (res) => exchangeFor(res, '/demo.css').respond(200, assets.css, { ...SECURITY_HEADERS, 'content-type': 'text/css; charset=utf-8' }));
-  app.get('/demo.js', (res) => {
-    const exchange = exchangeFor(res, '/demo.js');
-    assets.script().then(
-      (script) => exchange.respond(200, script, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8' }),
-      (error: unknown) => {
-        log.error({ err: error }, 'demo script bundle failed');
-        exchange.errorCode('internal');
-      },
-    );
-  });
+  app.get('/demo.js', (res) => exchangeFor(res, '/demo.js').respond(200, assets.script, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/favicon.ico', (res) => exchangeFor(res, '/favicon.ico').respond(204, '', { 'cache-control': 'max-age=86400' }));
 }

@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { connect, type ChatClient, type ChatMessage, type ConnectOptions, type SentAck } from '../../src/client/index.js';
 import type { Store } from '../../src/store/store.js';
 import { FaultyNetwork } from '../helpers/faulty-socket.js';
+import { freePort } from '../helpers/net.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { storeVariants } from '../helpers/stores.js';
 
@@ -162,8 +163,9 @@ for (const variant of storeVariants()) {
     it('a server restart under traffic: every message once, in order per sender, all delivered once', async () => {
       const store = await variant.create();
       const keptOpen = keepOpen(store); // the second server uses the same data (the first would close it)
-      let t = await startTestServer({ store: keptOpen });
-      const port = t.server.port;
+      // A fixed port, as deployed: a port got from port 0 stays taken while its closing sockets linger.
+      const port = await freePort();
+      let t = await startTestServer({ store: keptOpen, env: { PORT: String(port) } });
       const current = () => t;
       const senders = await Promise.all(['s1', 's2'].map((user) => peer(current, user)));
       const receiver = await peer(current, 'r');

@@ -4,16 +4,18 @@
 // ticks. Screenshots land in test/e2e/artifacts/ (git-ignored) for a person to look at.
 // Skips only when Chromium is missing and CI is not set (CI installs it: .ci/run).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { skipReason } from '../helpers/skips.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const LAUNCH_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
-const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is missing (apt-get install -y chromium); it is required when CI is set` : false;
+const skip = !existsSync(CHROMIUM) && !process.env.CI ? skipReason('chromium', `${CHROMIUM} is missing`) : false;
 
 interface Person {
   readonly name: string;
@@ -32,6 +34,8 @@ describe('demo page in Chromium', { skip }, () => {
   const bob = `bob_${suffix}`;
 
   before(async () => {
+    // The server reads the page from dist/demo/: bring it up to date with src/demo/ (a no-op when it is).
+    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--only=demo'], { cwd: fileURLToPath(new URL('../..', import.meta.url)) });
     t = await startTestServer({ env: { SERVE_DEMO: 'true', AUTH_RATE_PER_IP_PER_MIN: '1000', AUTH_RATE_PER_USER_PER_MIN: '1000' } });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_FLAGS });
   });

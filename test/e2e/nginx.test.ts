@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { skipReason } from '../helpers/skips.js';
 import { TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.js';
 import { findBinary, startNginx, type Nginx } from './helpers/nginx.js';
 
@@ -14,7 +15,7 @@ const OPENSSL = findBinary('openssl');
 const WS_PATH = '/chat/ws'; // not the default: proves the path is templated end to end
 const ORIGIN = 'https://app.example.com';
 const METRICS_SECRET = 'metrics-secret-for-the-nginx-test';
-const skip = !NGINX && !process.env.CI ? 'nginx is not installed (apt-get install nginx)' : false;
+const skip = !NGINX && !process.env.CI ? skipReason('nginx') : false;
 // A proxy that never completes an upgrade hangs a client instead of failing it: bound every test.
 const timeout = 10_000;
 
@@ -139,7 +140,7 @@ describe('through NGINX (deploy/nginx/chat.conf)', { skip }, () => {
     assert.equal(await app.store.getMessage('http-2'), undefined);
   });
 
-  it('serves the same routes through the TLS server block', { timeout, skip: !OPENSSL && 'openssl is not installed' }, async () => {
+  it('serves the same routes through the TLS server block', { timeout, skip: !OPENSSL && skipReason('openssl') }, async () => {
     const base = `https://localhost:${proxy.tlsPort}`;
     const get = (path: string) =>
       new Promise<number>((resolve, reject) =>

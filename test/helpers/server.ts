@@ -28,7 +28,10 @@ export interface TestServerOptions {
   readonly uwsNative?: boolean;
 }
 
-/** The environment a test server runs with: generous rate limits unless a test sets its own. */
+/**
+ * The environment a test server runs with: generous rate limits unless a test sets its own, and no demo
+ * page (it is read from the build, dist/demo/; the tests that need it build it and set SERVE_DEMO=true).
+ */
 export function testEnv(env: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',
@@ -37,6 +40,7 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     HOST: '127.0.0.1',
     SEND_RATE_PER_SEC: '100000',
     SEND_BURST: '100000',
+    SERVE_DEMO: 'false',
     ...env,
   };
 }

@@ -11,6 +11,7 @@ import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { freePort } from '../helpers/net.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
+import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 
@@ -30,7 +31,7 @@ async function reachable(uri: string): Promise<boolean> {
 
 const natsUp = await reachable(natsUri);
 if (!natsUp && process.env.REQUIRE_BUS === '1') throw new Error(`REQUIRE_BUS=1 but NATS is not reachable at ${natsUri}`);
-const skip = !baseUri ? 'TEST_MONGO_URI not set' : !natsUp ? `NATS not reachable at ${natsUri}` : false;
+const skip = !baseUri ? skipReason('mongo') : !natsUp ? skipReason('nats', `nothing answers at ${natsUri}`) : false;
 
 describe('live bus between two server processes', { skip }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'bus');

@@ -10,13 +10,14 @@ import { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { MongoOutageProxy, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { startTestServer, TEST_SECRET } from '../helpers/server.js';
+import { skipReason } from '../helpers/skips.js';
 import { spawnServer } from '../helpers/spawn.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 const baseUri = mongoTestUri();
 const OP_TIMEOUT_MS = 1000;
 
-describe('Mongo outage', { skip: baseUri ? false : 'TEST_MONGO_URI not set' }, () => {
+describe('Mongo outage', { skip: baseUri ? false : skipReason('mongo') }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'outage');
   const cleanups: (() => Promise<unknown>)[] = [];
   let seq = Date.now() * 1024;

@@ -8,12 +8,13 @@ import { signToken } from '../../src/auth/jwt.js';
 import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import { createMongoStoreForTests, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
+import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 
 const baseUri = mongoTestUri();
 
-describe('two server processes on one database', { skip: baseUri ? false : 'TEST_MONGO_URI not set' }, () => {
+describe('two server processes on one database', { skip: baseUri ? false : skipReason('mongo') }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'two');
   const servers: ServerProcess[] = [];
   const clients: TestClient[] = [];

@@ -8,6 +8,7 @@ import { signToken } from '../../src/auth/jwt.js';
 import { mongoUriFor } from '../helpers/mongo.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TEST_SECRET } from '../helpers/server.js';
+import { skipReason } from '../helpers/skips.js';
 
 const run = promisify(execFile);
 import { freePort } from '../helpers/net.js';
@@ -21,7 +22,7 @@ export function faultMongoUri(): { uri: string; skip: false } | { uri: undefined
   const uri = process.env.TEST_MONGO_URI;
   if (uri) return { uri, skip: false };
   if (process.env.REQUIRE_MONGO === '1') throw new Error('REQUIRE_MONGO=1 but TEST_MONGO_URI is not set: the fault tests would be skipped');
-  return { uri: undefined, skip: 'needs TEST_MONGO_URI (a MongoDB or FerretDB server)' };
+  return { uri: undefined, skip: skipReason('mongo') };
 }
 
 export function freshDbUri(baseUri: string, prefix: string): { dbName: string; dbUri: string } {

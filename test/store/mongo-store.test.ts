@@ -9,10 +9,11 @@ import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import { SortKeyClock } from '../../src/store/sort-key.js';
 import type { NewMessage, Store } from '../../src/store/store.js';
 import { createMongoStoreForTests, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
+import { skipReason } from '../helpers/skips.js';
 
 const baseUri = mongoTestUri();
 
-describe('MongoStore', { skip: baseUri ? false : 'TEST_MONGO_URI not set' }, () => {
+describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'store');
   const clock = new SortKeyClock();
   const open: Store[] = [];

@@ -1,5 +1,5 @@
-// Parsing of the variables that take more than a plain integer (JWT_TTL durations, BUS_URI lists), and
-// the start-up warnings about weak secrets.
+// Parsing of the variables that take more than a plain integer (JWT_TTL durations, BUS_URI lists,
+// LISTEN_REUSE_PORT), and the start-up warnings about weak secrets.
 // (The env contract itself, on a real process: test/integration/env-contract.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -72,5 +72,13 @@ describe('config', () => {
     assert.equal(loadConfig(base).config.healthPort, undefined);
     assert.equal(loadConfig({ ...base, HEALTH_PORT: '3001' }).config.healthPort, 3001);
     assert.equal(refusal({ HEALTH_PORT: 'x' }).filter((l) => l.startsWith('Invalid environment variable HEALTH_PORT:')).length, 1);
+  });
+
+  it('takes the port exclusively unless LISTEN_REUSE_PORT=true, and warns when processes sharing it would not share a store', () => {
+    assert.equal(loadConfig(base).config.listenReusePort, false);
+    const shared = loadConfig({ ...base, LISTEN_REUSE_PORT: 'true' });
+    assert.equal(shared.config.listenReusePort, true);
+    assert.ok(shared.warnings.some((line) => line.startsWith('LISTEN_REUSE_PORT=true with DB_URI=mem')), shared.warnings.join(' | '));
+    assert.equal(refusal({ LISTEN_REUSE_PORT: 'sometimes' }).filter((line) => line.startsWith('Invalid environment variable LISTEN_REUSE_PORT:')).length, 1);
   });
 });
