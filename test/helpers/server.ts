@@ -40,6 +40,9 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     HOST: '127.0.0.1',
     SEND_RATE_PER_SEC: '100000',
     SEND_BURST: '100000',
+    // The fuzzer and the load tests confirm thousands of ids a second; the limit has its own tests.
+    DELIVERED_RATE_PER_SEC: '1000000',
+    DELIVERED_BURST: '1000000',
     SERVE_DEMO: 'false',
     ...env,
   };
