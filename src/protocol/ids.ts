@@ -7,3 +7,9 @@ export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A user id (a JWT `sub`, an account name, a send's `to`): 1-64 characters of [A-Za-z0-9_.@-]. */
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+/** A conversationId (v1.1): server-assigned and opaque to clients; at most 128 characters of [A-Za-z0-9_.@:-]. */
+export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
+
+/** A device id (v1.1, `?device=` on the WebSocket URL): 1-64 characters of [A-Za-z0-9_-]. */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

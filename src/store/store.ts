@@ -1,60 +1,163 @@
-// The Store contract. Every implementation (memory/, mongo/) passes test/store/contract.ts.
+// The Store contract (v2: conversations). Every implementation (memory/, mongo/) passes
+// test/store/contract*.ts. The data model and its reasons: docs/store.md.
 //
-// Shape: a message is stored once (keyed by the client's messageId) and never changed; delivery state
-// lives in one delivery entry per (message, recipient), so per-device entries and group messages
-// (one message, many recipients) fit without changing the message.
+// - A message belongs to one conversation and is stored once, keyed by the client's messageId, never
+//   changed. Its `seq` is assigned by the store: 1, 2, 3… per conversation, gapless and unique across
+//   every process sharing the store.
+// - Writing a message costs O(1) documents whatever the group size: delivery state is not per message
+//   but a cursor per (user, device, conversation) ("everything up to seq N, plus these above it").
+// - A user's delivery (what the v1 DELIVERED ack and receipts report) is the same kind of cursor per
+//   (user, conversation), advanced by whichever of its devices confirms first; each advance over a
+//   message is its one delivery mark.
+
+export type ConversationKind = 'direct' | 'group';
+
+/** The device of v1 clients and of connections that name none. */
+export const DEFAULT_DEVICE = 'default';
 
 export interface NewMessage {
   readonly messageId: string;
+  /** Omitted for a direct message: the store derives it from `from` and `to` (directConversationId). */
+  readonly conversationId?: string;
   readonly from: string;
-  readonly to: string;
+  /** The sending device, which is not delivered its own message; undefined for HTTP sends (every device gets it). */
+  readonly fromDevice?: string;
+  /** Direct conversations only: the other member (v1's `to`). */
+  readonly to?: string;
   readonly body: string;
   /** Server accept time, ms since the epoch. */
   readonly ts: number;
-  /** Server-assigned sort key: strictly increasing in accept order within a process (see SortKeyClock). */
-  readonly seq: number;
 }
 
-export type StoredMessage = NewMessage;
+export interface StoredMessage {
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly from: string;
+  readonly fromDevice?: string;
+  readonly to?: string;
+  readonly body: string;
+  readonly ts: number;
+}
 
 export type PersistResult =
   | { readonly kind: 'created'; readonly message: StoredMessage }
-  /** The same messageId, sender, recipient and body was stored before: `message` is the original. */
+  /** The same messageId, sender, conversation and body was stored before: `message` is the original. */
   | { readonly kind: 'duplicate'; readonly message: StoredMessage }
-  /** The messageId exists with another sender, recipient or body; nothing was changed. */
-  | { readonly kind: 'conflict'; readonly messageId: string };
+  /** The messageId exists with another sender, conversation or body; nothing was changed. */
+  | { readonly kind: 'conflict'; readonly messageId: string }
+  /** The sender is not a member of that conversation (or it does not exist); nothing was stored. */
+  | { readonly kind: 'not_member'; readonly messageId: string };
+
+export interface Conversation {
+  readonly conversationId: string;
+  readonly kind: ConversationKind;
+  /** Groups only; null for direct conversations. */
+  readonly title: string | null;
+  /** Groups only: the owner (null once nobody is left). */
+  readonly ownerId: string | null;
+  readonly createdAt: number;
+  /** Current members, longest-standing first. */
+  readonly members: readonly string[];
+}
+
+export interface NewGroup {
+  readonly conversationId: string;
+  readonly title: string;
+  readonly ownerId: string;
+  /** Besides the owner; duplicates and the owner are ignored. */
+  readonly members: readonly string[];
+  readonly createdAt: number;
+}
+
+export interface Membership {
+  readonly conversationId: string;
+  readonly userId: string;
+  readonly joinedAt: number;
+  /** The conversation's last seq when the user joined: a member's devices are delivered only what came after. */
+  readonly joinSeq: number;
+}
+
+export interface MembershipChange {
+  readonly conversation: Conversation;
+  /** The users whose membership changed (added, or removed/left). */
+  readonly users: readonly string[];
+}
+
+/** A delivery cursor: every seq ≤ `upTo` confirmed, plus the listed seqs above it (ascending). */
+export interface Cursor {
+  readonly upTo: number;
+  readonly above: readonly number[];
+}
+
+/** What a device still has to be replayed in one conversation. */
+export interface ReplayTarget {
+  readonly conversationId: string;
+  /** The device's cursor there (already confirmed: skip these). */
+  readonly cursor: Cursor;
+  readonly lastSeq: number;
+}
 
 export interface DeliveryMark {
   readonly messageId: string;
-  /** The sender, who gets the DELIVERED ack. */
+  readonly conversationId: string;
+  readonly seq: number;
+  /** The sender, who gets the DELIVERED ack (direct conversations). */
   readonly from: string;
   readonly deliveredAt: number;
   /** Accept time of the message, for the delivery latency histogram. */
   readonly ts: number;
 }
 
-export interface PendingPage {
+export interface ConfirmResult {
+  /** Messages delivered to this user for the first time (by any device): each exactly once, ever. */
+  readonly marks: readonly DeliveryMark[];
+  /** Conversations whose user-level delivered watermark advanced, with the new watermark. */
+  readonly advanced: readonly { readonly conversationId: string; readonly deliveredSeq: number }[];
+}
+
+export interface ConversationListItem {
+  readonly conversation: Conversation;
+  readonly lastSeq: number;
+  readonly lastMessage: StoredMessage | null;
+  /** The caller's read watermark. */
+  readonly readSeq: number;
+  /** Messages from others with seq > readSeq, capped at UNREAD_CAP. */
+  readonly unread: number;
+  /** Sort key of the list: the last message's ts, or the time the caller joined. */
+  readonly activityTs: number;
+}
+
+export const UNREAD_CAP = 999;
+
+export interface ConversationPage {
+  readonly items: readonly ConversationListItem[];
+  /** Pass back as `cursor` for the next page; undefined on the last one. */
+  readonly next: string | undefined;
+}
+
+export interface HistoryPage {
+  /** Ascending seq. */
   readonly messages: readonly StoredMessage[];
-  /** Pass back as `after` for the next page; undefined when this was the last page. */
-  readonly next: number | undefined;
+  readonly hasMore: boolean;
 }
 
 export interface DeliveryState {
   readonly status: 'pending' | 'delivered';
   readonly deliveredAt: number | undefined;
-  /** How many times the pending → delivered transition happened: 1 once delivered, never more. */
+  /** How many times the pending → delivered transition happened for this user: 1 once delivered, never more. */
   readonly marks: number;
 }
 
 export interface StoreCounts {
-  /** Message rows. */
   readonly messages: number;
-  /** Delivery entries (one per message and recipient). */
+  /** Recipient users of the stored messages (each member but the sender). */
   readonly deliveries: number;
+  /** Of those, delivered to at least one device. */
   readonly delivered: number;
   /** Successful inserts of new messages by this process (a retry does not count). */
   readonly persists: number;
-  /** Successful pending → delivered transitions by this process. */
+  /** Delivery marks (first confirmation of a message by a user) made by this process. */
   readonly deliveryMarks: number;
 }
 
@@ -62,23 +165,61 @@ export interface Store {
   readonly kind: 'memory' | 'mongo';
   /** Connects and prepares (indexes); rejects if the store cannot be reached. */
   start(): Promise<void>;
-  /** Stores a message idempotently by messageId. Resolves only once the write is durable. */
-  persist(message: NewMessage): Promise<PersistResult>;
-  /** One page of `userId`'s unconfirmed messages in accept order (seq ascending), after sort key `after`. */
-  pendingFor(userId: string, after: number | undefined, limit: number): Promise<PendingPage>;
-  /**
-   * Marks `userId`'s deliveries of these messages delivered, each at most once ever. Ids that are not
-   * addressed to `userId`, unknown, or already delivered are ignored. Returns the marks made now.
-   */
-  markDelivered(userId: string, messageIds: readonly string[]): Promise<DeliveryMark[]>;
   /** Resolves if the store answers now (readiness). */
   ping(): Promise<void>;
   /** Flushes pending batches and closes. */
   close(): Promise<void>;
 
-  // Inspection, for tests, gates and benchmarks.
+  // Messages.
+  /**
+   * Stores a message idempotently by messageId and assigns its seq. A direct message creates its
+   * conversation on first use. Resolves only once the write is durable.
+   */
+  persist(message: NewMessage): Promise<PersistResult>;
+  /** Messages of a conversation with seq in (afterSeq, …], ascending, at most `limit`. */
+  messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
+  /** History: the `limit` messages before seq `before` (or the newest), returned ascending. */
+  history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage>;
   getMessage(messageId: string): Promise<StoredMessage | undefined>;
+
+  // Conversations and membership.
+  /** Creates a group (idempotent by conversationId: an existing one is returned unchanged). */
+  createGroup(group: NewGroup): Promise<Conversation>;
+  getConversation(conversationId: string): Promise<Conversation | undefined>;
+  membership(conversationId: string, userId: string): Promise<Membership | undefined>;
+  /** Adds users (existing members are skipped); their cursors start at the conversation's last seq. */
+  addMembers(conversationId: string, userIds: readonly string[], at: number): Promise<MembershipChange | undefined>;
+  /** Removes one member; the owner leaving passes ownership to the longest-standing member. */
+  removeMember(conversationId: string, userId: string): Promise<MembershipChange | undefined>;
+  setTitle(conversationId: string, title: string): Promise<Conversation | undefined>;
+  /** The conversations `userId` is a member of, most recent activity first. */
+  listConversations(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage>;
+  /** One list item, or undefined for a non-member. */
+  conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined>;
+  /** Ids of every conversation `userId` is a member of. */
+  conversationIdsOf(userId: string): Promise<string[]>;
+
+  // Delivery.
+  /**
+   * The conversations where `deviceId` has messages past its cursor, with the cursor. A device seen
+   * for the first time starts from its user's delivery cursors (what no device confirmed yet).
+   */
+  replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]>;
+  /**
+   * This device confirms messages by id. Ids of messages not addressed to the user (not a member, or
+   * its own), unknown, or already confirmed by this device are ignored.
+   */
+  confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult>;
+  /** This device has every message of the conversation up to `seq` (clamped to its last seq). */
+  confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number): Promise<ConfirmResult>;
+  /** Moves the user's read watermark forward (never back; clamped). Returns it, and whether it moved. */
+  markRead(userId: string, conversationId: string, seq: number): Promise<{ readonly readSeq: number; readonly advanced: boolean } | undefined>;
+
+  // Inspection, for tests, gates and benchmarks.
+  /** The user-level delivery of a message (first device), undefined if the user is not a recipient. */
   deliveryState(messageId: string, recipient: string): Promise<DeliveryState | undefined>;
+  /** A device's cursor in a conversation (undefined: never confirmed anything there). */
+  deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined>;
   counts(): Promise<StoreCounts>;
 }
 

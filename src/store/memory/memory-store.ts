@@ -1,92 +1,61 @@
 // The embedded default store (DB_URI=mem): everything in this process's memory, so `npm start` works
-// with nothing installed. It keeps the same contract as the Mongo store, but its truth ends with the
-// process: use MongoDB wherever messages must survive a restart.
+// with nothing installed. It keeps the same contract as the Mongo store (test/store/contract*.ts), but
+// its truth ends with the process: use MongoDB wherever messages must survive a restart.
+import { directConversationId } from '../conversation-ids.js';
+import { advance, advanceTo, atLeast, covers, EMPTY_CURSOR, highestCovered } from '../cursor.js';
+import { pageAfter, type ListEntry } from '../conversation-list.js';
 import {
   StoreUnavailableError,
+  UNREAD_CAP,
+  type ConfirmResult,
+  type Conversation,
+  type ConversationListItem,
+  type ConversationPage,
+  type Cursor,
   type DeliveryMark,
   type DeliveryState,
+  type HistoryPage,
+  type Membership,
+  type MembershipChange,
+  type NewGroup,
   type NewMessage,
-  type PendingPage,
   type PersistResult,
+  type ReplayTarget,
   type Store,
   type StoreCounts,
   type StoredMessage,
 } from '../store.js';
 
-interface DeliveryEntry {
-  readonly message: StoredMessage;
-  status: 'pending' | 'delivered';
-  deliveredAt: number | undefined;
-  marks: number;
+interface ConversationState {
+  readonly conversationId: string;
+  readonly kind: 'direct' | 'group';
+  title: string | null;
+  ownerId: string | null;
+  readonly createdAt: number;
+  /** userId → membership; insertion order is join order. */
+  readonly members: Map<string, Membership>;
+  /** messages[seq - 1]. */
+  readonly messages: StoredMessage[];
+  /** The user-level delivery cursor of each member (what at least one device confirmed). */
+  readonly delivered: Map<string, Cursor>;
+  readonly deliveredAt: Map<string, number>;
+  readonly read: Map<string, number>;
 }
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly messages = new Map<string, StoredMessage>();
-  /** recipient → messageId → entry; insertion order is seq order because seqs only grow. */
-  private readonly pendingByUser = new Map<string, Map<string, DeliveryEntry>>();
-  /** messageId → its delivery entry (one recipient per message today; the entry names it). */
-  private readonly deliveries = new Map<string, DeliveryEntry>();
+  private readonly conversations = new Map<string, ConversationState>();
+  private readonly byUser = new Map<string, Set<string>>();
+  /** `${userId}\n${deviceId}` → conversationId → cursor. A key exists once the device was seen. */
+  private readonly devices = new Map<string, Map<string, Cursor>>();
   private persists = 0;
   private deliveryMarks = 0;
+  private deliveries = 0;
   private delivered = 0;
   private closed = false;
 
   async start(): Promise<void> {}
-
-  async persist(message: NewMessage): Promise<PersistResult> {
-    this.assertOpen();
-    const existing = this.messages.get(message.messageId);
-    if (existing) {
-      const same = existing.from === message.from && existing.to === message.to && existing.body === message.body;
-      return same ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: message.messageId };
-    }
-    // The store takes ownership of `message` (the send path builds a fresh object and never changes it).
-    const stored: StoredMessage = message;
-    this.messages.set(stored.messageId, stored);
-    const entry: DeliveryEntry = { message: stored, status: 'pending', deliveredAt: undefined, marks: 0 };
-    this.deliveries.set(stored.messageId, entry);
-    let pending = this.pendingByUser.get(stored.to);
-    if (!pending) this.pendingByUser.set(stored.to, (pending = new Map()));
-    pending.set(stored.messageId, entry);
-    this.persists++;
-    return { kind: 'created', message: stored };
-  }
-
-  async pendingFor(userId: string, after: number | undefined, limit: number): Promise<PendingPage> {
-    this.assertOpen();
-    const messages: StoredMessage[] = [];
-    const pending = this.pendingByUser.get(userId);
-    if (pending) {
-      for (const entry of pending.values()) {
-        if (after !== undefined && entry.message.seq <= after) continue;
-        if (messages.length === limit) return { messages, next: messages[messages.length - 1]!.seq };
-        messages.push(entry.message);
-      }
-    }
-    return { messages, next: undefined };
-  }
-
-  async markDelivered(userId: string, messageIds: readonly string[]): Promise<DeliveryMark[]> {
-    this.assertOpen();
-    const marks: DeliveryMark[] = [];
-    const pending = this.pendingByUser.get(userId);
-    if (!pending) return marks;
-    const now = Date.now();
-    for (const messageId of messageIds) {
-      const entry = pending.get(messageId);
-      if (!entry || entry.status !== 'pending') continue;
-      entry.status = 'delivered';
-      entry.deliveredAt = now;
-      entry.marks++;
-      pending.delete(messageId);
-      this.deliveryMarks++;
-      this.delivered++;
-      marks.push({ messageId, from: entry.message.from, deliveredAt: now, ts: entry.message.ts });
-    }
-    if (pending.size === 0) this.pendingByUser.delete(userId);
-    return marks;
-  }
 
   async ping(): Promise<void> {
     this.assertOpen();
@@ -96,27 +65,303 @@ export class MemoryStore implements Store {
     this.closed = true;
   }
 
+  async persist(input: NewMessage): Promise<PersistResult> {
+    this.assertOpen();
+    const conversationId = input.conversationId ?? directConversationId(input.from, input.to ?? '');
+    const existing = this.messages.get(input.messageId);
+    if (existing) {
+      const same = existing.from === input.from && existing.conversationId === conversationId && existing.body === input.body;
+      return same ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: input.messageId };
+    }
+    let conversation = this.conversations.get(conversationId);
+    if (!conversation && input.to !== undefined && input.conversationId === undefined) {
+      conversation = this.createConversation(conversationId, 'direct', null, null, input.ts, [input.from, input.to]);
+    }
+    if (!conversation || !conversation.members.has(input.from)) return { kind: 'not_member', messageId: input.messageId };
+    const seq = conversation.messages.length + 1;
+    const message: StoredMessage = Object.freeze({
+      messageId: input.messageId,
+      conversationId,
+      seq,
+      from: input.from,
+      ...(input.fromDevice !== undefined ? { fromDevice: input.fromDevice } : {}),
+      ...(conversation.kind === 'direct' ? { to: otherMember(conversation, input.from) } : {}),
+      body: input.body,
+      ts: input.ts,
+    });
+    conversation.messages.push(message);
+    this.messages.set(message.messageId, message);
+    // The sender has its own message: its user cursor and its sending device's cursor pass over it.
+    conversation.delivered.set(input.from, advance(conversation.delivered.get(input.from) ?? EMPTY_CURSOR, [seq]).cursor);
+    if (input.fromDevice !== undefined) {
+      const cursors = this.deviceCursors(input.from, input.fromDevice);
+      cursors.set(conversationId, advance(cursors.get(conversationId) ?? EMPTY_CURSOR, [seq]).cursor);
+    }
+    this.persists++;
+    this.deliveries += conversation.members.size - 1;
+    return { kind: 'created', message };
+  }
+
+  async messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    this.assertOpen();
+    const messages = this.conversations.get(conversationId)?.messages ?? [];
+    return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit);
+  }
+
+  async history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    this.assertOpen();
+    const messages = this.conversations.get(conversationId)?.messages ?? [];
+    const end = before === undefined ? messages.length : Math.min(messages.length, Math.max(0, before - 1));
+    const start = Math.max(0, end - limit);
+    return { messages: messages.slice(start, end), hasMore: start > 0 };
+  }
+
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
     return this.messages.get(messageId);
   }
 
+  async createGroup(group: NewGroup): Promise<Conversation> {
+    this.assertOpen();
+    const existing = this.conversations.get(group.conversationId);
+    if (existing) return view(existing);
+    return view(this.createConversation(group.conversationId, 'group', group.title, group.ownerId, group.createdAt, [group.ownerId, ...group.members]));
+  }
+
+  async getConversation(conversationId: string): Promise<Conversation | undefined> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    return conversation && view(conversation);
+  }
+
+  async membership(conversationId: string, userId: string): Promise<Membership | undefined> {
+    this.assertOpen();
+    return this.conversations.get(conversationId)?.members.get(userId);
+  }
+
+  async addMembers(conversationId: string, userIds: readonly string[], at: number): Promise<MembershipChange | undefined> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation) return undefined;
+    const added = this.join(conversation, userIds, at);
+    return { conversation: view(conversation), users: added };
+  }
+
+  async removeMember(conversationId: string, userId: string): Promise<MembershipChange | undefined> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation) return undefined;
+    if (!conversation.members.delete(userId)) return { conversation: view(conversation), users: [] };
+    this.byUser.get(userId)?.delete(conversationId);
+    conversation.delivered.delete(userId);
+    conversation.read.delete(userId);
+    if (conversation.ownerId === userId) conversation.ownerId = conversation.members.keys().next().value ?? null;
+    return { conversation: view(conversation), users: [userId] };
+  }
+
+  async setTitle(conversationId: string, title: string): Promise<Conversation | undefined> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation) return undefined;
+    conversation.title = title;
+    return view(conversation);
+  }
+
+  async listConversations(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage> {
+    this.assertOpen();
+    const entries: ListEntry[] = [];
+    for (const conversationId of this.byUser.get(userId) ?? []) {
+      const conversation = this.conversations.get(conversationId)!;
+      entries.push({ conversationId, activityTs: activityTs(conversation, userId) });
+    }
+    const { ids, next } = pageAfter(entries, limit, cursor);
+    return { items: ids.map((id) => this.item(this.conversations.get(id)!, userId)), next };
+  }
+
+  async conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    return conversation?.members.has(userId) ? this.item(conversation, userId) : undefined;
+  }
+
+  async conversationIdsOf(userId: string): Promise<string[]> {
+    this.assertOpen();
+    return [...(this.byUser.get(userId) ?? [])];
+  }
+
+  async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
+    this.assertOpen();
+    const key = `${userId}\n${deviceId}`;
+    let cursors = this.devices.get(key);
+    const firstSeen = !cursors;
+    if (!cursors) this.devices.set(key, (cursors = new Map()));
+    const targets: ReplayTarget[] = [];
+    for (const conversationId of this.byUser.get(userId) ?? []) {
+      const conversation = this.conversations.get(conversationId)!;
+      const joinSeq = conversation.members.get(userId)!.joinSeq;
+      // A device seen for the first time starts where its user is: what no device confirmed yet.
+      if (firstSeen) cursors.set(conversationId, conversation.delivered.get(userId) ?? EMPTY_CURSOR);
+      const cursor = atLeast(cursors.get(conversationId) ?? EMPTY_CURSOR, joinSeq);
+      const lastSeq = conversation.messages.length;
+      if (lastSeq > cursor.upTo) targets.push({ conversationId, cursor, lastSeq });
+    }
+    return targets;
+  }
+
+  async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult> {
+    this.assertOpen();
+    const seqsByConversation = new Map<string, number[]>();
+    for (const messageId of messageIds) {
+      const message = this.messages.get(messageId);
+      if (!message || (message.from === userId && message.fromDevice === deviceId)) continue;
+      const joined = this.conversations.get(message.conversationId)?.members.get(userId);
+      if (!joined || message.seq <= joined.joinSeq) continue;
+      let seqs = seqsByConversation.get(message.conversationId);
+      if (!seqs) seqsByConversation.set(message.conversationId, (seqs = []));
+      seqs.push(message.seq);
+    }
+    return this.confirm(userId, deviceId, seqsByConversation, (conversation, cursor) => advance(cursor, seqsByConversation.get(conversation.conversationId)!));
+  }
+
+  async confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number): Promise<ConfirmResult> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation?.members.has(userId)) return { marks: [], advanced: [] };
+    const upTo = Math.min(seq, conversation.messages.length);
+    return this.confirm(userId, deviceId, new Map([[conversationId, []]]), (_, cursor) => {
+      const moved = advanceTo(cursor, upTo);
+      if (!moved) return { cursor, added: [] };
+      const added: number[] = [];
+      for (let s = moved.from + 1; s <= moved.to; s++) if (!covers(cursor, s)) added.push(s);
+      return { cursor: moved.cursor, added };
+    });
+  }
+
+  async markRead(userId: string, conversationId: string, seq: number): Promise<{ readSeq: number; advanced: boolean } | undefined> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation?.members.has(userId)) return undefined;
+    const previous = conversation.read.get(userId) ?? 0;
+    const readSeq = Math.max(previous, Math.min(seq, conversation.messages.length));
+    conversation.read.set(userId, readSeq);
+    return { readSeq, advanced: readSeq > previous };
+  }
+
   async deliveryState(messageId: string, recipient: string): Promise<DeliveryState | undefined> {
-    const entry = this.deliveries.get(messageId);
-    if (!entry || entry.message.to !== recipient) return undefined;
-    return { status: entry.status, deliveredAt: entry.deliveredAt, marks: entry.marks };
+    const message = this.messages.get(messageId);
+    const conversation = message && this.conversations.get(message.conversationId);
+    if (!message || !conversation || message.from === recipient || !conversation.members.has(recipient)) return undefined;
+    const deliveredAt = conversation.deliveredAt.get(`${recipient}\n${message.seq}`);
+    return deliveredAt === undefined ? { status: 'pending', deliveredAt: undefined, marks: 0 } : { status: 'delivered', deliveredAt, marks: 1 };
+  }
+
+  async deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined> {
+    return this.devices.get(`${userId}\n${deviceId}`)?.get(conversationId);
   }
 
   async counts(): Promise<StoreCounts> {
+    return { messages: this.messages.size, deliveries: this.deliveries, delivered: this.delivered, persists: this.persists, deliveryMarks: this.deliveryMarks };
+  }
+
+  /** Advances this device's cursor, then the user's with the same seqs: user-level advances are the marks. */
+  private confirm(
+    userId: string,
+    deviceId: string,
+    conversations: Map<string, unknown>,
+    step: (conversation: ConversationState, cursor: Cursor) => { cursor: Cursor; added: number[] },
+  ): ConfirmResult {
+    const marks: DeliveryMark[] = [];
+    const advanced: { conversationId: string; deliveredSeq: number }[] = [];
+    const cursors = this.deviceCursors(userId, deviceId);
+    const now = Date.now();
+    for (const conversationId of conversations.keys()) {
+      const conversation = this.conversations.get(conversationId)!;
+      const joinSeq = conversation.members.get(userId)!.joinSeq;
+      cursors.set(conversationId, step(conversation, atLeast(cursors.get(conversationId) ?? EMPTY_CURSOR, joinSeq)).cursor);
+      const before = atLeast(conversation.delivered.get(userId) ?? EMPTY_CURSOR, joinSeq);
+      const { cursor, added } = step(conversation, before);
+      if (added.length === 0) continue;
+      conversation.delivered.set(userId, cursor);
+      for (const seq of added) {
+        const message = conversation.messages[seq - 1]!;
+        if (message.from === userId) continue;
+        conversation.deliveredAt.set(`${userId}\n${seq}`, now);
+        marks.push({ messageId: message.messageId, conversationId, seq, from: message.from, deliveredAt: now, ts: message.ts });
+      }
+      if (highestCovered(cursor) > highestCovered(before)) advanced.push({ conversationId, deliveredSeq: highestCovered(cursor) });
+    }
+    this.deliveryMarks += marks.length;
+    this.delivered += marks.length;
+    return { marks, advanced };
+  }
+
+  private deviceCursors(userId: string, deviceId: string): Map<string, Cursor> {
+    const key = `${userId}\n${deviceId}`;
+    let cursors = this.devices.get(key);
+    if (!cursors) this.devices.set(key, (cursors = new Map()));
+    return cursors;
+  }
+
+  private createConversation(conversationId: string, kind: 'direct' | 'group', title: string | null, ownerId: string | null, createdAt: number, members: readonly string[]): ConversationState {
+    const conversation: ConversationState = {
+      conversationId, kind, title, ownerId, createdAt,
+      members: new Map(), messages: [], delivered: new Map(), deliveredAt: new Map(), read: new Map(),
+    };
+    this.conversations.set(conversationId, conversation);
+    this.join(conversation, members, createdAt);
+    return conversation;
+  }
+
+  private join(conversation: ConversationState, userIds: readonly string[], at: number): string[] {
+    const added: string[] = [];
+    const joinSeq = conversation.messages.length;
+    for (const userId of userIds) {
+      if (conversation.members.has(userId)) continue;
+      conversation.members.set(userId, Object.freeze({ conversationId: conversation.conversationId, userId, joinedAt: at, joinSeq }));
+      let set = this.byUser.get(userId);
+      if (!set) this.byUser.set(userId, (set = new Set()));
+      set.add(conversation.conversationId);
+      added.push(userId);
+    }
+    return added;
+  }
+
+  private item(conversation: ConversationState, userId: string): ConversationListItem {
+    const { messages } = conversation;
+    const readSeq = conversation.read.get(userId) ?? 0;
+    let unread = 0;
+    for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId) unread++;
     return {
-      messages: this.messages.size,
-      deliveries: this.deliveries.size,
-      delivered: this.delivered,
-      persists: this.persists,
-      deliveryMarks: this.deliveryMarks,
+      conversation: view(conversation),
+      lastSeq: messages.length,
+      lastMessage: messages[messages.length - 1] ?? null,
+      readSeq,
+      unread,
+      activityTs: activityTs(conversation, userId),
     };
   }
 
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('store is closed');
   }
+}
+
+function view(conversation: ConversationState): Conversation {
+  return {
+    conversationId: conversation.conversationId,
+    kind: conversation.kind,
+    title: conversation.title,
+    ownerId: conversation.ownerId,
+    createdAt: conversation.createdAt,
+    members: [...conversation.members.keys()],
+  };
+}
+
+function otherMember(conversation: ConversationState, userId: string): string {
+  for (const member of conversation.members.keys()) if (member !== userId) return member;
+  return userId;
+}
+
+function activityTs(conversation: ConversationState, userId: string): number {
+  const last = conversation.messages[conversation.messages.length - 1];
+  return Math.max(last?.ts ?? 0, conversation.members.get(userId)?.joinedAt ?? conversation.createdAt);
 }
