@@ -47,6 +47,22 @@ export interface Config {
     /** Confirmed ids per second per user (token bucket), and its burst. */
     readonly deliveredRatePerSec: number;
     readonly deliveredBurst: number;
+    /** `read` frames per second per user, and burst. */
+    readonly readRatePerSec: number;
+    readonly readBurst: number;
+    /** `typing` frames per second per user, and burst (each relayed at most once per typingIntervalMs per conversation). */
+    readonly typingRatePerSec: number;
+    readonly typingBurst: number;
+    readonly typingIntervalMs: number;
+    /** Group creations, member changes and title changes per user per minute. */
+    readonly conversationChangesPerMin: number;
+    readonly maxGroupMembers: number;
+    readonly maxMembersPerAdd: number;
+    /** Groups above this size send receipts to the member's own devices only, and relay no typing. */
+    readonly receiptsMaxMembers: number;
+    readonly historyPageMax: number;
+    readonly conversationsPageMax: number;
+    readonly maxTitleChars: number;
     /** A connection answered rate_limited this many times within RATE_LIMITED_WINDOW_MS is closed (1008). */
     readonly rateLimitedCloseAfter: number;
     /** After such a close, the user's new connections are refused (429) for this long. */
@@ -204,6 +220,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       sendBurst: e.SEND_BURST,
       deliveredRatePerSec: e.DELIVERED_RATE_PER_SEC,
       deliveredBurst: e.DELIVERED_BURST,
+      readRatePerSec: e.READ_RATE_PER_SEC,
+      readBurst: e.READ_BURST,
+      typingRatePerSec: e.TYPING_RATE_PER_SEC,
+      typingBurst: e.TYPING_BURST,
+      typingIntervalMs: e.TYPING_INTERVAL_MS,
+      conversationChangesPerMin: e.CONVERSATION_CHANGES_PER_MIN,
+      maxGroupMembers: e.MAX_GROUP_MEMBERS,
+      maxMembersPerAdd: e.MAX_MEMBERS_PER_ADD,
+      receiptsMaxMembers: e.RECEIPTS_MAX_MEMBERS,
+      historyPageMax: e.HISTORY_PAGE_MAX,
+      conversationsPageMax: e.CONVERSATIONS_PAGE_MAX,
+      maxTitleChars: e.MAX_TITLE_CHARS,
       rateLimitedCloseAfter: e.RATE_LIMITED_CLOSE_AFTER,
       rateLimitedCooldownSec: e.RATE_LIMITED_COOLDOWN_SEC,
     },

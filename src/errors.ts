@@ -10,10 +10,11 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, message: 'Too many messages; slow down' },
   unavailable: { status: 503, message: 'Store unavailable; nothing was stored, retry with the same messageId' },
   internal: { status: 500, message: 'Internal error' },
-  // HTTP-only codes (never in a WebSocket error frame: those failures refuse the upgrade instead).
-  unauthorized: { status: 401, message: 'Missing, invalid or expired token' },
+  // v1.1: on frames and routes alike. not_found also answers "not a member", so existence does not leak.
   forbidden: { status: 403, message: 'Forbidden' },
   not_found: { status: 404, message: 'Not found' },
+  // HTTP-only codes (never in a WebSocket error frame: those failures refuse the upgrade instead).
+  unauthorized: { status: 401, message: 'Missing, invalid or expired token' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   timeout: { status: 408, message: 'Request body not received in time' },

@@ -52,6 +52,17 @@ export function chatLimits(config: Config): ChatLimits {
     sendBurst: limits.sendBurst,
     deliveredRatePerSec: limits.deliveredRatePerSec,
     deliveredBurst: limits.deliveredBurst,
+    readRatePerSec: limits.readRatePerSec,
+    readBurst: limits.readBurst,
+    typingRatePerSec: limits.typingRatePerSec,
+    typingBurst: limits.typingBurst,
+    typingIntervalMs: limits.typingIntervalMs,
+    conversationChangesPerMin: limits.conversationChangesPerMin,
+    receiptsMaxMembers: limits.receiptsMaxMembers,
+    maxGroupMembers: limits.maxGroupMembers,
+    maxMembersPerAdd: limits.maxMembersPerAdd,
+    historyPageMax: limits.historyPageMax,
+    conversationsPageMax: limits.conversationsPageMax,
     maxConnections: limits.maxConnections,
   };
 }

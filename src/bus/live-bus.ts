@@ -1,25 +1,38 @@
 // Live delivery between server instances. Each instance delivers to the connections it holds; with
-// more than one instance behind a load balancer, a message stored by one must reach a recipient
-// connected to another without waiting for a reconnect, and a DELIVERED ack must reach the sender
-// wherever it is connected. The bus only carries that live traffic: the store stays the truth, and a
-// message the bus loses is still replayed on the next connect or `sync`.
-import type { StoredMessage } from '../store/store.js';
+// more than one instance behind a load balancer, a message stored by one must reach member devices
+// connected to another without waiting for a reconnect. The bus only carries that live traffic: the
+// store stays the truth, and what the bus loses is still replayed on the next connect or `sync`.
+//
+// Two ways to address an event: to one user (their subject, watched while they are connected here),
+// or to every instance (group traffic: one bus message per instance, not one per member; each
+// instance delivers it to the members it holds).
+import type { ConversationEventKind } from '../chat/events.js';
+import type { Conversation, StoredMessage } from '../store/store.js';
 
 export type BusEvent =
-  /** A newly stored message, for the recipient's connections on other instances. */
+  /** A newly stored message. */
   | { readonly kind: 'message'; readonly message: StoredMessage }
-  /** A first confirmation, for the sender's connections on other instances (the DELIVERED ack). */
-  | { readonly kind: 'delivered'; readonly sender: string; readonly messageId: string };
+  /** A first confirmation of a direct message, for its sender (the DELIVERED ack). */
+  | { readonly kind: 'delivered'; readonly sender: string; readonly messageId: string }
+  | { readonly kind: 'receipt'; readonly conversationId: string; readonly userId: string; readonly deliveredSeq?: number; readonly readSeq?: number }
+  | { readonly kind: 'typing'; readonly conversationId: string; readonly userId: string }
+  /** Membership or title changed: the members concerned are told, and instances update who hears a group. */
+  | { readonly kind: 'conversation'; readonly event: ConversationEventKind; readonly conversation: Conversation; readonly users: readonly string[] };
+
+/** `forUser`: the user whose subject carried the event; undefined for an event to every instance. */
+export type BusHandler = (event: BusEvent, forUser: string | undefined) => void;
 
 export interface LiveBus {
   readonly kind: 'none' | 'nats';
   /** Starts delivering other instances' events to `onEvent` (never this instance's own). */
-  start(onEvent: (event: BusEvent) => void): Promise<void>;
+  start(onEvent: BusHandler): Promise<void>;
   /** Subscribes to a user's events; resolves once the bus will route them here (or gave up trying). */
   watch(userId: string): Promise<void>;
   unwatch(userId: string): void;
   /** Best effort, never throws: the store and replay cover what the bus drops. */
   publish(userId: string, event: BusEvent): void;
+  /** To every other instance (group traffic). */
+  publishAll(event: BusEvent): void;
   close(): Promise<void>;
 }
 
@@ -30,5 +43,6 @@ export class NoBus implements LiveBus {
   async watch(): Promise<void> {}
   unwatch(): void {}
   publish(): void {}
+  publishAll(): void {}
   async close(): Promise<void> {}
 }

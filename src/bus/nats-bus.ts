@@ -1,12 +1,14 @@
 // The live bus over NATS core pub/sub: one subject per user (`chat.u.<base64url user id>`; user ids
-// may hold '.', a NATS token separator), subscribed while the user has a connection on this instance.
+// may hold '.', a NATS token separator), subscribed while the user has a connection on this instance,
+// and one subject every instance subscribes to (`chat.all`) for group traffic.
 // Fire-and-forget by design: NATS core drops what no instance is subscribed to, or what arrives while
 // a link is down, and the store's replay delivers it on the next connect or `sync`.
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { uriForLogs, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { BusEvent, LiveBus } from './live-bus.js';
+import type { BusEvent, BusHandler, LiveBus } from './live-bus.js';
+import { encodeWireEvent, messagePrefixFor, parseWireEvent } from './wire.js';
 
 export interface NatsBusOptions {
   readonly uri: string;
@@ -16,7 +18,7 @@ export interface NatsBusOptions {
   readonly metrics: Metrics;
 }
 
-type WireEvent = BusEvent & { readonly origin: string };
+const ALL_SUBJECT = 'chat.all';
 
 const subjectFor = (userId: string) => `chat.u.${Buffer.from(userId, 'utf8').toString('base64url')}`;
 
@@ -30,7 +32,7 @@ export class NatsBus implements LiveBus {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly counts;
   private nc: NatsConnection | undefined;
-  private onEvent: (event: BusEvent) => void = () => {};
+  private onEvent: BusHandler = () => {};
   private closed = false;
   /** subject, payload, subject, payload, …: what this event-loop turn published. */
   private outbox: string[] = [];
@@ -40,12 +42,12 @@ export class NatsBus implements LiveBus {
 
   constructor(private readonly options: NatsBusOptions) {
     const events = options.metrics.busEvents;
-    this.messagePrefix = `{"kind":"message","origin":${JSON.stringify(this.origin)},"message":`;
+    this.messagePrefix = messagePrefixFor(this.origin);
     this.counts = { out: events.cell('out'), in: events.cell('in'), dropped: events.cell('dropped'), invalid: events.cell('invalid') };
   }
 
   /** Connects in the background: an instance serves (alone) while NATS is unreachable. */
-  async start(onEvent: (event: BusEvent) => void): Promise<void> {
+  async start(onEvent: BusHandler): Promise<void> {
     this.onEvent = onEvent;
     const { log } = this.options;
     const target = uriForLogs(this.options.uri);
@@ -53,6 +55,7 @@ export class NatsBus implements LiveBus {
       (nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;
+        nc.subscribe(ALL_SUBJECT, { callback: (error, msg) => !error && this.receive(msg.string(), undefined) });
         // Users who connected while NATS was unreachable: subscribe them now.
         for (const userId of this.subscriptions.keys()) this.subscribe(userId);
         log.info({ bus: target }, 'live bus connected');
@@ -86,21 +89,23 @@ export class NatsBus implements LiveBus {
   }
 
   publish(userId: string, event: BusEvent): void {
+    this.enqueue(this.subject(userId), event);
+  }
+
+  publishAll(event: BusEvent): void {
+    this.enqueue(ALL_SUBJECT, event);
+  }
+
+  private enqueue(subject: string, event: BusEvent): void {
     if (this.closed) return void this.counts.dropped.value++;
     // Queued and handed to NATS once per event-loop turn: the client writes to its socket in a
     // microtask after the first publish, and uWS runs microtasks after every frame callback, so
     // publishing in place cost one write syscall per message (measured: 3x the server's CPU).
-    this.outbox.push(this.subject(userId), this.encode(event));
+    this.outbox.push(subject, encodeWireEvent(this.origin, this.messagePrefix, event));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushOutbox);
     }
-  }
-
-  /** The wire form of `event` (WireEvent), built around the one stringify it needs. */
-  private encode(event: BusEvent): string {
-    if (event.kind === 'message') return `${this.messagePrefix}${JSON.stringify(event.message)}}`;
-    return JSON.stringify({ kind: 'delivered', origin: this.origin, sender: event.sender, messageId: event.messageId } satisfies WireEvent);
   }
 
   private subject(userId: string): string {
@@ -149,11 +154,11 @@ export class NatsBus implements LiveBus {
     }
     const current = this.subscriptions.get(userId);
     if (current !== undefined && current !== placeholder) return nc;
-    this.subscriptions.set(userId, nc.subscribe(this.subject(userId), { callback: (error, msg) => !error && this.receive(msg.string()) }));
+    this.subscriptions.set(userId, nc.subscribe(this.subject(userId), { callback: (error, msg) => !error && this.receive(msg.string(), userId) }));
     return nc;
   }
 
-  private receive(text: string): void {
+  private receive(text: string, forUser: string | undefined): void {
     const event = parseWireEvent(text);
     if (!event) {
       this.counts.invalid.value++;
@@ -161,30 +166,10 @@ export class NatsBus implements LiveBus {
     }
     if (event.origin === this.origin) return;
     this.counts.in.value++;
-    this.onEvent(event.kind === 'message' ? { kind: 'message', message: event.message } : { kind: 'delivered', sender: event.sender, messageId: event.messageId });
+    const { origin: _origin, ...busEvent } = event;
+    this.onEvent(busEvent as BusEvent, forUser);
   }
 }
 
 /** A subscription slot for a user watched before NATS was reachable. */
 const placeholder = { isClosed: () => true, unsubscribe: () => {} } as unknown as Subscription;
-
-/** Other instances are trusted, but a bad event must never become a malformed frame. */
-function parseWireEvent(text: string): WireEvent | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  if (typeof v.origin !== 'string') return undefined;
-  if (v.kind === 'delivered') {
-    return typeof v.sender === 'string' && typeof v.messageId === 'string' ? { kind: 'delivered', sender: v.sender, messageId: v.messageId, origin: v.origin } : undefined;
-  }
-  if (v.kind !== 'message' || typeof v.message !== 'object' || v.message === null) return undefined;
-  const m = v.message as Record<string, unknown>;
-  const ok = typeof m.messageId === 'string' && typeof m.from === 'string' && typeof m.to === 'string' && typeof m.body === 'string' && typeof m.ts === 'number' && typeof m.seq === 'number';
-  if (!ok) return undefined;
-  return { kind: 'message', origin: v.origin, message: { messageId: m.messageId as string, from: m.from as string, to: m.to as string, body: m.body as string, ts: m.ts as number, seq: m.seq as number } };
-}

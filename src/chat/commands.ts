@@ -1,13 +1,21 @@
 // What a client asks of the chat domain, already parsed and validated by protocol/ (WebSocket frames,
 // HTTP bodies). Defined here, in the domain's terms, so that chat/ never imports protocol/.
 
-export interface SendInput {
-  readonly messageId: string;
-  readonly to: string;
-  readonly body: string;
-}
+/** A send names exactly one of `to` (v1: the direct conversation with that user) or `conversationId` (v1.1). */
+export type SendInput =
+  | { readonly messageId: string; readonly to: string; readonly conversationId?: undefined; readonly body: string }
+  | { readonly messageId: string; readonly to?: undefined; readonly conversationId: string; readonly body: string };
 
 export type ClientCommand =
   | ({ readonly type: 'send' } & SendInput)
   | { readonly type: 'delivered'; readonly messageIds: readonly string[] }
+  /** v1.1: this device has every message of the conversation up to seq. */
+  | { readonly type: 'delivered_upto'; readonly conversationId: string; readonly seq: number }
+  | { readonly type: 'read'; readonly conversationId: string; readonly seq: number }
+  | { readonly type: 'typing'; readonly conversationId: string }
   | { readonly type: 'sync' };
+
+export interface NewGroupInput {
+  readonly title: string;
+  readonly members: readonly string[];
+}

@@ -1,49 +1,98 @@
-// Recipient confirmations: mark each delivery exactly once (the store's conditional transition) and
-// tell the sender's open connections (on every instance), once, with a DELIVERED ack.
+// Confirmations and read marks from a device. The store advances the device's cursor and the user's
+// (each message's first confirmation by any of the user's devices is its one delivery mark); here the
+// marks become DELIVERED acks to senders of direct messages (on every instance, once), and advanced
+// watermarks become receipts.
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
-import type { Store } from '../store/store.js';
+import { isDirectConversationId } from '../store/conversation-ids.js';
+import type { ConfirmResult, Store } from '../store/store.js';
 import type { DeliverySession } from './delivery-session.js';
+import type { ConversationDirectory } from './directory.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
 import { retryAfterSec } from './send.js';
+import type { Signals } from './signals.js';
 
 export class ConfirmService {
   constructor(
     private readonly store: Store,
     private readonly router: DeliveryRouter,
-    /** Confirmed ids per user: one token per id. Past it the frame is refused whole (rate_limited). */
-    private readonly rateLimiter: RateLimiter,
+    private readonly directory: ConversationDirectory,
+    private readonly signals: Signals,
+    /** Confirmed ids per user: one token per id (a watermark costs one). Past it the frame is refused whole. */
+    private readonly deliveredLimiter: RateLimiter,
+    private readonly readLimiter: RateLimiter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
 
-  /**
-   * Only `userId`'s own deliveries can be marked: ids addressed to someone else are ignored. `session`
-   * is the confirming connection's: it stops remembering them as sent.
-   */
-  async confirm(userId: string, messageIds: readonly string[], session?: DeliverySession): Promise<number> {
-    const wait = this.rateLimiter.take(userId, messageIds.length);
-    if (wait > 0) {
-      this.metrics.rateLimited.inc({ limit: 'delivered' });
-      throw new ChatError('rate_limited', 'Too many confirmations; nothing was recorded, the messages stay pending: confirm them again after retryAfter', { retryAfterSec: wait });
-    }
-    session?.confirmed(messageIds);
-    let marks;
-    try {
-      marks = await this.store.markDelivered(userId, messageIds);
-    } catch (error) {
-      this.metrics.storeErrors.inc({ op: 'markDelivered' });
-      this.log.warn({ err: errorSummary(error) }, 'markDelivered failed; the messages stay pending');
-      throw new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error, retryAfterSec: retryAfterSec(error) });
-    }
+  /** v1: by id. Only the user's own deliveries can be marked: other ids are ignored. */
+  async confirm(session: DeliverySession, messageIds: readonly string[]): Promise<number> {
+    this.take(this.deliveredLimiter, session.userId, messageIds.length, 'delivered');
+    session.confirmed(messageIds);
+    const result = await this.guard(() => this.store.confirmIds(session.userId, session.deviceId, messageIds));
+    return this.settle(session.userId, result);
+  }
+
+  /** v1.1: everything of a conversation up to seq. */
+  async confirmUpTo(session: DeliverySession, conversationId: string, seq: number): Promise<number> {
+    this.take(this.deliveredLimiter, session.userId, 1, 'delivered');
+    await this.member(conversationId, session.userId);
+    const result = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, seq));
+    return this.settle(session.userId, result);
+  }
+
+  /** The user has read up to seq, on all devices; this device has everything up to it. */
+  async read(session: DeliverySession, conversationId: string, seq: number): Promise<void> {
+    this.take(this.readLimiter, session.userId, 1, 'read');
+    const conversation = await this.member(conversationId, session.userId);
+    const read = await this.guard(() => this.store.markRead(session.userId, conversationId, seq));
+    if (!read) throw notFound();
+    const confirmed = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, read.readSeq));
+    await this.settle(session.userId, confirmed);
+    if (read.advanced) this.signals.receipt(conversation, session.userId, { readSeq: read.readSeq });
+  }
+
+  private async settle(userId: string, result: ConfirmResult): Promise<number> {
     const now = Date.now();
-    for (const mark of marks) {
-      this.router.deliveredAck(mark.from, mark.messageId);
+    for (const mark of result.marks) {
+      if (isDirectConversationId(mark.conversationId)) this.router.deliveredAck(mark.from, mark.messageId);
       this.metrics.deliveryLatency.observe(Math.max(0, now - mark.ts) / 1000);
     }
-    if (marks.length > 0) this.metrics.deliveriesMarked.inc(marks.length);
-    return marks.length;
+    if (result.marks.length > 0) this.metrics.deliveriesMarked.inc(result.marks.length);
+    for (const { conversationId, deliveredSeq } of result.advanced) {
+      const conversation = await this.directory.get(conversationId).catch(() => undefined);
+      if (conversation) this.signals.receipt(conversation, userId, { deliveredSeq });
+    }
+    return result.marks.length;
   }
+
+  private take(limiter: RateLimiter, userId: string, cost: number, limit: 'delivered' | 'read'): void {
+    const wait = limiter.take(userId, cost);
+    if (wait === 0) return;
+    this.metrics.rateLimited.inc({ limit });
+    const what = limit === 'read' ? 'Too many read marks; nothing was recorded' : 'Too many confirmations; nothing was recorded, the messages stay pending: confirm them again after retryAfter';
+    throw new ChatError('rate_limited', what, { retryAfterSec: wait });
+  }
+
+  private async member(conversationId: string, userId: string) {
+    const conversation = await this.guard(() => this.directory.forMember(conversationId, userId));
+    if (!conversation) throw notFound();
+    return conversation;
+  }
+
+  private async guard<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      this.metrics.storeErrors.inc({ op: 'markDelivered' });
+      this.log.warn({ err: errorSummary(error) }, 'confirmation failed; the messages stay pending');
+      throw new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error, retryAfterSec: retryAfterSec(error) });
+    }
+  }
+}
+
+export function notFound(): ChatError {
+  return new ChatError('not_found', 'Unknown conversation, or you are not a member of it');
 }

@@ -5,6 +5,8 @@ import type { ServerEvent } from './events.js';
 export interface ChatConnection {
   readonly id: number;
   readonly userId: string;
+  /** The device this connection speaks for (`default` for v1 clients). */
+  readonly deviceId: string;
   /** False once the connection is closing or closed; events sent then are dropped (they stay pending). */
   readonly open: boolean;
   /** Queues an event. Events queued in one event-loop turn are written together (one cork). */

@@ -6,7 +6,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../store/store.js';
 import type { ClientCommand, SendInput } from './commands.js';
-import { ConfirmService } from './confirm.js';
+import { ConfirmService, notFound } from './confirm.js';
+import { ConversationService, type ConversationLimits } from './conversations.js';
+import { ConversationDirectory } from './directory.js';
+import { Signals } from './signals.js';
 import type { ChatConnection } from './connection.js';
 import type { DeliverySession } from './delivery-session.js';
 import { RateLimiter } from './rate-limit.js';
@@ -14,7 +17,7 @@ import { ReplayService } from './replay.js';
 import { DeliveryRouter } from './router.js';
 import { SendService, type SendOutcome } from './send.js';
 
-export interface ChatLimits {
+export interface ChatLimits extends ConversationLimits {
   readonly replayPageSize: number;
   readonly replayLiveBuffer: number;
   /** A replay waits for a socket to drain past half of this. */
@@ -23,6 +26,13 @@ export interface ChatLimits {
   readonly sendBurst: number;
   readonly deliveredRatePerSec: number;
   readonly deliveredBurst: number;
+  readonly readRatePerSec: number;
+  readonly readBurst: number;
+  readonly typingRatePerSec: number;
+  readonly typingBurst: number;
+  readonly typingIntervalMs: number;
+  readonly conversationChangesPerMin: number;
+  readonly receiptsMaxMembers: number;
   /** Users whose rate-limit buckets are kept. */
   readonly maxConnections: number;
 }
@@ -40,26 +50,41 @@ export class Chat {
   private readonly sender: SendService;
   private readonly confirmer: ConfirmService;
   private readonly replayer: ReplayService;
+  private readonly directory: ConversationDirectory;
+  private readonly signals: Signals;
+  private readonly typingLimiter: RateLimiter;
+  /** Groups, members, the conversation list and history (the HTTP routes). */
+  readonly conversations: ConversationService;
 
   constructor(private readonly deps: ChatDeps) {
     const { store, bus, metrics, log, limits } = deps;
-    this.router = new DeliveryRouter(limits.replayLiveBuffer, bus);
-    const sendLimiter = new RateLimiter(limits.sendRatePerSec, limits.sendBurst, limits.maxConnections);
-    const deliveredLimiter = new RateLimiter(limits.deliveredRatePerSec, limits.deliveredBurst, limits.maxConnections);
+    const users = limits.maxConnections;
+    this.router = new DeliveryRouter(limits.replayLiveBuffer, (userId) => store.conversationIdsOf(userId), bus);
+    this.directory = new ConversationDirectory(store, Math.max(1000, Math.min(users, 100_000)));
+    this.signals = new Signals(this.router, limits.receiptsMaxMembers, limits.typingIntervalMs, users);
+    const sendLimiter = new RateLimiter(limits.sendRatePerSec, limits.sendBurst, users);
+    const deliveredLimiter = new RateLimiter(limits.deliveredRatePerSec, limits.deliveredBurst, users);
+    const readLimiter = new RateLimiter(limits.readRatePerSec, limits.readBurst, users);
+    this.typingLimiter = new RateLimiter(limits.typingRatePerSec, limits.typingBurst, users);
+    const changeLimiter = new RateLimiter(limits.conversationChangesPerMin / 60, limits.conversationChangesPerMin, users);
     this.sender = new SendService(store, this.router, sendLimiter, metrics, log);
-    this.confirmer = new ConfirmService(store, this.router, deliveredLimiter, metrics, log);
+    this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log);
     this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics);
+    this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
   }
 
   /** Starts taking other instances' events. */
   async start(): Promise<void> {
-    await this.deps.bus.start((event) => this.router.fromBus(event));
+    await this.deps.bus.start((event, forUser) => {
+      if (event.kind === 'conversation') this.directory.changed(event.conversation);
+      this.router.fromBus(event, forUser);
+    });
   }
 
   /** A new connection: its session is registered, then everything pending is replayed, then `ready`. */
   connect(connection: ChatConnection): DeliverySession {
-    const { session, subscribed } = this.router.add(connection);
-    this.replay(session, subscribed);
+    const { session, ready } = this.router.add(connection);
+    this.replay(session, ready);
     return session;
   }
 
@@ -73,9 +98,9 @@ export class Chat {
     switch (command.type) {
       case 'send': {
         const started = performance.now();
-        this.sender.send(connection.userId, command).then(
+        this.sender.send(connection.userId, command, connection.deviceId).then(
           ({ message, duplicate }) => {
-            connection.send({ type: 'ack_sent', messageId: message.messageId, ts: message.ts, duplicate });
+            connection.send({ type: 'ack_sent', message, duplicate });
             this.deps.metrics.sentAckLatency.observe((performance.now() - started) / 1000);
           },
           (error) => this.answerError(connection, error),
@@ -83,12 +108,37 @@ export class Chat {
         return;
       }
       case 'delivered':
-        this.confirmer.confirm(connection.userId, command.messageIds, session).catch((error) => this.answerError(connection, error));
+        this.confirmer.confirm(session, command.messageIds).catch((error) => this.answerError(connection, error));
+        return;
+      case 'delivered_upto':
+        this.confirmer.confirmUpTo(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
+        return;
+      case 'read':
+        this.confirmer.read(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
+        return;
+      case 'typing':
+        this.typing(session, command.conversationId).catch((error) => this.answerError(connection, error));
         return;
       case 'sync':
-        this.replay(session);
+        this.replay(session, this.router.prepare(connection.userId));
         return;
     }
+  }
+
+  private async typing(session: DeliverySession, conversationId: string): Promise<void> {
+    const wait = this.typingLimiter.take(session.userId);
+    if (wait > 0) {
+      this.deps.metrics.rateLimited.inc({ limit: 'typing' });
+      throw new ChatError('rate_limited', 'Too many typing frames', { retryAfterSec: wait });
+    }
+    let conversation;
+    try {
+      conversation = await this.directory.forMember(conversationId, session.userId);
+    } catch (error) {
+      throw new ChatError('unavailable', 'Store unavailable; typing not relayed', { cause: error, retryAfterSec: 1 });
+    }
+    if (!conversation) throw notFound();
+    this.signals.typing(conversation, session.userId);
   }
 
   /** The send path for the HTTP door (the WebSocket door goes through `handle`). */

@@ -37,11 +37,21 @@ export class DeliverySession {
     return this.connection.userId;
   }
 
+  get deviceId(): string {
+    return this.connection.deviceId;
+  }
+
+  /** The device that sent a message already has it. */
+  isOwn(message: StoredMessage): boolean {
+    return message.fromDevice === this.connection.deviceId && message.from === this.connection.userId;
+  }
+
   /**
    * A live message for this connection: held while replaying, never sent twice. `event` is the one
    * message event of a fan-out (encoded once for all its recipients).
    */
   deliverLive(message: StoredMessage, event?: ServerEvent): void {
+    if (this.isOwn(message)) return;
     const replay = this.replay;
     if (replay) {
       if (replay.buffered.length < this.liveBufferMax) replay.buffered.push(message);

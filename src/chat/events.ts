@@ -2,15 +2,21 @@
 // transport hands each event to protocol/ to encode (one place, so that batching or another encoding
 // changes there alone), and counts frames by the event's `type`.
 import type { ChatError } from '../errors.js';
-import type { StoredMessage } from '../store/store.js';
+import type { Conversation, StoredMessage } from '../store/store.js';
+
+export type ConversationEventKind = 'created' | 'joined' | 'left' | 'removed' | 'updated';
 
 export type ServerEvent =
   /** The send is durably stored (DB-first): the SENT ack. */
-  | { readonly type: 'ack_sent'; readonly messageId: string; readonly ts: number; readonly duplicate: boolean }
-  /** A message for this connection's user, live or replayed. */
+  | { readonly type: 'ack_sent'; readonly message: StoredMessage; readonly duplicate: boolean }
+  /** A message for this connection's device, live or replayed. */
   | { readonly type: 'message'; readonly message: StoredMessage }
-  /** The recipient confirmed a message this user sent (once per message). */
+  /** The recipient confirmed a direct message this user sent (once per message). */
   | { readonly type: 'ack_delivered'; readonly messageId: string }
+  /** A member's delivered and/or read watermark advanced. */
+  | { readonly type: 'receipt'; readonly conversationId: string; readonly userId: string; readonly deliveredSeq?: number; readonly readSeq?: number }
+  | { readonly type: 'typing'; readonly conversationId: string; readonly userId: string }
+  | { readonly type: 'conversation'; readonly event: ConversationEventKind; readonly conversation: Conversation }
   /** The replay that follows a connect or a `sync` ended; `replayed` messages were sent before it. */
   | { readonly type: 'ready'; readonly replayed: number }
   | { readonly type: 'error'; readonly error: ChatError };

@@ -1,9 +1,14 @@
-// Replay on every connect and `sync`: every unconfirmed message to the user, in accept order, page by
-// page from the store, then `ready`. Live messages arriving meanwhile are held by the session and sent
-// after the replay (minus those the replay already sent), so they never jump ahead of older ones.
+// Replay on every connect and `sync`: every message this device has not confirmed, in each of the
+// user's conversations past its cursor (store.replayTargets), merged by accept time, then `ready`. Live
+// messages arriving meanwhile are held by the session and sent after the replay (minus those the
+// replay already sent), so they never jump ahead of older ones.
 import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../store/store.js';
 import type { DeliverySession, ReplayState } from './delivery-session.js';
+import { ReplayMerge } from './replay-merge.js';
+
+/** Fewest messages read per conversation per store call, however many conversations a replay spans. */
+const MIN_CONVERSATION_PAGE = 20;
 
 export class ReplayService {
   constructor(
@@ -16,8 +21,8 @@ export class ReplayService {
 
   /**
    * Runs a replay; a call during a running replay schedules one more run after it. Rejects on store
-   * errors. `after` (the live bus subscription) is awaited with live messages already held, so
-   * nothing published meanwhile is missed or jumps ahead of the replay.
+   * errors. `after` (the bus subscription and group index) is awaited with live messages already held,
+   * so nothing published meanwhile is missed or jumps ahead of the replay.
    */
   async replay(session: DeliverySession, after?: Promise<void>): Promise<void> {
     if (session.replay) {
@@ -46,19 +51,17 @@ export class ReplayService {
     let replayed = 0;
     for (;;) {
       state.overflowed = false;
-      let after: number | undefined;
-      do {
-        const page = await this.store.pendingFor(connection.userId, after, this.pageSize);
-        for (const message of page.messages) {
-          if (sentNow.has(message.messageId)) continue;
-          if (!connection.open) return replayed;
-          session.sendMessage(message);
-          sentNow.add(message.messageId);
-          replayed++;
-          if (connection.pressure() > this.highWaterBytes && !(await connection.writable())) return replayed;
-        }
-        after = page.next;
-      } while (after !== undefined);
+      const targets = await this.store.replayTargets(connection.userId, connection.deviceId);
+      const perConversation = Math.max(MIN_CONVERSATION_PAGE, Math.ceil(this.pageSize / Math.max(1, targets.length)));
+      const merge = new ReplayMerge(this.store, targets, Math.min(this.pageSize, perConversation), (message) => session.isOwn(message));
+      for (let message = await merge.next(); message; message = await merge.next()) {
+        if (sentNow.has(message.messageId)) continue;
+        if (!connection.open) return replayed;
+        session.sendMessage(message);
+        sentNow.add(message.messageId);
+        replayed++;
+        if (connection.pressure() > this.highWaterBytes && !(await connection.writable())) return replayed;
+      }
       // Sent synchronously: nothing can arrive between the last page and `ready`.
       if (!state.overflowed) {
         for (const message of state.buffered.splice(0)) {

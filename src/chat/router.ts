@@ -1,44 +1,82 @@
-// Who is online here: userId → the delivery sessions of their open connections. Live delivery goes to
-// every session of the recipient (each holds it back while replaying, and never sends it twice).
-// With a live bus (several instances), what happens here is also published for the other instances,
-// and what they publish for users connected here is delivered as if it had happened here.
+// Who is online here, and who hears what. userId → the delivery sessions of their open connections;
+// for groups, conversationId → the online users here who are members (loaded when a user's first
+// connection opens, kept current by conversation events). Live delivery goes to every session of every
+// member (each holds it back while replaying, skips its own device's messages, and never sends twice).
+//
+// Across instances (bus): a direct message or a user's own events go to that user's subject; group
+// traffic goes once to every instance, which delivers it to the members it holds. So a group message
+// costs one bus message per instance, not one per member.
 import { NoBus, type BusEvent, type LiveBus } from '../bus/live-bus.js';
-import type { StoredMessage } from '../store/store.js';
+import { isDirectConversationId } from '../store/conversation-ids.js';
+import type { Conversation, StoredMessage } from '../store/store.js';
 import type { ChatConnection } from './connection.js';
 import { DeliverySession } from './delivery-session.js';
-import type { ServerEvent } from './events.js';
+import type { ConversationEventKind, ServerEvent } from './events.js';
+
+/** The groups a user is a member of (router's index). */
+export type GroupLoader = (userId: string) => Promise<string[]>;
 
 export class DeliveryRouter {
   private readonly byUser = new Map<string, Set<DeliverySession>>();
+  /** Groups of the users online here: userId → conversationIds. */
+  private readonly groupsOf = new Map<string, Set<string>>();
+  /** conversationId → users online here who are members. */
+  private readonly hearers = new Map<string, Set<string>>();
+  /** Index loads in flight, per user: their sessions' replays wait for them. */
+  private readonly loading = new Map<string, Promise<void>>();
+  /** Online users whose group index loaded (a failed load is retried by the next replay). */
+  private readonly indexed = new Set<string>();
   private count = 0;
 
   constructor(
     private readonly replayLiveBuffer: number,
+    private readonly loadGroups: GroupLoader,
     private readonly bus: LiveBus = new NoBus(),
   ) {}
 
   /**
-   * Opens the session of a new connection. `subscribed` resolves once the user's events from other
-   * instances reach this one: replay only after that.
+   * Opens the session of a new connection. `ready` resolves once the user's events from other
+   * instances reach this one and their groups are indexed: replay only after that, so nothing stored
+   * meanwhile is missed (it is either replayed or delivered live).
    */
-  add(connection: ChatConnection): { session: DeliverySession; subscribed: Promise<void> } {
+  add(connection: ChatConnection): { session: DeliverySession; ready: Promise<void> } {
     const session = new DeliverySession(connection, this.replayLiveBuffer);
-    let set = this.byUser.get(connection.userId);
-    const first = !set;
-    if (!set) this.byUser.set(connection.userId, (set = new Set()));
+    const { userId } = connection;
+    let set = this.byUser.get(userId);
+    let watched: Promise<void> | undefined;
+    if (!set) {
+      this.byUser.set(userId, (set = new Set()));
+      this.groupsOf.set(userId, new Set());
+      watched = this.bus.watch(userId);
+    }
     set.add(session);
     this.count++;
-    return { session, subscribed: first ? this.bus.watch(connection.userId) : Promise.resolve() };
+    const indexed = this.prepare(userId);
+    return { session, ready: watched ? Promise.all([watched, indexed]).then(() => {}) : indexed };
+  }
+
+  /** Resolves once the user's groups are indexed here (loading them again if the last load failed). */
+  prepare(userId: string): Promise<void> {
+    if (this.indexed.has(userId) || !this.byUser.has(userId)) return Promise.resolve();
+    let load = this.loading.get(userId);
+    if (!load) {
+      load = this.indexGroups(userId).finally(() => this.loading.delete(userId));
+      this.loading.set(userId, load);
+    }
+    return load;
   }
 
   remove(session: DeliverySession): void {
-    const set = this.byUser.get(session.userId);
+    const { userId } = session;
+    const set = this.byUser.get(userId);
     if (!set?.delete(session)) return;
     this.count--;
-    if (set.size === 0) {
-      this.byUser.delete(session.userId);
-      this.bus.unwatch(session.userId);
-    }
+    if (set.size > 0) return;
+    this.byUser.delete(userId);
+    for (const conversationId of this.groupsOf.get(userId) ?? []) this.unhear(conversationId, userId);
+    this.groupsOf.delete(userId);
+    this.indexed.delete(userId);
+    this.bus.unwatch(userId);
   }
 
   get size(): number {
@@ -49,32 +87,69 @@ export class DeliveryRouter {
     return this.byUser.has(userId);
   }
 
-  /** Sends a newly stored message to its recipient's connections, here and on other instances. */
+  /** A newly stored message: to its members' devices here and on other instances. */
   deliver(message: StoredMessage): void {
-    this.deliverHere(message);
+    this.deliverHere(message, undefined);
+    if (message.to === undefined) return this.bus.publishAll({ kind: 'message', message });
     this.bus.publish(message.to, { kind: 'message', message });
+    if (message.to !== message.from) this.bus.publish(message.from, { kind: 'message', message });
   }
 
-  /** Tells the sender's connections, here and on other instances, that a message was delivered. */
+  /** Tells the sender's connections, here and on other instances, that a direct message was delivered. */
   deliveredAck(sender: string, messageId: string): void {
     this.sendToUser(sender, { type: 'ack_delivered', messageId });
     this.bus.publish(sender, { kind: 'delivered', sender, messageId });
   }
 
-  /** An event another instance published for a user connected here. */
-  fromBus(event: BusEvent): void {
-    if (event.kind === 'message') this.deliverHere(event.message);
-    else this.sendToUser(event.sender, { type: 'ack_delivered', messageId: event.messageId });
+  /** A receipt or typing event to every member here and everywhere (groups: via the all-instances subject). */
+  toMembers(conversationId: string, members: readonly string[] | undefined, event: BusEvent & { kind: 'receipt' | 'typing' }, except?: string): void {
+    if (members) {
+      for (const member of members) {
+        if (member === except) continue;
+        this.sendToUser(member, toServerEvent(event));
+        this.bus.publish(member, event);
+      }
+      return;
+    }
+    this.toHearers(conversationId, toServerEvent(event), except);
+    this.bus.publishAll(event);
   }
 
-  private deliverHere(message: StoredMessage): void {
-    const set = this.byUser.get(message.to);
-    if (!set) return;
-    const event: ServerEvent = { type: 'message', message };
-    for (const session of set) session.deliverLive(message, event);
+  /** To one user's devices, here and everywhere. */
+  toUser(userId: string, event: BusEvent & { kind: 'receipt' | 'typing' }): void {
+    this.sendToUser(userId, toServerEvent(event));
+    this.bus.publish(userId, event);
   }
 
-  /** Sends an event to every open connection of a user (acks to a sender's other devices). */
+  /** A membership or title change: every user in `recipients` is told, and the group index follows. */
+  conversationChanged(event: ConversationEventKind, conversation: Conversation, users: readonly string[], recipients: readonly string[]): void {
+    for (const userId of recipients) {
+      this.conversationHere(event, conversation, users, userId);
+      this.bus.publish(userId, { kind: 'conversation', event, conversation, users });
+    }
+  }
+
+  /** An event another instance published: for one user connected here, or for every instance. */
+  fromBus(event: BusEvent, forUser: string | undefined): void {
+    switch (event.kind) {
+      case 'message':
+        return this.deliverHere(event.message, forUser);
+      case 'delivered':
+        return this.sendToUser(event.sender, { type: 'ack_delivered', messageId: event.messageId });
+      case 'receipt':
+      case 'typing': {
+        const except = event.kind === 'typing' ? event.userId : undefined;
+        if (forUser === undefined) return this.toHearers(event.conversationId, toServerEvent(event), except);
+        if (forUser !== except) this.sendToUser(forUser, toServerEvent(event));
+        return;
+      }
+      case 'conversation':
+        if (forUser !== undefined) this.conversationHere(event.event, event.conversation, event.users, forUser);
+        return;
+    }
+  }
+
+  /** Sends an event to every open connection of a user. */
   sendToUser(userId: string, event: ServerEvent): void {
     const set = this.byUser.get(userId);
     if (set) for (const session of set) session.connection.send(event);
@@ -87,4 +162,60 @@ export class DeliveryRouter {
       for (const set of sets) yield* set;
     })();
   }
+
+  private deliverHere(message: StoredMessage, forUser: string | undefined): void {
+    const event: ServerEvent = { type: 'message', message };
+    if (message.to !== undefined || isDirectConversationId(message.conversationId)) {
+      if (forUser !== undefined) return this.deliverToUser(forUser, message, event);
+      this.deliverToUser(message.from, message, event);
+      if (message.to !== undefined && message.to !== message.from) this.deliverToUser(message.to, message, event);
+      return;
+    }
+    const users = this.hearers.get(message.conversationId);
+    if (users) for (const userId of users) this.deliverToUser(userId, message, event);
+  }
+
+  private deliverToUser(userId: string, message: StoredMessage, event: ServerEvent): void {
+    const set = this.byUser.get(userId);
+    if (set) for (const session of set) session.deliverLive(message, event);
+  }
+
+  private toHearers(conversationId: string, event: ServerEvent, except: string | undefined): void {
+    const users = this.hearers.get(conversationId);
+    if (users) for (const userId of users) if (userId !== except) this.sendToUser(userId, event);
+  }
+
+  private conversationHere(event: ConversationEventKind, conversation: Conversation, users: readonly string[], userId: string): void {
+    if (conversation.kind === 'group' && users.includes(userId) && this.groupsOf.has(userId)) {
+      if (event === 'left' || event === 'removed') this.unhear(conversation.conversationId, userId);
+      else this.hear(conversation.conversationId, userId);
+    }
+    this.sendToUser(userId, { type: 'conversation', event, conversation });
+  }
+
+  private async indexGroups(userId: string): Promise<void> {
+    const ids = await this.loadGroups(userId);
+    if (!this.groupsOf.has(userId)) return; // disconnected meanwhile
+    for (const conversationId of ids) if (!isDirectConversationId(conversationId)) this.hear(conversationId, userId);
+    this.indexed.add(userId);
+  }
+
+  private hear(conversationId: string, userId: string): void {
+    this.groupsOf.get(userId)?.add(conversationId);
+    let users = this.hearers.get(conversationId);
+    if (!users) this.hearers.set(conversationId, (users = new Set()));
+    users.add(userId);
+  }
+
+  private unhear(conversationId: string, userId: string): void {
+    this.groupsOf.get(userId)?.delete(conversationId);
+    const users = this.hearers.get(conversationId);
+    if (users?.delete(userId) && users.size === 0) this.hearers.delete(conversationId);
+  }
+}
+
+function toServerEvent(event: BusEvent & { kind: 'receipt' | 'typing' }): ServerEvent {
+  if (event.kind === 'typing') return { type: 'typing', conversationId: event.conversationId, userId: event.userId };
+  const { conversationId, userId, deliveredSeq, readSeq } = event;
+  return { type: 'receipt', conversationId, userId, ...(deliveredSeq !== undefined ? { deliveredSeq } : {}), ...(readSeq !== undefined ? { readSeq } : {}) };
 }

@@ -1,10 +1,10 @@
-// The one send path, for both doors (WebSocket frame and POST /api/messages): rate limit, assign the
-// sort key, store (DB-first), and only then acknowledge and deliver live.
+// The one send path, for both doors (WebSocket frame and POST /api/messages): rate limit, store
+// (DB-first; the store checks membership and assigns the conversation's seq), and only then
+// acknowledge and deliver live.
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
 import type { SendInput } from './commands.js';
-import { SortKeyClock } from '../store/sort-key.js';
 import { StoreUnavailableError, type Store, type StoredMessage } from '../store/store.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
@@ -27,20 +27,21 @@ export class SendService {
     private readonly rateLimiter: RateLimiter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly clock: SortKeyClock = new SortKeyClock(),
   ) {
     const sent = metrics.messagesSent;
     this.sentCounters = {
       new: sent.cell('new'),
       duplicate: sent.cell('duplicate'),
       conflict: sent.cell('conflict'),
+      notFound: sent.cell('not_found'),
       rateLimited: sent.cell('rate_limited'),
       unavailable: sent.cell('unavailable'),
     };
   }
 
   /** Resolves once the message is durably stored; throws ChatError (rate_limited, conflict, unavailable). */
-  async send(from: string, input: SendInput): Promise<SendOutcome> {
+  /** `fromDevice`: the sending device, which is not delivered its own message (undefined over HTTP). */
+  async send(from: string, input: SendInput, fromDevice?: string): Promise<SendOutcome> {
     if (!this.accepting) {
       throw new ChatError('unavailable', 'Server is shutting down; nothing was stored, retry with the same messageId', {
         messageId: input.messageId,
@@ -49,7 +50,7 @@ export class SendService {
     }
     this.inFlight++;
     try {
-      return await this.accept(from, input);
+      return await this.accept(from, input, fromDevice);
     } finally {
       if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
@@ -65,7 +66,7 @@ export class SendService {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async accept(from: string, input: SendInput): Promise<SendOutcome> {
+  private async accept(from: string, input: SendInput, fromDevice: string | undefined): Promise<SendOutcome> {
     const wait = this.rateLimiter.take(from);
     if (wait > 0) {
       this.sentCounters.rateLimited.value++;
@@ -73,15 +74,20 @@ export class SendService {
       throw new ChatError('rate_limited', undefined, { messageId: input.messageId, retryAfterSec: wait });
     }
     const ts = Date.now();
-    const seq = this.clock.next();
+    const { messageId, body } = input;
+    const address = input.to !== undefined ? { to: input.to } : { conversationId: input.conversationId };
     let result;
     try {
-      result = await this.store.persist({ messageId: input.messageId, from, to: input.to, body: input.body, ts, seq });
+      result = await this.store.persist({ messageId, from, ...(fromDevice !== undefined ? { fromDevice } : {}), ...address, body, ts });
     } catch (error) {
       this.sentCounters.unavailable.value++;
       this.metrics.storeErrors.inc({ op: 'persist' });
       this.log.warn({ err: errorSummary(error), messageId: input.messageId }, 'persist failed; send refused as unavailable');
       throw new ChatError('unavailable', undefined, { messageId: input.messageId, retryAfterSec: retryAfterSec(error), cause: error });
+    }
+    if (result.kind === 'not_member') {
+      this.sentCounters.notFound.value++;
+      throw new ChatError('not_found', 'Unknown conversation, or you are not a member of it; nothing was stored', { messageId: input.messageId });
     }
     if (result.kind === 'conflict') {
       this.sentCounters.conflict.value++;

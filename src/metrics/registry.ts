@@ -17,15 +17,15 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     upgradesRejected: new Counter({
       name: 'chat_upgrades_rejected_total',
       help: 'WebSocket upgrades refused, by reason',
-      labelNames: ['reason'] as const, // no_token | bad_token | expired | origin | limit | shutting_down
+      labelNames: ['reason'] as const, // no_token | bad_token | expired | origin | limit | shutting_down | device | flood_cooldown
       registers,
     }),
     // Per-frame counters: plain increments, published at scrape time (see hot-counter.ts).
     framesIn: new HotCounter('chat_frames_in_total', 'Client frames received, by type', ['type'], registers),
     framesOut: new HotCounter('chat_frames_out_total', 'Frames sent to clients, by type', ['type'], registers),
-    messagesSent: new HotCounter<'new' | 'duplicate' | 'conflict' | 'rate_limited' | 'unavailable'>(
+    messagesSent: new HotCounter<'new' | 'duplicate' | 'conflict' | 'not_found' | 'rate_limited' | 'unavailable'>(
       'chat_messages_sent_total',
-      'Send attempts by result (new, duplicate, conflict, rate_limited, unavailable)',
+      'Send attempts by result (new, duplicate, conflict, not_found, rate_limited, unavailable)',
       ['result'],
       registers,
     ),
@@ -82,7 +82,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     rateLimited: new Counter({
       name: 'chat_rate_limited_total',
       help: 'Frames, requests or upgrades refused by a limit',
-      labelNames: ['limit'] as const, // send | delivered | flood_cooldown | connections | connections_per_ip | metrics_key (and the auth routes' limits)
+      labelNames: ['limit'] as const, // send | delivered | read | typing | conversation_changes | flood_cooldown | connections | connections_per_ip | metrics_key (and the auth routes' limits)
       registers,
     }),
     httpRequests: new HotCounter('chat_http_requests_total', 'HTTP requests by route and status', ['route', 'status'], registers),

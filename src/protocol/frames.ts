@@ -1,10 +1,10 @@
-// Wire protocol v1 (docs/protocol.md): client frame parsing and validation (the server's frames are
+// Wire protocol v1.1 (docs/protocol.md): client frame parsing and validation (the server's frames are
 // encoded in server-frames.ts; the SDK's side of the same frames is client-codec.ts). No I/O here.
 // Every field is type- and size-checked before use: an object where a string belongs (`{"$gt":""}`)
 // is rejected, which is what keeps operator injection out of the store.
 import type { ClientCommand, SendInput } from '../chat/commands.js';
 import { ChatError } from '../errors.js';
-import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
+import { CONVERSATION_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
 
 /** A parsed client frame is a domain command (chat/commands.ts). */
 export type ClientFrame = ClientCommand;
@@ -30,7 +30,15 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
     case 'send':
       return { type: 'send', ...validateSendInput(value, limits) };
     case 'delivered':
+      if (value.conversationId !== undefined || value.seq !== undefined) {
+        if (value.messageIds !== undefined) throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both');
+        return { type: 'delivered_upto', conversationId: conversationIdOf(value.conversationId), seq: seqOf(value.seq) };
+      }
       return { type: 'delivered', messageIds: validateMessageIds(value.messageIds, limits) };
+    case 'read':
+      return { type: 'read', conversationId: conversationIdOf(value.conversationId), seq: seqOf(value.seq) };
+    case 'typing':
+      return { type: 'typing', conversationId: conversationIdOf(value.conversationId) };
     case 'sync':
       return { type: 'sync' };
     default:
@@ -41,12 +49,18 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
 /** The fields of a send, from a WebSocket frame or an HTTP body. Unknown fields (a forged `from`) are ignored. */
 export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'maxMessageBytes'>): SendInput {
   if (!isPlainObject(value)) throw new ChatError('bad_request', 'Expected a JSON object');
-  const { messageId, to, body } = value;
+  const { messageId, to, conversationId, body } = value;
   if (typeof messageId !== 'string' || !MESSAGE_ID_PATTERN.test(messageId)) {
     throw new ChatError('bad_request', 'Field "messageId" must be a string of 1-64 characters [A-Za-z0-9_-]');
   }
-  if (typeof to !== 'string' || !USER_ID_PATTERN.test(to)) {
+  if ((to === undefined) === (conversationId === undefined)) {
+    throw new ChatError('bad_request', 'A send carries exactly one of "to" and "conversationId"', { messageId });
+  }
+  if (to !== undefined && (typeof to !== 'string' || !USER_ID_PATTERN.test(to))) {
     throw new ChatError('bad_request', 'Field "to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', { messageId });
+  }
+  if (conversationId !== undefined && (typeof conversationId !== 'string' || !CONVERSATION_ID_PATTERN.test(conversationId))) {
+    throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]', { messageId });
   }
   if (typeof body !== 'string' || body.length === 0) {
     throw new ChatError('bad_request', 'Field "body" must be a non-empty string', { messageId });
@@ -59,7 +73,21 @@ export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'max
   // must come back byte-for-byte as it was sent, so both are refused up front.
   if (!body.isWellFormed()) throw new ChatError('bad_request', 'Field "body" contains a lone surrogate', { messageId });
   if (body.includes('\u0000')) throw new ChatError('bad_request', 'Field "body" must not contain NUL characters', { messageId });
-  return { messageId, to, body };
+  return to !== undefined ? { messageId, to: to as string, body } : { messageId, conversationId: conversationId as string, body };
+}
+
+export function conversationIdOf(value: unknown): string {
+  if (typeof value !== 'string' || !CONVERSATION_ID_PATTERN.test(value)) {
+    throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]');
+  }
+  return value;
+}
+
+function seqOf(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ChatError('bad_request', 'Field "seq" must be a non-negative integer');
+  }
+  return value;
 }
 
 function validateMessageIds(value: unknown, limits: FrameLimits): string[] {
@@ -77,7 +105,7 @@ function validateMessageIds(value: unknown, limits: FrameLimits): string[] {
   return value as string[];
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

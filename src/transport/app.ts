@@ -18,6 +18,7 @@ import { answerBadFraming, guardFraming } from './framing.js';
 import { startHealthServer, type HealthServer } from './health-port.js';
 import { countingExchanges } from './http.js';
 import { listen } from './listen.js';
+import { registerConversationRoutes } from './conversation-routes.js';
 import { registerRoutes } from './routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
@@ -68,6 +69,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown }));
   registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown });
   if (demo) registerDemoRoutes(routes, demo, metrics);
+  registerConversationRoutes(routes, { config, verifier, cors, chat, log, isShuttingDown }, countingExchanges(metrics));
   registerRoutes(routes, { config, verifier, cors, sender: chat, store: deps.store, metrics, log, isShuttingDown, isDraining });
 
   // A busy port (and no LISTEN_REUSE_PORT) rejects: the composition root releases what it started.

@@ -13,6 +13,8 @@ import type { RefusalWindow } from './flood-guard.js';
 export interface SocketData {
   readonly principal: Principal;
   readonly ip: string;
+  /** `?device=` of the upgrade URL (v1.1), `default` without one. */
+  readonly deviceId: string;
   connection?: SocketConnection;
   /** The chat domain's handle for this connection (opaque to the transport). */
   session?: DeliverySession;
@@ -58,6 +60,7 @@ let nextId = 1;
 export class SocketConnection implements ChatConnection {
   readonly id = nextId++;
   readonly userId: string;
+  readonly deviceId: string;
   open = true;
   /** Encoded frames waiting for this turn's flush, and their types (parallel arrays: no object per frame). */
   private outbox: string[] = [];
@@ -72,7 +75,9 @@ export class SocketConnection implements ChatConnection {
     private readonly ws: WebSocket<SocketData>,
     private readonly hooks: ConnectionHooks,
   ) {
-    this.userId = ws.getUserData().principal.userId;
+    const data = ws.getUserData();
+    this.userId = data.principal.userId;
+    this.deviceId = data.deviceId;
   }
 
   send(event: ServerEvent): void {

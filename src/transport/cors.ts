@@ -18,8 +18,8 @@ export class CorsPolicy {
   preflightHeaders(origin: string): Headers {
     return {
       ...this.headersFor(origin),
-      'access-control-allow-methods': 'GET, POST, OPTIONS',
-      'access-control-allow-headers': 'content-type, authorization, x-metrics-key',
+      'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
+      'access-control-allow-headers': 'content-type, authorization, idempotency-key, x-metrics-key',
       'access-control-max-age': '600',
     };
   }

@@ -7,11 +7,11 @@ import type { SendOutcome } from '../chat/send.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ChatError, toChatError } from '../errors.js';
 import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, type Headers } from './http.js';
+import { apiRoute } from './api-route.js';
+import { countingExchanges, Exchange, type Headers } from './http.js';
 import { ALIVE, readiness } from './health.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
 
@@ -54,41 +54,12 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   app.get('/readyz', readyz(false));
   app.head('/readyz', readyz(true));
 
-  app.post('/api/messages', (res, req) => {
-    const authorization = req.getHeader('authorization');
-    const cookie = req.getHeader('cookie');
-    const contentType = req.getHeader('content-type');
-    const contentLength = req.getHeader('content-length');
-    const corsHeaders = cors.headersFor(req.getHeader('origin'));
-    const exchange = exchangeFor(res, '/api/messages');
-    if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', corsHeaders);
-    if (!isJsonContentType(contentType)) return exchange.errorCode('unsupported_media_type', corsHeaders);
-    // Start reading at once (uWS wants onData attached now), authenticate meanwhile.
-    const body = readBody(exchange, contentLength, config.limits.maxHttpBodyBytes, config.limits.httpBodyTimeoutMs);
-    body.catch(() => {}); // handled below; avoids an unhandled rejection when auth fails first
-    void (async () => {
-      const principal = authenticate(exchange, authorization, cookie, corsHeaders, '/api/messages');
-      if (!principal) return;
-      try {
-        let value: unknown;
-        const raw = await body;
-        // Invalid UTF-8 is refused, never stored with U+FFFD in place of what was sent.
-        const text = decodeUtf8Body(raw);
-        try {
-          value = JSON.parse(text);
-        } catch {
-          throw new ChatError('bad_request', 'Body is not valid JSON');
-        }
-        const input = validateSendInput(value, config.limits);
-        const { message, duplicate } = await deps.sender.send(principal.userId, input);
-        exchange.json(duplicate ? 200 : 201, { status: 'SENT', messageId: message.messageId, ts: message.ts, duplicate }, corsHeaders);
-      } catch (error) {
-        if (exchange.aborted) return;
-        const chatError = toChatError(error);
-        if (chatError.code === 'internal') deps.log.error({ err: error }, 'internal error in POST /api/messages');
-        exchange.error(chatError, corsHeaders);
-      }
-    })();
+  // The HTTP door of the send path. v1 answers keep their fields; v1.1 adds conversationId and seq.
+  apiRoute(app, deps, exchangeFor, 'post', '/api/messages', { body: true }, async ({ principal, body }) => {
+    const input = validateSendInput(body, config.limits);
+    const { message, duplicate } = await deps.sender.send(principal.userId, input);
+    const answer = { status: 'SENT', messageId: message.messageId, ts: message.ts, duplicate, conversationId: message.conversationId, seq: message.seq };
+    return { status: duplicate ? 200 : 201, body: answer };
   });
 
   registerMetricsRoutes(app, deps, exchangeFor, authenticate);

@@ -3,6 +3,8 @@ import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSock
 import type { JwtVerifier } from '../auth/jwt.js';
 import { authenticate } from '../auth/credentials.js';
 import type { Chat } from '../chat/create-chat.js';
+import { DEVICE_ID_PATTERN } from '../protocol/ids.js';
+import { DEFAULT_DEVICE } from '../store/store.js';
 import type { Config } from '../config.js';
 import { ChatError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -81,8 +83,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const cookie = req.getHeader('cookie');
     const exchange = new Exchange(res);
     const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
+    // The device (v1.1): read here, while the request is valid (uWS frees it when this callback returns).
+    const device = req.getQuery('device') || undefined; // '' when absent on this build
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
+    if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) return reject(exchange, 'device', 'bad_request');
     if (origin !== '' && !deps.cors.allows(origin)) return reject(exchange, 'origin', 'forbidden');
     if (connections >= config.limits.maxConnections) {
       metrics.rateLimited.inc({ limit: 'connections' });
@@ -102,7 +107,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     }
     reserve(ip);
     exchange.done = true;
-    const data: SocketData = { principal, ip };
+    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE };
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 

@@ -89,12 +89,12 @@ describe('retryAfter with jitter, end to end', { timeout: 60_000 }, () => {
     // least 1 s. Then it syncs: the replay brings the message back and it is confirmed again.
     class FirstConfirmFails extends MemoryStore {
       readonly failed = new Set<string>();
-      override async markDelivered(userId: string, messageIds: readonly string[]) {
+      override async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]) {
         if (!this.failed.has(userId)) {
           this.failed.add(userId);
           throw new Error('store overloaded');
         }
-        return super.markDelivered(userId, messageIds);
+        return super.confirmIds(userId, deviceId, messageIds);
       }
     }
     const store = new FirstConfirmFails();

@@ -58,11 +58,12 @@ describe('HTTP', () => {
     const res = await post({ messageId: 'http-1', to: 'bob', body: 'via http' });
     assert.equal(res.status, 201);
     const ack = (await res.json()) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(ack).sort(), ['duplicate', 'messageId', 'status', 'ts']);
+    // v1's fields, plus v1.1's conversationId and seq beside them.
+    assert.deepEqual(Object.keys(ack).sort(), ['conversationId', 'duplicate', 'messageId', 'seq', 'status', 'ts']);
     assert.equal(ack.status, 'SENT');
     assert.equal(ack.duplicate, false);
     const live = await bob.next((f) => f.type === 'message');
-    assert.deepEqual(live, { type: 'message', messageId: 'http-1', from: 'alice', to: 'bob', body: 'via http', ts: ack.ts });
+    assert.deepEqual(live, { type: 'message', messageId: 'http-1', from: 'alice', to: 'bob', body: 'via http', ts: ack.ts, conversationId: ack.conversationId, seq: ack.seq });
     const retry = await post({ messageId: 'http-1', to: 'bob', body: 'via http' });
     assert.equal(retry.status, 200);
     assert.deepEqual(await retry.json(), { ...ack, duplicate: true });

@@ -54,15 +54,16 @@ describe('Mongo outage', { skip: baseUri ? false : skipReason('mongo') }, () => 
     await proxy.down();
     const started = Date.now();
     await assert.rejects(store.persist(message('bob', 'during-outage')), StoreUnavailableError);
-    await assert.rejects(store.markDelivered('bob', ['before-outage']), StoreUnavailableError);
+    await assert.rejects(store.confirmIds('bob', 'default', ['before-outage']), StoreUnavailableError);
     await assert.rejects(store.ping());
     assert.ok(Date.now() - started < 4 * OP_TIMEOUT_MS + 1000, `failed in ${Date.now() - started} ms`);
 
     await proxy.up();
     await store.ping(); // the driver re-checks the server on demand: no restart, no wait for a heartbeat
     assert.equal((await store.persist(message('bob', 'after-outage'))).kind, 'created');
-    assert.deepEqual((await store.pendingFor('bob', undefined, 10)).messages.map((m) => m.messageId), ['before-outage', 'after-outage']);
-    assert.equal((await store.markDelivered('bob', ['before-outage'])).length, 1);
+    const [target] = await store.replayTargets('bob', 'default');
+    assert.deepEqual((await store.messagesAfter(target!.conversationId, target!.cursor.upTo, 10)).map((m) => m.messageId), ['before-outage', 'after-outage']);
+    assert.equal((await store.confirmIds('bob', 'default', ['before-outage'])).marks.length, 1);
   });
 
   it('server: sends get `unavailable` and /readyz 503 while Mongo is gone; both recover by themselves', async () => {

@@ -14,9 +14,9 @@ class FlakyStore extends MemoryStore {
     if (this.failing) throw new Error('connection refused');
     return super.persist(message);
   }
-  override async markDelivered(userId: string, ids: readonly string[]) {
+  override async confirmIds(userId: string, deviceId: string, ids: readonly string[]) {
     if (this.failing) throw new Error('connection refused');
-    return super.markDelivered(userId, ids);
+    return super.confirmIds(userId, deviceId, ids);
   }
 }
 

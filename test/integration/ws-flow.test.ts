@@ -35,7 +35,9 @@ for (const variant of storeVariants()) {
       // DB-first: by the time the ack is seen the message is in the store.
       assert.equal((await t.store.getMessage(messageId))?.body, 'hi bob');
       const message = await b.next((f) => f.type === 'message');
-      assert.deepEqual(message, { type: 'message', messageId, from: alice, to: bob, body: 'hi bob', ts: ack.ts });
+      // v1's fields unchanged; v1.1 adds the conversation and its seq (the same as on the SENT ack).
+      assert.deepEqual(message, { type: 'message', messageId, from: alice, to: bob, body: 'hi bob', ts: ack.ts, conversationId: ack.conversationId, seq: ack.seq });
+      assert.equal(ack.seq, 1);
       b.send({ type: 'delivered', messageIds: [messageId] });
       const delivered = await a.next((f) => f.type === 'ack' && f.status === 'DELIVERED');
       assert.deepEqual(delivered, { type: 'ack', status: 'DELIVERED', messageId });

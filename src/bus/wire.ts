@@ -1,0 +1,88 @@
+// The bus's wire form: JSON with the publishing instance's `origin`. Other instances are trusted, but
+// a malformed event must never become a malformed frame, so every field is checked on the way in.
+import type { ConversationEventKind } from '../chat/events.js';
+import type { Conversation, StoredMessage } from '../store/store.js';
+import type { BusEvent } from './live-bus.js';
+
+export type WireEvent = BusEvent & { readonly origin: string };
+
+const KINDS = new Set(['created', 'joined', 'left', 'removed', 'updated']);
+
+/** The wire text of an event; a message's prefix is built once per instance (the hot path). */
+export function encodeWireEvent(origin: string, messagePrefix: string, event: BusEvent): string {
+  if (event.kind === 'message') return `${messagePrefix}${JSON.stringify(event.message)}}`;
+  return JSON.stringify({ ...event, origin });
+}
+
+export function messagePrefixFor(origin: string): string {
+  return `{"kind":"message","origin":${JSON.stringify(origin)},"message":`;
+}
+
+export function parseWireEvent(text: string): WireEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(value) || typeof value.origin !== 'string') return undefined;
+  const origin = value.origin;
+  switch (value.kind) {
+    case 'message': {
+      const message = messageOf(value.message);
+      return message && { kind: 'message', origin, message };
+    }
+    case 'delivered':
+      return typeof value.sender === 'string' && typeof value.messageId === 'string' ? { kind: 'delivered', origin, sender: value.sender, messageId: value.messageId } : undefined;
+    case 'receipt': {
+      const { conversationId, userId, deliveredSeq, readSeq } = value;
+      if (typeof conversationId !== 'string' || typeof userId !== 'string' || !optionalSeq(deliveredSeq) || !optionalSeq(readSeq)) return undefined;
+      return { kind: 'receipt', origin, conversationId, userId, ...(deliveredSeq !== undefined ? { deliveredSeq } : {}), ...(readSeq !== undefined ? { readSeq } : {}) };
+    }
+    case 'typing':
+      return typeof value.conversationId === 'string' && typeof value.userId === 'string' ? { kind: 'typing', origin, conversationId: value.conversationId, userId: value.userId } : undefined;
+    case 'conversation': {
+      const conversation = conversationOf(value.conversation);
+      const { event, users } = value;
+      if (!conversation || typeof event !== 'string' || !KINDS.has(event) || !stringArray(users)) return undefined;
+      return { kind: 'conversation', origin, event: event as ConversationEventKind, conversation, users };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function messageOf(value: unknown): StoredMessage | undefined {
+  if (!isObject(value)) return undefined;
+  const { messageId, conversationId, seq, from, fromDevice, to, body, ts } = value;
+  const ok = typeof messageId === 'string' && typeof conversationId === 'string' && Number.isSafeInteger(seq) && typeof from === 'string'
+    && (fromDevice === undefined || typeof fromDevice === 'string') && (to === undefined || typeof to === 'string')
+    && typeof body === 'string' && typeof ts === 'number';
+  if (!ok) return undefined;
+  return {
+    messageId, conversationId, seq: seq as number, from,
+    ...(fromDevice !== undefined ? { fromDevice: fromDevice as string } : {}),
+    ...(to !== undefined ? { to: to as string } : {}),
+    body, ts,
+  };
+}
+
+function conversationOf(value: unknown): Conversation | undefined {
+  if (!isObject(value)) return undefined;
+  const { conversationId, kind, title, ownerId, createdAt, members } = value;
+  const ok = typeof conversationId === 'string' && (kind === 'direct' || kind === 'group') && (title === null || typeof title === 'string')
+    && (ownerId === null || typeof ownerId === 'string') && typeof createdAt === 'number' && stringArray(members);
+  return ok ? { conversationId, kind, title, ownerId, createdAt, members } : undefined;
+}
+
+function optionalSeq(value: unknown): value is number | undefined {
+  return value === undefined || (typeof value === 'number' && Number.isSafeInteger(value));
+}
+
+function stringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,110 @@
+// Groups and the conversation list: create, members, title, list, one item, history. Membership rules
+// (docs/protocol.md): a non-member is told not_found (existence does not leak); only the owner adds
+// members or renames; anyone may remove themselves (leave); the owner removes anyone; direct
+// conversations have exactly their two members, forever.
+import { ChatError } from '../errors.js';
+import { groupConversationId } from '../store/conversation-ids.js';
+import type { Conversation, ConversationListItem, ConversationPage, HistoryPage, Store } from '../store/store.js';
+import type { NewGroupInput } from './commands.js';
+import { notFound } from './confirm.js';
+import type { ConversationDirectory } from './directory.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { DeliveryRouter } from './router.js';
+
+export interface ConversationLimits {
+  readonly maxGroupMembers: number;
+  readonly maxMembersPerAdd: number;
+  readonly historyPageMax: number;
+  readonly conversationsPageMax: number;
+}
+
+export class ConversationService {
+  constructor(
+    private readonly store: Store,
+    private readonly router: DeliveryRouter,
+    private readonly directory: ConversationDirectory,
+    /** Creations, member changes and renames per user (per minute, burst the same). */
+    private readonly changeLimiter: RateLimiter,
+    private readonly limits: ConversationLimits,
+  ) {}
+
+  async create(ownerId: string, input: NewGroupInput, idempotencyKey?: string): Promise<{ conversation: Conversation; created: boolean }> {
+    const members = [...new Set(input.members)].filter((member) => member !== ownerId);
+    if (input.members.length > this.limits.maxMembersPerAdd) throw new ChatError('too_large', `At most ${this.limits.maxMembersPerAdd} members per call`);
+    if (members.length + 1 > this.limits.maxGroupMembers) throw new ChatError('too_large', `A group holds at most ${this.limits.maxGroupMembers} members`);
+    this.takeChange(ownerId);
+    const createdAt = Date.now();
+    const conversationId = groupConversationId(ownerId, idempotencyKey);
+    const conversation = await this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt });
+    if (conversation.ownerId !== ownerId && !conversation.members.includes(ownerId)) throw notFound();
+    const created = conversation.createdAt === createdAt;
+    if (created) this.changed('created', conversation, conversation.members, conversation.members);
+    return { conversation, created };
+  }
+
+  list(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage> {
+    return this.store.listConversations(userId, Math.min(limit, this.limits.conversationsPageMax), cursor);
+  }
+
+  async item(userId: string, conversationId: string): Promise<ConversationListItem> {
+    const item = await this.store.conversationItem(conversationId, userId);
+    if (!item) throw notFound();
+    return item;
+  }
+
+  async history(userId: string, conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    if (!(await this.store.membership(conversationId, userId))) throw notFound();
+    return this.store.history(conversationId, before, Math.min(limit, this.limits.historyPageMax));
+  }
+
+  async addMembers(userId: string, conversationId: string, userIds: readonly string[]): Promise<Conversation> {
+    const conversation = await this.group(userId, conversationId);
+    if (conversation.ownerId !== userId) throw new ChatError('forbidden', 'Only the owner adds members');
+    if (userIds.length > this.limits.maxMembersPerAdd) throw new ChatError('too_large', `At most ${this.limits.maxMembersPerAdd} members per call`);
+    const fresh = [...new Set(userIds)].filter((member) => !conversation.members.includes(member));
+    if (conversation.members.length + fresh.length > this.limits.maxGroupMembers) throw new ChatError('too_large', `A group holds at most ${this.limits.maxGroupMembers} members`);
+    this.takeChange(userId);
+    const change = await this.store.addMembers(conversationId, fresh, Date.now());
+    if (!change) throw notFound();
+    if (change.users.length > 0) this.changed('joined', change.conversation, change.users, change.conversation.members);
+    return change.conversation;
+  }
+
+  async removeMember(userId: string, conversationId: string, target: string): Promise<void> {
+    const conversation = await this.group(userId, conversationId);
+    if (target !== userId && conversation.ownerId !== userId) throw new ChatError('forbidden', 'Only the owner removes other members');
+    if (!conversation.members.includes(target)) throw new ChatError('not_found', 'Not a member of this conversation');
+    this.takeChange(userId);
+    const change = await this.store.removeMember(conversationId, target);
+    if (!change) throw notFound();
+    if (change.users.length > 0) this.changed(target === userId ? 'left' : 'removed', change.conversation, change.users, [...change.conversation.members, ...change.users]);
+  }
+
+  async setTitle(userId: string, conversationId: string, title: string): Promise<Conversation> {
+    const conversation = await this.group(userId, conversationId);
+    if (conversation.ownerId !== userId) throw new ChatError('forbidden', 'Only the owner renames the group');
+    this.takeChange(userId);
+    const updated = await this.store.setTitle(conversationId, title);
+    if (!updated) throw notFound();
+    this.changed('updated', updated, [], updated.members);
+    return updated;
+  }
+
+  /** A group the caller is a member of (fresh from the store: membership decisions never use a cache). */
+  private async group(userId: string, conversationId: string): Promise<Conversation> {
+    const conversation = await this.store.getConversation(conversationId);
+    if (!conversation || !conversation.members.includes(userId)) throw notFound();
+    if (conversation.kind !== 'group') throw new ChatError('forbidden', 'A direct conversation has exactly its two members');
+    return conversation;
+  }
+
+  private changed(event: 'created' | 'joined' | 'left' | 'removed' | 'updated', conversation: Conversation, users: readonly string[], recipients: readonly string[]): void {
+    this.directory.changed(conversation);
+    this.router.conversationChanged(event, conversation, users, recipients);
+  }
+
+  private takeChange(userId: string): void {
+    const wait = this.changeLimiter.take(userId);
+    if (wait > 0) throw new ChatError('rate_limited', 'Too many conversation changes; retry after retryAfter', { retryAfterSec: wait });
+  }
+}

@@ -1,0 +1,60 @@
+// Replay reads each conversation in seq order, page by page, and merges the conversations by accept
+// time, so a device that was away gets its messages in the order they were accepted (as v1 did for a
+// user's messages from several senders), and within a conversation always in seq order.
+import { covers } from '../store/cursor.js';
+import type { ReplayTarget, Store, StoredMessage } from '../store/store.js';
+
+interface Stream {
+  readonly target: ReplayTarget;
+  afterSeq: number;
+  page: StoredMessage[];
+  at: number;
+  done: boolean;
+}
+
+export class ReplayMerge {
+  private readonly streams: Stream[];
+
+  constructor(
+    private readonly store: Store,
+    targets: readonly ReplayTarget[],
+    /** Messages read per conversation per store call. */
+    private readonly pageSize: number,
+    /** Messages this device already has (its own sends). */
+    private readonly skip: (message: StoredMessage) => boolean,
+  ) {
+    this.streams = targets.map((target) => ({ target, afterSeq: target.cursor.upTo, page: [], at: 0, done: false }));
+  }
+
+  /** The next message to replay, oldest accept time first; undefined when every conversation is done. */
+  async next(): Promise<StoredMessage | undefined> {
+    let best: Stream | undefined;
+    let bestMessage: StoredMessage | undefined;
+    for (const stream of this.streams) {
+      const head = await this.head(stream);
+      if (head && (!bestMessage || head.ts < bestMessage.ts)) {
+        best = stream;
+        bestMessage = head;
+      }
+    }
+    if (best) best.at++;
+    return bestMessage;
+  }
+
+  private async head(stream: Stream): Promise<StoredMessage | undefined> {
+    for (;;) {
+      if (stream.at < stream.page.length) {
+        const message = stream.page[stream.at]!;
+        if (!covers(stream.target.cursor, message.seq) && !this.skip(message)) return message;
+        stream.at++;
+        continue;
+      }
+      if (stream.done) return undefined;
+      const page = await this.store.messagesAfter(stream.target.conversationId, stream.afterSeq, this.pageSize);
+      stream.page = page;
+      stream.at = 0;
+      if (page.length < this.pageSize) stream.done = true;
+      if (page.length > 0) stream.afterSeq = page[page.length - 1]!.seq;
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// One shape for every JSON API route: read what uWS only lends during the callback (headers, URL
+// parameters), authenticate, read and parse the body where there is one, run the handler, and turn a
+// thrown ChatError into its status and JSON error. CORS headers on every answer.
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { authenticate } from '../auth/credentials.js';
+import type { JwtVerifier, Principal } from '../auth/jwt.js';
+import type { Config } from '../config.js';
+import { ChatError, toChatError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CorsPolicy } from './cors.js';
+import { decodeUtf8Body, isJsonContentType, readBody, type ExchangeFactory } from './http.js';
+
+export interface ApiRequest {
+  readonly principal: Principal;
+  /** URL parameters, percent-decoded. */
+  readonly params: readonly string[];
+  readonly query: URLSearchParams;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Parsed JSON body (routes with a body only). */
+  readonly body: unknown;
+}
+
+export interface ApiAnswer {
+  readonly status: number;
+  /** Undefined: no body (204). */
+  readonly body?: unknown;
+}
+
+export interface ApiRouteDeps {
+  readonly config: Config;
+  readonly verifier: JwtVerifier;
+  readonly cors: CorsPolicy;
+  readonly log: Logger;
+  readonly isShuttingDown: () => boolean;
+}
+
+type Method = 'get' | 'post' | 'patch' | 'del';
+
+export function apiRoute(
+  app: TemplatedApp,
+  deps: ApiRouteDeps,
+  exchangeFor: ExchangeFactory,
+  method: Method,
+  pattern: string,
+  options: { readonly params?: number; readonly body?: boolean; readonly headers?: readonly string[] },
+  handler: (request: ApiRequest) => Promise<ApiAnswer>,
+): void {
+  const { config } = deps;
+  app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+    const authorization = req.getHeader('authorization');
+    const cookie = req.getHeader('cookie');
+    const corsHeaders = deps.cors.headersFor(req.getHeader('origin'));
+    const headers: Record<string, string> = {};
+    for (const name of options.headers ?? []) headers[name] = req.getHeader(name);
+    const rawParams: string[] = [];
+    for (let i = 0; i < (options.params ?? 0); i++) rawParams.push(req.getParameter(i) ?? '');
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const contentType = req.getHeader('content-type');
+    const contentLength = req.getHeader('content-length');
+    const exchange = exchangeFor(res, pattern);
+    if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', corsHeaders);
+    let body: Promise<Buffer> | undefined;
+    if (options.body) {
+      if (!isJsonContentType(contentType)) return exchange.errorCode('unsupported_media_type', corsHeaders);
+      // Start reading at once (uWS wants onData attached now), authenticate meanwhile.
+      body = readBody(exchange, contentLength, config.limits.maxHttpBodyBytes, config.limits.httpBodyTimeoutMs);
+      body.catch(() => {}); // handled below; avoids an unhandled rejection when auth fails first
+    }
+    void (async () => {
+      const auth = authenticate(deps.verifier, authorization, cookie, config.cookie.name);
+      if (!('principal' in auth)) {
+        deps.log.debug({ route: pattern, reason: auth.rejected }, 'request refused: 401');
+        return exchange.errorCode('unauthorized', corsHeaders);
+      }
+      try {
+        const params = rawParams.map(decodeParam);
+        const value = body ? parseJson(decodeUtf8Body(await body)) : undefined;
+        const answer = await handler({ principal: auth.principal, params, query, headers, body: value });
+        if (answer.body === undefined) exchange.respond(answer.status, '', corsHeaders);
+        else exchange.json(answer.status, answer.body, corsHeaders);
+      } catch (error) {
+        if (exchange.aborted) return;
+        const chatError = toChatError(error);
+        if (chatError.code === 'internal') deps.log.error({ err: error, route: pattern }, 'internal error in an API route');
+        exchange.error(chatError, corsHeaders);
+      }
+    })();
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ChatError('bad_request', 'Body is not valid JSON');
+  }
+}
+
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ChatError('bad_request', 'Malformed percent-encoding in the URL');
+  }
+}

@@ -1,0 +1,58 @@
+// The conversation API (protocol v1.1, docs/protocol.md): groups, members, the list and history.
+// Every route answers a non-member 404, so a conversation's existence does not leak.
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Chat } from '../chat/create-chat.js';
+import { idempotencyKeyOf, listCursorParam, positiveIntParam, userIdParam, validateNewGroup, validateTitle, validateUserIds } from '../protocol/api-input.js';
+import { listItemView, messageView } from '../protocol/api-views.js';
+import { conversationIdOf } from '../protocol/frames.js';
+import { conversationView } from '../protocol/server-frames.js';
+import { apiRoute, type ApiRouteDeps } from './api-route.js';
+import type { ExchangeFactory } from './http.js';
+
+const DEFAULT_PAGE = 50;
+
+export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps & { readonly chat: Chat }, exchangeFor: ExchangeFactory): void {
+  const { chat, config } = deps;
+  const { limits } = config;
+  const conversations = chat.conversations;
+  const route = apiRoute.bind(null, app, deps, exchangeFor);
+
+  route('post', '/api/conversations', { body: true, headers: ['idempotency-key'] }, async ({ principal, body, headers }) => {
+    const input = validateNewGroup(body, limits.maxTitleChars, limits.maxMembersPerAdd);
+    const { conversation, created } = await conversations.create(principal.userId, input, idempotencyKeyOf(headers['idempotency-key']!));
+    return { status: created ? 201 : 200, body: { ...conversationView(conversation), members: conversation.members } };
+  });
+
+  route('get', '/api/conversations', {}, async ({ principal, query }) => {
+    const page = await conversations.list(principal.userId, positiveIntParam(query, 'limit') ?? DEFAULT_PAGE, listCursorParam(query));
+    return { status: 200, body: { conversations: page.items.map((item) => listItemView(item, principal.userId)), next: page.next ?? null } };
+  });
+
+  route('get', '/api/conversations/:id', { params: 1 }, async ({ principal, params }) => {
+    const item = await conversations.item(principal.userId, conversationIdOf(params[0]));
+    return { status: 200, body: listItemView(item, principal.userId) };
+  });
+
+  route('get', '/api/conversations/:id/messages', { params: 1 }, async ({ principal, params, query }) => {
+    const before = positiveIntParam(query, 'before');
+    const limit = positiveIntParam(query, 'limit') ?? DEFAULT_PAGE;
+    const page = await conversations.history(principal.userId, conversationIdOf(params[0]), before, limit);
+    return { status: 200, body: { messages: page.messages.map(messageView), hasMore: page.hasMore } };
+  });
+
+  route('post', '/api/conversations/:id/members', { params: 1, body: true }, async ({ principal, params, body }) => {
+    const conversationId = conversationIdOf(params[0]);
+    const conversation = await conversations.addMembers(principal.userId, conversationId, validateUserIds(body, limits.maxMembersPerAdd));
+    return { status: 200, body: { conversationId, members: conversation.members } };
+  });
+
+  route('del', '/api/conversations/:id/members/:userId', { params: 2 }, async ({ principal, params }) => {
+    await conversations.removeMember(principal.userId, conversationIdOf(params[0]), userIdParam(params[1]!));
+    return { status: 204 };
+  });
+
+  route('patch', '/api/conversations/:id', { params: 1, body: true }, async ({ principal, params, body }) => {
+    const conversation = await conversations.setTitle(principal.userId, conversationIdOf(params[0]), validateTitle(body, limits.maxTitleChars));
+    return { status: 200, body: { ...conversationView(conversation), members: conversation.members } };
+  });
+}
