@@ -1,0 +1,138 @@
+// A group of three across two server processes on one database with the live bus (FerretDB + NATS):
+// live delivery to members on both instances, replay after a disconnect, receipts and typing across
+// instances; and two processes sending into one conversation at once produce seqs 1..N, unique and
+// gapless (FerretDB v1 makes no conditional update atomic: the unique index decides).
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { signToken } from '../../src/auth/jwt.js';
+import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
+import { TEST_SECRET, testEnv } from '../helpers/server.js';
+import { skipReason } from '../helpers/skips.js';
+import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
+import { TestClient, type Frame } from '../helpers/ws-client.js';
+
+const baseUri = mongoTestUri();
+const natsUri = process.env.TEST_NATS_URI ?? 'nats://127.0.0.1:4222';
+const CONCURRENT = 60;
+
+function reachable(uri: string): Promise<boolean> {
+  const { hostname, port } = new URL(uri);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port || 4222), hostname, () => (socket.destroy(), resolve(true)));
+    socket.on('error', () => resolve(false));
+  });
+}
+
+const natsUp = await reachable(natsUri);
+if (!natsUp && process.env.REQUIRE_BUS === '1') throw new Error(`REQUIRE_BUS=1 but NATS is not reachable at ${natsUri}`);
+const skip = !baseUri ? skipReason('mongo') : !natsUp ? skipReason('nats', `nothing answers at ${natsUri}`) : false;
+
+describe('a group across two server processes (Mongo store + NATS)', { skip }, () => {
+  const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'groups2');
+  const servers: ServerProcess[] = [];
+  const clients: TestClient[] = [];
+  let http: { a: string; b: string };
+  let ws: { a: string; b: string };
+  const tokens = new Map<string, string>();
+
+  const token = async (userId: string) => {
+    if (!tokens.has(userId)) tokens.set(userId, await signToken({ secret: TEST_SECRET, userId, ttlSec: 600 }));
+    return tokens.get(userId)!;
+  };
+  const connect = async (url: string, userId: string, device: string) => {
+    const { client, replayed } = await TestClient.connectReady(`${url}?device=${device}`, await token(userId));
+    clients.push(client);
+    return { client, replayed };
+  };
+  const api = async (base: string, userId: string, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${await token(userId)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as Record<string, unknown>) };
+  };
+  const messageOf = (messageId: string) => (frame: Frame) => frame.type === 'message' && frame.messageId === messageId;
+
+  before(async () => {
+    const dbUri = databases.fresh();
+    const start = () => {
+      const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: natsUri }));
+      servers.push(server);
+      return server.listening;
+    };
+    const [a, b] = await Promise.all([start(), start()]);
+    http = { a: `http://127.0.0.1:${a}`, b: `http://127.0.0.1:${b}` };
+    ws = { a: `ws://127.0.0.1:${a}/ws`, b: `ws://127.0.0.1:${b}/ws` };
+  });
+
+  after(async () => {
+    for (const client of clients) await client.close().catch(() => {});
+    for (const server of servers) server.kill('SIGTERM');
+    await Promise.all(servers.map((server) => server.exited));
+    await databases.drop();
+  });
+
+  it('delivers live to members on both instances, replays after a disconnect, and carries receipts and typing across', { timeout: 60_000 }, async () => {
+    const created = await api(http.a, 'ann', 'POST', '/api/conversations', { title: 'Across', members: ['bo', 'cy'] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const conversationId = created.body!.conversationId as string;
+
+    const { client: ann } = await connect(ws.a, 'ann', 'phone');
+    const { client: bo } = await connect(ws.b, 'bo', 'laptop');
+    const { client: cy } = await connect(ws.b, 'cy', 'phone');
+
+    ann.send({ type: 'send', messageId: 'across-1', conversationId, body: 'hello both' });
+    const ack = await ann.next((f) => f.messageId === 'across-1' && f.type === 'ack');
+    assert.deepEqual([ack.status, ack.conversationId, ack.seq], ['SENT', conversationId, 1]);
+    for (const member of [bo, cy]) {
+      const message = await member.next(messageOf('across-1'));
+      assert.deepEqual({ ...message, ts: 0 }, { type: 'message', messageId: 'across-1', conversationId, seq: 1, from: 'ann', body: 'hello both', ts: 0 });
+    }
+
+    // cy goes away; a message while it is gone is replayed on its return (to the other instance).
+    await cy.close();
+    bo.send({ type: 'send', messageId: 'across-2', conversationId, body: 'while cy is away' });
+    await ann.next(messageOf('across-2'));
+    const { replayed } = await connect(ws.a, 'cy', 'phone');
+    assert.deepEqual(replayed.map((f) => f.messageId), ['across-1', 'across-2'], 'cy never confirmed either, so both come back');
+
+    // bo reads on instance B: ann (instance A) gets the receipt.
+    bo.send({ type: 'read', conversationId, seq: 2 });
+    const receipt = await ann.next((f) => f.type === 'receipt' && f.userId === 'bo' && f.readSeq === 2, 10_000);
+    assert.equal(receipt.conversationId, conversationId);
+
+    // ann types on instance A: bo (instance B) sees it; ann does not get her own.
+    ann.send({ type: 'typing', conversationId });
+    const typing = await bo.next((f) => f.type === 'typing', 10_000);
+    assert.deepEqual(typing, { type: 'typing', conversationId, userId: 'ann' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(ann.frames.filter((f) => f.type === 'typing').length, 0);
+  });
+
+  it(`gives ${CONCURRENT} messages sent into one conversation through both instances at once the seqs 1..${CONCURRENT}, each once`, { timeout: 120_000 }, async () => {
+    const created = await api(http.b, 'dee', 'POST', '/api/conversations', { title: 'Race', members: ['eve'] });
+    const conversationId = created.body!.conversationId as string;
+    const { client: onA } = await connect(ws.a, 'dee', 'one');
+    const { client: onB } = await connect(ws.b, 'eve', 'two');
+    for (let i = 0; i < CONCURRENT / 2; i++) {
+      onA.send({ type: 'send', messageId: `race-a-${i}`, conversationId, body: `a ${i}` });
+      onB.send({ type: 'send', messageId: `race-b-${i}`, conversationId, body: `b ${i}` });
+    }
+    const acks = async (client: TestClient, prefix: string) => {
+      const out: Frame[] = [];
+      for (let i = 0; i < CONCURRENT / 2; i++) out.push(await client.next((f) => f.messageId === `${prefix}${i}` && (f.type === 'ack' || f.type === 'error'), 60_000));
+      return out;
+    };
+    const all = [...(await acks(onA, 'race-a-')), ...(await acks(onB, 'race-b-'))];
+    assert.deepEqual(all.filter((f) => f.type === 'error'), []);
+    const seqs = all.map((f) => f.seq as number).sort((x, y) => x - y);
+    assert.deepEqual(seqs, Array.from({ length: CONCURRENT }, (_, i) => i + 1));
+    // The store agrees: history holds each message once, in seq order.
+    const page = await api(http.a, 'dee', 'GET', `/api/conversations/${encodeURIComponent(conversationId)}/messages?limit=200`);
+    const messages = page.body!.messages as { seq: number; messageId: string }[];
+    assert.deepEqual(messages.map((m) => m.seq), seqs);
+    assert.equal(new Set(messages.map((m) => m.messageId)).size, CONCURRENT);
+  });
+});
