@@ -105,6 +105,8 @@ export const ENV_SPECS = {
   DB_OP_TIMEOUT_MS: intIn(100, 600_000)({ default: 5000 }),
   BUS_URI: busUri({ default: undefined }),
   BUS_WATCH_TIMEOUT_MS: intIn(10, 60_000)({ default: 1000 }),
+  BUS_FALLBACK_POLL_MS: intIn(0, 600_000)({ default: 1000 }),
+  BUS_LATE_EVENT_MS: intIn(0, 600_000)({ default: 500 }),
   DB_BATCH_MAX_WAIT_MS: intIn(0, 1000)({ default: 2 }),
   DB_BATCH_MAX_OPS: intIn(1, 100_000)({ default: 512 }),
   DB_BATCH_MAX_OPS_PER_USER: intIn(1, 100_000)({ default: 64 }),

@@ -63,6 +63,10 @@ export interface Config {
     readonly historyPageMax: number;
     readonly conversationsPageMax: number;
     readonly maxTitleChars: number;
+    /** While the bus is down, connected devices are caught up from the store this often (0: never). */
+    readonly busFallbackPollMs: number;
+    /** Bus message events older than this are checked against the device's cursor before delivery. */
+    readonly busLateEventMs: number;
     /** A connection answered rate_limited this many times within RATE_LIMITED_WINDOW_MS is closed (1008). */
     readonly rateLimitedCloseAfter: number;
     /** After such a close, the user's new connections are refused (429) for this long. */
@@ -232,6 +236,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       historyPageMax: e.HISTORY_PAGE_MAX,
       conversationsPageMax: e.CONVERSATIONS_PAGE_MAX,
       maxTitleChars: e.MAX_TITLE_CHARS,
+      busFallbackPollMs: e.BUS_FALLBACK_POLL_MS,
+      busLateEventMs: e.BUS_LATE_EVENT_MS,
       rateLimitedCloseAfter: e.RATE_LIMITED_CLOSE_AFTER,
       rateLimitedCooldownSec: e.RATE_LIMITED_COOLDOWN_SEC,
     },

@@ -63,6 +63,8 @@ export function chatLimits(config: Config): ChatLimits {
     maxMembersPerAdd: limits.maxMembersPerAdd,
     historyPageMax: limits.historyPageMax,
     conversationsPageMax: limits.conversationsPageMax,
+    busFallbackPollMs: limits.busFallbackPollMs,
+    busLateEventMs: limits.busLateEventMs,
     maxConnections: limits.maxConnections,
   };
 }

@@ -33,6 +33,11 @@ export interface LiveBus {
   publish(userId: string, event: BusEvent): void;
   /** To every other instance (group traffic). */
   publishAll(event: BusEvent): void;
+  /**
+   * Link state changes: false when events may be lost (not connected, or the server stopped answering
+   * pings), true when they flow again. The chat layer polls the store in between (BUS_FALLBACK_POLL_MS).
+   */
+  onHealth(listener: (up: boolean) => void): void;
   close(): Promise<void>;
 }
 
@@ -44,5 +49,6 @@ export class NoBus implements LiveBus {
   unwatch(): void {}
   publish(): void {}
   publishAll(): void {}
+  onHealth(): void {}
   async close(): Promise<void> {}
 }

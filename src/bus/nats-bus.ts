@@ -33,6 +33,8 @@ export class NatsBus implements LiveBus {
   private readonly counts;
   private nc: NatsConnection | undefined;
   private onEvent: BusHandler = () => {};
+  private healthListeners: ((up: boolean) => void)[] = [];
+  private up = false;
   private closed = false;
   /** subject, payload, subject, payload, …: what this event-loop turn published. */
   private outbox: string[] = [];
@@ -51,7 +53,9 @@ export class NatsBus implements LiveBus {
     this.onEvent = onEvent;
     const { log } = this.options;
     const target = uriForLogs(this.options.uri);
-    connect({ servers: this.options.uri, name: `uws-chat-${this.origin}`, noEcho: true, waitOnFirstConnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 1000 }).then(
+    // Pings every 2 s, two unanswered = a dead link: a frozen NATS is noticed in seconds, not the
+    // client's default 4 minutes, so the store fallback takes over (docs/scaling.md).
+    connect({ servers: this.options.uri, name: `uws-chat-${this.origin}`, noEcho: true, waitOnFirstConnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 1000, pingInterval: 2000, maxPingOut: 2 }).then(
       (nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;
@@ -59,14 +63,29 @@ export class NatsBus implements LiveBus {
         // Users who connected while NATS was unreachable: subscribe them now.
         for (const userId of this.subscriptions.keys()) this.subscribe(userId);
         log.info({ bus: target }, 'live bus connected');
+        this.setHealth(true);
         void (async () => {
           for await (const status of nc.status()) {
-            if (status.type === 'disconnect' || status.type === 'reconnect') log.warn({ bus: target, status: status.type }, 'live bus link changed');
+            if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'staleConnection') {
+              log.warn({ bus: target, status: status.type }, 'live bus link changed');
+              this.setHealth(status.type === 'reconnect');
+            }
           }
         })();
       },
       (error: unknown) => log.error({ bus: target, err: { message: String(error) } }, 'live bus gave up connecting; instances deliver only their own users live'),
     );
+  }
+
+  onHealth(listener: (up: boolean) => void): void {
+    this.healthListeners.push(listener);
+    listener(this.up);
+  }
+
+  private setHealth(up: boolean): void {
+    if (up === this.up) return;
+    this.up = up;
+    for (const listener of this.healthListeners) listener(up);
   }
 
   async watch(userId: string): Promise<void> {
@@ -139,6 +158,7 @@ export class NatsBus implements LiveBus {
   async close(): Promise<void> {
     this.flushOutbox(); // what was published before close still goes out
     this.closed = true;
+    this.healthListeners = [];
     const nc = this.nc;
     this.nc = undefined;
     this.subscriptions.clear();

@@ -30,8 +30,9 @@ export class ConfirmService {
   /** v1: by id. Only the user's own deliveries can be marked: other ids are ignored. */
   async confirm(session: DeliverySession, messageIds: readonly string[]): Promise<number> {
     this.take(this.deliveredLimiter, session.userId, messageIds.length, 'delivered');
-    session.confirmed(messageIds);
     const result = await this.guard(() => this.store.confirmIds(session.userId, session.deviceId, messageIds));
+    // Only once recorded: a refused confirmation leaves its messages to be replayed and confirmed again.
+    session.confirmed(messageIds);
     return this.settle(session.userId, result);
   }
 
@@ -40,6 +41,7 @@ export class ConfirmService {
     this.take(this.deliveredLimiter, session.userId, 1, 'delivered');
     await this.member(conversationId, session.userId);
     const result = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, seq));
+    session.confirmedThrough(conversationId, seq);
     return this.settle(session.userId, result);
   }
 
@@ -50,6 +52,7 @@ export class ConfirmService {
     const read = await this.guard(() => this.store.markRead(session.userId, conversationId, seq));
     if (!read) throw notFound();
     const confirmed = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, read.readSeq));
+    session.confirmedThrough(conversationId, read.readSeq);
     await this.settle(session.userId, confirmed);
     if (read.advanced) this.signals.receipt(conversation, session.userId, { readSeq: read.readSeq });
   }

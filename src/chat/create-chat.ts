@@ -4,12 +4,14 @@ import type { LiveBus } from '../bus/live-bus.js';
 import { ChatError, toChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredMessage } from '../store/store.js';
 import type { ClientCommand, SendInput } from './commands.js';
 import { ConfirmService, notFound } from './confirm.js';
 import { ConversationService, type ConversationLimits } from './conversations.js';
 import { ConversationDirectory } from './directory.js';
 import { Signals } from './signals.js';
+import { BusFallback } from './bus-fallback.js';
+import { covers } from '../store/cursor.js';
 import type { ChatConnection } from './connection.js';
 import type { DeliverySession } from './delivery-session.js';
 import { RateLimiter } from './rate-limit.js';
@@ -33,6 +35,8 @@ export interface ChatLimits extends ConversationLimits {
   readonly typingIntervalMs: number;
   readonly conversationChangesPerMin: number;
   readonly receiptsMaxMembers: number;
+  readonly busFallbackPollMs: number;
+  readonly busLateEventMs: number;
   /** Users whose rate-limit buckets are kept. */
   readonly maxConnections: number;
 }
@@ -53,13 +57,21 @@ export class Chat {
   private readonly directory: ConversationDirectory;
   private readonly signals: Signals;
   private readonly typingLimiter: RateLimiter;
+  private readonly fallback: BusFallback;
   /** Groups, members, the conversation list and history (the HTTP routes). */
   readonly conversations: ConversationService;
 
   constructor(private readonly deps: ChatDeps) {
     const { store, bus, metrics, log, limits } = deps;
     const users = limits.maxConnections;
-    this.router = new DeliveryRouter(limits.replayLiveBuffer, (userId) => store.conversationIdsOf(userId), bus);
+    const lateCheck = {
+      afterMs: limits.busLateEventMs,
+      confirmed: async (session: DeliverySession, message: StoredMessage) => {
+        const cursor = await store.deviceCursor(session.userId, session.deviceId, message.conversationId);
+        return cursor !== undefined && covers(cursor, message.seq);
+      },
+    };
+    this.router = new DeliveryRouter(limits.replayLiveBuffer, (userId) => store.conversationIdsOf(userId), bus, lateCheck);
     this.directory = new ConversationDirectory(store, Math.max(1000, Math.min(users, 100_000)));
     this.signals = new Signals(this.router, limits.receiptsMaxMembers, limits.typingIntervalMs, users);
     const sendLimiter = new RateLimiter(limits.sendRatePerSec, limits.sendBurst, users);
@@ -71,6 +83,7 @@ export class Chat {
     this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log);
     this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics);
     this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
+    this.fallback = new BusFallback(limits.busFallbackPollMs, () => this.router.sessions(), (session) => this.replayer.replay(session, undefined, true), log);
   }
 
   /** Starts taking other instances' events. */
@@ -79,6 +92,7 @@ export class Chat {
       if (event.kind === 'conversation') this.directory.changed(event.conversation);
       this.router.fromBus(event, forUser);
     });
+    if (this.deps.bus.kind !== 'none') this.deps.bus.onHealth((up) => this.fallback.health(up));
   }
 
   /** A new connection: its session is registered, then everything pending is replayed, then `ready`. */
@@ -170,6 +184,7 @@ export class Chat {
 
   /** Stops the bus (after the connections are closed). */
   async close(): Promise<void> {
+    this.fallback.close();
     await this.deps.bus.close();
   }
 

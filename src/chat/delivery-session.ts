@@ -5,6 +5,11 @@
 // Why "sent and not confirmed": a send whose store write was acknowledged just before a replay read it
 // settles after the replay sent it, and its live delivery would send it a second time on the same
 // connection. The session remembers what it sent (bounded) and never sends a message twice live.
+//
+// Why "confirmed": a live event can arrive late (a stalled bus delivers what it held back, seconds
+// later). What this connection confirmed, by id or by watermark, is never sent to it again, however
+// late the event; what another connection of this device confirmed is checked in the store by the
+// router (late events only).
 import type { StoredMessage } from '../store/store.js';
 import type { ChatConnection } from './connection.js';
 import type { ServerEvent } from './events.js';
@@ -26,6 +31,12 @@ export class DeliverySession {
   replay: ReplayState | undefined;
   /** Ids sent on this connection and not confirmed by it, oldest first. */
   private readonly sent = new Set<string>();
+  /** Ids this connection confirmed, oldest first (bounded like `sent`). */
+  private readonly confirmedIds = new Set<string>();
+  /** conversationId → the highest seq this connection confirmed everything up to. */
+  private readonly confirmedUpTo = new Map<string, number>();
+  /** conversationId → the highest seq sent on this connection (a watermark past it is not trusted here). */
+  private readonly highestSent = new Map<string, number>();
 
   constructor(
     readonly connection: ChatConnection,
@@ -51,7 +62,7 @@ export class DeliverySession {
    * message event of a fan-out (encoded once for all its recipients).
    */
   deliverLive(message: StoredMessage, event?: ServerEvent): void {
-    if (this.isOwn(message)) return;
+    if (this.isOwn(message) || this.isConfirmed(message)) return;
     const replay = this.replay;
     if (replay) {
       if (replay.buffered.length < this.liveBufferMax) replay.buffered.push(message);
@@ -65,6 +76,10 @@ export class DeliverySession {
   /** Sends a message frame and remembers it as sent and not confirmed. */
   sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): void {
     this.connection.send(event);
+    if (message.seq > (this.highestSent.get(message.conversationId) ?? 0)) {
+      this.highestSent.set(message.conversationId, message.seq);
+      if (this.highestSent.size > SENT_IDS_MAX) this.highestSent.delete(this.highestSent.keys().next().value!);
+    }
     this.sent.delete(message.messageId); // a replay re-sends: move it to the newest end
     this.sent.add(message.messageId);
     if (this.sent.size > SENT_IDS_MAX) this.sent.delete(this.sent.values().next().value!);
@@ -75,8 +90,29 @@ export class DeliverySession {
     return this.sent.has(messageId);
   }
 
+  /** Whether this connection confirmed the message (by id or by watermark). */
+  isConfirmed(message: StoredMessage): boolean {
+    return this.confirmedIds.has(message.messageId) || message.seq <= (this.confirmedUpTo.get(message.conversationId) ?? 0);
+  }
+
   /** This connection confirmed these. */
   confirmed(messageIds: readonly string[]): void {
-    for (const messageId of messageIds) this.sent.delete(messageId);
+    for (const messageId of messageIds) {
+      this.sent.delete(messageId);
+      this.confirmedIds.add(messageId);
+    }
+    while (this.confirmedIds.size > SENT_IDS_MAX) this.confirmedIds.delete(this.confirmedIds.values().next().value!);
+  }
+
+  /**
+   * This connection confirmed everything of a conversation up to seq. Remembered only up to what it
+   * was sent: a watermark past the conversation's end is clamped by the store, and later messages must
+   * still come through.
+   */
+  confirmedThrough(conversationId: string, claimed: number): void {
+    const seq = Math.min(claimed, this.highestSent.get(conversationId) ?? 0);
+    if (seq <= (this.confirmedUpTo.get(conversationId) ?? 0)) return;
+    this.confirmedUpTo.set(conversationId, seq);
+    if (this.confirmedUpTo.size > SENT_IDS_MAX) this.confirmedUpTo.delete(this.confirmedUpTo.keys().next().value!);
   }
 }

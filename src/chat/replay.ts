@@ -21,31 +21,36 @@ export class ReplayService {
 
   /**
    * Runs a replay; a call during a running replay schedules one more run after it. Rejects on store
-   * errors. `after` (the bus subscription and group index) is awaited with live messages already held,
+   * errors. A `quiet` run is the bus fallback's catch-up: only what this connection lacks, no `ready`. `after` (the bus subscription and group index) is awaited with live messages already held,
    * so nothing published meanwhile is missed or jumps ahead of the replay.
    */
-  async replay(session: DeliverySession, after?: Promise<void>): Promise<void> {
+  async replay(session: DeliverySession, after?: Promise<void>, quiet = false): Promise<void> {
     if (session.replay) {
-      session.replay.again = true;
+      if (!quiet) session.replay.again = true;
       return;
     }
     const state: ReplayState = { buffered: [], overflowed: false, again: false };
     session.replay = state;
     try {
       if (after) await after;
+      let quietRun = quiet;
       do {
         state.again = false;
-        const replayed = await this.runOnce(session, state);
+        const replayed = await this.runOnce(session, state, quietRun);
         if (!session.connection.open) return;
-        session.connection.send({ type: 'ready', replayed });
-        this.metrics.replayPending.observe(replayed);
+        if (!quietRun) {
+          session.connection.send({ type: 'ready', replayed });
+          this.metrics.replayPending.observe(replayed);
+        }
+        quietRun = false; // a sync during a quiet catch-up is answered with a full replay and `ready`
       } while (state.again);
     } finally {
       session.replay = undefined;
     }
   }
 
-  private async runOnce(session: DeliverySession, state: ReplayState): Promise<number> {
+  /** `quiet`: a catch-up (bus fallback), which skips what this connection was already sent and has no `ready`. */
+  private async runOnce(session: DeliverySession, state: ReplayState, quiet: boolean): Promise<number> {
     const { connection } = session;
     const sentNow = new Set<string>();
     let replayed = 0;
@@ -55,7 +60,7 @@ export class ReplayService {
       const perConversation = Math.max(MIN_CONVERSATION_PAGE, Math.ceil(this.pageSize / Math.max(1, targets.length)));
       const merge = new ReplayMerge(this.store, targets, Math.min(this.pageSize, perConversation), (message) => session.isOwn(message));
       for (let message = await merge.next(); message; message = await merge.next()) {
-        if (sentNow.has(message.messageId)) continue;
+        if (sentNow.has(message.messageId) || session.isConfirmed(message) || (quiet && session.wasSent(message.messageId))) continue;
         if (!connection.open) return replayed;
         session.sendMessage(message);
         sentNow.add(message.messageId);
@@ -65,7 +70,7 @@ export class ReplayService {
       // Sent synchronously: nothing can arrive between the last page and `ready`.
       if (!state.overflowed) {
         for (const message of state.buffered.splice(0)) {
-          if (sentNow.has(message.messageId) || session.wasSent(message.messageId)) continue;
+          if (sentNow.has(message.messageId) || session.wasSent(message.messageId) || session.isConfirmed(message)) continue;
           session.sendMessage(message);
           sentNow.add(message.messageId);
           replayed++;

@@ -16,6 +16,16 @@ import type { ConversationEventKind, ServerEvent } from './events.js';
 /** The groups a user is a member of (router's index). */
 export type GroupLoader = (userId: string) => Promise<string[]>;
 
+/**
+ * Bus events older than `afterMs` (a stalled bus delivers late, it does not only drop) are checked
+ * against the store before a device gets them: a message its device confirmed meanwhile, on any
+ * connection, is never sent again.
+ */
+export interface LateEventCheck {
+  readonly afterMs: number;
+  confirmed(session: DeliverySession, message: StoredMessage): Promise<boolean>;
+}
+
 export class DeliveryRouter {
   private readonly byUser = new Map<string, Set<DeliverySession>>();
   /** Groups of the users online here: userId → conversationIds. */
@@ -32,6 +42,7 @@ export class DeliveryRouter {
     private readonly replayLiveBuffer: number,
     private readonly loadGroups: GroupLoader,
     private readonly bus: LiveBus = new NoBus(),
+    private readonly lateCheck?: LateEventCheck,
   ) {}
 
   /**
@@ -133,7 +144,7 @@ export class DeliveryRouter {
   fromBus(event: BusEvent, forUser: string | undefined): void {
     switch (event.kind) {
       case 'message':
-        return this.deliverHere(event.message, forUser);
+        return this.deliverHere(event.message, forUser, this.lateCheck && Date.now() - event.message.ts > this.lateCheck.afterMs);
       case 'delivered':
         return this.sendToUser(event.sender, { type: 'ack_delivered', messageId: event.messageId });
       case 'receipt':
@@ -163,21 +174,31 @@ export class DeliveryRouter {
     })();
   }
 
-  private deliverHere(message: StoredMessage, forUser: string | undefined): void {
+  private deliverHere(message: StoredMessage, forUser: string | undefined, late = false): void {
     const event: ServerEvent = { type: 'message', message };
     if (message.to !== undefined || isDirectConversationId(message.conversationId)) {
-      if (forUser !== undefined) return this.deliverToUser(forUser, message, event);
-      this.deliverToUser(message.from, message, event);
-      if (message.to !== undefined && message.to !== message.from) this.deliverToUser(message.to, message, event);
+      if (forUser !== undefined) return this.deliverToUser(forUser, message, event, late);
+      this.deliverToUser(message.from, message, event, late);
+      if (message.to !== undefined && message.to !== message.from) this.deliverToUser(message.to, message, event, late);
       return;
     }
     const users = this.hearers.get(message.conversationId);
-    if (users) for (const userId of users) this.deliverToUser(userId, message, event);
+    if (users) for (const userId of users) this.deliverToUser(userId, message, event, late);
   }
 
-  private deliverToUser(userId: string, message: StoredMessage, event: ServerEvent): void {
+  private deliverToUser(userId: string, message: StoredMessage, event: ServerEvent, late: boolean): void {
     const set = this.byUser.get(userId);
-    if (set) for (const session of set) session.deliverLive(message, event);
+    if (!set) return;
+    for (const session of set) {
+      if (!late || !this.lateCheck) session.deliverLive(message, event);
+      else {
+        // Unknown: deliver (at-least-once until confirmed); a replay or sync covers what is dropped.
+        this.lateCheck.confirmed(session, message).then(
+          (confirmed) => confirmed || session.deliverLive(message, event),
+          () => session.deliverLive(message, event),
+        );
+      }
+    }
   }
 
   private toHearers(conversationId: string, event: ServerEvent, except: string | undefined): void {
