@@ -31,12 +31,13 @@ export class DeliverySession {
   replay: ReplayState | undefined;
   /** Ids sent on this connection and not confirmed by it, oldest first. */
   private readonly sent = new Set<string>();
+  // Allocated on first use: an idle connection carries none of them (memory per idle connection).
   /** Ids this connection confirmed, oldest first (bounded like `sent`). */
-  private readonly confirmedIds = new Set<string>();
+  private confirmedIds: Set<string> | undefined;
   /** conversationId → the highest seq this connection confirmed everything up to. */
-  private readonly confirmedUpTo = new Map<string, number>();
+  private confirmedUpTo: Map<string, number> | undefined;
   /** conversationId → the highest seq sent on this connection (a watermark past it is not trusted here). */
-  private readonly highestSent = new Map<string, number>();
+  private highestSent: Map<string, number> | undefined;
 
   constructor(
     readonly connection: ChatConnection,
@@ -76,9 +77,10 @@ export class DeliverySession {
   /** Sends a message frame and remembers it as sent and not confirmed. */
   sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): void {
     this.connection.send(event);
-    if (message.seq > (this.highestSent.get(message.conversationId) ?? 0)) {
-      this.highestSent.set(message.conversationId, message.seq);
-      if (this.highestSent.size > SENT_IDS_MAX) this.highestSent.delete(this.highestSent.keys().next().value!);
+    const highestSent = (this.highestSent ??= new Map());
+    if (message.seq > (highestSent.get(message.conversationId) ?? 0)) {
+      highestSent.set(message.conversationId, message.seq);
+      if (highestSent.size > SENT_IDS_MAX) highestSent.delete(highestSent.keys().next().value!);
     }
     this.sent.delete(message.messageId); // a replay re-sends: move it to the newest end
     this.sent.add(message.messageId);
@@ -92,16 +94,17 @@ export class DeliverySession {
 
   /** Whether this connection confirmed the message (by id or by watermark). */
   isConfirmed(message: StoredMessage): boolean {
-    return this.confirmedIds.has(message.messageId) || message.seq <= (this.confirmedUpTo.get(message.conversationId) ?? 0);
+    return (this.confirmedIds?.has(message.messageId) ?? false) || message.seq <= (this.confirmedUpTo?.get(message.conversationId) ?? 0);
   }
 
   /** This connection confirmed these. */
   confirmed(messageIds: readonly string[]): void {
+    const confirmedIds = (this.confirmedIds ??= new Set());
     for (const messageId of messageIds) {
       this.sent.delete(messageId);
-      this.confirmedIds.add(messageId);
+      confirmedIds.add(messageId);
     }
-    while (this.confirmedIds.size > SENT_IDS_MAX) this.confirmedIds.delete(this.confirmedIds.values().next().value!);
+    while (confirmedIds.size > SENT_IDS_MAX) confirmedIds.delete(confirmedIds.values().next().value!);
   }
 
   /**
@@ -110,9 +113,10 @@ export class DeliverySession {
    * still come through.
    */
   confirmedThrough(conversationId: string, claimed: number): void {
-    const seq = Math.min(claimed, this.highestSent.get(conversationId) ?? 0);
-    if (seq <= (this.confirmedUpTo.get(conversationId) ?? 0)) return;
-    this.confirmedUpTo.set(conversationId, seq);
-    if (this.confirmedUpTo.size > SENT_IDS_MAX) this.confirmedUpTo.delete(this.confirmedUpTo.keys().next().value!);
+    const seq = Math.min(claimed, this.highestSent?.get(conversationId) ?? 0);
+    const confirmedUpTo = (this.confirmedUpTo ??= new Map());
+    if (seq <= (confirmedUpTo.get(conversationId) ?? 0)) return;
+    confirmedUpTo.set(conversationId, seq);
+    if (confirmedUpTo.size > SENT_IDS_MAX) confirmedUpTo.delete(confirmedUpTo.keys().next().value!);
   }
 }
