@@ -15,11 +15,11 @@ export interface Figures {
   lostInStore: number;
   /** Acked, but never received by its recipient. */
   lostToRecipient: number;
-  /** Message documents that are not exactly a sent message, plus delivery entries beyond one per message. */
+  /** Message documents that are not exactly a sent message (the unique _id makes a second copy impossible). */
   duplicatedInStore: number;
-  /** Delivery entries with marks > 1, plus messages whose sender got more than one DELIVERED ack. */
+  /** Messages with more than one delivery mark (receipt), plus messages whose sender got more than one DELIVERED ack. */
   deliveredMarkedTwice: number;
-  /** Delivery entries not delivered with marks = 1 at the end (every recipient confirmed everything). */
+  /** Messages without exactly one delivery mark at the end (every recipient confirmed everything). */
   notConfirmedOnce: number;
   /** Frames a client should never have seen (another user's message, altered content, a changed ts…). */
   violations: number;
@@ -36,7 +36,8 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
   try {
     const db = client.db();
     const messages = await db.collection<{ _id: string; from: string; to: string; body: string }>('messages').find({}).toArray();
-    const deliveries = await db.collection<{ _id: string; messageId: string; status: string; marks: number }>('deliveries').find({}).toArray();
+    // The store's delivery marks (docs/store.md): one receipt per (recipient, message), unique by _id.
+    const receipts = await db.collection<{ _id: string; messageId: string; userId: string }>('receipts').find({}).toArray();
     const details: string[] = [];
     const acked = new Set(load.senders.flatMap((sender) => [...sender.acked.keys()]));
     const byId = new Map(messages.map((doc) => [doc._id, doc]));
@@ -60,16 +61,9 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
         details.push(`stored message is not what was sent: ${JSON.stringify(doc)}`);
       }
     }
-    const entriesPerMessage = new Map<string, number>();
-    for (const entry of deliveries) entriesPerMessage.set(entry.messageId, (entriesPerMessage.get(entry.messageId) ?? 0) + 1);
-    let extraEntries = 0;
-    for (const [messageId, n] of entriesPerMessage) {
-      if (n > 1) {
-        extraEntries += n - 1;
-        details.push(`${n} delivery entries for ${messageId}`);
-      }
-    }
-    for (const doc of messages) if (!entriesPerMessage.has(doc._id)) details.push(`message without a delivery entry: ${doc._id}`);
+    // Direct messages only here: one recipient each, so at most one receipt per message.
+    const receiptsPerMessage = new Map<string, number>();
+    for (const receipt of receipts) receiptsPerMessage.set(receipt.messageId, (receiptsPerMessage.get(receipt.messageId) ?? 0) + 1);
 
     const received = new Map<string, number>();
     for (const recipient of load.recipients) for (const [id, n] of recipient.received) received.set(id, (received.get(id) ?? 0) + n);
@@ -77,14 +71,15 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
 
     let markedTwice = 0;
     let notConfirmedOnce = 0;
-    for (const entry of deliveries) {
-      if (entry.marks > 1) {
+    for (const doc of messages) {
+      const marks = receiptsPerMessage.get(doc._id) ?? 0;
+      if (marks > 1) {
         markedTwice++;
-        details.push(`marked ${entry.marks} times: ${entry._id}`);
+        details.push(`marked ${marks} times: ${doc._id}`);
       }
-      if (entry.status !== 'delivered' || entry.marks !== 1) {
+      if (marks !== 1) {
         notConfirmedOnce++;
-        if (entry.marks <= 1) details.push(`not confirmed once at the end: ${JSON.stringify(entry)}`);
+        if (marks === 0) details.push(`not confirmed once at the end: ${doc._id} (to ${doc.to})`);
       }
     }
     for (const sender of load.senders) {
@@ -104,7 +99,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
       lost: lostInStore + lostToRecipient,
       lostInStore,
       lostToRecipient,
-      duplicatedInStore: strayOrAltered + extraEntries,
+      duplicatedInStore: strayOrAltered,
       deliveredMarkedTwice: markedTwice,
       notConfirmedOnce,
       violations: violations.length,
