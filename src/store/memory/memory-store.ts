@@ -246,7 +246,7 @@ export class MemoryStore implements Store {
     const conversation = message && this.conversations.get(message.conversationId);
     const joined = conversation?.members.get(recipient);
     // Not a recipient: the sender, a non-member, or a member who joined after the message.
-    if (!message || !joined || message.from === recipient || message.seq <= joined.joinSeq) return undefined;
+    if (!message || !conversation || !joined || message.from === recipient || message.seq <= joined.joinSeq) return undefined;
     const deliveredAt = conversation.deliveredAt.get(`${recipient}\n${message.seq}`);
     return deliveredAt === undefined ? { status: 'pending', deliveredAt: undefined, marks: 0 } : { status: 'delivered', deliveredAt, marks: 1 };
   }
