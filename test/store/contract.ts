@@ -165,12 +165,13 @@ export function runStoreContract(variant: StoreVariant): void {
       const conversationId = await group(owner, [b]);
       await send(inGroup(conversationId, owner));
       await send(inGroup(conversationId, b));
-      const added = await store.addMembers(conversationId, [c, b, d, c], 5000);
+      const at = now();
+      const added = await store.addMembers(conversationId, [c, b, d, c], at);
       assert.deepEqual(added?.users, [c, d]);
       assert.deepEqual(added?.conversation.members, [owner, b, c, d]);
-      assert.deepEqual(await store.membership(conversationId, c), { conversationId, userId: c, joinedAt: 5000, joinSeq: 2 });
-      assert.deepEqual((await store.addMembers(conversationId, [b], 6000))?.users, []);
-      assert.equal(await store.addMembers(uid('g:none'), [c], 6000), undefined);
+      assert.deepEqual(await store.membership(conversationId, c), { conversationId, userId: c, joinedAt: at, joinSeq: 2 });
+      assert.deepEqual((await store.addMembers(conversationId, [b], now()))?.users, []);
+      assert.equal(await store.addMembers(uid('g:none'), [c], now()), undefined);
       // A new member can send, and its message follows in the same sequence.
       assert.equal((await send(inGroup(conversationId, d))).seq, 3);
 
