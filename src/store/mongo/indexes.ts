@@ -20,8 +20,12 @@ export const INDEXES = {
   deviceCursors: [{ name: 'by_device', key: { userId: 1, deviceId: 1, conversationId: 1 } }],
 } satisfies Partial<Record<keyof Collections, IndexDescription[]>>;
 
+/**
+ * One index per createIndexes call: FerretDB v1 panics (and drops the connection) when one call names
+ * several indexes that all exist already, i.e. at every start after the first.
+ */
 export async function ensureIndexes(collections: Collections): Promise<void> {
   for (const [name, indexes] of Object.entries(INDEXES)) {
-    await collections[name as keyof typeof INDEXES].createIndexes(indexes as IndexDescription[]);
+    for (const index of indexes as IndexDescription[]) await collections[name as keyof typeof INDEXES].createIndexes([index]);
   }
 }

@@ -91,6 +91,7 @@ export class MongoStore implements Store {
   private tokens = 0;
   private persists = 0;
   private deliveryMarks = 0;
+  private collisions = 0;
 
   constructor(private readonly options: MongoStoreOptions) {
     this.log = (options.log ?? silentLogger()).child({ component: 'mongo-store', instance: this.instanceId });
@@ -99,7 +100,7 @@ export class MongoStore implements Store {
     this.devices = new DeviceSightings(options.cursorCacheMax);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
-    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLock: this.cursorLock, devices: this.devices, facts: this.facts, nextToken: () => this.nextToken() });
+    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLock: this.cursorLock, devices: this.devices, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });
     // Fair per user: a sender's or a confirmer's backlog only delays that user.
     this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,
@@ -308,6 +309,11 @@ export class MongoStore implements Store {
   database(): Db {
     if (!this.db) throw new StoreUnavailableError(this.closed ? 'store is closed' : 'store not connected yet');
     return this.db;
+  }
+
+  /** Seqs this process found taken by another (its cached head was stale) and assigned again. */
+  get seqCollisions(): number {
+    return this.collisions;
   }
 
   private counted(result: ConfirmResult): ConfirmResult {

@@ -32,6 +32,8 @@ export interface PersistBatchContext {
   readonly devices: DeviceSightings;
   /** A token unique to this write, stored in `insertedBy`. */
   nextToken(): string;
+  /** A seq was taken by another process (a stale head): counted for tests and operators. */
+  onSeqCollision?(): void;
 }
 
 interface Lead {
@@ -197,7 +199,10 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[]): Prom
       // its seq was taken (a stale head: read the head again). Reading the id tells which.
       const doc = await collections.messages.findOne({ _id: failed.message.messageId }, { projection: MESSAGE_PROJECTION });
       if (doc) settleExisting(failed, toStoredMessage(doc));
-      else reread.add(failed.conversationId!);
+      else {
+        reread.add(failed.conversationId!);
+        context.onSeqCollision?.();
+      }
     } else if (round >= 3) {
       failed.outcome = new StoreUnavailableError(`message write failed: ${error.errmsg ?? error.code}`);
     }
