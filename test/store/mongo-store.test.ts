@@ -120,6 +120,17 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.equal(created(await a.persist(inGroup(conversationId, owner))).seq, sent.length + 2);
   });
 
+  it('a batch spanning 150 conversations whose cached heads are all stale completes, gapless', async () => {
+    const uri = databases.fresh();
+    const [a, b] = [await storeOn(uri), await storeOn(uri)];
+    const me = uid('me');
+    const peers = Array.from({ length: 150 }, () => uid('p'));
+    for (const store of [a, b, a]) await Promise.all(peers.map((peer) => store.persist(direct(peer, me)).then(created)));
+    // a wrote seq 1 and 3 everywhere, b seq 2: b's cached heads are stale in all 150.
+    const results = await Promise.all(peers.map((peer) => b.persist(direct(me, peer))));
+    assert.deepEqual(new Set(results.map((r) => created(r).seq)), new Set([4]));
+  });
+
   it('a removed member cannot send through an instance that saw it as a member a moment ago', async () => {
     const uri = databases.fresh();
     const [a, b] = [await storeOn(uri), await storeOn(uri)];

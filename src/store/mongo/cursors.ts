@@ -107,6 +107,11 @@ export class DeviceSightings {
     this.seen = new LRUCache({ max: Math.max(1, max) });
   }
 
+  /** Seen before, as far as this process knows (false: ask `ensure`). */
+  known(userId: string, device: string): boolean {
+    return this.seen.has(deviceId(userId, device));
+  }
+
   /** Makes sure each (user, device) was seen; for the first sight, copies the user's cursors first. */
   async ensure(collections: Collections, devices: readonly { userId: string; deviceId: string }[]): Promise<void> {
     const unknown = new Map<string, { userId: string; deviceId: string }>();

@@ -163,7 +163,7 @@ export class MongoStore implements Store {
   }
 
   async history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
-    if (limit <= 0) return { messages: [], hasMore: before === undefined ? (await this.heads.read(conversationId)) > 0 : before > 1 };
+    if (limit <= 0) return { messages: [], hasMore: false };
     const docs = await this.ready()
       .messages.find(historyFilter(conversationId, before), { projection: MESSAGE_PROJECTION, sort: { seq: -1 }, limit: limit + 1, maxTimeMS: this.options.opTimeoutMs })
       .toArray();
@@ -232,7 +232,7 @@ export class MongoStore implements Store {
    */
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     const collections = this.ready();
-    await this.cursorLock.run(() => this.devices.ensure(collections, [{ userId, deviceId }]));
+    if (!this.devices.known(userId, deviceId)) await this.cursorLock.run(() => this.devices.ensure(collections, [{ userId, deviceId }]));
     const [memberships, cursorDocs] = await Promise.all([
       this.membershipsOf(userId),
       collections.deviceCursors.find({ userId, deviceId }, { projection: { conversationId: 1, upTo: 1, above: 1 } }).toArray(),

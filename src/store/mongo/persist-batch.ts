@@ -154,18 +154,19 @@ async function checkMembership(collections: Collections, leads: Lead[]): Promise
 async function insertMessages(context: PersistBatchContext, leads: Lead[]): Promise<void> {
   const { collections, heads } = context;
   let open = leads;
-  const reread = new Set<string>();
+  let stale = false;
   for (let round = 1; open.length > 0; round++) {
     if (round > MAX_ROUNDS) {
       const error = new StoreUnavailableError(`messages write did not complete after ${MAX_ROUNDS} rounds (seq contention)`);
       for (const lead of open) lead.outcome = error;
       return;
     }
-    const next = new Map<string, number>();
-    for (const conversationId of new Set(open.map((lead) => lead.conversationId!))) {
-      next.set(conversationId, reread.has(conversationId) ? await heads.read(conversationId) : await heads.get(conversationId));
-    }
-    reread.clear();
+    // After a collision every head of the rest is read again, not only the one that collided: with
+    // several instances writing, a stale cached head is the rule, and one round per stale
+    // conversation would not end in time for a batch spanning hundreds of conversations.
+    const ids = [...new Set(open.map((lead) => lead.conversationId!))];
+    const next = new Map(await Promise.all(ids.map(async (id) => [id, stale ? await heads.read(id) : await heads.get(id)] as const)));
+    stale = false;
     const token = context.nextToken();
     const docs: MessageDoc[] = open.map((lead) => {
       const m = lead.message;
@@ -200,7 +201,7 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[]): Prom
       const doc = await collections.messages.findOne({ _id: failed.message.messageId }, { projection: MESSAGE_PROJECTION });
       if (doc) settleExisting(failed, toStoredMessage(doc));
       else {
-        reread.add(failed.conversationId!);
+        stale = true;
         context.onSeqCollision?.();
       }
     } else if (round >= 3) {
