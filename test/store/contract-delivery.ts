@@ -184,6 +184,22 @@ export function runDeliveryContract(variant: StoreVariant): void {
       assert.equal(target(await store.replayTargets(late, 'l1'), conversationId)?.lastSeq, 4);
     });
 
+    it('a member who leaves and rejoins gets only what came after rejoining', async () => {
+      const [owner, b] = [uid('owner'), uid('b')];
+      const conversationId = uid('g:');
+      await store.createGroup({ conversationId, title: 't', ownerId: owner, members: [b], createdAt: now() });
+      await send(inGroup(conversationId, owner));
+      await store.removeMember(conversationId, b);
+      await send(inGroup(conversationId, owner));
+      await store.addMembers(conversationId, [b], now());
+      assert.equal((await store.membership(conversationId, b))?.joinSeq, 2);
+      assert.deepEqual(await store.replayTargets(b, 'b1'), []);
+      const after = await send(inGroup(conversationId, owner));
+      assert.deepEqual(await store.replayTargets(b, 'b1'), [{ conversationId, cursor: { upTo: 2, above: [] }, lastSeq: 3 }]);
+      assert.deepEqual((await store.confirmUpTo(b, 'b1', conversationId, 3)).marks.map((mark) => mark.messageId), [after.messageId]);
+      assert.equal((await store.conversationItem(conversationId, b))?.unread, 1);
+    });
+
     it('replayTargets lists only conversations with something past the cursor, across many conversations', async () => {
       const me = uid('me');
       const peers = Array.from({ length: 5 }, () => uid('p'));

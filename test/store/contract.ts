@@ -68,6 +68,17 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal(reply.fromDevice, undefined);
     });
 
+    it('a direct message addressed by conversationId goes to that conversation, `to` the other member', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const conversationId = directConversationId(alice, bob);
+      await send(direct(alice, bob));
+      const byId = await send({ messageId: uid('m'), conversationId, from: bob, body: 'by id', ts: now() });
+      assert.deepEqual([byId.conversationId, byId.seq, byId.to], [conversationId, 2, alice]);
+      // An unknown direct conversation is not created from its id alone.
+      const [x, y] = [uid('x'), uid('y')];
+      assert.equal((await store.persist({ messageId: uid('m'), conversationId: directConversationId(x, y), from: x, body: 'no', ts: now() })).kind, 'not_member');
+    });
+
     it('treats a retry with the same content as a duplicate and keeps the original ts and seq', async () => {
       const [alice, bob] = [uid('alice'), uid('bob')];
       const m = direct(alice, bob);
