@@ -220,6 +220,41 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.equal((await b.replayTargets(bob, 'b2'))[0]?.lastSeq, 4);
   });
 
+  it('a retry repairs the sender cursors of a persist that stopped after its message was stored', async () => {
+    const uri = databases.fresh();
+    const store = await storeOn(uri);
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const conversationId = directConversationId(alice, bob);
+    created(await store.persist(direct(alice, bob, { fromDevice: 'a1' })));
+    // The crash: the message document is stored, its sender's cursors are not, no SENT ack went out.
+    const lost = direct(alice, bob, { fromDevice: 'a1' });
+    await dbOf(uri).collection('messages').insertOne({
+      _id: lost.messageId as never, conversationId, seq: 2, from: alice, fromDevice: 'a1', to: bob, body: lost.body, ts: lost.ts, recipients: 1, insertedBy: 'crashed:1',
+    });
+    assert.equal((await store.replayTargets(alice, 'a1'))[0]?.lastSeq, 2, 'its own message looks pending to its device');
+    const retry = await store.persist(lost);
+    assert.equal(retry.kind, 'duplicate');
+    assert.deepEqual(await store.replayTargets(alice, 'a1'), []);
+    assert.equal(created(await store.persist(direct(bob, alice))).seq, 3);
+  });
+
+  it('a confirmation after one that stopped between its receipts and its cursors advances the cursors and marks nothing twice', async () => {
+    const uri = databases.fresh();
+    const store = await storeOn(uri);
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const conversationId = directConversationId(alice, bob);
+    const m = created(await store.persist(direct(alice, bob)));
+    // The crash: the receipt (the mark) is stored, the cursors are not.
+    await dbOf(uri).collection('receipts').insertOne({
+      _id: `${bob}/${m.messageId}` as never, userId: bob, messageId: m.messageId, conversationId, seq: 1, from: alice, ts: m.ts, deliveredAt: 1, markedBy: 'crashed:1',
+    });
+    assert.equal((await store.replayTargets(bob, 'b1'))[0]?.lastSeq, 1);
+    const again = await store.confirmIds(bob, 'b1', [m.messageId]);
+    assert.deepEqual(again.marks, []);
+    assert.deepEqual(await store.replayTargets(bob, 'b1'), []);
+    assert.deepEqual(await store.deliveryState(m.messageId, bob), { status: 'delivered', deliveredAt: 1, marks: 1 });
+  });
+
   it('reads history from the {conversationId, seq} index', async () => {
     const uri = databases.fresh();
     const store = await storeOn(uri);
