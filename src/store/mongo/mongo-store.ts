@@ -9,11 +9,8 @@ import type { Db, Filter, MongoClient } from 'mongodb';
 import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, uriForLogs, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { pageAfter, type ListEntry } from '../conversation-list.js';
-import { atLeast, EMPTY_CURSOR } from '../cursor.js';
 import {
   StoreUnavailableError,
-  UNREAD_CAP,
   type ConfirmResult,
   type Conversation,
   type ConversationListItem,
@@ -44,12 +41,12 @@ import {
   toCursor,
   toStoredMessage,
   type Collections,
-  type MembershipDoc,
   type MessageDoc,
 } from './documents.js';
 import { HeadCache } from './heads.js';
 import { ensureIndexes } from './indexes.js';
 import * as membership from './membership.js';
+import { ConversationReads } from './conversation-reads.js';
 import { writePersistBatch } from './persist-batch.js';
 
 export interface MongoStoreOptions {
@@ -68,9 +65,6 @@ export interface MongoStoreOptions {
   readonly log?: Logger;
   readonly metrics?: Metrics;
 }
-
-/** Heads read at once by replayTargets and listConversations (one indexed read each). */
-const READ_CONCURRENCY = 16;
 
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
@@ -203,52 +197,25 @@ export class MongoStore implements Store {
     return membership.setTitle(this.ready(), conversationId, title);
   }
 
-  async listConversations(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage> {
-    const memberships = await this.membershipsOf(userId);
-    const lasts = await mapLimited(memberships, READ_CONCURRENCY, (doc) => this.lastMessage(doc.conversationId));
-    const entries: ListEntry[] = memberships.map((doc, i) => ({ conversationId: doc.conversationId, activityTs: activityTs(lasts[i]!, doc) }));
-    const { ids, next } = pageAfter(entries, limit, cursor);
-    const index = new Map(memberships.map((doc, i) => [doc.conversationId, i]));
-    const items = await Promise.all(ids.map((id) => this.item(memberships[index.get(id)!]!, lasts[index.get(id)!]!)));
-    return { items: items.filter((item): item is ConversationListItem => item !== undefined), next };
+  listConversations(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage> {
+    return this.reads().listConversations(userId, limit, cursor);
   }
 
-  async conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
-    const doc = await this.ready().memberships.findOne({ _id: membershipId(conversationId, userId) });
-    return doc ? this.item(doc, await this.lastMessage(conversationId)) : undefined;
+  conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
+    return this.reads().conversationItem(conversationId, userId);
   }
 
   async conversationIdsOf(userId: string): Promise<string[]> {
-    return (await this.membershipsOf(userId)).map((doc) => doc.conversationId);
+    return (await this.reads().membershipsOf(userId)).map((doc) => doc.conversationId);
   }
 
   // Delivery.
 
-  /**
-   * One read of the user's memberships, one of the device's cursors, then per conversation one
-   * indexed read for the newest seq past the device's watermark: it touches only index entries past
-   * the cursor, never the user's delivered messages, and sees every process's messages (the truth, not
-   * a cached head).
-   */
+  /** A device's first act may be this: its first sight copies its user's cursors (cursors.ts). */
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     const collections = this.ready();
     if (!this.devices.known(userId, deviceId)) await this.cursorLock.run(() => this.devices.ensure(collections, [{ userId, deviceId }]));
-    const [memberships, cursorDocs] = await Promise.all([
-      this.membershipsOf(userId),
-      collections.deviceCursors.find({ userId, deviceId }, { projection: { conversationId: 1, upTo: 1, above: 1 } }).toArray(),
-    ]);
-    const cursors = new Map(cursorDocs.map((doc) => [doc.conversationId, toCursor(doc)!]));
-    const targets = await mapLimited(memberships, READ_CONCURRENCY, async (doc): Promise<ReplayTarget | undefined> => {
-      const cursor = atLeast(cursors.get(doc.conversationId) ?? EMPTY_CURSOR, Number(doc.joinSeq));
-      const newest = await collections.messages.findOne(
-        { conversationId: doc.conversationId, seq: { $gt: cursor.upTo } },
-        { sort: { seq: -1 }, projection: { _id: 0, seq: 1 }, maxTimeMS: this.options.opTimeoutMs },
-      );
-      if (!newest) return undefined;
-      this.heads.note(doc.conversationId, Number(newest.seq));
-      return { conversationId: doc.conversationId, cursor, lastSeq: Number(newest.seq) };
-    });
-    return targets.filter((target): target is ReplayTarget => target !== undefined);
+    return this.reads().replayTargets(userId, deviceId);
   }
 
   async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult> {
@@ -326,29 +293,8 @@ export class MongoStore implements Store {
     return message;
   }
 
-  private membershipsOf(userId: string): Promise<MembershipDoc[]> {
-    return this.ready().memberships.find({ userId }, { sort: { userId: 1, conversationId: 1 }, maxTimeMS: this.options.opTimeoutMs }).toArray();
-  }
-
-  private async lastMessage(conversationId: string): Promise<StoredMessage | null> {
-    const doc = await this.ready().messages.findOne({ conversationId }, { sort: { seq: -1 }, projection: MESSAGE_PROJECTION });
-    if (!doc) return null;
-    this.heads.note(conversationId, Number(doc.seq));
-    return toStoredMessage(doc);
-  }
-
-  private async item(doc: MembershipDoc, last: StoredMessage | null): Promise<ConversationListItem | undefined> {
-    const collections = this.ready();
-    const readSeq = Number(doc.readSeq ?? doc.joinSeq);
-    const lastSeq = last?.seq ?? 0;
-    const [conversation, unread] = await Promise.all([
-      membership.conversationView(collections, doc.conversationId),
-      lastSeq > readSeq
-        ? collections.messages.countDocuments({ conversationId: doc.conversationId, seq: { $gt: readSeq }, from: { $ne: doc.userId } }, { limit: UNREAD_CAP })
-        : 0,
-    ]);
-    if (!conversation) return undefined;
-    return { conversation, lastSeq, lastMessage: last, readSeq, unread, activityTs: activityTs(last, doc) };
+  private reads(): ConversationReads {
+    return new ConversationReads(this.ready(), this.heads, this.options.opTimeoutMs);
   }
 
   private async connect(): Promise<void> {
@@ -411,22 +357,4 @@ export class MongoStore implements Store {
 /** The history query: exported so a test can ask the server to explain it. */
 export function historyFilter(conversationId: string, before: number | undefined): Filter<MessageDoc> {
   return before === undefined ? { conversationId } : { conversationId, seq: { $lt: before } };
-}
-
-function activityTs(last: StoredMessage | null, doc: MembershipDoc): number {
-  return Math.max(last?.ts ?? 0, Number(doc.joinedAt));
-}
-
-/** Maps with at most `limit` calls in flight, results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await map(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
