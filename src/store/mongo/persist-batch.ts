@@ -198,12 +198,11 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[]): Prom
     if (error.code === DUPLICATE_KEY) {
       // Either its messageId was stored meanwhile (a retry racing on another process: judge it), or
       // its seq was taken (a stale head: read the head again). Reading the id tells which.
+      // Either way another process wrote here since the heads were read: read them again.
       const doc = await collections.messages.findOne({ _id: failed.message.messageId }, { projection: MESSAGE_PROJECTION });
       if (doc) settleExisting(failed, toStoredMessage(doc));
-      else {
-        stale = true;
-        context.onSeqCollision?.();
-      }
+      else context.onSeqCollision?.();
+      stale = true;
     } else if (round >= 3) {
       failed.outcome = new StoreUnavailableError(`message write failed: ${error.errmsg ?? error.code}`);
     }
