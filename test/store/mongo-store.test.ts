@@ -18,8 +18,10 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'store');
   const { uid, direct, inGroup, now } = contractFixtures();
   const open: Store[] = [];
+  // A generous op timeout: the batcher sheds what it predicts cannot be written within it, and a
+  // loaded test machine running FerretDB can be slow enough for these bursts to be shed.
   const storeOn = async (uri: string, metrics = createMetrics({ collectDefault: false })) => {
-    const store = await createMongoStoreForTests(uri, { metrics });
+    const store = await createMongoStoreForTests(uri, { metrics, opTimeoutMs: 30_000 });
     open.push(store);
     return store;
   };
