@@ -14,8 +14,8 @@ export function covers(cursor: Cursor, seq: number): boolean {
 
 /**
  * Adds seqs (any order, duplicates allowed) and returns the new cursor and the seqs it newly covers,
- * ascending. `skip(seq)` marks seqs that count as covered without being confirmed (the device's own
- * messages), so the watermark can pass them.
+ * ascending. (A sender's own messages are added by the store at persist time, so the watermark can
+ * pass them.)
  */
 export function advance(cursor: Cursor, seqs: readonly number[]): { cursor: Cursor; added: number[] } {
   const added: number[] = [];

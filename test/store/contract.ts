@@ -1,19 +1,39 @@
-// The Store contract: every implementation runs this same suite (test/store/*.test.ts).
+// The Store contract, part 1: messages, conversations, membership, history and the conversation list.
+// Every implementation runs it (store-contract.test.ts); part 2 (delivery) is contract-delivery.ts.
+// Each test uses fresh user and conversation ids, so tests share one store without seeing each other.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SortKeyClock } from '../../src/store/sort-key.js';
-import type { NewMessage, Store } from '../../src/store/store.js';
+import { directConversationId } from '../../src/store/conversation-ids.js';
+import { UNREAD_CAP, type NewMessage, type Store } from '../../src/store/store.js';
 import type { StoreVariant } from '../helpers/stores.js';
 
+/** Fresh ids and message builders for one suite. */
+export function contractFixtures() {
+  let n = 0;
+  const uid = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`;
+  let ts = 1_700_000_000_000;
+  const direct = (from: string, to: string, overrides: Partial<NewMessage> = {}): NewMessage => ({
+    messageId: uid('m'), from, to, body: 'hello', ts: ++ts, ...overrides,
+  });
+  const inGroup = (conversationId: string, from: string, overrides: Partial<NewMessage> = {}): NewMessage => ({
+    messageId: uid('m'), conversationId, from, body: 'hello', ts: ++ts, ...overrides,
+  });
+  return { uid, direct, inGroup, now: () => ++ts };
+}
+
 export function runStoreContract(variant: StoreVariant): void {
-  describe(`Store contract: ${variant.name}`, () => {
+  describe(`Store contract: ${variant.name}: messages and conversations`, () => {
     let store: Store;
-    const clock = new SortKeyClock();
-    let n = 0;
-    const uid = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`;
-    const message = (overrides: Partial<NewMessage> = {}): NewMessage => {
-      const seq = clock.next();
-      return { messageId: uid('m'), from: 'alice', to: uid('u'), body: 'hello', ts: Math.floor(seq / 1024), seq, ...overrides };
+    const { uid, direct, inGroup, now } = contractFixtures();
+    const group = async (ownerId: string, members: string[]) => {
+      const conversationId = uid('g:');
+      await store.createGroup({ conversationId, title: 'team', ownerId, members, createdAt: now() });
+      return conversationId;
+    };
+    const send = async (message: NewMessage) => {
+      const result = await store.persist(message);
+      assert.equal(result.kind, 'created', `persist ${message.messageId}: ${result.kind}`);
+      return (result as { message: import('../../src/store/store.js').StoredMessage }).message;
     };
 
     before(async () => {
@@ -24,153 +44,258 @@ export function runStoreContract(variant: StoreVariant): void {
       await variant.cleanup();
     });
 
-    it('stores a new message once and returns it unchanged', async () => {
-      const m = message({ body: 'héllo 👋 "quoted" \\ back' });
-      const result = await store.persist(m);
-      assert.equal(result.kind, 'created');
-      assert.deepEqual(await store.getMessage(m.messageId), m);
-      assert.deepEqual(await store.deliveryState(m.messageId, m.to), { status: 'pending', deliveredAt: undefined, marks: 0 });
+    it('answers ping', async () => {
+      await store.ping();
+    });
+
+    it('creates a direct conversation on its first message: id from directConversationId, both members, `to` stored', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const m = direct(alice, bob, { body: 'héllo 👋 "quoted" \\ back', fromDevice: 'a1' });
+      const stored = await send(m);
+      const conversationId = directConversationId(alice, bob);
+      assert.deepEqual(stored, { messageId: m.messageId, conversationId, seq: 1, from: alice, fromDevice: 'a1', to: bob, body: m.body, ts: m.ts });
+      assert.deepEqual(await store.getMessage(m.messageId), stored);
+      const conversation = await store.getConversation(conversationId);
+      assert.equal(conversation?.kind, 'direct');
+      assert.equal(conversation?.title, null);
+      assert.deepEqual([...conversation!.members].sort(), [alice, bob].sort());
+      assert.equal((await store.membership(conversationId, bob))?.joinSeq, 0);
+      // The reply goes to the same conversation, `to` the other member.
+      const reply = await send(direct(bob, alice));
+      assert.equal(reply.conversationId, conversationId);
+      assert.equal(reply.to, alice);
+      assert.equal(reply.seq, 2);
+      assert.equal(reply.fromDevice, undefined);
+    });
+
+    it('a direct message addressed by conversationId goes to that conversation, `to` the other member', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const conversationId = directConversationId(alice, bob);
+      await send(direct(alice, bob));
+      const byId = await send({ messageId: uid('m'), conversationId, from: bob, body: 'by id', ts: now() });
+      assert.deepEqual([byId.conversationId, byId.seq, byId.to], [conversationId, 2, alice]);
+      // An unknown direct conversation is not created from its id alone.
+      const [x, y] = [uid('x'), uid('y')];
+      assert.equal((await store.persist({ messageId: uid('m'), conversationId: directConversationId(x, y), from: x, body: 'no', ts: now() })).kind, 'not_member');
     });
 
     it('treats a retry with the same content as a duplicate and keeps the original ts and seq', async () => {
-      const m = message();
-      await store.persist(m);
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const m = direct(alice, bob);
+      const stored = await send(m);
       const before = await store.counts();
-      const retry = await store.persist({ ...m, ts: m.ts + 5000, seq: clock.next() });
-      assert.equal(retry.kind, 'duplicate');
-      assert.ok(retry.kind === 'duplicate');
-      assert.equal(retry.message.ts, m.ts);
-      assert.equal(retry.message.seq, m.seq);
-      const afterCounts = await store.counts();
-      assert.equal(afterCounts.messages, before.messages);
-      assert.equal(afterCounts.persists, before.persists);
+      const retry = await store.persist({ ...m, ts: m.ts + 5000 });
+      assert.deepEqual(retry, { kind: 'duplicate', message: stored });
+      const counts = await store.counts();
+      assert.equal(counts.messages, before.messages);
+      assert.equal(counts.persists, before.persists);
+      // A retry never burns a seq: the next message follows directly.
+      assert.equal((await send(direct(alice, bob))).seq, 2);
     });
 
-    it('refuses another body, sender or recipient under an existing messageId and never changes the stored one', async () => {
-      const m = message();
-      await store.persist(m);
-      for (const change of [{ body: 'changed' }, { from: 'mallory' }, { to: 'someone-else' }]) {
-        const result = await store.persist({ ...m, ...change, seq: clock.next() });
-        assert.deepEqual(result, { kind: 'conflict', messageId: m.messageId });
+    it('refuses another body, sender or conversation under an existing messageId and never changes the stored one', async () => {
+      const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
+      const m = direct(alice, bob);
+      const stored = await send(m);
+      await send(direct(carol, alice));
+      for (const change of [{ body: 'changed' }, { from: carol, to: alice }, { to: carol }]) {
+        assert.deepEqual(await store.persist({ ...m, ...change }), { kind: 'conflict', messageId: m.messageId });
       }
-      assert.deepEqual(await store.getMessage(m.messageId), m);
+      assert.deepEqual(await store.getMessage(m.messageId), stored);
     });
 
-    it('stores exactly one of many concurrent persists of one messageId', async () => {
-      const m = message();
-      const results = await Promise.all(Array.from({ length: 10 }, () => store.persist({ ...m, seq: clock.next() })));
+    it('stores exactly one of 10 concurrent persists of one messageId', async () => {
+      const m = direct(uid('alice'), uid('bob'));
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.persist(m)));
       assert.equal(results.filter((r) => r.kind === 'created').length, 1);
       assert.equal(results.filter((r) => r.kind === 'duplicate').length, 9);
+      const seqs = new Set(results.map((r) => (r.kind === 'created' || r.kind === 'duplicate' ? r.message.seq : -1)));
+      assert.deepEqual([...seqs], [1]);
     });
 
-    it('lists pending messages in accept order (seq), not messageId order, including same-millisecond sends', async () => {
-      const to = uid('order');
+    it('judges every send of one messageId against the stored one, also when they arrive together', async () => {
+      const m = direct(uid('alice'), uid('bob'));
+      const results = await Promise.all([store.persist(m), store.persist({ ...m, body: 'other' }), store.persist(m)]);
+      assert.deepEqual(results.map((r) => r.kind), ['created', 'conflict', 'duplicate']);
+    });
+
+    it('assigns seq 1, 2, 3… per conversation, gapless, in accept order, also for concurrent persists', async () => {
+      const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
       const ids = ['zz', 'aa', 'mm', '00', 'ZZ'].map((p) => `${p}${uid('')}`);
-      const sent: NewMessage[] = [];
-      for (const messageId of ids) {
-        const m = message({ messageId, to, ts: 1_700_000_000_000 });
-        sent.push(m);
-      }
-      // Persist concurrently: they may land in one batch, order must still be by seq.
-      await Promise.all(sent.map((m) => store.persist(m)));
-      const page = await store.pendingFor(to, undefined, 100);
-      assert.deepEqual(page.messages.map((m) => m.messageId), ids);
-      assert.equal(page.next, undefined);
+      const sequential: number[] = [];
+      for (const messageId of ids) sequential.push((await send(direct(alice, bob, { messageId }))).seq);
+      assert.deepEqual(sequential, [1, 2, 3, 4, 5]);
+      // Another conversation counts from 1 on its own.
+      assert.equal((await send(direct(alice, carol))).seq, 1);
+      // 200 concurrent sends, with a few retries mixed in: seqs 6…205 exactly, one per new message.
+      const burst = Array.from({ length: 200 }, (_, i) => direct(i % 2 ? alice : bob, i % 2 ? bob : alice, { body: `b${i}` }));
+      const results = await Promise.all([...burst.map((m) => store.persist(m)), ...burst.slice(0, 10).map((m) => store.persist(m))]);
+      const created = results.filter((r) => r.kind === 'created');
+      assert.equal(created.length, 200);
+      const seqs = created.map((r) => (r.kind === 'created' ? r.message.seq : 0)).sort((x, y) => x - y);
+      assert.deepEqual(seqs, Array.from({ length: 200 }, (_, i) => i + 6));
+      // Accept order: one sender's messages keep the order they were sent in.
+      const aliceSeqs = burst.map((m, i) => (i % 2 ? (results[i] as { message: { seq: number } }).message.seq : 0)).filter((s) => s > 0);
+      assert.deepEqual(aliceSeqs, [...aliceSeqs].sort((x, y) => x - y));
+      const listed = await store.messagesAfter(directConversationId(alice, bob), 0, 1000);
+      assert.deepEqual(listed.map((m) => m.seq), Array.from({ length: 205 }, (_, i) => i + 1));
     });
 
-    it('pages through pending messages without gaps or repeats', async () => {
-      const to = uid('pages');
-      const sent: NewMessage[] = [];
-      for (let i = 0; i < 25; i++) sent.push(message({ to, body: `m${i}` }));
-      await Promise.all(sent.map((m) => store.persist(m)));
-      const seen: string[] = [];
-      let after: number | undefined;
-      let pages = 0;
-      do {
-        const page = await store.pendingFor(to, after, 10);
-        assert.ok(page.messages.length <= 10);
-        seen.push(...page.messages.map((m) => m.messageId));
-        after = page.next;
-        pages++;
-      } while (after !== undefined && pages < 10);
-      assert.deepEqual(seen, sent.map((m) => m.messageId));
-      assert.ok(pages >= 3);
-    });
-
-    it('lists only the user’s own pending messages', async () => {
-      const bob = uid('bob');
-      const carol = uid('carol');
-      await store.persist(message({ to: bob }));
-      await store.persist(message({ to: carol }));
-      const page = await store.pendingFor(bob, undefined, 100);
-      assert.equal(page.messages.length, 1);
-      assert.equal(page.messages[0]!.to, bob);
-    });
-
-    it('marks a delivery exactly once and stops listing it', async () => {
-      const m = message();
-      await store.persist(m);
-      const first = await store.markDelivered(m.to, [m.messageId, m.messageId]);
-      assert.equal(first.length, 1);
-      assert.equal(first[0]!.messageId, m.messageId);
-      assert.equal(first[0]!.from, m.from);
-      assert.equal(first[0]!.ts, m.ts);
-      assert.deepEqual(await store.markDelivered(m.to, [m.messageId]), []);
-      const state = await store.deliveryState(m.messageId, m.to);
-      assert.equal(state?.status, 'delivered');
-      assert.equal(state?.marks, 1);
-      assert.ok(typeof state?.deliveredAt === 'number');
-      assert.equal((await store.pendingFor(m.to, undefined, 10)).messages.length, 0);
-    });
-
-    it('marks exactly once when confirmations race', async () => {
-      const m = message();
-      await store.persist(m);
-      const results = await Promise.all(Array.from({ length: 10 }, () => store.markDelivered(m.to, [m.messageId])));
-      assert.equal(results.flat().length, 1);
-      assert.equal((await store.deliveryState(m.messageId, m.to))?.marks, 1);
-    });
-
-    it('ignores confirmations of messages addressed to someone else, and unknown ids', async () => {
-      const m = message();
-      await store.persist(m);
-      assert.deepEqual(await store.markDelivered('mallory', [m.messageId, 'no-such-id']), []);
-      assert.equal((await store.deliveryState(m.messageId, m.to))?.status, 'pending');
-      assert.equal((await store.pendingFor(m.to, undefined, 10)).messages.length, 1);
-    });
-
-    it('counts messages, deliveries and marks', async () => {
+    it('refuses senders who are not members, and unknown conversations, storing nothing', async () => {
+      const [owner, member, stranger] = [uid('owner'), uid('member'), uid('stranger')];
+      const conversationId = await group(owner, [member]);
       const before = await store.counts();
-      const m = message();
-      await store.persist(m);
-      await store.persist(m);
-      await store.markDelivered(m.to, [m.messageId]);
-      await store.markDelivered(m.to, [m.messageId]);
-      const now = await store.counts();
-      assert.equal(now.messages - before.messages, 1);
-      assert.equal(now.deliveries - before.deliveries, 1);
-      assert.equal(now.delivered - before.delivered, 1);
-      assert.equal(now.persists - before.persists, 1);
-      assert.equal(now.deliveryMarks - before.deliveryMarks, 1);
+      const m = inGroup(conversationId, stranger);
+      assert.deepEqual(await store.persist(m), { kind: 'not_member', messageId: m.messageId });
+      const unknown = inGroup(uid('g:none'), owner);
+      assert.deepEqual(await store.persist(unknown), { kind: 'not_member', messageId: unknown.messageId });
+      // A direct message needs `to`: without it there is no conversation to create.
+      const noTo = { messageId: uid('m'), from: owner, body: 'x', ts: now() };
+      assert.equal((await store.persist(noTo)).kind, 'not_member');
+      assert.equal(await store.getMessage(m.messageId), undefined);
+      assert.equal((await store.counts()).messages, before.messages);
+      // A member's message takes seq 1: refused sends burned none.
+      assert.equal((await send(inGroup(conversationId, member))).seq, 1);
     });
 
-    it('handles many concurrent sends to one recipient in order', async () => {
-      const to = uid('burst');
-      const sent = Array.from({ length: 300 }, (_, i) => message({ to, body: `burst ${i}` }));
-      const results = await Promise.all(sent.map((m) => store.persist(m)));
-      assert.ok(results.every((r) => r.kind === 'created'));
-      const listed: string[] = [];
-      let after: number | undefined;
-      do {
-        const page = await store.pendingFor(to, after, 128);
-        listed.push(...page.messages.map((m) => m.messageId));
-        after = page.next;
-      } while (after !== undefined);
-      assert.deepEqual(listed, sent.map((m) => m.messageId));
+    it('creates a group idempotently by id, owner first, duplicates and the owner ignored', async () => {
+      const [owner, b, c] = [uid('owner'), uid('b'), uid('c')];
+      const conversationId = uid('g:');
+      const created = await store.createGroup({ conversationId, title: 'team', ownerId: owner, members: [b, owner, c, b], createdAt: 1000 });
+      assert.deepEqual(created, { conversationId, kind: 'group', title: 'team', ownerId: owner, createdAt: 1000, members: [owner, b, c] });
+      const again = await store.createGroup({ conversationId, title: 'other', ownerId: b, members: [uid('x')], createdAt: 2000 });
+      assert.deepEqual(again, created);
+      assert.deepEqual(await store.getConversation(conversationId), created);
+      assert.deepEqual(await store.membership(conversationId, c), { conversationId, userId: c, joinedAt: 1000, joinSeq: 0 });
+      assert.equal(await store.membership(conversationId, uid('x')), undefined);
+      assert.equal(await store.getConversation(uid('g:none')), undefined);
     });
 
-    it('answers ping', async () => {
-      await store.ping();
+    it('adds and removes members; joinSeq is the last seq at join; the owner leaving passes ownership on', async () => {
+      const [owner, b, c, d] = [uid('owner'), uid('b'), uid('c'), uid('d')];
+      const conversationId = await group(owner, [b]);
+      await send(inGroup(conversationId, owner));
+      await send(inGroup(conversationId, b));
+      const at = now();
+      const added = await store.addMembers(conversationId, [c, b, d, c], at);
+      assert.deepEqual(added?.users, [c, d]);
+      assert.deepEqual(added?.conversation.members, [owner, b, c, d]);
+      assert.deepEqual(await store.membership(conversationId, c), { conversationId, userId: c, joinedAt: at, joinSeq: 2 });
+      assert.deepEqual((await store.addMembers(conversationId, [b], now()))?.users, []);
+      assert.equal(await store.addMembers(uid('g:none'), [c], now()), undefined);
+      // A new member can send, and its message follows in the same sequence.
+      assert.equal((await send(inGroup(conversationId, d))).seq, 3);
+
+      const left = await store.removeMember(conversationId, owner);
+      assert.deepEqual(left?.users, [owner]);
+      assert.equal(left?.conversation.ownerId, b, 'the longest-standing member owns it now');
+      assert.deepEqual(left?.conversation.members, [b, c, d]);
+      assert.deepEqual((await store.removeMember(conversationId, owner))?.users, []);
+      assert.equal(await store.removeMember(uid('g:none'), b), undefined);
+      assert.equal(await store.membership(conversationId, owner), undefined);
+      // A removed member can no longer send.
+      const late = inGroup(conversationId, owner);
+      assert.deepEqual(await store.persist(late), { kind: 'not_member', messageId: late.messageId });
+      assert.deepEqual(await store.conversationIdsOf(owner), []);
+      assert.deepEqual(await store.conversationIdsOf(c), [conversationId]);
+
+      const renamed = await store.setTitle(conversationId, 'renamed');
+      assert.equal(renamed?.title, 'renamed');
+      assert.equal((await store.getConversation(conversationId))?.title, 'renamed');
+      assert.equal(await store.setTitle(uid('g:none'), 'x'), undefined);
+      // Everyone leaves: nobody owns it.
+      for (const user of [b, c, d]) await store.removeMember(conversationId, user);
+      const empty = await store.getConversation(conversationId);
+      assert.equal(empty?.ownerId, null);
+      assert.deepEqual(empty?.members, []);
+    });
+
+    it('pages history backwards: ascending pages, before/limit, hasMore', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const conversationId = directConversationId(alice, bob);
+      for (let i = 1; i <= 7; i++) await send(direct(alice, bob, { body: `h${i}` }));
+      const newest = await store.history(conversationId, undefined, 3);
+      assert.deepEqual(newest.messages.map((m) => m.seq), [5, 6, 7]);
+      assert.equal(newest.hasMore, true);
+      assert.deepEqual(newest.messages.map((m) => m.body), ['h5', 'h6', 'h7']);
+      const older = await store.history(conversationId, 5, 3);
+      assert.deepEqual(older.messages.map((m) => m.seq), [2, 3, 4]);
+      assert.equal(older.hasMore, true);
+      const oldest = await store.history(conversationId, 2, 3);
+      assert.deepEqual(oldest.messages.map((m) => m.seq), [1]);
+      assert.equal(oldest.hasMore, false);
+      assert.deepEqual((await store.history(conversationId, undefined, 7)).hasMore, false);
+      assert.deepEqual(await store.history(uid('g:none'), undefined, 5), { messages: [], hasMore: false });
+      assert.deepEqual((await store.messagesAfter(conversationId, 5, 10)).map((m) => m.seq), [6, 7]);
+      assert.deepEqual((await store.messagesAfter(conversationId, 2, 2)).map((m) => m.seq), [3, 4]);
+    });
+
+    it('lists conversations by activity, pages them with a cursor, and counts unread from others after readSeq', async () => {
+      const [me, x, y, z] = [uid('me'), uid('x'), uid('y'), uid('z')];
+      const groupId = await store.createGroup({ conversationId: uid('g:'), title: 'g', ownerId: x, members: [me], createdAt: now() }).then((g) => g.conversationId);
+      await send(direct(me, x));
+      await send(direct(y, me));
+      await send(direct(y, me));
+      await send(direct(me, y));
+      const last = await send(direct(z, me, { body: 'newest' }));
+      const page1 = await store.listConversations(me, 2, undefined);
+      const zId = directConversationId(me, z);
+      const yId = directConversationId(me, y);
+      const xId = directConversationId(me, x);
+      assert.deepEqual(page1.items.map((item) => item.conversation.conversationId), [zId, yId]);
+      assert.ok(page1.next);
+      const page2 = await store.listConversations(me, 2, page1.next);
+      assert.deepEqual(page2.items.map((item) => item.conversation.conversationId), [xId, groupId]);
+      assert.equal(page2.next, undefined);
+
+      const [zItem, yItem] = page1.items;
+      assert.deepEqual(zItem!.lastMessage, last);
+      assert.equal(zItem!.lastSeq, 1);
+      assert.equal(zItem!.unread, 1);
+      assert.equal(zItem!.activityTs, last.ts);
+      assert.equal(yItem!.lastSeq, 3);
+      assert.equal(yItem!.unread, 2, 'only messages from others');
+      const groupItem = page2.items[1]!;
+      assert.equal(groupItem.lastMessage, null);
+      assert.equal(groupItem.unread, 0);
+      assert.equal(groupItem.lastSeq, 0);
+
+      assert.deepEqual(await store.markRead(me, yId, 1), { readSeq: 1, advanced: true });
+      const yNow = await store.conversationItem(yId, me);
+      assert.equal(yNow?.readSeq, 1);
+      assert.equal(yNow?.unread, 1);
+      // A member who joined late has nothing unread from before joining.
+      const late = uid('late');
+      await send(inGroup(groupId, x));
+      await store.addMembers(groupId, [late], now());
+      await send(inGroup(groupId, x));
+      assert.deepEqual(await store.conversationItem(groupId, late).then((item) => [item?.readSeq, item?.unread, item?.lastSeq]), [1, 1, 2]);
+      // Activity moves a conversation to the top.
+      await send(inGroup(groupId, x));
+      assert.equal((await store.listConversations(me, 1, undefined)).items[0]!.conversation.conversationId, groupId);
+      assert.equal(await store.conversationItem(yId, x), undefined, 'not a member');
+      assert.equal(await store.conversationItem(uid('g:none'), me), undefined);
+      assert.deepEqual(await store.listConversations(uid('nobody'), 10, undefined), { items: [], next: undefined });
+      assert.deepEqual(new Set(await store.conversationIdsOf(me)), new Set([groupId, xId, yId, zId]));
+    });
+
+    it('caps unread at UNREAD_CAP', { skip: variant.name === 'mongo' ? 'slow on FerretDB; the cap is one code path' : false }, async () => {
+      const [me, x] = [uid('me'), uid('x')];
+      for (let i = 0; i < UNREAD_CAP + 2; i++) await store.persist(direct(x, me));
+      assert.equal((await store.conversationItem(directConversationId(me, x), me))?.unread, UNREAD_CAP);
+    });
+
+    it('moves the read watermark forward only, clamped to the last seq; non-members get undefined', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const conversationId = directConversationId(alice, bob);
+      await send(direct(alice, bob));
+      await send(direct(alice, bob));
+      assert.deepEqual(await store.markRead(bob, conversationId, 1), { readSeq: 1, advanced: true });
+      assert.deepEqual(await store.markRead(bob, conversationId, 1), { readSeq: 1, advanced: false });
+      assert.deepEqual(await store.markRead(bob, conversationId, 0), { readSeq: 1, advanced: false });
+      assert.deepEqual(await store.markRead(bob, conversationId, 99), { readSeq: 2, advanced: true });
+      assert.equal(await store.markRead(uid('mallory'), conversationId, 1), undefined);
+      assert.equal(await store.markRead(bob, uid('g:none'), 1), undefined);
     });
   });
 }

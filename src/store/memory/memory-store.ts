@@ -190,16 +190,11 @@ export class MemoryStore implements Store {
 
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     this.assertOpen();
-    const key = `${userId}\n${deviceId}`;
-    let cursors = this.devices.get(key);
-    const firstSeen = !cursors;
-    if (!cursors) this.devices.set(key, (cursors = new Map()));
+    const cursors = this.deviceCursors(userId, deviceId);
     const targets: ReplayTarget[] = [];
     for (const conversationId of this.byUser.get(userId) ?? []) {
       const conversation = this.conversations.get(conversationId)!;
       const joinSeq = conversation.members.get(userId)!.joinSeq;
-      // A device seen for the first time starts where its user is: what no device confirmed yet.
-      if (firstSeen) cursors.set(conversationId, conversation.delivered.get(userId) ?? EMPTY_CURSOR);
       const cursor = atLeast(cursors.get(conversationId) ?? EMPTY_CURSOR, joinSeq);
       const lastSeq = conversation.messages.length;
       if (lastSeq > cursor.upTo) targets.push({ conversationId, cursor, lastSeq });
@@ -240,7 +235,7 @@ export class MemoryStore implements Store {
     this.assertOpen();
     const conversation = this.conversations.get(conversationId);
     if (!conversation?.members.has(userId)) return undefined;
-    const previous = conversation.read.get(userId) ?? 0;
+    const previous = conversation.read.get(userId) ?? conversation.members.get(userId)!.joinSeq;
     const readSeq = Math.max(previous, Math.min(seq, conversation.messages.length));
     conversation.read.set(userId, readSeq);
     return { readSeq, advanced: readSeq > previous };
@@ -249,7 +244,9 @@ export class MemoryStore implements Store {
   async deliveryState(messageId: string, recipient: string): Promise<DeliveryState | undefined> {
     const message = this.messages.get(messageId);
     const conversation = message && this.conversations.get(message.conversationId);
-    if (!message || !conversation || message.from === recipient || !conversation.members.has(recipient)) return undefined;
+    const joined = conversation?.members.get(recipient);
+    // Not a recipient: the sender, a non-member, or a member who joined after the message.
+    if (!message || !conversation || !joined || message.from === recipient || message.seq <= joined.joinSeq) return undefined;
     const deliveredAt = conversation.deliveredAt.get(`${recipient}\n${message.seq}`);
     return deliveredAt === undefined ? { status: 'pending', deliveredAt: undefined, marks: 0 } : { status: 'delivered', deliveredAt, marks: 1 };
   }
@@ -297,7 +294,14 @@ export class MemoryStore implements Store {
   private deviceCursors(userId: string, deviceId: string): Map<string, Cursor> {
     const key = `${userId}\n${deviceId}`;
     let cursors = this.devices.get(key);
-    if (!cursors) this.devices.set(key, (cursors = new Map()));
+    if (cursors) return cursors;
+    // A device seen for the first time (whatever it does first: replay, send or confirm) starts where
+    // its user is: what no device confirmed yet.
+    this.devices.set(key, (cursors = new Map()));
+    for (const conversationId of this.byUser.get(userId) ?? []) {
+      const delivered = this.conversations.get(conversationId)!.delivered.get(userId);
+      if (delivered) cursors.set(conversationId, delivered);
+    }
     return cursors;
   }
 
@@ -327,7 +331,8 @@ export class MemoryStore implements Store {
 
   private item(conversation: ConversationState, userId: string): ConversationListItem {
     const { messages } = conversation;
-    const readSeq = conversation.read.get(userId) ?? 0;
+    // A member who joined late has read nothing from before joining, and has nothing unread there.
+    const readSeq = conversation.read.get(userId) ?? conversation.members.get(userId)?.joinSeq ?? 0;
     let unread = 0;
     for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId) unread++;
     return {

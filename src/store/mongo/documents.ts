@@ -1,66 +1,106 @@
 // The collections and their documents (docs/store.md has the why).
 //
-// messages:   one document per message, keyed by the client's messageId, inserted once and never
-//             updated. It is the truth for idempotency and content.
-// deliveries: one document per (message, recipient) holding the delivery state. Group messages add
-//             more recipients and per-device delivery adds more entries, without touching the message.
-// receipts:   one document per confirmed delivery, same _id. Inserting it is the mark: a unique-key
-//             insert is atomic on every server (a conditional update is not on FerretDB v1), so
-//             exactly one confirmation can win, on any instance.
+// messages:      one document per message, keyed by the client's messageId, inserted once, never
+//                updated; unique (conversationId, seq) makes seq gapless-and-unique enforceable by inserts.
+// conversations: one per conversation (kind, title, owner). Written at creation, rename, owner change.
+// memberships:   one per (conversation, member): join point and read watermark.
+// userCursors:   one per (user, conversation): what at least one of the user's devices confirmed.
+// deviceCursors: one per (user, device, conversation): what that device confirmed.
+// devices:       one per (user, device): inserted at the device's first act (first sight).
+// receipts:      one per (recipient, message) delivered. Inserting it is the delivery mark: a unique-key
+//                insert is atomic on every server (a conditional update is not on FerretDB v1).
+//
+// Ids join their parts with "/": user, device and conversation ids never contain it
+// (src/protocol/ids.ts), so every id splits one way only.
 import type { Collection, Db } from 'mongodb';
-import type { StoredMessage } from '../store.js';
+import type { ConversationKind, Cursor, StoredMessage } from '../store.js';
 
 export interface MessageDoc {
   _id: string;
+  conversationId: string;
+  seq: number;
   from: string;
-  to: string;
+  fromDevice?: string;
+  to?: string;
   body: string;
   /** Accept time, ms since the epoch. */
   ts: number;
-  /** Server-assigned sort key (see sort-key.ts). */
-  seq: number;
+  /** Members but the sender when it was stored: `counts().deliveries` (inspection only). */
+  recipients: number;
   /** The persist batch that inserted it (`<instance>:<batch>`): provenance for operators. */
   insertedBy: string;
 }
 
-export interface DeliveryDoc {
-  /** `<recipient>/<messageId>`: user ids never contain "/", so the split is unambiguous. */
+export interface ConversationDoc {
   _id: string;
-  messageId: string;
-  to: string;
-  /** Copied from the message (immutable there): the DELIVERED ack goes to `from`, `ts` feeds latency. */
-  from: string;
-  ts: number;
-  /** Replay order for this recipient: the message's sort key (see MongoStore.persist for the one exception). */
-  seq: number;
-  status: 'pending' | 'delivered';
-  deliveredAt?: number;
-  /** How many pending → delivered transitions happened: 0 or 1. */
-  marks: number;
+  kind: ConversationKind;
+  title: string | null;
+  ownerId: string | null;
+  createdAt: number;
+}
+
+export interface MembershipDoc {
+  /** `<conversationId>/<userId>`. */
+  _id: string;
+  conversationId: string;
+  userId: string;
+  joinedAt: number;
+  /** Position in the call that added it: members added together keep their order. */
+  pos: number;
+  joinSeq: number;
+  readSeq: number;
+}
+
+export interface CursorDoc {
+  /** `<userId>/<conversationId>` (user cursors) or `<userId>/<deviceId>/<conversationId>` (device cursors). */
+  _id: string;
+  userId: string;
+  deviceId?: string;
+  conversationId: string;
+  upTo: number;
+  above: number[];
+}
+
+export interface DeviceDoc {
+  /** `<userId>/<deviceId>`. */
+  _id: string;
+  userId: string;
+  deviceId: string;
+  firstSeen: number;
 }
 
 export interface ReceiptDoc {
-  /** The delivery's _id. */
+  /** `<userId>/<messageId>`. */
   _id: string;
+  userId: string;
   messageId: string;
-  to: string;
+  conversationId: string;
+  seq: number;
   from: string;
   ts: number;
   deliveredAt: number;
-  /** The mark batch that inserted it (`<instance>:<batch>`). */
+  /** The confirmation batch that inserted it (`<instance>:<batch>`). */
   markedBy: string;
 }
 
 export interface Collections {
   readonly messages: Collection<MessageDoc>;
-  readonly deliveries: Collection<DeliveryDoc>;
+  readonly conversations: Collection<ConversationDoc>;
+  readonly memberships: Collection<MembershipDoc>;
+  readonly userCursors: Collection<CursorDoc>;
+  readonly deviceCursors: Collection<CursorDoc>;
+  readonly devices: Collection<DeviceDoc>;
   readonly receipts: Collection<ReceiptDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
   return {
     messages: db.collection<MessageDoc>('messages'),
-    deliveries: db.collection<DeliveryDoc>('deliveries'),
+    conversations: db.collection<ConversationDoc>('conversations'),
+    memberships: db.collection<MembershipDoc>('memberships'),
+    userCursors: db.collection<CursorDoc>('user_cursors'),
+    deviceCursors: db.collection<CursorDoc>('device_cursors'),
+    devices: db.collection<DeviceDoc>('devices'),
     receipts: db.collection<ReceiptDoc>('receipts'),
   };
 }
@@ -68,17 +108,32 @@ export function collectionsOf(db: Db): Collections {
 /** MongoDB's (and FerretDB's) duplicate-key error code: a unique index refused an insert. */
 export const DUPLICATE_KEY = 11000;
 
-export function deliveryId(recipient: string, messageId: string): string {
-  return `${recipient}/${messageId}`;
+export const membershipId = (conversationId: string, userId: string) => `${conversationId}/${userId}`;
+export const userCursorId = (userId: string, conversationId: string) => `${userId}/${conversationId}`;
+export const deviceCursorId = (userId: string, deviceId: string, conversationId: string) => `${userId}/${deviceId}/${conversationId}`;
+export const deviceId = (userId: string, device: string) => `${userId}/${device}`;
+export const receiptId = (userId: string, messageId: string) => `${userId}/${messageId}`;
+
+export const MESSAGE_PROJECTION = { _id: 1, conversationId: 1, seq: 1, from: 1, fromDevice: 1, to: 1, body: 1, ts: 1 } as const;
+
+export function toStoredMessage(doc: Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from' | 'fromDevice' | 'to' | 'body' | 'ts'>): StoredMessage {
+  return Object.freeze({
+    messageId: doc._id,
+    conversationId: doc.conversationId,
+    seq: Number(doc.seq),
+    from: doc.from,
+    ...(doc.fromDevice != null ? { fromDevice: doc.fromDevice } : {}),
+    ...(doc.to != null ? { to: doc.to } : {}),
+    body: doc.body,
+    ts: Number(doc.ts),
+  });
 }
 
-export const MESSAGE_PROJECTION = { _id: 1, from: 1, to: 1, body: 1, ts: 1, seq: 1 } as const;
-
-export function toStoredMessage(doc: Pick<MessageDoc, '_id' | 'from' | 'to' | 'body' | 'ts' | 'seq'>): StoredMessage {
-  return Object.freeze({ messageId: doc._id, from: doc.from, to: doc.to, body: doc.body, ts: Number(doc.ts), seq: Number(doc.seq) });
+export function toCursor(doc: Pick<CursorDoc, 'upTo' | 'above'> | null | undefined): Cursor | undefined {
+  return doc ? { upTo: Number(doc.upTo), above: (doc.above ?? []).map(Number) } : undefined;
 }
 
-/** Same sender, recipient and body: a retry of the stored message, not a conflicting reuse of its id. */
-export function sameContent(a: Pick<StoredMessage, 'from' | 'to' | 'body'>, b: Pick<StoredMessage, 'from' | 'to' | 'body'>): boolean {
-  return a.from === b.from && a.to === b.to && a.body === b.body;
+/** Same sender, conversation and body: a retry of the stored message, not a conflicting reuse of its id. */
+export function sameContent(stored: StoredMessage, from: string, conversationId: string, body: string): boolean {
+  return stored.from === from && stored.conversationId === conversationId && stored.body === body;
 }

@@ -1,20 +1,31 @@
 // Named indexes, created at every start. createIndexes with the same names and keys is a no-op, so
 // concurrent starts of several instances are safe; a same-named index with other keys fails the start
 // (an operator must drop it: silently replacing an index under a running fleet is not our call).
+// Every query of the store is served by one of these or by _id (docs/store.md, "Indexes").
 import type { IndexDescription } from 'mongodb';
 import type { Collections } from './documents.js';
 
-export const DELIVERY_INDEXES: readonly IndexDescription[] = [
-  // Replay: a recipient's pending entries in sort-key order (ties by _id), one bounded range per page.
-  { name: 'pending_by_recipient', key: { to: 1, status: 1, seq: 1, _id: 1 } },
-];
+export const INDEXES = {
+  // History, replay (messagesAfter), heads (last seq) and unread counts: one range of one conversation.
+  // Unique: two processes can never both store a seq, which is what makes seq gapless across them.
+  messages: [{ name: 'conversation_seq', key: { conversationId: 1, seq: 1 }, unique: true }],
+  // A user's conversations (list, replayTargets, conversationIdsOf); a conversation's members in join order.
+  memberships: [
+    { name: 'by_user', key: { userId: 1, conversationId: 1 } },
+    { name: 'by_conversation', key: { conversationId: 1, joinedAt: 1, pos: 1 } },
+  ],
+  // A user's cursors, copied to a device at its first sight.
+  userCursors: [{ name: 'by_user', key: { userId: 1, conversationId: 1 } }],
+  // One device's cursors (replayTargets).
+  deviceCursors: [{ name: 'by_device', key: { userId: 1, deviceId: 1, conversationId: 1 } }],
+} satisfies Partial<Record<keyof Collections, IndexDescription[]>>;
 
-export const MESSAGE_INDEXES: readonly IndexDescription[] = [
-  // History: one conversation (from, to) in sort-key order; both directions are two ranges of it.
-  { name: 'conversation_by_seq', key: { from: 1, to: 1, seq: 1 } },
-];
-
+/**
+ * One index per createIndexes call: FerretDB v1 panics (and drops the connection) when one call names
+ * several indexes that all exist already, i.e. at every start after the first.
+ */
 export async function ensureIndexes(collections: Collections): Promise<void> {
-  await collections.deliveries.createIndexes([...DELIVERY_INDEXES]);
-  await collections.messages.createIndexes([...MESSAGE_INDEXES]);
+  for (const [name, indexes] of Object.entries(INDEXES)) {
+    for (const index of indexes as IndexDescription[]) await collections[name as keyof typeof INDEXES].createIndexes([index]);
+  }
 }

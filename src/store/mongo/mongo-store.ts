@@ -1,30 +1,52 @@
 // The production store: MongoDB through the official driver, DB-first and batched. Sends and
-// confirmations are grouped (DB_BATCH_MAX_WAIT_MS / DB_BATCH_MAX_OPS) into one bulk write per batch,
+// confirmations are grouped (DB_BATCH_MAX_WAIT_MS / DB_BATCH_MAX_OPS) into a few bulk writes per batch,
 // one batch in flight per kind; every call resolves only after its batch is acknowledged with the
-// write concern of the URI. Mongo is the truth; the cursor cache only skips provably redundant work.
-// Layout, indexes, batching and the cache's reasoning: docs/store.md.
+// write concern of the URI. Mongo is the truth: the per-process caches (heads, message facts, seen
+// devices) hold only what can never become wrong, or what a unique index double-checks.
+// Data model, indexes, seq assignment and the FerretDB caveats: docs/store.md.
 import { randomBytes } from 'node:crypto';
-import type { Db, MongoClient } from 'mongodb';
+import type { Db, Filter, MongoClient } from 'mongodb';
 import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, uriForLogs, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { DeliveryCursorCache } from '../cursor-cache.js';
 import {
   StoreUnavailableError,
-  type DeliveryMark,
+  type ConfirmResult,
+  type Conversation,
+  type ConversationListItem,
+  type ConversationPage,
+  type Cursor,
   type DeliveryState,
+  type HistoryPage,
+  type Membership,
+  type MembershipChange,
+  type NewGroup,
   type NewMessage,
-  type PendingPage,
   type PersistResult,
+  type ReplayTarget,
   type Store,
   type StoreCounts,
   type StoredMessage,
 } from '../store.js';
 import { Batcher } from './batcher.js';
+import { writeConfirmBatch, MessageFacts, type ConfirmRequest } from './confirm-batch.js';
 import { clientOptions, connectWithRetry, DEFAULT_START_RETRY, type StartRetry } from './connect.js';
-import { collectionsOf, deliveryId, MESSAGE_PROJECTION, toStoredMessage, type Collections } from './documents.js';
+import { DeviceSightings, Lock } from './cursors.js';
+import {
+  collectionsOf,
+  deviceCursorId,
+  MESSAGE_PROJECTION,
+  membershipId,
+  receiptId,
+  toCursor,
+  toStoredMessage,
+  type Collections,
+  type MessageDoc,
+} from './documents.js';
+import { HeadCache } from './heads.js';
 import { ensureIndexes } from './indexes.js';
-import { writeMarkBatch, type MarkRequest } from './mark-batch.js';
+import * as membership from './membership.js';
+import { ConversationReads } from './conversation-reads.js';
 import { writePersistBatch } from './persist-batch.js';
 
 export interface MongoStoreOptions {
@@ -35,6 +57,7 @@ export interface MongoStoreOptions {
   /** Bound on every driver wait (server selection, socket, pool) and on a write's time in the queue. */
   readonly opTimeoutMs: number;
   readonly batch: { readonly maxWaitMs: number; readonly maxOps: number; readonly maxOpsPerUser?: number };
+  /** Bound on each per-process cache (conversation heads, message facts, seen devices). */
   readonly cursorCacheMax: number;
   /** Most operations queued per kind behind the one in flight (default 64 batches' worth). */
   readonly maxQueued?: number;
@@ -48,9 +71,12 @@ export class MongoStore implements Store {
   /** Tells this process's writes apart in `insertedBy` / `markedBy` (and in logs). */
   readonly instanceId = randomBytes(6).toString('hex');
   private readonly log: Logger;
-  private readonly cache: DeliveryCursorCache;
+  private readonly heads: HeadCache;
+  private readonly facts: MessageFacts;
+  private readonly devices: DeviceSightings;
+  private readonly cursorLock = new Lock();
   private readonly persistBatcher: Batcher<NewMessage, PersistResult>;
-  private readonly markBatcher: Batcher<MarkRequest, DeliveryMark | null>;
+  private readonly confirmBatcher: Batcher<ConfirmRequest, ConfirmResult>;
   private client: MongoClient | undefined;
   private db: Db | undefined;
   private collections: Collections | undefined;
@@ -59,26 +85,30 @@ export class MongoStore implements Store {
   private tokens = 0;
   private persists = 0;
   private deliveryMarks = 0;
+  private collisions = 0;
 
   constructor(private readonly options: MongoStoreOptions) {
     this.log = (options.log ?? silentLogger()).child({ component: 'mongo-store', instance: this.instanceId });
-    this.cache = new DeliveryCursorCache(options.cursorCacheMax);
+    this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
+    this.facts = new MessageFacts(options.cursorCacheMax);
+    this.devices = new DeviceSightings(options.cursorCacheMax);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
+    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLock: this.cursorLock, devices: this.devices, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });
     // Fair per user: a sender's or a confirmer's backlog only delays that user.
     this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,
       keyOf: (message) => message.from,
-      write: (batch) => this.guard('persist', () => writePersistBatch({ collections: this.ready(), nextToken: () => this.nextToken() }, batch)),
+      write: (batch) => this.guard('persist', () => writePersistBatch(context(), batch)),
       observe: (size, seconds, failed) => this.observe('persist', size, seconds, failed),
       onShed: (reason) => options.metrics?.storeShed.inc({ op: 'persist', reason }),
     });
-    this.markBatcher = new Batcher<MarkRequest, DeliveryMark | null>({
+    this.confirmBatcher = new Batcher<ConfirmRequest, ConfirmResult>({
       ...common,
       keyOf: (request) => request.userId,
-      write: (batch) => this.guard('mark', () => writeMarkBatch({ collections: this.ready(), cache: this.cache, nextToken: () => this.nextToken() }, batch)),
-      observe: (size, seconds, failed) => this.observe('markDelivered', size, seconds, failed),
-      onShed: (reason) => options.metrics?.storeShed.inc({ op: 'markDelivered', reason }),
+      write: (batch) => this.guard('confirm', () => writeConfirmBatch(context(), batch)),
+      observe: (size, seconds, failed) => this.observe('confirm', size, seconds, failed),
+      onShed: (reason) => options.metrics?.storeShed.inc({ op: 'confirm', reason }),
     });
   }
 
@@ -86,81 +116,6 @@ export class MongoStore implements Store {
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
     return (this.starting ??= this.connect());
-  }
-
-  async persist(message: NewMessage): Promise<PersistResult> {
-    this.ready();
-    const result = await this.persistBatcher.add(message);
-    if (result.kind === 'created') {
-      this.persists++;
-      this.cache.notePending(message.to, message.messageId, { from: message.from, ts: message.ts });
-    }
-    return result;
-  }
-
-  async pendingFor(userId: string, after: number | undefined, limit: number): Promise<PendingPage> {
-    const { deliveries, messages } = this.ready();
-    const take = Math.max(1, limit);
-    const base = { to: userId, status: 'pending' as const };
-    const timeout = { maxTimeMS: this.options.opTimeoutMs };
-    const range = after === undefined ? base : { ...base, seq: { $gt: after } };
-    const entries = await deliveries
-      .find(range, { projection: { _id: 0, messageId: 1, seq: 1 }, sort: { seq: 1, _id: 1 }, limit: take + 1, ...timeout })
-      .toArray();
-    let page = entries;
-    let next: number | undefined;
-    if (entries.length > take) {
-      page = entries.slice(0, take);
-      const lastSeq = page[take - 1]!.seq;
-      if (entries[take]!.seq === lastSeq) {
-        // `next` is a sort key, and two instances can hand out the same key: entries sharing one must
-        // not straddle a page. End the page before them, or, if they fill it, return them all
-        // (at most one per instance: keys are unique within a process).
-        const before = page.filter((entry) => entry.seq !== lastSeq);
-        page = before.length > 0
-          ? before
-          : await deliveries.find({ ...base, seq: lastSeq }, { projection: { _id: 0, messageId: 1, seq: 1 }, sort: { _id: 1 }, ...timeout }).toArray();
-      }
-      next = page[page.length - 1]!.seq;
-    }
-    if (page.length === 0) return { messages: [], next: undefined };
-
-    // `to` is implied by the ids; it lets FerretDB v1 narrow the read (it scans for `_id: {$in}` alone).
-    const ids = page.map((entry) => entry.messageId);
-    const docs = await messages.find({ to: userId, _id: { $in: ids } }, { projection: MESSAGE_PROJECTION, ...timeout }).toArray();
-    const byId = new Map(docs.map((doc) => [doc._id, toStoredMessage(doc)]));
-    const listed: StoredMessage[] = [];
-    for (const entry of page) {
-      const message = byId.get(entry.messageId);
-      if (!message) {
-        this.log.error({ messageId: entry.messageId, to: userId }, 'delivery entry without its message; skipped');
-        continue;
-      }
-      listed.push(message);
-      this.cache.notePending(userId, message.messageId, { from: message.from, ts: message.ts });
-    }
-    return { messages: listed, next };
-  }
-
-  async markDelivered(userId: string, messageIds: readonly string[]): Promise<DeliveryMark[]> {
-    this.ready();
-    // Already delivered (terminal, whoever marked it): no write. Repeats within the call: one write.
-    const wanted = [...new Set(messageIds)].filter((messageId) => !this.cache.isDelivered(userId, messageId));
-    const settled = await Promise.allSettled(wanted.map((messageId) => this.markBatcher.add({ userId, messageId })));
-    const marks: DeliveryMark[] = [];
-    let failure: unknown;
-    for (const outcome of settled) {
-      if (outcome.status === 'rejected') failure ??= outcome.reason;
-      else if (outcome.value) marks.push(outcome.value);
-    }
-    this.deliveryMarks += marks.length;
-    if (failure !== undefined) {
-      // Marks already made stand (exactly once) and get their DELIVERED acks; the rest stay pending
-      // and are replayed and confirmed again. With nothing marked the caller learns of the failure.
-      if (marks.length === 0) throw failure;
-      this.log.warn({ err: errorSummary(failure), marked: marks.length, asked: wanted.length }, 'some confirmations failed; they stay pending');
-    }
-    return marks;
   }
 
   async ping(): Promise<void> {
@@ -172,7 +127,7 @@ export class MongoStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.persistBatcher.close(), this.markBatcher.close()]);
+    await Promise.all([this.persistBatcher.close(), this.confirmBatcher.close()]);
     await this.starting?.catch(() => {});
     const client = this.client;
     this.client = undefined;
@@ -181,32 +136,140 @@ export class MongoStore implements Store {
     await client?.close();
   }
 
+  // Messages.
+
+  async persist(message: NewMessage): Promise<PersistResult> {
+    this.ready();
+    const result = await this.persistBatcher.add(message);
+    if (result.kind === 'created') {
+      this.persists++;
+      this.noteFacts(result.message);
+    }
+    return result;
+  }
+
+  async messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return [];
+    const docs = await this.ready()
+      .messages.find({ conversationId, seq: { $gt: afterSeq } }, { projection: MESSAGE_PROJECTION, sort: { seq: 1 }, limit, maxTimeMS: this.options.opTimeoutMs })
+      .toArray();
+    return docs.map((doc) => this.noteFacts(toStoredMessage(doc)));
+  }
+
+  async history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    if (limit <= 0) return { messages: [], hasMore: false };
+    const docs = await this.ready()
+      .messages.find(historyFilter(conversationId, before), { projection: MESSAGE_PROJECTION, sort: { seq: -1 }, limit: limit + 1, maxTimeMS: this.options.opTimeoutMs })
+      .toArray();
+    const hasMore = docs.length > limit;
+    return { messages: docs.slice(0, limit).reverse().map(toStoredMessage), hasMore };
+  }
+
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
     const doc = await this.ready().messages.findOne({ _id: messageId }, { projection: MESSAGE_PROJECTION });
     return doc ? toStoredMessage(doc) : undefined;
   }
 
+  // Conversations and membership.
+
+  createGroup(group: NewGroup): Promise<Conversation> {
+    return membership.createGroup(this.ready(), group);
+  }
+
+  getConversation(conversationId: string): Promise<Conversation | undefined> {
+    return membership.conversationView(this.ready(), conversationId);
+  }
+
+  async membership(conversationId: string, userId: string): Promise<Membership | undefined> {
+    const doc = await this.ready().memberships.findOne({ _id: membershipId(conversationId, userId) });
+    return doc ? membership.toMembership(doc) : undefined;
+  }
+
+  addMembers(conversationId: string, userIds: readonly string[], at: number): Promise<MembershipChange | undefined> {
+    return membership.addMembers(this.ready(), this.heads, conversationId, userIds, at);
+  }
+
+  removeMember(conversationId: string, userId: string): Promise<MembershipChange | undefined> {
+    return membership.removeMember(this.ready(), conversationId, userId);
+  }
+
+  setTitle(conversationId: string, title: string): Promise<Conversation | undefined> {
+    return membership.setTitle(this.ready(), conversationId, title);
+  }
+
+  listConversations(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage> {
+    return this.reads().listConversations(userId, limit, cursor);
+  }
+
+  conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
+    return this.reads().conversationItem(conversationId, userId);
+  }
+
+  async conversationIdsOf(userId: string): Promise<string[]> {
+    return (await this.reads().membershipsOf(userId)).map((doc) => doc.conversationId);
+  }
+
+  // Delivery.
+
+  /** A device's first act may be this: its first sight copies its user's cursors (cursors.ts). */
+  async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
+    const collections = this.ready();
+    if (!this.devices.known(userId, deviceId)) await this.cursorLock.run(() => this.devices.ensure(collections, [{ userId, deviceId }]));
+    return this.reads().replayTargets(userId, deviceId);
+  }
+
+  async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult> {
+    this.ready();
+    return this.counted(await this.confirmBatcher.add({ kind: 'ids', userId, deviceId, messageIds: [...messageIds] }));
+  }
+
+  async confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number): Promise<ConfirmResult> {
+    this.ready();
+    return this.counted(await this.confirmBatcher.add({ kind: 'upTo', userId, deviceId, conversationId, seq }));
+  }
+
+  /**
+   * `$max`: monotone in one atomic update on MongoDB. FerretDB v1 applies it as a read-modify-write,
+   * so two concurrent marks of one user in one conversation can leave the lower one (docs/store.md).
+   */
+  async markRead(userId: string, conversationId: string, seq: number): Promise<{ readonly readSeq: number; readonly advanced: boolean } | undefined> {
+    const { memberships } = this.ready();
+    const id = membershipId(conversationId, userId);
+    const doc = await memberships.findOne({ _id: id }, { projection: { readSeq: 1, joinSeq: 1 } });
+    if (!doc) return undefined;
+    const previous = Number(doc.readSeq ?? doc.joinSeq);
+    const wanted = Math.min(seq, await this.heads.atLeast(conversationId, seq));
+    if (wanted <= previous) return { readSeq: previous, advanced: false };
+    await memberships.updateMany({ _id: id, conversationId }, { $max: { readSeq: wanted } });
+    return { readSeq: wanted, advanced: true };
+  }
+
+  // Inspection.
+
   async deliveryState(messageId: string, recipient: string): Promise<DeliveryState | undefined> {
-    const { deliveries, receipts } = this.ready();
-    const id = deliveryId(recipient, messageId);
-    const [entry, receipt] = await Promise.all([
-      deliveries.findOne({ _id: id, to: recipient }, { projection: { status: 1, deliveredAt: 1, marks: 1 } }),
-      receipts.findOne({ _id: id }, { projection: { deliveredAt: 1 } }),
+    const { memberships, receipts } = this.ready();
+    const message = (await this.facts.load(this.ready(), [messageId])).get(messageId);
+    if (!message || message.from === recipient) return undefined;
+    const [joined, receipt] = await Promise.all([
+      memberships.findOne({ _id: membershipId(message.conversationId, recipient) }, { projection: { joinSeq: 1 } }),
+      receipts.findOne({ _id: receiptId(recipient, messageId) }, { projection: { deliveredAt: 1 } }),
     ]);
-    if (!entry) return undefined;
-    // The receipt is the truth of the mark; the entry's status follows it (see mark-batch.ts).
-    if (receipt) return { status: 'delivered', deliveredAt: Number(receipt.deliveredAt), marks: 1 };
-    return { status: entry.status, deliveredAt: entry.deliveredAt ?? undefined, marks: entry.marks };
+    if (!joined || message.seq <= Number(joined.joinSeq)) return undefined;
+    return receipt ? { status: 'delivered', deliveredAt: Number(receipt.deliveredAt), marks: 1 } : { status: 'pending', deliveredAt: undefined, marks: 0 };
+  }
+
+  async deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined> {
+    return toCursor(await this.ready().deviceCursors.findOne({ _id: deviceCursorId(userId, deviceId, conversationId) }, { projection: { upTo: 1, above: 1 } }));
   }
 
   async counts(): Promise<StoreCounts> {
-    const { messages, deliveries, receipts } = this.ready();
-    const [messageCount, deliveryCount, delivered] = await Promise.all([
+    const { messages, receipts } = this.ready();
+    const [messageCount, recipients, delivered] = await Promise.all([
       messages.countDocuments({}),
-      deliveries.countDocuments({}),
+      messages.aggregate<{ total: number }>([{ $group: { _id: null, total: { $sum: '$recipients' } } }]).toArray(),
       receipts.countDocuments({}),
     ]);
-    return { messages: messageCount, deliveries: deliveryCount, delivered, persists: this.persists, deliveryMarks: this.deliveryMarks };
+    return { messages: messageCount, deliveries: Number(recipients[0]?.total ?? 0), delivered, persists: this.persists, deliveryMarks: this.deliveryMarks };
   }
 
   /** The connected database (after start()): accounts live in it too, on the same client. */
@@ -215,9 +278,23 @@ export class MongoStore implements Store {
     return this.db;
   }
 
-  /** Users in the cursor cache (tests and metrics). */
-  get cachedUsers(): number {
-    return this.cache.size;
+  /** Seqs this process found taken by another (its cached head was stale) and assigned again. */
+  get seqCollisions(): number {
+    return this.collisions;
+  }
+
+  private counted(result: ConfirmResult): ConfirmResult {
+    this.deliveryMarks += result.marks.length;
+    return result;
+  }
+
+  private noteFacts(message: StoredMessage): StoredMessage {
+    this.facts.note({ messageId: message.messageId, conversationId: message.conversationId, seq: message.seq, from: message.from, ...(message.fromDevice !== undefined ? { fromDevice: message.fromDevice } : {}), ts: message.ts });
+    return message;
+  }
+
+  private reads(): ConversationReads {
+    return new ConversationReads(this.ready(), this.heads, this.options.opTimeoutMs);
   }
 
   private async connect(): Promise<void> {
@@ -268,11 +345,16 @@ export class MongoStore implements Store {
     }
   }
 
-  private observe(op: 'persist' | 'markDelivered', size: number, seconds: number, failed: boolean): void {
+  private observe(op: 'persist' | 'confirm', size: number, seconds: number, failed: boolean): void {
     const metrics = this.options.metrics;
     if (!metrics) return;
     metrics.storeBatchSize.observe({ op }, size);
     metrics.storeBatchLatency.observe({ op }, seconds);
     if (failed) metrics.storeErrors.inc({ op: `${op}_batch` });
   }
+}
+
+/** The history query: exported so a test can ask the server to explain it. */
+export function historyFilter(conversationId: string, before: number | undefined): Filter<MessageDoc> {
+  return before === undefined ? { conversationId } : { conversationId, seq: { $lt: before } };
 }

@@ -1,159 +1,243 @@
-// One persist batch: messages first (one unordered insertMany keyed by messageId), then their
-// delivery entries (one insertMany ordered by sort key). No send in the batch resolves until both
-// writes are acknowledged, so a SENT ack always means "message and delivery entry are stored".
+// One persist batch. Per batch, whatever the group sizes: one read of existing ids, one read of the
+// senders' memberships, head reads for conversations this process has not seen, one ordered
+// insertMany of the messages, and one bulk of cursor upserts per (sender, conversation) and
+// (sender device, conversation). Nothing per member: delivery state lives in cursors.
 //
-// Insert, not upsert: the `_id` unique key makes an insert exactly as idempotent as an
-// `updateOne(upsert, $setOnInsert)` (an existing document is never touched, the attempt reports a
-// duplicate-key error instead), and it is the cheaper write: about 10x faster on FerretDB v1, which
-// runs each upsert of a bulk as its own find-then-write. It also avoids a FerretDB v1 bug: every
-// updateOne that matches a document (a retried send's upsert) holds a PostgreSQL connection until the
-// command ends, and more of them than its pool deadlocks the server for good (docs/store.md, "Batching").
+// Seq assignment (docs/store.md, "Seq"): each new message takes head + 1 of its conversation, in batch
+// order. The insert is ordered, so when document i fails nothing after it is stored: a seq collision
+// (another process took that seq; unique (conversationId, seq)) or a duplicate messageId (another
+// process stored that id since we looked) stops the write there. The rest are given seqs again from
+// re-read heads, so seqs stay gapless and unique whichever processes write the conversation.
+// Existing ids are checked before any seq is assigned, so a retried id never burns a seq.
 //
-// Message before delivery: an entry visible to a replay always has its message. A crash between the
-// two writes leaves a message without an entry; its sender got no SENT ack and retries, and the retry
-// (a duplicate) writes the missing entry. That is why duplicates insert their entry too.
-import { MongoBulkWriteError, type Collection, type Document, type OptionalUnlessRequiredId, type WriteError } from 'mongodb';
-import type { NewMessage, PersistResult, StoredMessage } from '../store.js';
-import { StoreUnavailableError } from '../store.js';
-import {
-  deliveryId,
-  DUPLICATE_KEY,
-  MESSAGE_PROJECTION,
-  sameContent,
-  toStoredMessage,
-  type Collections,
-  type DeliveryDoc,
-  type MessageDoc,
-} from './documents.js';
+// No send in the batch resolves until every write of the batch is acknowledged: a SENT ack means the
+// message and its sender's cursors are stored.
+import type { WriteError } from 'mongodb';
+import { directConversationId, isDirectConversationId } from '../conversation-ids.js';
+import { advance } from '../cursor.js';
+import { StoreUnavailableError, type NewMessage, type PersistResult, type StoredMessage } from '../store.js';
+import { CursorSet, type CursorKey, type DeviceSightings, type Lock } from './cursors.js';
+import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, sameContent, toStoredMessage, type Collections, type MessageDoc } from './documents.js';
+import type { HeadCache } from './heads.js';
+import { insertMany } from './insert.js';
+import { ensureDirectConversations } from './membership.js';
 
-/** Rounds of "write again what failed for another reason than a duplicate key" before giving up. */
-const MAX_ROUNDS = 3;
+/** Rounds of "assign again what did not go in" before the rest of a batch is refused as unavailable. */
+const MAX_ROUNDS = 16;
 
 export interface PersistBatchContext {
   readonly collections: Collections;
+  readonly heads: HeadCache;
+  readonly cursorLock: Lock;
+  readonly devices: DeviceSightings;
   /** A token unique to this write, stored in `insertedBy`. */
   nextToken(): string;
+  /** A seq was taken by another process (a stale head): counted for tests and operators. */
+  onSeqCollision?(): void;
 }
 
 interface Lead {
   readonly message: NewMessage;
+  readonly conversationId: string | undefined;
   stored?: StoredMessage;
-  outcome?: 'created' | 'duplicate' | 'conflict';
+  outcome?: 'created' | 'duplicate' | 'conflict' | 'not_member' | Error;
+  recipients?: number;
+  /** `to` of a direct message as stored: the other member. */
+  to?: string;
 }
 
-export async function writePersistBatch(context: PersistBatchContext, batch: readonly NewMessage[]): Promise<PersistResult[]> {
-  // One write per messageId; later sends of the same id in this batch are judged against the winner.
+export async function writePersistBatch(context: PersistBatchContext, batch: readonly NewMessage[]): Promise<Array<PersistResult | Error>> {
+  const { collections } = context;
+  // One write per messageId; later sends of the same id in this batch are judged against the lead.
   const leads = new Map<string, Lead>();
-  const isLead = batch.map((message) => !leads.has(message.messageId) && !!leads.set(message.messageId, { message }));
+  const isLead = batch.map((message) => {
+    if (leads.has(message.messageId)) return false;
+    const conversationId = message.conversationId ?? (message.to !== undefined ? directConversationId(message.from, message.to) : undefined);
+    leads.set(message.messageId, { message, conversationId });
+    return true;
+  });
+  const all = [...leads.values()];
 
-  await insertMessages(context, [...leads.values()]);
-  await insertDeliveries(context.collections, [...leads.values()].filter((lead) => lead.outcome !== 'conflict'));
+  // 1. Retries and reused ids, before any seq is assigned.
+  await judgeExisting(collections, all);
+  // 2. Membership, read now (never from a cache: a removed member must not send).
+  const fresh = all.filter((lead) => lead.outcome === undefined);
+  await checkMembership(collections, fresh);
+  // 3. Seqs and the ordered insert, in rounds.
+  await insertMessages(context, fresh.filter((lead) => lead.outcome === undefined));
+  // 4. The sender has its own message: its user cursor and its sending device's cursor pass over it.
+  await advanceSenders(context, all.filter((lead) => lead.outcome === 'created' || lead.outcome === 'duplicate'));
 
-  return batch.map((message, i): PersistResult => {
+  return batch.map((message, i): PersistResult | Error => {
     const lead = leads.get(message.messageId)!;
-    const stored = lead.stored!;
+    if (lead.outcome instanceof Error) return lead.outcome;
+    if (lead.outcome === 'not_member') return isLead[i] ? { kind: 'not_member', messageId: message.messageId } : judge(lead, message);
     if (isLead[i]) {
-      if (lead.outcome === 'created') return { kind: 'created', message: stored };
-      if (lead.outcome === 'duplicate') return { kind: 'duplicate', message: stored };
-      return { kind: 'conflict', messageId: message.messageId };
+      if (lead.outcome === 'conflict') return { kind: 'conflict', messageId: message.messageId };
+      return { kind: lead.outcome!, message: lead.stored! };
     }
-    return sameContent(stored, message) ? { kind: 'duplicate', message: stored } : { kind: 'conflict', messageId: message.messageId };
+    return judge(lead, message);
   });
 }
 
-async function insertMessages(context: PersistBatchContext, leads: Lead[]): Promise<void> {
-  const { messages } = context.collections;
-  let open = leads;
-  for (let round = 1; open.length > 0; round++) {
-    if (round > MAX_ROUNDS) throw new StoreUnavailableError(`messages write did not complete after ${MAX_ROUNDS} rounds`);
-    const token = context.nextToken();
-    const docs: MessageDoc[] = open.map(({ message: m }) => ({
-      _id: m.messageId, from: m.from, to: m.to, body: m.body, ts: m.ts, seq: m.seq, insertedBy: token,
-    }));
-    const errors = await insertMany(messages, docs, false);
-    // New vs retry by the set of ids that were inserted (every one without a write error).
-    const existing: Lead[] = [];
-    const retry: Lead[] = [];
-    open.forEach((lead, i) => {
-      const error = errors.get(i);
-      if (!error) {
-        lead.outcome = 'created';
-        lead.stored = Object.freeze({ ...lead.message });
-      } else if (error.code === DUPLICATE_KEY) {
-        existing.push(lead);
-      } else {
-        retry.push(lead);
-      }
-    });
-    if (existing.length > 0) {
-      // A retry or a reused id: read what is stored, once, to tell duplicate from conflict.
-      const docs = await messages
-        .find({ _id: { $in: existing.map((lead) => lead.message.messageId) } }, { projection: { ...MESSAGE_PROJECTION, insertedBy: 1 } })
-        .toArray();
-      const byId = new Map(docs.map((doc) => [doc._id, doc]));
-      for (const lead of existing) {
-        const doc = byId.get(lead.message.messageId);
-        if (!doc) throw new StoreUnavailableError(`message ${lead.message.messageId} reported as existing but not found`);
-        lead.stored = toStoredMessage(doc);
-        lead.outcome = sameContent(lead.stored, lead.message) ? 'duplicate' : 'conflict';
-      }
+/** A later send of a lead's id in the same batch. */
+function judge(lead: Lead, message: NewMessage): PersistResult {
+  if (!lead.stored) return lead.outcome === 'not_member' && sameRequest(lead.message, message) ? { kind: 'not_member', messageId: message.messageId } : { kind: 'conflict', messageId: message.messageId };
+  const conversationId = message.conversationId ?? (message.to !== undefined ? directConversationId(message.from, message.to) : '');
+  return sameContent(lead.stored, message.from, conversationId, message.body) ? { kind: 'duplicate', message: lead.stored } : { kind: 'conflict', messageId: message.messageId };
+}
+
+function sameRequest(a: NewMessage, b: NewMessage): boolean {
+  return a.from === b.from && a.body === b.body && a.conversationId === b.conversationId && a.to === b.to;
+}
+
+async function judgeExisting(collections: Collections, leads: Lead[]): Promise<void> {
+  if (leads.length === 0) return;
+  const docs = await collections.messages.find({ _id: { $in: leads.map((lead) => lead.message.messageId) } }, { projection: MESSAGE_PROJECTION }).toArray();
+  const byId = new Map(docs.map((doc) => [doc._id, toStoredMessage(doc)]));
+  for (const lead of leads) {
+    const stored = byId.get(lead.message.messageId);
+    if (stored) settleExisting(lead, stored);
+  }
+}
+
+function settleExisting(lead: Lead, stored: StoredMessage): void {
+  lead.stored = stored;
+  lead.outcome = lead.conversationId !== undefined && sameContent(stored, lead.message.from, lead.conversationId, lead.message.body) ? 'duplicate' : 'conflict';
+}
+
+async function checkMembership(collections: Collections, leads: Lead[]): Promise<void> {
+  for (const lead of leads) if (lead.conversationId === undefined) lead.outcome = 'not_member';
+  const asking = leads.filter((lead) => lead.outcome === undefined);
+  if (asking.length === 0) return;
+  const ids = [...new Set(asking.map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
+  const members = new Set((await collections.memberships.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((doc) => doc._id));
+
+  // A direct message whose sender is not (yet) a member: the conversation is created on first use.
+  const direct = asking.filter((lead) => !members.has(membershipId(lead.conversationId!, lead.message.from)) && lead.message.conversationId === undefined);
+  const created = await ensureDirectConversations(
+    collections,
+    direct.map((lead) => ({ conversationId: lead.conversationId!, members: [lead.message.from, lead.message.to!], at: lead.message.ts })),
+  );
+  for (const lead of asking) {
+    if (!members.has(membershipId(lead.conversationId!, lead.message.from)) && !created.has(lead.conversationId!)) lead.outcome = 'not_member';
+  }
+
+  // Recipients (for counts(), inspection only) and, for a direct conversation named by id, `to`: one
+  // indexed read per conversation named by id in the batch (a direct one has two members).
+  const named = [...new Set(asking.filter((lead) => lead.outcome === undefined && lead.message.conversationId !== undefined).map((lead) => lead.conversationId!))];
+  const sizes = new Map<string, number>();
+  const directMembers = new Map<string, string[]>();
+  await Promise.all(named.map(async (id) => {
+    if (isDirectConversationId(id)) {
+      const docs = await collections.memberships.find({ conversationId: id }, { projection: { userId: 1 } }).toArray();
+      directMembers.set(id, docs.map((doc) => doc.userId));
+      sizes.set(id, docs.length);
+    } else {
+      sizes.set(id, await collections.memberships.countDocuments({ conversationId: id }));
     }
-    open = retry;
+  }));
+  for (const lead of asking) {
+    if (lead.outcome !== undefined) continue;
+    const { from, to } = lead.message;
+    if (lead.message.conversationId === undefined) {
+      lead.to = to;
+      lead.recipients = to === from ? 0 : 1;
+    } else {
+      lead.recipients = Math.max(0, (sizes.get(lead.conversationId!) ?? 1) - 1);
+      const members = directMembers.get(lead.conversationId!);
+      if (members) lead.to = members.find((member) => member !== from) ?? from;
+    }
   }
 }
 
-async function insertDeliveries(collections: Collections, leads: Lead[]): Promise<void> {
-  const entryOf = (lead: Lead, seq: number): DeliveryDoc => {
-    const m = lead.stored!;
-    return { _id: deliveryId(m.to, m.messageId), messageId: m.messageId, to: m.to, from: m.from, ts: m.ts, seq, status: 'pending', marks: 0 };
+async function insertMessages(context: PersistBatchContext, leads: Lead[]): Promise<void> {
+  const { collections, heads } = context;
+  let open = leads;
+  let stale = false;
+  for (let round = 1; open.length > 0; round++) {
+    if (round > MAX_ROUNDS) {
+      const error = new StoreUnavailableError(`messages write did not complete after ${MAX_ROUNDS} rounds (seq contention)`);
+      for (const lead of open) lead.outcome = error;
+      return;
+    }
+    // After a collision every head of the rest is read again, not only the one that collided: with
+    // several instances writing, a stale cached head is the rule, and one round per stale
+    // conversation would not end in time for a batch spanning hundreds of conversations.
+    const ids = [...new Set(open.map((lead) => lead.conversationId!))];
+    const next = new Map(await Promise.all(ids.map(async (id) => [id, stale ? await heads.read(id) : await heads.get(id)] as const)));
+    stale = false;
+    const token = context.nextToken();
+    const docs: MessageDoc[] = open.map((lead) => {
+      const m = lead.message;
+      const seq = next.get(lead.conversationId!)! + 1;
+      next.set(lead.conversationId!, seq);
+      return {
+        _id: m.messageId,
+        conversationId: lead.conversationId!,
+        seq,
+        from: m.from,
+        ...(m.fromDevice !== undefined ? { fromDevice: m.fromDevice } : {}),
+        ...(lead.to !== undefined ? { to: lead.to } : {}),
+        body: m.body,
+        ts: m.ts,
+        recipients: lead.recipients ?? 0,
+        insertedBy: token,
+      };
+    });
+    const errors = await insertMany(collections.messages, docs, true);
+    const failedAt = errors.size === 0 ? docs.length : Math.min(...errors.keys());
+    for (let i = 0; i < failedAt; i++) {
+      open[i]!.outcome = 'created';
+      open[i]!.stored = toStoredMessage(docs[i]!);
+      heads.note(docs[i]!.conversationId, docs[i]!.seq);
+    }
+    if (failedAt === docs.length) return;
+    const failed = open[failedAt]!;
+    const error: WriteError = errors.get(failedAt)!;
+    if (error.code === DUPLICATE_KEY) {
+      // Either its messageId was stored meanwhile (a retry racing on another process: judge it), or
+      // its seq was taken (a stale head: read the head again). Reading the id tells which.
+      // Either way another process wrote here since the heads were read: read them again.
+      const doc = await collections.messages.findOne({ _id: failed.message.messageId }, { projection: MESSAGE_PROJECTION });
+      if (doc) settleExisting(failed, toStoredMessage(doc));
+      else context.onSeqCollision?.();
+      stale = true;
+    } else if (round >= 3) {
+      failed.outcome = new StoreUnavailableError(`message write failed: ${error.errmsg ?? error.code}`);
+    }
+    // Everything after the failure was not stored: assign again from the heads (re-read where stale).
+    open = open.slice(failedAt).filter((lead) => lead.outcome === undefined);
+  }
+}
+
+async function advanceSenders(context: PersistBatchContext, leads: Lead[]): Promise<void> {
+  const { collections } = context;
+  if (leads.length === 0) return;
+  const seqs = new Map<string, { key: CursorKey; seqs: number[] }>();
+  const add = (key: CursorKey, seq: number) => {
+    const id = `${key.userId}/${key.deviceId ?? ''}/${key.conversationId}`;
+    const entry = seqs.get(id);
+    if (entry) entry.seqs.push(seq);
+    else seqs.set(id, { key, seqs: [seq] });
   };
-  // Duplicates first, unordered: their entry normally exists (a duplicate-key error, ignored). It is
-  // missing only when a crash came between the two writes of the first attempt; it then takes the
-  // retry's fresh key, since that attempt was never acknowledged (docs/store.md). Written before the
-  // new entries, so a replay that sees a new entry also sees every repaired one.
-  const repairs = leads.filter((lead) => lead.outcome === 'duplicate').map((lead) => entryOf(lead, lead.message.seq));
-  if (repairs.length > 0) {
-    const errors = await insertMany(collections.deliveries, repairs, false);
-    const failed = [...errors.values()].find((error) => error.code !== DUPLICATE_KEY);
-    if (failed) throw new StoreUnavailableError(`deliveries write failed: ${failed.errmsg ?? failed.code}`);
+  const senders: { userId: string; deviceId: string }[] = [];
+  for (const lead of leads) {
+    const m = lead.stored!;
+    add({ userId: m.from, conversationId: m.conversationId }, m.seq);
+    // A duplicate re-applies it: its first attempt may have stopped before this step.
+    if (m.fromDevice !== undefined) {
+      add({ userId: m.from, deviceId: m.fromDevice, conversationId: m.conversationId }, m.seq);
+      senders.push({ userId: m.from, deviceId: m.fromDevice });
+    }
   }
-  // New messages' entries cannot exist yet (an entry is only written after its message). Ordered by
-  // sort key: a replay reading during this write sees a prefix of the batch, never a later message
-  // without an earlier one.
-  const entries = leads
-    .filter((lead) => lead.outcome === 'created')
-    .map((lead) => entryOf(lead, lead.stored!.seq))
-    .sort((a, b) => a.seq - b.seq);
-  let remaining = entries;
-  for (let round = 1; remaining.length > 0; round++) {
-    const errors = await insertMany(collections.deliveries, remaining, true);
-    if (errors.size === 0) return;
-    const [index, error] = [...errors][0]!;
-    // Stopped at `index`: what came before is written; a duplicate key there means it is too.
-    if (error.code === DUPLICATE_KEY) remaining = remaining.slice(index + 1);
-    else if (round >= MAX_ROUNDS) throw new StoreUnavailableError(`deliveries write failed: ${error.errmsg ?? error.code}`);
-    else remaining = remaining.slice(index);
-  }
-}
-
-/**
- * insertMany whose per-document errors come back as data (index → error); a write concern error or
- * a lost connection throws: nothing in the write is known durable.
- */
-export async function insertMany<T extends Document>(
-  collection: Collection<T>,
-  docs: OptionalUnlessRequiredId<T>[],
-  ordered: boolean,
-): Promise<Map<number, WriteError>> {
-  const errors = new Map<number, WriteError>();
-  if (docs.length === 0) return errors;
-  try {
-    await collection.insertMany(docs, { ordered });
-  } catch (error) {
-    if (!(error instanceof MongoBulkWriteError) || error.result.getWriteConcernError()) throw error;
-    const writeErrors = [error.writeErrors].flat();
-    if (writeErrors.length === 0) throw error;
-    for (const writeError of writeErrors) errors.set(writeError.index, writeError);
-  }
-  return errors;
+  await context.cursorLock.run(async () => {
+    await context.devices.ensure(collections, senders);
+    const cursors = await CursorSet.read(collections, [...seqs.values()].map((entry) => entry.key));
+    for (const { key, seqs: added } of seqs.values()) {
+      const moved = advance(cursors.get(key, 0), added);
+      if (moved.added.length > 0) cursors.set(key, moved.cursor);
+    }
+    await cursors.write(collections);
+  });
 }

@@ -1,0 +1,215 @@
+// One confirmation batch (confirmIds and confirmUpTo of many users and devices). Per batch: the
+// confirmed messages' facts (cached: messages never change), the memberships, the cursors involved,
+// and for confirmUpTo the other members' messages in the newly covered range; then one unordered
+// insert of receipts and one bulk of cursor upserts.
+//
+// The delivery mark is the receipt insert, keyed (user, message): a unique-key insert is atomic on
+// MongoDB and FerretDB alike, so exactly one confirmation makes it, on any process, whatever the
+// cursors say. The user cursor only proposes candidates (what it did not cover yet); a candidate whose
+// receipt exists was marked by someone else. Receipts are written before the cursors: a batch that
+// stops in between leaves the cursors behind, and the next confirmation proposes those messages again
+// (their receipts exist: no second mark). The other order could leave a cursor past a message that
+// was never marked.
+import { LRUCache } from 'lru-cache';
+import { advance, advanceTo, covers, highestCovered } from '../cursor.js';
+import type { ConfirmResult, Cursor, DeliveryMark } from '../store.js';
+import { CursorSet, type CursorKey, type DeviceSightings, type Lock } from './cursors.js';
+import { DUPLICATE_KEY, membershipId, receiptId, type Collections, type ReceiptDoc } from './documents.js';
+import type { HeadCache } from './heads.js';
+import { insertMany } from './insert.js';
+import { StoreUnavailableError } from '../store.js';
+
+export type ConfirmRequest =
+  | { readonly kind: 'ids'; readonly userId: string; readonly deviceId: string; readonly messageIds: readonly string[] }
+  | { readonly kind: 'upTo'; readonly userId: string; readonly deviceId: string; readonly conversationId: string; readonly seq: number };
+
+/** What a confirmation needs of a message; immutable, so caching it is always right. */
+export interface MessageFact {
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly from: string;
+  readonly fromDevice?: string;
+  readonly ts: number;
+}
+
+export class MessageFacts {
+  private readonly facts: LRUCache<string, MessageFact>;
+
+  constructor(max: number) {
+    this.facts = new LRUCache({ max: Math.max(1, max) });
+  }
+
+  note(fact: MessageFact): void {
+    this.facts.set(fact.messageId, fact);
+  }
+
+  async load(collections: Collections, messageIds: readonly string[]): Promise<Map<string, MessageFact>> {
+    const found = new Map<string, MessageFact>();
+    const missing: string[] = [];
+    for (const messageId of new Set(messageIds)) {
+      const fact = this.facts.get(messageId);
+      if (fact) found.set(messageId, fact);
+      else missing.push(messageId);
+    }
+    if (missing.length > 0) {
+      const docs = await collections.messages
+        .find({ _id: { $in: missing } }, { projection: { _id: 1, conversationId: 1, seq: 1, from: 1, fromDevice: 1, ts: 1 } })
+        .toArray();
+      for (const doc of docs) {
+        const fact: MessageFact = { messageId: doc._id, conversationId: doc.conversationId, seq: Number(doc.seq), from: doc.from, ...(doc.fromDevice != null ? { fromDevice: doc.fromDevice } : {}), ts: Number(doc.ts) };
+        this.note(fact);
+        found.set(fact.messageId, fact);
+      }
+    }
+    return found;
+  }
+}
+
+export interface ConfirmBatchContext {
+  readonly collections: Collections;
+  readonly heads: HeadCache;
+  readonly cursorLock: Lock;
+  readonly devices: DeviceSightings;
+  readonly facts: MessageFacts;
+  nextToken(): string;
+}
+
+/** One request's work in one conversation. */
+interface Step {
+  readonly request: number;
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly conversationId: string;
+  readonly joinSeq: number;
+  /** By id: these messages. Up to: everything to `upTo` (clamped). */
+  readonly facts?: MessageFact[];
+  readonly upTo?: number;
+}
+
+export async function writeConfirmBatch(context: ConfirmBatchContext, batch: readonly ConfirmRequest[]): Promise<ConfirmResult[]> {
+  const { collections } = context;
+  const facts = await context.facts.load(collections, batch.flatMap((request) => (request.kind === 'ids' ? request.messageIds : [])));
+
+  // Membership of every (user, conversation) named: a non-member's confirmation changes nothing.
+  const pairs = new Set<string>();
+  batch.forEach((request) => {
+    if (request.kind === 'upTo') pairs.add(membershipId(request.conversationId, request.userId));
+    else for (const id of request.messageIds) {
+      const fact = facts.get(id);
+      if (fact) pairs.add(membershipId(fact.conversationId, request.userId));
+    }
+  });
+  const joined = new Map<string, number>();
+  if (pairs.size > 0) {
+    const docs = await collections.memberships.find({ _id: { $in: [...pairs] } }, { projection: { joinSeq: 1 } }).toArray();
+    for (const doc of docs) joined.set(doc._id, Number(doc.joinSeq));
+  }
+
+  const steps: Step[] = [];
+  await Promise.all(batch.map(async (request, i) => {
+    const { userId, deviceId } = request;
+    if (request.kind === 'upTo') {
+      const joinSeq = joined.get(membershipId(request.conversationId, userId));
+      if (joinSeq === undefined) return;
+      // Clamped to the last seq: the stored head, unless this process already knows it is that far.
+      const upTo = Math.min(request.seq, await context.heads.atLeast(request.conversationId, request.seq));
+      steps.push({ request: i, userId, deviceId, conversationId: request.conversationId, joinSeq, upTo });
+      return;
+    }
+    const byConversation = new Map<string, MessageFact[]>();
+    for (const id of new Set(request.messageIds)) {
+      const fact = facts.get(id);
+      if (!fact || (fact.from === userId && fact.fromDevice === deviceId)) continue;
+      const joinSeq = joined.get(membershipId(fact.conversationId, userId));
+      if (joinSeq === undefined || fact.seq <= joinSeq) continue;
+      const list = byConversation.get(fact.conversationId);
+      if (list) list.push(fact);
+      else byConversation.set(fact.conversationId, [fact]);
+    }
+    for (const [conversationId, list] of byConversation) {
+      steps.push({ request: i, userId, deviceId, conversationId, joinSeq: joined.get(membershipId(conversationId, userId))!, facts: list });
+    }
+  }));
+  steps.sort((a, b) => a.request - b.request);
+
+  const results = batch.map(() => ({ marks: [] as DeliveryMark[], advanced: [] as { conversationId: string; deliveredSeq: number }[] }));
+  await context.cursorLock.run(async () => {
+    await context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId })));
+    if (steps.length === 0) return;
+    const userKey = (step: Step): CursorKey => ({ userId: step.userId, conversationId: step.conversationId });
+    const deviceKey = (step: Step): CursorKey => ({ userId: step.userId, deviceId: step.deviceId, conversationId: step.conversationId });
+    const cursors = await CursorSet.read(collections, steps.flatMap((step) => [userKey(step), deviceKey(step)]));
+    const ranges = await readRanges(collections, steps, (step) => cursors.get(userKey(step), step.joinSeq));
+
+    const deliveredAt = Date.now();
+    const candidates: { request: number; mark: DeliveryMark; userId: string }[] = [];
+    for (const step of steps) {
+      const move = (cursor: Cursor) => (step.upTo !== undefined ? stepTo(cursor, step.upTo) : advance(cursor, step.facts!.map((fact) => fact.seq)));
+      const device = move(cursors.get(deviceKey(step), step.joinSeq));
+      if (device.added.length > 0) cursors.set(deviceKey(step), device.cursor);
+      const before = cursors.get(userKey(step), step.joinSeq);
+      const user = move(before);
+      if (user.added.length === 0) continue;
+      cursors.set(userKey(step), user.cursor);
+      const bySeq = step.upTo !== undefined ? ranges.get(`${step.userId}/${step.conversationId}`)! : new Map(step.facts!.map((fact) => [fact.seq, fact]));
+      for (const seq of user.added) {
+        const fact = bySeq.get(seq);
+        if (!fact || fact.from === step.userId) continue; // its own message: not a delivery
+        candidates.push({ request: step.request, userId: step.userId, mark: { messageId: fact.messageId, conversationId: step.conversationId, seq, from: fact.from, deliveredAt, ts: fact.ts } });
+      }
+      if (highestCovered(user.cursor) > highestCovered(before)) results[step.request]!.advanced.push({ conversationId: step.conversationId, deliveredSeq: highestCovered(user.cursor) });
+    }
+
+    const token = context.nextToken();
+    const receipts: ReceiptDoc[] = candidates.map(({ userId, mark }) => ({
+      _id: receiptId(userId, mark.messageId), userId, messageId: mark.messageId, conversationId: mark.conversationId, seq: mark.seq, from: mark.from, ts: mark.ts, deliveredAt, markedBy: token,
+    }));
+    const errors = await insertMany(collections.receipts, receipts, false);
+    for (const [index, error] of errors) {
+      if (error.code !== DUPLICATE_KEY) throw new StoreUnavailableError(`receipt write failed: ${error.errmsg ?? error.code}`);
+      void index;
+    }
+    candidates.forEach((candidate, i) => {
+      if (!errors.has(i)) results[candidate.request]!.marks.push(candidate.mark);
+    });
+    await cursors.write(collections);
+  });
+  return results;
+}
+
+/** advanceTo, listing the seqs it newly covers (those not already above the old watermark). */
+function stepTo(cursor: Cursor, upTo: number): { cursor: Cursor; added: number[] } {
+  const moved = advanceTo(cursor, upTo);
+  if (!moved) return { cursor, added: [] };
+  const added: number[] = [];
+  for (let seq = moved.from + 1; seq <= moved.to; seq++) if (!covers(cursor, seq)) added.push(seq);
+  return { cursor: moved.cursor, added };
+}
+
+/**
+ * For each confirmUpTo step, the other members' messages it may newly cover for its user: one range
+ * read per (user, conversation) on the conversation's seq index, from the user's watermark.
+ */
+async function readRanges(collections: Collections, steps: readonly Step[], userCursor: (step: Step) => Cursor): Promise<Map<string, Map<number, MessageFact>>> {
+  const wanted = new Map<string, { conversationId: string; userId: string; from: number; to: number }>();
+  for (const step of steps) {
+    if (step.upTo === undefined) continue;
+    const key = `${step.userId}/${step.conversationId}`;
+    const from = userCursor(step).upTo;
+    const range = wanted.get(key);
+    if (range) range.to = Math.max(range.to, step.upTo);
+    else wanted.set(key, { conversationId: step.conversationId, userId: step.userId, from, to: step.upTo });
+  }
+  const ranges = new Map<string, Map<number, MessageFact>>();
+  await Promise.all([...wanted].map(async ([key, { conversationId, userId, from, to }]) => {
+    const bySeq = new Map<number, MessageFact>();
+    ranges.set(key, bySeq);
+    if (to <= from) return;
+    const docs = await collections.messages
+      .find({ conversationId, seq: { $gt: from, $lte: to }, from: { $ne: userId } }, { projection: { _id: 1, seq: 1, from: 1, ts: 1 } })
+      .toArray();
+    for (const doc of docs) bySeq.set(Number(doc.seq), { messageId: doc._id, conversationId, seq: Number(doc.seq), from: doc.from, ts: Number(doc.ts) });
+  }));
+  return ranges;
+}

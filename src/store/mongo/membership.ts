@@ -1,0 +1,112 @@
+// Conversations and their members. Creation and joining are inserts (idempotent by `_id`: a second
+// writer's duplicate key means "already there"), so two processes creating the same direct
+// conversation, or adding the same member, end with one document each and no error.
+import type { Conversation, ConversationKind, Membership, MembershipChange, NewGroup } from '../store.js';
+import { membershipId, userCursorId, type Collections, type ConversationDoc, type MembershipDoc } from './documents.js';
+import type { HeadCache } from './heads.js';
+import { insertIfAbsent } from './insert.js';
+
+export function membershipDoc(conversationId: string, userId: string, joinedAt: number, pos: number, joinSeq: number): MembershipDoc {
+  return { _id: membershipId(conversationId, userId), conversationId, userId, joinedAt, pos, joinSeq, readSeq: joinSeq };
+}
+
+export function toMembership(doc: MembershipDoc): Membership {
+  return { conversationId: doc.conversationId, userId: doc.userId, joinedAt: Number(doc.joinedAt), joinSeq: Number(doc.joinSeq) };
+}
+
+/** Members in join order (longest-standing first). */
+export async function membersOf(collections: Collections, conversationId: string): Promise<string[]> {
+  const docs = await collections.memberships
+    .find({ conversationId }, { projection: { userId: 1 }, sort: { joinedAt: 1, pos: 1, _id: 1 } })
+    .toArray();
+  return docs.map((doc) => doc.userId);
+}
+
+export async function conversationView(collections: Collections, conversationId: string, doc?: ConversationDoc | null): Promise<Conversation | undefined> {
+  const [conversation, members] = await Promise.all([
+    doc !== undefined ? doc : collections.conversations.findOne({ _id: conversationId }),
+    membersOf(collections, conversationId),
+  ]);
+  return conversation ? toConversation(conversation, members) : undefined;
+}
+
+function toConversation(doc: ConversationDoc, members: string[]): Conversation {
+  return { conversationId: doc._id, kind: doc.kind, title: doc.title ?? null, ownerId: doc.ownerId ?? null, createdAt: Number(doc.createdAt), members };
+}
+
+/**
+ * Direct conversations on their first message: conversation, then both memberships (joinSeq 0). Returns
+ * the ids whose senders are members now. An existing conversation without members (a crash between
+ * the two inserts) is completed; one with members is left alone (its sender was removed).
+ */
+export async function ensureDirectConversations(
+  collections: Collections,
+  requests: readonly { conversationId: string; members: readonly string[]; at: number }[],
+): Promise<Set<string>> {
+  const created = new Set<string>();
+  const distinct = new Map(requests.map((request) => [request.conversationId, request]));
+  await Promise.all([...distinct.values()].map(async ({ conversationId, members, at }) => {
+    const [existing, count] = await Promise.all([
+      collections.conversations.findOne({ _id: conversationId }, { projection: { _id: 1 } }),
+      collections.memberships.countDocuments({ conversationId }),
+    ]);
+    if (existing && count > 0) return;
+    await createConversation(collections, { _id: conversationId, kind: 'direct', title: null, ownerId: null, createdAt: at }, members);
+    created.add(conversationId);
+  }));
+  return created;
+}
+
+async function createConversation(collections: Collections, doc: ConversationDoc, members: readonly string[]): Promise<void> {
+  await insertIfAbsent(collections.conversations, [doc]);
+  const unique = [...new Set(members)];
+  await insertIfAbsent(collections.memberships, unique.map((userId, pos) => membershipDoc(doc._id, userId, doc.createdAt, pos, 0)));
+}
+
+export async function createGroup(collections: Collections, group: NewGroup): Promise<Conversation> {
+  const doc: ConversationDoc = { _id: group.conversationId, kind: 'group' satisfies ConversationKind, title: group.title, ownerId: group.ownerId, createdAt: group.createdAt };
+  const inserted = await insertIfAbsent(collections.conversations, [doc]);
+  if (inserted.size === 0) {
+    const existing = await conversationView(collections, group.conversationId);
+    // Idempotent: an existing group is returned unchanged, unless it is this same request stopped
+    // between its two inserts (same owner, no members yet): then it is completed.
+    if (!existing || existing.members.length > 0 || existing.ownerId !== group.ownerId) return existing!;
+  }
+  await insertIfAbsent(collections.memberships, [...new Set([group.ownerId, ...group.members])].map((userId, pos) => membershipDoc(group.conversationId, userId, group.createdAt, pos, 0)));
+  return (await conversationView(collections, group.conversationId))!;
+}
+
+export async function addMembers(collections: Collections, heads: HeadCache, conversationId: string, userIds: readonly string[], at: number): Promise<MembershipChange | undefined> {
+  const conversation = await collections.conversations.findOne({ _id: conversationId });
+  if (!conversation) return undefined;
+  // The join point: the last seq now. A message stored concurrently may land just after it and be
+  // delivered to the new member, who is a member by then.
+  const joinSeq = await heads.read(conversationId);
+  const wanted = [...new Set(userIds)];
+  const docs = wanted.map((userId, pos) => membershipDoc(conversationId, userId, at, pos, joinSeq));
+  const inserted = await insertIfAbsent(collections.memberships, docs);
+  const users = wanted.filter((_, i) => inserted.has(i));
+  return { conversation: (await conversationView(collections, conversationId, conversation))!, users };
+}
+
+export async function removeMember(collections: Collections, conversationId: string, userId: string): Promise<MembershipChange | undefined> {
+  const conversation = await collections.conversations.findOne({ _id: conversationId });
+  if (!conversation) return undefined;
+  const removed = await collections.memberships.deleteMany({ _id: membershipId(conversationId, userId), conversationId });
+  if (removed.deletedCount === 0) return { conversation: (await conversationView(collections, conversationId, conversation))!, users: [] };
+  // Its user-level delivery cursor goes with the membership: a later rejoin starts at its join point.
+  await collections.userCursors.deleteMany({ _id: userCursorId(userId, conversationId), userId });
+  if (conversation.ownerId === userId) {
+    const [next] = await membersOf(collections, conversationId);
+    const ownerId = next ?? null;
+    await collections.conversations.updateMany({ _id: conversationId }, { $set: { ownerId } });
+    conversation.ownerId = ownerId;
+  }
+  return { conversation: (await conversationView(collections, conversationId, conversation))!, users: [userId] };
+}
+
+export async function setTitle(collections: Collections, conversationId: string, title: string): Promise<Conversation | undefined> {
+  const updated = await collections.conversations.updateMany({ _id: conversationId }, { $set: { title } });
+  if (updated.matchedCount === 0) return undefined;
+  return conversationView(collections, conversationId);
+}
