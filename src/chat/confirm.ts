@@ -89,7 +89,7 @@ export class ConfirmService {
     try {
       return await op();
     } catch (error) {
-      this.metrics.storeErrors.inc({ op: 'markDelivered' });
+      this.metrics.storeErrors.inc({ op: 'confirm' });
       this.log.warn({ err: errorSummary(error) }, 'confirmation failed; the messages stay pending');
       throw new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error, retryAfterSec: retryAfterSec(error) });
     }
