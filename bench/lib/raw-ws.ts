@@ -17,6 +17,8 @@ export interface RawWsOptions {
   localAddress?: string;
   token: string;
   timeoutMs: number;
+  /** Every text frame after `ready` (the payload is a view into the read buffer: copy what you keep). */
+  onText?: (payload: Buffer) => void;
 }
 
 export interface RawWs {
@@ -118,7 +120,8 @@ export function openRawWs(o: RawWsOptions, onClosedLater: (code: number | undefi
         buf = buf.subarray(off + len);
         if (opcode === OP_TEXT) {
           conn.frames++;
-          if (!settled && payload.includes('"type":"ready"')) {
+          if (settled) o.onText?.(payload);
+          else if (payload.includes('"type":"ready"')) {
             settled = true;
             clearTimeout(timer);
             resolve(conn);
