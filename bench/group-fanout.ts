@@ -5,8 +5,9 @@
 // M-1 other members in turn). Target: group ≤ 1.5× direct per delivered frame.
 //
 //   node --import tsx bench/group-fanout.ts [--smoke] [--compare <ref>] [--profile]
-//     --members M (1000)  --messages S (300 group messages measured, after --warmup 30)
-//     --window W (4: group messages in flight, each W·(M-1) frames)  --window-direct D (1024 direct sends in flight)
+//     --members M (1000)  --group-messages S (100 group messages measured, after --group-warmup 20)
+//     --group-window W (4: group messages in flight, each W·(M-1) frames)  --window-direct D (1024 direct sends in flight)
+//     --modes group,direct (both; `--modes group --profile` profiles the group path alone)
 //
 // Closed loop on delivery, not on the SENT ack: the sender sends the next message once one in flight
 // has reached every recipient (otherwise the server outruns 999 readers and closes them as slow
@@ -228,7 +229,7 @@ async function postJson(url: string, token: string, body: unknown): Promise<{ st
 async function runOne(
   ctx: BenchContext,
   build: ServerBuild,
-  o: { members: number; messages: number; warmup: number; window: number; windowDirect: number },
+  o: { members: number; messages: number; warmup: number; window: number; windowDirect: number; modes: Mode[] },
   problems: string[],
   notes: string[],
 ): Promise<FanoutRun> {
@@ -300,9 +301,9 @@ async function runOne(
     const runs: ModeRun[] = [];
     // Warm-up in both modes first (JIT, store maps), then the measured windows: direct, then group.
     ctx.log(`group-fanout: ${build.label}: warm-up (${o.warmup} group messages, ${o.warmup * recipientsN} direct sends)`);
-    await group.run(o.warmup, timeoutMs);
-    await direct.run(o.warmup * recipientsN, timeoutMs);
-    for (const load of [direct, group]) {
+    if (o.modes.includes('group')) await group.run(o.warmup, timeoutMs);
+    if (o.modes.includes('direct')) await direct.run(o.warmup * recipientsN, timeoutMs);
+    for (const load of [direct, group].filter((l) => o.modes.includes(l.mode))) {
       const n = load.mode === 'group' ? o.messages : o.messages * recipientsN;
       const from = load.mode === 'group' ? o.warmup : o.warmup * recipientsN;
       ctx.log(`group-fanout: ${build.label}: ${load.mode}: ${n} messages → ${n * load.fanout} delivered frames`);
@@ -310,10 +311,10 @@ async function runOne(
       runs.push({ mode: load.mode, messages: n, frames: n * load.fanout, w });
     }
     // Everything sent was acked: the acks trail the deliveries by at most a turn.
-    const acksDue = () => group.acks === group.total && direct.acks === direct.total;
+    const acksDue = () => [group, direct].every((l) => !o.modes.includes(l.mode) || l.acks === l.total);
     for (let i = 0; i < 50 && !acksDue(); i++) await new Promise((r) => setTimeout(r, 20));
 
-    for (const load of [group, direct]) {
+    for (const load of [group, direct].filter((l) => o.modes.includes(l.mode))) {
       const label = `${build.label} ${load.mode}`;
       problems.push(...load.problems.map((p) => `${label}: ${p}`));
       if (load.duplicates) problems.push(`${label}: ${load.duplicates} message frames received twice (duplicated)`);
@@ -337,11 +338,13 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
   const a = ctx.args;
   const o = {
     members: a.num('members', ctx.smoke ? 100 : 1000),
-    messages: a.num('messages', ctx.smoke ? 20 : 300),
-    warmup: a.num('warmup', ctx.smoke ? 5 : 30),
-    window: a.num('window', 4),
+    messages: a.num('group-messages', ctx.smoke ? 20 : 100),
+    warmup: a.num('group-warmup', ctx.smoke ? 5 : 20),
+    window: a.num('group-window', 4),
     windowDirect: a.num('window-direct', ctx.smoke ? 256 : 1024),
+    modes: (a.str('modes') ?? 'group,direct').split(',') as Mode[],
   };
+  for (const m of o.modes) if (m !== 'group' && m !== 'direct') throw new Error(`--modes: unknown mode "${m}" (group, direct)`);
   const result = newResult(
     'group-fanout',
     'Group fan-out: one sender into a group of M members, all connected, vs the same frames as 1:1 sends (mem)',
