@@ -12,6 +12,8 @@
 // before `before` (or at the last seq), `hasMore` right.
 
 import { Agent, request } from 'node:http';
+import { messageView } from '../src/protocol/api-views.js';
+import { MemoryStore } from '../src/store/memory/memory-store.js';
 import type WebSocket from 'ws';
 import { makeBodyPool, runTag } from './lib/bodies.js';
 import { benchMain, isMain, type BenchContext } from './lib/cli.js';
@@ -164,6 +166,39 @@ async function runOne(ctx: BenchContext, build: ServerBuild, o: { messages: numb
   }
 }
 
+/**
+ * The server's own work for one page without HTTP, sockets or the scheduler: MemoryStore.history, the
+ * views and JSON.stringify, in this process (working tree's src/), same sizes. Separates what the
+ * route costs from what a shared machine adds to the client-side latency.
+ */
+async function inProcess(o: { messages: number; requests: number; limit: number }): Promise<{ newest: LatencySummary; before: LatencySummary }> {
+  const store = new MemoryStore();
+  await store.start();
+  const bodies = makeBodyPool(50, 500);
+  const group = await store.createGroup({ conversationId: 'g:bench-history', title: 'bench', ownerId: 'a', members: ['b'], createdAt: Date.now() });
+  for (let k = 0; k < o.messages; k++) {
+    await store.persist({ messageId: `m-${k}`, conversationId: group.conversationId, from: 'a', fromDevice: 'default', body: bodies[k % bodies.length]!, ts: Date.now() });
+  }
+  const page = async (before: number | undefined) => {
+    const p = await store.history(group.conversationId, before, o.limit);
+    return JSON.stringify({ messages: p.messages.map(messageView), hasMore: p.hasMore }).length;
+  };
+  const time = async (beforeOf: (i: number) => number | undefined) => {
+    const h = new Histogram();
+    for (let i = 0; i < o.requests; i++) {
+      const t = performance.now();
+      await page(beforeOf(i));
+      h.recordMs(performance.now() - t);
+    }
+    return h.summary();
+  };
+  await time(() => undefined); // warm-up
+  const newest = await time(() => undefined);
+  const before = await time(() => o.limit + 1 + Math.floor(Math.random() * (o.messages - o.limit)));
+  await store.close();
+  return { newest, before };
+}
+
 export async function runHistory(ctx: BenchContext): Promise<BenchResult> {
   const a = ctx.args;
   const o = {
@@ -185,7 +220,17 @@ export async function runHistory(ctx: BenchContext): Promise<BenchResult> {
       result.problems.push(`${build.label}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  const local = await inProcess(o);
   result.details.push({
+    title: 'In this process, no HTTP (working tree): MemoryStore.history + views + JSON.stringify of one page',
+    headers: ['request', 'p50 ms', 'p99 ms', 'max ms'],
+    rows: [
+      ['newest page', fmt(local.newest.p50Ms), fmt(local.newest.p99Ms), fmt(local.newest.maxMs)],
+      ['page with before', fmt(local.before.p50Ms), fmt(local.before.p99Ms), fmt(local.before.maxMs)],
+    ],
+  });
+  result.details.push({
+    title: 'Over HTTP, one request at a time (client-side latency)',
     headers: ['server', 'request', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server CPU µs/request', 'response KB', 'other core %'],
     rows: runs.flatMap((r) => r.kinds.map((k) => [r.subject, k.name, fmt(k.latency.p50Ms), fmt(k.latency.p90Ms), fmt(k.latency.p99Ms), fmt(k.latency.maxMs), fmt(k.serverCpuUs), fmt(k.bytes / 1024), fmt(k.otherCorePct)])),
   });
@@ -196,7 +241,10 @@ export async function runHistory(ctx: BenchContext): Promise<BenchResult> {
       result.figures.push({ name: `history ${k.name}, ${main.messages} msgs: p99`, value: k.latency.p99Ms, unit: 'ms', target: full ? { text: '≤ 5 ms', met: k.latency.p99Ms <= 5 } : undefined, otherCorePct: k.otherCorePct });
       result.figures.push({ name: `history ${k.name}, ${main.messages} msgs: p50`, value: k.latency.p50Ms, unit: 'ms', otherCorePct: k.otherCorePct });
     }
-    const line = `history: ${main.messages} msgs, limit ${o.limit}: ` + main.kinds.map((k) => `${k.name} p50 ${fmt(k.latency.p50Ms)} ms p99 ${fmt(k.latency.p99Ms)} ms (${fmt(k.serverCpuUs)} µs server CPU)`).join('; ');
+    const line =
+      `history: ${main.messages} msgs, limit ${o.limit}: ` +
+      main.kinds.map((k) => `${k.name} p50 ${fmt(k.latency.p50Ms)} ms p99 ${fmt(k.latency.p99Ms)} ms (${fmt(k.serverCpuUs)} µs server CPU)`).join('; ') +
+      `; in-process page (no HTTP) p99 ${fmt(local.before.p99Ms)} ms`;
     result.notes.push(line);
     ctx.log(line);
     result.notes.push(`filling ${main.messages} messages over the WebSocket took ${fmt(main.fillMs)} ms`);
