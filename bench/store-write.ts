@@ -159,7 +159,16 @@ async function main(): Promise<void> {
   console.log(machineLine(machineInfo(fileURLToPath(new URL('..', import.meta.url)))));
   console.log(`server: ${server} at ${uri.replace(/\/\/[^@/]*@/, '//')} · N=${N} · ${C} concurrent senders · warmup ${WARMUP} · body ${BODY.length} B · ${RECIPIENTS} recipients`);
   try {
-    const results = [await batched(uri, names[0]!), await unbatched(client, names[1]!), await unbatchedWithCounter(client, names[2]!), await batched(uri, names[3]!, true)];
+    const results = [await batched(uri, names[0]!), await unbatched(client, names[1]!), await unbatchedWithCounter(client, names[2]!)];
+    // While MongoStore is being rewritten for Store v2 it may not have createGroup yet: the group row is
+    // then left out with a note instead of losing the other rows. Any other failure fails the run.
+    let groupNote: string | undefined;
+    try {
+      results.push(await batched(uri, names[3]!, true));
+    } catch (error) {
+      if (!(error instanceof TypeError && /createGroup is not a function/.test(error.message))) throw error;
+      groupNote = 'group row skipped: this MongoStore has no createGroup yet (Store v2 in progress)';
+    }
     console.log('');
     console.log('| writer | msgs/s | p50 ms | p99 ms | notes |');
     console.log('| --- | ---: | ---: | ---: | --- |');
@@ -169,7 +178,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`ratio batched / one insertOne per message: ${(results[0]!.msgsPerSec / results[1]!.msgsPerSec).toFixed(1)}x`);
     console.log(`ratio batched / two writes per message (like for like): ${(results[0]!.msgsPerSec / results[2]!.msgsPerSec).toFixed(1)}x`);
-    console.log(`ratio batched one group / batched direct: ${(results[3]!.msgsPerSec / results[0]!.msgsPerSec).toFixed(2)}x`);
+    if (results[3]) console.log(`ratio batched one group / batched direct: ${(results[3].msgsPerSec / results[0]!.msgsPerSec).toFixed(2)}x`);
+    if (groupNote) console.log(groupNote);
   } finally {
     for (const name of names) await client.db(name).dropDatabase().catch(() => {});
     await client.close();
