@@ -231,7 +231,6 @@ async function runOne(
   build: ServerBuild,
   o: { members: number; messages: number; warmup: number; window: number; windowDirect: number; modes: Mode[] },
   problems: string[],
-  notes: string[],
 ): Promise<FanoutRun> {
   const recipientsN = o.members - 1;
   const server = await startOurServer(build, { env: FANOUT_ENV(o.members), cpuProfDir: ctx.profileDir, nofile: o.members + 1024 });
@@ -325,7 +324,6 @@ async function runOne(
     }
     if (closedEarly.length) problems.push(`${build.label}: ${closedEarly.length} member connections closed by the server (codes ${[...new Set(closedEarly)].join(', ')})`);
     if (unexpected.length) problems.push(`${build.label}: unexpected frames: ${unexpected.join(' | ')}`);
-    void notes;
     return { subject: build.label, members: o.members, runs, connectMs };
   } finally {
     if (sender) await closeWs(sender);
@@ -355,7 +353,7 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
   const runs: FanoutRun[] = [];
   for (const build of ctx.ours) {
     try {
-      runs.push(await runOne(ctx, build, o, result.problems, result.notes));
+      runs.push(await runOne(ctx, build, o, result.problems));
     } catch (e) {
       result.problems.push(`${build.label}: ${e instanceof Error ? e.message : String(e)}`);
     }
