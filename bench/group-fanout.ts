@@ -336,7 +336,7 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
   const a = ctx.args;
   const o = {
     members: a.num('members', ctx.smoke ? 100 : 1000),
-    messages: a.num('group-messages', ctx.smoke ? 20 : 100),
+    messages: a.num('group-messages', ctx.smoke ? 50 : 100),
     warmup: a.num('group-warmup', ctx.smoke ? 5 : 20),
     window: a.num('group-window', 4),
     windowDirect: a.num('window-direct', ctx.smoke ? 256 : 1024),
