@@ -8,12 +8,15 @@
 //     --members M (1000)  --group-messages S (100 group messages measured, after --group-warmup 20)
 //     --group-window W (4: group messages in flight, each W·(M-1) frames)  --window-direct D (1024 direct sends in flight)
 //     --modes group,direct (both; `--modes group --profile` profiles the group path alone)
+//     --confirm  members confirm by watermark, `{type:"delivered",conversationId,seq}`, once per
+//                event-loop turn each (both modes): adds confirms, receipts and, direct, DELIVERED acks
 //
 // Closed loop on delivery, not on the SENT ack: the sender sends the next message once one in flight
 // has reached every recipient (otherwise the server outruns 999 readers and closes them as slow
-// consumers). Members do NOT confirm (no `delivered` frames, so no receipts and no DELIVERED acks in
-// either mode): the figure is the live fan-out path (send → store → route → encode → write per
-// socket). Each member checks exactly-once and, for the group, seq order.
+// consumers). By default members do NOT confirm (no `delivered` frames, so no receipts and no
+// DELIVERED acks in either mode): the figure is the live fan-out path (send → store → route → encode
+// → write per socket). With --confirm they confirm by watermark. Each member checks exactly-once and,
+// for the group, seq order.
 //
 // Server limits raised via env: MAX_CONNECTIONS_PER_IP (all sockets come from 127.0.0.1),
 // MAX_MEMBERS_PER_ADD (a group is created with all its members in one POST), MAX_HTTP_BODY_BYTES,
@@ -27,10 +30,13 @@ import { signTestToken, signTestTokens } from './lib/jwt.js';
 import { cpuDelta, readMachineCpu, readProcCpu, selfCpu } from './lib/proc-cpu.js';
 import { openRawWs, type RawWs } from './lib/raw-ws.js';
 import { fmt, newResult, type BenchResult } from './lib/report.js';
+import { directConversationId } from '../src/store/conversation-ids.js';
 import { BENCH_JWT_SECRET, startOurServer, stopServer, type ServerBuild } from './lib/servers.js';
 import { closeWs, corkingSender, openWs } from './lib/ws-connect.js';
 
 export const FANOUT_ENV = (members: number): Record<string, string> => ({
+  DELIVERED_RATE_PER_SEC: '1000000',
+  DELIVERED_BURST: '1000000',
   MAX_CONNECTIONS_PER_IP: String(members + 100),
   MAX_GROUP_MEMBERS: String(Math.max(1000, members)),
   MAX_MEMBERS_PER_ADD: String(Math.max(100, members)),
@@ -60,6 +66,7 @@ async function timed(serverPid: number, step: () => Promise<void>): Promise<Wind
 }
 
 const MESSAGE_ID_KEY = Buffer.from('"messageId":"');
+const TYPE_RECEIPT = Buffer.from('"type":"receipt"');
 const TYPE_MESSAGE = Buffer.from('"type":"message"');
 const SEQ_KEY = Buffer.from('"seq":');
 
@@ -138,11 +145,15 @@ class Load {
     return this.mode === 'group' ? this.recipients : 1;
   }
 
+  /** Set by --confirm: called with (recipient, seq) for every message frame. */
+  onSeq: ((r: number, seq: number) => void) | undefined;
+
   /** A text frame at recipient r; false when it is not one of this load's messages. */
   onFrame(r: number, payload: Buffer): boolean {
     if (payload.indexOf(TYPE_MESSAGE) < 0) return false;
     const k = idIndex(payload, this.prefix);
     if (k < 0 || k >= this.total) return false;
+    this.onSeq?.(r, seqOf(payload));
     const slot = this.mode === 'group' ? k * this.recipients + r : k;
     if (this.mode === 'direct' && k % this.recipients !== r) {
       if (this.problems.length < 5) this.problems.push(`direct message ${k} reached recipient ${r}`);
@@ -166,9 +177,12 @@ class Load {
     return true;
   }
 
+  deliveredAcks = 0;
+
   onAck(text: string): boolean {
     if (!text.includes(`"messageId":"${this.idPrefix}`)) return false;
     if (text.includes('"status":"SENT"')) this.acks++;
+    else if (text.includes('"status":"DELIVERED"')) this.deliveredAcks++;
     else if (this.problems.length < 5) this.problems.push(`sender got ${text.slice(0, 160)}`);
     return true;
   }
@@ -205,6 +219,8 @@ interface ModeRun {
   messages: number;
   frames: number;
   w: Window;
+  /** --confirm: receipt frames received by members and sender during the window. */
+  receipts: number;
 }
 
 interface FanoutRun {
@@ -229,7 +245,7 @@ async function postJson(url: string, token: string, body: unknown): Promise<{ st
 async function runOne(
   ctx: BenchContext,
   build: ServerBuild,
-  o: { members: number; messages: number; warmup: number; window: number; windowDirect: number; modes: Mode[] },
+  o: { members: number; messages: number; warmup: number; window: number; windowDirect: number; modes: Mode[]; confirm: boolean },
   problems: string[],
 ): Promise<FanoutRun> {
   const recipientsN = o.members - 1;
@@ -259,6 +275,30 @@ async function runOne(
     const direct = new Load('direct', tag, recipientsN, (o.warmup + o.messages) * recipientsN, o.windowDirect, sendVia, recipientPrefix, bodies);
     const unexpected: string[] = [];
     const closedEarly: (number | undefined)[] = [];
+    let receipts = 0;
+    let senderReceipts = 0;
+    // --confirm: each member sends one watermark per event-loop turn for the newest seq it got, in the
+    // group or in its direct conversation with the sender.
+    const confirmTo = new Map<number, { conversationId: string; seq: number }>();
+    let confirmQueued = false;
+    const flushConfirms = () => {
+      confirmQueued = false;
+      for (const [r, c] of confirmTo) members[r]?.send(`{"type":"delivered","conversationId":"${c.conversationId}","seq":${c.seq}}`);
+      confirmTo.clear();
+    };
+    if (o.confirm) {
+      const queue = (r: number, conversationId: string, seq: number) => {
+        const c = confirmTo.get(r);
+        if (c && c.conversationId === conversationId) c.seq = Math.max(c.seq, seq);
+        else confirmTo.set(r, { conversationId, seq });
+        if (!confirmQueued) {
+          confirmQueued = true;
+          setImmediate(flushConfirms);
+        }
+      };
+      group.onSeq = (r, seq) => queue(r, conversationId, seq);
+      direct.onSeq = (r, seq) => queue(r, directConversationId(senderId, recipientIds[r]!), seq);
+    }
 
     ctx.log(`group-fanout: ${build.label}: connecting ${recipientsN} members + the sender`);
     const t0 = performance.now();
@@ -276,7 +316,9 @@ async function runOne(
               timeoutMs: 20_000,
               onText: (payload) => {
                 const r = i + j;
-                if (!group.onFrame(r, payload) && !direct.onFrame(r, payload) && unexpected.length < 5) unexpected.push(payload.toString().slice(0, 160));
+                if (group.onFrame(r, payload) || direct.onFrame(r, payload)) return;
+                if (o.confirm && payload.indexOf(TYPE_RECEIPT) >= 0) receipts++;
+                else if (unexpected.length < 5) unexpected.push(payload.toString().slice(0, 160));
               },
             },
             (code) => closedEarly.push(code),
@@ -290,6 +332,7 @@ async function runOne(
       timeoutMs: 10_000,
       onFrame: (text) => {
         if (text.includes('"type":"ready"')) return;
+        if (o.confirm && text.includes('"type":"receipt"')) return void senderReceipts++;
         if (!group.onAck(text) && !direct.onAck(text) && unexpected.length < 5) unexpected.push(`sender: ${text.slice(0, 160)}`);
       },
     });
@@ -306,8 +349,9 @@ async function runOne(
       const n = load.mode === 'group' ? o.messages : o.messages * recipientsN;
       const from = load.mode === 'group' ? o.warmup : o.warmup * recipientsN;
       ctx.log(`group-fanout: ${build.label}: ${load.mode}: ${n} messages → ${n * load.fanout} delivered frames`);
+      const r0 = receipts + senderReceipts;
       const w = await timed(server.pid, () => load.run(from + n, timeoutMs));
-      runs.push({ mode: load.mode, messages: n, frames: n * load.fanout, w });
+      runs.push({ mode: load.mode, messages: n, frames: n * load.fanout, w, receipts: receipts + senderReceipts - r0 });
     }
     // Everything sent was acked: the acks trail the deliveries by at most a turn.
     const acksDue = () => [group, direct].every((l) => !o.modes.includes(l.mode) || l.acks === l.total);
@@ -341,6 +385,7 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
     window: a.num('group-window', 4),
     windowDirect: a.num('window-direct', ctx.smoke ? 256 : 1024),
     modes: (a.str('modes') ?? 'group,direct').split(',') as Mode[],
+    confirm: a.has('confirm'),
   };
   for (const m of o.modes) if (m !== 'group' && m !== 'direct') throw new Error(`--modes: unknown mode "${m}" (group, direct)`);
   const result = newResult(
@@ -348,7 +393,7 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
     'Group fan-out: one sender into a group of M members, all connected, vs the same frames as 1:1 sends (mem)',
     `M=${o.members} members incl. the sender (${o.members - 1} recipient sockets, one per member), DB_URI=mem; group: ${o.messages} messages measured after ${o.warmup} warm-up, ` +
       `${o.window} in flight (closed loop on full delivery); direct: the same number of delivered frames as ${o.messages}×${o.members - 1} 1:1 sends from the same sender to the same members in turn, ` +
-      `${o.windowDirect} in flight; bodies 50–500 B; members do not confirm; env ${Object.entries(FANOUT_ENV(o.members)).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+      `${o.windowDirect} in flight; bodies 50–500 B; ${o.confirm ? 'members confirm by watermark once per turn (--confirm)' : 'members do not confirm'}; env ${Object.entries(FANOUT_ENV(o.members)).map(([k, v]) => `${k}=${v}`).join(' ')}`,
   );
   const runs: FanoutRun[] = [];
   for (const build of ctx.ours) {
@@ -361,13 +406,14 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
   const perFrame = (r: ModeRun) => r.w.serverCpuUs / r.frames;
   const rate = (r: ModeRun) => (r.frames / r.w.ms) * 1000;
   result.details.push({
-    headers: ['server', 'mode', 'messages sent', 'delivered frames', 'frames/s', 'server CPU µs/frame', 'server CPU µs/message sent', 'server core %', 'generator core %', 'other core %'],
+    headers: ['server', 'mode', 'messages sent', 'delivered frames', 'receipt frames', 'frames/s', 'server CPU µs/frame', 'server CPU µs/message sent', 'server core %', 'generator core %', 'other core %'],
     rows: runs.flatMap((f) =>
       f.runs.map((r) => [
         f.subject,
         r.mode,
         r.messages,
         r.frames,
+        r.receipts,
         fmt(rate(r)),
         fmt(perFrame(r)),
         fmt(r.w.serverCpuUs / r.messages),
@@ -384,17 +430,17 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
     const full = main!.members >= 1000;
     const q = perFrame(g) / perFrame(d);
     result.figures.push({
-      name: `group of ${main!.members}: server CPU per delivered frame`,
+      name: `group of ${main!.members}${o.confirm ? ', members confirm' : ''}: server CPU per delivered frame`,
       value: perFrame(g),
       unit: 'µs/frame',
       baseline: { name: 'direct, same frames', value: perFrame(d) },
       target: full ? { text: '≤ 1.5× direct', met: q <= 1.5 } : undefined,
       otherCorePct: g.w.otherCorePct,
     });
-    result.figures.push({ name: `group of ${main!.members}: delivered frames/s`, value: rate(g), unit: 'frames/s', baseline: { name: 'direct', value: rate(d) }, otherCorePct: g.w.otherCorePct });
+    result.figures.push({ name: `group of ${main!.members}${o.confirm ? ', members confirm' : ''}: delivered frames/s`, value: rate(g), unit: 'frames/s', baseline: { name: 'direct', value: rate(d) }, otherCorePct: g.w.otherCorePct });
     // One line for logs and scripts (bench/run.ts records the figures above).
     const line =
-      `group-fanout: members=${main!.members} group ${fmt(rate(g))} frames/s ${fmt(perFrame(g))} µs/frame; ` +
+      `group-fanout: members=${main!.members}${o.confirm ? ' confirm' : ''} group ${fmt(rate(g))} frames/s ${fmt(perFrame(g))} µs/frame; ` +
       `direct ${fmt(rate(d))} frames/s ${fmt(perFrame(d))} µs/frame; ratio ${q.toFixed(2)}x (target ≤ 1.5x)`;
     result.notes.push(line);
     ctx.log(line);
