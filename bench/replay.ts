@@ -85,7 +85,7 @@ class Sender {
   }
 
   private onFrame(f: Frame): void {
-    if (f.type === 'ready') return;
+    if (f.type === 'ready' || f.type === 'receipt') return; // receipts (v1.1): the recipient's delivered watermark moved
     const seq = seqOf(this.tag, f.messageId);
     if (f.type !== 'ack' || seq < 0 || seq >= this.total) {
       this.problems.push(`sender got ${JSON.stringify(f).slice(0, 120)}`);
@@ -193,6 +193,8 @@ async function replayOnce(url: string, token: string, tag: string, expected: num
       } else if (f.type === 'ready') {
         replayedField = f.replayed;
         ready();
+      } else if (f.type === 'receipt') {
+        // v1.1: the user's own confirmations come back as receipts to its devices.
       } else if (f.type === 'error' && f.code === 'unavailable' && outcome.onUnavailable) {
         outcome.onUnavailable(f.retryAfter ?? 1);
       } else {

@@ -1,5 +1,5 @@
-// The benchmark set in one run: ws-send, http-send, connections, replay (mem and Mongo) and, when it
-// exists, store-write. Prints one Markdown report and writes it to bench/results/latest.md.
+// The benchmark set in one run: ws-send, http-send, connections, replay (mem and Mongo), group-fanout and
+// history (conversations, issue 13) and, when it exists, store-write. Prints one Markdown report and writes it to bench/results/latest.md.
 //
 //   node --import tsx bench/run.ts                 default sizes, under five minutes on 2 cores
 //   node --import tsx bench/run.ts --smoke         every benchmark at a tiny size (CI): fails only on
@@ -13,6 +13,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runConnections } from './connections.js';
+import { runGroupFanout } from './group-fanout.js';
+import { runHistory } from './history.js';
 import { runHttpSend } from './http-send.js';
 import { createContext, SETTINGS_LINE, writeResults, type BenchContext } from './lib/cli.js';
 import { machineInfo } from './lib/machine.js';
@@ -76,6 +78,8 @@ const benches: [string, Bench][] = [
   ['http-send', runHttpSend],
   ['connections', runConnections],
   ['replay', runReplay],
+  ['group-fanout', runGroupFanout],
+  ['history', runHistory],
 ];
 if (existsSync(storeWriteFile)) benches.push(['store-write', storeWrite]);
 

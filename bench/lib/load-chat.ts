@@ -161,7 +161,9 @@ export class ChatRunner extends WindowedRunner<Pair> {
         p.flags[seq] = p.flags[seq]! | ERRORED;
         this.release(p);
       }
-    } else {
+    } else if (f.type !== 'receipt') {
+      // Protocol v1.1 sends a `receipt` (coalesced per conversation and turn) to both members when a
+      // confirmation advances the recipient's delivered watermark: expected, not counted.
       this.c.odd(`sender-${f.type}`);
     }
   }
@@ -185,8 +187,8 @@ export class ChatRunner extends WindowedRunner<Pair> {
       if (f.messageId !== undefined) this.queueDelivered(p, f.messageId);
     } else if (f.type === 'error') {
       this.c.error(`recipient-${String(f.code ?? 'unknown')}`);
-    } else {
-      this.c.odd(`recipient-${f.type}`);
+    } else if (f.type !== 'receipt') {
+      this.c.odd(`recipient-${f.type}`); // receipts (v1.1) reach the recipient's own devices too
     }
   }
 

@@ -17,6 +17,8 @@ export interface RawWsOptions {
   localAddress?: string;
   token: string;
   timeoutMs: number;
+  /** Every text frame after `ready` (the payload is a view into the read buffer: copy what you keep). */
+  onText?: (payload: Buffer) => void;
 }
 
 export interface RawWs {
@@ -26,6 +28,8 @@ export interface RawWs {
   /** Close code from the server, if it closed first. */
   serverClose?: number;
   close(timeoutMs: number): Promise<void>;
+  /** Sends one text frame (under 64 KiB). */
+  send(text: string): void;
 }
 
 const OP_TEXT = 0x1;
@@ -33,10 +37,10 @@ const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const OP_PONG = 0xa;
 
-/** A client → server frame: always masked (RFC 6455 §5.3). Small payloads only. */
+/** A client → server frame: always masked (RFC 6455 §5.3). Payloads under 64 KiB only. */
 function maskedFrame(opcode: number, payload: Buffer): Buffer {
   const mask = randomBytes(4);
-  const head = Buffer.from([0x80 | opcode, 0x80 | payload.length]);
+  const head = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   const body = Buffer.alloc(payload.length);
   for (let i = 0; i < payload.length; i++) body[i] = payload[i]! ^ mask[i & 3]!;
   return Buffer.concat([head, mask, body]);
@@ -53,6 +57,9 @@ export function openRawWs(o: RawWsOptions, onClosedLater: (code: number | undefi
     const conn: RawWs = {
       socket,
       frames: 0,
+      send(text) {
+        if (!socket.destroyed) socket.write(maskedFrame(OP_TEXT, Buffer.from(text)));
+      },
       close(timeoutMs) {
         return new Promise<void>((done) => {
           if (socket.destroyed) return done();
@@ -118,7 +125,8 @@ export function openRawWs(o: RawWsOptions, onClosedLater: (code: number | undefi
         buf = buf.subarray(off + len);
         if (opcode === OP_TEXT) {
           conn.frames++;
-          if (!settled && payload.includes('"type":"ready"')) {
+          if (settled) o.onText?.(payload);
+          else if (payload.includes('"type":"ready"')) {
             settled = true;
             clearTimeout(timer);
             resolve(conn);
