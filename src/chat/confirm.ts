@@ -33,7 +33,7 @@ export class ConfirmService {
     const result = await this.guard(() => this.store.confirmIds(session.userId, session.deviceId, messageIds));
     // Only once recorded: a refused confirmation leaves its messages to be replayed and confirmed again.
     session.confirmed(messageIds);
-    return this.settle(session.userId, result);
+    return this.settle(session, result);
   }
 
   /** v1.1: everything of a conversation up to seq. */
@@ -42,7 +42,7 @@ export class ConfirmService {
     await this.member(conversationId, session.userId);
     const result = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, seq));
     session.confirmedThrough(conversationId, seq);
-    return this.settle(session.userId, result);
+    return this.settle(session, result);
   }
 
   /** The user has read up to seq, on all devices; this device has everything up to it. */
@@ -53,11 +53,12 @@ export class ConfirmService {
     if (!read) throw notFound();
     const confirmed = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, read.readSeq));
     session.confirmedThrough(conversationId, read.readSeq);
-    await this.settle(session.userId, confirmed);
-    if (read.advanced) this.signals.receipt(conversation, session.userId, { readSeq: read.readSeq });
+    await this.settle(session, confirmed);
+    if (read.advanced) this.signals.receipt(conversation, session.userId, { readSeq: read.readSeq }, session.connection);
   }
 
-  private async settle(userId: string, result: ConfirmResult): Promise<number> {
+  /** DELIVERED acks and receipts for what the store recorded (the confirming connection gets no receipt of its own act). */
+  private async settle(session: DeliverySession, result: ConfirmResult): Promise<number> {
     const now = Date.now();
     for (const mark of result.marks) {
       if (isDirectConversationId(mark.conversationId)) this.router.deliveredAck(mark.from, mark.messageId);
@@ -66,7 +67,7 @@ export class ConfirmService {
     if (result.marks.length > 0) this.metrics.deliveriesMarked.inc(result.marks.length);
     for (const { conversationId, deliveredSeq } of result.advanced) {
       const conversation = await this.directory.get(conversationId).catch(() => undefined);
-      if (conversation) this.signals.receipt(conversation, userId, { deliveredSeq });
+      if (conversation) this.signals.receipt(conversation, session.userId, { deliveredSeq }, session.connection);
     }
     return result.marks.length;
   }

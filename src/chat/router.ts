@@ -113,22 +113,23 @@ export class DeliveryRouter {
   }
 
   /** A receipt or typing event to every member here and everywhere (groups: via the all-instances subject). */
-  toMembers(conversationId: string, members: readonly string[] | undefined, event: BusEvent & { kind: 'receipt' | 'typing' }, except?: string): void {
+  /** `except`: a user told nothing (the typer); `quiet`: a connection told nothing (the one whose act it reports). */
+  toMembers(conversationId: string, members: readonly string[] | undefined, event: BusEvent & { kind: 'receipt' | 'typing' }, except?: string, quiet?: ChatConnection): void {
     if (members) {
       for (const member of members) {
         if (member === except) continue;
-        this.sendToUser(member, toServerEvent(event));
+        this.sendToUser(member, toServerEvent(event), quiet);
         this.bus.publish(member, event);
       }
       return;
     }
-    this.toHearers(conversationId, toServerEvent(event), except);
+    this.toHearers(conversationId, toServerEvent(event), except, quiet);
     this.bus.publishAll(event);
   }
 
   /** To one user's devices, here and everywhere. */
-  toUser(userId: string, event: BusEvent & { kind: 'receipt' | 'typing' }): void {
-    this.sendToUser(userId, toServerEvent(event));
+  toUser(userId: string, event: BusEvent & { kind: 'receipt' | 'typing' }, quiet?: ChatConnection): void {
+    this.sendToUser(userId, toServerEvent(event), quiet);
     this.bus.publish(userId, event);
   }
 
@@ -161,9 +162,9 @@ export class DeliveryRouter {
   }
 
   /** Sends an event to every open connection of a user. */
-  sendToUser(userId: string, event: ServerEvent): void {
+  sendToUser(userId: string, event: ServerEvent, quiet?: ChatConnection): void {
     const set = this.byUser.get(userId);
-    if (set) for (const session of set) session.connection.send(event);
+    if (set) for (const session of set) if (session.connection !== quiet) session.connection.send(event);
   }
 
   /** Every open session (shutdown closes their connections). */
@@ -201,9 +202,9 @@ export class DeliveryRouter {
     }
   }
 
-  private toHearers(conversationId: string, event: ServerEvent, except: string | undefined): void {
+  private toHearers(conversationId: string, event: ServerEvent, except: string | undefined, quiet?: ChatConnection): void {
     const users = this.hearers.get(conversationId);
-    if (users) for (const userId of users) if (userId !== except) this.sendToUser(userId, event);
+    if (users) for (const userId of users) if (userId !== except) this.sendToUser(userId, event, quiet);
   }
 
   private conversationHere(event: ConversationEventKind, conversation: Conversation, users: readonly string[], userId: string): void {

@@ -7,11 +7,14 @@
 //   members, in direct conversations and groups up to RECEIPTS_MAX_MEMBERS; the rest is dropped.
 import { LRUCache } from 'lru-cache';
 import type { Conversation } from '../store/store.js';
+import type { ChatConnection } from './connection.js';
 import type { DeliveryRouter } from './router.js';
 
 interface PendingReceipt {
   conversation: Conversation;
   userId: string;
+  /** The connection whose confirmation or read this reports: it knows already (null: several did). */
+  source: ChatConnection | null;
   deliveredSeq?: number;
   readSeq?: number;
 }
@@ -30,10 +33,11 @@ export class Signals {
     this.lastTyping = new LRUCache({ max: maxKeys, ttl: Math.max(1, typingIntervalMs) });
   }
 
-  receipt(conversation: Conversation, userId: string, change: { deliveredSeq?: number; readSeq?: number }): void {
+  receipt(conversation: Conversation, userId: string, change: { deliveredSeq?: number; readSeq?: number }, source?: ChatConnection): void {
     const key = `${conversation.conversationId}\n${userId}`;
     let entry = this.pending.get(key);
-    if (!entry) this.pending.set(key, (entry = { conversation, userId }));
+    if (!entry) this.pending.set(key, (entry = { conversation, userId, source: source ?? null }));
+    else if (entry.source !== source) entry.source = null;
     if (change.deliveredSeq !== undefined) entry.deliveredSeq = Math.max(entry.deliveredSeq ?? 0, change.deliveredSeq);
     if (change.readSeq !== undefined) entry.readSeq = Math.max(entry.readSeq ?? 0, change.readSeq);
     if (!this.scheduled) {
@@ -58,14 +62,15 @@ export class Signals {
     this.scheduled = false;
     const entries = this.pending;
     this.pending = new Map();
-    for (const { conversation, userId, deliveredSeq, readSeq } of entries.values()) {
+    for (const { conversation, userId, deliveredSeq, readSeq, source } of entries.values()) {
       const event = {
         kind: 'receipt', conversationId: conversation.conversationId, userId,
         ...(deliveredSeq !== undefined ? { deliveredSeq } : {}),
         ...(readSeq !== undefined ? { readSeq } : {}),
       } as const;
-      if (this.large(conversation)) this.router.toUser(userId, event);
-      else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event);
+      const quiet = source ?? undefined;
+      if (this.large(conversation)) this.router.toUser(userId, event, quiet);
+      else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);
     }
   };
 
