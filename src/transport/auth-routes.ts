@@ -21,6 +21,8 @@ import { usernameKey, type UserStore } from '../store/users.js';
 import type { CorsPolicy } from './cors.js';
 import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
 import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
+import { apiRoute } from './api-route.js';
+import { userIdParam } from '../protocol/api-input.js';
 
 export interface AuthRouteDeps {
   readonly config: Config;
@@ -189,5 +191,14 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     } catch (error) {
       request.exchange.error(toChatError(error), request.headers);
     }
+  });
+
+  // Does this server have an account by that name? (The demo warns before a direct message to a user
+  // nobody registered here; tokens from other issuers stay valid, so it is a notice, not a refusal.)
+  // Authenticated, so it is no more an enumeration door than sending is.
+  apiRoute(app, { config, verifier: deps.verifier, cors, log: deps.log, isShuttingDown: deps.isShuttingDown }, exchangeFor, 'get', '/api/users/:userId', { params: 1 }, async ({ params }) => {
+    const user = await deps.users.find(userIdParam(params[0]!));
+    if (!user) throw new ChatError('not_found', 'No account by that name on this server');
+    return { status: 200, body: { userId: user.username, exists: true } };
   });
 }
