@@ -130,6 +130,14 @@ export interface ConversationListItem {
 
 export const UNREAD_CAP = 999;
 
+/** A member's positions in a conversation (what receipts report, for a client that was not listening). */
+export interface MemberState {
+  readonly userId: string;
+  /** Highest seq delivered to at least one of the member's devices. */
+  readonly deliveredSeq: number;
+  readonly readSeq: number;
+}
+
 export interface ConversationPage {
   readonly items: readonly ConversationListItem[];
   /** Pass back as `cursor` for the next page; undefined on the last one. */
@@ -198,6 +206,8 @@ export interface Store {
   conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined>;
   /** Ids of every conversation `userId` is a member of. */
   conversationIdsOf(userId: string): Promise<string[]>;
+  /** Every member's delivered and read positions, in member order (the caller bounds the group size). */
+  memberStates(conversationId: string): Promise<MemberState[]>;
 
   // Delivery.
   /**

@@ -16,6 +16,7 @@ import {
   type DeliveryState,
   type HistoryPage,
   type Membership,
+  type MemberState,
   type MembershipChange,
   type NewGroup,
   type NewMessage,
@@ -186,6 +187,17 @@ export class MemoryStore implements Store {
   async conversationIdsOf(userId: string): Promise<string[]> {
     this.assertOpen();
     return [...(this.byUser.get(userId) ?? [])];
+  }
+
+  async memberStates(conversationId: string): Promise<MemberState[]> {
+    this.assertOpen();
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation) return [];
+    return [...conversation.members.values()].map(({ userId, joinSeq }) => ({
+      userId,
+      deliveredSeq: Math.max(joinSeq, highestCovered(conversation.delivered.get(userId) ?? EMPTY_CURSOR)),
+      readSeq: conversation.read.get(userId) ?? joinSeq,
+    }));
   }
 
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {

@@ -20,6 +20,7 @@ import {
   type HistoryPage,
   type Membership,
   type MembershipChange,
+  type MemberState,
   type NewGroup,
   type NewMessage,
   type PersistResult,
@@ -40,9 +41,11 @@ import {
   receiptId,
   toCursor,
   toStoredMessage,
+  userCursorId,
   type Collections,
   type MessageDoc,
 } from './documents.js';
+import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import { HeadCache } from './heads.js';
 import { ensureIndexes } from './indexes.js';
 import * as membership from './membership.js';
@@ -256,6 +259,21 @@ export class MongoStore implements Store {
     ]);
     if (!joined || message.seq <= Number(joined.joinSeq)) return undefined;
     return receipt ? { status: 'delivered', deliveredAt: Number(receipt.deliveredAt), marks: 1 } : { status: 'pending', deliveredAt: undefined, marks: 0 };
+  }
+
+  async memberStates(conversationId: string): Promise<MemberState[]> {
+    const collections = this.ready();
+    const timeout = { maxTimeMS: this.options.opTimeoutMs };
+    const members = await collections.memberships
+      .find({ conversationId }, { projection: { userId: 1, joinSeq: 1, readSeq: 1 }, sort: { joinedAt: 1, pos: 1, _id: 1 }, ...timeout })
+      .toArray();
+    // One _id read per member (an `$in` is not pushed down by FerretDB v1); callers bound the group size.
+    const cursors = await Promise.all(members.map((member) => collections.userCursors.findOne({ _id: userCursorId(member.userId, conversationId) }, { projection: { upTo: 1, above: 1 }, ...timeout })));
+    return members.map((member, i) => ({
+      userId: member.userId,
+      deliveredSeq: Math.max(Number(member.joinSeq), highestCovered(toCursor(cursors[i] ?? null) ?? EMPTY_CURSOR)),
+      readSeq: Number(member.readSeq ?? member.joinSeq),
+    }));
   }
 
   async deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined> {
