@@ -80,6 +80,43 @@ for (const variant of storeVariants()) {
       await pc.close();
     });
 
+    it('concurrent creations with one Idempotency-Key make one group: one 201, the rest 200, one `created` event', async () => {
+      const owner = uid('owner');
+      const p = uid('p');
+      const { client: pc } = await connectDevice(t, p, 'p1');
+      const key = uid('key');
+      const answers = await Promise.all(Array.from({ length: 6 }, () => createGroup(t, owner, [p], 'race', { 'idempotency-key': key })));
+      const ids = new Set(answers.map((a) => a.body.conversationId));
+      assert.equal(ids.size, 1);
+      assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 200, 200, 200, 201]);
+      const conversationId = [...ids][0]!;
+      await pc.next(conversationEvent('created', conversationId));
+      await settle(pc);
+      assert.equal(pc.frames.filter(conversationEvent('created', conversationId)).length, 1);
+      await pc.close();
+    });
+
+    it('a member online when the group is created, or added, hears it live at once', async () => {
+      const o = uid('o');
+      const p = uid('p');
+      const n = uid('n');
+      const { client: p1 } = await connectDevice(t, p, 'p1');
+      const { client: n1 } = await connectDevice(t, n, 'n1');
+      const { client: o1 } = await connectDevice(t, o, 'o1');
+      const { conversationId } = await groupOf([o, p]);
+      await p1.next(conversationEvent('created', conversationId));
+      const first = uid('m');
+      await sendTo(o1, conversationId, first, 'hello group');
+      assert.equal((await p1.next(messageFrom(first))).seq, 1);
+      assert.equal((await api(t, o, 'POST', `/api/conversations/${encodeURIComponent(conversationId)}/members`, { userIds: [n] })).status, 200);
+      await n1.next(conversationEvent('joined', conversationId));
+      const second = uid('m');
+      await sendTo(p1, conversationId, second, 'welcome');
+      assert.equal((await n1.next(messageFrom(second))).seq, 2);
+      assert.equal((await o1.next(messageFrom(second))).seq, 2);
+      await Promise.all([o1.close(), p1.close(), n1.close()]);
+    });
+
     it('sends into a group: SENT acks carry conversationId and seq 1,2,3; every member device gets it, the sender’s other device too, the sending device never', async () => {
       const o = uid('o');
       const p = uid('p');
@@ -568,6 +605,35 @@ for (const variant of storeVariants()) {
       await Promise.all([o1, o2, p1, p2, q1, x1].map((c) => c.close()));
     });
 
+    it('in a direct conversation: read implies delivered (DELIVERED acks), receipts reach both users, history for both, 404 for others', async () => {
+      const a = uid('a');
+      const b = uid('b');
+      const { client: a1 } = await connectDevice(t, a, 'a1');
+      const { client: a2 } = await connectDevice(t, a, 'a2');
+      const ids = [uid('m'), uid('m'), uid('m')];
+      let conversationId = '';
+      for (const messageId of ids) conversationId = String((await a1.sendMessage(messageId, b, messageId)).conversationId);
+      const { client: b1 } = await connectDevice(t, b, 'b1');
+      const { client: b2 } = await connectDevice(t, b, 'b2');
+      b1.send({ type: 'read', conversationId, seq: 2 });
+      await a1.next((f) => f.status === 'DELIVERED' && f.messageId === ids[1]);
+      for (const device of [a1, a2, b2]) {
+        const receipt = await device.next((f) => f.type === 'receipt' && f.userId === b && f.readSeq === 2);
+        assert.deepEqual(receipt, { type: 'receipt', conversationId, userId: b, deliveredSeq: 2, readSeq: 2 });
+      }
+      await settle(a1);
+      assert.deepEqual(a1.frames.filter((f) => f.status === 'DELIVERED').map((f) => f.messageId).sort(), ids.slice(0, 2).sort());
+      const enc = encodeURIComponent(conversationId);
+      for (const user of [a, b]) {
+        const history = await api(t, user, 'GET', `/api/conversations/${enc}/messages`);
+        assert.deepEqual(history.body.messages.map((m: { messageId: string }) => m.messageId), ids);
+        assert.equal(history.body.messages[0].to, b);
+      }
+      assert.equal((await api(t, uid('c'), 'GET', `/api/conversations/${enc}/messages`)).status, 404);
+      assert.equal((await api(t, b, 'GET', `/api/conversations/${enc}`)).body.unread, 1);
+      await Promise.all([a1, a2, b1, b2].map((c) => c.close()));
+    });
+
     it('accepts sends with conversationId over HTTP POST /api/messages, answered with conversationId and seq', async () => {
       const o = uid('o');
       const p = uid('p');
@@ -717,3 +783,47 @@ describe('group size limit (MAX_GROUP_MEMBERS=3)', () => {
   });
 });
 
+
+describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read and typing rates)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { RECEIPTS_MAX_MEMBERS: '2', READ_RATE_PER_SEC: '1', READ_BURST: '2', TYPING_RATE_PER_SEC: '1', TYPING_BURST: '2', TYPING_INTERVAL_MS: '0' } });
+  });
+  after(() => t.close());
+
+  it('in a group over RECEIPTS_MAX_MEMBERS, receipts go only to the reader’s own devices and typing is not relayed', async () => {
+    const o = uid('o');
+    const p = uid('p');
+    const q = uid('q');
+    const created = await createGroup(t, o, [p, q]);
+    const conversationId = created.body.conversationId as string;
+    const { client: o1 } = await connectDevice(t, o, 'o1');
+    const { client: p1 } = await connectDevice(t, p, 'p1');
+    const { client: p2 } = await connectDevice(t, p, 'p2');
+    await sendTo(o1, conversationId, uid('m'), 'x');
+    p1.send({ type: 'read', conversationId, seq: 1 });
+    await p2.next((f) => f.type === 'receipt' && f.userId === p && f.readSeq === 1);
+    p1.send({ type: 'typing', conversationId });
+    await settle(o1, p2);
+    assert.equal(o1.frames.filter((f) => f.type === 'receipt' || f.type === 'typing').length, 0);
+    assert.equal((await api(t, p, 'GET', `/api/conversations/${encodeURIComponent(conversationId)}`)).body.readSeq, 1);
+    await Promise.all([o1.close(), p1.close(), p2.close()]);
+  });
+
+  it('rate limits read and typing per user with rate_limited, and the connection stays open', async () => {
+    const o = uid('o');
+    const p = uid('p');
+    const created = await createGroup(t, o, [p]);
+    const conversationId = created.body.conversationId as string;
+    const { client: o1 } = await connectDevice(t, o, 'o1');
+    for (let i = 0; i < 3; i++) o1.send({ type: 'typing', conversationId });
+    const typingLimited = await o1.next((f) => f.type === 'error');
+    assert.equal(typingLimited.code, 'rate_limited');
+    assert.equal(typeof typingLimited.retryAfter, 'number');
+    for (let i = 0; i < 3; i++) o1.send({ type: 'read', conversationId, seq: 0 });
+    const readLimited = await o1.next((f) => f.type === 'error');
+    assert.equal(readLimited.code, 'rate_limited');
+    assert.equal((await sendTo(o1, conversationId, uid('m'), 'still open')).status, 'SENT');
+    await o1.close();
+  });
+});
