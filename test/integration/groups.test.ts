@@ -91,8 +91,18 @@ for (const variant of storeVariants()) {
       assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 200, 200, 200, 201]);
       const conversationId = [...ids][0]!;
       await pc.next(conversationEvent('created', conversationId));
+      // Retries racing within one millisecond (the usual case for a double submit): 20 rounds of two.
+      for (let round = 0; round < 20; round++) {
+        const roundOwner = uid('owner');
+        const roundKey = uid('key');
+        const pair = await Promise.all([0, 1].map(() => createGroup(t, roundOwner, [p], 'pair', { 'idempotency-key': roundKey })));
+        assert.deepEqual(pair.map((a) => a.status).sort(), [200, 201], `round ${round}`);
+        assert.equal(pair[0]!.body.conversationId, pair[1]!.body.conversationId);
+        assert.equal(pair[0]!.body.createdAt, pair[1]!.body.createdAt);
+      }
       await settle(pc);
       assert.equal(pc.frames.filter(conversationEvent('created', conversationId)).length, 1);
+      assert.equal(pc.frames.filter((f) => f.type === 'conversation' && f.event === 'created').length, 21, 'one `created` per group');
       await pc.close();
     });
 
