@@ -273,6 +273,34 @@ for (const variant of storeVariants()) {
       await Promise.all([o1.close(), p1.close()]);
     });
 
+    it('a member removed and added again is not replayed what was sent while it was out, nor what it left unconfirmed', async () => {
+      const o = uid('o');
+      const q = uid('q');
+      const { conversationId } = await groupOf([o, q]);
+      const enc = encodeURIComponent(conversationId);
+      const { client: o1 } = await connectDevice(t, o, 'o1');
+      const { client: q1 } = await connectDevice(t, q, 'q1');
+      const unconfirmed = uid('m');
+      await sendTo(o1, conversationId, unconfirmed, 'seq 1, never confirmed');
+      await q1.next(messageFrom(unconfirmed));
+      await q1.close();
+      assert.equal((await api(t, o, 'DELETE', `/api/conversations/${enc}/members/${q}`)).status, 204);
+      const whileOut = [uid('m'), uid('m')];
+      for (const messageId of whileOut) await sendTo(o1, conversationId, messageId, 'while q was out');
+      assert.equal((await api(t, o, 'POST', `/api/conversations/${enc}/members`, { userIds: [q] })).status, 200);
+      const back = uid('m');
+      assert.equal((await sendTo(o1, conversationId, back, 'welcome back')).seq, 4);
+      for (const device of ['q1', 'q-new']) {
+        const again = await connectDevice(t, q, device);
+        assert.deepEqual(again.replayed.map((f) => f.seq), [4], `${device}: replay starts after the seq of the re-join`);
+        await again.client.close();
+      }
+      // History shows everything again.
+      const history = await api(t, q, 'GET', `/api/conversations/${enc}/messages`);
+      assert.deepEqual(history.body.messages.map((m: { seq: number }) => m.seq), [1, 2, 3, 4]);
+      await o1.close();
+    });
+
     it('the owner leaving passes ownership to the longest-standing member; a member leaving is `left`', async () => {
       const o = uid('o');
       const p = uid('p');
@@ -508,6 +536,34 @@ for (const variant of storeVariants()) {
       // A user with nothing gets an empty list.
       assert.deepEqual((await api(t, uid('nobody'), 'GET', '/api/conversations')).body, { conversations: [], next: null });
       await Promise.all([u1.close(), v1.close(), w1.close()]);
+    });
+
+    it('pages the conversation list without skipping or repeating conversations whose activity ties', async () => {
+      const u = uid('u');
+      const { client: sender } = await connectDevice(t, u, 'u1');
+      // Twelve direct conversations started in one burst: many share an accept millisecond.
+      const peers = Array.from({ length: 12 }, () => uid('peer'));
+      const ids = peers.map(() => uid('m'));
+      for (const [i, peer] of peers.entries()) sender.send({ type: 'send', messageId: ids[i], to: peer, body: 'hi' });
+      await sender.next((f) => f.messageId === ids.at(-1) && f.status === 'SENT');
+      const seen: string[] = [];
+      const stamps: number[] = [];
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 20; pages++) {
+        const query: string = `?limit=5${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const page = await api(t, u, 'GET', `/api/conversations${query}`);
+        assert.equal(page.status, 200);
+        seen.push(...page.body.conversations.map((c: { peer: string }) => c.peer));
+        stamps.push(...page.body.conversations.map((c: { lastMessage: { ts: number } }) => c.lastMessage.ts));
+        cursor = page.body.next;
+        if (cursor === null) break;
+      }
+      assert.equal(cursor, null);
+      assert.equal(seen.length, 12, JSON.stringify(seen));
+      assert.deepEqual([...seen].sort(), [...peers].sort());
+      // Most recent first (ties in any order, but each once).
+      assert.deepEqual(stamps, [...stamps].sort((a, b) => b - a));
+      await sender.close();
     });
 
     it('read frames send receipts with readSeq to the other members and the reader’s other devices; the watermark never moves back and is clamped', async () => {
