@@ -228,6 +228,57 @@ for (const variant of storeVariants()) {
       await Promise.all([a.close(), b1again.client.close(), b2again.client.close()]);
     });
 
+    it('a watermark past the last seq does not swallow later messages', async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      const { client: a } = await connectDevice(t, alice, 'a1');
+      const first = uid('m');
+      const ack = await a.sendMessage(first, bob, 'one');
+      const conversationId = String(ack.conversationId);
+      const b1 = await connectDevice(t, bob, 'b1');
+      b1.client.send({ type: 'delivered', conversationId, seq: 1_000_000 });
+      await a.next((f) => f.status === 'DELIVERED' && f.messageId === first);
+      await settle(b1.client);
+      await b1.client.close();
+      const later = uid('m');
+      assert.equal((await a.sendMessage(later, bob, 'two')).seq, 2);
+      const again = await connectDevice(t, bob, 'b1');
+      assert.deepEqual(again.replayed.map((f) => f.messageId), [later], 'a message after an over-long watermark was never replayed');
+      // A read past the end is clamped too: the next message is still delivered and unread.
+      again.client.send({ type: 'read', conversationId, seq: 1_000_000 });
+      await again.client.next((f) => f.type === 'receipt' && f.readSeq === 2);
+      await again.client.close();
+      const third = uid('m');
+      await a.sendMessage(third, bob, 'three');
+      const last = await connectDevice(t, bob, 'b1');
+      assert.deepEqual(last.replayed.map((f) => f.messageId), [third]);
+      const item = await (await fetch(`${t.httpUrl}/api/conversations/${encodeURIComponent(conversationId)}`, { headers: { authorization: `Bearer ${await t.token(bob)}` } })).json();
+      assert.equal(item.readSeq, 2);
+      assert.equal(item.unread, 1);
+      await Promise.all([a.close(), last.client.close()]);
+    });
+
+    it('out-of-order per-id confirmations and a watermark mix: only the gaps are replayed, each DELIVERED once', async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      const { client: a } = await connectDevice(t, alice, 'a1');
+      const ids = Array.from({ length: 5 }, () => uid('m'));
+      let conversationId = '';
+      for (const messageId of ids) conversationId = String((await a.sendMessage(messageId, bob, messageId)).conversationId);
+      const b1 = await connectDevice(t, bob, 'b1');
+      b1.client.send({ type: 'delivered', messageIds: [ids[3], ids[1]] });
+      b1.client.send({ type: 'delivered', conversationId, seq: 1 });
+      await settle(a, b1.client);
+      assert.deepEqual(deliveredAcks(a).map((f) => f.messageId).sort(), [ids[0], ids[1], ids[3]].sort());
+      await b1.client.close();
+      const again = await connectDevice(t, bob, 'b1');
+      assert.deepEqual(again.replayed.map((f) => f.seq), [3, 5]);
+      again.client.send({ type: 'delivered', conversationId, seq: 5 });
+      await settle(a, again.client);
+      assert.deepEqual(deliveredAcks(a).map((f) => f.messageId).sort(), [...ids].sort());
+      await Promise.all([a.close(), again.client.close()]);
+    });
+
     it('a watermark for a conversation the user is not in is not_found and marks nothing', async () => {
       const alice = uid('alice');
       const bob = uid('bob');
