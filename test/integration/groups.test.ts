@@ -192,6 +192,50 @@ for (const variant of storeVariants()) {
       await Promise.all([o1.close(), again.client.close()]);
     });
 
+    it('a member connecting while the group is busy gets every message once, in seq order, live never ahead of replayed', async () => {
+      const o = uid('o');
+      const p = uid('p');
+      const { conversationId } = await groupOf([o, p]);
+      const { client: o1 } = await connectDevice(t, o, 'o1');
+      const backlog = Array.from({ length: 300 }, () => uid('old'));
+      for (const messageId of backlog) o1.send({ type: 'send', messageId, conversationId, body: 'old' });
+      await o1.next((f) => f.messageId === backlog.at(-1) && f.status === 'SENT', 15_000);
+      const connecting = connectDevice(t, p, 'p1');
+      const live = Array.from({ length: 50 }, () => uid('new'));
+      for (const messageId of live) o1.send({ type: 'send', messageId, conversationId, body: 'new' });
+      const { client: p1 } = await connecting;
+      await o1.next((f) => f.messageId === live.at(-1) && f.status === 'SENT', 15_000);
+      const all = [...backlog, ...live];
+      while (p1.frames.filter((f) => f.type === 'message').length < all.length) await p1.next((f) => f.type === 'message', 10_000);
+      await settle(p1);
+      const got = p1.frames.filter((f) => f.type === 'message');
+      assert.deepEqual(got.map((f) => f.messageId), all);
+      assert.deepEqual(got.map((f) => f.seq), all.map((_, i) => i + 1));
+      await Promise.all([o1.close(), p1.close()]);
+    });
+
+    it('replays several conversations at once: each in seq order, merged by accept time', async () => {
+      const o = uid('o');
+      const p = uid('p');
+      const { conversationId: g1 } = await groupOf([o, p], 'one');
+      const { conversationId: g2 } = await groupOf([o, p], 'two');
+      const { client: o1 } = await connectDevice(t, o, 'o1');
+      const order: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const messageId = uid('m');
+        order.push(messageId);
+        if (i % 3 === 2) await o1.sendMessage(messageId, p, `direct ${i}`);
+        else await sendTo(o1, i % 3 === 0 ? g1 : g2, messageId, `group ${i}`);
+      }
+      const { replayed } = await connectDevice(t, p, 'p1');
+      assert.deepEqual(replayed.map((f) => f.messageId), order);
+      for (const conversationId of [g1, g2]) {
+        const seqs = replayed.filter((f) => f.conversationId === conversationId).map((f) => f.seq);
+        assert.deepEqual(seqs, [1, 2, 3, 4]);
+      }
+      await o1.close();
+    });
+
     it('refuses a non-member: send not_found (connection stays open), and 404 on every route', async () => {
       const o = uid('o');
       const p = uid('p');
