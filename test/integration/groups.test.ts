@@ -897,7 +897,7 @@ describe('group size limit (MAX_GROUP_MEMBERS=3)', () => {
 describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read and typing rates)', () => {
   let t: TestServer;
   before(async () => {
-    t = await startTestServer({ env: { RECEIPTS_MAX_MEMBERS: '2', READ_RATE_PER_SEC: '1', READ_BURST: '2', TYPING_RATE_PER_SEC: '1', TYPING_BURST: '2', TYPING_INTERVAL_MS: '0' } });
+    t = await startTestServer({ env: { RECEIPTS_MAX_MEMBERS: '2', READ_RATE_PER_SEC: '1', READ_BURST: '2', TYPING_RATE_PER_SEC: '1', TYPING_BURST: '2', TYPING_INTERVAL_MS: '0', CONVERSATION_CHANGES_PER_MIN: '3', MAX_MEMBERS_PER_ADD: '2' } });
   });
   after(() => t.close());
 
@@ -935,5 +935,27 @@ describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read an
     assert.equal(readLimited.code, 'rate_limited');
     assert.equal((await sendTo(o1, conversationId, uid('m'), 'still open')).status, 'SENT');
     await o1.close();
+  });
+
+  it('limits conversation changes per user (429 with Retry-After) and members per call (413)', async () => {
+    const o = uid('o');
+    const tooMany = await createGroup(t, o, [uid('a'), uid('b'), uid('c')]);
+    assert.equal(tooMany.status, 413);
+    assert.equal(tooMany.body.error.code, 'too_large');
+    const created = await createGroup(t, o, [uid('a')]);
+    assert.equal(created.status, 201);
+    const enc = encodeURIComponent(created.body.conversationId);
+    assert.equal((await api(t, o, 'POST', `/api/conversations/${enc}/members`, { userIds: [uid('d'), uid('e'), uid('f')] })).status, 413);
+    assert.equal((await api(t, o, 'PATCH', `/api/conversations/${enc}`, { title: 'two' })).status, 200);
+    assert.equal((await api(t, o, 'PATCH', `/api/conversations/${enc}`, { title: 'three' })).status, 200);
+    const response = await fetch(`${t.httpUrl}/api/conversations/${enc}`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${await t.token(o)}`, 'content-type': 'application/json' }, body: '{"title":"four"}',
+    });
+    assert.equal(response.status, 429);
+    assert.ok(Number(response.headers.get('retry-after')) >= 1);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.equal((await api(t, o, 'GET', `/api/conversations/${enc}`)).body.title, 'three');
+    // Another user is not limited by o's changes.
+    assert.equal((await createGroup(t, uid('other'), [])).status, 201);
   });
 });
