@@ -226,9 +226,14 @@ for (const variant of storeVariants()) {
         order.push(messageId);
         if (i % 3 === 2) await o1.sendMessage(messageId, p, `direct ${i}`);
         else await sendTo(o1, i % 3 === 0 ? g1 : g2, messageId, `group ${i}`);
+        // Accept times are milliseconds: across conversations, messages accepted within one are in no
+        // promised order (only seq orders, and only within a conversation).
+        await pause(3);
       }
       const { replayed } = await connectDevice(t, p, 'p1');
       assert.deepEqual(replayed.map((f) => f.messageId), order);
+      const stamps = replayed.map((f) => f.ts as number);
+      assert.deepEqual(stamps, [...stamps].sort((a, b) => a - b));
       for (const conversationId of [g1, g2]) {
         const seqs = replayed.filter((f) => f.conversationId === conversationId).map((f) => f.seq);
         assert.deepEqual(seqs, [1, 2, 3, 4]);
