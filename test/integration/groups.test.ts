@@ -713,6 +713,12 @@ for (const variant of storeVariants()) {
       // A dropped typing is silent: no error to the typer (the barrier's own not_found aside).
       assert.deepEqual(p1.frames.filter((f) => f.type === 'error').map((f) => f.code), ['not_found']);
       assert.deepEqual(p2.frames.filter((f) => f.type === 'error').map((f) => f.code), ['not_found']);
+      // After the interval, p's typing is relayed again; typing is never stored.
+      const stored = (await t.store.counts()).messages;
+      await pause(t.config.limits.typingIntervalMs + 50);
+      p2.send({ type: 'typing', conversationId });
+      await o1.next((f) => isTyping(f) && f.userId === p);
+      assert.equal((await t.store.counts()).messages, stored);
       // In a direct conversation typing reaches the peer.
       const direct = String((await o1.sendMessage(uid('m'), p, 'dm')).conversationId);
       o1.send({ type: 'typing', conversationId: direct });
