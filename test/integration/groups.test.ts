@@ -948,6 +948,16 @@ describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read an
     await o1.close();
   });
 
+  it('a client flooding typing past its limit is closed like a send flood (1008)', async () => {
+    const o = uid('o');
+    const created = await createGroup(t, o, []);
+    const { client: o1 } = await connectDevice(t, o, 'o1');
+    for (let i = 0; i < 40; i++) o1.send({ type: 'typing', conversationId: created.body.conversationId });
+    const closed = await o1.closed;
+    assert.equal(closed.code, 1008);
+    assert.ok(o1.frames.filter((f) => f.type === 'error' && f.code === 'rate_limited').length >= 1);
+  });
+
   it('limits conversation changes per user (429 with Retry-After) and members per call (413)', async () => {
     const o = uid('o');
     const tooMany = await createGroup(t, o, [uid('a'), uid('b'), uid('c')]);
