@@ -11,6 +11,8 @@ export type Expect =
   | { readonly kind: 'ack'; readonly messageId: string; readonly to: string; readonly body: string }
   /** A valid `delivered` (nothing of the caller's to confirm): no frame at all. */
   | { readonly kind: 'silent' }
+  /** At most one frame, and if one, an error with one of these codes (typing: relayed or dropped silently). */
+  | { readonly kind: 'maybe'; readonly codes: readonly string[] }
   /** A valid `sync` (with junk fields): `ready` with nothing replayed. */
   | { readonly kind: 'ready' }
   /** The connection is closed with one of these codes. */
@@ -47,6 +49,8 @@ export class FuzzGenerator {
     seed: number,
     private readonly limits: FuzzLimits,
     private readonly recipient: string,
+    /** The direct conversation between the fuzzer and its recipient (v1.1 frames that may name it). */
+    private readonly conversationId = 'd:unknown:unknown',
   ) {
     this.random = prng(seed);
   }
@@ -85,6 +89,7 @@ export class FuzzGenerator {
       this.truncated(), this.garbage(), this.deepNesting(), this.hugeNumber(), this.wrongType(), this.arrayForObject(),
       this.operatorObject(), this.operatorString(), this.protoKeys(), this.invalidUtf8(), this.surrogates(), this.nul(),
       this.oversizedBody(), this.binary(), this.unknownType(), this.valid(), this.mutation(),
+      ...Array.from({ length: 6 }, () => this.v11()),
       { category: 'oversized frames', data: 'x'.repeat(limit + 1), expect: { kind: 'close', codes: [1009] } },
       { category: 'oversized frames', data: 'x'.repeat(limit * 4 + 1), expect: { kind: 'close', codes: [1006] } },
       { category: `delivered with ${max} ids`, data: JSON.stringify({ type: 'delivered', messageIds: longestIds }), expect: { kind: 'silent' } },
@@ -116,6 +121,7 @@ export class FuzzGenerator {
       () => this.valid(),
       () => this.mutation(),
       () => this.mutation(),
+      () => this.v11(),
     ];
     return this.pick(generators)();
   }
@@ -308,8 +314,51 @@ export class FuzzGenerator {
     return { category: 'valid frames', data: send.text, expect: { kind: 'ack', messageId: send.messageId, to: this.recipient, body: send.body } };
   }
 
+  /**
+   * Protocol v1.1 frames: `read`, `typing`, `delivered` by watermark, `send` with conversationId.
+   * Valid frames name a conversation the fuzzer is not in (not_found: existence does not leak) or its
+   * own direct conversation (typing only: relayed to the peer, never answered, a repeat dropped).
+   * Malformed ones (negative, fractional, string or operator seqs, operator or over-long conversation
+   * ids, both forms of `delivered`, both `to` and `conversationId`) are bad_request.
+   */
+  v11(): FuzzCase {
+    const stranger = this.pick([`g:${this.id()}`, `d:someone:${this.id()}`, 'g:AAAAAAAAAAAAAAAAAAAAAA', this.id()]);
+    const seq = this.int(0, 1_000_000);
+    const category = 'v1.1 frames';
+    const notFound = (data: unknown): FuzzCase => ({ category, data: JSON.stringify(data), expect: { kind: 'error', codes: ['not_found'] } });
+    const bad = (data: string): FuzzCase => ({ category, data, expect: { kind: 'error', codes: ['bad_request'] } });
+    const badSeq = this.pick(['-1', '1.5', '"1"', 'null', 'true', '[]', '{}', '1e309', '9007199254740992', ...OPERATORS]);
+    const badConversation = this.pick([...OPERATORS, '""', '1', 'null', '[]', `"${'c'.repeat(129)}"`, '"has space"', '"\\u0000"', '"$gt"', '"a/b"']);
+    const variants: (() => FuzzCase)[] = [
+      () => notFound({ type: 'read', conversationId: stranger, seq }),
+      () => notFound({ type: 'typing', conversationId: stranger }),
+      () => notFound({ type: 'delivered', conversationId: stranger, seq }),
+      () => notFound({ type: 'send', messageId: this.id(), conversationId: stranger, body: 'x' }),
+      () => ({ category, data: JSON.stringify({ type: 'typing', conversationId: this.conversationId, junk: { $gt: '' } }), expect: { kind: 'maybe', codes: ['not_found'] } }),
+      () => bad(`{"type":"read","conversationId":"${stranger}","seq":${badSeq}}`),
+      () => bad(`{"type":"delivered","conversationId":"${stranger}","seq":${badSeq}}`),
+      () => bad(`{"type":"read","conversationId":${badConversation},"seq":1}`),
+      () => bad(`{"type":"typing","conversationId":${badConversation}}`),
+      () => bad(`{"type":"delivered","conversationId":${badConversation},"seq":1}`),
+      () => bad(`{"type":"send","messageId":"${this.id()}","conversationId":${badConversation},"body":"x"}`),
+      () => bad(`{"type":"read","conversationId":"${stranger}"}`),
+      () => bad(`{"type":"read","seq":${seq}}`),
+      () => bad(`{"type":"typing"}`),
+      () => bad(`{"type":"delivered","seq":${seq}}`),
+      () => bad(`{"type":"delivered","conversationId":"${stranger}"}`),
+      () => bad(`{"type":"delivered","conversationId":"${stranger}","seq":1,"messageIds":["${this.id()}"]}`),
+      () => bad(`{"type":"send","messageId":"${this.id()}","to":"${this.recipient}","conversationId":"${stranger}","body":"x"}`),
+    ];
+    return this.pick(variants)();
+  }
+
   mutation(): FuzzCase {
-    let text = this.pick([this.validSend().text, JSON.stringify({ type: 'delivered', messageIds: [this.id(), this.id()] }), '{"type":"sync"}']);
+    let text = this.pick([
+      this.validSend().text, JSON.stringify({ type: 'delivered', messageIds: [this.id(), this.id()] }), '{"type":"sync"}',
+      JSON.stringify({ type: 'read', conversationId: `g:${this.id()}`, seq: this.int(0, 99) }),
+      JSON.stringify({ type: 'delivered', conversationId: `g:${this.id()}`, seq: this.int(0, 99) }),
+      JSON.stringify({ type: 'typing', conversationId: `g:${this.id()}` }),
+    ]);
     for (let n = this.int(1, 3); n > 0; n--) {
       const at = this.int(0, text.length);
       const op = this.int(0, 2);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { directConversationId } from '../../src/store/conversation-ids.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { storeVariants } from '../helpers/stores.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
@@ -18,7 +19,7 @@ const FRAMES = Math.max(1, Math.round(Number(process.env.FUZZ_FRAMES ?? '3000') 
 const STORM = Math.max(1, Math.round(500 * SCALE));
 const USER = 'fuzzer';
 const SINK = 'fuzz-sink';
-const ERROR_CODES = ['bad_request', 'unknown_type', 'too_large', 'conflict', 'rate_limited', 'unavailable', 'internal'];
+const ERROR_CODES = ['bad_request', 'unknown_type', 'too_large', 'conflict', 'rate_limited', 'unavailable', 'internal', 'not_found', 'forbidden'];
 
 const preview = (data: string | Buffer) => {
   const text = typeof data === 'string' ? data : `<${data.length} bytes> ${data.subarray(0, 120).toString('hex')}`;
@@ -87,6 +88,12 @@ class FuzzSession {
       case 'silent': {
         const frames = await this.barrier();
         assert.deepEqual(frames, [], where());
+        return;
+      }
+      case 'maybe': {
+        const frames = await this.barrier();
+        assert.ok(frames.length <= 1, `more than one answer: ${JSON.stringify(frames)}\n${where()}`);
+        if (frames[0]) assert.ok(frames[0].type === 'error' && expect.codes.includes(String(frames[0].code)), `expected nothing or error ${expect.codes}, got ${JSON.stringify(frames[0])}\n${where()}`);
         return;
       }
       case 'any': {
@@ -164,8 +171,9 @@ for (const variant of storeVariants()) {
     let t: TestServer;
     const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort();
     before(async () => {
-      // Production limits (only the send rate is raised: thousands of frames come from one user).
-      t = await startTestServer({ store: await variant.create() });
+      // Production limits, but for the rates: thousands of frames come from one user (send and delivered
+      // are raised by testEnv; read and typing here).
+      t = await startTestServer({ store: await variant.create(), env: { READ_RATE_PER_SEC: '1000000', READ_BURST: '1000000', TYPING_RATE_PER_SEC: '1000000', TYPING_BURST: '1000000' } });
     });
     after(async () => {
       await t.close();
@@ -174,7 +182,7 @@ for (const variant of storeVariants()) {
 
     it('answers every hostile frame as the protocol promises, then still works, with nothing stray stored', async (test) => {
       console.log(`fuzz-frames: FUZZ_SEED=${SEED} FUZZ_FRAMES=${frames} store=${variant.name} (set FUZZ_SEED to reproduce)`);
-      const generator = new FuzzGenerator(SEED, t.config.limits, SINK);
+      const generator = new FuzzGenerator(SEED, t.config.limits, SINK, directConversationId(USER, SINK));
       const session = new FuzzSession(t, await t.token(USER));
       await session.connect();
       const started = Date.now();
@@ -188,6 +196,8 @@ for (const variant of storeVariants()) {
       session.acked.set('after-fuzz', { to: SINK, body: 'still works' });
       assert.equal((await fetch(`${t.httpUrl}/healthz`)).status, 200);
       assert.equal(session.client.frames.some((f) => f.type === 'message'), false, 'the fuzzer never receives a message');
+      // Nor anything of a conversation it is not in (v1.1 frames naming strangers' conversations).
+      assert.equal(session.client.frames.some((f) => f.type === 'receipt' || f.type === 'typing' || f.type === 'conversation'), false);
 
       // No prototype pollution from __proto__ / constructor keys.
       assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), prototypeKeys);

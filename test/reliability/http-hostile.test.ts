@@ -109,6 +109,38 @@ describe('hostile HTTP', () => {
     assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), keys);
   });
 
+  it('treats the v1.1 conversation routes the same: 413 for a huge declared body, 400 for hostile JSON, no prototype pollution', async () => {
+    const created = await fetch(`${t.httpUrl}/api/conversations`, { method: 'POST', headers: authHeaders(), body: JSON.stringify({ title: 'hostile', members: ['victim'] }) });
+    assert.equal(created.status, 201);
+    const group = encodeURIComponent(((await created.json()) as { conversationId: string }).conversationId);
+    const routes: [string, string][] = [['POST', '/api/conversations'], ['POST', `/api/conversations/${group}/members`], ['PATCH', `/api/conversations/${group}`]];
+    for (const [method, path] of routes) {
+      const huge = await rawRequest(t.server.port, `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${50 * 1024 * 1024}\r\n\r\n`);
+      assert.equal(huge.status, 413, `${method} ${path}`);
+      assert.ok(huge.closedByServer);
+      const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+      const bodies: (string | Buffer)[] = [
+        '', '{', 'null', '[]', deep, '{"title":{"$gt":""},"members":[],"userIds":[]}', '{"title":["x"],"members":[{"$ne":null}],"userIds":[{"$ne":null}]}',
+        Buffer.concat([Buffer.from('{"title":"a'), Buffer.from([0xff, 0xc0, 0xaf]), Buffer.from('","members":[],"userIds":["a"]}')]),
+      ];
+      for (const body of bodies) {
+        const res = await fetch(`${t.httpUrl}${path}`, { method, headers: authHeaders(), body });
+        assert.equal(res.status, 400, `${method} ${path}: ${String(body).slice(0, 60)}`);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'bad_request');
+      }
+    }
+    const keys = Object.getOwnPropertyNames(Object.prototype).sort();
+    const proto = await fetch(`${t.httpUrl}/api/conversations`, {
+      method: 'POST', headers: authHeaders(), body: '{"__proto__":{"polluted":"yes","ownerId":"admin"},"constructor":{"prototype":{"polluted":"yes"}},"title":"proto","members":[],"ownerId":"admin"}',
+    });
+    assert.equal(proto.status, 201);
+    const body = (await proto.json()) as { ownerId: string; members: string[] };
+    assert.equal(body.ownerId, 'intruder');
+    assert.deepEqual(body.members, ['intruder']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), keys);
+  });
+
   it('refuses conflicting or invalid framing headers (no request smuggling) without answering 2xx', async () => {
     const base = authHeaders();
     const heads = [

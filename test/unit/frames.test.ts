@@ -24,6 +24,16 @@ describe('parseClientFrame', () => {
     assert.deepEqual(parseClientFrame('{"type":"sync"}', limits), { type: 'sync' });
   });
 
+  it('parses the v1.1 frames: send by conversationId, delivered by watermark, read, typing', () => {
+    assert.deepEqual(parseClientFrame('{"type":"send","messageId":"m","conversationId":"g:abc_-.@:1","body":"hi"}', limits), {
+      type: 'send', messageId: 'm', conversationId: 'g:abc_-.@:1', body: 'hi',
+    });
+    assert.deepEqual(parseClientFrame('{"type":"delivered","conversationId":"d:a:b","seq":0}', limits), { type: 'delivered_upto', conversationId: 'd:a:b', seq: 0 });
+    assert.deepEqual(parseClientFrame('{"type":"read","conversationId":"g:x","seq":12}', limits), { type: 'read', conversationId: 'g:x', seq: 12 });
+    assert.deepEqual(parseClientFrame('{"type":"typing","conversationId":"g:x","junk":1}', limits), { type: 'typing', conversationId: 'g:x' });
+    assert.equal(code(`{"type":"read","conversationId":"${'c'.repeat(128)}","seq":1}`), 'ok');
+  });
+
   it('drops unknown fields such as a forged from', () => {
     const frame = parseClientFrame('{"type":"send","messageId":"m","to":"bob","body":"b","from":"alice","__proto__":{"admin":true}}', limits);
     assert.deepEqual(Object.keys(frame).sort(), ['body', 'messageId', 'to', 'type']);
@@ -44,6 +54,28 @@ describe('parseClientFrame', () => {
       ['{"type":"delivered","messageIds":["a","b","c","d"]}', 'too_large'],
       ['{"type":"delivered","messageIds":["a",null]}', 'bad_request'],
       ['{"type":"delivered","messageIds":{"0":"a"}}', 'bad_request'],
+      // v1.1: exactly one of to and conversationId; conversation ids and seqs typed and bounded.
+      ['{"type":"send","messageId":"m","to":"bob","conversationId":"g:x","body":"x"}', 'bad_request'],
+      ['{"type":"send","messageId":"m","conversationId":{"$gt":""},"body":"x"}', 'bad_request'],
+      ['{"type":"send","messageId":"m","conversationId":"","body":"x"}', 'bad_request'],
+      [`{"type":"send","messageId":"m","conversationId":"${'c'.repeat(129)}","body":"x"}`, 'bad_request'],
+      ['{"type":"send","messageId":"m","conversationId":"g x","body":"x"}', 'bad_request'],
+      ['{"type":"send","messageId":"m","conversationId":"g:x","body":"12345678901234567"}', 'too_large'],
+      ['{"type":"delivered","conversationId":"g:x","seq":1,"messageIds":["a"]}', 'bad_request'],
+      ['{"type":"delivered","conversationId":"g:x"}', 'bad_request'],
+      ['{"type":"delivered","seq":1}', 'bad_request'],
+      ['{"type":"delivered","conversationId":"g:x","seq":-1}', 'bad_request'],
+      ['{"type":"delivered","conversationId":"g:x","seq":1.5}', 'bad_request'],
+      ['{"type":"delivered","conversationId":"g:x","seq":"1"}', 'bad_request'],
+      ['{"type":"delivered","conversationId":"g:x","seq":9007199254740992}', 'bad_request'],
+      ['{"type":"read","conversationId":"g:x","seq":{"$gt":0}}', 'bad_request'],
+      ['{"type":"read","conversationId":["g:x"],"seq":1}', 'bad_request'],
+      ['{"type":"read","conversationId":"g:x"}', 'bad_request'],
+      ['{"type":"read","seq":1}', 'bad_request'],
+      ['{"type":"read","conversationId":"g:x","seq":1e400}', 'bad_request'],
+      ['{"type":"typing"}', 'bad_request'],
+      ['{"type":"typing","conversationId":{"$ne":null}}', 'bad_request'],
+      ['{"type":"typing","conversationId":"g:\\u0000"}', 'bad_request'],
     ];
     for (const [text, expected] of cases) assert.equal(code(text), expected, text);
   });
