@@ -252,7 +252,7 @@ for (const variant of storeVariants()) {
       await a.sendMessage(third, bob, 'three');
       const last = await connectDevice(t, bob, 'b1');
       assert.deepEqual(last.replayed.map((f) => f.messageId), [third]);
-      const item = await (await fetch(`${t.httpUrl}/api/conversations/${encodeURIComponent(conversationId)}`, { headers: { authorization: `Bearer ${await t.token(bob)}` } })).json();
+      const item = (await (await fetch(`${t.httpUrl}/api/conversations/${encodeURIComponent(conversationId)}`, { headers: { authorization: `Bearer ${await t.token(bob)}` } })).json()) as { readSeq: number; unread: number };
       assert.equal(item.readSeq, 2);
       assert.equal(item.unread, 1);
       await Promise.all([a.close(), last.client.close()]);
