@@ -4,7 +4,7 @@
 // conversations have exactly their two members, forever.
 import { ChatError } from '../errors.js';
 import { groupConversationId } from '../store/conversation-ids.js';
-import type { Conversation, ConversationListItem, ConversationPage, HistoryPage, Store } from '../store/store.js';
+import type { Conversation, ConversationListItem, ConversationPage, HistoryPage, MemberState, Store } from '../store/store.js';
 import type { NewGroupInput } from './commands.js';
 import { notFound } from './confirm.js';
 import type { ConversationDirectory } from './directory.js';
@@ -16,6 +16,8 @@ export interface ConversationLimits {
   readonly maxMembersPerAdd: number;
   readonly historyPageMax: number;
   readonly conversationsPageMax: number;
+  /** Members' positions come with one conversation only up to this size (as receipts do). */
+  readonly receiptsMaxMembers: number;
 }
 
 export class ConversationService {
@@ -52,10 +54,15 @@ export class ConversationService {
     return this.store.listConversations(userId, Math.min(limit, this.limits.conversationsPageMax), cursor);
   }
 
-  async item(userId: string, conversationId: string): Promise<ConversationListItem> {
+  /**
+   * One conversation; with every member's delivered and read positions where receipts would be sent
+   * to everyone (so a client that was not listening rebuilds its ticks).
+   */
+  async item(userId: string, conversationId: string): Promise<{ item: ConversationListItem; members?: MemberState[] }> {
     const item = await this.store.conversationItem(conversationId, userId);
     if (!item) throw notFound();
-    return item;
+    if (item.conversation.members.length > this.limits.receiptsMaxMembers && item.conversation.kind === 'group') return { item };
+    return { item, members: await this.store.memberStates(conversationId) };
   }
 
   async history(userId: string, conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {

@@ -29,8 +29,8 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
   });
 
   route('get', '/api/conversations/:id', { params: 1 }, async ({ principal, params }) => {
-    const item = await conversations.item(principal.userId, conversationIdOf(params[0]));
-    return { status: 200, body: listItemView(item, principal.userId) };
+    const { item, members } = await conversations.item(principal.userId, conversationIdOf(params[0]));
+    return { status: 200, body: { ...listItemView(item, principal.userId), ...(members ? { receipts: members } : {}) } };
   });
 
   route('get', '/api/conversations/:id/messages', { params: 1 }, async ({ principal, params, query }) => {
