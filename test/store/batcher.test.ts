@@ -187,4 +187,26 @@ describe('Batcher fairness and load shedding', () => {
     release();
     assert.equal(await first, 1);
   });
+
+  it('recovers after an outage: a batch that failed after the whole budget does not make later writes look hopeless', async () => {
+    let down = true;
+    const batcher = new Batcher<number, number>({
+      maxWaitMs: 1,
+      maxOps: 100,
+      maxQueued: 10_000,
+      maxQueueWaitMs: 200,
+      async write(items) {
+        if (down) {
+          await new Promise((resolve) => setTimeout(resolve, 250)); // a timeout past the budget
+          throw new StoreUnavailableError('server selection timed out');
+        }
+        return items.map((item) => item * 2);
+      },
+    });
+    await assert.rejects(batcher.add(1), StoreUnavailableError);
+    down = false;
+    // The store is back: the next write is admitted and written, and so are the ones after it.
+    assert.equal(await batcher.add(2), 4);
+    assert.deepEqual(await Promise.all([3, 4, 5].map((i) => batcher.add(i))), [6, 8, 10]);
+  });
 });

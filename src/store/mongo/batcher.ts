@@ -120,6 +120,9 @@ export class Batcher<I, R> {
    * client's backlog at once), a slow start: one batch's worth is admitted, the rest refused.
    */
   private estimateWaitMs(ownQueued: number): number {
+    // Nothing queued or in flight: an item now is the next batch. Always admitted, so the batcher
+    // keeps probing the store and its estimate can recover, whatever it says.
+    if (!this.inFlight && this.queued === 0) return 0;
     const inFlightMs = this.inFlight ? this.now() - this.inFlightSince : 0;
     // A batch in flight past the whole budget: the store is not answering; nothing queued now can make it.
     if (inFlightMs > this.options.maxQueueWaitMs) return inFlightMs;
