@@ -4,6 +4,13 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Load } from './load-client.js';
+import { readStoreRows } from './store-rows.js';
+
+/**
+ * A message received again this long after the store marked it delivered is a resend after the
+ * confirmation (invariant 2), not the in-flight race of a replay read just before the mark.
+ */
+export const RESEND_AFTER_CONFIRMATION_MARGIN_MS = 1000;
 
 export interface Figures {
   /** Distinct messages the senders created (every one of them was retried until acked). */
@@ -28,6 +35,8 @@ export interface Figures {
   resends: number;
   duplicateAcks: number;
   unavailableAnswers: number;
+  /** Message frames received more than RESEND_AFTER_CONFIRMATION_MARGIN_MS after the store marked them delivered. */
+  resentAfterConfirmation: number;
 }
 
 export async function account(load: Load, dbUri: string): Promise<{ figures: Figures; details: string[] }> {
@@ -35,8 +44,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
   await client.connect();
   try {
     const db = client.db();
-    const messages = await db.collection<{ _id: string; from: string; to: string; body: string }>('messages').find({}).toArray();
-    const deliveries = await db.collection<{ _id: string; messageId: string; status: string; marks: number }>('deliveries').find({}).toArray();
+    const { messages, deliveries } = await readStoreRows(db);
     const details: string[] = [];
     const acked = new Set(load.senders.flatMap((sender) => [...sender.acked.keys()]));
     const byId = new Map(messages.map((doc) => [doc._id, doc]));
@@ -98,6 +106,18 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
     const violations = load.violations();
     details.push(...violations);
 
+    const markedAt = new Map(deliveries.filter((entry) => entry.deliveredAt !== undefined).map((entry) => [entry.messageId, entry.deliveredAt!]));
+    let resentAfterConfirmation = 0;
+    for (const recipient of load.recipients) {
+      for (const [messageId, times] of recipient.receivedAt) {
+        const marked = markedAt.get(messageId);
+        if (marked === undefined) continue;
+        const late = times.filter((t) => t > marked + RESEND_AFTER_CONFIRMATION_MARGIN_MS);
+        resentAfterConfirmation += late.length;
+        if (late.length > 0) details.push(`${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered`);
+      }
+    }
+
     const figures: Figures = {
       sent: load.registry.size,
       acked: acked.size,
@@ -112,6 +132,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
       resends: load.senders.reduce((sum, s) => sum + s.resends, 0),
       duplicateAcks: load.senders.reduce((sum, s) => sum + s.duplicateAcks, 0),
       unavailableAnswers: load.senders.reduce((sum, s) => sum + s.unavailable, 0),
+      resentAfterConfirmation,
     };
     return { figures, details };
   } finally {
