@@ -1,7 +1,7 @@
 // Three instances behind a real NGINX, as deploy/ runs them: RestartableServer processes on one
 // database, a NATS of the test's own as the live bus, and deploy/nginx/chat.conf with an upstream of
 // all three. Clients only know NGINX's URL; the fault tests kill, stop and restart what is behind it.
-import { dropDatabases } from '../helpers/mongo.js';
+import { dropDatabases, MongoOutageProxy } from '../helpers/mongo.js';
 import { skipReason } from '../helpers/skips.js';
 import { findBinary, startNginx, type Nginx } from '../e2e/helpers/nginx.js';
 import { account, type Figures } from '../reliability/accounting.js';
@@ -36,17 +36,24 @@ export class Cluster {
     readonly dbName: string,
     readonly dbUri: string,
     private readonly baseUri: string,
+    /** With `storeProxy`: the TCP proxy every instance reaches the store through (down() = store outage). */
+    readonly storeProxy: MongoOutageProxy | undefined,
   ) {}
 
-  /** Starts NATS, three instances on a fresh database (env added to each) and NGINX in front. */
-  static async start(prefix: string, env: Record<string, string> = {}): Promise<Cluster> {
+  /**
+   * Starts NATS, three instances on a fresh database (env added to each) and NGINX in front. With
+   * `storeProxy`, the instances reach the store through a MongoOutageProxy (the accounting does not).
+   */
+  static async start(prefix: string, env: Record<string, string> = {}, options: { storeProxy?: boolean } = {}): Promise<Cluster> {
     const baseUri = faultMongoUri().uri!;
     const { dbName, dbUri } = freshDbUri(baseUri, prefix);
+    const storeProxy = options.storeProxy ? await MongoOutageProxy.start(baseUri) : undefined;
+    const instanceDbUri = storeProxy ? storeProxy.uri(dbName) : dbUri;
     const nats = await OwnNats.start(NATS_SERVER!);
-    const instances = await Promise.all(Array.from({ length: INSTANCES }, () => RestartableServer.create(dbUri, { BUS_URI: nats.uri, TRUST_PROXY: 'true', ...env })));
+    const instances = await Promise.all(Array.from({ length: INSTANCES }, () => RestartableServer.create(instanceDbUri, { BUS_URI: nats.uri, TRUST_PROXY: 'true', ...env })));
     await Promise.all(instances.map((instance) => instance.start()));
     const nginx = await startNginx(NGINX!, { upstreamPort: instances.map((instance) => instance.port), wsPath: '/ws' });
-    return new Cluster(instances, nats, nginx, dbName, dbUri, baseUri);
+    return new Cluster(instances, nats, nginx, dbName, dbUri, baseUri, storeProxy);
   }
 
   get wsUrl(): string {
@@ -86,6 +93,7 @@ export class Cluster {
     await Promise.all(this.instances.map((instance) => instance.stop('SIGTERM').catch(() => {})));
     await this.nginx.stop().catch(() => {});
     await this.nats.kill().catch(() => {});
+    await this.storeProxy?.down().catch(() => {});
     await withTimeout(dropDatabases(this.baseUri, [this.dbName]), 15_000, 'dropping the test database').catch(() => {});
   }
 }
