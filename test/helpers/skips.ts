@@ -23,6 +23,7 @@ export const REQUIREMENTS = {
   },
   nginx: { label: 'nginx', missing: 'nginx is not installed', howTo: 'apt-get install -y nginx (CI=true makes it required)' },
   chromium: { label: 'Chromium', missing: '/usr/bin/chromium is missing', howTo: 'apt-get install -y chromium (CI=true makes it required)' },
+  pyyaml: { label: 'PyYAML', missing: "python3 cannot import yaml", howTo: 'apt-get install -y python3-yaml (used only to read docker-compose.cluster.yml without Docker)' },
   openssl: { label: 'openssl', missing: 'openssl is not installed', howTo: 'apt-get install -y openssl' },
   gitInstall: {
     label: 'a git URL install',
