@@ -77,12 +77,13 @@ async function open(port: number, userId: string, onMessage?: (frame: Record<str
 
 const metricSum = (m: Map<string, number>, prefix: string) => [...m].filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
 
+const build = prepareOurServer(); // compiled once for every configuration
+
 async function runConfig(instances: number, bus: boolean): Promise<Record<string, string | number>> {
   const natsPort = await freePort();
   const nats = bus ? spawn(natsBinary(), ['-a', '127.0.0.1', '-p', String(natsPort)], { stdio: 'ignore' }) : undefined;
   if (nats) await new Promise((resolve) => setTimeout(resolve, 300));
   const dbUri = args.db === 'mem' ? 'mem' : `${args.db.replace(/\/$/, '')}/bench_cluster_${randomUUID().slice(0, 8)}`;
-  const build = prepareOurServer();
   const servers: RunningServer[] = [];
   for (let i = 0; i < instances; i++) servers.push(await startOurServer(build, { dbUri, env: bus ? { BUS_URI: `nats://127.0.0.1:${natsPort}` } : {} }));
   const pinned = servers.map((s, i) => pin(s.pid, i % 2)).every(Boolean);
