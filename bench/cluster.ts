@@ -112,10 +112,16 @@ async function runConfig(instances: number, bus: boolean): Promise<Record<string
         }
       }, 5);
     });
+  // The instances' CPU at rest (driver heartbeats, metrics, timers), to report the per-message cost net of it.
+  const idle0 = servers.map((s) => readProcCpu(s.pid).totalUs);
+  const idleStart = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const idleUsPerMs = servers.reduce((a, s, i) => a + readProcCpu(s.pid).totalUs - idle0[i]!, 0) / (performance.now() - idleStart);
   await pace(WARMUP * 1000);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const received0 = clients.reduce((a, c) => a + c.received, 0);
   const cpu0 = servers.map((s) => readProcCpu(s.pid).totalUs);
+  const window0 = performance.now();
   const nats0 = nats?.pid ? readProcCpu(nats.pid).totalUs : 0;
   const m0 = await Promise.all(servers.map((s) => scrapeMetrics(s.port)));
   const sentBefore = sent;
@@ -124,6 +130,7 @@ async function runConfig(instances: number, bus: boolean): Promise<Record<string
   const messages = sent - sentBefore;
   const received = clients.reduce((a, c) => a + c.received, 0) - received0;
   const cpuUs = servers.reduce((a, s, i) => a + readProcCpu(s.pid).totalUs - cpu0[i]!, 0);
+  const idleUs = idleUsPerMs * (performance.now() - window0);
   const natsUs = nats?.pid ? readProcCpu(nats.pid).totalUs - nats0 : 0;
   const m1 = await Promise.all(servers.map((s) => scrapeMetrics(s.port)));
   const delta = (prefix: string) => m1.reduce((a, m, i) => a + metricSum(m, prefix) - metricSum(m0[i]!, prefix), 0);
@@ -141,6 +148,7 @@ async function runConfig(instances: number, bus: boolean): Promise<Record<string
     messages,
     'received/sent': (received / messages).toFixed(3),
     'server CPU µs/msg': (cpuUs / messages).toFixed(1),
+    'net of idle µs/msg': ((cpuUs - idleUs) / messages).toFixed(1),
     'bus out/msg': (busOut / messages).toFixed(2),
     'bus in/msg': (busIn / messages).toFixed(2),
     'NATS CPU µs/msg': bus ? (natsUs / messages).toFixed(1) : '—',
