@@ -65,17 +65,10 @@ describe(`cluster: the store unreachable for ${OUTAGE_MS / 1000} s under three i
       const ackedDuringOutage = load.acked - ackedAtOutage;
       await running.storeProxy!.up();
       await hold(2000);
-      // Whatever the senders hold as acked now is in the store, once. Read again for up to 10 s: one run
-      // saw an acked message missing at the first read and present later (reported; see docs/reliability.md).
-      let result = await account(load, running.dbUri);
-      const missingAtFirstRead = result.figures.lostInStore;
-      for (let i = 0; i < 10 && result.figures.lostInStore > 0; i++) {
-        await hold(1000);
-        result = await account(load, running.dbUri);
-      }
-      const { figures, details } = result;
+      // Whatever the senders hold as acked now (the load still runs) is in the store, once.
+      const { figures, details } = await account(load, running.dbUri);
       outageFigures = `ackedDuringOutage=${ackedDuringOutage}`;
-      reportFigures(t, 'cluster-store-outage', { seed: SEED, outageMs: OUTAGE_MS, ackedDuringOutage, missingAtFirstRead, seconds: Math.round((Date.now() - started) / 1000) }, { figures, details: details.filter((d) => !d.startsWith('acked but never received') && !d.startsWith('not confirmed once')) });
+      reportFigures(t, 'cluster-store-outage', { seed: SEED, outageMs: OUTAGE_MS, ackedDuringOutage, seconds: Math.round((Date.now() - started) / 1000) }, { figures, details: details.filter((d) => !d.startsWith('acked but never received') && !d.startsWith('not confirmed once')) });
       assert.ok(figures.acked > 0, 'messages were acked');
       assert.equal(figures.lostInStore, 0, 'false SENT: acked, not stored');
       assert.equal(figures.duplicatedInStore, 0, 'duplicated in store');

@@ -44,9 +44,10 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
   await client.connect();
   try {
     const db = client.db();
+    // Acked before the store is read: a load still running acks more meanwhile, which must not count as missing.
+    const acked = new Set(load.senders.flatMap((sender) => [...sender.acked.keys()]));
     const { messages, deliveries } = await readStoreRows(db);
     const details: string[] = [];
-    const acked = new Set(load.senders.flatMap((sender) => [...sender.acked.keys()]));
     const byId = new Map(messages.map((doc) => [doc._id, doc]));
 
     /** Acked ids that `has` does not know, each named in the details. */
