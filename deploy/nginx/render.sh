@@ -8,7 +8,8 @@ set -eu
 here=$(dirname "$0")
 template=${CHAT_CONF_TEMPLATE:-$here/chat.conf}
 
-CHAT_UPSTREAM=${CHAT_UPSTREAM:-127.0.0.1:3000}   # host:port of the chat server
+CHAT_UPSTREAM=${CHAT_UPSTREAM:-127.0.0.1:3000}   # host:port of the chat server, or several: a:3000,b:3000,c:3000
+UPSTREAM_FAIL_TIMEOUT=${UPSTREAM_FAIL_TIMEOUT:-5s} # how long an instance that failed a connection is skipped
 NGINX_LISTEN=${NGINX_LISTEN:-80}                 # plain HTTP listen ([address:]port)
 NGINX_TLS_LISTEN=${NGINX_TLS_LISTEN:-443}        # TLS listen ([address:]port), used with TLS_CERT/TLS_KEY
 SERVER_NAME=${SERVER_NAME:-_}                    # `_`: any host name
@@ -22,7 +23,17 @@ WS_IDLE_TIMEOUT_SEC=${WS_IDLE_TIMEOUT_SEC:-120}
 PROXY_READ_TIMEOUT=$((WS_IDLE_TIMEOUT_SEC + 30))s
 
 bad() { echo "render.sh: $1" >&2; exit 1; }
-printf '%s' "$CHAT_UPSTREAM" | grep -Eq '^[][A-Za-z0-9.:_-]+:[0-9]+$' || bad "CHAT_UPSTREAM must be host:port, got '$CHAT_UPSTREAM'"
+printf '%s' "$CHAT_UPSTREAM" | grep -Eq '^[][A-Za-z0-9.:_-]+:[0-9]+(,[][A-Za-z0-9.:_-]+:[0-9]+)*$' || bad "CHAT_UPSTREAM must be host:port[,host:port...], got '$CHAT_UPSTREAM'"
+printf '%s' "$UPSTREAM_FAIL_TIMEOUT" | grep -Eq '^[0-9]+(ms|s)?$' || bad "UPSTREAM_FAIL_TIMEOUT must be a time such as 5s, got '$UPSTREAM_FAIL_TIMEOUT'"
+# One `server` line per instance: the template's line is `server {{CHAT_UPSTREAM}} <options>;`, so the
+# instances are joined by "<options>;" + newline + "server " (a backslash-newline is POSIX sed's newline).
+sep=" max_fails=1 fail_timeout=$UPSTREAM_FAIL_TIMEOUT;\\
+    server "
+upstreams=
+old_ifs=$IFS
+IFS=,
+for instance in $CHAT_UPSTREAM; do upstreams="${upstreams:+$upstreams$sep}$instance"; done
+IFS=$old_ifs
 for listen in "$NGINX_LISTEN" "$NGINX_TLS_LISTEN"; do
   printf '%s' "$listen" | grep -Eq '^([][A-Za-z0-9.:-]+:)?[0-9]+$' || bad "a listen value must be [address:]port, got '$listen'"
 done
@@ -40,7 +51,8 @@ else
 fi
 
 out=$(sed -e "$tls" \
-  -e "s|{{CHAT_UPSTREAM}}|$CHAT_UPSTREAM|g" \
+  -e "s|{{CHAT_UPSTREAM}}|$upstreams|g" \
+  -e "s|{{UPSTREAM_FAIL_TIMEOUT}}|$UPSTREAM_FAIL_TIMEOUT|g" \
   -e "s|{{NGINX_LISTEN}}|$NGINX_LISTEN|g" \
   -e "s|{{NGINX_TLS_LISTEN}}|$NGINX_TLS_LISTEN|g" \
   -e "s|{{SERVER_NAME}}|$SERVER_NAME|g" \

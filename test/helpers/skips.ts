@@ -16,8 +16,14 @@ export const REQUIREMENTS = {
     missing: 'nothing answers at TEST_NATS_URI',
     howTo: 'run a NATS server (nats-server, or docker run -d -p 4222:4222 nats:2) at TEST_NATS_URI (default nats://127.0.0.1:4222), together with TEST_MONGO_URI; REQUIRE_BUS=1 makes it required',
   },
+  natsServer: {
+    label: 'a nats-server binary',
+    missing: 'no nats-server in NATS_SERVER_BIN, PATH, /usr/sbin or the build cache',
+    howTo: 'bash scripts/nats-server.sh build (go install into ~/.cache, as CI does), or apt-get install -y nats-server; the cluster fault tests start, kill and freeze their own NATS on a free port. REQUIRE_BUS=1 makes it required',
+  },
   nginx: { label: 'nginx', missing: 'nginx is not installed', howTo: 'apt-get install -y nginx (CI=true makes it required)' },
   chromium: { label: 'Chromium', missing: '/usr/bin/chromium is missing', howTo: 'apt-get install -y chromium (CI=true makes it required)' },
+  pyyaml: { label: 'PyYAML', missing: "python3 cannot import yaml", howTo: 'apt-get install -y python3-yaml (used only to read docker-compose.cluster.yml without Docker)' },
   openssl: { label: 'openssl', missing: 'openssl is not installed', howTo: 'apt-get install -y openssl' },
   gitInstall: {
     label: 'a git URL install',

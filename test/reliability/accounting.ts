@@ -4,6 +4,13 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Load } from './load-client.js';
+import { readStoreRows } from './store-rows.js';
+
+/**
+ * A message received again this long after the store marked it delivered is a resend after the
+ * confirmation (invariant 2), not the in-flight race of a replay read just before the mark.
+ */
+export const RESEND_AFTER_CONFIRMATION_MARGIN_MS = 1000;
 
 export interface Figures {
   /** Distinct messages the senders created (every one of them was retried until acked). */
@@ -15,11 +22,11 @@ export interface Figures {
   lostInStore: number;
   /** Acked, but never received by its recipient. */
   lostToRecipient: number;
-  /** Message documents that are not exactly a sent message (the unique _id makes a second copy impossible). */
+  /** Message documents that are not exactly a sent message, plus delivery entries beyond one per message. */
   duplicatedInStore: number;
-  /** Messages with more than one delivery mark (receipt), plus messages whose sender got more than one DELIVERED ack. */
+  /** Delivery entries with marks > 1, plus messages whose sender got more than one DELIVERED ack. */
   deliveredMarkedTwice: number;
-  /** Messages without exactly one delivery mark at the end (every recipient confirmed everything). */
+  /** Delivery entries not delivered with marks = 1 at the end (every recipient confirmed everything). */
   notConfirmedOnce: number;
   /** Frames a client should never have seen (another user's message, altered content, a changed ts…). */
   violations: number;
@@ -28,6 +35,8 @@ export interface Figures {
   resends: number;
   duplicateAcks: number;
   unavailableAnswers: number;
+  /** Message frames received more than RESEND_AFTER_CONFIRMATION_MARGIN_MS after the store marked them delivered. */
+  resentAfterConfirmation: number;
 }
 
 export async function account(load: Load, dbUri: string): Promise<{ figures: Figures; details: string[] }> {
@@ -35,11 +44,10 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
   await client.connect();
   try {
     const db = client.db();
-    const messages = await db.collection<{ _id: string; from: string; to: string; body: string }>('messages').find({}).toArray();
-    // The store's delivery marks (docs/store.md): one receipt per (recipient, message), unique by _id.
-    const receipts = await db.collection<{ _id: string; messageId: string; userId: string }>('receipts').find({}).toArray();
-    const details: string[] = [];
+    // Acked before the store is read: a load still running acks more meanwhile, which must not count as missing.
     const acked = new Set(load.senders.flatMap((sender) => [...sender.acked.keys()]));
+    const { messages, deliveries } = await readStoreRows(db);
+    const details: string[] = [];
     const byId = new Map(messages.map((doc) => [doc._id, doc]));
 
     /** Acked ids that `has` does not know, each named in the details. */
@@ -61,9 +69,16 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
         details.push(`stored message is not what was sent: ${JSON.stringify(doc)}`);
       }
     }
-    // Direct messages only here: one recipient each, so at most one receipt per message.
-    const receiptsPerMessage = new Map<string, number>();
-    for (const receipt of receipts) receiptsPerMessage.set(receipt.messageId, (receiptsPerMessage.get(receipt.messageId) ?? 0) + 1);
+    const entriesPerMessage = new Map<string, number>();
+    for (const entry of deliveries) entriesPerMessage.set(entry.messageId, (entriesPerMessage.get(entry.messageId) ?? 0) + 1);
+    let extraEntries = 0;
+    for (const [messageId, n] of entriesPerMessage) {
+      if (n > 1) {
+        extraEntries += n - 1;
+        details.push(`${n} delivery entries for ${messageId}`);
+      }
+    }
+    for (const doc of messages) if (!entriesPerMessage.has(doc._id)) details.push(`message without a delivery entry: ${doc._id}`);
 
     const received = new Map<string, number>();
     for (const recipient of load.recipients) for (const [id, n] of recipient.received) received.set(id, (received.get(id) ?? 0) + n);
@@ -71,15 +86,14 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
 
     let markedTwice = 0;
     let notConfirmedOnce = 0;
-    for (const doc of messages) {
-      const marks = receiptsPerMessage.get(doc._id) ?? 0;
-      if (marks > 1) {
+    for (const entry of deliveries) {
+      if (entry.marks > 1) {
         markedTwice++;
-        details.push(`marked ${marks} times: ${doc._id}`);
+        details.push(`marked ${entry.marks} times: ${entry._id}`);
       }
-      if (marks !== 1) {
+      if (entry.status !== 'delivered' || entry.marks !== 1) {
         notConfirmedOnce++;
-        if (marks === 0) details.push(`not confirmed once at the end: ${doc._id} (to ${doc.to})`);
+        if (entry.marks <= 1) details.push(`not confirmed once at the end: ${JSON.stringify(entry)}`);
       }
     }
     for (const sender of load.senders) {
@@ -93,13 +107,25 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
     const violations = load.violations();
     details.push(...violations);
 
+    const markedAt = new Map(deliveries.filter((entry) => entry.deliveredAt !== undefined).map((entry) => [entry.messageId, entry.deliveredAt!]));
+    let resentAfterConfirmation = 0;
+    for (const recipient of load.recipients) {
+      for (const [messageId, times] of recipient.receivedAt) {
+        const marked = markedAt.get(messageId);
+        if (marked === undefined) continue;
+        const late = times.filter((t) => t > marked + RESEND_AFTER_CONFIRMATION_MARGIN_MS);
+        resentAfterConfirmation += late.length;
+        if (late.length > 0) details.push(`${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered`);
+      }
+    }
+
     const figures: Figures = {
       sent: load.registry.size,
       acked: acked.size,
       lost: lostInStore + lostToRecipient,
       lostInStore,
       lostToRecipient,
-      duplicatedInStore: strayOrAltered,
+      duplicatedInStore: strayOrAltered + extraEntries,
       deliveredMarkedTwice: markedTwice,
       notConfirmedOnce,
       violations: violations.length,
@@ -107,6 +133,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
       resends: load.senders.reduce((sum, s) => sum + s.resends, 0),
       duplicateAcks: load.senders.reduce((sum, s) => sum + s.duplicateAcks, 0),
       unavailableAnswers: load.senders.reduce((sum, s) => sum + s.unavailable, 0),
+      resentAfterConfirmation,
     };
     return { figures, details };
   } finally {

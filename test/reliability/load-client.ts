@@ -218,6 +218,8 @@ export interface RecipientOptions {
 
 export class Recipient {
   readonly received = new Map<string, number>();
+  /** Local time of every receipt of each message (for the resend-after-confirmation check). */
+  readonly receivedAt = new Map<string, number[]>();
   readonly confirmed = new Set<string>();
   readonly violations: string[] = [];
   readies = 0;
@@ -298,6 +300,9 @@ export class Recipient {
         return;
       }
       this.received.set(messageId, (this.received.get(messageId) ?? 0) + 1);
+      const times = this.receivedAt.get(messageId);
+      if (times) times.push(Date.now());
+      else this.receivedAt.set(messageId, [Date.now()]);
       if (this.random() < this.options.dropConfirmation) return;
       this.toConfirm.push(messageId);
       if (!this.flushing) {

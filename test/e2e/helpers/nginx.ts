@@ -21,7 +21,8 @@ export function findBinary(name: string): string | undefined {
 export { freePort };
 
 export interface NginxOptions {
-  readonly upstreamPort: number;
+  /** The chat server's port, or several instances' ports (an upstream of all of them). */
+  readonly upstreamPort: number | readonly number[];
   readonly wsPath: string;
   /** Also render the TLS server block, with a throwaway self-signed certificate (needs openssl). */
   readonly tls?: boolean;
@@ -44,7 +45,7 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
   const tlsPort = options.tls ? await freePort() : undefined;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    CHAT_UPSTREAM: `127.0.0.1:${options.upstreamPort}`,
+    CHAT_UPSTREAM: [options.upstreamPort].flat().map((port) => `127.0.0.1:${port}`).join(','),
     NGINX_LISTEN: `127.0.0.1:${port}`,
     WS_PATH: options.wsPath,
     SERVER_NAME: 'localhost',

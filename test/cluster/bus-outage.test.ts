@@ -1,0 +1,130 @@
+// Issue 15, faults 3 and 4: the live bus (NATS) killed for 10 s then restarted, and frozen for 10 s
+// (SIGSTOP, then SIGCONT: links stay open and events arrive late instead of being dropped). Three
+// instances behind NGINX, stable recipients, so most messages cross instances over the bus.
+//
+// What must hold today (tests that fail the run): nothing acked is lost, stored twice or marked twice.
+// What the server does not do yet (`todo` tests, reported but not failing the run; the fix is in
+// progress on the conversations branch, issue 15):
+//  - killed bus: messages sent during the outage reach recipients on other instances live (store polling
+//    every BUS_FALLBACK_POLL_MS while the bus is down), not only through `sync` or a reconnect;
+//  - frozen bus: no message is sent again after its confirmation when the late events arrive.
+// Remove `todo` from those two once the server-side fallback and the late-event check are merged.
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { describe, it, type TestContext } from 'node:test';
+import { assertNothingLost, reportFigures, type Figures } from '../reliability/accounting.js';
+import type { Load } from '../reliability/load-client.js';
+import { Cluster, clusterSkip, hold, waitFor } from './cluster.js';
+
+const skip = clusterSkip();
+const SEED = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : randomInt(2 ** 31);
+const OUTAGE_MS = Number(process.env.BUS_OUTAGE_MS ?? '10000');
+const FALLBACK_POLL_MS = 500;
+/** "Delivery continues within about a second": the poll interval plus a store round trip, generously. */
+const LIVE_WITHIN_MS = 2500;
+
+interface Run {
+  figures: Figures;
+  /** Messages acked during the outage, and of them how many reached the recipient live (no sync, no reconnect). */
+  duringOutage: number;
+  liveDuringOutage: number;
+  /** Delays from SENT ack to first receipt of the outage's messages, before any sync (ms, sorted). */
+  delays: number[];
+}
+
+const PLAN = { senders: 6, recipients: 6, flakyRecipients: 0, window: 8, ratePerSec: 5, dropConfirmation: 0, seed: SEED };
+
+/** SENT-ack time (server ts) of every message acked in [from, to], and its first receipt. */
+function outageMessages(load: Load, from: number, to: number, before: number): { total: number; delays: number[] } {
+  const firstReceipt = new Map<string, number>();
+  for (const recipient of load.recipients) for (const [id, times] of recipient.receivedAt) firstReceipt.set(id, times[0]!);
+  let total = 0;
+  const delays: number[] = [];
+  for (const sender of load.senders) {
+    for (const [id, ts] of sender.acked) {
+      if (ts < from || ts > to) continue;
+      total++;
+      const received = firstReceipt.get(id);
+      if (received !== undefined && received <= before) delays.push(received - ts);
+    }
+  }
+  return { total, delays: delays.sort((a, b) => a - b) };
+}
+
+const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : -1);
+
+async function runOutage(t: TestContext, mode: 'killed' | 'frozen'): Promise<Run> {
+  const cluster = await Cluster.start(mode === 'killed' ? 'cl_busdown' : 'cl_busfrozen', { BUS_FALLBACK_POLL_MS: String(FALLBACK_POLL_MS) });
+  const load = await cluster.load(PLAN);
+  const started = Date.now();
+  try {
+    load.start();
+    await waitFor(() => load.acked >= 40, 30_000, () => `no progress\n${cluster.output()}`);
+    const from = Date.now();
+    if (mode === 'killed') await cluster.nats.kill();
+    else cluster.nats.freeze();
+    if (mode === 'frozen') {
+      // Recipients do what a client does when nothing arrives: ask for a replay (every 2 s), and confirm
+      // what it brings. The store marks those deliveries while their bus events are still stuck in NATS.
+      for (let elapsed = 0; elapsed < OUTAGE_MS; elapsed += 2000) {
+        await hold(Math.min(2000, OUTAGE_MS - elapsed));
+        await Promise.all(load.recipients.map((recipient) => recipient.sync().catch(() => 0)));
+      }
+    } else {
+      await hold(OUTAGE_MS);
+    }
+    const to = Date.now();
+    if (mode === 'killed') await cluster.nats.up();
+    else cluster.nats.thaw();
+    // Late events arrive within moments of the thaw; a killed bus's clients reconnect within ~1 s.
+    await hold(3000);
+    const { total, delays } = outageMessages(load, from, to, Date.now());
+    const live = delays.filter((d) => d <= LIVE_WITHIN_MS).length;
+    const busIn = await cluster.busEvents('in');
+    const result = await cluster.finish(load);
+    reportFigures(t, `cluster-bus-${mode}`, {
+      seed: SEED,
+      outageMs: OUTAGE_MS,
+      ackedDuringOutage: total,
+      receivedLiveWithin2500ms: live,
+      receivedBeforeSync: delays.length,
+      delayP50ms: pct(delays, 50),
+      delayMaxMs: delays.at(-1) ?? -1,
+      busEventsIn: busIn,
+      seconds: Math.round((Date.now() - started) / 1000),
+    }, result);
+    return { figures: result.figures, duringOutage: total, liveDuringOutage: live, delays };
+  } catch (error) {
+    console.log(`cluster-bus-${mode} failed (RELIABILITY_SEED=${SEED}): ${String(error)}\n${cluster.output()}`);
+    throw error;
+  } finally {
+    load.close();
+    await cluster.stop();
+  }
+}
+
+describe(`cluster: NATS killed for ${OUTAGE_MS / 1000} s, then back`, { skip }, () => {
+  let run: Run | undefined;
+  it('loses nothing, and sends nothing again after its confirmation', { timeout: 120_000 }, async (t) => {
+    run = await runOutage(t, 'killed');
+    assertNothingLost(run.figures);
+    assert.equal(run.figures.resentAfterConfirmation, 0, 'sent again after the store marked it delivered');
+  });
+  it('delivers what was sent during the outage live, within ~1 s (BUS_FALLBACK_POLL_MS)', { todo: 'KNOWN GAP until the bus fallback polling lands (issue 15, conversations branch)' }, () => {
+    assert.ok(run, 'the outage run did not complete');
+    assert.ok(run.duringOutage > 0, 'messages were acked during the outage');
+    assert.equal(run.liveDuringOutage, run.duringOutage, `received live within ${LIVE_WITHIN_MS} ms of their SENT ack, without sync or reconnect`);
+  });
+});
+
+describe(`cluster: NATS frozen (SIGSTOP) for ${OUTAGE_MS / 1000} s, then SIGCONT`, { skip }, () => {
+  let run: Run | undefined;
+  it('loses nothing', { timeout: 120_000 }, async (t) => {
+    run = await runOutage(t, 'frozen');
+    assertNothingLost(run.figures);
+  });
+  it('sends nothing again after its confirmation when the late bus events arrive', { todo: 'KNOWN BUG until late bus events are checked against delivery state (issue 15, conversations branch)' }, () => {
+    assert.ok(run, 'the outage run did not complete');
+    assert.equal(run.figures.resentAfterConfirmation, 0, 'message frames received > 1 s after the store marked them delivered');
+  });
+});
