@@ -2,13 +2,11 @@
 // (SIGSTOP, then SIGCONT: links stay open and events arrive late instead of being dropped). Three
 // instances behind NGINX, stable recipients, so most messages cross instances over the bus.
 //
-// What must hold today (tests that fail the run): nothing acked is lost, stored twice or marked twice.
-// What the server does not do yet (`todo` tests, reported but not failing the run; the fix is in
-// progress on the conversations branch, issue 15):
+// What must hold: nothing acked is lost, stored twice or marked twice; and
 //  - killed bus: messages sent during the outage reach recipients on other instances live (store polling
 //    every BUS_FALLBACK_POLL_MS while the bus is down), not only through `sync` or a reconnect;
-//  - frozen bus: no message is sent again after its confirmation when the late events arrive.
-// Remove `todo` from those two once the server-side fallback and the late-event check are merged.
+//  - frozen bus: no message is sent again after its confirmation when the late events arrive (bus events
+//    older than BUS_LATE_EVENT_MS are checked against the device's cursor).
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
@@ -110,7 +108,7 @@ describe(`cluster: NATS killed for ${OUTAGE_MS / 1000} s, then back`, { skip }, 
     assertNothingLost(run.figures);
     assert.equal(run.figures.resentAfterConfirmation, 0, 'sent again after the store marked it delivered');
   });
-  it('delivers what was sent during the outage live, within ~1 s (BUS_FALLBACK_POLL_MS)', { todo: 'KNOWN GAP until the bus fallback polling lands (issue 15, conversations branch)' }, () => {
+  it('delivers what was sent during the outage live, within ~1 s (BUS_FALLBACK_POLL_MS)', () => {
     assert.ok(run, 'the outage run did not complete');
     assert.ok(run.duringOutage > 0, 'messages were acked during the outage');
     assert.equal(run.liveDuringOutage, run.duringOutage, `received live within ${LIVE_WITHIN_MS} ms of their SENT ack, without sync or reconnect`);
@@ -123,7 +121,7 @@ describe(`cluster: NATS frozen (SIGSTOP) for ${OUTAGE_MS / 1000} s, then SIGCONT
     run = await runOutage(t, 'frozen');
     assertNothingLost(run.figures);
   });
-  it('sends nothing again after its confirmation when the late bus events arrive', { todo: 'KNOWN BUG until late bus events are checked against delivery state (issue 15, conversations branch)' }, () => {
+  it('sends nothing again after its confirmation when the late bus events arrive', () => {
     assert.ok(run, 'the outage run did not complete');
     assert.equal(run.figures.resentAfterConfirmation, 0, 'message frames received > 1 s after the store marked them delivered');
   });
