@@ -113,5 +113,31 @@ for (const variant of storeVariants()) {
         await t.close();
       }
     });
+
+    it('a member removed and added back sees a seq jump: the replay does not fill it, so it is a gap', async () => {
+      const t = await startTestServer({ store: await variant.create() });
+      const ann = await peer(t, 'ann');
+      const bob = await peer(t, 'bob');
+      try {
+        await Promise.all([ann.client.whenReady(), bob.client.whenReady()]);
+        const { conversationId } = await ann.client.conversations.create({ title: 'Door', members: ['bob'] });
+        await ann.client.send({ conversationId }, 'before');
+        await until([bob.client], () => bob.inbox.length === 1);
+        await ann.client.conversations.removeMember(conversationId, 'bob');
+        await ann.client.send({ conversationId }, 'while bob was out 1');
+        await ann.client.send({ conversationId }, 'while bob was out 2');
+        await ann.client.conversations.addMembers(conversationId, ['bob']);
+        await ann.client.send({ conversationId }, 'after');
+        await until([bob.client], () => bob.gaps.length === 1 && bob.inbox.length === 2);
+        assert.deepEqual(bob.gaps, [{ conversationId, fromSeq: 2, toSeq: 3 }]);
+        assert.deepEqual(seqsIn(bob.inbox, conversationId), [1, 4]);
+        const older: number[] = [];
+        for await (const page of bob.client.history(conversationId, { before: 4 })) older.unshift(...page.messages.map((m) => m.seq));
+        assert.deepEqual(older, [1, 2, 3], 'the gap is there in history');
+      } finally {
+        for (const p of [ann, bob]) p.client.close();
+        await t.close();
+      }
+    });
   });
 }
