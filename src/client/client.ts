@@ -15,7 +15,7 @@ import { Confirmations } from './confirmations.js';
 import type { HistoryPage } from './conversation-types.js';
 import { ConversationsApi } from './conversations.js';
 import { CredentialRenewal } from './credential-renewal.js';
-import { resolveDeviceId, withDevice } from './device.js';
+import { browserStorage, resolveDeviceId, withDevice } from './device.js';
 import { Emitter } from './emitter.js';
 import { HttpApi } from './http-api.js';
 import { watchNetwork, type NetworkWatch } from './network-watch.js';
@@ -52,7 +52,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     const globalFetch = (globalThis as { fetch?: ConnectOptions['fetch'] }).fetch;
     const session = new Session(options.token, options.httpUrl ?? httpBaseOf(options.url), options.fetch ?? globalFetch?.bind(globalThis));
     this.session = session;
-    this.deviceId = resolveDeviceId(options.device);
+    this.deviceId = resolveDeviceId(options.device, browserStorage(options.devicePerTab ? 'sessionStorage' : 'localStorage'));
     const report: Report = (...args) => this.emit('error', errorEvent(...args));
     this.socket = new ReconnectingSocket(
       {

@@ -1,7 +1,8 @@
 // This device's id (protocol v1.1: `?device=` on the WebSocket URL). The server delivers to each device
 // and replays to it what it has not confirmed, so the id must outlive the page or the process: a new id
 // is a new device, replayed only what no other device of the user has confirmed. Browsers keep it in
-// localStorage; elsewhere the application passes the one it stored.
+// localStorage (one device per browser profile), or in sessionStorage with `devicePerTab` (each tab a
+// device of its own that survives the tab's reloads); elsewhere the application passes the one it stored.
 import { DEVICE_ID_PATTERN } from '../protocol/ids.js';
 import { newMessageId } from './ids.js';
 
@@ -14,7 +15,7 @@ interface StorageLike {
 }
 
 /** The id given, else the one stored in this browser (stored there when new), else a fresh one. */
-export function resolveDeviceId(given: string | undefined, storage: StorageLike | undefined = browserStorage()): string {
+export function resolveDeviceId(given: string | undefined, storage: StorageLike | undefined = browserStorage('localStorage')): string {
   if (given !== undefined) {
     if (!DEVICE_ID_PATTERN.test(given)) throw new TypeError('"device" must be 1-64 characters [A-Za-z0-9_-]');
     return given;
@@ -41,9 +42,9 @@ export function withDevice(url: string, deviceId: string): string {
   return parsed.toString();
 }
 
-function browserStorage(): StorageLike | undefined {
+export function browserStorage(kind: 'localStorage' | 'sessionStorage'): StorageLike | undefined {
   try {
-    return (globalThis as { localStorage?: StorageLike }).localStorage;
+    return (globalThis as { localStorage?: StorageLike; sessionStorage?: StorageLike })[kind];
   } catch {
     return undefined;
   }

@@ -121,6 +121,12 @@ export interface ConnectOptions {
    * when absent, and then each run is a new device: see `deviceId`).
    */
   readonly device?: string;
+  /**
+   * Browsers: keep the generated device id in sessionStorage instead of localStorage, so that each tab
+   * is a device of its own (the server skips a message only for the device that sent it, so two tabs
+   * sharing an id would not show each other's sends); it survives the tab's reloads. Default false.
+   */
+  readonly devicePerTab?: boolean;
   /** Default: the global WebSocket (browsers). In Node 20 pass `WebSocket` from the `ws` package. */
   readonly WebSocket?: WebSocketConstructor;
   /** Base URL for /api/auth/refresh and /api/me. Default: derived from `url` (ws→http, wss→https). */
