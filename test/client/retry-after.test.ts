@@ -87,14 +87,21 @@ describe('retryAfter with jitter, end to end', { timeout: 60_000 }, () => {
     // The first confirmation of each recipient fails in the store; the server answers `unavailable`
     // without a messageId (a `delivered` frame carries none), and without retryAfter the SDK waits at
     // least 1 s. Then it syncs: the replay brings the message back and it is confirmed again.
+    // By id or (v1.1) by watermark, whichever form the SDK uses: the first one fails.
     class FirstConfirmFails extends MemoryStore {
       readonly failed = new Set<string>();
+      private firstFails(userId: string): void {
+        if (this.failed.has(userId)) return;
+        this.failed.add(userId);
+        throw new Error('store overloaded');
+      }
       override async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]) {
-        if (!this.failed.has(userId)) {
-          this.failed.add(userId);
-          throw new Error('store overloaded');
-        }
+        this.firstFails(userId);
         return super.confirmIds(userId, deviceId, messageIds);
+      }
+      override async confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number) {
+        this.firstFails(userId);
+        return super.confirmUpTo(userId, deviceId, conversationId, seq);
       }
     }
     const store = new FirstConfirmFails();
