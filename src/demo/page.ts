@@ -1,72 +1,39 @@
-// The demo chat page: log in or register (the server sets the HttpOnly session cookie), then chat
-// through the SDK over one WebSocket. Bundled for the browser by esbuild (src/transport/demo-routes.ts);
-// no framework. Every message element carries data-message-id / data-status for the browser test.
-import { connect, newMessageId, type ChatClient, type ChatMessage, type ClientState } from '../client/index.js';
-
-type Status = 'sending' | 'sent' | 'delivered' | 'received' | 'failed';
-const RANK: Record<Status, number> = { failed: 0, sending: 1, sent: 2, delivered: 3, received: 3 };
-const TICK: Record<Status, string> = { sending: '…', sent: '✓', delivered: '✓✓', received: '', failed: '!' };
-
-interface Item {
-  readonly messageId: string;
-  readonly peer: string;
-  readonly mine: boolean;
-  status: Status;
-  readonly element: HTMLLIElement;
-}
-
-const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const ui = {
-  connection: byId<HTMLSpanElement>('connection'),
-  whoami: byId<HTMLSpanElement>('whoami'),
-  logout: byId<HTMLButtonElement>('logout'),
-  auth: byId<HTMLElement>('auth'),
-  authForm: byId<HTMLFormElement>('auth-form'),
-  username: byId<HTMLInputElement>('username'),
-  password: byId<HTMLInputElement>('password'),
-  register: byId<HTMLButtonElement>('register'),
-  authError: byId<HTMLParagraphElement>('auth-error'),
-  chat: byId<HTMLElement>('chat'),
-  peerForm: byId<HTMLFormElement>('peer-form'),
-  peer: byId<HTMLInputElement>('peer'),
-  peers: byId<HTMLUListElement>('peers'),
-  title: byId<HTMLHeadingElement>('conversation-title'),
-  notice: byId<HTMLParagraphElement>('notice'),
-  messages: byId<HTMLOListElement>('messages'),
-  composer: byId<HTMLFormElement>('composer'),
-  body: byId<HTMLInputElement>('body'),
-  send: byId<HTMLButtonElement>('send'),
-};
+// The demo chat page: log in or register (the server sets the HttpOnly session cookie), then chat over
+// one WebSocket per tab. Each tab is a device (its id in sessionStorage: two tabs differ, a reload keeps
+// it). The conversation list and history come from the API, live traffic from the socket. Bundled for
+// the browser by esbuild (scripts/build.mjs); no framework, text only through textContent.
+import { addMembers, api, ApiError, createGroup, removeMember, type Conversation } from './api.js';
+import { el, notice, ui } from './dom.js';
+import { connect, newMessageId, type ChatLink, type LinkState } from './link.js';
+import { findConversation, findDirect, initList, messageArrived, readUpTo, reloadConversation, reloadList, setOpen, titleOf } from './list.js';
+import { loadReceipts, recordReceipt } from './receipts.js';
+import * as thread from './thread.js';
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${document.body.dataset.wsPath || '/ws'}`;
-let client: ChatClient | undefined;
+const TYPING_EVERY_MS = 2000;
+const TYPING_SHOWN_MS = 3500;
+let link: ChatLink | undefined;
 let me = '';
-let current: string | undefined;
-const items = new Map<string, Item>();
-const unread = new Map<string, number>();
+let typingSentAt = 0;
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+
+function deviceId(): string {
+  let id = sessionStorage.getItem('demo.device');
+  if (!id) sessionStorage.setItem('demo.device', (id = `tab-${crypto.randomUUID().slice(0, 8)}`));
+  return id;
+}
 
 // ---- accounts ----------------------------------------------------------------------------------
-
-async function api(path: string, body?: object): Promise<{ status: number; data: Record<string, unknown>; retryAfter: string | null }> {
-  const response = await fetch(path, {
-    method: body ? 'POST' : 'GET',
-    credentials: 'same-origin',
-    ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, data: text ? (JSON.parse(text) as Record<string, unknown>) : {}, retryAfter: response.headers.get('retry-after') };
-}
 
 async function authenticate(kind: 'login' | 'register'): Promise<void> {
   ui.authError.textContent = '';
   if (!ui.authForm.reportValidity()) return;
   try {
-    const { status, data, retryAfter } = await api(`/api/auth/${kind}`, { username: ui.username.value, password: ui.password.value });
-    if (status === 200 || status === 201) return start(String(data.userId));
-    const message = (data.error as { message?: string } | undefined)?.message ?? `HTTP ${status}`;
-    ui.authError.textContent = status === 429 && retryAfter ? `${message} (in ${retryAfter} s)` : message;
-  } catch {
-    ui.authError.textContent = 'The server cannot be reached';
+    const data = await api('POST', `/api/auth/${kind}`, { username: ui.username.value, password: ui.password.value });
+    start(String(data.userId));
+  } catch (error) {
+    const retry = error instanceof ApiError && error.status === 429 && error.retryAfter ? ` (in ${error.retryAfter} s)` : '';
+    ui.authError.textContent = error instanceof ApiError ? `${error.message}${retry}` : 'The server cannot be reached';
   }
 }
 
@@ -77,28 +44,44 @@ function start(userId: string): void {
   ui.chat.hidden = false;
   ui.whoami.hidden = ui.logout.hidden = false;
   ui.whoami.textContent = `signed in as ${me}`;
-  client = connect({ url: wsUrl });
-  client.on('state', showState);
-  client.on('message', received);
-  client.on('delivered', ({ messageId }) => advance(messageId, 'delivered'));
-  client.on('ready', ({ replayed }) => {
-    if (replayed > 0) ui.notice.textContent = `Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`;
+  loadReceipts(me);
+  initList(me, (conversation) => void openConversation(conversation));
+  thread.initThread(me, (conversationId, seq) => {
+    link?.markRead(conversationId, seq);
+    readUpTo(conversationId, seq);
   });
-  client.on('error', (event) => {
+  void reloadList().catch(() => notice('The conversation list could not be loaded', 'warn'));
+  link = connect({ url: wsUrl, device: deviceId() });
+  link.on('state', showState);
+  link.on('ready', ({ replayed }) => {
+    if (replayed > 0) notice(`Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`);
+    void reloadList(); // conversation events are live only: refetch after every (re)connect
+  });
+  link.on('message', received);
+  link.on('delivered', ({ messageId }) => thread.deliveredAck(messageId));
+  link.on('receipt', ({ conversationId, userId: who, deliveredSeq, readSeq }) => {
+    if (recordReceipt(conversationId, who, deliveredSeq, readSeq) && thread.currentThread()?.conversationId === conversationId) thread.refreshTicks();
+    if (who === me && readSeq) readUpTo(conversationId, readSeq); // read on another device: clear the badge here
+  });
+  link.on('typing', ({ conversationId, userId: who }) => {
+    if (thread.currentThread()?.conversationId !== conversationId || who === me) return;
+    ui.typing.textContent = `${who} is typing…`;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => (ui.typing.textContent = ''), TYPING_SHOWN_MS);
+  });
+  link.on('conversation', ({ conversation }) => void conversationChanged(conversation.conversationId));
+  link.on('error', (event) => {
     if (event.code === 'unauthorized') signedOut('Your session ended; log in again');
   });
   ui.peer.focus();
 }
 
 function signedOut(reason = ''): void {
-  client?.close();
-  client = undefined;
+  link?.close();
+  link = undefined;
   me = '';
-  current = undefined;
-  items.clear();
-  unread.clear();
-  ui.messages.replaceChildren();
-  ui.peers.replaceChildren();
+  thread.closeThread();
+  ui.conversations.replaceChildren();
   ui.chat.hidden = true;
   ui.auth.hidden = false;
   ui.whoami.hidden = ui.logout.hidden = true;
@@ -106,104 +89,141 @@ function signedOut(reason = ''): void {
   showState('signed out');
 }
 
-function showState(state: ClientState | 'signed out'): void {
+function showState(state: LinkState | 'signed out'): void {
   ui.connection.dataset.state = state === 'signed out' ? 'signed-out' : state;
   ui.connection.textContent = state === 'ready' ? 'online' : state;
 }
 
 // ---- conversations -----------------------------------------------------------------------------
 
-function open(peer: string): void {
-  current = peer;
-  unread.delete(peer);
-  ui.title.textContent = `Chat with ${peer}`;
-  ui.body.disabled = ui.send.disabled = false;
-  for (const item of items.values()) item.element.hidden = item.peer !== peer;
-  renderPeers();
+async function openConversation(conversation: Conversation): Promise<void> {
+  notice('');
+  showHeader(conversation);
+  setOpen(conversation.conversationId);
+  await thread.openThread({ conversationId: conversation.conversationId, peer: conversation.peer, conversation });
   ui.body.focus();
 }
 
-function renderPeers(): void {
-  const peers = new Set<string>([...items.values()].map((item) => item.peer));
-  if (current) peers.add(current);
-  ui.peers.replaceChildren(
-    ...[...peers].sort().map((peer) => {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.dataset.peer = peer;
-      button.setAttribute('aria-current', String(peer === current));
-      button.append(peer);
-      const count = unread.get(peer);
-      if (count) {
-        const badge = document.createElement('span');
-        badge.className = 'unread';
-        badge.textContent = String(count);
-        button.append(badge);
+/** A direct chat by user id: the existing conversation, or a new one that the first message creates. */
+function openPeer(peer: string): void {
+  const existing = findDirect(peer);
+  if (existing) return void openConversation(existing);
+  setOpen(undefined);
+  ui.title.textContent = `Chat with ${peer}`;
+  ui.groupPanel.hidden = true;
+  // The server trusts any token signed with its secret and has no account lookup route, so the page
+  // cannot tell a user without an account from one who never wrote: it says so instead of guessing.
+  notice(
+    peer === me
+      ? 'This is you.'
+      : `New conversation: ${peer} has not written with you yet. This server cannot check that ${peer} has an account here; your messages are stored and wait for ${peer} to connect.`,
+    'warn',
+  );
+  void thread.openThread({ conversationId: undefined, peer, conversation: undefined });
+  ui.body.focus();
+}
+
+function showHeader(conversation: Conversation): void {
+  ui.title.textContent = conversation.kind === 'group' ? `${titleOf(conversation)} (${conversation.memberCount})` : `Chat with ${titleOf(conversation)}`;
+  ui.groupPanel.hidden = conversation.kind !== 'group';
+  if (conversation.kind !== 'group') return;
+  const owner = conversation.ownerId === me;
+  ui.addForm.hidden = !owner;
+  ui.members.replaceChildren(
+    ...conversation.members.map((member) => {
+      const li = el('li', '', member === conversation.ownerId ? `${member} (owner)` : member);
+      li.dataset.member = member;
+      if (owner && member !== me) {
+        const remove = el('button', 'link', '✕');
+        remove.type = 'button';
+        remove.title = `Remove ${member}`;
+        remove.addEventListener('click', () => void changeMembers(() => removeMember(conversation.conversationId, member)));
+        li.append(remove);
       }
-      button.addEventListener('click', () => open(peer));
-      const li = document.createElement('li');
-      li.append(button);
       return li;
     }),
   );
 }
 
-function addItem(messageId: string, peer: string, from: string, body: string, ts: number, status: Status): Item {
-  const element = document.createElement('li');
-  element.className = `msg ${from === me ? 'mine' : 'theirs'}`;
-  element.dataset.messageId = messageId;
-  element.dataset.from = from;
-  element.dataset.status = status;
-  const text = document.createElement('span');
-  text.className = 'body';
-  text.textContent = body; // never innerHTML: bodies are untrusted
-  const meta = document.createElement('span');
-  meta.className = 'meta';
-  const time = document.createElement('time');
-  time.textContent = new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  const tick = document.createElement('span');
-  tick.className = 'tick';
-  tick.textContent = TICK[status];
-  meta.append(time, tick);
-  element.append(text, meta);
-  element.hidden = peer !== current;
-  const item: Item = { messageId, peer, mine: from === me, status, element };
-  items.set(messageId, item);
-  ui.messages.append(element);
-  element.scrollIntoView({ block: 'end' });
-  return item;
+async function changeMembers(change: () => Promise<unknown>): Promise<void> {
+  const id = thread.currentThread()?.conversationId;
+  try {
+    await change();
+    if (id) await conversationChanged(id);
+  } catch (error) {
+    notice((error as Error).message, 'warn');
+  }
 }
 
-/** Statuses only move forward: a late SENT never undoes a DELIVERED. */
-function advance(messageId: string, status: Status, title?: string): void {
-  const item = items.get(messageId);
-  if (!item || RANK[status] < RANK[item.status] || (item.status === 'failed' && status !== 'failed')) return;
-  item.status = status;
-  item.element.dataset.status = status;
-  item.element.querySelector('.tick')!.textContent = TICK[status];
-  if (title) item.element.title = title;
+/** Members or title changed, or we joined, left or were removed: refetch it, and the header if it is open. */
+async function conversationChanged(id: string): Promise<void> {
+  const fresh = await reloadConversation(id);
+  const open = thread.currentThread();
+  if (open?.conversationId !== id) return;
+  if (!fresh) {
+    thread.closeThread();
+    ui.groupPanel.hidden = true;
+    ui.title.textContent = 'Pick a conversation';
+    notice('You are no longer a member of that group');
+    return;
+  }
+  open.conversation = fresh;
+  showHeader(fresh);
+  thread.refreshTicks();
 }
 
-function received(message: ChatMessage): void {
-  if (items.has(message.messageId)) return; // the SDK already drops repeats; this guards the page too
-  addItem(message.messageId, message.from, message.from, message.body, message.ts, 'received');
-  if (!current) open(message.from);
-  else if (message.from !== current) unread.set(message.from, (unread.get(message.from) ?? 0) + 1);
-  renderPeers();
+function received(message: { messageId: string; conversationId: string; seq: number; from: string; body: string; ts: number }): void {
+  const open = thread.currentThread();
+  // A direct chat opened before its first message gets its id from the first message either way.
+  if (open && !open.conversationId && open.peer && (message.from === open.peer || message.from === me) && message.conversationId.startsWith('d:')) {
+    open.conversationId = message.conversationId;
+  }
+  const here = open?.conversationId === message.conversationId;
+  if (here) {
+    void thread.fillGap(message.conversationId, message.seq);
+    thread.show(message);
+  }
+  const readNow = here && document.visibilityState === 'visible';
+  if (!messageArrived(message, readNow)) {
+    void reloadList().then(() => {
+      const fresh = findConversation(message.conversationId);
+      if (here && open && fresh && !open.conversation) {
+        open.conversation = fresh;
+        setOpen(fresh.conversationId);
+      }
+    });
+  }
+  if (readNow) thread.seen();
 }
 
 function sendCurrent(): void {
+  const open = thread.currentThread();
   const body = ui.body.value;
-  if (!client || !current || body.trim() === '') return;
+  if (!link || !open || body.trim() === '') return;
   ui.body.value = '';
   const messageId = newMessageId();
-  addItem(messageId, current, me, body, Date.now(), 'sending');
-  renderPeers();
-  client.send(current, body, { messageId }).then(
-    () => advance(messageId, 'sent'),
-    (error: Error) => advance(messageId, 'failed', error.message),
+  const target = open.conversationId ? { conversationId: open.conversationId } : { to: open.peer! };
+  thread.show({ messageId, from: me, body, ts: Date.now() }, true);
+  link.send(target, body, { messageId }).then(
+    (ack) => {
+      thread.acked(messageId, ack.conversationId, ack.seq);
+      if (!messageArrived({ ...ack, messageId, from: me, body }, true)) {
+        void reloadList().then(() => {
+          const fresh = findConversation(ack.conversationId);
+          const current = thread.currentThread();
+          if (fresh && current?.conversationId === ack.conversationId) {
+            current.conversation = fresh;
+            setOpen(fresh.conversationId);
+            thread.refreshTicks();
+          }
+        });
+      }
+    },
+    (error: Error) => thread.failed(messageId, error.message),
   );
 }
+
+// ---- wiring ------------------------------------------------------------------------------------
 
 ui.authForm.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -211,19 +231,49 @@ ui.authForm.addEventListener('submit', (event) => {
 });
 ui.register.addEventListener('click', () => void authenticate('register'));
 ui.logout.addEventListener('click', async () => {
-  await api('/api/auth/logout', {}).catch(() => undefined);
+  await api('POST', '/api/auth/logout', {}).catch(() => undefined);
   signedOut();
 });
 ui.peerForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  if (ui.peerForm.reportValidity()) open(ui.peer.value.trim());
+  if (ui.peerForm.reportValidity()) openPeer(ui.peer.value.trim());
+});
+ui.groupForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const members = ui.groupMembers.value.split(/[\s,]+/).filter((member) => member && member !== me);
+  createGroup(ui.groupTitle.value.trim(), members).then(
+    (group) => {
+      ui.groupForm.reset();
+      ui.newGroup.open = false;
+      return reloadList().then(() => openConversation(findConversation(group.conversationId) ?? { ...group, lastSeq: 0, lastMessage: null, readSeq: 0, unread: 0 }));
+    },
+    (error: Error) => notice(`The group was not created: ${error.message}`, 'warn'),
+  );
+});
+ui.addForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const id = thread.currentThread()?.conversationId;
+  const member = ui.addMember.value.trim();
+  if (id && member) void changeMembers(() => addMembers(id, [member])).then(() => ui.addForm.reset());
+});
+ui.leave.addEventListener('click', () => {
+  const id = thread.currentThread()?.conversationId;
+  if (id) void changeMembers(() => removeMember(id, me));
 });
 ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
   sendCurrent();
 });
+ui.body.addEventListener('input', () => {
+  const id = thread.currentThread()?.conversationId;
+  if (!id || !ui.body.value || Date.now() - typingSentAt < TYPING_EVERY_MS) return;
+  typingSentAt = Date.now();
+  link?.typing(id);
+});
+ui.messages.addEventListener('scroll', () => void thread.loadOlder());
+document.addEventListener('visibilitychange', () => thread.seen());
 
-void api('/api/me').then(
-  ({ status, data }) => (status === 200 ? start(String(data.userId)) : signedOut()),
-  () => signedOut('The server cannot be reached'),
+void api('GET', '/api/me').then(
+  (data) => start(String(data.userId)),
+  (error) => signedOut(error instanceof ApiError ? '' : 'The server cannot be reached'),
 );

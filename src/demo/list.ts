@@ -1,0 +1,98 @@
+// The conversation list: fetched from the API (so it survives a reload), kept current from live
+// messages and receipts between fetches, most recent activity first, direct chats and groups together.
+import { getConversation, listConversations, type Conversation } from './api.js';
+import { el, ui, when } from './dom.js';
+
+let me = '';
+let conversations: Conversation[] = [];
+let openId: string | undefined;
+let onOpen: (conversation: Conversation) => void = () => undefined;
+
+export function initList(userId: string, open: (conversation: Conversation) => void): void {
+  me = userId;
+  onOpen = open;
+  conversations = [];
+  openId = undefined;
+  ui.conversations.replaceChildren();
+}
+
+export const findConversation = (id: string) => conversations.find((c) => c.conversationId === id);
+export const findDirect = (peer: string) => conversations.find((c) => c.kind === 'direct' && c.peer === peer);
+export const titleOf = (c: Conversation) => (c.kind === 'direct' ? (c.peer ?? '') : (c.title ?? 'group'));
+
+export async function reloadList(): Promise<void> {
+  conversations = await listConversations();
+  renderList();
+}
+
+/** One conversation fetched again (its unread count after a read elsewhere, its members after a change). */
+export async function reloadConversation(id: string): Promise<Conversation | undefined> {
+  try {
+    const fresh = await getConversation(id);
+    conversations = [fresh, ...conversations.filter((c) => c.conversationId !== id)];
+  } catch {
+    conversations = conversations.filter((c) => c.conversationId !== id); // left or removed: 404
+  }
+  renderList();
+  return findConversation(id);
+}
+
+export function setOpen(id: string | undefined): void {
+  openId = id;
+  const open = id && findConversation(id);
+  if (open) open.unread = 0;
+  renderList();
+}
+
+/** A live message: the preview, the order and the unread badge move without a fetch. */
+export function messageArrived(m: { conversationId: string; seq: number; messageId: string; from: string; body: string; ts: number }, readNow: boolean): boolean {
+  const c = findConversation(m.conversationId);
+  if (!c) return false;
+  if (m.seq > c.lastSeq) {
+    c.lastSeq = m.seq;
+    c.lastMessage = { messageId: m.messageId, from: m.from, body: m.body, ts: m.ts, seq: m.seq };
+  }
+  if (readNow) c.readSeq = Math.max(c.readSeq, m.seq);
+  else if (m.from !== me && m.seq > c.readSeq) c.unread = Math.min(999, c.unread + 1);
+  renderList();
+  return true;
+}
+
+/** The user read up to `seq` (on this device or another): the badge clears when that is everything. */
+export function readUpTo(id: string, seq: number): void {
+  const c = findConversation(id);
+  if (!c || seq <= c.readSeq) return;
+  c.readSeq = seq;
+  if (seq >= c.lastSeq) {
+    c.unread = 0;
+    renderList();
+  } else void reloadConversation(id);
+}
+
+const activity = (c: Conversation) => c.lastMessage?.ts ?? (c as { createdAt?: number }).createdAt ?? 0;
+
+export function renderList(): void {
+  conversations.sort((a, b) => activity(b) - activity(a));
+  ui.conversations.replaceChildren(
+    ...conversations.map((c) => {
+      const button = el('button');
+      button.type = 'button';
+      button.dataset.conversationId = c.conversationId;
+      button.dataset.kind = c.kind;
+      if (c.peer) button.dataset.peer = c.peer;
+      button.setAttribute('aria-current', String(c.conversationId === openId));
+      const top = el('span', 'top');
+      top.append(el('span', 'name', `${c.kind === 'group' ? '👥 ' : ''}${titleOf(c)}`));
+      if (c.lastMessage) top.append(el('time', '', when(c.lastMessage.ts)));
+      const bottom = el('span', 'bottom');
+      const last = c.lastMessage;
+      bottom.append(el('span', 'preview', last ? `${last.from === me ? 'You' : last.from}: ${last.body}` : 'No messages yet'));
+      if (c.unread > 0) bottom.append(el('span', 'unread', c.unread >= 999 ? '999+' : String(c.unread)));
+      button.append(top, bottom);
+      button.addEventListener('click', () => onOpen(c));
+      const li = el('li');
+      li.append(button);
+      return li;
+    }),
+  );
+}

@@ -1,0 +1,209 @@
+// The open conversation: its messages in seq order (the newest page from history, older pages as the
+// user scrolls up, live ones appended), each once, with ticks from acks and receipts. Every message
+// element carries data-message-id, data-seq, data-from and data-status for the browser test.
+import { history, type Conversation, type HistoryMessage } from './api.js';
+import { el, notice, ui, when } from './dom.js';
+import { lowestMarks } from './receipts.js';
+
+type Status = 'sending' | 'sent' | 'delivered' | 'read' | 'received' | 'failed';
+const TICK: Record<Status, string> = { sending: '…', sent: '✓', delivered: '✓✓', read: '✓✓', received: '', failed: '!' };
+const PAGE = 50;
+
+interface Item {
+  readonly messageId: string;
+  seq: number | undefined;
+  readonly mine: boolean;
+  deliveredAck: boolean;
+  failed: boolean;
+  readonly element: HTMLLIElement;
+}
+
+export interface Shown {
+  readonly messageId: string;
+  readonly conversationId?: string;
+  readonly seq?: number;
+  readonly from: string;
+  readonly body: string;
+  readonly ts: number;
+}
+
+/** A direct chat with a peer not yet written to has no conversationId: the first SENT ack gives it. */
+export interface Thread {
+  conversationId: string | undefined;
+  peer: string | undefined;
+  conversation: Conversation | undefined;
+}
+
+let me = '';
+let thread: Thread | undefined;
+let generation = 0;
+let items = new Map<string, Item>();
+let oldest = 0;
+let hasMore = false;
+let loading = false;
+let onSeen: (conversationId: string, seq: number) => void = () => undefined;
+
+export function initThread(userId: string, seen: (conversationId: string, seq: number) => void): void {
+  me = userId;
+  onSeen = seen;
+  thread = undefined;
+  items = new Map();
+  ui.messages.replaceChildren();
+}
+
+export const currentThread = () => thread;
+
+export async function openThread(next: Thread): Promise<void> {
+  const mine = ++generation;
+  thread = next;
+  items = new Map();
+  oldest = 0;
+  hasMore = false;
+  ui.messages.replaceChildren();
+  ui.typing.textContent = '';
+  ui.body.disabled = ui.send.disabled = false;
+  if (!next.conversationId) return;
+  loading = true;
+  try {
+    const page = await history(next.conversationId);
+    if (mine !== generation) return;
+    addHistory(page.messages, page.hasMore);
+    ui.messages.scrollTop = ui.messages.scrollHeight;
+  } catch (error) {
+    notice(`History could not be loaded: ${(error as Error).message}`, 'warn');
+  } finally {
+    if (mine === generation) loading = false;
+  }
+  seen();
+}
+
+export function closeThread(): void {
+  generation++;
+  thread = undefined;
+  items = new Map();
+  ui.messages.replaceChildren();
+  ui.body.disabled = ui.send.disabled = true;
+}
+
+function addHistory(messages: readonly HistoryMessage[], more: boolean): void {
+  for (const message of messages) show(message);
+  if (messages.length) oldest = oldest ? Math.min(oldest, messages[0]!.seq) : messages[0]!.seq;
+  hasMore = more;
+}
+
+/** Older pages as the list nears its top, keeping what is on screen where it was. */
+export async function loadOlder(): Promise<void> {
+  if (!thread?.conversationId || loading || !hasMore || ui.messages.scrollTop > 80) return;
+  const mine = generation;
+  loading = true;
+  try {
+    const page = await history(thread.conversationId, oldest, PAGE);
+    if (mine !== generation) return;
+    const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
+    addHistory(page.messages, page.hasMore);
+    ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
+  } finally {
+    if (mine === generation) loading = false;
+  }
+}
+
+/** A live message past a hole (a new device is replayed only what no device confirmed): fill it from history. */
+export async function fillGap(conversationId: string, seq: number): Promise<void> {
+  const top = highestSeq();
+  if (!top || seq <= top + 1 || thread?.conversationId !== conversationId) return;
+  const page = await history(conversationId, seq, Math.min(seq - top - 1, 200));
+  if (thread?.conversationId === conversationId) for (const message of page.messages) show(message);
+}
+
+/** A message of the open conversation (from history, live, or one of ours being sent). */
+export function show(message: Shown, sending = false): void {
+  const known = items.get(message.messageId);
+  if (known) {
+    if (known.seq === undefined && message.seq !== undefined) place(known, message.seq);
+    return;
+  }
+  const mine = message.from === me;
+  const element = el('li', `msg ${mine ? 'mine' : 'theirs'}`);
+  element.dataset.messageId = message.messageId;
+  element.dataset.from = message.from;
+  if (thread?.conversation?.kind === 'group' && !mine) element.append(el('span', 'from', message.from));
+  const meta = el('span', 'meta');
+  meta.append(el('time', '', when(message.ts, true)), el('span', 'tick'));
+  element.append(el('span', 'body', message.body), meta); // textContent: bodies are untrusted
+  const item: Item = { messageId: message.messageId, seq: undefined, mine, deliveredAck: false, failed: false, element };
+  items.set(message.messageId, item);
+  const atBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
+  if (message.seq === undefined || sending) ui.messages.append(element);
+  else place(item, message.seq);
+  tick(item);
+  if (atBottom || sending) ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+/** Puts an item where its seq belongs: after every lower seq, before higher ones and unsent ones. */
+function place(item: Item, seq: number): void {
+  item.seq = seq;
+  item.element.dataset.seq = String(seq);
+  let after: Element | null = ui.messages.lastElementChild;
+  while (after && (after === item.element || !after.getAttribute('data-seq') || Number(after.getAttribute('data-seq')) > seq)) {
+    after = after.previousElementSibling;
+  }
+  if (after) after.after(item.element);
+  else ui.messages.prepend(item.element);
+  tick(item);
+}
+
+function statusOf(item: Item): Status {
+  if (item.failed) return 'failed';
+  if (!item.mine) return 'received';
+  if (item.seq === undefined) return 'sending';
+  const conversation = thread?.conversation;
+  const others = conversation ? conversation.members.filter((member) => member !== me) : thread?.peer ? [thread.peer] : [];
+  const marks = thread?.conversationId ? lowestMarks(thread.conversationId, others) : { delivered: 0, read: 0 };
+  if (marks.read >= item.seq) return 'read';
+  if (marks.delivered >= item.seq || item.deliveredAck) return 'delivered';
+  return 'sent';
+}
+
+function tick(item: Item): void {
+  const status = statusOf(item);
+  item.element.dataset.status = status;
+  item.element.querySelector('.tick')!.textContent = TICK[status];
+}
+
+export function refreshTicks(): void {
+  for (const item of items.values()) if (item.mine) tick(item);
+}
+
+export function acked(messageId: string, conversationId: string, seq: number): void {
+  const item = items.get(messageId);
+  if (thread && !thread.conversationId && thread.peer) thread.conversationId = conversationId;
+  if (item && thread?.conversationId === conversationId) place(item, seq);
+}
+
+export function deliveredAck(messageId: string): void {
+  const item = items.get(messageId);
+  if (!item) return;
+  item.deliveredAck = true;
+  tick(item);
+}
+
+export function failed(messageId: string, reason: string): void {
+  const item = items.get(messageId);
+  if (!item) return;
+  item.failed = true;
+  item.element.title = reason;
+  tick(item);
+}
+
+/** The highest seq shown; reported as read while the page is visible. */
+export function seen(): void {
+  if (!thread?.conversationId || document.visibilityState !== 'visible') return;
+  const top = highestSeq();
+  if (top) onSeen(thread.conversationId, top);
+}
+
+export function highestSeq(): number {
+  let top = 0;
+  for (const item of items.values()) top = Math.max(top, item.seq ?? 0);
+  return top;
+}
