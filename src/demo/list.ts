@@ -20,9 +20,23 @@ export const findConversation = (id: string) => conversations.find((c) => c.conv
 export const findDirect = (peer: string) => conversations.find((c) => c.kind === 'direct' && c.peer === peer);
 export const titleOf = (c: Conversation) => (c.kind === 'direct' ? (c.peer ?? '') : (c.title ?? 'group'));
 
-export async function reloadList(): Promise<void> {
-  conversations = await listConversations();
-  renderList();
+let reloading: Promise<void> | undefined;
+let again = false;
+
+/** Fetches the list; calls during a fetch coalesce into one more fetch after it (a replay of 500 messages is two fetches). */
+export function reloadList(): Promise<void> {
+  if (reloading) {
+    again = true;
+    return reloading;
+  }
+  reloading = (async () => {
+    do {
+      again = false;
+      conversations = await listConversations();
+      renderList();
+    } while (again);
+  })().finally(() => (reloading = undefined));
+  return reloading;
 }
 
 /** One conversation fetched again (its unread count after a read elsewhere, its members after a change). */
@@ -39,6 +53,7 @@ export async function reloadConversation(id: string): Promise<Conversation | und
 
 export function setOpen(id: string | undefined): void {
   openId = id;
+  if (id) sessionStorage.setItem('demo.open', id); // a reload of this tab reopens it
   const open = id && findConversation(id);
   if (open) open.unread = 0;
   renderList();
@@ -48,12 +63,13 @@ export function setOpen(id: string | undefined): void {
 export function messageArrived(m: { conversationId: string; seq: number; messageId: string; from: string; body: string; ts: number }, readNow: boolean): boolean {
   const c = findConversation(m.conversationId);
   if (!c) return false;
-  if (m.seq > c.lastSeq) {
+  const counted = m.seq <= c.lastSeq; // replayed, and already in the fetched unread count
+  if (!counted) {
     c.lastSeq = m.seq;
     c.lastMessage = { messageId: m.messageId, from: m.from, body: m.body, ts: m.ts, seq: m.seq };
   }
   if (readNow) c.readSeq = Math.max(c.readSeq, m.seq);
-  else if (m.from !== me && m.seq > c.readSeq) c.unread = Math.min(999, c.unread + 1);
+  else if (!counted && m.from !== me && m.seq > c.readSeq) c.unread = Math.min(999, c.unread + 1);
   renderList();
   return true;
 }

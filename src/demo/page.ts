@@ -50,7 +50,14 @@ function start(userId: string): void {
     link?.markRead(conversationId, seq);
     readUpTo(conversationId, seq);
   });
-  void reloadList().catch(() => notice('The conversation list could not be loaded', 'warn'));
+  void reloadList().then(
+    () => {
+      // A reload reopens what this tab had open.
+      const last = findConversation(sessionStorage.getItem('demo.open') ?? '');
+      if (last && !thread.currentThread()) void openConversation(last);
+    },
+    () => notice('The conversation list could not be loaded', 'warn'),
+  );
   link = connect({ url: wsUrl, device: deviceId() });
   link.on('state', showState);
   link.on('ready', ({ replayed }) => {
@@ -179,6 +186,7 @@ function received(message: { messageId: string; conversationId: string; seq: num
     open.conversationId = message.conversationId;
   }
   const here = open?.conversationId === message.conversationId;
+  if (here && message.from === open.peer) notice(''); // the peer wrote: the "cannot check" notice is moot
   if (here) {
     void thread.fillGap(message.conversationId, message.seq);
     thread.show(message);

@@ -60,6 +60,7 @@ export async function openThread(next: Thread): Promise<void> {
   oldest = 0;
   hasMore = false;
   ui.messages.replaceChildren();
+  delete ui.messages.dataset.hasMore;
   ui.typing.textContent = '';
   ui.body.disabled = ui.send.disabled = false;
   if (!next.conversationId) return;
@@ -69,6 +70,7 @@ export async function openThread(next: Thread): Promise<void> {
     if (mine !== generation) return;
     addHistory(page.messages, page.hasMore);
     ui.messages.scrollTop = ui.messages.scrollHeight;
+    ui.messages.dataset.hasMore = String(hasMore);
   } catch (error) {
     notice(`History could not be loaded: ${(error as Error).message}`, 'warn');
   } finally {
@@ -102,6 +104,7 @@ export async function loadOlder(): Promise<void> {
     const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
     addHistory(page.messages, page.hasMore);
     ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
+    ui.messages.dataset.hasMore = String(hasMore);
   } finally {
     if (mine === generation) loading = false;
   }
