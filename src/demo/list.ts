@@ -51,6 +51,12 @@ export async function reloadConversation(id: string): Promise<Conversation | und
   return findConversation(id);
 }
 
+/** Left or removed: gone from the list without asking the server (which would answer 404). */
+export function dropConversation(id: string): void {
+  conversations = conversations.filter((c) => c.conversationId !== id);
+  renderList();
+}
+
 export function setOpen(id: string | undefined): void {
   openId = id;
   if (id) sessionStorage.setItem('demo.open', id); // a reload of this tab reopens it

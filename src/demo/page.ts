@@ -5,7 +5,7 @@
 import { addMembers, api, ApiError, createGroup, removeMember, type Conversation } from './api.js';
 import { el, notice, ui } from './dom.js';
 import { connect, newMessageId, type ChatLink, type LinkState } from './link.js';
-import { findConversation, findDirect, initList, messageArrived, readUpTo, reloadConversation, reloadList, setOpen, titleOf } from './list.js';
+import { dropConversation, findConversation, findDirect, initList, messageArrived, readUpTo, reloadConversation, reloadList, setOpen, titleOf } from './list.js';
 import { loadReceipts, recordReceipt } from './receipts.js';
 import * as thread from './thread.js';
 
@@ -76,7 +76,11 @@ function start(userId: string): void {
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => (ui.typing.textContent = ''), TYPING_SHOWN_MS);
   });
-  link.on('conversation', ({ conversation }) => void conversationChanged(conversation.conversationId));
+  link.on('conversation', ({ conversation }) => {
+    const { conversationId, members = [], memberCount = 0 } = conversation as { conversationId: string; members?: string[]; memberCount?: number };
+    const gone = memberCount <= members.length && !members.includes(me); // members holds the first 100 only
+    void conversationChanged(conversationId, gone);
+  });
   link.on('error', (event) => {
     if (event.code === 'unauthorized') signedOut('Your session ended; log in again');
   });
@@ -152,19 +156,20 @@ function showHeader(conversation: Conversation): void {
   );
 }
 
-async function changeMembers(change: () => Promise<unknown>): Promise<void> {
+async function changeMembers(change: () => Promise<unknown>, gone = false): Promise<void> {
   const id = thread.currentThread()?.conversationId;
   try {
     await change();
-    if (id) await conversationChanged(id);
+    if (id) await conversationChanged(id, gone);
   } catch (error) {
     notice((error as Error).message, 'warn');
   }
 }
 
 /** Members or title changed, or we joined, left or were removed: refetch it, and the header if it is open. */
-async function conversationChanged(id: string): Promise<void> {
-  const fresh = await reloadConversation(id);
+async function conversationChanged(id: string, gone = false): Promise<void> {
+  if (gone) dropConversation(id);
+  const fresh = gone ? undefined : await reloadConversation(id);
   const open = thread.currentThread();
   if (open?.conversationId !== id) return;
   if (!fresh) {
@@ -266,7 +271,7 @@ ui.addForm.addEventListener('submit', (event) => {
 });
 ui.leave.addEventListener('click', () => {
   const id = thread.currentThread()?.conversationId;
-  if (id) void changeMembers(() => removeMember(id, me));
+  if (id) void changeMembers(() => removeMember(id, me), true);
 });
 ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
