@@ -104,7 +104,9 @@ export function renderList(): void {
       if (c.peer) button.dataset.peer = c.peer;
       button.setAttribute('aria-current', String(c.conversationId === openId));
       const top = el('span', 'top');
-      top.append(el('span', 'name', `${c.kind === 'group' ? '👥 ' : ''}${titleOf(c)}`));
+      const label = el('span', 'name', titleOf(c));
+      if (c.kind === 'group') label.prepend(el('span', 'kind', 'group'));
+      top.append(label);
       if (c.lastMessage) top.append(el('time', '', when(c.lastMessage.ts)));
       const bottom = el('span', 'bottom');
       const last = c.lastMessage;

@@ -126,6 +126,7 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     }
     await waitForStatus(b.page, 'typing something', 'read');
     await waitForStatus(c.page, 'Hello from Cat', 'read');
+    await screenshot(b.page, 'group-3-three-voices');
     for (const person of [a, b, c]) {
       assert.deepEqual(
         (await shown(person.page)).map((m) => m.body),
