@@ -1,12 +1,13 @@
 // The SDK's error type and the shape of its `error` events.
 import type { ClientErrorCode, ClientErrorEvent } from './types.js';
 
-/** A send that failed for good, or a client-side refusal. */
+/** A send that failed for good, a refused HTTP API call (with its `status`), or a client-side refusal. */
 export class ChatClientError extends Error {
   constructor(
     readonly code: ClientErrorCode,
     message: string,
     readonly messageId?: string,
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'ChatClientError';

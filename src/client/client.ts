@@ -4,18 +4,28 @@
 // - CredentialRenewal: the token (or cookie) renewed before expiry and after a 4001;
 // - watchNetwork: browsers' offline/online events;
 // - Sender: the outbox, resolved by SENT acks and written again (same messageId) on every new socket;
-// - Confirmations: repeats dropped by messageId, the rest confirmed with batched `delivered` frames.
+// - Confirmations: repeats dropped by messageId, the rest confirmed with batched `delivered` frames;
+// - SeqOrder (v1.1): each conversation's messages in seq order, holes waited for, gaps reported;
+// - ReadMarks, TypingThrottle (v1.1): read marks coalesced and re-sent, typing notices throttled;
+// - ConversationsApi over HttpApi (v1.1): the conversation routes and history.
 // This class is the public face and routes the server's frames to the part they concern.
-import type { ServerFrame } from '../protocol/client-codec.js';
+import type { MessageFrame, ServerFrame } from '../protocol/client-codec.js';
 import { ChatClientError, errorEvent, type Report } from './client-error.js';
 import { Confirmations } from './confirmations.js';
+import type { HistoryPage } from './conversation-types.js';
+import { ConversationsApi } from './conversations.js';
 import { CredentialRenewal } from './credential-renewal.js';
+import { resolveDeviceId, withDevice } from './device.js';
 import { Emitter } from './emitter.js';
+import { HttpApi } from './http-api.js';
 import { watchNetwork, type NetworkWatch } from './network-watch.js';
+import { ReadMarks } from './read-marks.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
 import { Sender } from './sender.js';
+import { SeqOrder, type PlacedMessage } from './seq-order.js';
 import { httpBaseOf, Session } from './session.js';
-import type { ClientEvents, ClientState, ConnectOptions, SentAck, WebSocketConstructor } from './types.js';
+import { TypingThrottle } from './typing.js';
+import type { ChatMessage, ClientEvents, ClientState, ConnectOptions, SendTarget, SentAck, WebSocketConstructor } from './types.js';
 
 export class ChatClient extends Emitter<ClientEvents> {
   private readonly socket: ReconnectingSocket;
@@ -23,6 +33,14 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly sender: Sender;
   private readonly confirmations: Confirmations;
   private readonly network: NetworkWatch | undefined;
+  private readonly session: Session;
+  private readonly order: SeqOrder;
+  private readonly readMarks: ReadMarks;
+  private readonly typingThrottle: TypingThrottle;
+  /** This device's id, sent as `?device=` (persist it in Node: see ConnectOptions.device). */
+  readonly deviceId: string;
+  /** The conversation API: list, get, create, addMembers, removeMember, leave, rename. */
+  readonly conversations: ConversationsApi;
 
   constructor(options: ConnectOptions) {
     super();
@@ -33,10 +51,12 @@ export class ChatClient extends Emitter<ClientEvents> {
     }
     const globalFetch = (globalThis as { fetch?: ConnectOptions['fetch'] }).fetch;
     const session = new Session(options.token, options.httpUrl ?? httpBaseOf(options.url), options.fetch ?? globalFetch?.bind(globalThis));
+    this.session = session;
+    this.deviceId = resolveDeviceId(options.device);
     const report: Report = (...args) => this.emit('error', errorEvent(...args));
     this.socket = new ReconnectingSocket(
       {
-        url: options.url,
+        url: withDevice(options.url, this.deviceId),
         WebSocket: WebSocketClass,
         ackTimeoutMs: options.ackTimeoutMs ?? 15_000,
         heartbeatMs: options.heartbeatMs ?? 60_000,
@@ -47,7 +67,11 @@ export class ChatClient extends Emitter<ClientEvents> {
       session,
       {
         state: (state) => this.emit('state', state),
-        opened: () => this.sender.flush(),
+        opened: () => {
+          this.order.socketOpened();
+          this.sender.flush();
+          this.readMarks.socketOpened();
+        },
         frame: (frame) => this.route(frame),
         closed: () => this.confirmations.socketClosed(),
         tokenExpired: () => void this.renewal.renewAndReconnect(),
@@ -64,6 +88,19 @@ export class ChatClient extends Emitter<ClientEvents> {
       { autoConfirm: options.autoConfirm ?? true, confirmDelayMs: options.confirmDelayMs ?? 20, dedupeSize: options.dedupeSize ?? 10_000 },
       report,
     );
+    this.order = new SeqOrder(
+      {
+        deliver: (message) => this.show(message),
+        late: (message) => this.show(message),
+        repeat: ({ messageId, conversationId, seq }) => this.confirmations.repeatInConversation(messageId, conversationId, seq, this.order.solid(conversationId)),
+        gap: (gap) => this.emit('gap', gap),
+        requestReplay: () => this.socket.write({ type: 'sync' }),
+      },
+      { gapWaitMs: options.gapWaitMs ?? 1000, maxHeld: options.maxHeldPerConversation ?? 1000, maxTracked: options.maxTrackedConversations ?? 1000 },
+    );
+    this.readMarks = new ReadMarks((frame) => this.socket.write(frame), () => session.userId, options.confirmDelayMs ?? 20, options.maxTrackedConversations ?? 1000);
+    this.typingThrottle = new TypingThrottle((conversationId) => this.socket.write({ type: 'typing', conversationId }));
+    this.conversations = new ConversationsApi(new HttpApi(session, options.httpAttempts ?? 3), () => this.me());
     this.network = options.watchNetwork === false ? undefined : watchNetwork({ offline: () => this.socket.goOffline(), online: () => this.socket.goOnline() });
     if (this.network?.offlineNow) this.socket.startOffline();
     // Let the caller attach listeners before the first state change.
@@ -79,13 +116,38 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.sender.pending;
   }
 
+  /** This user's id, once known (a token's `sub`; in browsers after the first `ready`). */
+  get userId(): string | undefined {
+    return this.session.userId;
+  }
+
   /**
-   * Sends `body` to user `to`. Resolves with the SENT ack once the server has stored the message;
-   * retried with the same messageId across reconnects until then. Rejects only for good (bad_request,
-   * too_large, conflict, outbox_full, closed).
+   * Sends `body` to a conversation (`{conversationId}`) or a user (`{to}`, or v1's plain user id: the
+   * direct conversation with them). Resolves with the SENT ack (its conversationId and seq) once the
+   * server has stored the message; retried with the same messageId across reconnects until then.
+   * Rejects only for good (bad_request, too_large, conflict, not_found, outbox_full, closed).
    */
-  send(to: string, body: string, options: { messageId?: string } = {}): Promise<SentAck> {
-    return this.sender.send(to, body, options.messageId);
+  send(target: string | SendTarget, body: string, options: { messageId?: string } = {}): Promise<SentAck> {
+    return this.sender.send(typeof target === 'string' ? { to: target } : target, body, options.messageId);
+  }
+
+  /**
+   * Marks the conversation read up to `seq` for this user on every device. Coalesced (the latest
+   * wins), never moves back, written again on a new socket until a `receipt` acknowledges it. False
+   * when it moved nothing forward.
+   */
+  markRead(conversationId: string, seq: number): boolean {
+    return this.readMarks.mark(conversationId, seq);
+  }
+
+  /** Tells the other members this user is typing; at most one notice per 2 s per conversation (true when written). */
+  typing(conversationId: string): boolean {
+    return this.typingThrottle.typing(conversationId);
+  }
+
+  /** History paged backwards: each page oldest first, from `before` (default: the newest) to the first message. */
+  history(conversationId: string, options: { before?: number; limit?: number } = {}): AsyncGenerator<HistoryPage, void, undefined> {
+    return this.conversations.history(conversationId, options);
   }
 
   /** Confirms messages by hand (with `autoConfirm: false`), once they are safely shown or stored. */
@@ -121,6 +183,8 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.renewal.stop();
     this.sender.stop();
     this.confirmations.stop();
+    this.order.stop();
+    this.readMarks.stop();
     this.sender.rejectAll('closed', 'The client closed before this send was acknowledged');
     this.socket.close();
   }
@@ -128,20 +192,33 @@ export class ChatClient extends Emitter<ClientEvents> {
   private route(frame: ServerFrame): void {
     switch (frame.type) {
       case 'ack':
-        if (frame.status === 'SENT') this.sender.acked(frame);
-        else this.emit('delivered', { messageId: frame.messageId });
+        if (frame.status === 'DELIVERED') return this.emit('delivered', { messageId: frame.messageId });
+        this.sender.acked(frame);
+        if (frame.conversationId !== undefined && frame.seq !== undefined) this.order.ownSent(frame.conversationId, frame.seq);
         return;
       case 'message': {
-        const { messageId, from, to, body, ts } = frame;
-        if (!this.confirmations.firstSight(messageId)) return;
-        this.emit('message', { messageId, from, to, body, ts });
-        this.confirmations.shown(messageId);
+        const message = messageOf(frame);
+        if (message.conversationId !== undefined && message.seq !== undefined) return this.order.received(message as PlacedMessage, this.socket.state !== 'ready');
+        // A v1 server: no seq, so no order to keep beyond the socket's.
+        if (!this.confirmations.firstSight(message.messageId)) return;
+        this.emit('message', message);
+        this.confirmations.shown(message.messageId);
         return;
       }
       case 'ready':
+        this.order.replayDone();
         this.emit('ready', { replayed: frame.replayed });
         void this.renewal.learnExpiry();
         return;
+      case 'receipt': {
+        this.readMarks.receipt(frame);
+        const { type: _, ...receipt } = frame;
+        return this.emit('receipt', receipt);
+      }
+      case 'typing':
+        return this.emit('typing', { conversationId: frame.conversationId, userId: frame.userId });
+      case 'conversation':
+        return this.emit('conversation', { event: frame.event, conversation: frame.conversation });
       case 'error':
         if (this.sender.refused(frame) || this.confirmations.refused(frame)) return;
         this.emit('error', errorEvent(frame.code, frame.message, false, frame.messageId, frame.retryAfter));
@@ -149,9 +226,27 @@ export class ChatClient extends Emitter<ClientEvents> {
     }
   }
 
+  /** The next message of a conversation in seq order, or one from below where its tracking began. */
+  private show(message: PlacedMessage): void {
+    if (!this.confirmations.firstSight(message.messageId)) return;
+    this.emit('message', message);
+    this.confirmations.shownInConversation(message.messageId, message.conversationId, this.order.solid(message.conversationId));
+  }
+
+  private async me(): Promise<string> {
+    if (this.session.userId === undefined) await this.session.check();
+    if (this.session.userId === undefined) throw new ChatClientError('unauthorized', 'Could not learn this user\'s id (GET /api/me)');
+    return this.session.userId;
+  }
+
   private fail(message: string): void {
     this.emit('error', errorEvent('unauthorized', message, false));
     this.sender.rejectAll('unauthorized', message);
     this.close();
   }
+}
+
+function messageOf(frame: MessageFrame): ChatMessage {
+  const { type: _, ...message } = frame;
+  return message;
 }

@@ -1,12 +1,12 @@
 // The receiving side: each message goes to the application once (repeats are dropped by messageId)
-// and is confirmed with batched `delivered` frames. A repeat of a message the application confirmed
+// and is confirmed with batched `delivered` frames: by id, or (v1.1) by a conversation's watermark
+// where SeqOrder says the device has everything up to it, one frame for any number of messages. A repeat of a message the application confirmed
 // is confirmed again: the repeat means the first confirmation was lost. Confirmations not yet written
 // when a socket dies are dropped, and so is a confirmation the server could not record: the messages
 // stay pending on the server and come back with the next replay, which confirms them again. After such
 // a refusal (unavailable, rate_limited) confirmations wait for the server's retryAfter plus jitter
 // (RetryPause), then a `sync` asks for that replay.
-import type { ErrorFrame } from '../protocol/client-codec.js';
-import type { ClientFrame } from '../protocol/frames.js';
+import type { ErrorFrame, OutgoingFrame } from '../protocol/client-codec.js';
 import type { Report } from './client-error.js';
 import { RetryPause } from './retry-pause.js';
 import { SeenIds } from './seen.js';
@@ -30,6 +30,8 @@ export interface ConfirmOptions {
 export class Confirmations {
   private readonly seen: SeenIds;
   private queued: string[] = [];
+  /** Watermarks to write: conversationId → seq. */
+  private readonly marks = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** After a refused confirmation: nothing is confirmed until it ends, then what waited goes out and a `sync` follows. */
   private readonly pause = new RetryPause(() => {
@@ -38,7 +40,7 @@ export class Confirmations {
   });
 
   constructor(
-    private readonly write: (frame: ClientFrame) => boolean,
+    private readonly write: (frame: OutgoingFrame) => boolean,
     private readonly options: ConfirmOptions,
     private readonly report: Report,
   ) {
@@ -59,6 +61,23 @@ export class Confirmations {
   /** The application's listeners saw the message. */
   shown(messageId: string): void {
     if (this.options.autoConfirm) this.queue(messageId);
+  }
+
+  /**
+   * v1.1: the listeners saw a message of a conversation the device has everything of up to `solid`
+   * (SeqOrder.solid), or confirm it by id when there is no such watermark. By hand (autoConfirm off),
+   * only confirm() confirms, by id.
+   */
+  shownInConversation(messageId: string, conversationId: string, solid: number | undefined): void {
+    if (!this.options.autoConfirm) return;
+    if (solid !== undefined) this.queueMark(conversationId, solid);
+    else this.queue(messageId);
+  }
+
+  /** v1.1: a message the application already had came again: its confirmation was lost. */
+  repeatInConversation(messageId: string, conversationId: string, seq: number, solid: number | undefined): void {
+    if (this.options.autoConfirm && solid !== undefined && solid >= seq) this.queueMark(conversationId, solid);
+    else if (this.options.autoConfirm || this.seen.isConfirmed(messageId)) this.queue(messageId);
   }
 
   /** Confirms by hand (autoConfirm off). */
@@ -86,6 +105,7 @@ export class Confirmations {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.queued = [];
+    this.marks.clear();
   }
 
   stop(): void {
@@ -104,16 +124,24 @@ export class Confirmations {
     this.timer ??= setTimeout(() => this.flush(), this.options.confirmDelayMs);
   }
 
+  private queueMark(conversationId: string, seq: number): void {
+    if (seq <= 0) return;
+    this.marks.set(conversationId, Math.max(seq, this.marks.get(conversationId) ?? 0));
+    if (this.pause.active) return;
+    this.timer ??= setTimeout(() => this.flush(), this.options.confirmDelayMs);
+  }
+
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pause.active) return; // the pause's end flushes
     while (this.queued.length > 0) {
       const batch = this.queued.splice(0, MAX_CONFIRM_BATCH);
-      if (!this.write({ type: 'delivered', messageIds: [...new Set(batch)] })) {
-        this.queued = []; // no socket: the messages come back on the next replay
-        return;
-      }
+      if (!this.write({ type: 'delivered', messageIds: [...new Set(batch)] })) return this.socketClosed(); // they come back on the next replay
     }
+    for (const [conversationId, seq] of this.marks) {
+      if (!this.write({ type: 'delivered', conversationId, seq })) return this.socketClosed();
+    }
+    this.marks.clear();
   }
 }

@@ -7,13 +7,31 @@
 //   const chat = connect({ url: 'wss://chat.example.com/ws', token, WebSocket });
 //   chat.on('message', (m) => console.log(`${m.from}: ${m.body}`)); // once per message, confirmed for you
 //   const ack = await chat.send('bob', 'hello');                     // resolves once stored (SENT)
+//   const group = await chat.conversations.create({ title: 'Team', members: ['bob', 'carl'] });
+//   await chat.send({ conversationId: group.conversationId }, 'hi team');
 import { ChatClient } from './client.js';
 import type { ConnectOptions } from './types.js';
 
 export { ChatClient } from './client.js';
 export { ChatClientError } from './client-error.js';
+export { ConversationsApi } from './conversations.js';
+export { DEVICE_STORAGE_KEY } from './device.js';
 export { newMessageId } from './ids.js';
-export type { ChatMessage, ClientErrorCode, ClientErrorEvent, ClientEvents, ClientState, ConnectOptions, FetchLike, SentAck, WebSocketConstructor, WebSocketLike } from './types.js';
+export type { ChatMessage, ClientErrorCode, ClientErrorEvent, ClientEvents, ClientState, ConnectOptions, FetchLike, SendTarget, SentAck, WebSocketConstructor, WebSocketLike } from './types.js';
+export type {
+  Conversation,
+  ConversationEvent,
+  ConversationEventKind,
+  ConversationKind,
+  ConversationListItem,
+  ConversationPage,
+  GapEvent,
+  HistoryMessage,
+  HistoryPage,
+  LastMessage,
+  ReceiptEvent,
+  TypingEvent,
+} from './conversation-types.js';
 
 /** Opens a client; it connects (and keeps reconnecting) in the background. */
 export function connect(options: ConnectOptions): ChatClient {

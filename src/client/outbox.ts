@@ -1,11 +1,11 @@
 // Sends not yet acknowledged, in the order the application made them. Every entry is written again,
 // with the same messageId, on each new socket until its SENT ack arrives: the server stores a retry
 // once and answers it as a duplicate, so a lost ack costs a round trip, never a second message.
-import type { SentAck } from './types.js';
+import type { SendTarget, SentAck } from './types.js';
 
 export interface OutboxEntry {
   readonly messageId: string;
-  readonly to: string;
+  readonly target: SendTarget;
   readonly body: string;
   readonly resolve: (ack: SentAck) => void;
   readonly reject: (error: Error) => void;

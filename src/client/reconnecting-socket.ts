@@ -4,8 +4,7 @@
 // travels on the socket is the other parts' business: they write through write() and hear of the
 // socket's life through the hooks. The client's state lives here because the socket's life drives it.
 import { Backoff } from '../backoff.js';
-import { decodeServerFrame, encodeClientFrame, type ServerFrame } from '../protocol/client-codec.js';
-import type { ClientFrame } from '../protocol/frames.js';
+import { decodeServerFrame, encodeClientFrame, type OutgoingFrame, type ServerFrame } from '../protocol/client-codec.js';
 import type { Report } from './client-error.js';
 import type { Session } from './session.js';
 import type { ClientState, WebSocketConstructor, WebSocketLike } from './types.js';
@@ -79,7 +78,7 @@ export class ReconnectingSocket {
   }
 
   /** Writes a frame on the current socket; false when there is no open socket to write on. */
-  write(frame: ClientFrame): boolean {
+  write(frame: OutgoingFrame): boolean {
     const socket = this.socket;
     if (!socket || !this.socketOpened || socket.readyState !== OPEN) return false;
     try {

@@ -4,14 +4,13 @@
 // again, in order: this is what keeps a sender's messages in send order through rate limits and store
 // outages, without a crowd of clients retrying in step.
 import { exponentialCeiling } from '../backoff.js';
-import type { ErrorFrame, SentAckFrame } from '../protocol/client-codec.js';
-import type { ClientFrame } from '../protocol/frames.js';
-import { MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
+import type { ErrorFrame, OutgoingFrame, SentAckFrame } from '../protocol/client-codec.js';
+import { CONVERSATION_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
 import { ChatClientError, type Report } from './client-error.js';
 import { newMessageId } from './ids.js';
 import { Outbox } from './outbox.js';
 import { RetryPause } from './retry-pause.js';
-import type { ClientErrorCode, SentAck } from './types.js';
+import type { ClientErrorCode, SendTarget, SentAck } from './types.js';
 
 /** Refusals after which a send is simply retried: nothing was stored. */
 const RETRYABLE = new Set<string>(['rate_limited', 'unavailable', 'internal']);
@@ -21,7 +20,7 @@ export interface SendChannel {
   /** Which socket is the current one. */
   readonly generation: number;
   readonly closed: boolean;
-  write(frame: ClientFrame): boolean;
+  write(frame: OutgoingFrame): boolean;
 }
 
 export class Sender {
@@ -41,16 +40,18 @@ export class Sender {
     return this.outbox.size;
   }
 
-  send(to: string, body: string, messageId: string = newMessageId()): Promise<SentAck> {
+  send(target: SendTarget, body: string, messageId: string = newMessageId()): Promise<SentAck> {
     const existing = this.promises.get(messageId);
     if (existing) return existing;
     if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', messageId));
-    if (!USER_ID_PATTERN.test(to)) return Promise.reject(new ChatClientError('bad_request', '"to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', messageId));
+    const targetError = refusalOf(target);
+    if (targetError) return Promise.reject(new ChatClientError('bad_request', targetError, messageId));
     if (typeof body !== 'string' || body.length === 0) return Promise.reject(new ChatClientError('bad_request', '"body" must be a non-empty string', messageId));
     if (!MESSAGE_ID_PATTERN.test(messageId)) return Promise.reject(new ChatClientError('bad_request', '"messageId" must be 1-64 characters [A-Za-z0-9_-]', messageId));
     if (this.outbox.size >= this.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', messageId));
     const promise = new Promise<SentAck>((resolve, reject) => {
-      this.outbox.add({ messageId, to, body, resolve, reject, socket: 0, writtenAt: 0, refusals: 0 });
+      const copy: SendTarget = target.to !== undefined ? { to: target.to } : { conversationId: target.conversationId };
+      this.outbox.add({ messageId, target: copy, body, resolve, reject, socket: 0, writtenAt: 0, refusals: 0 });
     });
     this.promises.set(messageId, promise);
     const forget = () => this.promises.delete(messageId);
@@ -65,14 +66,17 @@ export class Sender {
     const now = Date.now();
     const generation = this.channel.generation;
     for (const entry of this.outbox.unwritten(generation)) {
-      if (!this.channel.write({ type: 'send', messageId: entry.messageId, to: entry.to, body: entry.body })) return;
+      const { messageId, target, body } = entry;
+      const frame = target.to !== undefined ? { type: 'send' as const, messageId, to: target.to, body } : { type: 'send' as const, messageId, conversationId: target.conversationId, body };
+      if (!this.channel.write(frame)) return;
       entry.socket = generation;
       entry.writtenAt = now;
     }
   }
 
   acked(frame: SentAckFrame): void {
-    this.outbox.take(frame.messageId)?.resolve({ messageId: frame.messageId, ts: frame.ts, duplicate: frame.duplicate });
+    const { messageId, ts, duplicate, conversationId, seq } = frame;
+    this.outbox.take(messageId)?.resolve({ messageId, ts, duplicate, ...(conversationId !== undefined ? { conversationId, seq } : {}) });
   }
 
   /** An error frame about one of the pending sends: retried later, or rejected for good. False when it is not about one. */
@@ -109,4 +113,12 @@ export class Sender {
   stop(): void {
     this.pause.stop();
   }
+}
+
+/** Why a send's target is unusable, or undefined when it is fine. */
+function refusalOf(target: SendTarget): string | undefined {
+  if (typeof target !== 'object' || target === null || (target.to === undefined) === (target.conversationId === undefined)) return 'A send goes to exactly one of { to } and { conversationId }';
+  if (target.to !== undefined && !USER_ID_PATTERN.test(target.to)) return '"to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]';
+  if (target.conversationId !== undefined && !CONVERSATION_ID_PATTERN.test(target.conversationId)) return '"conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]';
+  return undefined;
 }

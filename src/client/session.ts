@@ -12,11 +12,13 @@ export class Session {
   private token: string | undefined;
   /** When the credential expires (ms), once known. */
   expiresAt: number | undefined;
+  /** Whose credential this is (the token's `sub`, or GET /api/me's answer), once known. */
+  userId: string | undefined;
 
   constructor(
     private readonly source: string | (() => string | Promise<string>) | undefined,
-    private readonly httpUrl: string,
-    private readonly fetch: FetchLike | undefined,
+    readonly httpUrl: string,
+    readonly fetch: FetchLike | undefined,
   ) {
     this.mode = source === undefined ? 'cookie' : 'bearer';
     if (typeof source === 'string') this.setToken(source);
@@ -27,6 +29,12 @@ export class Session {
     if (this.mode === 'cookie') return {};
     if (this.token === undefined && typeof this.source === 'function') this.setToken(await this.source());
     return { authorization: `Bearer ${this.token}` };
+  }
+
+  /** What an HTTP API request carries: the Bearer header, or the browser's cookies. */
+  async requestAuth(): Promise<{ headers?: Record<string, string>; credentials?: 'include' }> {
+    if (this.mode === 'cookie') return { credentials: 'include' };
+    return { headers: await this.upgradeHeaders() };
   }
 
   /** True when the credential is known to expire within `marginMs`. */
@@ -60,8 +68,9 @@ export class Session {
   async check(): Promise<SessionResult> {
     const answer = await this.request('GET', '/api/me');
     if (answer.result === 'ok') {
-      const body = answer.body as { expiresAt?: unknown };
+      const body = answer.body as { expiresAt?: unknown; userId?: unknown };
       if (typeof body.expiresAt === 'number') this.expiresAt = body.expiresAt;
+      if (typeof body.userId === 'string') this.userId = body.userId;
     }
     return answer.result;
   }
@@ -84,16 +93,23 @@ export class Session {
   private setToken(token: string): void {
     this.token = token;
     this.expiresAt = tokenExpiry(token);
+    this.userId = tokenClaims(token)?.sub ?? this.userId;
   }
 }
 
 /** The `exp` of a JWT in ms, read without verifying (the server verifies); undefined if unreadable. */
 export function tokenExpiry(token: string): number | undefined {
+  const exp = tokenClaims(token)?.exp;
+  return typeof exp === 'number' ? exp * 1000 : undefined;
+}
+
+/** A JWT's payload, read without verifying (the server verifies); undefined if unreadable. */
+function tokenClaims(token: string): { exp?: unknown; sub?: string } | undefined {
   try {
     const payload = token.split('.')[1] ?? '';
     const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
-    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
-    return typeof exp === 'number' ? exp * 1000 : undefined;
+    const claims = JSON.parse(json) as { exp?: unknown; sub?: unknown };
+    return { exp: claims.exp, ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}) };
   } catch {
     return undefined;
   }

@@ -2,10 +2,25 @@
 // only what has no I/O and no Node API (protocol types, protocol/ids.ts, protocol/client-codec.ts and
 // the neutral src/backoff.ts), so it bundles for the browser on its own.
 import type { ErrorCode } from '../errors.js';
-import type { MessageView } from '../protocol/frames.js';
+import type { ConversationEvent, GapEvent, ReceiptEvent, TypingEvent } from './conversation-types.js';
 
-/** A message addressed to this user, as the application sees it (once per messageId). */
-export type ChatMessage = MessageView;
+/**
+ * A message for this device, as the application sees it: once per messageId and, per conversation,
+ * in seq order. Direct messages carry `to`; group messages do not.
+ */
+export interface ChatMessage {
+  readonly messageId: string;
+  readonly from: string;
+  /** Direct conversations only. */
+  readonly to?: string;
+  readonly body: string;
+  /** The server's accept time (ms). */
+  readonly ts: number;
+  /** Protocol v1.1 (absent only from a v1 server). */
+  readonly conversationId?: string;
+  /** Its place in the conversation: 1, 2, 3… (v1.1; absent only from a v1 server). */
+  readonly seq?: number;
+}
 
 export interface SentAck {
   readonly messageId: string;
@@ -13,7 +28,13 @@ export interface SentAck {
   readonly ts: number;
   /** True when an earlier attempt had already been stored (a retry after a lost ack). */
   readonly duplicate: boolean;
+  /** v1.1: the conversation it was stored in and its seq there. */
+  readonly conversationId?: string;
+  readonly seq?: number;
 }
+
+/** Where a send goes: a user (the direct conversation with them, v1's `to`) or a conversation. */
+export type SendTarget = { readonly to: string; readonly conversationId?: undefined } | { readonly conversationId: string; readonly to?: undefined };
 
 /** Error codes the SDK reports: the server's, plus its own. */
 export type ClientErrorCode = ErrorCode | 'closed' | 'outbox_full';
@@ -44,8 +65,16 @@ export type ClientState =
 
 export interface ClientEvents {
   message: ChatMessage;
-  /** The recipient confirmed one of this user's messages (sent to connections open at that moment). */
+  /** The recipient confirmed one of this user's direct messages (sent to connections open at that moment). */
   delivered: { readonly messageId: string };
+  /** A member's delivered or read watermark advanced (this user's own too: other devices read). */
+  receipt: ReceiptEvent;
+  /** A member is typing (relayed at most every 2 s per member). */
+  typing: TypingEvent;
+  /** A conversation was created, joined, left, removed from, or updated (live only: refetch the list after `ready`). */
+  conversation: ConversationEvent;
+  /** Messages fromSeq..toSeq of a conversation will not come over the socket: fetch them with history() if needed. */
+  gap: GapEvent;
   /** The replay after a connect (or sync) finished; `replayed` messages came before it. */
   ready: { readonly replayed: number };
   error: ClientErrorEvent;
@@ -72,7 +101,7 @@ export interface WebSocketLike {
 /** A WebSocket class. With a token it must take `{headers}` as the third argument, as `ws` does. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }) => WebSocketLike;
 
-export type FetchLike = (url: string, init: { method: string; headers?: Record<string, string>; credentials?: 'include' }) => Promise<{
+export type FetchLike = (url: string, init: { method: string; headers?: Record<string, string>; credentials?: 'include'; body?: string }) => Promise<{
   readonly status: number;
   json(): Promise<unknown>;
 }>;
@@ -85,6 +114,13 @@ export interface ConnectOptions {
    * connect and before expiry). Omit it in browsers: the session cookie set by /api/auth/login is used.
    */
   readonly token?: string | (() => string | Promise<string>);
+  /**
+   * This device's id (1-64 of [A-Za-z0-9_-]), sent as `?device=`: the server delivers per device and
+   * replays to a device what it has not confirmed. Browsers: default read from localStorage, generated
+   * and stored there once. Node: pass the same id on every run of one installation (one is generated
+   * when absent, and then each run is a new device: see `deviceId`).
+   */
+  readonly device?: string;
   /** Default: the global WebSocket (browsers). In Node 20 pass `WebSocket` from the `ws` package. */
   readonly WebSocket?: WebSocketConstructor;
   /** Base URL for /api/auth/refresh and /api/me. Default: derived from `url` (ws→http, wss→https). */
@@ -114,4 +150,15 @@ export interface ConnectOptions {
   readonly refreshBeforeExpiryMs?: number;
   /** Browsers: drop the socket on `offline`, reconnect at once on `online` (default true where available). */
   readonly watchNetwork?: boolean;
+  /**
+   * A seq hole in a conversation (a later message came first) is waited for this long, then checked
+   * with a replay; what the replay does not fill is reported as a `gap` (default 1000 ms).
+   */
+  readonly gapWaitMs?: number;
+  /** Out-of-order messages held per conversation while a hole is open (default 1000); past it the hole is a gap. */
+  readonly maxHeldPerConversation?: number;
+  /** Conversations whose seq order is tracked (default 1000, least recently active forgotten first). */
+  readonly maxTrackedConversations?: number;
+  /** HTTP API calls: attempts for a network error, 429 or 503 (default 3), the same Idempotency-Key each time. */
+  readonly httpAttempts?: number;
 }

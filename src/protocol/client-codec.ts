@@ -1,9 +1,9 @@
-// The client's side of the wire (docs/protocol.md): decoding the server's frames and encoding the
-// client's, beside the server's side in frames.ts. The SDK uses it instead of reading JSON by hand, so
-// a frame's shape is stated once, as a type, here. No I/O, no Node API and only type imports, so the
-// SDK's browser bundle takes it without server code.
+// The client's side of the wire (docs/protocol.md, v1 and v1.1): decoding the server's frames and
+// encoding the client's, beside the server's side in frames.ts and server-frames.ts. The SDK uses it
+// instead of reading JSON by hand, so a frame's shape is stated once, as a type, here. No I/O, no Node
+// API and only type imports, so the SDK's browser bundle takes it without server code.
 import type { ErrorCode } from '../errors.js';
-import type { ClientFrame, MessageView } from './frames.js';
+import type { MessageView } from './frames.js';
 
 export interface SentAckFrame {
   readonly type: 'ack';
@@ -12,6 +12,9 @@ export interface SentAckFrame {
   /** The server's accept time (ms). */
   readonly ts: number;
   readonly duplicate: boolean;
+  /** v1.1: where it was stored and its place there. */
+  readonly conversationId?: string;
+  readonly seq?: number;
 }
 
 export interface DeliveredAckFrame {
@@ -20,6 +23,7 @@ export interface DeliveredAckFrame {
   readonly messageId: string;
 }
 
+/** v1 frames carry `to`; v1.1 adds conversationId and seq, and group messages carry no `to`. */
 export interface MessageFrame extends MessageView {
   readonly type: 'message';
 }
@@ -39,7 +43,52 @@ export interface ErrorFrame {
   readonly retryAfter?: number;
 }
 
-export type ServerFrame = SentAckFrame | DeliveredAckFrame | MessageFrame | ReadyFrame | ErrorFrame;
+/** v1.1: a member's delivered and/or read watermark advanced. */
+export interface ReceiptFrame {
+  readonly type: 'receipt';
+  readonly conversationId: string;
+  readonly userId: string;
+  readonly deliveredSeq?: number;
+  readonly readSeq?: number;
+}
+
+/** v1.1: a member is typing. */
+export interface TypingFrame {
+  readonly type: 'typing';
+  readonly conversationId: string;
+  readonly userId: string;
+}
+
+export interface ConversationView {
+  readonly conversationId: string;
+  readonly kind: 'direct' | 'group';
+  readonly title?: string | null;
+  readonly members: readonly string[];
+  readonly memberCount: number;
+  readonly ownerId?: string | null;
+  readonly createdAt: number;
+}
+
+/** v1.1: a conversation was created, joined, left, removed from or updated. */
+export interface ConversationFrame {
+  readonly type: 'conversation';
+  readonly event: 'created' | 'joined' | 'left' | 'removed' | 'updated';
+  readonly conversation: ConversationView;
+}
+
+export type ServerFrame = SentAckFrame | DeliveredAckFrame | MessageFrame | ReadyFrame | ErrorFrame | ReceiptFrame | TypingFrame | ConversationFrame;
+
+/** What the SDK writes: v1's frames plus v1.1's watermark confirmation, read mark and typing. */
+export type OutgoingFrame =
+  | { readonly type: 'send'; readonly messageId: string; readonly to: string; readonly body: string }
+  | { readonly type: 'send'; readonly messageId: string; readonly conversationId: string; readonly body: string }
+  | { readonly type: 'delivered'; readonly messageIds: readonly string[] }
+  | { readonly type: 'delivered'; readonly conversationId: string; readonly seq: number }
+  | { readonly type: 'read'; readonly conversationId: string; readonly seq: number }
+  | { readonly type: 'typing'; readonly conversationId: string }
+  | { readonly type: 'sync' };
+
+const CONVERSATION_EVENTS = new Set(['created', 'joined', 'left', 'removed', 'updated']);
 
 /**
  * One text frame from the server, or undefined for what this version does not know or cannot use
@@ -52,19 +101,21 @@ export function decodeServerFrame(text: string): ServerFrame | undefined {
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const frame = value as Record<string, unknown>;
+  if (!isObject(value)) return undefined;
+  const frame = value;
   const messageId = typeof frame.messageId === 'string' ? frame.messageId : undefined;
   switch (frame.type) {
     case 'ack':
       if (messageId === undefined) return undefined;
-      if (frame.status === 'SENT') return { type: 'ack', status: 'SENT', messageId, ts: Number(frame.ts), duplicate: frame.duplicate === true };
+      if (frame.status === 'SENT') return { type: 'ack', status: 'SENT', messageId, ts: Number(frame.ts), duplicate: frame.duplicate === true, ...placeOf(frame) };
       if (frame.status === 'DELIVERED') return { type: 'ack', status: 'DELIVERED', messageId };
       return undefined;
     case 'message': {
       const { from, to, body, ts } = frame;
-      if (messageId === undefined || typeof from !== 'string' || typeof to !== 'string' || typeof body !== 'string' || typeof ts !== 'number') return undefined;
-      return { type: 'message', messageId, from, to, body, ts };
+      const place = placeOf(frame);
+      if (messageId === undefined || typeof from !== 'string' || typeof body !== 'string' || typeof ts !== 'number') return undefined;
+      if (typeof to !== 'string' && (to !== undefined || place.conversationId === undefined)) return undefined;
+      return { type: 'message', messageId, from, ...(typeof to === 'string' ? { to } : {}), body, ts, ...place };
     }
     case 'ready':
       return { type: 'ready', replayed: Number(frame.replayed) || 0 };
@@ -78,12 +129,55 @@ export function decodeServerFrame(text: string): ServerFrame | undefined {
         ...(typeof frame.retryAfter === 'number' ? { retryAfter: frame.retryAfter } : {}),
       };
     }
+    case 'receipt': {
+      const { conversationId, userId, deliveredSeq, readSeq } = frame;
+      if (typeof conversationId !== 'string' || typeof userId !== 'string') return undefined;
+      return { type: 'receipt', conversationId, userId, ...(isSeq(deliveredSeq) ? { deliveredSeq } : {}), ...(isSeq(readSeq) ? { readSeq } : {}) };
+    }
+    case 'typing':
+      if (typeof frame.conversationId !== 'string' || typeof frame.userId !== 'string') return undefined;
+      return { type: 'typing', conversationId: frame.conversationId, userId: frame.userId };
+    case 'conversation': {
+      const conversation = conversationOf(frame.conversation);
+      if (typeof frame.event !== 'string' || !CONVERSATION_EVENTS.has(frame.event) || !conversation) return undefined;
+      return { type: 'conversation', event: frame.event as ConversationFrame['event'], conversation };
+    }
     default:
       return undefined;
   }
 }
 
-/** A client frame as the server parses it (parseClientFrame in frames.ts). */
-export function encodeClientFrame(frame: ClientFrame): string {
+/** A client frame, as the server parses it (parseClientFrame in frames.ts). */
+export function encodeClientFrame(frame: OutgoingFrame): string {
   return JSON.stringify(frame);
+}
+
+/** A conversation's description in frames and HTTP answers, or undefined when its core fields are missing. */
+export function conversationOf(value: unknown): ConversationView | undefined {
+  if (!isObject(value)) return undefined;
+  const { conversationId, kind, title, members, memberCount, ownerId, createdAt } = value;
+  if (typeof conversationId !== 'string' || (kind !== 'direct' && kind !== 'group')) return undefined;
+  const list = Array.isArray(members) ? members.filter((m): m is string => typeof m === 'string') : [];
+  return {
+    conversationId,
+    kind,
+    title: typeof title === 'string' ? title : null,
+    members: list,
+    memberCount: typeof memberCount === 'number' ? memberCount : list.length,
+    ownerId: typeof ownerId === 'string' ? ownerId : null,
+    createdAt: typeof createdAt === 'number' ? createdAt : 0,
+  };
+}
+
+function placeOf(frame: Record<string, unknown>): { conversationId?: string; seq?: number } {
+  const { conversationId, seq } = frame;
+  return typeof conversationId === 'string' && isSeq(seq) ? { conversationId, seq } : {};
+}
+
+function isSeq(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

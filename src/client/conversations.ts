@@ -1,0 +1,123 @@
+// The conversation API as methods (docs/protocol.md, "HTTP"): the list, one conversation, groups and
+// their members, and history paged backwards. Answers are checked for their core fields and handed
+// over typed; refusals reject with ChatClientError (code and HTTP status).
+import { conversationOf } from '../protocol/client-codec.js';
+import { ChatClientError } from './client-error.js';
+import type { Conversation, ConversationListItem, ConversationPage, HistoryMessage, HistoryPage } from './conversation-types.js';
+import type { HttpApi } from './http-api.js';
+import { newMessageId } from './ids.js';
+
+export class ConversationsApi {
+  constructor(
+    private readonly api: HttpApi,
+    /** This user's id (for leave()). */
+    private readonly me: () => Promise<string>,
+  ) {}
+
+  /** This user's conversations, most recent activity first; pass the answer's `next` as `cursor` for the next page. */
+  async list(options: { cursor?: string | null; limit?: number } = {}): Promise<ConversationPage> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.cursor) query.set('cursor', options.cursor);
+    const body = await this.api.call<{ conversations?: unknown; next?: unknown }>({ method: 'GET', path: `/api/conversations${query.size ? `?${query}` : ''}` });
+    const items = Array.isArray(body?.conversations) ? body.conversations.map(listItemOf).filter((item) => item !== undefined) : [];
+    return { conversations: items, next: typeof body?.next === 'string' ? body.next : null };
+  }
+
+  /** One conversation with this user's read state; rejects with `not_found` (404) for a non-member. */
+  async get(conversationId: string): Promise<ConversationListItem> {
+    const item = listItemOf(await this.api.call({ method: 'GET', path: `/api/conversations/${encodeURIComponent(conversationId)}` }));
+    if (!item) throw malformed();
+    return item;
+  }
+
+  /**
+   * Creates a group with this user as its owner. One Idempotency-Key per call, reused by its retries,
+   * so a retry after a lost answer returns the same group instead of a second one.
+   */
+  async create(input: { title: string; members: readonly string[] }, options: { idempotencyKey?: string } = {}): Promise<Conversation> {
+    const key = options.idempotencyKey ?? newMessageId();
+    const body = await this.api.call({ method: 'POST', path: '/api/conversations', body: { title: input.title, members: input.members }, headers: { 'idempotency-key': key } });
+    return conversationOrThrow(body);
+  }
+
+  /** Owner only (`forbidden`, 403). Resolves with the members after the change. */
+  async addMembers(conversationId: string, userIds: readonly string[]): Promise<{ conversationId: string; members: string[] }> {
+    const body = await this.api.call<{ members?: unknown }>({ method: 'POST', path: `${pathOf(conversationId)}/members`, body: { userIds } });
+    return { conversationId, members: Array.isArray(body?.members) ? body.members.filter((m): m is string => typeof m === 'string') : [] };
+  }
+
+  /** The owner removes anyone; removing oneself is leaving. */
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    await this.api.call({ method: 'DELETE', path: `${pathOf(conversationId)}/members/${encodeURIComponent(userId)}` });
+  }
+
+  /** This user leaves the group (ownership passes to the longest-standing member). */
+  async leave(conversationId: string): Promise<void> {
+    await this.removeMember(conversationId, await this.me());
+  }
+
+  /** Owner only. Resolves with the renamed conversation. */
+  async rename(conversationId: string, title: string): Promise<Conversation> {
+    return conversationOrThrow(await this.api.call({ method: 'PATCH', path: pathOf(conversationId), body: { title } }));
+  }
+
+  /** One page of history, oldest first: the newest `limit` messages, or those before seq `before`. */
+  async page(conversationId: string, options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
+    const query = new URLSearchParams();
+    if (options.before !== undefined) query.set('before', String(options.before));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const body = await this.api.call<{ messages?: unknown; hasMore?: unknown }>({ method: 'GET', path: `${pathOf(conversationId)}/messages${query.size ? `?${query}` : ''}` });
+    const messages = Array.isArray(body?.messages) ? body.messages.filter(isHistoryMessage) : [];
+    return { messages, hasMore: body?.hasMore === true };
+  }
+
+  /** Pages backwards from `before` (default: the newest), each page oldest first, until the first message. */
+  async *history(conversationId: string, options: { before?: number; limit?: number } = {}): AsyncGenerator<HistoryPage, void, undefined> {
+    let before = options.before;
+    for (;;) {
+      if (before !== undefined && before <= 1) return;
+      const page = await this.page(conversationId, { ...(before !== undefined ? { before } : {}), ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+      if (page.messages.length > 0) yield page;
+      if (!page.hasMore || page.messages.length === 0) return;
+      before = page.messages[0]!.seq;
+    }
+  }
+}
+
+function pathOf(conversationId: string): string {
+  return `/api/conversations/${encodeURIComponent(conversationId)}`;
+}
+
+function conversationOrThrow(value: unknown): Conversation {
+  const conversation = conversationOf(value);
+  if (!conversation) throw malformed();
+  return conversation;
+}
+
+function listItemOf(value: unknown): ConversationListItem | undefined {
+  const conversation = conversationOf(value);
+  if (!conversation) return undefined;
+  const item = value as Record<string, unknown>;
+  const last = item.lastMessage as Record<string, unknown> | null | undefined;
+  return {
+    ...conversation,
+    ...(typeof item.peer === 'string' ? { peer: item.peer } : {}),
+    lastSeq: typeof item.lastSeq === 'number' ? item.lastSeq : 0,
+    lastMessage:
+      last && typeof last.messageId === 'string' && typeof last.seq === 'number'
+        ? { messageId: last.messageId, from: String(last.from), body: String(last.body), ts: Number(last.ts), seq: last.seq }
+        : null,
+    readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
+    unread: typeof item.unread === 'number' ? item.unread : 0,
+  };
+}
+
+function isHistoryMessage(value: unknown): value is HistoryMessage {
+  const m = value as Record<string, unknown> | null;
+  return typeof m === 'object' && m !== null && typeof m.messageId === 'string' && typeof m.conversationId === 'string' && typeof m.seq === 'number' && typeof m.from === 'string' && typeof m.body === 'string' && typeof m.ts === 'number';
+}
+
+function malformed(): ChatClientError {
+  return new ChatClientError('internal', 'The server answered without the expected fields');
+}

@@ -1,0 +1,183 @@
+// Per-conversation order (protocol v1.1): the application gets each conversation's messages in seq
+// order, once each. Messages at or below a conversation's `next` are repeats (a lost confirmation
+// brought them back); one past a hole is held until the hole fills. Holes fill from the socket in
+// the usual case: two instances' live messages crossing on the way. A hole still open after
+// `gapWaitMs` is checked with a replay (`sync`): the replay sends every message this device has not
+// confirmed, so what it does not bring is not coming (this device confirmed it in an earlier run, sent
+// it itself, or the user was not a member then). Such a hole becomes a `gap` event, for the app to
+// fetch from history, and the held messages go out. A conversation seen for the first time starts at
+// the first seq it shows (older messages are history's job).
+//
+// The watermark a conversation may be confirmed with (`solid`) needs more than contiguity: the first
+// message of a conversation seen live might have overtaken an older one still pending. Messages seen
+// in a replay come in seq order from the device's cursor, so a track begun in a replay, and every
+// track once a replay has finished, is `trusted`: everything up to next-1 is had or not pending.
+import type { GapEvent } from './conversation-types.js';
+import type { ChatMessage } from './types.js';
+
+/** A message with its place in a conversation (v1.1). */
+export type PlacedMessage = ChatMessage & { readonly conversationId: string; readonly seq: number };
+
+export interface OrderHooks {
+  /** The next message in seq order: show it. */
+  deliver(message: PlacedMessage): void;
+  /** A message the app already had (or skipped as a gap): confirm it again, show nothing. */
+  repeat(message: PlacedMessage): void;
+  /** A message below where this conversation's tracking began: show it unless its id was seen. */
+  late(message: PlacedMessage): void;
+  gap(event: GapEvent): void;
+  /** Ask the server to replay what this device has not confirmed (a `sync`). */
+  requestReplay(): void;
+}
+
+export interface OrderOptions {
+  readonly gapWaitMs: number;
+  readonly maxHeld: number;
+  readonly maxTracked: number;
+}
+
+interface Track {
+  /** The next seq the app should get. */
+  next: number;
+  /** The first seq this track saw. */
+  readonly baseline: number;
+  trusted: boolean;
+  /** Held past a hole, by seq (message null: one of this device's own sends), with when each came (ms). */
+  readonly held: Map<number, Held>;
+}
+
+interface Held {
+  readonly message: PlacedMessage | null;
+  readonly at: number;
+}
+
+export class SeqOrder {
+  /** Insertion order is recency: a touched track moves to the end, the first is the least recent. */
+  private readonly tracks = new Map<string, Track>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last replay was asked for (a socket opened, or a sync for a hole). */
+  private replayAskedAt = 0;
+
+  constructor(
+    private readonly hooks: OrderHooks,
+    private readonly options: OrderOptions,
+  ) {}
+
+  /** A message frame; `replaying` while the replay after a connect runs (before `ready`). */
+  received(message: PlacedMessage, replaying: boolean): void {
+    const { seq } = message;
+    const track = this.track(message.conversationId, seq, replaying);
+    if (seq < track.next) return seq < track.baseline ? this.hooks.late(message) : this.hooks.repeat(message);
+    if (track.held.has(seq)) return; // held already: shown (and confirmed) when its turn comes
+    if (seq === track.next) return this.advance(track, message);
+    this.hold(message.conversationId, track, seq, message);
+  }
+
+  /** The SENT ack of this device's own send: the server does not send it back, so its seq counts as had. */
+  ownSent(conversationId: string, seq: number): void {
+    const track = this.tracks.get(conversationId);
+    if (!track) return void this.touch(conversationId, { next: seq + 1, baseline: seq, trusted: false, held: new Map() });
+    if (seq < track.next || track.held.has(seq)) return;
+    if (seq === track.next) return this.advance(track, null);
+    this.hold(conversationId, track, seq, null);
+  }
+
+  /** A new socket opened: its replay will bring whatever is pending. */
+  socketOpened(): void {
+    this.replayAskedAt = Date.now();
+  }
+
+  /** `ready`: a replay finished. Holes older than the replay's request are gaps; every track is trusted. */
+  replayDone(): void {
+    for (const [conversationId, track] of this.tracks) {
+      track.trusted = true;
+      // A hole opened when the first message past it came; one opened after the replay was asked for
+      // may be two live messages crossing, so it gets its own replay.
+      while (track.held.size > 0 && firstPast(track).at <= this.replayAskedAt) this.skipHoles(conversationId, track, 1);
+    }
+    this.schedule();
+  }
+
+  /** The seq this device may confirm the conversation up to with a watermark, if any. */
+  solid(conversationId: string): number | undefined {
+    const track = this.tracks.get(conversationId);
+    return track?.trusted && track.next > 1 ? track.next - 1 : undefined;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private track(conversationId: string, seq: number, replaying: boolean): Track {
+    const known = this.tracks.get(conversationId);
+    if (known) {
+      this.touch(conversationId, known);
+      return known;
+    }
+    return this.touch(conversationId, { next: seq, baseline: seq, trusted: replaying, held: new Map() });
+  }
+
+  private touch(conversationId: string, track: Track): Track {
+    this.tracks.delete(conversationId);
+    this.tracks.set(conversationId, track);
+    while (this.tracks.size > this.options.maxTracked) {
+      const [oldestId, oldest] = this.tracks.entries().next().value as [string, Track];
+      this.skipHoles(oldestId, oldest); // nothing held is lost with a forgotten track
+      this.tracks.delete(oldestId);
+    }
+    return track;
+  }
+
+  private hold(conversationId: string, track: Track, seq: number, message: PlacedMessage | null): void {
+    track.held.set(seq, { message, at: Date.now() });
+    if (track.held.size > this.options.maxHeld) this.skipHoles(conversationId, track, 1);
+    else this.schedule();
+  }
+
+  /** Hands over `message` (seq = next) and everything held right behind it. */
+  private advance(track: Track, message: PlacedMessage | null): void {
+    track.next++;
+    if (message) this.hooks.deliver(message);
+    this.drain(track);
+  }
+
+  private drain(track: Track): void {
+    for (let entry = track.held.get(track.next); entry !== undefined; entry = track.held.get(track.next)) {
+      track.held.delete(track.next);
+      track.next++;
+      if (entry.message) this.hooks.deliver(entry.message);
+    }
+  }
+
+  /** Declares the holes before held messages as gaps (at most `limit` of them) and hands the messages over. */
+  private skipHoles(conversationId: string, track: Track, limit = Infinity): void {
+    for (let skipped = 0; track.held.size > 0 && skipped < limit; skipped++) {
+      const lowest = Math.min(...track.held.keys());
+      this.hooks.gap({ conversationId, fromSeq: track.next, toSeq: lowest - 1 });
+      track.next = lowest;
+      this.drain(track);
+    }
+  }
+
+  /** While any hole is open, a timer asks for a replay once the oldest hole is gapWaitMs old. */
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    let oldest = Infinity;
+    for (const track of this.tracks.values()) if (track.held.size > 0) oldest = Math.min(oldest, firstPast(track).at);
+    if (oldest === Infinity) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (![...this.tracks.values()].some((track) => track.held.size > 0)) return;
+      this.replayAskedAt = Date.now();
+      this.hooks.requestReplay();
+    }, Math.max(0, oldest + this.options.gapWaitMs - Date.now()));
+  }
+}
+
+/** The earliest-arrived of the messages held past the track's first hole (it opened that hole). */
+function firstPast(track: Track): Held {
+  let first: Held | undefined;
+  for (const held of track.held.values()) if (!first || held.at < first.at) first = held;
+  return first!;
+}
