@@ -1,15 +1,18 @@
 // The conversation list: fetched from the API (so it survives a reload), kept current from live
 // messages and receipts between fetches, most recent activity first, direct chats and groups together.
-import { getConversation, listConversations, type Conversation } from './api.js';
+import type { ConversationsApi } from '../client/index.js';
+import type { Conversation } from './api.js';
 import { el, ui, when } from './dom.js';
 
 let me = '';
+let sdk: ConversationsApi;
 let conversations: Conversation[] = [];
 let openId: string | undefined;
 let onOpen: (conversation: Conversation) => void = () => undefined;
 
-export function initList(userId: string, open: (conversation: Conversation) => void): void {
+export function initList(userId: string, api: ConversationsApi, open: (conversation: Conversation) => void): void {
   me = userId;
+  sdk = api;
   onOpen = open;
   conversations = [];
   openId = undefined;
@@ -19,6 +22,18 @@ export function initList(userId: string, open: (conversation: Conversation) => v
 export const findConversation = (id: string) => conversations.find((c) => c.conversationId === id);
 export const findDirect = (peer: string) => conversations.find((c) => c.kind === 'direct' && c.peer === peer);
 export const titleOf = (c: Conversation) => (c.kind === 'direct' ? (c.peer ?? '') : (c.title ?? 'group'));
+
+/** Every conversation, most recent activity first (ten pages at most: this is a demo). */
+async function listAll(): Promise<Conversation[]> {
+  const all: Conversation[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 10; page++) {
+    const answer = await sdk.list({ cursor, limit: 100 });
+    all.push(...answer.conversations.map((item) => ({ ...item })));
+    if (!(cursor = answer.next)) break;
+  }
+  return all;
+}
 
 let reloading: Promise<void> | undefined;
 let again = false;
@@ -32,7 +47,7 @@ export function reloadList(): Promise<void> {
   reloading = (async () => {
     do {
       again = false;
-      conversations = await listConversations();
+      conversations = await listAll();
       renderList();
     } while (again);
   })().finally(() => (reloading = undefined));
@@ -42,7 +57,7 @@ export function reloadList(): Promise<void> {
 /** One conversation fetched again (its unread count after a read elsewhere, its members after a change). */
 export async function reloadConversation(id: string): Promise<Conversation | undefined> {
   try {
-    const fresh = await getConversation(id);
+    const fresh: Conversation = { ...(await sdk.get(id)) };
     conversations = [fresh, ...conversations.filter((c) => c.conversationId !== id)];
   } catch {
     conversations = conversations.filter((c) => c.conversationId !== id); // left or removed: 404
@@ -91,7 +106,7 @@ export function readUpTo(id: string, seq: number): void {
   } else void reloadConversation(id);
 }
 
-const activity = (c: Conversation) => c.lastMessage?.ts ?? (c as { createdAt?: number }).createdAt ?? 0;
+const activity = (c: Conversation) => c.lastMessage?.ts ?? c.createdAt;
 
 export function renderList(): void {
   conversations.sort((a, b) => activity(b) - activity(a));

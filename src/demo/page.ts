@@ -2,19 +2,17 @@
 // one WebSocket per tab. Each tab is a device (its id in sessionStorage: two tabs differ, a reload keeps
 // it). The conversation list and history come from the API, live traffic from the socket. Bundled for
 // the browser by esbuild (scripts/build.mjs); no framework, text only through textContent.
-import { addMembers, api, ApiError, createGroup, removeMember, type Conversation } from './api.js';
+import { connect, newMessageId, type ChatClient, type ChatMessage, type ClientState } from '../client/index.js';
+import { api, ApiError, type Conversation } from './api.js';
 import { el, notice, ui } from './dom.js';
-import { connect, newMessageId, type ChatLink, type LinkState } from './link.js';
 import { dropConversation, findConversation, findDirect, initList, messageArrived, readUpTo, reloadConversation, reloadList, setOpen, titleOf } from './list.js';
 import { loadReceipts, recordReceipt } from './receipts.js';
 import * as thread from './thread.js';
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${document.body.dataset.wsPath || '/ws'}`;
-const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 3500;
-let link: ChatLink | undefined;
+let client: ChatClient | undefined;
 let me = '';
-let typingSentAt = 0;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
 
 function deviceId(): string {
@@ -45,9 +43,10 @@ function start(userId: string): void {
   ui.whoami.hidden = ui.logout.hidden = false;
   ui.whoami.textContent = `signed in as ${me}`;
   loadReceipts(me);
-  initList(me, (conversation) => void openConversation(conversation));
-  thread.initThread(me, (conversationId, seq) => {
-    link?.markRead(conversationId, seq);
+  const link = (client = connect({ url: wsUrl, device: deviceId() }));
+  initList(me, link.conversations, (conversation) => void openConversation(conversation));
+  thread.initThread(me, link, (conversationId, seq) => {
+    link.markRead(conversationId, seq);
     readUpTo(conversationId, seq);
   });
   void reloadList().then(
@@ -58,13 +57,13 @@ function start(userId: string): void {
     },
     () => notice('The conversation list could not be loaded', 'warn'),
   );
-  link = connect({ url: wsUrl, device: deviceId() });
   link.on('state', showState);
   link.on('ready', ({ replayed }) => {
     if (replayed > 0) notice(`Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`);
     void reloadList(); // conversation events are live only: refetch after every (re)connect
   });
   link.on('message', received);
+  link.on('gap', ({ conversationId, fromSeq, toSeq }) => void thread.fillGap(conversationId, fromSeq, toSeq));
   link.on('delivered', ({ messageId }) => thread.deliveredAck(messageId));
   link.on('receipt', ({ conversationId, userId: who, deliveredSeq, readSeq }) => {
     if (recordReceipt(conversationId, who, deliveredSeq, readSeq) && thread.currentThread()?.conversationId === conversationId) thread.refreshTicks();
@@ -76,8 +75,7 @@ function start(userId: string): void {
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => (ui.typing.textContent = ''), TYPING_SHOWN_MS);
   });
-  link.on('conversation', ({ conversation }) => {
-    const { conversationId, members = [], memberCount = 0 } = conversation as { conversationId: string; members?: string[]; memberCount?: number };
+  link.on('conversation', ({ conversation: { conversationId, members, memberCount } }) => {
     const gone = memberCount <= members.length && !members.includes(me); // members holds the first 100 only
     void conversationChanged(conversationId, gone);
   });
@@ -88,8 +86,8 @@ function start(userId: string): void {
 }
 
 function signedOut(reason = ''): void {
-  link?.close();
-  link = undefined;
+  client?.close();
+  client = undefined;
   me = '';
   thread.closeThread();
   ui.conversations.replaceChildren();
@@ -100,7 +98,7 @@ function signedOut(reason = ''): void {
   showState('signed out');
 }
 
-function showState(state: LinkState | 'signed out'): void {
+function showState(state: ClientState | 'signed out'): void {
   ui.connection.dataset.state = state === 'signed out' ? 'signed-out' : state;
   ui.connection.textContent = state === 'ready' ? 'online' : state;
 }
@@ -148,7 +146,7 @@ function showHeader(conversation: Conversation): void {
         const remove = el('button', 'link', '✕');
         remove.type = 'button';
         remove.title = `Remove ${member}`;
-        remove.addEventListener('click', () => void changeMembers(() => removeMember(conversation.conversationId, member)));
+        remove.addEventListener('click', () => void changeMembers(() => client!.conversations.removeMember(conversation.conversationId, member)));
         li.append(remove);
       }
       return li;
@@ -184,7 +182,10 @@ async function conversationChanged(id: string, gone = false): Promise<void> {
   thread.refreshTicks();
 }
 
-function received(message: { messageId: string; conversationId: string; seq: number; from: string; body: string; ts: number }): void {
+function received(chatMessage: ChatMessage): void {
+  const { conversationId, seq } = chatMessage;
+  if (conversationId === undefined || seq === undefined) return; // a v1 server: this page needs v1.1
+  const message = { ...chatMessage, conversationId, seq };
   const open = thread.currentThread();
   // A direct chat opened before its first message gets its id from the first message either way.
   if (open && !open.conversationId && open.peer && (message.from === open.peer || message.from === me) && message.conversationId.startsWith('d:')) {
@@ -192,10 +193,7 @@ function received(message: { messageId: string; conversationId: string; seq: num
   }
   const here = open?.conversationId === message.conversationId;
   if (here && message.from === open.peer) notice(''); // the peer wrote: the "cannot check" notice is moot
-  if (here) {
-    void thread.fillGap(message.conversationId, message.seq);
-    thread.show(message);
-  }
+  if (here) thread.show(message);
   const readNow = here && document.visibilityState === 'visible';
   if (!messageArrived(message, readNow)) {
     void reloadList().then(() => {
@@ -212,14 +210,16 @@ function received(message: { messageId: string; conversationId: string; seq: num
 function sendCurrent(): void {
   const open = thread.currentThread();
   const body = ui.body.value;
-  if (!link || !open || body.trim() === '') return;
+  if (!client || !open || body.trim() === '') return;
   ui.body.value = '';
   const messageId = newMessageId();
   const target = open.conversationId ? { conversationId: open.conversationId } : { to: open.peer! };
   thread.show({ messageId, from: me, body, ts: Date.now() }, true);
-  link.send(target, body, { messageId }).then(
-    (ack) => {
-      thread.acked(messageId, ack.conversationId, ack.seq);
+  client.send(target, body, { messageId }).then(
+    ({ conversationId, seq, ts }) => {
+      if (conversationId === undefined || seq === undefined) return;
+      thread.acked(messageId, conversationId, seq);
+      const ack = { conversationId, seq, ts };
       if (!messageArrived({ ...ack, messageId, from: me, body }, true)) {
         void reloadList().then(() => {
           const fresh = findConversation(ack.conversationId);
@@ -254,7 +254,7 @@ ui.peerForm.addEventListener('submit', (event) => {
 ui.groupForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const members = ui.groupMembers.value.split(/[\s,]+/).filter((member) => member && member !== me);
-  createGroup(ui.groupTitle.value.trim(), members).then(
+  client?.conversations.create({ title: ui.groupTitle.value.trim(), members }).then(
     (group) => {
       ui.groupForm.reset();
       ui.newGroup.open = false;
@@ -267,11 +267,11 @@ ui.addForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const id = thread.currentThread()?.conversationId;
   const member = ui.addMember.value.trim();
-  if (id && member) void changeMembers(() => addMembers(id, [member])).then(() => ui.addForm.reset());
+  if (id && member && client) void changeMembers(() => client!.conversations.addMembers(id, [member])).then(() => ui.addForm.reset());
 });
 ui.leave.addEventListener('click', () => {
   const id = thread.currentThread()?.conversationId;
-  if (id) void changeMembers(() => removeMember(id, me), true);
+  if (id && client) void changeMembers(() => client!.conversations.leave(id), true);
 });
 ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -279,9 +279,7 @@ ui.composer.addEventListener('submit', (event) => {
 });
 ui.body.addEventListener('input', () => {
   const id = thread.currentThread()?.conversationId;
-  if (!id || !ui.body.value || Date.now() - typingSentAt < TYPING_EVERY_MS) return;
-  typingSentAt = Date.now();
-  link?.typing(id);
+  if (id && ui.body.value) client?.typing(id); // the SDK throttles it to the server's 2 s rule
 });
 ui.messages.addEventListener('scroll', () => void thread.loadOlder());
 document.addEventListener('visibilitychange', () => thread.seen());

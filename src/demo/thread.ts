@@ -1,7 +1,8 @@
 // The open conversation: its messages in seq order (the newest page from history, older pages as the
 // user scrolls up, live ones appended), each once, with ticks from acks and receipts. Every message
 // element carries data-message-id, data-seq, data-from and data-status for the browser test.
-import { history, type Conversation, type HistoryMessage } from './api.js';
+import type { ChatClient, HistoryMessage, HistoryPage } from '../client/index.js';
+import type { Conversation } from './api.js';
 import { el, notice, ui, when } from './dom.js';
 import { lowestMarks } from './receipts.js';
 
@@ -35,6 +36,8 @@ export interface Thread {
 }
 
 let me = '';
+let client: ChatClient;
+let pages: AsyncGenerator<HistoryPage, void, undefined> | undefined;
 let thread: Thread | undefined;
 let generation = 0;
 let items = new Map<string, Item>();
@@ -43,8 +46,9 @@ let hasMore = false;
 let loading = false;
 let onSeen: (conversationId: string, seq: number) => void = () => undefined;
 
-export function initThread(userId: string, seen: (conversationId: string, seq: number) => void): void {
+export function initThread(userId: string, chat: ChatClient, seen: (conversationId: string, seq: number) => void): void {
   me = userId;
+  client = chat;
   onSeen = seen;
   thread = undefined;
   items = new Map();
@@ -59,6 +63,8 @@ export async function openThread(next: Thread): Promise<void> {
   items = new Map();
   oldest = 0;
   hasMore = false;
+  void pages?.return();
+  pages = undefined;
   ui.messages.replaceChildren();
   delete ui.messages.dataset.hasMore;
   ui.typing.textContent = '';
@@ -66,9 +72,10 @@ export async function openThread(next: Thread): Promise<void> {
   if (!next.conversationId) return;
   loading = true;
   try {
-    const page = await history(next.conversationId);
+    pages = client.history(next.conversationId, { limit: PAGE }); // newest page first, then older ones
+    const page = await pages.next();
     if (mine !== generation) return;
-    addHistory(page.messages, page.hasMore);
+    addHistory(page.done ? [] : page.value.messages, !page.done && page.value.hasMore);
     ui.messages.scrollTop = ui.messages.scrollHeight;
     ui.messages.dataset.hasMore = String(hasMore);
   } catch (error) {
@@ -95,14 +102,14 @@ function addHistory(messages: readonly HistoryMessage[], more: boolean): void {
 
 /** Older pages as the list nears its top, keeping what is on screen where it was. */
 export async function loadOlder(): Promise<void> {
-  if (!thread?.conversationId || loading || !hasMore || ui.messages.scrollTop > 80) return;
+  if (!thread?.conversationId || !pages || loading || !hasMore || ui.messages.scrollTop > 80) return;
   const mine = generation;
   loading = true;
   try {
-    const page = await history(thread.conversationId, oldest, PAGE);
+    const page = await pages!.next();
     if (mine !== generation) return;
     const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
-    addHistory(page.messages, page.hasMore);
+    addHistory(page.done ? [] : page.value.messages, !page.done && page.value.hasMore);
     ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
     ui.messages.dataset.hasMore = String(hasMore);
   } finally {
@@ -110,11 +117,14 @@ export async function loadOlder(): Promise<void> {
   }
 }
 
-/** A live message past a hole (a new device is replayed only what no device confirmed): fill it from history. */
-export async function fillGap(conversationId: string, seq: number): Promise<void> {
-  const top = highestSeq();
-  if (!top || seq <= top + 1 || thread?.conversationId !== conversationId) return;
-  const page = await history(conversationId, seq, Math.min(seq - top - 1, 200));
+/**
+ * Messages the socket will not bring (the SDK's `gap`: a new device is replayed only what no device of
+ * the user confirmed): fetched from history when they belong to what is on screen.
+ */
+export async function fillGap(conversationId: string, fromSeq: number, toSeq: number): Promise<void> {
+  if (thread?.conversationId !== conversationId || toSeq < oldest) return;
+  const from = Math.max(fromSeq, oldest);
+  const page = await client.conversations.page(conversationId, { before: toSeq + 1, limit: Math.min(toSeq - from + 1, 200) });
   if (thread?.conversationId === conversationId) for (const message of page.messages) show(message);
 }
 
