@@ -1,8 +1,6 @@
 // Element lookups and small builders shared by the page's parts. Text goes in through textContent only:
 // message bodies, titles and user ids are untrusted.
 
-export const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text?: string): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   if (className) element.className = className;
@@ -11,43 +9,44 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = ''
 }
 
 /** Time only for today's messages; the date too for older ones. */
-export function when(ts: number, withSeconds = false): string {
+export function when(ts: number): string {
   const date = new Date(ts);
-  const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', ...(withSeconds ? { second: '2-digit' } : {}) });
-  if (date.toDateString() === new Date().toDateString()) return time;
-  return `${date.toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' })} ${time}`;
+  return date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : date.toLocaleString();
 }
 
-export const ui = {
-  connection: byId<HTMLSpanElement>('connection'),
-  whoami: byId<HTMLSpanElement>('whoami'),
-  logout: byId<HTMLButtonElement>('logout'),
-  auth: byId<HTMLElement>('auth'),
-  authForm: byId<HTMLFormElement>('auth-form'),
-  username: byId<HTMLInputElement>('username'),
-  password: byId<HTMLInputElement>('password'),
-  register: byId<HTMLButtonElement>('register'),
-  authError: byId<HTMLParagraphElement>('auth-error'),
-  chat: byId<HTMLElement>('chat'),
-  peerForm: byId<HTMLFormElement>('peer-form'),
-  peer: byId<HTMLInputElement>('peer'),
-  newGroup: byId<HTMLDetailsElement>('new-group'),
-  groupForm: byId<HTMLFormElement>('group-form'),
-  groupTitle: byId<HTMLInputElement>('group-title'),
-  groupMembers: byId<HTMLInputElement>('group-members'),
-  conversations: byId<HTMLUListElement>('conversations'),
-  title: byId<HTMLHeadingElement>('conversation-title'),
-  typing: byId<HTMLSpanElement>('typing'),
-  groupPanel: byId<HTMLDivElement>('group-panel'),
-  members: byId<HTMLUListElement>('members'),
-  addForm: byId<HTMLFormElement>('add-form'),
-  addMember: byId<HTMLInputElement>('add-member'),
-  leave: byId<HTMLButtonElement>('leave'),
-  notice: byId<HTMLParagraphElement>('notice'),
-  messages: byId<HTMLOListElement>('messages'),
-  composer: byId<HTMLFormElement>('composer'),
-  body: byId<HTMLInputElement>('body'),
-  send: byId<HTMLButtonElement>('send'),
+/** The page's elements by id: `ui.authForm` is #auth-form (looked up once, on first use). */
+export const ui = new Proxy({} as Record<string, HTMLElement>, {
+  get: (found, key: string) => (found[key] ??= document.getElementById(key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))!),
+}) as unknown as {
+  readonly connection: HTMLSpanElement;
+  readonly whoami: HTMLSpanElement;
+  readonly logout: HTMLButtonElement;
+  readonly auth: HTMLElement;
+  readonly authForm: HTMLFormElement;
+  readonly username: HTMLInputElement;
+  readonly password: HTMLInputElement;
+  readonly register: HTMLButtonElement;
+  readonly authError: HTMLParagraphElement;
+  readonly chat: HTMLElement;
+  readonly peerForm: HTMLFormElement;
+  readonly peer: HTMLInputElement;
+  readonly newGroup: HTMLDetailsElement;
+  readonly groupForm: HTMLFormElement;
+  readonly groupTitle: HTMLInputElement;
+  readonly groupMembers: HTMLInputElement;
+  readonly conversations: HTMLUListElement;
+  readonly conversationTitle: HTMLHeadingElement;
+  readonly typing: HTMLSpanElement;
+  readonly groupPanel: HTMLDivElement;
+  readonly members: HTMLUListElement;
+  readonly addForm: HTMLFormElement;
+  readonly addMember: HTMLInputElement;
+  readonly leave: HTMLButtonElement;
+  readonly notice: HTMLParagraphElement;
+  readonly messages: HTMLOListElement;
+  readonly composer: HTMLFormElement;
+  readonly body: HTMLInputElement;
+  readonly send: HTMLButtonElement;
 };
 
 export function notice(text: string, kind: 'ok' | 'warn' = 'ok'): void {

@@ -118,7 +118,7 @@ function openPeer(peer: string): void {
   const existing = findDirect(peer);
   if (existing) return void openConversation(existing);
   setOpen(undefined);
-  ui.title.textContent = `Chat with ${peer}`;
+  ui.conversationTitle.textContent = `Chat with ${peer}`;
   ui.groupPanel.hidden = true;
   // The server trusts any token signed with its secret and has no account lookup route, so the page
   // cannot tell a user without an account from one who never wrote: it says so instead of guessing.
@@ -133,7 +133,7 @@ function openPeer(peer: string): void {
 }
 
 function showHeader(conversation: Conversation): void {
-  ui.title.textContent = conversation.kind === 'group' ? `${titleOf(conversation)} (${conversation.memberCount})` : `Chat with ${titleOf(conversation)}`;
+  ui.conversationTitle.textContent = conversation.kind === 'group' ? `${titleOf(conversation)} (${conversation.memberCount})` : `Chat with ${titleOf(conversation)}`;
   ui.groupPanel.hidden = conversation.kind !== 'group';
   if (conversation.kind !== 'group') return;
   const owner = conversation.ownerId === me;
@@ -173,7 +173,7 @@ async function conversationChanged(id: string, gone = false): Promise<void> {
   if (!fresh) {
     thread.closeThread();
     ui.groupPanel.hidden = true;
-    ui.title.textContent = 'Pick a conversation';
+    ui.conversationTitle.textContent = 'Pick a conversation';
     notice('You are no longer a member of that group');
     return;
   }
@@ -183,28 +183,32 @@ async function conversationChanged(id: string, gone = false): Promise<void> {
 }
 
 function received(chatMessage: ChatMessage): void {
-  const { conversationId, seq } = chatMessage;
+  const { conversationId, seq, from, to } = chatMessage;
   if (conversationId === undefined || seq === undefined) return; // a v1 server: this page needs v1.1
   const message = { ...chatMessage, conversationId, seq };
   const open = thread.currentThread();
-  // A direct chat opened before its first message gets its id from the first message either way.
-  if (open && !open.conversationId && open.peer && (message.from === open.peer || message.from === me) && message.conversationId.startsWith('d:')) {
-    open.conversationId = message.conversationId;
-  }
-  const here = open?.conversationId === message.conversationId;
-  if (here && message.from === open.peer) notice(''); // the peer wrote: the "cannot check" notice is moot
+  // A direct chat opened before its first message takes its id from the first one between the two.
+  if (open && !open.conversationId && to !== undefined && [from, to].includes(open.peer!) && [from, to].includes(me)) open.conversationId = conversationId;
+  const here = open?.conversationId === conversationId;
+  if (here && from === open.peer) notice(''); // the peer wrote: the "cannot check" notice is moot
   if (here) thread.show(message);
   const readNow = here && document.visibilityState === 'visible';
-  if (!messageArrived(message, readNow)) {
-    void reloadList().then(() => {
-      const fresh = findConversation(message.conversationId);
-      if (here && open && fresh && !open.conversation) {
-        open.conversation = fresh;
-        setOpen(fresh.conversationId);
-      }
-    });
-  }
+  listed(message, readNow);
   if (readNow) thread.seen();
+}
+
+/** A message received, or one of ours stored: the list entry moves, or a new conversation is fetched. */
+function listed(message: Parameters<typeof messageArrived>[0], readNow: boolean): void {
+  if (messageArrived(message, readNow)) return;
+  void reloadList().then(() => {
+    const fresh = findConversation(message.conversationId);
+    const open = thread.currentThread();
+    if (fresh && open?.conversationId === message.conversationId && !open.conversation) {
+      open.conversation = fresh;
+      setOpen(fresh.conversationId);
+      thread.refreshTicks();
+    }
+  });
 }
 
 function sendCurrent(): void {
@@ -213,24 +217,12 @@ function sendCurrent(): void {
   if (!client || !open || body.trim() === '') return;
   ui.body.value = '';
   const messageId = newMessageId();
-  const target = open.conversationId ? { conversationId: open.conversationId } : { to: open.peer! };
   thread.show({ messageId, from: me, body, ts: Date.now() }, true);
-  client.send(target, body, { messageId }).then(
+  client.send(open.conversationId ? { conversationId: open.conversationId } : { to: open.peer! }, body, { messageId }).then(
     ({ conversationId, seq, ts }) => {
       if (conversationId === undefined || seq === undefined) return;
       thread.acked(messageId, conversationId, seq);
-      const ack = { conversationId, seq, ts };
-      if (!messageArrived({ ...ack, messageId, from: me, body }, true)) {
-        void reloadList().then(() => {
-          const fresh = findConversation(ack.conversationId);
-          const current = thread.currentThread();
-          if (fresh && current?.conversationId === ack.conversationId) {
-            current.conversation = fresh;
-            setOpen(fresh.conversationId);
-            thread.refreshTicks();
-          }
-        });
-      }
+      listed({ conversationId, seq, ts, messageId, from: me, body }, true);
     },
     (error: Error) => thread.failed(messageId, error.message),
   );
@@ -255,10 +247,12 @@ ui.groupForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const members = ui.groupMembers.value.split(/[\s,]+/).filter((member) => member && member !== me);
   client?.conversations.create({ title: ui.groupTitle.value.trim(), members }).then(
-    (group) => {
+    async ({ conversationId }) => {
       ui.groupForm.reset();
       ui.newGroup.open = false;
-      return reloadList().then(() => openConversation(findConversation(group.conversationId) ?? { ...group, lastSeq: 0, lastMessage: null, readSeq: 0, unread: 0 }));
+      await reloadList();
+      const group = findConversation(conversationId);
+      if (group) await openConversation(group);
     },
     (error: Error) => notice(`The group was not created: ${error.message}`, 'warn'),
   );

@@ -1,7 +1,7 @@
 // The open conversation: its messages in seq order (the newest page from history, older pages as the
 // user scrolls up, live ones appended), each once, with ticks from acks and receipts. Every message
 // element carries data-message-id, data-seq, data-from and data-status for the browser test.
-import type { ChatClient, HistoryMessage, HistoryPage } from '../client/index.js';
+import type { ChatClient, HistoryPage } from '../client/index.js';
 import type { Conversation } from './api.js';
 import { el, notice, ui, when } from './dom.js';
 import { lowestMarks } from './receipts.js';
@@ -58,60 +58,47 @@ export function initThread(userId: string, chat: ChatClient, seen: (conversation
 export const currentThread = () => thread;
 
 export async function openThread(next: Thread): Promise<void> {
-  const mine = ++generation;
+  generation++;
   thread = next;
   items = new Map();
   oldest = 0;
-  hasMore = false;
   void pages?.return();
-  pages = undefined;
+  pages = next.conversationId ? client.history(next.conversationId, { limit: PAGE }) : undefined; // newest page first
   ui.messages.replaceChildren();
-  delete ui.messages.dataset.hasMore;
   ui.typing.textContent = '';
   ui.body.disabled = ui.send.disabled = false;
-  if (!next.conversationId) return;
-  loading = true;
-  try {
-    pages = client.history(next.conversationId, { limit: PAGE }); // newest page first, then older ones
-    const page = await pages.next();
-    if (mine !== generation) return;
-    addHistory(page.done ? [] : page.value.messages, !page.done && page.value.hasMore);
-    ui.messages.scrollTop = ui.messages.scrollHeight;
-    ui.messages.dataset.hasMore = String(hasMore);
-  } catch (error) {
-    notice(`History could not be loaded: ${(error as Error).message}`, 'warn');
-  } finally {
-    if (mine === generation) loading = false;
-  }
+  if (pages) await nextPage();
   seen();
 }
 
 export function closeThread(): void {
   generation++;
-  thread = undefined;
+  thread = pages = undefined;
   items = new Map();
   ui.messages.replaceChildren();
   ui.body.disabled = ui.send.disabled = true;
 }
 
-function addHistory(messages: readonly HistoryMessage[], more: boolean): void {
-  for (const message of messages) show(message);
-  if (messages.length) oldest = oldest ? Math.min(oldest, messages[0]!.seq) : messages[0]!.seq;
-  hasMore = more;
+/** Older pages as the list nears its top. */
+export function loadOlder(): void {
+  if (pages && !loading && hasMore && ui.messages.scrollTop < 80) void nextPage();
 }
 
-/** Older pages as the list nears its top, keeping what is on screen where it was. */
-export async function loadOlder(): Promise<void> {
-  if (!thread?.conversationId || !pages || loading || !hasMore || ui.messages.scrollTop > 80) return;
+/** The next page back from history, keeping what is on screen where it was (the first one: at the bottom). */
+async function nextPage(): Promise<void> {
   const mine = generation;
   loading = true;
   try {
     const page = await pages!.next();
+    const value = page.done ? undefined : page.value;
     if (mine !== generation) return;
     const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
-    addHistory(page.done ? [] : page.value.messages, !page.done && page.value.hasMore);
+    for (const message of value?.messages ?? []) show(message);
+    oldest = value?.messages[0]?.seq ?? oldest;
+    ui.messages.dataset.hasMore = String((hasMore = !!value?.hasMore));
     ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
-    ui.messages.dataset.hasMore = String(hasMore);
+  } catch (error) {
+    notice(`History could not be loaded: ${(error as Error).message}`, 'warn');
   } finally {
     if (mine === generation) loading = false;
   }
@@ -141,7 +128,7 @@ export function show(message: Shown, sending = false): void {
   element.dataset.from = message.from;
   if (thread?.conversation?.kind === 'group' && !mine) element.append(el('span', 'from', message.from));
   const meta = el('span', 'meta');
-  meta.append(el('time', '', when(message.ts, true)), el('span', 'tick'));
+  meta.append(el('time', '', when(message.ts)), el('span', 'tick'));
   element.append(el('span', 'body', message.body), meta); // textContent: bodies are untrusted
   const item: Item = { messageId: message.messageId, seq: undefined, mine, deliveredAck: false, failed: false, element };
   items.set(message.messageId, item);
