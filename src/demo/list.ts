@@ -23,17 +23,8 @@ export const findConversation = (id: string) => conversations.find((c) => c.conv
 export const findDirect = (peer: string) => conversations.find((c) => c.kind === 'direct' && c.peer === peer);
 export const titleOf = (c: Conversation) => (c.kind === 'direct' ? (c.peer ?? '') : (c.title ?? 'group'));
 
-/** Every conversation, most recent activity first (ten pages at most: this is a demo). */
-async function listAll(): Promise<Conversation[]> {
-  const all: Conversation[] = [];
-  let cursor: string | null = null;
-  for (let page = 0; page < 10; page++) {
-    const answer = await sdk.list({ cursor, limit: 100 });
-    all.push(...answer.conversations.map((item) => ({ ...item })));
-    if (!(cursor = answer.next)) break;
-  }
-  return all;
-}
+/** The 100 most recently active conversations (a demo shows no more). */
+const listAll = async () => (await sdk.list({ limit: 100 })).conversations.map((item): Conversation => ({ ...item }));
 
 let reloading: Promise<void> | undefined;
 let again = false;
@@ -52,18 +43,6 @@ export function reloadList(): Promise<void> {
     } while (again);
   })().finally(() => (reloading = undefined));
   return reloading;
-}
-
-/** One conversation fetched again (its unread count after a read elsewhere, its members after a change). */
-export async function reloadConversation(id: string): Promise<Conversation | undefined> {
-  try {
-    const fresh: Conversation = { ...(await sdk.get(id)) };
-    conversations = [fresh, ...conversations.filter((c) => c.conversationId !== id)];
-  } catch {
-    conversations = conversations.filter((c) => c.conversationId !== id); // left or removed: 404
-  }
-  renderList();
-  return findConversation(id);
 }
 
 /** Left or removed: gone from the list without asking the server (which would answer 404). */
@@ -103,7 +82,7 @@ export function readUpTo(id: string, seq: number): void {
   if (seq >= c.lastSeq) {
     c.unread = 0;
     renderList();
-  } else void reloadConversation(id);
+  } else void reloadList(); // read part of it elsewhere: the server counts what is left
 }
 
 const activity = (c: Conversation) => c.lastMessage?.ts ?? c.createdAt;
@@ -113,21 +92,17 @@ export function renderList(): void {
   ui.conversations.replaceChildren(
     ...conversations.map((c) => {
       const button = el('button');
-      button.type = 'button';
       button.dataset.conversationId = c.conversationId;
-      button.dataset.kind = c.kind;
+      button.dataset.kind = c.kind; // a group is labelled by the style sheet
       if (c.peer) button.dataset.peer = c.peer;
       button.setAttribute('aria-current', String(c.conversationId === openId));
-      const top = el('span', 'top');
-      const label = el('span', 'name', titleOf(c));
-      if (c.kind === 'group') label.prepend(el('span', 'kind', 'group'));
-      top.append(label);
-      if (c.lastMessage) top.append(el('time', '', when(c.lastMessage.ts)));
-      const bottom = el('span', 'bottom');
       const last = c.lastMessage;
-      bottom.append(el('span', 'preview', last ? `${last.from === me ? 'You' : last.from}: ${last.body}` : 'No messages yet'));
-      if (c.unread > 0) bottom.append(el('span', 'unread', c.unread >= 999 ? '999+' : String(c.unread)));
-      button.append(top, bottom);
+      button.append(
+        el('span', 'name', titleOf(c)),
+        el('time', '', last ? when(last.ts) : ''),
+        el('span', 'preview', last ? `${last.from === me ? 'You' : last.from}: ${last.body}` : 'No messages yet'),
+      );
+      if (c.unread > 0) button.append(el('span', 'unread', c.unread >= 999 ? '999+' : String(c.unread)));
       button.addEventListener('click', () => onOpen(c));
       const li = el('li');
       li.append(button);

@@ -3,9 +3,9 @@
 // it). The conversation list and history come from the API, live traffic from the socket. Bundled for
 // the browser by esbuild (scripts/build.mjs); no framework, text only through textContent.
 import { connect, newMessageId, type ChatClient, type ChatMessage, type ClientState } from '../client/index.js';
-import { api, ApiError, type Conversation } from './api.js';
+import { account, type Conversation } from './api.js';
 import { el, notice, ui } from './dom.js';
-import { dropConversation, findConversation, findDirect, initList, messageArrived, readUpTo, reloadConversation, reloadList, setOpen, titleOf } from './list.js';
+import { dropConversation, findConversation, findDirect, initList, messageArrived, readUpTo, reloadList, setOpen, titleOf } from './list.js';
 import { loadReceipts, recordReceipt } from './receipts.js';
 import * as thread from './thread.js';
 
@@ -17,54 +17,58 @@ let typingTimer: ReturnType<typeof setTimeout> | undefined;
 
 function deviceId(): string {
   let id = sessionStorage.getItem('demo.device');
-  if (!id) sessionStorage.setItem('demo.device', (id = `tab-${crypto.randomUUID().slice(0, 8)}`));
+  if (!id) sessionStorage.setItem('demo.device', (id = `tab${newMessageId()}`));
   return id;
 }
 
+/** Shows the chat (signed in) or the login form (signed out). */
+function signedIn(yes: boolean): void {
+  ui.auth.hidden = yes;
+  ui.chat.hidden = ui.whoami.hidden = ui.logout.hidden = !yes;
+}
+
 // ---- accounts ----------------------------------------------------------------------------------
+
+const UNREACHABLE = 'The server cannot be reached';
 
 async function authenticate(kind: 'login' | 'register'): Promise<void> {
   ui.authError.textContent = '';
   if (!ui.authForm.reportValidity()) return;
   try {
-    const data = await api('POST', `/api/auth/${kind}`, { username: ui.username.value, password: ui.password.value });
-    start(String(data.userId));
-  } catch (error) {
-    const retry = error instanceof ApiError && error.status === 429 && error.retryAfter ? ` (in ${error.retryAfter} s)` : '';
-    ui.authError.textContent = error instanceof ApiError ? `${error.message}${retry}` : 'The server cannot be reached';
+    const { ok, data, error } = await account(`/api/auth/${kind}`, { username: ui.username.value, password: ui.password.value });
+    if (ok) start(String(data.userId));
+    else ui.authError.textContent = error;
+  } catch {
+    ui.authError.textContent = UNREACHABLE;
   }
 }
 
 function start(userId: string): void {
   me = userId;
   ui.password.value = '';
-  ui.auth.hidden = true;
-  ui.chat.hidden = false;
-  ui.whoami.hidden = ui.logout.hidden = false;
+  signedIn(true);
   ui.whoami.textContent = `signed in as ${me}`;
   loadReceipts(me);
   const link = (client = connect({ url: wsUrl, device: deviceId() }));
   initList(me, link.conversations, (conversation) => void openConversation(conversation));
-  thread.initThread(me, link, (conversationId, seq) => {
-    link.markRead(conversationId, seq);
-    readUpTo(conversationId, seq);
-  });
-  void reloadList().then(
-    () => {
-      // A reload reopens what this tab had open.
-      const last = findConversation(sessionStorage.getItem('demo.open') ?? '');
-      if (last && !thread.currentThread()) void openConversation(last);
-    },
-    () => notice('The conversation list could not be loaded', 'warn'),
-  );
+  // Read marks come back as receipts to every device of this user, this one too: they clear the badges.
+  thread.initThread(me, link, (conversationId, seq) => link.markRead(conversationId, seq));
   link.on('state', showState);
   link.on('ready', ({ replayed }) => {
     if (replayed > 0) notice(`Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`);
-    void reloadList(); // conversation events are live only: refetch after every (re)connect
+    // Conversation events are live only: the list is fetched after every (re)connect. The first time,
+    // the conversation this tab had open before a reload opens again.
+    reloadList().then(
+      () => {
+        const last = findConversation(sessionStorage.getItem('demo.open') ?? '');
+        if (last && !thread.currentThread()) void openConversation(last);
+      },
+      () => notice('The conversation list could not be loaded', 'warn'),
+    );
   });
   link.on('message', received);
   link.on('gap', ({ conversationId, fromSeq, toSeq }) => void thread.fillGap(conversationId, fromSeq, toSeq));
-  link.on('delivered', ({ messageId }) => thread.deliveredAck(messageId));
+  link.on('delivered', ({ messageId }) => thread.update(messageId));
   link.on('receipt', ({ conversationId, userId: who, deliveredSeq, readSeq }) => {
     if (recordReceipt(conversationId, who, deliveredSeq, readSeq) && thread.currentThread()?.conversationId === conversationId) thread.refreshTicks();
     if (who === me && readSeq) readUpTo(conversationId, readSeq); // read on another device: clear the badge here
@@ -91,9 +95,7 @@ function signedOut(reason = ''): void {
   me = '';
   thread.closeThread();
   ui.conversations.replaceChildren();
-  ui.chat.hidden = true;
-  ui.auth.hidden = false;
-  ui.whoami.hidden = ui.logout.hidden = true;
+  signedIn(false);
   ui.authError.textContent = reason;
   showState('signed out');
 }
@@ -122,12 +124,7 @@ function openPeer(peer: string): void {
   ui.groupPanel.hidden = true;
   // The server trusts any token signed with its secret and has no account lookup route, so the page
   // cannot tell a user without an account from one who never wrote: it says so instead of guessing.
-  notice(
-    peer === me
-      ? 'This is you.'
-      : `New conversation: ${peer} has not written with you yet. This server cannot check that ${peer} has an account here; your messages are stored and wait for ${peer} to connect.`,
-    'warn',
-  );
+  notice(`New conversation. This server cannot check that ${peer} has an account here: messages are stored and wait for ${peer} to connect.`, 'warn');
   void thread.openThread({ conversationId: undefined, peer, conversation: undefined });
   ui.body.focus();
 }
@@ -144,7 +141,6 @@ function showHeader(conversation: Conversation): void {
       li.dataset.member = member;
       if (owner && member !== me) {
         const remove = el('button', 'link', '✕');
-        remove.type = 'button';
         remove.title = `Remove ${member}`;
         remove.addEventListener('click', () => void changeMembers(() => client!.conversations.removeMember(conversation.conversationId, member)));
         li.append(remove);
@@ -167,19 +163,20 @@ async function changeMembers(change: () => Promise<unknown>, gone = false): Prom
 /** Members or title changed, or we joined, left or were removed: refetch it, and the header if it is open. */
 async function conversationChanged(id: string, gone = false): Promise<void> {
   if (gone) dropConversation(id);
-  const fresh = gone ? undefined : await reloadConversation(id);
+  else await reloadList();
   const open = thread.currentThread();
+  const fresh = findConversation(id);
   if (open?.conversationId !== id) return;
-  if (!fresh) {
+  if (gone) {
     thread.closeThread();
     ui.groupPanel.hidden = true;
     ui.conversationTitle.textContent = 'Pick a conversation';
     notice('You are no longer a member of that group');
-    return;
+  } else if (fresh) {
+    open.conversation = fresh;
+    showHeader(fresh);
+    thread.refreshTicks();
   }
-  open.conversation = fresh;
-  showHeader(fresh);
-  thread.refreshTicks();
 }
 
 function received(chatMessage: ChatMessage): void {
@@ -224,27 +221,26 @@ function sendCurrent(): void {
       thread.acked(messageId, conversationId, seq);
       listed({ conversationId, seq, ts, messageId, from: me, body }, true);
     },
-    (error: Error) => thread.failed(messageId, error.message),
+    (error: Error) => thread.update(messageId, error.message),
   );
 }
 
 // ---- wiring ------------------------------------------------------------------------------------
 
-ui.authForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  void authenticate('login');
-});
+const onSubmit = (form: HTMLFormElement, handler: () => void) =>
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (form.reportValidity()) handler();
+  });
+
+onSubmit(ui.authForm, () => void authenticate('login'));
 ui.register.addEventListener('click', () => void authenticate('register'));
 ui.logout.addEventListener('click', async () => {
-  await api('POST', '/api/auth/logout', {}).catch(() => undefined);
+  await account('/api/auth/logout', {}).catch(() => undefined);
   signedOut();
 });
-ui.peerForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  if (ui.peerForm.reportValidity()) openPeer(ui.peer.value.trim());
-});
-ui.groupForm.addEventListener('submit', (event) => {
-  event.preventDefault();
+onSubmit(ui.peerForm, () => openPeer(ui.peer.value.trim()));
+onSubmit(ui.groupForm, () => {
   const members = ui.groupMembers.value.split(/[\s,]+/).filter((member) => member && member !== me);
   client?.conversations.create({ title: ui.groupTitle.value.trim(), members }).then(
     async ({ conversationId }) => {
@@ -257,28 +253,23 @@ ui.groupForm.addEventListener('submit', (event) => {
     (error: Error) => notice(`The group was not created: ${error.message}`, 'warn'),
   );
 });
-ui.addForm.addEventListener('submit', (event) => {
-  event.preventDefault();
+onSubmit(ui.addForm, () => {
   const id = thread.currentThread()?.conversationId;
-  const member = ui.addMember.value.trim();
-  if (id && member && client) void changeMembers(() => client!.conversations.addMembers(id, [member])).then(() => ui.addForm.reset());
+  if (id) void changeMembers(() => client!.conversations.addMembers(id, [ui.addMember.value.trim()])).then(() => ui.addForm.reset());
 });
 ui.leave.addEventListener('click', () => {
   const id = thread.currentThread()?.conversationId;
-  if (id && client) void changeMembers(() => client!.conversations.leave(id), true);
+  if (id) void changeMembers(() => client!.conversations.leave(id), true);
 });
-ui.composer.addEventListener('submit', (event) => {
-  event.preventDefault();
-  sendCurrent();
-});
+onSubmit(ui.composer, sendCurrent);
 ui.body.addEventListener('input', () => {
   const id = thread.currentThread()?.conversationId;
   if (id && ui.body.value) client?.typing(id); // the SDK throttles it to the server's 2 s rule
 });
-ui.messages.addEventListener('scroll', () => void thread.loadOlder());
-document.addEventListener('visibilitychange', () => thread.seen());
+ui.messages.addEventListener('scroll', thread.loadOlder);
+document.addEventListener('visibilitychange', thread.seen);
 
-void api('GET', '/api/me').then(
-  (data) => start(String(data.userId)),
-  (error) => signedOut(error instanceof ApiError ? '' : 'The server cannot be reached'),
+void account('/api/me').then(
+  ({ ok, data }) => (ok ? start(String(data.userId)) : signedOut()),
+  () => signedOut(UNREACHABLE),
 );

@@ -30,11 +30,11 @@ export function recordReceipt(conversationId: string, userId: string, deliveredS
   if (d === marks.d && r === marks.r) return false;
   marks.d = d;
   marks.r = r;
-  // Most recently touched last, so the oldest conversations are the ones dropped past the bound.
+  // Most recently touched last, so the one dropped past the bound is the least recently touched.
   delete all[conversationId];
   all[conversationId] = members;
   const ids = Object.keys(all);
-  for (const id of ids.slice(0, Math.max(0, ids.length - MAX_CONVERSATIONS))) delete all[id];
+  if (ids.length > MAX_CONVERSATIONS) delete all[ids[0]!];
   try {
     localStorage.setItem(key, JSON.stringify(all));
   } catch {

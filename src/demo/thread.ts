@@ -11,7 +11,6 @@ const TICK: Record<Status, string> = { sending: '…', sent: '✓', delivered: '
 const PAGE = 50;
 
 interface Item {
-  readonly messageId: string;
   seq: number | undefined;
   readonly mine: boolean;
   deliveredAck: boolean;
@@ -50,9 +49,6 @@ export function initThread(userId: string, chat: ChatClient, seen: (conversation
   me = userId;
   client = chat;
   onSeen = seen;
-  thread = undefined;
-  items = new Map();
-  ui.messages.replaceChildren();
 }
 
 export const currentThread = () => thread;
@@ -130,12 +126,12 @@ export function show(message: Shown, sending = false): void {
   const meta = el('span', 'meta');
   meta.append(el('time', '', when(message.ts)), el('span', 'tick'));
   element.append(el('span', 'body', message.body), meta); // textContent: bodies are untrusted
-  const item: Item = { messageId: message.messageId, seq: undefined, mine, deliveredAck: false, failed: false, element };
+  const item: Item = { seq: undefined, mine, deliveredAck: false, failed: false, element };
   items.set(message.messageId, item);
   const atBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
-  if (message.seq === undefined || sending) ui.messages.append(element);
+  ui.messages.append(element);
+  if (message.seq === undefined || sending) tick(item);
   else place(item, message.seq);
-  tick(item);
   if (atBottom || sending) ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
@@ -143,10 +139,8 @@ export function show(message: Shown, sending = false): void {
 function place(item: Item, seq: number): void {
   item.seq = seq;
   item.element.dataset.seq = String(seq);
-  let after: Element | null = ui.messages.lastElementChild;
-  while (after && (after === item.element || !after.getAttribute('data-seq') || Number(after.getAttribute('data-seq')) > seq)) {
-    after = after.previousElementSibling;
-  }
+  let after = ui.messages.lastElementChild as HTMLElement | null;
+  while (after && (after === item.element || !(Number(after.dataset.seq) <= seq))) after = after.previousElementSibling as HTMLElement | null;
   if (after) after.after(item.element);
   else ui.messages.prepend(item.element);
   tick(item);
@@ -158,7 +152,7 @@ function statusOf(item: Item): Status {
   if (item.seq === undefined) return 'sending';
   const conversation = thread?.conversation;
   const others = conversation ? conversation.members.filter((member) => member !== me) : thread?.peer ? [thread.peer] : [];
-  const marks = thread?.conversationId ? lowestMarks(thread.conversationId, others) : { delivered: 0, read: 0 };
+  const marks = lowestMarks(thread?.conversationId ?? '', others);
   if (marks.read >= item.seq) return 'read';
   if (marks.delivered >= item.seq || item.deliveredAck) return 'delivered';
   return 'sent';
@@ -180,18 +174,12 @@ export function acked(messageId: string, conversationId: string, seq: number): v
   if (item && thread?.conversationId === conversationId) place(item, seq);
 }
 
-export function deliveredAck(messageId: string): void {
+/** One of ours: the recipient's DELIVERED ack, or a send refused for good (`reason`). */
+export function update(messageId: string, reason?: string): void {
   const item = items.get(messageId);
   if (!item) return;
-  item.deliveredAck = true;
-  tick(item);
-}
-
-export function failed(messageId: string, reason: string): void {
-  const item = items.get(messageId);
-  if (!item) return;
-  item.failed = true;
-  item.element.title = reason;
+  if (reason) item.element.title = reason;
+  item[reason ? 'failed' : 'deliveredAck'] = true;
   tick(item);
 }
 
