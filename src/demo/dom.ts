@@ -11,7 +11,8 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = ''
 /** Time only for today's messages; the date too for older ones. */
 export function when(ts: number): string {
   const date = new Date(ts);
-  return date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : date.toLocaleString();
+  const today = date.toDateString() === new Date().toDateString();
+  return today ? date.toLocaleTimeString([], { timeStyle: 'short' }) : date.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
 }
 
 /** The page's elements by id: `ui.authForm` is #auth-form (looked up once, on first use). */

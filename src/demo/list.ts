@@ -24,7 +24,7 @@ export const findDirect = (peer: string) => conversations.find((c) => c.kind ===
 export const titleOf = (c: Conversation) => (c.kind === 'direct' ? (c.peer ?? '') : (c.title ?? 'group'));
 
 /** The 100 most recently active conversations (a demo shows no more). */
-const listAll = async () => (await sdk.list({ limit: 100 })).conversations.map((item): Conversation => ({ ...item }));
+const listAll = async () => (await sdk.list({ limit: 100 })).conversations as Conversation[];
 
 let reloading: Promise<void> | undefined;
 let again = false;

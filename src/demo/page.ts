@@ -97,11 +97,11 @@ function signedOut(reason = ''): void {
   ui.conversations.replaceChildren();
   signedIn(false);
   ui.authError.textContent = reason;
-  showState('signed out');
+  showState('signed-out');
 }
 
-function showState(state: ClientState | 'signed out'): void {
-  ui.connection.dataset.state = state === 'signed out' ? 'signed-out' : state;
+function showState(state: ClientState | 'signed-out'): void {
+  ui.connection.dataset.state = state;
   ui.connection.textContent = state === 'ready' ? 'online' : state;
 }
 
