@@ -25,7 +25,7 @@ await say(ben.page, 'Load test passed: 40k msg/s');
 await ann.page.waitForSelector('#messages li.msg.theirs >> text=Load test');
 await say(ann.page, 'Great work, both of you');
 await waitForStatus(ann.page, 'Great work', 'read');
-await cat.page.waitForTimeout(2500);
+await cat.page.waitForTimeout(2500); // cat typed 'Docs…' just now: one typing notice per 2 s (SDK and server)
 await cat.page.type('#body', 'ship', { delay: 30 });
 await ann.page.waitForSelector('#typing >> text=cat is typing…');
 await ann.page.screenshot({ path: OUT });
