@@ -168,12 +168,19 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     await device2.page.waitForSelector('#messages li.msg.mine >> text=Sent from device 1');
     await screenshot(device2.page, 'devices-1-sent-from-the-other');
 
-    // Device 2 closes; a message arrives; device 2 opens again (a new tab: a new device id, same cookie).
+    // A reload keeps the tab's device id; device 2 closes; a message arrives; device 2 opens again (a new
+    // tab: a new device id, the same cookie).
+    const firstDevice = await deviceOf(u);
+    await u.page.reload();
+    await u.page.waitForSelector('#connection[data-state="ready"]');
+    assert.equal(await deviceOf(u), firstDevice, 'a reload is the same device');
+    const closedDevice = await deviceOf(device2);
     await device2.page.close();
     await post(peer, { to: u.name }, 'While device 2 was closed');
     await u.page.waitForSelector('#messages li.msg.theirs >> text=While device 2 was closed');
     device2.page = await demo.newTab(device2);
     await device2.page.waitForSelector('#connection[data-state="ready"]');
+    assert.notEqual(await deviceOf(device2), closedDevice, 'a new tab is a new device');
     await device2.page.waitForSelector(`${list} >> text=While device 2 was closed`);
     await openFromList(device2.page, { peer });
     await device2.page.waitForSelector('#messages li.msg.theirs >> text=While device 2 was closed');
