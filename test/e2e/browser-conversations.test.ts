@@ -63,7 +63,7 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
       [b, b.name],
     ] as const) {
       await person.page.waitForSelector('#connection[data-state="ready"]');
-      await person.page.waitForFunction((n) => document.querySelectorAll('#messages li.msg').length >= n, expected.length);
+      await person.page.locator('#messages li.msg').nth(expected.length - 1).waitFor();
       const messages = await shown(person.page);
       assert.deepEqual(
         messages.map((m) => m.body),
@@ -157,7 +157,7 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     const device2 = await demo.open(u.name);
     await signIn(device2, 'login');
     const peer = name('vic'); // no browser: writes through the HTTP door
-    const deviceOf = (person: Person) => person.page.evaluate(() => sessionStorage.getItem('demo.device'));
+    const deviceOf = (person: Person) => person.page.evaluate<string | null>('sessionStorage.getItem("demo.device")');
     assert.notEqual(await deviceOf(u), await deviceOf(device2), 'two contexts, two devices');
 
     await chatWith(u.page, peer);
@@ -207,15 +207,13 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
 
     await reader.page.reload();
     await openFromList(reader.page, { peer: writer });
-    await reader.page.waitForFunction(() => document.querySelectorAll('#messages li.msg').length === 50);
+    await reader.page.locator('#messages li.msg').nth(49).waitFor();
+    assert.equal(await reader.page.locator('#messages li.msg').count(), 50, 'the newest 50 first');
     for (let pages = 0; pages < 20; pages++) {
       const count = await reader.page.locator('#messages li.msg').count();
       if ((await reader.page.getAttribute('#messages', 'data-has-more')) === 'false') break;
-      await reader.page.evaluate(() => (document.getElementById('messages')!.scrollTop = 0));
-      await reader.page.waitForFunction(
-        (n) => document.querySelectorAll('#messages li.msg').length > n || document.getElementById('messages')!.dataset.hasMore === 'false',
-        count,
-      );
+      await reader.page.locator('#messages').evaluate((list) => (list.scrollTop = 0));
+      await reader.page.waitForSelector(`#messages li.msg:nth-child(${count + 1}), #messages[data-has-more="false"]`);
       if (pages === 2) await screenshot(reader.page, 'history-1-scrolling-back');
     }
     const messages = await shown(reader.page);
