@@ -109,7 +109,7 @@ for (const variant of storeVariants()) {
         await until([a.client, bob.client], () => a.delivered.includes(ack.messageId));
         assert.equal(bob.inbox.length, 1, 'shown once although delivered twice');
         assert.equal(bob.network.received.filter((f) => f.type === 'message').length, 2, 'the server sent it again after the lost confirmation');
-        assert.deepEqual(bob.inbox[0], { messageId: ack.messageId, from: 'A', to: 'B', body: 'Tier-0 ack-drop probe ✓', ts: ack.ts });
+        assert.deepEqual(bob.inbox[0], { messageId: ack.messageId, from: 'A', to: 'B', body: 'Tier-0 ack-drop probe ✓', ts: ack.ts, conversationId: ack.conversationId, seq: 1 });
 
         // B reconnects once more: nothing is replayed and the store does not change.
         const counts = await store.counts();

@@ -52,7 +52,7 @@ describe('client SDK', () => {
     assert.equal(ack.duplicate, false);
     assert.ok(ack.ts > 0);
     await until(alice, () => a.delivered.includes(ack.messageId));
-    assert.deepEqual(b.messages, [{ messageId: ack.messageId, from: 'alice', to: 'bob', body: 'hello bob', ts: ack.ts }]);
+    assert.deepEqual(b.messages, [{ messageId: ack.messageId, from: 'alice', to: 'bob', body: 'hello bob', ts: ack.ts, conversationId: ack.conversationId, seq: ack.seq }]);
     const state = await t.store.deliveryState(ack.messageId, 'bob');
     assert.equal(state?.status, 'delivered');
     assert.equal(state?.marks, 1);
