@@ -49,12 +49,12 @@ function start(userId: string): void {
   signedIn(true);
   ui.whoami.textContent = `signed in as ${me}`;
   loadReceipts(me);
-  const link = (client = connect({ url: wsUrl, device: deviceId() }));
-  initList(me, link.conversations, (conversation) => void openConversation(conversation));
+  const chat = (client = connect({ url: wsUrl, device: deviceId() }));
+  initList(me, chat.conversations, (conversation) => void openConversation(conversation));
   // Read marks come back as receipts to every device of this user, this one too: they clear the badges.
-  thread.initThread(me, link, (conversationId, seq) => link.markRead(conversationId, seq));
-  link.on('state', showState);
-  link.on('ready', ({ replayed }) => {
+  thread.initThread(me, chat, (conversationId, seq) => chat.markRead(conversationId, seq));
+  chat.on('state', showState);
+  chat.on('ready', ({ replayed }) => {
     if (replayed > 0) notice(`Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`);
     // Conversation events are live only: the list is fetched after every (re)connect. The first time,
     // the conversation this tab had open before a reload opens again.
@@ -66,24 +66,24 @@ function start(userId: string): void {
       () => notice('The conversation list could not be loaded', 'warn'),
     );
   });
-  link.on('message', received);
-  link.on('gap', ({ conversationId, fromSeq, toSeq }) => void thread.fillGap(conversationId, fromSeq, toSeq));
-  link.on('delivered', ({ messageId }) => thread.update(messageId));
-  link.on('receipt', ({ conversationId, userId: who, deliveredSeq, readSeq }) => {
+  chat.on('message', received);
+  chat.on('gap', ({ conversationId, fromSeq, toSeq }) => void thread.fillGap(conversationId, fromSeq, toSeq));
+  chat.on('delivered', ({ messageId }) => thread.update(messageId));
+  chat.on('receipt', ({ conversationId, userId: who, deliveredSeq, readSeq }) => {
     if (recordReceipt(conversationId, who, deliveredSeq, readSeq) && thread.currentThread()?.conversationId === conversationId) thread.refreshTicks();
     if (who === me && readSeq) readUpTo(conversationId, readSeq); // read on another device: clear the badge here
   });
-  link.on('typing', ({ conversationId, userId: who }) => {
+  chat.on('typing', ({ conversationId, userId: who }) => {
     if (thread.currentThread()?.conversationId !== conversationId || who === me) return;
     ui.typing.textContent = `${who} is typing…`;
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => (ui.typing.textContent = ''), TYPING_SHOWN_MS);
   });
-  link.on('conversation', ({ conversation: { conversationId, members, memberCount } }) => {
+  chat.on('conversation', ({ conversation: { conversationId, members, memberCount } }) => {
     const gone = memberCount <= members.length && !members.includes(me); // members holds the first 100 only
     void conversationChanged(conversationId, gone);
   });
-  link.on('error', (event) => {
+  chat.on('error', (event) => {
     if (event.code === 'unauthorized') signedOut('Your session ended; log in again');
   });
   ui.peer.focus();

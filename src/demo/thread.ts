@@ -27,7 +27,7 @@ export interface Shown {
   readonly ts: number;
 }
 
-/** A direct chat with a peer not yet written to has no conversationId: the first SENT ack gives it. */
+/** A direct chat with a peer not yet written to has no conversationId: its first message or SENT ack gives it. */
 export interface Thread {
   conversationId: string | undefined;
   peer: string | undefined;

@@ -149,6 +149,15 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     assert.equal(await c.page.locator('#conversations button[data-kind="group"]').count(), 0);
     await a.page.waitForSelector(`#conversation-title >> text=${title} (2)`);
     await screenshot(a.page, 'group-5-after-leave');
+
+    // The owner adds Cat back (she sees the group again, with its history) and then removes her.
+    await a.page.fill('#add-member', c.name);
+    await a.page.click('#add-form button[type="submit"]');
+    await openFromList(c.page, { title });
+    await c.page.waitForSelector('#messages li.msg >> text=Hello from Cat');
+    await a.page.click(`#members li[data-member="${c.name}"] button`);
+    await c.page.waitForSelector('#notice >> text=You are no longer a member of that group');
+    assert.equal(await c.page.locator('#conversations button[data-kind="group"]').count(), 0);
   });
 
   it('one user on two devices: both show every message, a reopened device has what came meanwhile, reading clears the badge on both', async () => {
