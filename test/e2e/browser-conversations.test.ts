@@ -237,6 +237,16 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     );
     assert.equal(new Set(messages.map((m) => m.id)).size, 500);
     await screenshot(reader.page, 'history-2-top');
+
+    // Two days later (the page's clock), the same messages carry their date, not just the time.
+    const today = await reader.page.locator('#messages li.msg time').first().textContent();
+    await reader.page.clock.setFixedTime(Date.now() + 2 * 86_400_000);
+    await openFromList(reader.page, { peer: writer });
+    const later = reader.page.locator('#messages li.msg time').last();
+    await later.waitFor();
+    assert.match((await later.textContent()) ?? '', new RegExp(String(new Date().getFullYear())), 'older than today: the date is shown');
+    assert.doesNotMatch(today ?? '', new RegExp(String(new Date().getFullYear())), 'today: the time only');
+    await screenshot(reader.page, 'history-3-dates');
   });
 
   it('the pages logged no errors and no Content-Security-Policy violations', () => {
