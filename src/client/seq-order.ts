@@ -11,7 +11,8 @@
 // The watermark a conversation may be confirmed with (`solid`) needs more than contiguity: the first
 // message of a conversation seen live might have overtaken an older one still pending. Messages seen
 // in a replay come in seq order from the device's cursor, so a track begun in a replay, and every
-// track once a replay has finished, is `trusted`: everything up to next-1 is had or not pending.
+// track once a replay has finished (and one begun at seq 1), is `trusted`: everything up to next-1 is
+// had or not pending.
 import type { GapEvent } from './conversation-types.js';
 import type { ChatMessage } from './types.js';
 
@@ -115,7 +116,8 @@ export class SeqOrder {
       this.touch(conversationId, known);
       return known;
     }
-    return this.touch(conversationId, { next: seq, baseline: seq, trusted: replaying, held: new Map() });
+    // Seq 1 has nothing below it that could still be on the way.
+    return this.touch(conversationId, { next: seq, baseline: seq, trusted: replaying || seq === 1, held: new Map() });
   }
 
   private touch(conversationId: string, track: Track): Track {

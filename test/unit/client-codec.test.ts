@@ -2,9 +2,10 @@
 // decoder reads back as typed frames, and what the SDK encodes, the server's parser accepts as is.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeServerFrame, encodeClientFrame } from '../../src/protocol/client-codec.js';
+import { decodeServerFrame, encodeClientFrame, type OutgoingFrame } from '../../src/protocol/client-codec.js';
 import { ChatError } from '../../src/errors.js';
-import { encodeDeliveredAck, encodeError, encodeMessage, encodeReady, encodeSentAck, parseClientFrame, type ClientFrame } from '../../src/protocol/frames.js';
+import { encodeDeliveredAck, encodeError, encodeMessage, encodeReady, encodeSentAck, parseClientFrame } from '../../src/protocol/frames.js';
+import { encodeServerEvent } from '../../src/protocol/server-frames.js';
 
 describe('decodeServerFrame', () => {
   it('reads back every frame the server encodes', () => {
@@ -33,10 +34,34 @@ describe('decodeServerFrame', () => {
   });
 });
 
+describe('decodeServerFrame (v1.1)', () => {
+  it('reads the v1.1 frames: placed messages and acks, receipts, typing, conversation events', () => {
+    assert.deepEqual(decodeServerFrame(encodeSentAck('m-1', 5, false, 'd:a:b', 7)), { type: 'ack', status: 'SENT', messageId: 'm-1', ts: 5, duplicate: false, conversationId: 'd:a:b', seq: 7 });
+    const group = { messageId: 'm-2', from: 'ann', body: 'hi', ts: 9, conversationId: 'g:x', seq: 3 };
+    assert.deepEqual(decodeServerFrame(encodeMessage(group)), { type: 'message', ...group }, 'a group message has no `to`');
+    assert.deepEqual(decodeServerFrame(encodeServerEvent({ type: 'receipt', conversationId: 'g:x', userId: 'bob', readSeq: 3 })), { type: 'receipt', conversationId: 'g:x', userId: 'bob', readSeq: 3 });
+    assert.deepEqual(decodeServerFrame(encodeServerEvent({ type: 'typing', conversationId: 'g:x', userId: 'bob' })), { type: 'typing', conversationId: 'g:x', userId: 'bob' });
+    const conversation = { conversationId: 'g:x', kind: 'group' as const, title: 'T', members: ['ann', 'bob'], ownerId: 'ann', createdAt: 1 };
+    assert.deepEqual(decodeServerFrame(encodeServerEvent({ type: 'conversation', event: 'joined', conversation: conversation as never })), {
+      type: 'conversation', event: 'joined', conversation: { ...conversation, memberCount: 2 },
+    });
+    assert.equal(decodeServerFrame('{"type":"receipt","userId":"bob"}'), undefined);
+    assert.equal(decodeServerFrame('{"type":"conversation","event":"exploded","conversation":{"conversationId":"g","kind":"group"}}'), undefined);
+  });
+});
+
 describe('encodeClientFrame', () => {
   it('writes what the server parses back unchanged', () => {
     const limits = { maxMessageBytes: 1000, maxDeliveredIds: 10 };
-    const frames: ClientFrame[] = [{ type: 'send', messageId: 'm-5', to: 'bob', body: 'hi "there"' }, { type: 'delivered', messageIds: ['m-5', 'm-6'] }, { type: 'sync' }];
+    const frames: OutgoingFrame[] = [
+      { type: 'send', messageId: 'm-5', to: 'bob', body: 'hi "there"' },
+      { type: 'send', messageId: 'm-7', conversationId: 'g:abc', body: 'hi group' },
+      { type: 'delivered', messageIds: ['m-5', 'm-6'] },
+      { type: 'read', conversationId: 'g:abc', seq: 4 },
+      { type: 'typing', conversationId: 'g:abc' },
+      { type: 'sync' },
+    ];
     for (const frame of frames) assert.deepEqual(parseClientFrame(encodeClientFrame(frame), limits), frame);
+    assert.deepEqual(parseClientFrame(encodeClientFrame({ type: 'delivered', conversationId: 'g:abc', seq: 9 }), limits), { type: 'delivered_upto', conversationId: 'g:abc', seq: 9 });
   });
 });
