@@ -1,90 +1,89 @@
-// The demo chat page: log in or register (the server sets the HttpOnly session cookie), then chat
-// through the SDK over one WebSocket. Bundled for the browser by esbuild (src/transport/demo-routes.ts);
-// no framework. Every message element carries data-message-id / data-status for the browser test.
+// The demo chat page: log in or register (the server sets the HttpOnly session cookie), then chat over
+// one WebSocket per tab. Each tab is a device (its id in sessionStorage: two tabs differ, a reload keeps
+// it). The conversation list and history come from the API, live traffic from the socket. Bundled for
+// the browser by esbuild (scripts/build.mjs); no framework, text only through textContent.
 import { connect, newMessageId, type ChatClient, type ChatMessage, type ClientState } from '../client/index.js';
-
-type Status = 'sending' | 'sent' | 'delivered' | 'received' | 'failed';
-const RANK: Record<Status, number> = { failed: 0, sending: 1, sent: 2, delivered: 3, received: 3 };
-const TICK: Record<Status, string> = { sending: '…', sent: '✓', delivered: '✓✓', received: '', failed: '!' };
-
-interface Item {
-  readonly messageId: string;
-  readonly peer: string;
-  readonly mine: boolean;
-  status: Status;
-  readonly element: HTMLLIElement;
-}
-
-const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const ui = {
-  connection: byId<HTMLSpanElement>('connection'),
-  whoami: byId<HTMLSpanElement>('whoami'),
-  logout: byId<HTMLButtonElement>('logout'),
-  auth: byId<HTMLElement>('auth'),
-  authForm: byId<HTMLFormElement>('auth-form'),
-  username: byId<HTMLInputElement>('username'),
-  password: byId<HTMLInputElement>('password'),
-  register: byId<HTMLButtonElement>('register'),
-  authError: byId<HTMLParagraphElement>('auth-error'),
-  chat: byId<HTMLElement>('chat'),
-  peerForm: byId<HTMLFormElement>('peer-form'),
-  peer: byId<HTMLInputElement>('peer'),
-  peers: byId<HTMLUListElement>('peers'),
-  title: byId<HTMLHeadingElement>('conversation-title'),
-  notice: byId<HTMLParagraphElement>('notice'),
-  messages: byId<HTMLOListElement>('messages'),
-  composer: byId<HTMLFormElement>('composer'),
-  body: byId<HTMLInputElement>('body'),
-  send: byId<HTMLButtonElement>('send'),
-};
+import { account, type Conversation } from './api.js';
+import { el, notice, ui } from './dom.js';
+import { dropConversation, findConversation, findDirect, initList, messageArrived, readUpTo, reloadList, setOpen, titleOf } from './list.js';
+import { loadReceipts, recordReceipt } from './receipts.js';
+import * as thread from './thread.js';
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${document.body.dataset.wsPath || '/ws'}`;
+const TYPING_SHOWN_MS = 3500;
 let client: ChatClient | undefined;
 let me = '';
-let current: string | undefined;
-const items = new Map<string, Item>();
-const unread = new Map<string, number>();
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+
+function deviceId(): string {
+  let id = sessionStorage.getItem('demo.device');
+  if (!id) sessionStorage.setItem('demo.device', (id = `tab${newMessageId()}`));
+  return id;
+}
+
+/** Shows the chat (signed in) or the login form (signed out). */
+function signedIn(yes: boolean): void {
+  ui.auth.hidden = yes;
+  ui.chat.hidden = ui.whoami.hidden = ui.logout.hidden = !yes;
+}
 
 // ---- accounts ----------------------------------------------------------------------------------
 
-async function api(path: string, body?: object): Promise<{ status: number; data: Record<string, unknown>; retryAfter: string | null }> {
-  const response = await fetch(path, {
-    method: body ? 'POST' : 'GET',
-    credentials: 'same-origin',
-    ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, data: text ? (JSON.parse(text) as Record<string, unknown>) : {}, retryAfter: response.headers.get('retry-after') };
-}
+const UNREACHABLE = 'The server cannot be reached';
 
 async function authenticate(kind: 'login' | 'register'): Promise<void> {
   ui.authError.textContent = '';
   if (!ui.authForm.reportValidity()) return;
   try {
-    const { status, data, retryAfter } = await api(`/api/auth/${kind}`, { username: ui.username.value, password: ui.password.value });
-    if (status === 200 || status === 201) return start(String(data.userId));
-    const message = (data.error as { message?: string } | undefined)?.message ?? `HTTP ${status}`;
-    ui.authError.textContent = status === 429 && retryAfter ? `${message} (in ${retryAfter} s)` : message;
+    const { ok, data, error } = await account(`/api/auth/${kind}`, { username: ui.username.value, password: ui.password.value });
+    if (ok) start(String(data.userId));
+    else ui.authError.textContent = error;
   } catch {
-    ui.authError.textContent = 'The server cannot be reached';
+    ui.authError.textContent = UNREACHABLE;
   }
 }
 
 function start(userId: string): void {
   me = userId;
   ui.password.value = '';
-  ui.auth.hidden = true;
-  ui.chat.hidden = false;
-  ui.whoami.hidden = ui.logout.hidden = false;
+  signedIn(true);
   ui.whoami.textContent = `signed in as ${me}`;
-  client = connect({ url: wsUrl });
-  client.on('state', showState);
-  client.on('message', received);
-  client.on('delivered', ({ messageId }) => advance(messageId, 'delivered'));
-  client.on('ready', ({ replayed }) => {
-    if (replayed > 0) ui.notice.textContent = `Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`;
+  loadReceipts(me);
+  const chat = (client = connect({ url: wsUrl, device: deviceId() }));
+  initList(me, chat.conversations, (conversation) => void openConversation(conversation));
+  // Read marks come back as receipts to every device of this user, this one too: they clear the badges.
+  thread.initThread(me, chat, (conversationId, seq) => chat.markRead(conversationId, seq));
+  chat.on('state', showState);
+  chat.on('ready', ({ replayed }) => {
+    if (replayed > 0) notice(`Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`);
+    // Conversation events are live only: the list is fetched after every (re)connect. The first time,
+    // the conversation this tab had open before a reload opens again.
+    reloadList().then(
+      () => {
+        const last = findConversation(sessionStorage.getItem('demo.open') ?? '');
+        if (last && !thread.currentThread()) void openConversation(last);
+      },
+      () => notice('The conversation list could not be loaded', 'warn'),
+    );
   });
-  client.on('error', (event) => {
+  chat.on('message', received);
+  chat.on('gap', ({ conversationId, fromSeq, toSeq }) => void thread.fillGap(conversationId, fromSeq, toSeq));
+  chat.on('delivered', ({ messageId }) => thread.update(messageId));
+  chat.on('receipt', ({ conversationId, userId: who, deliveredSeq, readSeq }) => {
+    if (recordReceipt(conversationId, who, deliveredSeq, readSeq) && thread.currentThread()?.conversationId === conversationId) thread.refreshTicks();
+    if (who === me && readSeq) readUpTo(conversationId, readSeq); // read on another device: clear the badge here
+  });
+  chat.on('typing', ({ conversationId, userId: who }) => {
+    if (thread.currentThread()?.conversationId !== conversationId || who === me) return;
+    ui.typing.textContent = `${who} is typing…`;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => (ui.typing.textContent = ''), TYPING_SHOWN_MS);
+  });
+  chat.on('conversation', ({ conversation: { conversationId, members, memberCount } }) => {
+    const gone = memberCount <= members.length && !members.includes(me); // members holds the first 100 only
+    void conversationChanged(conversationId, gone);
+  });
+  chat.on('error', (event) => {
     if (event.code === 'unauthorized') signedOut('Your session ended; log in again');
   });
   ui.peer.focus();
@@ -94,136 +93,183 @@ function signedOut(reason = ''): void {
   client?.close();
   client = undefined;
   me = '';
-  current = undefined;
-  items.clear();
-  unread.clear();
-  ui.messages.replaceChildren();
-  ui.peers.replaceChildren();
-  ui.chat.hidden = true;
-  ui.auth.hidden = false;
-  ui.whoami.hidden = ui.logout.hidden = true;
+  thread.closeThread();
+  ui.conversations.replaceChildren();
+  signedIn(false);
   ui.authError.textContent = reason;
-  showState('signed out');
+  showState('signed-out');
 }
 
-function showState(state: ClientState | 'signed out'): void {
-  ui.connection.dataset.state = state === 'signed out' ? 'signed-out' : state;
+function showState(state: ClientState | 'signed-out'): void {
+  ui.connection.dataset.state = state;
   ui.connection.textContent = state === 'ready' ? 'online' : state;
 }
 
 // ---- conversations -----------------------------------------------------------------------------
 
-function open(peer: string): void {
-  current = peer;
-  unread.delete(peer);
-  ui.title.textContent = `Chat with ${peer}`;
-  ui.body.disabled = ui.send.disabled = false;
-  for (const item of items.values()) item.element.hidden = item.peer !== peer;
-  renderPeers();
+async function openConversation(conversation: Conversation): Promise<void> {
+  notice('');
+  showHeader(conversation);
+  setOpen(conversation.conversationId);
+  await thread.openThread({ conversationId: conversation.conversationId, peer: conversation.peer, conversation });
   ui.body.focus();
 }
 
-function renderPeers(): void {
-  const peers = new Set<string>([...items.values()].map((item) => item.peer));
-  if (current) peers.add(current);
-  ui.peers.replaceChildren(
-    ...[...peers].sort().map((peer) => {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.dataset.peer = peer;
-      button.setAttribute('aria-current', String(peer === current));
-      button.append(peer);
-      const count = unread.get(peer);
-      if (count) {
-        const badge = document.createElement('span');
-        badge.className = 'unread';
-        badge.textContent = String(count);
-        button.append(badge);
+/** A direct chat by user id: the existing conversation, or a new one that the first message creates. */
+function openPeer(peer: string): void {
+  const existing = findDirect(peer);
+  if (existing) return void openConversation(existing);
+  setOpen(undefined);
+  ui.conversationTitle.textContent = `Chat with ${peer}`;
+  ui.groupPanel.hidden = true;
+  // The server trusts any token signed with its secret and has no account lookup route, so the page
+  // cannot tell a user without an account from one who never wrote: it says so instead of guessing.
+  notice(`New conversation. This server cannot check that ${peer} has an account here: messages are stored and wait for ${peer} to connect.`, 'warn');
+  void thread.openThread({ conversationId: undefined, peer, conversation: undefined });
+  ui.body.focus();
+}
+
+function showHeader(conversation: Conversation): void {
+  ui.conversationTitle.textContent = conversation.kind === 'group' ? `${titleOf(conversation)} (${conversation.memberCount})` : `Chat with ${titleOf(conversation)}`;
+  ui.groupPanel.hidden = conversation.kind !== 'group';
+  if (conversation.kind !== 'group') return;
+  const owner = conversation.ownerId === me;
+  ui.addForm.hidden = !owner;
+  ui.members.replaceChildren(
+    ...conversation.members.map((member) => {
+      const li = el('li', '', member === conversation.ownerId ? `${member} (owner)` : member);
+      li.dataset.member = member;
+      if (owner && member !== me) {
+        const remove = el('button', 'link', '✕');
+        remove.title = `Remove ${member}`;
+        remove.addEventListener('click', () => void changeMembers(() => client!.conversations.removeMember(conversation.conversationId, member)));
+        li.append(remove);
       }
-      button.addEventListener('click', () => open(peer));
-      const li = document.createElement('li');
-      li.append(button);
       return li;
     }),
   );
 }
 
-function addItem(messageId: string, peer: string, from: string, body: string, ts: number, status: Status): Item {
-  const element = document.createElement('li');
-  element.className = `msg ${from === me ? 'mine' : 'theirs'}`;
-  element.dataset.messageId = messageId;
-  element.dataset.from = from;
-  element.dataset.status = status;
-  const text = document.createElement('span');
-  text.className = 'body';
-  text.textContent = body; // never innerHTML: bodies are untrusted
-  const meta = document.createElement('span');
-  meta.className = 'meta';
-  const time = document.createElement('time');
-  time.textContent = new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  const tick = document.createElement('span');
-  tick.className = 'tick';
-  tick.textContent = TICK[status];
-  meta.append(time, tick);
-  element.append(text, meta);
-  element.hidden = peer !== current;
-  const item: Item = { messageId, peer, mine: from === me, status, element };
-  items.set(messageId, item);
-  ui.messages.append(element);
-  element.scrollIntoView({ block: 'end' });
-  return item;
+async function changeMembers(change: () => Promise<unknown>, gone = false): Promise<void> {
+  const id = thread.currentThread()?.conversationId;
+  try {
+    await change();
+    if (id) await conversationChanged(id, gone);
+  } catch (error) {
+    notice((error as Error).message, 'warn');
+  }
 }
 
-/** Statuses only move forward: a late SENT never undoes a DELIVERED. */
-function advance(messageId: string, status: Status, title?: string): void {
-  const item = items.get(messageId);
-  if (!item || RANK[status] < RANK[item.status] || (item.status === 'failed' && status !== 'failed')) return;
-  item.status = status;
-  item.element.dataset.status = status;
-  item.element.querySelector('.tick')!.textContent = TICK[status];
-  if (title) item.element.title = title;
+/** Members or title changed, or we joined, left or were removed: refetch it, and the header if it is open. */
+async function conversationChanged(id: string, gone = false): Promise<void> {
+  if (gone) dropConversation(id);
+  else await reloadList();
+  const open = thread.currentThread();
+  const fresh = findConversation(id);
+  if (open?.conversationId !== id) return;
+  if (gone) {
+    thread.closeThread();
+    ui.groupPanel.hidden = true;
+    ui.conversationTitle.textContent = 'Pick a conversation';
+    notice('You are no longer a member of that group');
+  } else if (fresh) {
+    open.conversation = fresh;
+    showHeader(fresh);
+    thread.refreshTicks();
+  }
 }
 
-function received(message: ChatMessage): void {
-  if (items.has(message.messageId)) return; // the SDK already drops repeats; this guards the page too
-  addItem(message.messageId, message.from, message.from, message.body, message.ts, 'received');
-  if (!current) open(message.from);
-  else if (message.from !== current) unread.set(message.from, (unread.get(message.from) ?? 0) + 1);
-  renderPeers();
+function received(chatMessage: ChatMessage): void {
+  const { conversationId, seq, from, to } = chatMessage;
+  if (conversationId === undefined || seq === undefined) return; // a v1 server: this page needs v1.1
+  const message = { ...chatMessage, conversationId, seq };
+  const open = thread.currentThread();
+  // A direct chat opened before its first message takes its id from the first one between the two.
+  if (open && !open.conversationId && to !== undefined && [from, to].includes(open.peer!) && [from, to].includes(me)) open.conversationId = conversationId;
+  const here = open?.conversationId === conversationId;
+  if (here && from === open.peer) notice(''); // the peer wrote: the "cannot check" notice is moot
+  if (here) thread.show(message);
+  const readNow = here && document.visibilityState === 'visible';
+  listed(message, readNow);
+  if (readNow) thread.seen();
+}
+
+/** A message received, or one of ours stored: the list entry moves, or a new conversation is fetched. */
+function listed(message: Parameters<typeof messageArrived>[0], readNow: boolean): void {
+  if (messageArrived(message, readNow)) return;
+  void reloadList().then(() => {
+    const fresh = findConversation(message.conversationId);
+    const open = thread.currentThread();
+    if (fresh && open?.conversationId === message.conversationId && !open.conversation) {
+      open.conversation = fresh;
+      setOpen(fresh.conversationId);
+      thread.refreshTicks();
+    }
+  });
 }
 
 function sendCurrent(): void {
+  const open = thread.currentThread();
   const body = ui.body.value;
-  if (!client || !current || body.trim() === '') return;
+  if (!client || !open || body.trim() === '') return;
   ui.body.value = '';
   const messageId = newMessageId();
-  addItem(messageId, current, me, body, Date.now(), 'sending');
-  renderPeers();
-  client.send(current, body, { messageId }).then(
-    () => advance(messageId, 'sent'),
-    (error: Error) => advance(messageId, 'failed', error.message),
+  thread.show({ messageId, from: me, body, ts: Date.now() }, true);
+  client.send(open.conversationId ? { conversationId: open.conversationId } : { to: open.peer! }, body, { messageId }).then(
+    ({ conversationId, seq, ts }) => {
+      if (conversationId === undefined || seq === undefined) return;
+      thread.acked(messageId, conversationId, seq);
+      listed({ conversationId, seq, ts, messageId, from: me, body }, true);
+    },
+    (error: Error) => thread.update(messageId, error.message),
   );
 }
 
-ui.authForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  void authenticate('login');
-});
+// ---- wiring ------------------------------------------------------------------------------------
+
+const onSubmit = (form: HTMLFormElement, handler: () => void) =>
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (form.reportValidity()) handler();
+  });
+
+onSubmit(ui.authForm, () => void authenticate('login'));
 ui.register.addEventListener('click', () => void authenticate('register'));
 ui.logout.addEventListener('click', async () => {
-  await api('/api/auth/logout', {}).catch(() => undefined);
+  await account('/api/auth/logout', {}).catch(() => undefined);
   signedOut();
 });
-ui.peerForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  if (ui.peerForm.reportValidity()) open(ui.peer.value.trim());
+onSubmit(ui.peerForm, () => openPeer(ui.peer.value.trim()));
+onSubmit(ui.groupForm, () => {
+  const members = ui.groupMembers.value.split(/[\s,]+/).filter((member) => member && member !== me);
+  client?.conversations.create({ title: ui.groupTitle.value.trim(), members }).then(
+    async ({ conversationId }) => {
+      ui.groupForm.reset();
+      ui.newGroup.open = false;
+      await reloadList();
+      const group = findConversation(conversationId);
+      if (group) await openConversation(group);
+    },
+    (error: Error) => notice(`The group was not created: ${error.message}`, 'warn'),
+  );
 });
-ui.composer.addEventListener('submit', (event) => {
-  event.preventDefault();
-  sendCurrent();
+onSubmit(ui.addForm, () => {
+  const id = thread.currentThread()?.conversationId;
+  if (id) void changeMembers(() => client!.conversations.addMembers(id, [ui.addMember.value.trim()])).then(() => ui.addForm.reset());
 });
+ui.leave.addEventListener('click', () => {
+  const id = thread.currentThread()?.conversationId;
+  if (id) void changeMembers(() => client!.conversations.leave(id), true);
+});
+onSubmit(ui.composer, sendCurrent);
+ui.body.addEventListener('input', () => {
+  const id = thread.currentThread()?.conversationId;
+  if (id && ui.body.value) client?.typing(id); // the SDK throttles it to the server's 2 s rule
+});
+ui.messages.addEventListener('scroll', thread.loadOlder);
+document.addEventListener('visibilitychange', thread.seen);
 
-void api('/api/me').then(
-  ({ status, data }) => (status === 200 ? start(String(data.userId)) : signedOut()),
-  () => signedOut('The server cannot be reached'),
+void account('/api/me').then(
+  ({ ok, data }) => (ok ? start(String(data.userId)) : signedOut()),
+  () => signedOut(UNREACHABLE),
 );

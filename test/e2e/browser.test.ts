@@ -1,6 +1,6 @@
 // The demo page in a real browser (Debian's Chromium through playwright-core): two browser contexts
 // register two users and chat both ways; one goes offline while the other sends three messages, comes
-// back, and shows exactly those three, once each, in order, while the sender's side shows DELIVERED
+// back, and shows exactly those three, once each, in order, while the sender's side shows read
 // ticks. Screenshots land in test/e2e/artifacts/ (git-ignored) for a person to look at.
 // Skips only when Chromium is missing and CI is not set (CI installs it: .ci/run).
 import assert from 'node:assert/strict';
@@ -94,7 +94,7 @@ describe('demo page in Chromium', { skip }, () => {
     return item.getAttribute('data-status');
   };
 
-  it('two people register, chat both ways, and see SENT then DELIVERED ticks', async () => {
+  it('two people register, chat both ways, and see SENT then read ticks', async () => {
     const a = await open(alice);
     const b = await open(bob);
     await register(a);
@@ -104,11 +104,11 @@ describe('demo page in Chromium', { skip }, () => {
 
     await say(a, 'Hello Bob — grüß dich');
     await b.page.waitForSelector(`#messages li.msg.theirs[data-from="${alice}"] >> text=Hello Bob — grüß dich`);
-    await a.page.waitForSelector('#messages li.msg.mine[data-status="delivered"] >> text=Hello Bob — grüß dich');
+    await a.page.waitForSelector('#messages li.msg.mine[data-status="read"] >> text=Hello Bob — grüß dich');
 
     await say(b, 'Hi Alice! <b>not bold</b>');
     await a.page.waitForSelector(`#messages li.msg.theirs[data-from="${bob}"] >> text=Hi Alice! <b>not bold</b>`);
-    await b.page.waitForSelector('#messages li.msg.mine[data-status="delivered"]');
+    await b.page.waitForSelector('#messages li.msg.mine[data-status="read"]');
     assert.equal(await a.page.$$eval('#messages b', (nodes) => nodes.length), 0, 'message bodies are text, never HTML');
   });
 
@@ -127,7 +127,7 @@ describe('demo page in Chromium', { skip }, () => {
 
     await b.context.setOffline(false);
     await b.page.waitForSelector('#connection[data-state="ready"]');
-    for (const body of missed) await a.page.waitForSelector(`#messages li.msg.mine[data-status="delivered"] >> text=${body}`);
+    for (const body of missed) await a.page.waitForSelector(`#messages li.msg.mine[data-status="read"] >> text=${body}`);
     await b.page.waitForSelector('#notice >> text=Caught up: 3 missed messages arrived');
 
     const fromAlice = (await shown(b)).filter((m) => m.from === alice).map((m) => m.body);
@@ -135,7 +135,7 @@ describe('demo page in Chromium', { skip }, () => {
     const ids = (await shown(b)).map((m) => m.id);
     assert.equal(new Set(ids).size, ids.length);
     const mine = (await shown(a)).filter((m) => m.from === alice);
-    assert.deepEqual(mine.map((m) => m.status), ['delivered', 'delivered', 'delivered', 'delivered']);
+    assert.deepEqual(mine.map((m) => m.status), ['read', 'read', 'read', 'read']);
 
     // The store agrees: each of them stored once and delivered once.
     for (const id of (await shown(a)).filter((m) => m.from === alice).map((m) => m.id!)) {

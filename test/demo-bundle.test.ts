@@ -1,0 +1,16 @@
+// The demo page's bundle stays under its budget (issue 14: 40 KiB, the SDK included), so that the page
+// stays a small example rather than an application. esbuild builds it (a no-op when it is up to date).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BUDGET = 40 * 1024;
+
+it(`the demo bundle (dist/demo/demo.js) is under ${BUDGET / 1024} KiB`, () => {
+  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--only=demo'], { cwd: ROOT });
+  const size = statSync(`${ROOT}dist/demo/demo.js`).size;
+  assert.ok(size < BUDGET, `demo.js is ${(size / 1024).toFixed(1)} KiB; the budget is ${BUDGET / 1024} KiB (README, "Accounts and the demo page")`);
+});
