@@ -54,7 +54,10 @@ export class ConfirmService {
     const confirmed = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, read.readSeq));
     session.confirmedThrough(conversationId, read.readSeq);
     await this.settle(session, confirmed);
-    if (read.advanced) this.signals.receipt(conversation, session.userId, { readSeq: read.readSeq }, session.connection);
+    // A read receipt goes to the reading connection too: it is how a client knows its mark was taken.
+    // One that moved nothing is answered to that connection alone, with the mark as it stands.
+    if (read.advanced) this.signals.receipt(conversation, session.userId, { readSeq: read.readSeq });
+    else session.connection.send({ type: 'receipt', conversationId, userId: session.userId, readSeq: read.readSeq });
   }
 
   /** DELIVERED acks and receipts for what the store recorded (the confirming connection gets no receipt of its own act). */
