@@ -16,6 +16,7 @@
 //
 // Smoke (--smoke): 20 pairs at 200/s for 1 s, ours and echo; fails only on lost/duplicated messages.
 
+import { readFileSync } from 'node:fs';
 import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { fmt, loadProblems, newResult, type BenchResult, type Figure } from './lib/report.js';
 import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer } from './lib/servers.js';
@@ -60,6 +61,21 @@ export interface PacedRun {
   kind: Kind;
   rate: number;
   report: LoadReport;
+  /** The server main thread's wake-ups per message (connects and drain included: an upper bound). */
+  wakeupsPerMsg: number;
+}
+
+/**
+ * Voluntary context switches of the server's main thread: each is one sleep in epoll_wait, so their
+ * count is the number of event-loop wake-ups (uWS and libuv share the loop). Messages per wake-up is
+ * how much batching the load shape allows.
+ */
+function wakeups(pid: number): number {
+  try {
+    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }
 
 function subjects(ctx: BenchContext): Subject[] {
@@ -111,10 +127,12 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
       const warm = await load(s.kind, url, p, p.warmupSec * 1000, p.rates[0]!, server.pid);
       result.problems.push(...loadProblems(`${s.label} warm-up`, warm));
       for (const rate of p.rates) {
+        const w0 = wakeups(server.pid);
         const r = await load(s.kind, url, p, p.seconds * 1000, rate, server.pid);
+        const w1 = wakeups(server.pid);
         result.problems.push(...loadProblems(`${s.label} paced ${rate}/s`, r));
         if (r.connectRetries) result.notes.push(`${s.label} ${rate}/s: ${r.connectRetries} connections retried before ready`);
-        runs.push({ subject: s.label, kind: s.kind, rate, report: r });
+        runs.push({ subject: s.label, kind: s.kind, rate, report: r, wakeupsPerMsg: Math.round(((w1 - w0) / Math.max(1, r.acked)) * 100) / 100 });
       }
     } finally {
       await stopServer(server, ctx.profileDir !== undefined);
@@ -122,8 +140,8 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
   }
   const genPerMsg = (r: LoadReport) => (r.acked > 0 ? Math.round((r.generator.cpuUs / r.acked) * 10) / 10 : NaN);
   result.details.push({
-    headers: ['server', 'rate', 'msgs/s', 'server CPU µs/msg', 'generator CPU µs/msg', 'server core %', 'generator core %', 'other core %', 'ack p50 / p90 / p99 / max ms', 'delivery p50 / p99 ms', 'behind schedule ms'],
-    rows: runs.map(({ subject, rate, report: r }) => [
+    headers: ['server', 'rate', 'msgs/s', 'server CPU µs/msg', 'generator CPU µs/msg', 'server core %', 'generator core %', 'other core %', 'server wake-ups per msg', 'ack p50 / p90 / p99 / max ms', 'delivery p50 / p99 ms', 'behind schedule ms'],
+    rows: runs.map(({ subject, rate, report: r, wakeupsPerMsg }) => [
       subject,
       fmt(rate),
       fmt(r.msgsPerSec),
@@ -132,6 +150,7 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
       fmt(r.server?.corePct),
       fmt(r.generator.corePct),
       fmt(r.machine.otherCorePct),
+      fmt(wakeupsPerMsg),
       `${r.ack.p50Ms} / ${r.ack.p90Ms} / ${r.ack.p99Ms} / ${r.ack.maxMs}`,
       r.delivered ? `${r.delivered.p50Ms} / ${r.delivered.p99Ms}` : '—',
       fmt(r.backlogMaxMs),
