@@ -13,6 +13,7 @@
 // 'centrifugo' (Centrifugo's JSON protocol: connect with a JWT; publish into the recipient's personal
 // channel; the publish reply is the ack, the push to the recipient the delivery).
 
+import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { decodeMessageId } from './bodies.js';
@@ -31,6 +32,33 @@ export interface LeanLoadOptions extends Omit<WsLoadOptions, 'mode' | 'workers' 
 export function runLeanLoad(o: LeanLoadOptions): Promise<LoadReport> {
   const { mode, ...rest } = o;
   return runWsLoad({ ...rest, mode: mode === 'echo' ? 'echo' : 'chat', createThread: (cfg) => leanThread(cfg, mode) });
+}
+
+/**
+ * Server memory per idle connection: RSS before, then `pairs` pairs connected and idle for `settleMs`
+ * (2 × pairs connections; echo: pairs), RSS again; the connections are closed before returning.
+ */
+export async function idleMemory(o: { url: string; mode: LeanMode; pairs: number; serverPid: number; tokenFor: (user: string) => Promise<string>; settleMs?: number }): Promise<{ connections: number; bytesPerConnection: number }> {
+  const tag = Math.random().toString(16).slice(2, 10);
+  const pairs: PairSpec[] = await Promise.all(
+    Array.from({ length: o.pairs }, async (_, i) => {
+      const senderId = `bench-idle-${tag}-s${i}`;
+      const recipientId = `bench-idle-${tag}-r${i}`;
+      return { index: i, senderId, recipientId, senderToken: await o.tokenFor(senderId), recipientToken: await o.tokenFor(recipientId) };
+    }),
+  );
+  const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${o.serverPid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+  const runner = new LeanRunner({ mode: o.mode === 'echo' ? 'echo' : 'chat', url: o.url, window: 1, pairs, tag, bodyMin: 50, bodyMax: 60, drainMs: 1000, connectTimeoutMs: 60_000, auth: 'header' }, o.mode);
+  await new Promise((r) => setTimeout(r, o.settleMs ?? 2000));
+  const before = rss();
+  try {
+    await runner.connect();
+    await new Promise((r) => setTimeout(r, o.settleMs ?? 2000));
+    const connections = o.mode === 'echo' ? o.pairs : 2 * o.pairs;
+    return { connections, bytesPerConnection: (rss() - before) / connections };
+  } finally {
+    await runner.close();
+  }
 }
 
 function leanThread(cfg: ThreadConfig, mode: LeanMode): ThreadHandle {
@@ -180,12 +208,16 @@ class LeanWs {
   }
 }
 
+/** Source addresses rotate over 127.0.0.2–17: many connections stay under a per-address limit (ours: 1000). */
+let nextSource = 0;
+
 /** The connection at once (frames right behind the 101 may be handled before `upgraded` settles). */
 function openLean(url: string, headers: string, timeoutMs: number, onText: (text: string) => void, onClose: (code: number | undefined) => void): { ws: LeanWs; upgraded: Promise<LeanWs> } {
   const u = new URL(url);
   const host = u.hostname;
   const port = Number(u.port);
-  const socket = tcpConnect({ host, port, noDelay: true });
+  const localAddress = host === '127.0.0.1' ? `127.0.0.${2 + (nextSource++ % 16)}` : undefined;
+  const socket = tcpConnect({ host, port, noDelay: true, localAddress });
   const ws = new LeanWs(socket, onText);
   const upgraded = new Promise<LeanWs>((resolve, reject) => {
     let settled = false;
