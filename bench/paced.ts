@@ -13,10 +13,12 @@
 //                           ws: bench/lib/ws-load.ts (the `ws` package, what ws-send.ts uses)
 //     --subjects a,b        only the servers whose label starts with one of these (ours, uws, centrifugo)
 //     --peers centrifugo    add Centrifugo (built once into the cache, see bench/lib/centrifugo.ts)
+//     --syscalls            count the server's syscalls per message with `perf stat` (Linux perf, tracepoints)
 //     --idle C (5000)       then C idle connections per server: RSS per connection (0: skip)
 //
 // Smoke (--smoke): 20 pairs at 200/s for 1 s, ours and echo; fails only on lost/duplicated messages.
 
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { fmt, loadProblems, newResult, type BenchResult, type Figure } from './lib/report.js';
@@ -66,6 +68,29 @@ export interface PacedRun {
   report: LoadReport;
   /** The server main thread's wake-ups per message (connects and drain included: an upper bound). */
   wakeupsPerMsg: number;
+}
+
+const SYSCALLS = ['sendto', 'sendmsg', 'write', 'writev', 'recvfrom', 'recvmsg', 'read', 'epoll_wait', 'epoll_pwait'];
+
+/** `perf stat` on the server's syscalls from now until the returned function is called. */
+function countSyscalls(pid: number): () => Promise<Record<string, number>> {
+  const events = SYSCALLS.map((s) => `syscalls:sys_enter_${s}`).join(',');
+  const perf = spawn('perf', ['stat', '-x', ',', '-e', events, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  perf.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return () =>
+    new Promise((resolve) => {
+      perf.once('close', () => {
+        const out: Record<string, number> = {};
+        for (const line of err.split('\n')) {
+          const [count, , event] = line.split(',');
+          const m = /sys_enter_(\w+)/.exec(event ?? '');
+          if (m && Number.isFinite(Number(count))) out[m[1]!] = Number(count);
+        }
+        resolve(out);
+      });
+      perf.kill('SIGINT');
+    });
 }
 
 /**
@@ -133,8 +158,17 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
       result.problems.push(...loadProblems(`${s.label} warm-up`, warm));
       for (const rate of p.rates) {
         const w0 = wakeups(server.pid);
+        const stopCounting = ctx.args.has('syscalls') ? countSyscalls(server.pid) : undefined;
         const r = await load(s.kind, url, p, p.seconds * 1000, rate, server.pid);
         const w1 = wakeups(server.pid);
+        const counts = stopCounting ? await stopCounting() : undefined;
+        if (counts) {
+          const per = (n: number | undefined) => ((n ?? 0) / Math.max(1, r.acked)).toFixed(2);
+          const writes = (counts.sendto ?? 0) + (counts.sendmsg ?? 0) + (counts.write ?? 0) + (counts.writev ?? 0);
+          const reads = (counts.recvfrom ?? 0) + (counts.recvmsg ?? 0) + (counts.read ?? 0);
+          const polls = (counts.epoll_wait ?? 0) + (counts.epoll_pwait ?? 0);
+          result.notes.push(`${s.label} ${rate}/s: server syscalls per message (perf stat, connects and drain included): writes ${per(writes)}, reads ${per(reads)}, epoll waits ${per(polls)} (${Object.entries(counts).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.acked} messages)`);
+        }
         result.problems.push(...loadProblems(`${s.label} paced ${rate}/s`, r));
         if (r.connectRetries) result.notes.push(`${s.label} ${rate}/s: ${r.connectRetries} connections retried before ready`);
         runs.push({ subject: s.label, kind: s.kind, rate, report: r, wakeupsPerMsg: Math.round(((w1 - w0) / Math.max(1, r.acked)) * 100) / 100 });
