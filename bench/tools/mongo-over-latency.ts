@@ -10,7 +10,8 @@
 
 import { MongoClient, type Collection } from 'mongodb';
 import { Args } from '../lib/cli.js';
-import { startLatencyProxy } from '../lib/latency-proxy.js';
+import { join } from 'node:path';
+import { freePort, startServer } from '../lib/spawn.js';
 import { machineInfo, machineLine } from '../lib/machine.js';
 import { benchMongoBaseUri, dropDatabase, freshDatabaseName, probeMongo } from '../lib/mongo.js';
 import { repoDir } from '../lib/servers.js';
@@ -103,8 +104,16 @@ if (why !== undefined) {
   process.exit(1);
 }
 const target = new URL(base).host;
-const proxy = await startLatencyProxy({ target, delayMs });
-const proxied = base.replace(target, `127.0.0.1:${proxy.port}`);
+// The proxy in its own process (its CLI), as a network hop would be: its sub-millisecond spinning must
+// not share this process's event loop with the senders.
+const proxyPort = await freePort();
+const proxy = await startServer({
+  command: process.execPath,
+  args: ['--import', 'tsx', join(repoDir, 'bench', 'lib', 'latency-proxy.ts'), '--target', target, '--listen', `127.0.0.1:${proxyPort}`, '--delay-ms', String(delayMs)],
+  cwd: repoDir,
+  port: proxyPort,
+});
+const proxied = base.replace(target, `127.0.0.1:${proxyPort}`);
 const rows = [];
 try {
   for (const [uri, label] of [[base, 'direct (loopback)'], [proxied, `through the proxy, ${delayMs} ms each way`]] as const) {
@@ -114,7 +123,7 @@ try {
     }
   }
 } finally {
-  await proxy.close();
+  await proxy.stop();
 }
 console.log(`# Mongo writes over added latency (driver only), N=${N}, C=${C} senders\n\n${machineLine(machineInfo(repoDir))}\n`);
 console.log('| path | writes | msgs/s | p50 / p99 ms | batches | group ÷ one |');
