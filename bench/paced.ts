@@ -20,6 +20,7 @@
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { scrapeMetrics } from './lib/metrics-scrape.js';
 import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { fmt, loadProblems, newResult, type BenchResult, type Figure } from './lib/report.js';
 import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer } from './lib/servers.js';
@@ -93,6 +94,20 @@ function countSyscalls(pid: number): () => Promise<Record<string, number>> {
     });
 }
 
+/** chat_frames_in_total / chat_frames_out_total by type, as `in:send`, `out:ack_sent`, … */
+async function frameCounts(port: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  try {
+    for (const [k, v] of await scrapeMetrics(port)) {
+      const m = /^chat_frames_(in|out)_total\{type="([^"]+)"\}$/.exec(k);
+      if (m) out[`${m[1]}:${m[2]}`] = v;
+    }
+  } catch {
+    /* metrics off: no note */
+  }
+  return out;
+}
+
 /**
  * Voluntary context switches of the server's main thread: each is one sleep in epoll_wait, so their
  * count is the number of event-loop wake-ups (uWS and libuv share the loop). Messages per wake-up is
@@ -159,9 +174,19 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
       for (const rate of p.rates) {
         const w0 = wakeups(server.pid);
         const stopCounting = ctx.args.has('syscalls') ? countSyscalls(server.pid) : undefined;
+        const m0 = s.kind === 'chat' ? await frameCounts(server.port) : undefined;
         const r = await load(s.kind, url, p, p.seconds * 1000, rate, server.pid);
         const w1 = wakeups(server.pid);
         const counts = stopCounting ? await stopCounting() : undefined;
+        if (m0) {
+          // Our own counters: how many frames a cycle really is (v1.1 adds receipts).
+          const m1 = await frameCounts(server.port);
+          const per = Object.entries(m1)
+            .map(([k, v]) => [k, (v - (m0[k] ?? 0)) / Math.max(1, r.acked)] as const)
+            .filter(([, v]) => v >= 0.005)
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`);
+          result.notes.push(`${s.label} ${rate}/s: frames per message (chat_frames_in/out_total, connects and drain included): ${per.join(', ')}`);
+        }
         if (counts) {
           const per = (n: number | undefined) => ((n ?? 0) / Math.max(1, r.acked)).toFixed(2);
           const writes = (counts.sendto ?? 0) + (counts.sendmsg ?? 0) + (counts.write ?? 0) + (counts.writev ?? 0);
