@@ -139,6 +139,10 @@ async function measure(
   const m0 = await settle(0);
   const rss0 = readProcMem(server.pid).rssBytes;
   const cycles: Cycle[] = [];
+  // Every cycle reconnects the same users: the second one then shows what a closed connection leaves
+  // behind. New users would each add their (memory) store's device entry and a JWT cache entry up to
+  // its cap, which is store state, not memory that failed to come back (RESULTS.md, issue 16).
+  const userPrefix = `bench-conn-${runTag()}-`;
   for (let cycle = 1; cycle <= o.cycles; cycle++) {
     const client = new ClientProcess(nofileFor(o.connections));
     try {
@@ -148,7 +152,7 @@ async function measure(
       const self0 = selfCpu();
       const machine0 = readMachineCpu().busyUs;
       const t0 = performance.now();
-      const opened = await client.open({ ...base, count: o.connections, userPrefix: `bench-conn-${runTag()}-` });
+      const opened = await client.open({ ...base, count: o.connections, userPrefix });
       const wallMs = performance.now() - t0;
       const connectCpuUs = cpuDelta(cpu0, readProcCpu(server.pid)).totalUs;
       const generatorUs = cpuDelta(client0, readProcCpu(client.pid)).totalUs + cpuDelta(self0, selfCpu()).totalUs;
