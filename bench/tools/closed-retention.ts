@@ -3,7 +3,9 @@
 // open-all/close-all forces a full GC and takes a heap snapshot through it; prints the difference
 // of live objects by constructor per connection, and RSS/heap after the forced GC.
 //
-//   node --import tsx bench/tools/closed-retention.ts [--connections 2000] [--source] [--keep dir]
+//   node --import tsx bench/tools/closed-retention.ts [--connections 2000] [--source] [--keep dir] [--more-rounds K]
+//   --more-rounds K: then K more rounds of the same users A, RSS and heap after a forced GC each (no
+//   snapshots): does RSS keep growing per round (a leak) or level off (the allocator's high-water mark)?
 //
 // Rounds: warm-up (200 connections, closed) → S0; N users A open+close → S1; the same N users A
 // again → S2; N new users B → S3. S2 − S1 is what a closed connection leaves behind (the same users
@@ -24,6 +26,7 @@ import { readProcMem } from '../lib/proc-cpu.js';
 const args = new Args(process.argv.slice(2));
 const N = args.num('connections', 2000);
 const keep = args.str('keep');
+const moreRounds = args.num('more-rounds', 0);
 const log = (m: string) => process.stderr.write(`[retention ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 // ── a minimal inspector client ──
@@ -55,8 +58,8 @@ class Inspector {
     await new Promise((r) => setTimeout(r, 200));
     await this.call('HeapProfiler.collectGarbage');
   }
-  async heapUsed(): Promise<number> {
-    const r = await this.call<{ result: { value: number } }>('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
+  async memory(): Promise<NodeJS.MemoryUsage> {
+    const r = await this.call<{ result: { value: NodeJS.MemoryUsage } }>('Runtime.evaluate', { expression: 'process.memoryUsage()', returnByValue: true });
     return r.result.value;
   }
   async snapshot(): Promise<string> {
@@ -196,18 +199,20 @@ const build = prepareOurServer({ fromSource: args.has('source') });
 const inspectPort = await freePort();
 const server = await startOurServer({ ...build, nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`, ...build.nodeArgs] });
 const insp = await Inspector.connect(inspectPort);
-const stage: { name: string; rss: number; heap: number; snap: Map<string, Tally>; json: string }[] = [];
+const stage: { name: string; rss: number; heap: number; mem: NodeJS.MemoryUsage; snap: Map<string, Tally>; json: string }[] = [];
 const measure = async (name: string) => {
   await insp.gc();
-  const heap = await insp.heapUsed();
+  const mem = await insp.memory();
+  const heap = mem.heapUsed;
   const rss = readProcMem(server.pid).rssBytes;
   const json = await insp.snapshot();
   if (keep) {
     mkdirSync(keep, { recursive: true });
     writeFileSync(join(keep, `${name}.heapsnapshot`), json);
   }
-  stage.push({ name, rss, heap, snap: tally(json), json });
-  log(`${name}: heap used ${(heap / 1048576).toFixed(1)} MiB after GC, RSS ${(rss / 1048576).toFixed(1)} MiB`);
+  stage.push({ name, rss, heap, mem, snap: tally(json), json });
+  const mib = (b: number) => (b / 1048576).toFixed(1);
+  log(`${name}: after GC: RSS ${mib(rss)} MiB, V8 heap used ${mib(heap)} / committed ${mib(mem.heapTotal)}, external ${mib(mem.external)} (array buffers ${mib(mem.arrayBuffers)}) MiB`);
 };
 try {
   const tag = Math.random().toString(36).slice(2, 8);
@@ -224,15 +229,29 @@ try {
   const [s0, s1, s2, s3] = stage as [typeof stage[0], typeof stage[0], typeof stage[0], typeof stage[0]];
   const kb = (b: number) => (b / N / 1024).toFixed(2);
   console.log(`# Retention after close, N=${N} connections per round, forced GC before every reading (${build.describe})\n`);
-  console.log('| step | V8 heap used after GC, KB/conn | RSS, KB/conn |');
-  console.log('| --- | ---: | ---: |');
-  console.log(`| first N users (S1 − S0) | ${kb(s1.heap - s0.heap)} | ${kb(s1.rss - s0.rss)} |`);
-  console.log(`| the same users reconnect (S2 − S1): per closed connection | ${kb(s2.heap - s1.heap)} | ${kb(s2.rss - s1.rss)} |`);
-  console.log(`| N new users (S3 − S2): per user seen once | ${kb(s3.heap - s2.heap)} | ${kb(s3.rss - s2.rss)} |`);
+  console.log('| step | V8 heap used after GC, KB/conn | V8 heap committed | external | RSS, KB/conn | RSS outside the V8 heap and external |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  const row = (label: string, a: (typeof stage)[0], b: (typeof stage)[0]) =>
+    console.log(`| ${label} | ${kb(b.heap - a.heap)} | ${kb(b.mem.heapTotal - a.mem.heapTotal)} | ${kb(b.mem.external - a.mem.external)} | ${kb(b.rss - a.rss)} | ${kb(b.rss - a.rss - (b.mem.heapTotal - a.mem.heapTotal) - (b.mem.external - a.mem.external))} |`);
+  row('first N users (S1 − S0)', s0, s1);
+  row('the same users reconnect (S2 − S1): per closed connection', s1, s2);
+  row('N new users (S3 − S2): per user seen once', s2, s3);
   console.log(`\n## Live objects, same users reconnecting (S2 − S1), per connection\n\n${diff(s1.snap, s2.snap, N)}`);
   console.log(`\nNew objects by retainer chain (S2 − S1):\n\n${retainers(s1.json, s2.json, N)}`);
   console.log(`\n## Live objects, new users (S3 − S2), per user\n\n${diff(s2.snap, s3.snap, N)}`);
   console.log(`\nNew objects by retainer chain (S3 − S2):\n\n${retainers(s2.json, s3.json, N)}`);
+  if (moreRounds > 0) {
+    console.log(`\n## ${moreRounds} more rounds of the same users A (after a forced GC each)\n\n| round | RSS MiB | V8 heap used MiB | RSS growth over the previous round, KB/conn |\n| --- | ---: | ---: | ---: |`);
+    let prev = s3.rss;
+    for (let k = 1; k <= moreRounds; k++) {
+      await openClose(server.port, usersA);
+      await insp.gc();
+      const m = await insp.memory();
+      const rss = readProcMem(server.pid).rssBytes;
+      console.log(`| ${k} | ${(rss / 1048576).toFixed(1)} | ${(m.heapUsed / 1048576).toFixed(1)} | ${kb(rss - prev)} |`);
+      prev = rss;
+    }
+  }
 } finally {
   insp.close();
   await server.stop(5000);
