@@ -6,6 +6,8 @@
 //                                                  errors, lost or duplicated messages, never on timing
 //   node --import tsx bench/run.ts --compare HEAD  the working tree and HEAD, same run, ratios between them
 //   … --only ws-send,replay   … --profile [dir]   … and any benchmark's own flags (see each file)
+//   node --import tsx bench/run.ts --peers centrifugo   adds Centrifugo to the paced benchmark (built once,
+//                                                  ~10 min the first time; never in --smoke)
 //
 // Exit code: 0 when every benchmark ran without a problem; 1 otherwise (the table says which).
 
@@ -23,6 +25,7 @@ import { newResult, renderMarkdown, type BenchResult } from './lib/report.js';
 import { repoDir } from './lib/servers.js';
 import { runReplay } from './replay.js';
 import { runWsSend } from './ws-send.js';
+import { runPaced } from './paced.js';
 
 type Bench = (ctx: BenchContext) => Promise<BenchResult>;
 
@@ -85,6 +88,9 @@ if (existsSync(storeWriteFile)) benches.push(['store-write', storeWrite]);
 
 const started = performance.now();
 const ctx = createContext(process.argv.slice(2));
+// The paced benchmark (issue 16) is not part of the smoke run; its peers (Centrifugo) never are.
+if (!ctx.smoke) benches.splice(1, 0, ['paced', runPaced]);
+else if (ctx.args.has('peers')) throw new Error('--peers is not for --smoke runs (CI): Centrifugo takes minutes to build');
 const machine = machineInfo(repoDir);
 const only = ctx.args.str('only')?.split(',');
 const results: BenchResult[] = [];

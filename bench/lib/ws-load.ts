@@ -46,6 +46,8 @@ export interface WsLoadOptions {
   serverTree?: boolean;
   /** See ThreadConfig.connectRetries: for profiling runs only. */
   connectRetries?: number;
+  /** Another runner in this thread (bench/lib/lean-load.ts); replaces `workers`. */
+  createThread?: (cfg: ThreadConfig) => ThreadHandle;
 }
 
 /** The tallies (LoadTally) are the threads' summed; the rest is computed over the run. */
@@ -120,7 +122,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<LoadReport> {
   // exactly-once check needs no cross-thread bookkeeping.
   const slices = Array.from({ length: nThreads }, (_, t) => pairs.filter((_, i) => i % nThreads === t));
   const threads: ThreadHandle[] = slices.map((s) =>
-    (o.workers ? workerThread : localThread)({ ...base, pairs: s, ratePerSec: o.ratePerSec && (o.ratePerSec * s.length) / pairs.length }),
+    (o.createThread ?? (o.workers ? workerThread : localThread))({ ...base, pairs: s, ratePerSec: o.ratePerSec && (o.ratePerSec * s.length) / pairs.length }),
   );
   try {
     await Promise.all(threads.map((t) => t.connected));
