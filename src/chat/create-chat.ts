@@ -111,6 +111,9 @@ export class Chat {
     const { connection } = session;
     switch (command.type) {
       case 'send': {
+        // Shutting down: the connection closes with 1001 once the accepted sends are acked, and the
+        // client sends again elsewhere; an error frame now would be an error it need not see.
+        if (!this.sender.isAccepting) return;
         const started = performance.now();
         this.sender.send(connection.userId, command, connection.deviceId).then(
           ({ message, duplicate }) => {

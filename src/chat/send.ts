@@ -56,6 +56,10 @@ export class SendService {
     }
   }
 
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
   /** Shutdown: refuse new sends (unavailable, retry elsewhere) and let accepted ones finish. */
   stopAccepting(): void {
     this.accepting = false;
