@@ -4,9 +4,9 @@
 import { directConversationId } from '../conversation-ids.js';
 import { advance, advanceTo, atLeast, covers, EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
+import { activityTs, listItem, otherMember, view, type ConversationState } from './conversation-state.js';
 import {
   StoreUnavailableError,
-  UNREAD_CAP,
   type ConfirmResult,
   type Conversation,
   type ConversationListItem,
@@ -27,21 +27,6 @@ import {
   type StoredMessage,
 } from '../store.js';
 
-interface ConversationState {
-  readonly conversationId: string;
-  readonly kind: 'direct' | 'group';
-  title: string | null;
-  ownerId: string | null;
-  readonly createdAt: number;
-  /** userId → membership; insertion order is join order. */
-  readonly members: Map<string, Membership>;
-  /** messages[seq - 1]. */
-  readonly messages: StoredMessage[];
-  /** The user-level delivery cursor of each member (what at least one device confirmed). */
-  readonly delivered: Map<string, Cursor>;
-  readonly deliveredAt: Map<string, number>;
-  readonly read: Map<string, number>;
-}
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
@@ -175,13 +160,13 @@ export class MemoryStore implements Store {
       entries.push({ conversationId, activityTs: activityTs(conversation, userId) });
     }
     const { ids, next } = pageAfter(entries, limit, cursor);
-    return { items: ids.map((id) => this.item(this.conversations.get(id)!, userId)), next };
+    return { items: ids.map((id) => listItem(this.conversations.get(id)!, userId)), next };
   }
 
   async conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
     this.assertOpen();
     const conversation = this.conversations.get(conversationId);
-    return conversation?.members.has(userId) ? this.item(conversation, userId) : undefined;
+    return conversation?.members.has(userId) ? listItem(conversation, userId) : undefined;
   }
 
   async conversationIdsOf(userId: string): Promise<string[]> {
@@ -341,44 +326,7 @@ export class MemoryStore implements Store {
     return added;
   }
 
-  private item(conversation: ConversationState, userId: string): ConversationListItem {
-    const { messages } = conversation;
-    // A member who joined late has read nothing from before joining, and has nothing unread there.
-    const readSeq = conversation.read.get(userId) ?? conversation.members.get(userId)?.joinSeq ?? 0;
-    let unread = 0;
-    for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId) unread++;
-    return {
-      conversation: view(conversation),
-      lastSeq: messages.length,
-      lastMessage: messages[messages.length - 1] ?? null,
-      readSeq,
-      unread,
-      activityTs: activityTs(conversation, userId),
-    };
-  }
-
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('store is closed');
   }
-}
-
-function view(conversation: ConversationState): Conversation {
-  return {
-    conversationId: conversation.conversationId,
-    kind: conversation.kind,
-    title: conversation.title,
-    ownerId: conversation.ownerId,
-    createdAt: conversation.createdAt,
-    members: [...conversation.members.keys()],
-  };
-}
-
-function otherMember(conversation: ConversationState, userId: string): string {
-  for (const member of conversation.members.keys()) if (member !== userId) return member;
-  return userId;
-}
-
-function activityTs(conversation: ConversationState, userId: string): number {
-  const last = conversation.messages[conversation.messages.length - 1];
-  return Math.max(last?.ts ?? 0, conversation.members.get(userId)?.joinedAt ?? conversation.createdAt);
 }
