@@ -118,7 +118,7 @@ describe(`cluster: the store unreachable for ${OUTAGE_MS / 1000} s under three i
     });
   });
 
-  it('delivers and marks everything once afterwards (confirmations recover on every instance)', { timeout: 90_000, todo: 'KNOWN BUG: a confirmation batcher can stay shut after a store outage (issue 15 report)' }, async (t) => {
+  it('delivers and marks everything once afterwards (confirmations recover on every instance)', { timeout: 90_000, todo: 'KNOWN: a confirmation half-written when the store went away (receipt stored, cursor not) is answered unavailable, so its message is replayed once more after the mark; the batcher that stayed shut is fixed (batcher.ts)' }, async (t) => {
     assert.ok(cluster && load, 'the outage run did not complete');
     await load.finishSending(30_000);
     await load.drainRecipients(45_000);
