@@ -10,6 +10,7 @@
 // stops in between leaves the cursors behind, and the next confirmation proposes those messages again
 // (their receipts exist: no second mark). The other order could leave a cursor past a message that
 // was never marked.
+import { findByIds } from './find-by-ids.js';
 import { LRUCache } from 'lru-cache';
 import { advance, advanceTo, covers, highestCovered } from '../cursor.js';
 import type { ConfirmResult, Cursor, DeliveryMark } from '../store.js';
@@ -53,9 +54,7 @@ export class MessageFacts {
       else missing.push(messageId);
     }
     if (missing.length > 0) {
-      const docs = await collections.messages
-        .find({ _id: { $in: missing } }, { projection: { _id: 1, conversationId: 1, seq: 1, from: 1, fromDevice: 1, ts: 1 } })
-        .toArray();
+      const docs = await findByIds(collections.messages, collections.idLookup, missing, { _id: 1, conversationId: 1, seq: 1, from: 1, fromDevice: 1, ts: 1 });
       for (const doc of docs) {
         const fact: MessageFact = { messageId: doc._id, conversationId: doc.conversationId, seq: Number(doc.seq), from: doc.from, ...(doc.fromDevice != null ? { fromDevice: doc.fromDevice } : {}), ts: Number(doc.ts) };
         this.note(fact);
@@ -102,7 +101,7 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
   });
   const joined = new Map<string, number>();
   if (pairs.size > 0) {
-    const docs = await collections.memberships.find({ _id: { $in: [...pairs] } }, { projection: { joinSeq: 1 } }).toArray();
+    const docs = await findByIds(collections.memberships, collections.idLookup, [...pairs], { joinSeq: 1 });
     for (const doc of docs) joined.set(doc._id, Number(doc.joinSeq));
   }
 

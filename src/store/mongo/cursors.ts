@@ -12,6 +12,7 @@
 //
 // Writes are `updateMany` on one `_id` with upsert: no `updateOne`, which FerretDB v1 runs holding a
 // PostgreSQL connection per matched document until the command ends (docs/store.md, FerretDB notes).
+import { findByIds } from './find-by-ids.js';
 import { LRUCache } from 'lru-cache';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { atLeast, EMPTY_CURSOR } from '../cursor.js';
@@ -51,7 +52,7 @@ export class CursorSet {
     const ids = (device: boolean) => [...set.current.values()].filter((entry) => (entry.key.deviceId !== undefined) === device).map((entry) => idOf(entry.key));
     const load = async (collection: Collection<CursorDoc>, wanted: string[]) => {
       if (wanted.length === 0) return;
-      const docs = await collection.find({ _id: { $in: wanted } }, { projection: { upTo: 1, above: 1 } }).toArray();
+      const docs = await findByIds(collection, collections.idLookup, wanted, { upTo: 1, above: 1 });
       for (const doc of docs) set.current.get(doc._id)!.cursor = toCursor(doc);
     };
     await Promise.all([load(collections.userCursors, ids(false)), load(collections.deviceCursors, ids(true))]);
@@ -120,7 +121,7 @@ export class DeviceSightings {
       if (!this.seen.has(id)) unknown.set(id, device);
     }
     if (unknown.size === 0) return;
-    const known = await collections.devices.find({ _id: { $in: [...unknown.keys()] } }, { projection: { _id: 1 } }).toArray();
+    const known = await findByIds(collections.devices, collections.idLookup, [...unknown.keys()], { _id: 1 });
     for (const doc of known) {
       this.seen.set(doc._id, true);
       unknown.delete(doc._id);

@@ -12,6 +12,7 @@
 //
 // Ids join their parts with "/": user, device and conversation ids never contain it
 // (src/protocol/ids.ts), so every id splits one way only.
+import type { IdLookup } from './find-by-ids.js';
 import type { Collection, Db } from 'mongodb';
 import type { ConversationKind, Cursor, StoredMessage } from '../store.js';
 
@@ -91,10 +92,13 @@ export interface Collections {
   readonly deviceCursors: Collection<CursorDoc>;
   readonly devices: Collection<DeviceDoc>;
   readonly receipts: Collection<ReceiptDoc>;
+  /** How reads by a set of _ids are made on this server (find-by-ids.ts). */
+  readonly idLookup: IdLookup;
 }
 
-export function collectionsOf(db: Db): Collections {
+export function collectionsOf(db: Db, idLookup: IdLookup = 'in'): Collections {
   return {
+    idLookup,
     messages: db.collection<MessageDoc>('messages'),
     conversations: db.collection<ConversationDoc>('conversations'),
     memberships: db.collection<MembershipDoc>('memberships'),

@@ -46,6 +46,7 @@ import {
   type MessageDoc,
 } from './documents.js';
 import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
+import { idLookupFor } from './find-by-ids.js';
 import { HeadCache } from './heads.js';
 import { ensureIndexes } from './indexes.js';
 import * as membership from './membership.js';
@@ -326,7 +327,7 @@ export class MongoStore implements Store {
       async (candidate) => {
         const db = candidate.db(dbName);
         await db.command({ ping: 1 });
-        prepared = collectionsOf(db);
+        prepared = collectionsOf(db, await idLookupFor(db));
         await ensureIndexes(prepared);
       },
       retry,

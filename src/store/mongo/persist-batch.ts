@@ -12,6 +12,7 @@
 //
 // No send in the batch resolves until every write of the batch is acknowledged: a SENT ack means the
 // message and its sender's cursors are stored.
+import { findByIds } from './find-by-ids.js';
 import type { WriteError } from 'mongodb';
 import { directConversationId, isDirectConversationId } from '../conversation-ids.js';
 import { advance } from '../cursor.js';
@@ -93,7 +94,7 @@ function sameRequest(a: NewMessage, b: NewMessage): boolean {
 
 async function judgeExisting(collections: Collections, leads: Lead[]): Promise<void> {
   if (leads.length === 0) return;
-  const docs = await collections.messages.find({ _id: { $in: leads.map((lead) => lead.message.messageId) } }, { projection: MESSAGE_PROJECTION }).toArray();
+  const docs = await findByIds(collections.messages, collections.idLookup, leads.map((lead) => lead.message.messageId), MESSAGE_PROJECTION);
   const byId = new Map(docs.map((doc) => [doc._id, toStoredMessage(doc)]));
   for (const lead of leads) {
     const stored = byId.get(lead.message.messageId);
@@ -111,7 +112,7 @@ async function checkMembership(collections: Collections, leads: Lead[]): Promise
   const asking = leads.filter((lead) => lead.outcome === undefined);
   if (asking.length === 0) return;
   const ids = [...new Set(asking.map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
-  const members = new Set((await collections.memberships.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((doc) => doc._id));
+  const members = new Set((await findByIds(collections.memberships, collections.idLookup, ids, { _id: 1 })).map((doc) => doc._id));
 
   // A direct message whose sender is not (yet) a member: the conversation is created on first use.
   const direct = asking.filter((lead) => !members.has(membershipId(lead.conversationId!, lead.message.from)) && lead.message.conversationId === undefined);
