@@ -171,8 +171,7 @@ export class Batcher<I, R> {
       for (const [key, lane] of lanes) this.lanes.set(key, lane);
       lanes.length = 0;
     };
-    const limit = this.batchLimit();
-    while (batch.length < limit && this.lanes.size > 0) {
+    while (batch.length < this.options.maxOps && this.lanes.size > 0) {
       for (const [key, lane] of this.lanes) {
         const entry = lane.entries[lane.head++]!;
         this.queued--;
@@ -188,7 +187,7 @@ export class Batcher<I, R> {
           entry.reject(new StoreUnavailableError(`store write waited more than ${this.options.maxQueueWaitMs} ms in the queue`, { retryAfterMs: this.options.maxQueueWaitMs }));
         } else {
           batch.push(entry);
-          if (batch.length >= limit) break;
+          if (batch.length >= this.options.maxOps) break;
         }
       }
       requeue(visited);
@@ -203,39 +202,17 @@ export class Batcher<I, R> {
    * down, or the first measurement came in), rather than when its time is up. An item `i` deep in its
    * lane has about (i + 1) items of every lane ahead of it.
    */
-  /**
-   * A batch is sized to be written in half the budget at the measured speed (at most maxOps): a batch
-   * that fails after the budget fails every item in it late, so a slow store gets smaller batches.
-   * Before anything is measured, maxOps (admission is what the slow start bounds then).
-   */
-  private batchLimit(): number {
-    const perItemMs = this.throughput.msPerItem();
-    if (perItemMs === undefined) return this.options.maxOps;
-    return Math.max(1, Math.min(this.options.maxOps, Math.floor(this.options.maxQueueWaitMs / 2 / perItemMs)));
-  }
-
-  private get checkIntervalMs(): number {
-    return Math.max(10, this.options.maxQueueWaitMs / 4);
-  }
-
   private shedHopeless(): void {
-    if (this.queued === 0) return;
+    const perItemMs = this.throughput.msPerItem();
+    if (perItemMs === undefined || this.queued === 0) return;
     const now = this.now();
-    const inFlightMs = this.inFlight ? now - this.inFlightSince : 0;
-    const perItemMs = this.throughput.msPerItem(this.inFlight ? { size: this.inFlightSize, elapsedMs: inFlightMs } : undefined);
-    if (perItemMs === undefined) return;
-    // What the batch in flight still needs before anything queued starts (0 when it is overdue:
-    // it may end any moment, and a refusal must not be made on a guess of how long it will hang).
-    const rest = this.inFlight ? Math.max(0, this.inFlightSize * perItemMs - inFlightMs) : 0;
     const keys = this.lanes.size;
     for (const [key, lane] of this.lanes) {
       const kept: Entry<I, R>[] = [];
       for (let i = lane.head; i < lane.entries.length; i++) {
         const entry = lane.entries[i]!;
         const ahead = Math.min(this.queued, (kept.length + 1) * keys);
-        // Kept only if it can still be served with one check interval to spare: the next check comes
-        // that much later, and a refusal then would come as late as a timeout.
-        if (entry.queuedAt + this.options.maxQueueWaitMs - this.checkIntervalMs >= now + rest + ahead * perItemMs) {
+        if (entry.queuedAt + this.options.maxQueueWaitMs >= now + ahead * perItemMs) {
           kept.push(entry);
           continue;
         }
@@ -254,13 +231,7 @@ export class Batcher<I, R> {
     if (batch.length === 0) return this.settleIdle();
     this.inFlightSince = this.now();
     this.inFlightSize = batch.length;
-    // While a batch is in flight, what queues behind it is checked four times per budget: a store that
-    // slowed down refuses at once (retryAfter) what it can no longer write in time, instead of letting
-    // it wait out the whole budget in the queue.
-    const watch = setInterval(() => this.shedHopeless(), this.checkIntervalMs);
-    watch.unref();
     this.inFlight = this.run(batch).finally(() => {
-      clearInterval(watch);
       this.inFlight = undefined;
       if (this.queued > 0) this.startNext();
       else this.settleIdle();
