@@ -34,6 +34,12 @@ export interface BatcherOptions<I, R> {
   readonly write: (items: readonly I[]) => Promise<ReadonlyArray<R | Error>>;
   /** Called after every batch with its size, duration and outcome (metrics). */
   readonly observe?: (size: number, seconds: number, failed: boolean) => void;
+  /**
+   * Re-check the queue while a batch is in flight (persists: a restart's backlog is refused at once,
+   * not after the timeout). Off for confirmations: there it shed a well-behaved user's single
+   * confirmation behind a flooder's large ones (test/reliability/confirmation-flood.test.ts).
+   */
+  readonly recheckWhileInFlight?: boolean;
   /** Called when an item is refused before being written (metrics): `overload` or `expired`. */
   readonly onShed?: (reason: 'overload' | 'expired' | 'full') => void;
   readonly now?: () => number;
@@ -203,16 +209,20 @@ export class Batcher<I, R> {
    * lane has about (i + 1) items of every lane ahead of it.
    */
   private shedHopeless(): void {
-    const perItemMs = this.throughput.msPerItem();
-    if (perItemMs === undefined || this.queued === 0) return;
+    if (this.queued === 0) return;
     const now = this.now();
+    const inFlightMs = this.inFlight ? now - this.inFlightSince : 0;
+    const perItemMs = this.throughput.msPerItem(this.inFlight ? { size: this.inFlightSize, elapsedMs: inFlightMs } : undefined);
+    if (perItemMs === undefined) return;
+    // What the batch in flight still needs before anything queued starts (0 once it is overdue).
+    const rest = this.inFlight ? Math.max(0, this.inFlightSize * perItemMs - inFlightMs) : 0;
     const keys = this.lanes.size;
     for (const [key, lane] of this.lanes) {
       const kept: Entry<I, R>[] = [];
       for (let i = lane.head; i < lane.entries.length; i++) {
         const entry = lane.entries[i]!;
         const ahead = Math.min(this.queued, (kept.length + 1) * keys);
-        if (entry.queuedAt + this.options.maxQueueWaitMs >= now + ahead * perItemMs) {
+        if (entry.queuedAt + this.options.maxQueueWaitMs >= now + rest + ahead * perItemMs) {
           kept.push(entry);
           continue;
         }
@@ -231,7 +241,12 @@ export class Batcher<I, R> {
     if (batch.length === 0) return this.settleIdle();
     this.inFlightSince = this.now();
     this.inFlightSize = batch.length;
+    // Optionally, what queues behind a batch in flight is checked four times per budget, so a store
+    // that slowed down refuses at once what it can no longer write in time (sends after restarts).
+    const watch = this.options.recheckWhileInFlight ? setInterval(() => this.shedHopeless(), Math.max(10, this.options.maxQueueWaitMs / 4)) : undefined;
+    watch?.unref();
     this.inFlight = this.run(batch).finally(() => {
+      if (watch) clearInterval(watch);
       this.inFlight = undefined;
       if (this.queued > 0) this.startNext();
       else this.settleIdle();

@@ -102,6 +102,7 @@ export class MongoStore implements Store {
     // Fair per user: a sender's or a confirmer's backlog only delays that user.
     this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,
+      recheckWhileInFlight: true,
       keyOf: (message) => message.from,
       write: (batch) => this.guard('persist', () => writePersistBatch(context(), batch)),
       observe: (size, seconds, failed) => this.observe('persist', size, seconds, failed),

@@ -94,7 +94,7 @@ function sameRequest(a: NewMessage, b: NewMessage): boolean {
 
 async function judgeExisting(collections: Collections, leads: Lead[]): Promise<void> {
   if (leads.length === 0) return;
-  const docs = await findByIds(collections.messages, collections.idLookup, leads.map((lead) => lead.message.messageId), MESSAGE_PROJECTION);
+  const docs = await findByIds(collections.messages, collections.idLookup, leads.map((lead) => lead.message.messageId), MESSAGE_PROJECTION, false);
   const byId = new Map(docs.map((doc) => [doc._id, toStoredMessage(doc)]));
   for (const lead of leads) {
     const stored = byId.get(lead.message.messageId);
@@ -112,7 +112,7 @@ async function checkMembership(collections: Collections, leads: Lead[]): Promise
   const asking = leads.filter((lead) => lead.outcome === undefined);
   if (asking.length === 0) return;
   const ids = [...new Set(asking.map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
-  const members = new Set((await findByIds(collections.memberships, collections.idLookup, ids, { _id: 1 })).map((doc) => doc._id));
+  const members = new Set((await findByIds(collections.memberships, collections.idLookup, ids, { _id: 1 }, false)).map((doc) => doc._id));
 
   // A direct message whose sender is not (yet) a member: the conversation is created on first use.
   const direct = asking.filter((lead) => !members.has(membershipId(lead.conversationId!, lead.message.from)) && lead.message.conversationId === undefined);
