@@ -118,6 +118,11 @@ export class MongoOutageProxy {
     this.server = server;
   }
 
+  /** Stalls every open connection: nothing is forwarded either way (an operation stays in flight). */
+  freeze(): void {
+    for (const socket of this.sockets) socket.pause();
+  }
+
   async down(): Promise<void> {
     const server = this.server;
     this.server = undefined;

@@ -6,17 +6,24 @@ import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { exponentialCeiling } from '../../backoff.js';
 import type { Logger } from '../../log.js';
 
+const HEARTBEAT_FREQUENCY_MS = 2000;
+
 export function clientOptions(opTimeoutMs: number): MongoClientOptions {
   return {
     appName: 'uws-chat',
     // No operation waits longer than the op timeout for a server, a socket read or a pooled connection.
     serverSelectionTimeoutMS: opTimeoutMs,
-    connectTimeoutMS: Math.min(opTimeoutMs, 10_000),
+    connectTimeoutMS: Math.min(opTimeoutMs, 10_000), // heartbeatBoundMs() relies on this
     socketTimeoutMS: opTimeoutMs,
     waitQueueTimeoutMS: opTimeoutMs,
     // Notice a server that came back within a second or two.
-    heartbeatFrequencyMS: 2000,
+    heartbeatFrequencyMS: HEARTBEAT_FREQUENCY_MS,
   };
+}
+
+/** The longest one heartbeat of such a client can last: the driver bounds it by these two. */
+export function heartbeatBoundMs(opTimeoutMs: number): number {
+  return Math.min(opTimeoutMs, 10_000) + HEARTBEAT_FREQUENCY_MS;
 }
 
 export interface StartRetry {

@@ -5,9 +5,9 @@
 // devices) hold only what can never become wrong, or what a unique index double-checks.
 // Data model, indexes, seq assignment and the FerretDB caveats: docs/store.md.
 import { randomBytes } from 'node:crypto';
-import type { Db, Filter, MongoClient } from 'mongodb';
+import type { Db, Filter } from 'mongodb';
 import { mongoDbName } from '../../config.js';
-import { errorSummary, silentLogger, uriForLogs, type Logger } from '../../log.js';
+import { errorSummary, silentLogger, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
 import {
   StoreUnavailableError,
@@ -31,10 +31,9 @@ import {
 } from '../store.js';
 import { Batcher } from './batcher.js';
 import { writeConfirmBatch, MessageFacts, type ConfirmRequest } from './confirm-batch.js';
-import { clientOptions, connectWithRetry, DEFAULT_START_RETRY, type StartRetry } from './connect.js';
+import { DEFAULT_START_RETRY, type StartRetry } from './connect.js';
 import { DeviceSightings, Lock } from './cursors.js';
 import {
-  collectionsOf,
   deviceCursorId,
   MESSAGE_PROJECTION,
   membershipId,
@@ -46,12 +45,11 @@ import {
   type MessageDoc,
 } from './documents.js';
 import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
-import { idLookupFor } from './find-by-ids.js';
 import { HeadCache } from './heads.js';
-import { ensureIndexes } from './indexes.js';
 import * as membership from './membership.js';
 import { ConversationReads } from './conversation-reads.js';
 import { writePersistBatch } from './persist-batch.js';
+import { StoreConnection } from './store-connection.js';
 
 export interface MongoStoreOptions {
   /** mongodb:// or mongodb+srv:// URI; its write concern (w, journal) applies to every batch. */
@@ -81,9 +79,7 @@ export class MongoStore implements Store {
   private readonly cursorLock = new Lock();
   private readonly persistBatcher: Batcher<NewMessage, PersistResult>;
   private readonly confirmBatcher: Batcher<ConfirmRequest, ConfirmResult>;
-  private client: MongoClient | undefined;
-  private db: Db | undefined;
-  private collections: Collections | undefined;
+  private readonly connection: StoreConnection;
   private starting: Promise<void> | undefined;
   private closed = false;
   private tokens = 0;
@@ -93,6 +89,7 @@ export class MongoStore implements Store {
 
   constructor(private readonly options: MongoStoreOptions) {
     this.log = (options.log ?? silentLogger()).child({ component: 'mongo-store', instance: this.instanceId });
+    this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log);
     this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
     this.facts = new MessageFacts(options.cursorCacheMax);
     this.devices = new DeviceSightings(options.cursorCacheMax);
@@ -120,12 +117,11 @@ export class MongoStore implements Store {
   /** Connects (retrying with backoff while Mongo is unreachable) and creates the indexes. */
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
-    return (this.starting ??= this.connect());
+    return (this.starting ??= this.connection.connect({ ...DEFAULT_START_RETRY, ...this.options.startRetry }));
   }
 
   async ping(): Promise<void> {
-    if (!this.db) throw new StoreUnavailableError(this.closed ? 'store is closed' : 'store not connected yet');
-    await this.db.command({ ping: 1 });
+    await this.connection.db.command({ ping: 1 });
   }
 
   /** Writes every queued batch, then closes the client. */
@@ -133,12 +129,9 @@ export class MongoStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([this.persistBatcher.close(), this.confirmBatcher.close()]);
+    // Closing the connection first stops a start still retrying; then that start is awaited.
+    await this.connection.close();
     await this.starting?.catch(() => {});
-    const client = this.client;
-    this.client = undefined;
-    this.db = undefined;
-    this.collections = undefined;
-    await client?.close();
   }
 
   // Messages.
@@ -294,8 +287,7 @@ export class MongoStore implements Store {
 
   /** The connected database (after start()): accounts live in it too, on the same client. */
   database(): Db {
-    if (!this.db) throw new StoreUnavailableError(this.closed ? 'store is closed' : 'store not connected yet');
-    return this.db;
+    return this.connection.db;
   }
 
   /** Seqs this process found taken by another (its cached head was stale) and assigned again. */
@@ -317,37 +309,8 @@ export class MongoStore implements Store {
     return new ConversationReads(this.ready(), this.heads, this.options.opTimeoutMs);
   }
 
-  private async connect(): Promise<void> {
-    const dbName = this.options.dbName ?? mongoDbName(this.options.uri);
-    const retry = { ...DEFAULT_START_RETRY, ...this.options.startRetry };
-    let prepared: Collections | undefined;
-    this.log.info({ target: uriForLogs(this.options.uri), db: dbName }, 'connecting to MongoDB');
-    const client = await connectWithRetry(
-      this.options.uri,
-      clientOptions(this.options.opTimeoutMs),
-      async (candidate) => {
-        const db = candidate.db(dbName);
-        await db.command({ ping: 1 });
-        prepared = collectionsOf(db, await idLookupFor(db));
-        await ensureIndexes(prepared);
-      },
-      retry,
-      this.log,
-      () => this.closed,
-    );
-    if (this.closed) {
-      await client.close();
-      throw new StoreUnavailableError('store closed while starting');
-    }
-    this.client = client;
-    this.db = client.db(dbName);
-    this.collections = prepared;
-    this.log.info({ db: dbName }, 'MongoDB connected; indexes ready');
-  }
-
   private ready(): Collections {
-    if (this.collections) return this.collections;
-    throw new StoreUnavailableError(this.closed ? 'store is closed' : 'store not connected yet');
+    return this.connection.collections;
   }
 
   private nextToken(): string {

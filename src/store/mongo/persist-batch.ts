@@ -120,6 +120,12 @@ async function checkMembership(collections: Collections, leads: Lead[]): Promise
     collections,
     direct.map((lead) => ({ conversationId: lead.conversationId!, members: [lead.message.from, lead.message.to!], at: lead.message.ts })),
   );
+  // A conversation found complete was created meanwhile by another instance's first message (or the
+  // sender was removed): read the sender's membership again rather than refuse a member.
+  const recheck = [...new Set(direct.filter((lead) => !created.has(lead.conversationId!)).map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
+  if (recheck.length > 0) {
+    for (const doc of await findByIds(collections.memberships, collections.idLookup, recheck, { _id: 1 }, false)) members.add(doc._id);
+  }
   for (const lead of asking) {
     if (!members.has(membershipId(lead.conversationId!, lead.message.from)) && !created.has(lead.conversationId!)) lead.outcome = 'not_member';
   }
