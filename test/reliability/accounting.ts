@@ -37,7 +37,16 @@ export interface Figures {
   unavailableAnswers: number;
   /** Message frames received more than RESEND_AFTER_CONFIRMATION_MARGIN_MS after the store marked them delivered. */
   resentAfterConfirmation: number;
+  /**
+   * Of those not counted above: sent again after a mark whose confirmation the recipient was told
+   * failed (the store went away between the mark and the cursor: `unavailable` within
+   * HALF_WRITTEN_WINDOW_MS after the mark). The protocol allows it: the client was told "not recorded".
+   */
+  resentAfterRefusedConfirmation: number;
 }
+
+/** How long after a mark a refusal can still be that same confirmation's (the op timeout, with room). */
+const HALF_WRITTEN_WINDOW_MS = 10_000;
 
 export async function account(load: Load, dbUri: string): Promise<{ figures: Figures; details: string[] }> {
   const client = new MongoClient(dbUri, { serverSelectionTimeoutMS: 10_000 });
@@ -109,11 +118,16 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
 
     const markedAt = new Map(deliveries.filter((entry) => entry.deliveredAt !== undefined).map((entry) => [entry.messageId, entry.deliveredAt!]));
     let resentAfterConfirmation = 0;
+    let resentAfterRefusedConfirmation = 0;
     for (const recipient of load.recipients) {
       for (const [messageId, times] of recipient.receivedAt) {
         const marked = markedAt.get(messageId);
         if (marked === undefined) continue;
         const late = times.filter((t) => t > marked + RESEND_AFTER_CONFIRMATION_MARGIN_MS);
+        if (late.length > 0 && recipient.refusedConfirmationsAt.some((t) => t >= marked && t <= marked + HALF_WRITTEN_WINDOW_MS)) {
+          resentAfterRefusedConfirmation += late.length;
+          continue;
+        }
         resentAfterConfirmation += late.length;
         if (late.length > 0) details.push(`${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered`);
       }
@@ -134,6 +148,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
       duplicateAcks: load.senders.reduce((sum, s) => sum + s.duplicateAcks, 0),
       unavailableAnswers: load.senders.reduce((sum, s) => sum + s.unavailable, 0),
       resentAfterConfirmation,
+      resentAfterRefusedConfirmation,
     };
     return { figures, details };
   } finally {

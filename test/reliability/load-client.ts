@@ -220,6 +220,8 @@ export class Recipient {
   readonly received = new Map<string, number>();
   /** Local time of every receipt of each message (for the resend-after-confirmation check). */
   readonly receivedAt = new Map<string, number[]>();
+  /** When a confirmation was refused (`unavailable` / `rate_limited`): its messages may come again. */
+  readonly refusedConfirmationsAt: number[] = [];
   readonly confirmed = new Set<string>();
   readonly violations: string[] = [];
   readies = 0;
@@ -314,6 +316,7 @@ export class Recipient {
       this.lastReady = Number(frame.replayed);
       for (const resolve of this.readyWaiters.splice(0)) resolve(Number(frame.replayed));
     } else if (frame.type === 'error' && (frame.code === 'unavailable' || frame.code === 'rate_limited')) {
+      this.refusedConfirmationsAt.push(Date.now());
       // A confirmation was not recorded: its messages stay pending. Ask for them again after the
       // server's hint (jittered); the replay brings them and they are confirmed then.
       if (!this.resyncTimer) {
