@@ -133,6 +133,21 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.deepEqual(new Set(results.map((r) => created(r).seq)), new Set([4]));
   });
 
+  it('two instances storing the first messages of the same direct conversations at once both store them', async () => {
+    const uri = databases.fresh();
+    const [a, b] = [await storeOn(uri), await storeOn(uri)];
+    // Each conversation is created by whichever instance gets there first; the other must still see
+    // its sender as a member (it answered not_member when the creation landed between its reads).
+    // The second instance starts a little later each round, to sweep that window.
+    const results = [];
+    for (let round = 0; round < 12; round++) {
+      const [x, y] = [uid('x'), uid('y')];
+      const later = new Promise((resolve) => setTimeout(resolve, round)).then(() => b.persist(direct(y, x)));
+      results.push(...(await Promise.all([a.persist(direct(x, y)), later])));
+    }
+    assert.deepEqual(results.map((result) => result.kind).filter((kind) => kind !== 'created'), []);
+  });
+
   it('a removed member cannot send through an instance that saw it as a member a moment ago', async () => {
     const uri = databases.fresh();
     const [a, b] = [await storeOn(uri), await storeOn(uri)];
