@@ -175,7 +175,7 @@ async function inProcess(o: { messages: number; requests: number; limit: number 
   const store = new MemoryStore();
   await store.start();
   const bodies = makeBodyPool(50, 500);
-  const group = await store.createGroup({ conversationId: 'g:bench-history', title: 'bench', ownerId: 'a', members: ['b'], createdAt: Date.now() });
+  const { conversation: group } = await store.createGroup({ conversationId: 'g:bench-history', title: 'bench', ownerId: 'a', members: ['b'], createdAt: Date.now() });
   for (let k = 0; k < o.messages; k++) {
     await store.persist({ messageId: `m-${k}`, conversationId: group.conversationId, from: 'a', fromDevice: 'default', body: bodies[k % bodies.length]!, ts: Date.now() });
   }

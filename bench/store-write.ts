@@ -91,7 +91,7 @@ async function batched(baseUri: string, dbName: string, group = false): Promise<
   let make = message as (run: string, i: number) => NewMessage;
   if (group) {
     const members = [...Array.from({ length: C }, (_, k) => `s${k}`), ...Array.from({ length: RECIPIENTS - C }, (_, k) => `r${k}`)];
-    const conversation = await store.createGroup({ conversationId: `g:bench-${run}`, title: 'bench', ownerId: 's0', members, createdAt: Date.now() });
+    const { conversation } = await store.createGroup({ conversationId: `g:bench-${run}`, title: 'bench', ownerId: 's0', members, createdAt: Date.now() });
     make = (r, i) => groupMessage(r, i, conversation.conversationId);
   }
   await drive(0, WARMUP, (i) => store.persist(make(`w${run}`, i)));

@@ -21,9 +21,6 @@ export interface ConversationLimits {
 }
 
 export class ConversationService {
-  /** The createdAt of the last creation attempt on this instance (each attempt gets its own). */
-  private lastCreatedAt = 0;
-
   constructor(
     private readonly store: Store,
     private readonly router: DeliveryRouter,
@@ -38,14 +35,11 @@ export class ConversationService {
     if (input.members.length > this.limits.maxMembersPerAdd) throw new ChatError('too_large', `At most ${this.limits.maxMembersPerAdd} members per call`);
     if (members.length + 1 > this.limits.maxGroupMembers) throw new ChatError('too_large', `A group holds at most ${this.limits.maxGroupMembers} members`);
     this.takeChange(ownerId);
-    // The store tells a new group from an existing one by createdAt, so no two creations here share
-    // one: an Idempotency-Key retry within the same millisecond would otherwise be answered 201 again
-    // and announce `created` twice.
-    const createdAt = (this.lastCreatedAt = Math.max(Date.now(), this.lastCreatedAt + 1));
     const conversationId = groupConversationId(ownerId, idempotencyKey);
-    const conversation = await this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt });
+    // The store says which of concurrent creations (on any instance) made the group: only that one
+    // answers 201 and announces `created`; the others answer 200 with the same group.
+    const { conversation, created } = await this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt: Date.now() });
     if (conversation.ownerId !== ownerId && !conversation.members.includes(ownerId)) throw notFound();
-    const created = conversation.createdAt === createdAt;
     if (created) this.changed('created', conversation, conversation.members, conversation.members);
     return { conversation, created };
   }

@@ -191,8 +191,11 @@ export interface Store {
   getMessage(messageId: string): Promise<StoredMessage | undefined>;
 
   // Conversations and membership.
-  /** Creates a group (idempotent by conversationId: an existing one is returned unchanged). */
-  createGroup(group: NewGroup): Promise<Conversation>;
+  /**
+   * Creates a group (idempotent by conversationId: an existing one is returned unchanged, with
+   * `created: false`). Exactly one of concurrent calls with one id, on any instance, gets `created`.
+   */
+  createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }>;
   getConversation(conversationId: string): Promise<Conversation | undefined>;
   membership(conversationId: string, userId: string): Promise<Membership | undefined>;
   /** Adds users (existing members are skipped); their cursors start at the conversation's last seq. */

@@ -45,10 +45,10 @@ describe('a group across two server processes (Mongo store + NATS)', { skip }, (
     clients.push(client);
     return { client, replayed };
   };
-  const api = async (base: string, userId: string, method: string, path: string, body?: unknown) => {
+  const api = async (base: string, userId: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${await token(userId)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: { authorization: `Bearer ${await token(userId)}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as Record<string, unknown>) };
@@ -109,6 +109,16 @@ describe('a group across two server processes (Mongo store + NATS)', { skip }, (
     assert.deepEqual(typing, { type: 'typing', conversationId, userId: 'ann' });
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(ann.frames.filter((f) => f.type === 'typing').length, 0);
+  });
+
+  it('one Idempotency-Key sent to both instances at once creates one group, answered 201 once', { timeout: 60_000 }, async () => {
+    for (let round = 0; round < 10; round++) {
+      const key = `both-${round}-${Date.now()}`;
+      const body = { title: 'twice', members: ['bo'] };
+      const answers = await Promise.all([http.a, http.b].map((base) => api(base, 'ann', 'POST', '/api/conversations', body, { 'idempotency-key': key })));
+      assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 201], `round ${round}: ${JSON.stringify(answers)}`);
+      assert.equal(answers[0]!.body!.conversationId, answers[1]!.body!.conversationId);
+    }
   });
 
   it(`gives ${CONCURRENT} messages sent into one conversation through both instances at once the seqs 1..${CONCURRENT}, each once`, { timeout: 120_000 }, async () => {

@@ -161,10 +161,11 @@ export function runStoreContract(variant: StoreVariant): void {
     it('creates a group idempotently by id, owner first, duplicates and the owner ignored', async () => {
       const [owner, b, c] = [uid('owner'), uid('b'), uid('c')];
       const conversationId = uid('g:');
-      const created = await store.createGroup({ conversationId, title: 'team', ownerId: owner, members: [b, owner, c, b], createdAt: 1000 });
+      const { conversation: created, created: isNew } = await store.createGroup({ conversationId, title: 'team', ownerId: owner, members: [b, owner, c, b], createdAt: 1000 });
+      assert.equal(isNew, true);
       assert.deepEqual(created, { conversationId, kind: 'group', title: 'team', ownerId: owner, createdAt: 1000, members: [owner, b, c] });
       const again = await store.createGroup({ conversationId, title: 'other', ownerId: b, members: [uid('x')], createdAt: 2000 });
-      assert.deepEqual(again, created);
+      assert.deepEqual(again, { conversation: created, created: false });
       assert.deepEqual(await store.getConversation(conversationId), created);
       assert.deepEqual(await store.membership(conversationId, c), { conversationId, userId: c, joinedAt: 1000, joinSeq: 0 });
       assert.equal(await store.membership(conversationId, uid('x')), undefined);
@@ -232,7 +233,7 @@ export function runStoreContract(variant: StoreVariant): void {
 
     it('lists conversations by activity, pages them with a cursor, and counts unread from others after readSeq', async () => {
       const [me, x, y, z] = [uid('me'), uid('x'), uid('y'), uid('z')];
-      const groupId = await store.createGroup({ conversationId: uid('g:'), title: 'g', ownerId: x, members: [me], createdAt: now() }).then((g) => g.conversationId);
+      const groupId = await store.createGroup({ conversationId: uid('g:'), title: 'g', ownerId: x, members: [me], createdAt: now() }).then((g) => g.conversation.conversationId);
       await send(direct(me, x));
       await send(direct(y, me));
       await send(direct(y, me));

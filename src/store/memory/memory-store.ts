@@ -106,11 +106,12 @@ export class MemoryStore implements Store {
     return this.messages.get(messageId);
   }
 
-  async createGroup(group: NewGroup): Promise<Conversation> {
+  async createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
     this.assertOpen();
     const existing = this.conversations.get(group.conversationId);
-    if (existing) return view(existing);
-    return view(this.createConversation(group.conversationId, 'group', group.title, group.ownerId, group.createdAt, [group.ownerId, ...group.members]));
+    if (existing) return { conversation: view(existing), created: false };
+    const conversation = this.createConversation(group.conversationId, 'group', group.title, group.ownerId, group.createdAt, [group.ownerId, ...group.members]);
+    return { conversation: view(conversation), created: true };
   }
 
   async getConversation(conversationId: string): Promise<Conversation | undefined> {

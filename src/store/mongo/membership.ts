@@ -63,17 +63,23 @@ async function createConversation(collections: Collections, doc: ConversationDoc
   await insertIfAbsent(collections.memberships, unique.map((userId, pos) => membershipDoc(doc._id, userId, doc.createdAt, pos, 0)));
 }
 
-export async function createGroup(collections: Collections, group: NewGroup): Promise<Conversation> {
+/** `created` for exactly one call per group across instances: the one whose insert made it (unique _id). */
+export async function createGroup(collections: Collections, group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
   const doc: ConversationDoc = { _id: group.conversationId, kind: 'group' satisfies ConversationKind, title: group.title, ownerId: group.ownerId, createdAt: group.createdAt };
-  const inserted = await insertIfAbsent(collections.conversations, [doc]);
-  if (inserted.size === 0) {
+  const created = (await insertIfAbsent(collections.conversations, [doc])).size > 0;
+  if (!created) {
     const existing = await conversationView(collections, group.conversationId);
     // Idempotent: an existing group is returned unchanged, unless it is this same request stopped
     // between its two inserts (same owner, no members yet): then it is completed.
-    if (!existing || existing.members.length > 0 || existing.ownerId !== group.ownerId) return existing!;
+    if (!existing || existing.members.length > 0 || existing.ownerId !== group.ownerId) return { conversation: existing!, created: false };
   }
-  await insertIfAbsent(collections.memberships, [...new Set([group.ownerId, ...group.members])].map((userId, pos) => membershipDoc(group.conversationId, userId, group.createdAt, pos, 0)));
-  return (await conversationView(collections, group.conversationId))!;
+  // The memberships carry the conversation's own createdAt (a completing retry has a later one).
+  const createdAt = created ? group.createdAt : (await collections.conversations.findOne({ _id: group.conversationId }))?.createdAt ?? group.createdAt;
+  const members = [...new Set([group.ownerId, ...group.members])];
+  await insertIfAbsent(collections.memberships, members.map((userId, pos) => membershipDoc(group.conversationId, userId, Number(createdAt), pos, 0)));
+  // A completion is not the creation: it cannot be told from a concurrent call still between its
+  // inserts, and that call answers 201.
+  return { conversation: (await conversationView(collections, group.conversationId))!, created };
 }
 
 export async function addMembers(collections: Collections, heads: HeadCache, conversationId: string, userIds: readonly string[], at: number): Promise<MembershipChange | undefined> {

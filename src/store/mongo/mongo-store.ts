@@ -170,7 +170,7 @@ export class MongoStore implements Store {
 
   // Conversations and membership.
 
-  createGroup(group: NewGroup): Promise<Conversation> {
+  createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
     return membership.createGroup(this.ready(), group);
   }
 
