@@ -7,6 +7,7 @@
 //   members, in direct conversations and groups up to RECEIPTS_MAX_MEMBERS; the rest is dropped.
 import { LRUCache } from 'lru-cache';
 import type { Conversation } from '../store/store.js';
+import { atTurnEnd, TurnStage } from '../turn-end.js';
 import type { ChatConnection } from './connection.js';
 import type { DeliveryRouter } from './router.js';
 
@@ -42,7 +43,7 @@ export class Signals {
     if (change.readSeq !== undefined) entry.readSeq = Math.max(entry.readSeq ?? 0, change.readSeq);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      atTurnEnd(TurnStage.Signals, this.flush);
     }
   }
 
