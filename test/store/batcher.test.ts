@@ -142,6 +142,22 @@ describe('Batcher fairness and load shedding', () => {
     assert.deepEqual(batches.flat().filter((item) => item.startsWith('flood:')), Array.from({ length: 45 }, (_, i) => `flood:${i}`));
   });
 
+  it('counts a key’s share by weight (weightOf): heavy items fill it sooner, and a key’s first item is always taken', async () => {
+    // Items named key:n:weight — a confirmation of `weight` ids.
+    const { batcher, batches } = timed(0.01, { maxQueueWaitMs: 60_000, maxOpsPerKey: 64, weightOf: (item) => Number(item.split(':')[2]) });
+    await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => batcher.add(`flood:${i}:16`)),
+      batcher.add('huge:0:1000'),
+      ...Array.from({ length: 3 }, (_, i) => batcher.add(`polite:${i}:1`)),
+    ]);
+    for (const batch of batches) {
+      assert.ok(batch.filter((item) => item.startsWith('flood:')).length <= 4, `at most 64 ids of one key per batch: ${batch.join(',')}`);
+      assert.ok(batch.filter((item) => item.startsWith('huge:')).length <= 1, batch.join(','));
+    }
+    assert.ok(batches.flat().includes('huge:0:1000'), 'an item heavier than the share is still written');
+    assert.deepEqual(batches.flat().filter((item) => item.startsWith('flood:')), Array.from({ length: 20 }, (_, i) => `flood:${i}:16`));
+  });
+
   it('refuses at once what the measured throughput cannot serve within maxQueueWaitMs, with a retry-after, and still admits other keys', async () => {
     const { batcher } = timed(1); // 1 ms per item, 100 ms budget
     await Promise.all(Array.from({ length: 50 }, (_, i) => batcher.add(`warm:${i}`))); // measures ~1 ms/item

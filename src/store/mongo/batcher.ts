@@ -30,6 +30,8 @@ export interface BatcherOptions<I, R> {
    * in flight wait for it, so this bounds what one user's backlog adds to everyone's latency.
    */
   readonly maxOpsPerKey?: number;
+  /** What an item counts toward maxOpsPerKey (default 1): a confirmation, its ids. */
+  readonly weightOf?: (item: I) => number;
   /** Writes one batch; returns one result or Error per item, in order, or throws to fail them all. */
   readonly write: (items: readonly I[]) => Promise<ReadonlyArray<R | Error>>;
   /** Called after every batch with its size, duration and outcome (metrics). */
@@ -163,7 +165,8 @@ export class Batcher<I, R> {
   }
 
   /**
-   * Up to maxOps items, one per key per pass, at most maxOpsPerKey per key; keys visited in a partial
+   * Up to maxOps items, one per key per pass, at most maxOpsPerKey per key (by weight; a key's first
+   * item is always taken); keys visited in a partial
    * pass, and keys that reached their share, move to the back.
    */
   private takeBatch(): Entry<I, R>[] {
@@ -182,7 +185,7 @@ export class Batcher<I, R> {
         const entry = lane.entries[lane.head++]!;
         this.queued--;
         this.lanes.delete(key); // deleting the current key is safe while iterating a Map
-        const count = (taken.get(key) ?? 0) + 1;
+        const count = (taken.get(key) ?? 0) + (this.options.weightOf?.(entry.item) ?? 1);
         taken.set(key, count);
         if (lane.head < lane.entries.length) {
           if (lane.head > 1024 && lane.head * 2 > lane.entries.length) lane.entries.splice(0, lane.head), (lane.head = 0);

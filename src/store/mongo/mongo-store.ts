@@ -108,6 +108,9 @@ export class MongoStore implements Store {
     this.confirmBatcher = new Batcher<ConfirmRequest, ConfirmResult>({
       ...common,
       keyOf: (request) => request.userId,
+      // A user's share of a batch counted in ids: one 1000-id frame fills it, so a flooder's burst of
+      // such frames goes one per batch instead of all in one (test/reliability/confirmation-flood.test.ts).
+      weightOf: (request) => (request.kind === 'ids' ? request.messageIds.length : 1),
       write: (batch) => this.guard('confirm', () => writeConfirmBatch(context(), batch)),
       observe: (size, seconds, failed) => this.observe('confirm', size, seconds, failed),
       onShed: (reason) => options.metrics?.storeShed.inc({ op: 'confirm', reason }),
