@@ -6,7 +6,7 @@
 // good: the driver's hung monitor, src/store/mongo/heartbeat-watchdog.ts); then everything is delivered
 // and marked once, and nothing is sent again after its mark unless the recipient was told that
 // confirmation failed (the store went away between the mark and the cursor: allowed by the protocol,
-// reported as resentAfterRefusedConfirmation).
+// reported as resentAfterUnfinishedConfirmation).
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, describe, it } from 'node:test';

@@ -38,15 +38,19 @@ export interface Figures {
   /** Message frames received more than RESEND_AFTER_CONFIRMATION_MARGIN_MS after the store marked them delivered. */
   resentAfterConfirmation: number;
   /**
-   * Of those not counted above: sent again after a mark whose confirmation the recipient was told
-   * failed (the store went away between the mark and the cursor: `unavailable` within
-   * HALF_WRITTEN_WINDOW_MS after the mark). The protocol allows it: the client was told "not recorded".
+   * Of those not counted above: sent again after a mark whose confirmation never finished, as the
+   * recipient saw it: it was answered `unavailable` within REFUSED_WINDOW_MS after the mark (the store
+   * went away between the mark and the cursor), or its server vanished (1006) within CUT_WINDOW_MS
+   * after it (SIGKILL in the same gap). The protocol allows it: a confirmation is final only once it
+   * is recorded whole, and the client was told "not recorded" or nothing at all.
    */
-  resentAfterRefusedConfirmation: number;
+  resentAfterUnfinishedConfirmation: number;
 }
 
 /** How long after a mark a refusal can still be that same confirmation's (the op timeout, with room). */
-const HALF_WRITTEN_WINDOW_MS = 10_000;
+const REFUSED_WINDOW_MS = 10_000;
+/** How long after a mark its batch can still be writing the cursors (a batch's time, with room). */
+const CUT_WINDOW_MS = 2000;
 
 export async function account(load: Load, dbUri: string): Promise<{ figures: Figures; details: string[] }> {
   const client = new MongoClient(dbUri, { serverSelectionTimeoutMS: 10_000 });
@@ -118,14 +122,15 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
 
     const markedAt = new Map(deliveries.filter((entry) => entry.deliveredAt !== undefined).map((entry) => [entry.messageId, entry.deliveredAt!]));
     let resentAfterConfirmation = 0;
-    let resentAfterRefusedConfirmation = 0;
+    let resentAfterUnfinishedConfirmation = 0;
     for (const recipient of load.recipients) {
       for (const [messageId, times] of recipient.receivedAt) {
         const marked = markedAt.get(messageId);
         if (marked === undefined) continue;
         const late = times.filter((t) => t > marked + RESEND_AFTER_CONFIRMATION_MARGIN_MS);
-        if (late.length > 0 && recipient.refusedConfirmationsAt.some((t) => t >= marked && t <= marked + HALF_WRITTEN_WINDOW_MS)) {
-          resentAfterRefusedConfirmation += late.length;
+        const unfinished = recipient.refusedConfirmationsAt.some((t) => t >= marked && t <= marked + REFUSED_WINDOW_MS) || recipient.cutAt.some((t) => t >= marked && t <= marked + CUT_WINDOW_MS);
+        if (late.length > 0 && unfinished) {
+          resentAfterUnfinishedConfirmation += late.length;
           continue;
         }
         resentAfterConfirmation += late.length;
@@ -148,7 +153,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
       duplicateAcks: load.senders.reduce((sum, s) => sum + s.duplicateAcks, 0),
       unavailableAnswers: load.senders.reduce((sum, s) => sum + s.unavailable, 0),
       resentAfterConfirmation,
-      resentAfterRefusedConfirmation,
+      resentAfterUnfinishedConfirmation,
     };
     return { figures, details };
   } finally {

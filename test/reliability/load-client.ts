@@ -30,7 +30,7 @@ export class ReconnectingSocket {
     private readonly url: () => string,
     private readonly token: string,
     private readonly random: () => number,
-    private readonly handlers: { onOpen(): void; onFrame(frame: Frame): void; onClose(): void },
+    private readonly handlers: { onOpen(): void; onFrame(frame: Frame): void; onClose(byServer: boolean): void },
   ) {}
 
   start(): void {
@@ -53,11 +53,12 @@ export class ReconnectingSocket {
     ws.on('error', () => {}); // a close follows
     ws.on('close', (code) => {
       const wasOpen = this.open;
-      if (wasOpen && !this.closingHere) this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
+      const byServer = !this.closingHere;
+      if (wasOpen && byServer) this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
       this.closingHere = false;
       this.open = false;
       this.ws = undefined;
-      if (wasOpen) this.handlers.onClose();
+      if (wasOpen) this.handlers.onClose(byServer && code === 1006);
       if (!this.stopped) {
         const delay = Math.min(1000, 50 * 2 ** this.attempt++) * (0.5 + this.random());
         this.timer = setTimeout(() => this.connect(), delay);
@@ -222,6 +223,8 @@ export class Recipient {
   readonly receivedAt = new Map<string, number[]>();
   /** When a confirmation was refused (`unavailable` / `rate_limited`): its messages may come again. */
   readonly refusedConfirmationsAt: number[] = [];
+  /** When the server vanished under this recipient (1006): a confirmation it had sent may be half-written. */
+  readonly cutAt: number[] = [];
   readonly confirmed = new Set<string>();
   readonly violations: string[] = [];
   readies = 0;
@@ -249,7 +252,10 @@ export class Recipient {
     this.socket = new ReconnectingSocket(url, token, this.random, {
       onOpen: () => {},
       onFrame: (frame) => this.onFrame(frame),
-      onClose: () => (this.toConfirm = []),
+      onClose: (vanished) => {
+        this.toConfirm = [];
+        if (vanished) this.cutAt.push(Date.now());
+      },
     });
   }
 
