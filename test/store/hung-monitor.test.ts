@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import type { MongoClient } from 'mongodb';
 import { silentLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics/registry.js';
 import { HeartbeatWatchdog } from '../../src/store/mongo/heartbeat-watchdog.js';
 import { StoreConnection } from '../../src/store/mongo/store-connection.js';
 import { dropDatabases, MongoOutageProxy } from '../helpers/mongo.js';
@@ -73,7 +74,8 @@ describe('StoreConnection with a hung driver monitor', { skip: mongo.skip }, () 
   it('replaces the client once the database answers again', { timeout: 60_000 }, async () => {
     const proxy = await MongoOutageProxy.start(mongo.uri!);
     const dbName = `hung_monitor_${randomInt(2 ** 40).toString(36)}`;
-    const connection = new StoreConnection(proxy.uri(dbName), dbName, 1000, silentLogger());
+    const metrics = createMetrics({ collectDefault: false });
+    const connection = new StoreConnection(proxy.uri(dbName), dbName, 1000, silentLogger(), metrics);
     try {
       await connection.connect({ attempts: 10, initialDelayMs: 100, maxDelayMs: 1000 });
       const original = connection.db.client;
@@ -97,6 +99,7 @@ describe('StoreConnection with a hung driver monitor', { skip: mongo.skip }, () 
       assert.ok(await pingWithin(connection, 30_000), 'the store reaches the database again within 30 s');
       assert.equal(connection.replacements, 1, 'by replacing the hung client');
       assert.notEqual(connection.db.client, original);
+      assert.equal((await metrics.storeClientReplacements.get()).values[0]?.value, 1, 'chat_store_client_replacements_total');
     } finally {
       await connection.close();
       await proxy.down();

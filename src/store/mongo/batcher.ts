@@ -166,8 +166,8 @@ export class Batcher<I, R> {
 
   /**
    * Up to maxOps items, one per key per pass, at most maxOpsPerKey per key (by weight; a key's first
-   * item is always taken); keys visited in a partial
-   * pass, and keys that reached their share, move to the back.
+   * item is always taken); keys visited in a partial pass, and keys that reached their share, move to
+   * the back.
    */
   private takeBatch(): Entry<I, R>[] {
     const now = this.now();

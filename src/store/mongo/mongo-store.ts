@@ -89,7 +89,7 @@ export class MongoStore implements Store {
 
   constructor(private readonly options: MongoStoreOptions) {
     this.log = (options.log ?? silentLogger()).child({ component: 'mongo-store', instance: this.instanceId });
-    this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log);
+    this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log, options.metrics);
     this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
     this.facts = new MessageFacts(options.cursorCacheMax);
     this.devices = new DeviceSightings(options.cursorCacheMax);

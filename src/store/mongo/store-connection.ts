@@ -4,6 +4,7 @@
 // on each call, so a replacement takes effect at the next operation.
 import { MongoClient, type Db } from 'mongodb';
 import { errorSummary, uriForLogs, type Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/registry.js';
 import { StoreUnavailableError } from '../store.js';
 import { clientOptions, connectWithRetry, heartbeatBoundMs, type StartRetry } from './connect.js';
 import { collectionsOf, type Collections } from './documents.js';
@@ -31,6 +32,7 @@ export class StoreConnection {
     private readonly dbName: string,
     private readonly opTimeoutMs: number,
     private readonly log: Logger,
+    private readonly metrics?: Metrics,
   ) {}
 
   get db(): Db {
@@ -108,6 +110,7 @@ export class StoreConnection {
       const old = this.current;
       this.current = this.watch(fresh, old.collections.idLookup);
       this.replacements++;
+      this.metrics?.storeClientReplacements.inc();
       this.log.warn({ hungForMs }, 'MongoDB client replaced: its server monitor hung (driver bug), a new client answers');
       old.watchdog.stop();
       void old.client.close().catch((error: unknown) => this.log.warn({ err: errorSummary(error) }, 'closing the replaced MongoDB client failed'));
