@@ -8,12 +8,17 @@ import type { Logger } from '../../log.js';
 
 const HEARTBEAT_FREQUENCY_MS = 2000;
 
+/** Connecting, and a polled heartbeat, wait at most this long. */
+function connectTimeoutMs(opTimeoutMs: number): number {
+  return Math.min(opTimeoutMs, 10_000);
+}
+
 export function clientOptions(opTimeoutMs: number): MongoClientOptions {
   return {
     appName: 'uws-chat',
     // No operation waits longer than the op timeout for a server, a socket read or a pooled connection.
     serverSelectionTimeoutMS: opTimeoutMs,
-    connectTimeoutMS: Math.min(opTimeoutMs, 10_000), // heartbeatBoundMs() relies on this
+    connectTimeoutMS: connectTimeoutMs(opTimeoutMs),
     socketTimeoutMS: opTimeoutMs,
     waitQueueTimeoutMS: opTimeoutMs,
     // Notice a server that came back within a second or two.
@@ -23,7 +28,7 @@ export function clientOptions(opTimeoutMs: number): MongoClientOptions {
 
 /** The longest one heartbeat of such a client can last: the driver bounds it by these two. */
 export function heartbeatBoundMs(opTimeoutMs: number): number {
-  return Math.min(opTimeoutMs, 10_000) + HEARTBEAT_FREQUENCY_MS;
+  return connectTimeoutMs(opTimeoutMs) + HEARTBEAT_FREQUENCY_MS;
 }
 
 export interface StartRetry {
@@ -55,14 +60,11 @@ export async function connectWithRetry(
 ): Promise<MongoClient> {
   const target = describeUri(uri);
   for (let attempt = 1; ; attempt++) {
-    const client = new MongoClient(uri, options);
     try {
-      await client.connect();
-      await prepare(client);
+      const client = await connectOnce(uri, options, prepare);
       if (attempt > 1) log.info({ target, attempt }, 'MongoDB reachable again; store started');
       return client;
     } catch (error) {
-      await client.close().catch(() => {});
       const err = { name: (error as Error).name, message: (error as Error).message };
       if (cancelled()) throw new Error('store closed while connecting to MongoDB', { cause: error });
       if (attempt >= retry.attempts) {
@@ -74,5 +76,18 @@ export async function connectWithRetry(
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (cancelled()) throw new Error('store closed while connecting to MongoDB', { cause: error });
     }
+  }
+}
+
+/** One attempt: a connected client on which `prepare` succeeded, or the error (the client closed). */
+export async function connectOnce(uri: string, options: MongoClientOptions, prepare: (client: MongoClient) => Promise<void>): Promise<MongoClient> {
+  const client = new MongoClient(uri, options);
+  try {
+    await client.connect();
+    await prepare(client);
+    return client;
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw error;
   }
 }

@@ -36,8 +36,9 @@ function toConversation(doc: ConversationDoc, members: string[]): Conversation {
 
 /**
  * Direct conversations on their first message: conversation, then both memberships (joinSeq 0). Returns
- * the ids whose senders are members now. An existing conversation without members (a crash between
- * the two inserts) is completed; one with members is left alone (its sender was removed).
+ * the ids it created or completed (an existing conversation without members: a crash between the two
+ * inserts). One with members is left alone: another instance created it meanwhile, or its sender was
+ * removed, so the caller reads the sender's membership again (persist-batch.ts).
  */
 export async function ensureDirectConversations(
   collections: Collections,
@@ -67,16 +68,17 @@ async function createConversation(collections: Collections, doc: ConversationDoc
 export async function createGroup(collections: Collections, group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
   const doc: ConversationDoc = { _id: group.conversationId, kind: 'group' satisfies ConversationKind, title: group.title, ownerId: group.ownerId, createdAt: group.createdAt };
   const created = (await insertIfAbsent(collections.conversations, [doc])).size > 0;
+  // The memberships carry the conversation's own createdAt (a completing retry has a later one).
+  let createdAt = group.createdAt;
   if (!created) {
     const existing = await conversationView(collections, group.conversationId);
     // Idempotent: an existing group is returned unchanged, unless it is this same request stopped
     // between its two inserts (same owner, no members yet): then it is completed.
     if (!existing || existing.members.length > 0 || existing.ownerId !== group.ownerId) return { conversation: existing!, created: false };
+    createdAt = existing.createdAt;
   }
-  // The memberships carry the conversation's own createdAt (a completing retry has a later one).
-  const createdAt = created ? group.createdAt : (await collections.conversations.findOne({ _id: group.conversationId }))?.createdAt ?? group.createdAt;
   const members = [...new Set([group.ownerId, ...group.members])];
-  await insertIfAbsent(collections.memberships, members.map((userId, pos) => membershipDoc(group.conversationId, userId, Number(createdAt), pos, 0)));
+  await insertIfAbsent(collections.memberships, members.map((userId, pos) => membershipDoc(group.conversationId, userId, createdAt, pos, 0)));
   // A completion is not the creation: it cannot be told from a concurrent call still between its
   // inserts, and that call answers 201.
   return { conversation: (await conversationView(collections, group.conversationId))!, created };

@@ -2,11 +2,11 @@
 // created), watched while it runs, and replaced when the driver's monitor has hung (a driver bug,
 // heartbeat-watchdog.ts says which). Everything else reads the client through `db` / `collections`
 // on each call, so a replacement takes effect at the next operation.
-import { MongoClient, type Db } from 'mongodb';
+import type { Db, MongoClient } from 'mongodb';
 import { errorSummary, uriForLogs, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
 import { StoreUnavailableError } from '../store.js';
-import { clientOptions, connectWithRetry, heartbeatBoundMs, type StartRetry } from './connect.js';
+import { clientOptions, connectOnce, connectWithRetry, heartbeatBoundMs, type StartRetry } from './connect.js';
 import { collectionsOf, type Collections } from './documents.js';
 import { logDriverTransitions } from './driver-events.js';
 import { idLookupFor } from './find-by-ids.js';
@@ -99,10 +99,10 @@ export class StoreConnection {
   private async replace(hung: MongoClient, hungForMs: number): Promise<void> {
     if (this.replacing || this.closed || this.current?.client !== hung) return;
     this.replacing = true;
-    const fresh = new MongoClient(this.uri, clientOptions(this.opTimeoutMs));
     try {
-      await fresh.connect();
-      await fresh.db(this.dbName).command({ ping: 1 });
+      const fresh = await connectOnce(this.uri, clientOptions(this.opTimeoutMs), async (candidate) => {
+        await candidate.db(this.dbName).command({ ping: 1 });
+      });
       if (this.closed || this.current?.client !== hung) {
         await fresh.close();
         return;
@@ -116,7 +116,6 @@ export class StoreConnection {
       void old.client.close().catch((error: unknown) => this.log.warn({ err: errorSummary(error) }, 'closing the replaced MongoDB client failed'));
     } catch (error) {
       this.log.warn({ hungForMs, err: errorSummary(error) }, 'MongoDB client monitor hung and a new client does not answer either; retrying');
-      await fresh.close().catch(() => {});
     } finally {
       this.replacing = false;
     }
