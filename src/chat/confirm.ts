@@ -8,6 +8,7 @@ import { ChatError } from '../errors.js';
 import { isDirectConversationId } from '../store/conversation-ids.js';
 import type { ConfirmResult, Store } from '../store/store.js';
 import type { DeliverySession } from './delivery-session.js';
+import { isEventId } from './event-ids.js';
 import type { ConversationDirectory } from './directory.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
@@ -60,11 +61,40 @@ export class ConfirmService {
     else session.connection.send({ type: 'receipt', conversationId, userId: session.userId, readSeq: read.readSeq });
   }
 
+  /**
+   * An edit or delete event (or a tombstone) that this connection's client cannot show (it did not ask
+   * for `?events=1`): confirmed for its device instead of sent, so it is not replayed to it forever.
+   * Gathered per connection for one store call per turn; not rate limited (the server asked, not the
+   * client). If the store refuses, it stays pending and the next replay withholds it again.
+   */
+  withhold(session: DeliverySession, messageId: string): void {
+    let ids = this.withheld.get(session);
+    if (!ids) {
+      this.withheld.set(session, (ids = []));
+      queueMicrotask(() => this.confirmWithheld(session));
+    }
+    ids.push(messageId);
+  }
+
+  private readonly withheld = new Map<DeliverySession, string[]>();
+
+  private confirmWithheld(session: DeliverySession): void {
+    const ids = this.withheld.get(session)!;
+    this.withheld.delete(session);
+    this.guard(() => this.store.confirmIds(session.userId, session.deviceId, ids))
+      .then((result) => {
+        session.confirmed(ids);
+        return this.settle(session, result);
+      })
+      .catch(() => {}); // logged by guard; the events stay pending
+  }
+
   /** DELIVERED acks and receipts for what the store recorded (the confirming connection gets no receipt of its own act). */
   private async settle(session: DeliverySession, result: ConfirmResult): Promise<number> {
     const now = Date.now();
     for (const mark of result.marks) {
-      if (isDirectConversationId(mark.conversationId)) this.router.deliveredAck(mark.from, mark.messageId);
+      // An edit or delete event is confirmed like a message, but its author is told nothing (v1's DELIVERED is for messages).
+      if (isDirectConversationId(mark.conversationId) && !isEventId(mark.messageId)) this.router.deliveredAck(mark.from, mark.messageId);
       this.metrics.deliveryLatency.observe(Math.max(0, now - mark.ts) / 1000);
     }
     if (result.marks.length > 0) this.metrics.deliveriesMarked.inc(result.marks.length);

@@ -7,6 +7,8 @@ export interface ChatConnection {
   readonly userId: string;
   /** The device this connection speaks for (`default` for v1 clients). */
   readonly deviceId: string;
+  /** v1.2: the client takes edit and delete events (`message_event` frames). */
+  readonly messageEvents: boolean;
   /** False once the connection is closing or closed; events sent then are dropped (they stay pending). */
   readonly open: boolean;
   /** Queues an event. Events queued in one event-loop turn are written together (one cork). */

@@ -5,7 +5,8 @@ import { ChatError, toChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Store, StoredMessage } from '../store/store.js';
-import type { ClientCommand, SendInput } from './commands.js';
+import type { ClientCommand, DeleteInput, EditInput, SendInput } from './commands.js';
+import { MessageEventService, type EventOutcome } from './message-events.js';
 import { ConfirmService, notFound } from './confirm.js';
 import { ConversationService, type ConversationLimits } from './conversations.js';
 import { ConversationDirectory } from './directory.js';
@@ -52,6 +53,7 @@ export interface ChatDeps {
 export class Chat {
   private readonly router: DeliveryRouter;
   private readonly sender: SendService;
+  private readonly events: MessageEventService;
   private readonly confirmer: ConfirmService;
   private readonly replayer: ReplayService;
   private readonly directory: ConversationDirectory;
@@ -71,7 +73,8 @@ export class Chat {
         return cursor !== undefined && covers(cursor, message.seq);
       },
     };
-    this.router = new DeliveryRouter(limits.replayLiveBuffer, (userId) => store.conversationIdsOf(userId), bus, lateCheck);
+    const withhold = (session: DeliverySession, message: StoredMessage) => this.confirmer.withhold(session, message.messageId);
+    this.router = new DeliveryRouter(limits.replayLiveBuffer, (userId) => store.conversationIdsOf(userId), bus, lateCheck, withhold);
     this.directory = new ConversationDirectory(store, Math.max(1000, Math.min(users, 100_000)));
     this.signals = new Signals(this.router, limits.receiptsMaxMembers, limits.typingIntervalMs, users);
     const sendLimiter = new RateLimiter(limits.sendRatePerSec, limits.sendBurst, users);
@@ -80,6 +83,7 @@ export class Chat {
     this.typingLimiter = new RateLimiter(limits.typingRatePerSec, limits.typingBurst, users);
     const changeLimiter = new RateLimiter(limits.conversationChangesPerMin / 60, limits.conversationChangesPerMin, users);
     this.sender = new SendService(store, this.router, sendLimiter, metrics, log);
+    this.events = new MessageEventService(store, this.router, this.directory, sendLimiter, metrics, log);
     this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log);
     this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics);
     this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
@@ -124,6 +128,16 @@ export class Chat {
         );
         return;
       }
+      case 'edit':
+      case 'delete': {
+        if (!this.sender.isAccepting) return;
+        const done = command.type === 'edit' ? this.events.edit(connection.userId, command, connection.deviceId) : this.events.remove(connection.userId, command, connection.deviceId);
+        done.then(
+          ({ event, duplicate }) => connection.send({ type: 'ack_event', event, duplicate }),
+          (error) => this.answerError(connection, error),
+        );
+        return;
+      }
       case 'delivered':
         this.confirmer.confirm(session, command.messageIds).catch((error) => this.answerError(connection, error));
         return;
@@ -161,6 +175,15 @@ export class Chat {
   /** The send path for the HTTP door (the WebSocket door goes through `handle`). */
   send(userId: string, input: SendInput): Promise<SendOutcome> {
     return this.sender.send(userId, input);
+  }
+
+  /** Edits and deletes for the HTTP door: the message must be in `conversationId` (the route's). */
+  edit(userId: string, conversationId: string, input: EditInput): Promise<EventOutcome> {
+    return this.events.edit(userId, input, undefined, conversationId);
+  }
+
+  deleteMessage(userId: string, conversationId: string, input: DeleteInput): Promise<EventOutcome> {
+    return this.events.remove(userId, input, undefined, conversationId);
   }
 
   /** Tells a connection why something it asked for failed. */

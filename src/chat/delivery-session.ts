@@ -43,6 +43,8 @@ export class DeliverySession {
     readonly connection: ChatConnection,
     /** Most live messages held while replaying (REPLAY_LIVE_BUFFER). */
     private readonly liveBufferMax: number,
+    /** What this connection's client cannot show (an edit or delete event, a tombstone for a client without `?events=1`): confirmed for it instead. */
+    private readonly withhold?: (session: DeliverySession, message: StoredMessage) => void,
   ) {}
 
   get userId(): string {
@@ -76,6 +78,7 @@ export class DeliverySession {
 
   /** Sends a message frame and remembers it as sent and not confirmed. */
   sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): void {
+    if ((message.event !== undefined || message.deleted) && !this.connection.messageEvents && this.withhold) return this.withhold(this, message);
     this.connection.send(event);
     const highestSent = (this.highestSent ??= new Map());
     if (message.seq > (highestSent.get(message.conversationId) ?? 0)) {

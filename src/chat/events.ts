@@ -9,8 +9,10 @@ export type ConversationEventKind = 'created' | 'joined' | 'left' | 'removed' | 
 export type ServerEvent =
   /** The send is durably stored (DB-first): the SENT ack. */
   | { readonly type: 'ack_sent'; readonly message: StoredMessage; readonly duplicate: boolean }
-  /** A message for this connection's device, live or replayed. */
+  /** A message for this connection's device, live or replayed; an edit or delete event (message.event) is a `message_event` frame. */
   | { readonly type: 'message'; readonly message: StoredMessage }
+  /** v1.2: an edit or delete is stored and applied (the EDITED / DELETED ack); `event` is the stored event. */
+  | { readonly type: 'ack_event'; readonly event: StoredMessage; readonly duplicate: boolean }
   /** The recipient confirmed a direct message this user sent (once per message). */
   | { readonly type: 'ack_delivered'; readonly messageId: string }
   /** A member's delivered and/or read watermark advanced. */

@@ -43,6 +43,8 @@ export class DeliveryRouter {
     private readonly loadGroups: GroupLoader,
     private readonly bus: LiveBus = new NoBus(),
     private readonly lateCheck?: LateEventCheck,
+    /** Events a connection's client cannot show are confirmed for it instead (DeliverySession). */
+    private readonly withhold?: (session: DeliverySession, message: StoredMessage) => void,
   ) {}
 
   /**
@@ -51,7 +53,7 @@ export class DeliveryRouter {
    * meanwhile is missed (it is either replayed or delivered live).
    */
   add(connection: ChatConnection): { session: DeliverySession; ready: Promise<void> } {
-    const session = new DeliverySession(connection, this.replayLiveBuffer);
+    const session = new DeliverySession(connection, this.replayLiveBuffer, this.withhold);
     const { userId } = connection;
     let set = this.byUser.get(userId);
     let watched: Promise<void> | undefined;

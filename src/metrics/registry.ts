@@ -17,7 +17,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     upgradesRejected: new Counter({
       name: 'chat_upgrades_rejected_total',
       help: 'WebSocket upgrades refused, by reason',
-      labelNames: ['reason'] as const, // no_token | bad_token | expired | origin | limit | shutting_down | device | flood_cooldown
+      labelNames: ['reason'] as const, // no_token | bad_token | expired | origin | limit | shutting_down | device | flood_cooldown | events
       registers,
     }),
     // Per-frame counters: plain increments, published at scrape time (see hot-counter.ts).
@@ -42,6 +42,12 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       registers,
     }),
     deliveriesMarked: new Counter({ name: 'chat_deliveries_marked_total', help: 'Deliveries marked (exactly once each)', registers }),
+    messageEvents: new Counter({
+      name: 'chat_message_events_total',
+      help: 'Edits and deletes stored and applied, by event (edited, deleted) and outcome (new, duplicate)',
+      labelNames: ['event', 'outcome'] as const,
+      registers,
+    }),
     replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages sent by replay', registers }),
     replayPending: new Histogram({
       name: 'chat_replay_pending_messages',

@@ -9,8 +9,26 @@ export function messageView(message: StoredMessage): Record<string, unknown> {
     seq: message.seq,
     from: message.from,
     ...(message.to !== undefined ? { to: message.to } : {}),
-    body: message.body,
+    // A tombstone has no body; an edited message carries its latest body and when it was edited.
+    ...(message.deleted ? { deleted: true } : { body: message.body }),
     ts: message.ts,
+    ...(message.editedAt !== undefined ? { editedAt: message.editedAt } : {}),
+  };
+}
+
+/** v1.2: the answer to PATCH and DELETE on a message: the event (its seq and id) and the message after it. */
+export function eventAnswerView(event: StoredMessage, message: StoredMessage | undefined, duplicate: boolean): Record<string, unknown> {
+  const { kind, target } = event.event!;
+  return {
+    event: kind,
+    messageId: target,
+    ...(kind === 'edited' ? { editId: event.messageId.slice(event.messageId.indexOf('.') + 1) } : {}),
+    eventId: event.messageId,
+    conversationId: event.conversationId,
+    seq: event.seq,
+    ts: event.ts,
+    duplicate,
+    ...(message ? { message: messageView(message) } : {}),
   };
 }
 
@@ -21,7 +39,7 @@ export function listItemView(item: ConversationListItem, userId: string): Record
     ...conversationView(conversation),
     ...(conversation.kind === 'direct' ? { peer: conversation.members.find((member) => member !== userId) ?? userId } : {}),
     lastSeq: item.lastSeq,
-    lastMessage: last ? { messageId: last.messageId, from: last.from, body: last.body, ts: last.ts, seq: last.seq } : null,
+    lastMessage: last ? { messageId: last.messageId, from: last.from, ...(last.deleted ? { deleted: true } : { body: last.body }), ts: last.ts, seq: last.seq, ...(last.editedAt !== undefined ? { editedAt: last.editedAt } : {}) } : null,
     readSeq: item.readSeq,
     unread: item.unread,
   };

@@ -2,9 +2,9 @@
 // encoded in server-frames.ts; the SDK's side of the same frames is client-codec.ts). No I/O here.
 // Every field is type- and size-checked before use: an object where a string belongs (`{"$gt":""}`)
 // is rejected, which is what keeps operator injection out of the store.
-import type { ClientCommand, SendInput } from '../chat/commands.js';
+import type { ClientCommand, DeleteInput, EditInput, SendInput } from '../chat/commands.js';
 import { ChatError } from '../errors.js';
-import { CONVERSATION_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
+import { CONVERSATION_ID_PATTERN, EVENT_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
 
 /** A parsed client frame is a domain command (chat/commands.ts). */
 export type ClientFrame = ClientCommand;
@@ -29,6 +29,10 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
   switch (type) {
     case 'send':
       return { type: 'send', ...validateSendInput(value, limits) };
+    case 'edit':
+      return { type: 'edit', ...validateEditInput(value, limits) };
+    case 'delete':
+      return { type: 'delete', ...validateDeleteInput(value) };
     case 'delivered':
       if (value.conversationId !== undefined || value.seq !== undefined) {
         if (value.messageIds !== undefined) throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both');
@@ -62,6 +66,32 @@ export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'max
   if (conversationId !== undefined && (typeof conversationId !== 'string' || !CONVERSATION_ID_PATTERN.test(conversationId))) {
     throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]', { messageId });
   }
+  checkBody(body, messageId, limits);
+  return to !== undefined ? { messageId, to: to as string, body } : { messageId, conversationId: conversationId as string, body };
+}
+
+/** v1.2: an edit, from a WebSocket frame or an HTTP body (whose path gives the messageId). */
+export function validateEditInput(value: unknown, limits: Pick<FrameLimits, 'maxMessageBytes'>): EditInput {
+  const { messageId } = validateDeleteInput(value);
+  const { editId, body } = value as Record<string, unknown>;
+  if (typeof editId !== 'string' || !MESSAGE_ID_PATTERN.test(editId)) {
+    throw new ChatError('bad_request', 'Field "editId" must be a string of 1-64 characters [A-Za-z0-9_-]', { messageId });
+  }
+  checkBody(body, messageId, limits);
+  return { messageId, editId, body };
+}
+
+/** v1.2: a delete names the message only. */
+export function validateDeleteInput(value: unknown): DeleteInput {
+  if (!isPlainObject(value)) throw new ChatError('bad_request', 'Expected a JSON object');
+  const { messageId } = value;
+  if (typeof messageId !== 'string' || !MESSAGE_ID_PATTERN.test(messageId)) {
+    throw new ChatError('bad_request', 'Field "messageId" must be a string of 1-64 characters [A-Za-z0-9_-]');
+  }
+  return { messageId };
+}
+
+function checkBody(body: unknown, messageId: string, limits: Pick<FrameLimits, 'maxMessageBytes'>): asserts body is string {
   if (typeof body !== 'string' || body.length === 0) {
     throw new ChatError('bad_request', 'Field "body" must be a non-empty string', { messageId });
   }
@@ -73,7 +103,6 @@ export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'max
   // must come back byte-for-byte as it was sent, so both are refused up front.
   if (!body.isWellFormed()) throw new ChatError('bad_request', 'Field "body" contains a lone surrogate', { messageId });
   if (body.includes('\u0000')) throw new ChatError('bad_request', 'Field "body" must not contain NUL characters', { messageId });
-  return to !== undefined ? { messageId, to: to as string, body } : { messageId, conversationId: conversationId as string, body };
 }
 
 export function conversationIdOf(value: unknown): string {
@@ -98,8 +127,8 @@ function validateMessageIds(value: unknown, limits: FrameLimits): string[] {
     throw new ChatError('too_large', `Field "messageIds" holds more than ${limits.maxDeliveredIds} ids`);
   }
   for (const id of value) {
-    if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) {
-      throw new ChatError('bad_request', 'Every entry of "messageIds" must be a message id string');
+    if (typeof id !== 'string' || !(MESSAGE_ID_PATTERN.test(id) || EVENT_ID_PATTERN.test(id))) {
+      throw new ChatError('bad_request', 'Every entry of "messageIds" must be a message id (or an edit/delete eventId) string');
     }
   }
   return value as string[];

@@ -13,3 +13,9 @@ export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
 
 /** A device id (v1.1, `?device=` on the WebSocket URL): 1-64 characters of [A-Za-z0-9_-]. */
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The id of an edit or delete event (v1.2; in `message_event` frames as `eventId`, confirmed like a
+ * messageId): `edit.<editId>` or `delete.<messageId>`. The dot keeps it apart from every messageId.
+ */
+export const EVENT_ID_PATTERN = /^(?:edit|delete)\.[A-Za-z0-9_-]{1,64}$/;

@@ -3,7 +3,7 @@
 // v1 fields keep their names, types and order; v1.1 fields are only added after them.
 import type { ServerEvent } from '../chat/events.js';
 import type { ChatError } from '../errors.js';
-import type { Conversation } from '../store/store.js';
+import type { Conversation, StoredMessage } from '../store/store.js';
 
 // Encoders. Ids, user ids and conversation ids are validated against patterns with no characters that
 // need JSON escaping, so they are concatenated as they are; bodies and free text go through JSON.stringify.
@@ -27,12 +27,32 @@ export interface MessageView {
   readonly ts: number;
   readonly conversationId?: string;
   readonly seq?: number;
+  /** v1.2: the time of its latest edit (the body is the edited one). */
+  readonly editedAt?: number;
+  /** v1.2: a deleted message's tombstone (body ""); only connections that take message events get one. */
+  readonly deleted?: true;
 }
 
 export function encodeMessage(message: MessageView): string {
   const to = message.to === undefined ? '' : `,"to":"${message.to}"`;
   const v11 = message.conversationId === undefined ? '' : `,"conversationId":"${message.conversationId}","seq":${message.seq}`;
-  return `{"type":"message","messageId":"${message.messageId}","from":"${message.from}"${to},"body":${JSON.stringify(message.body)},"ts":${message.ts}${v11}}`;
+  const v12 = message.deleted ? ',"deleted":true' : message.editedAt !== undefined ? `,"editedAt":${message.editedAt}` : '';
+  return `{"type":"message","messageId":"${message.messageId}","from":"${message.from}"${to},"body":${JSON.stringify(message.body)},"ts":${message.ts}${v11}${v12}}`;
+}
+
+/** v1.2: an edit or delete event, live or replayed. `messageId` is the message it changes; `eventId` confirms it. */
+export function encodeMessageEvent(event: StoredMessage): string {
+  const { kind, target } = event.event!;
+  const body = kind === 'edited' ? `,"body":${JSON.stringify(event.body)}` : '';
+  return `{"type":"message_event","event":"${kind}","messageId":"${target}","conversationId":"${event.conversationId}","seq":${event.seq}${body},"ts":${event.ts},"from":"${event.from}","eventId":"${event.messageId}"}`;
+}
+
+/** v1.2: the EDITED / DELETED ack, once the event is stored and applied. */
+export function encodeEventAck(event: StoredMessage, duplicate: boolean): string {
+  const { kind, target } = event.event!;
+  const status = kind === 'edited' ? 'EDITED' : 'DELETED';
+  const editId = kind === 'edited' ? `,"editId":"${event.messageId.slice(event.messageId.indexOf('.') + 1)}"` : '';
+  return `{"type":"ack","status":"${status}","messageId":"${target}"${editId},"eventId":"${event.messageId}","conversationId":"${event.conversationId}","seq":${event.seq},"ts":${event.ts},"duplicate":${duplicate}}`;
 }
 
 export function encodeReady(replayed: number): string {
@@ -80,7 +100,9 @@ let lastFrame = '';
 function encode(event: ServerEvent): string {
   switch (event.type) {
     case 'message':
-      return encodeMessage(event.message);
+      return event.message.event ? encodeMessageEvent(event.message) : encodeMessage(event.message);
+    case 'ack_event':
+      return encodeEventAck(event.event, event.duplicate);
     case 'ack_sent': {
       const { message } = event;
       return encodeSentAck(message.messageId, message.ts, event.duplicate, message.conversationId, message.seq);

@@ -9,6 +9,9 @@
 // - A user's delivery (what the v1 DELIVERED ack and receipts report) is the same kind of cursor per
 //   (user, conversation), advanced by whichever of its devices confirms first; each advance over a
 //   message is its one delivery mark.
+// - An edit or a delete is an event in the same stream: stored like a message (its own id and seq,
+//   replayed and confirmed per device like one), then applied to its target (applyEvent), which is the
+//   one change a stored message ever sees.
 
 export type ConversationKind = 'direct' | 'group';
 
@@ -27,6 +30,16 @@ export interface NewMessage {
   readonly body: string;
   /** Server accept time, ms since the epoch. */
   readonly ts: number;
+  /** Set for an edit or delete event: what it does, and to which message (body: the new one; '' for a delete). */
+  readonly event?: MessageEventRef;
+}
+
+export type MessageEventKind = 'edited' | 'deleted';
+
+export interface MessageEventRef {
+  readonly kind: MessageEventKind;
+  /** The messageId of the message edited or deleted. */
+  readonly target: string;
 }
 
 export interface StoredMessage {
@@ -38,6 +51,12 @@ export interface StoredMessage {
   readonly to?: string;
   readonly body: string;
   readonly ts: number;
+  /** An edit or delete event (see NewMessage.event); absent for a message. */
+  readonly event?: MessageEventRef;
+  /** A message: when its latest applied edit was accepted. */
+  readonly editedAt?: number;
+  /** A message that was deleted: a tombstone, whose body is ''. */
+  readonly deleted?: true;
 }
 
 export type PersistResult =
@@ -119,10 +138,11 @@ export interface ConfirmResult {
 export interface ConversationListItem {
   readonly conversation: Conversation;
   readonly lastSeq: number;
+  /** The newest message (never an event: an edited last message shows its new body). */
   readonly lastMessage: StoredMessage | null;
   /** The caller's read watermark. */
   readonly readSeq: number;
-  /** Messages from others with seq > readSeq, capped at UNREAD_CAP. */
+  /** Messages (not events) from others with seq > readSeq, capped at UNREAD_CAP. */
   readonly unread: number;
   /** Sort key of the list: the last message's ts, or the time the caller joined. */
   readonly activityTs: number;
@@ -186,9 +206,15 @@ export interface Store {
   persist(message: NewMessage): Promise<PersistResult>;
   /** Messages of a conversation with seq in (afterSeq, …], ascending, at most `limit`. */
   messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
-  /** History: the `limit` messages before seq `before` (or the newest), returned ascending. */
+  /** History: the `limit` messages before seq `before` (or the newest), returned ascending; events are not in it. */
   history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage>;
   getMessage(messageId: string): Promise<StoredMessage | undefined>;
+  /**
+   * Applies a stored edit or delete event to its target message: the new body and `editedAt`, or the
+   * tombstone. Idempotent (a retry re-applies it, which repairs a crash between store and apply); the
+   * event with the highest seq wins, and a delete is final. Returns the target as it stands after.
+   */
+  applyEvent(event: StoredMessage): Promise<StoredMessage | undefined>;
 
   // Conversations and membership.
   /**

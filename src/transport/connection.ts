@@ -16,6 +16,8 @@ export interface SocketData {
   readonly ip: string;
   /** `?device=` of the upgrade URL (v1.1), `default` without one. */
   readonly deviceId: string;
+  /** `?events=1` (v1.2): this client takes message_event frames. */
+  readonly messageEvents: boolean;
   connection?: SocketConnection;
   /** The chat domain's handle for this connection (opaque to the transport). */
   session?: DeliverySession;
@@ -63,6 +65,7 @@ export class SocketConnection implements ChatConnection {
   readonly id = nextId++;
   readonly userId: string;
   readonly deviceId: string;
+  readonly messageEvents: boolean;
   open = true;
   /** Encoded frames waiting for this turn's flush, and their types (parallel arrays: no object per frame). */
   private outbox: string[] = [];
@@ -80,6 +83,7 @@ export class SocketConnection implements ChatConnection {
     const data = ws.getUserData();
     this.userId = data.principal.userId;
     this.deviceId = data.deviceId;
+    this.messageEvents = data.messageEvents;
   }
 
   send(event: ServerEvent): void {

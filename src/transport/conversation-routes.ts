@@ -3,8 +3,8 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Chat } from '../chat/create-chat.js';
 import { idempotencyKeyOf, listCursorParam, positiveIntParam, userIdParam, validateNewGroup, validateTitle, validateUserIds } from '../protocol/api-input.js';
-import { listItemView, messageView } from '../protocol/api-views.js';
-import { conversationIdOf } from '../protocol/frames.js';
+import { eventAnswerView, listItemView, messageView } from '../protocol/api-views.js';
+import { conversationIdOf, isPlainObject, validateDeleteInput, validateEditInput } from '../protocol/frames.js';
 import { conversationView } from '../protocol/server-frames.js';
 import { apiRoute, type ApiRouteDeps } from './api-route.js';
 import type { ExchangeFactory } from './http.js';
@@ -38,6 +38,18 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
     const limit = positiveIntParam(query, 'limit') ?? DEFAULT_PAGE;
     const page = await conversations.history(principal.userId, conversationIdOf(params[0]), before, limit);
     return { status: 200, body: { messages: page.messages.map(messageView), hasMore: page.hasMore } };
+  });
+
+  // v1.2: edit (the author) and delete (the author, or a group's owner) a message, as ordered events.
+  route('patch', '/api/conversations/:id/messages/:messageId', { params: 2, body: true }, async ({ principal, params, body }) => {
+    const input = validateEditInput({ ...(isPlainObject(body) ? body : {}), messageId: params[1] }, limits);
+    const { event, message, duplicate } = await chat.edit(principal.userId, conversationIdOf(params[0]), input);
+    return { status: 200, body: eventAnswerView(event, message, duplicate) };
+  });
+
+  route('del', '/api/conversations/:id/messages/:messageId', { params: 2 }, async ({ principal, params }) => {
+    const { event, message, duplicate } = await chat.deleteMessage(principal.userId, conversationIdOf(params[0]), validateDeleteInput({ messageId: params[1] }));
+    return { status: 200, body: eventAnswerView(event, message, duplicate) };
   });
 
   route('post', '/api/conversations/:id/members', { params: 1, body: true }, async ({ principal, params, body }) => {

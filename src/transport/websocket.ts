@@ -85,9 +85,13 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
     // The device (v1.1): read here, while the request is valid (uWS frees it when this callback returns).
     const device = req.getQuery('device') || undefined; // '' when absent on this build
+    // v1.2: `?events=1` asks for edit and delete events (message_event frames); without it they are
+    // confirmed for the device instead of sent, so a v1 or v1.1 client is never replayed what it ignores.
+    const events = req.getQuery('events') || undefined;
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
     if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) return reject(exchange, 'device', 'bad_request');
+    if (events !== undefined && events !== '0' && events !== '1') return reject(exchange, 'events', 'bad_request');
     if (origin !== '' && !deps.cors.allows(origin)) return reject(exchange, 'origin', 'forbidden');
     if (connections >= config.limits.maxConnections) {
       metrics.rateLimited.inc({ limit: 'connections' });
@@ -107,7 +111,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     }
     reserve(ip);
     exchange.done = true;
-    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE };
+    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1' };
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 

@@ -23,11 +23,11 @@ export function listItem(conversation: ConversationState, userId: string): Conve
   // A member who joined late has read nothing from before joining, and has nothing unread there.
   const readSeq = conversation.read.get(userId) ?? conversation.members.get(userId)?.joinSeq ?? 0;
   let unread = 0;
-  for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId) unread++;
+  for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId && !messages[i]!.event) unread++;
   return {
     conversation: view(conversation),
     lastSeq: messages.length,
-    lastMessage: messages[messages.length - 1] ?? null,
+    lastMessage: lastMessage(conversation),
     readSeq,
     unread,
     activityTs: activityTs(conversation, userId),
@@ -50,7 +50,14 @@ export function otherMember(conversation: ConversationState, userId: string): st
   return userId;
 }
 
+/** The newest message that is not an edit or delete event. */
+function lastMessage(conversation: ConversationState): StoredMessage | null {
+  const { messages } = conversation;
+  for (let i = messages.length - 1; i >= 0; i--) if (!messages[i]!.event) return messages[i]!;
+  return null;
+}
+
 export function activityTs(conversation: ConversationState, userId: string): number {
-  const last = conversation.messages[conversation.messages.length - 1];
+  const last = lastMessage(conversation);
   return Math.max(last?.ts ?? 0, conversation.members.get(userId)?.joinedAt ?? conversation.createdAt);
 }

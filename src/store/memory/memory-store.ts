@@ -35,6 +35,8 @@ export class MemoryStore implements Store {
   private readonly byUser = new Map<string, Set<string>>();
   /** `${userId}\n${deviceId}` → conversationId → cursor. A key exists once the device was seen. */
   private readonly devices = new Map<string, Map<string, Cursor>>();
+  /** messageId → seq of the last edit or delete applied to it (the highest seq wins). */
+  private readonly appliedSeq = new Map<string, number>();
   private persists = 0;
   private deliveryMarks = 0;
   private deliveries = 0;
@@ -56,7 +58,7 @@ export class MemoryStore implements Store {
     const conversationId = input.conversationId ?? directConversationId(input.from, input.to ?? '');
     const existing = this.messages.get(input.messageId);
     if (existing) {
-      const same = existing.from === input.from && existing.conversationId === conversationId && existing.body === input.body;
+      const same = existing.from === input.from && existing.conversationId === conversationId && existing.body === input.body && existing.event?.target === input.event?.target;
       return same ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: input.messageId };
     }
     let conversation = this.conversations.get(conversationId);
@@ -74,6 +76,7 @@ export class MemoryStore implements Store {
       ...(conversation.kind === 'direct' ? { to: otherMember(conversation, input.from) } : {}),
       body: input.body,
       ts: input.ts,
+      ...(input.event !== undefined ? { event: { kind: input.event.kind, target: input.event.target } } : {}),
     });
     conversation.messages.push(message);
     this.messages.set(message.messageId, message);
@@ -98,12 +101,33 @@ export class MemoryStore implements Store {
     this.assertOpen();
     const messages = this.conversations.get(conversationId)?.messages ?? [];
     const end = before === undefined ? messages.length : Math.min(messages.length, Math.max(0, before - 1));
-    const start = Math.max(0, end - limit);
-    return { messages: messages.slice(start, end), hasMore: start > 0 };
+    const page: StoredMessage[] = [];
+    let i = end - 1;
+    for (; i >= 0 && page.length < limit; i--) if (!messages[i]!.event) page.push(messages[i]!);
+    while (i >= 0 && messages[i]!.event) i--;
+    return { messages: page.reverse(), hasMore: i >= 0 };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
     return this.messages.get(messageId);
+  }
+
+  async applyEvent(event: StoredMessage): Promise<StoredMessage | undefined> {
+    this.assertOpen();
+    const target = event.event && this.messages.get(event.event.target);
+    const conversation = target && this.conversations.get(target.conversationId);
+    if (!event.event || !target || !conversation) return target;
+    const applied = this.appliedSeq.get(target.messageId) ?? 0;
+    if (target.deleted || event.seq <= applied) return target;
+    const changed: StoredMessage = Object.freeze(
+      event.event.kind === 'deleted'
+        ? { ...withoutBody(target), body: '', deleted: true as const }
+        : { ...target, body: event.body, editedAt: event.ts },
+    );
+    this.appliedSeq.set(target.messageId, event.seq);
+    this.messages.set(target.messageId, changed);
+    conversation.messages[target.seq - 1] = changed;
+    return changed;
   }
 
   async createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
@@ -330,4 +354,10 @@ export class MemoryStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('store is closed');
   }
+}
+
+/** A tombstone keeps who, where and when, not what: the edit time goes with the body. */
+function withoutBody(message: StoredMessage): Omit<StoredMessage, 'body' | 'editedAt'> {
+  const { body: _body, editedAt: _editedAt, ...rest } = message;
+  return rest;
 }

@@ -54,7 +54,7 @@ export class ConversationReads {
   async listConversations(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage> {
     const memberships = await this.membershipsOf(userId);
     const lasts = await mapLimited(memberships, READ_CONCURRENCY, (doc) => this.lastMessage(doc.conversationId));
-    const entries: ListEntry[] = memberships.map((doc, i) => ({ conversationId: doc.conversationId, activityTs: activityTs(lasts[i]!, doc) }));
+    const entries: ListEntry[] = memberships.map((doc, i) => ({ conversationId: doc.conversationId, activityTs: activityTs(lasts[i]!.message, doc) }));
     const { ids, next } = pageAfter(entries, limit, cursor);
     const index = new Map(memberships.map((doc, i) => [doc.conversationId, i]));
     const items = await Promise.all(ids.map((id) => this.item(memberships[index.get(id)!]!, lasts[index.get(id)!]!)));
@@ -66,25 +66,34 @@ export class ConversationReads {
     return doc ? this.item(doc, await this.lastMessage(conversationId)) : undefined;
   }
 
-  private async lastMessage(conversationId: string): Promise<StoredMessage | null> {
-    const doc = await this.collections.messages.findOne({ conversationId }, { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
-    if (!doc) return null;
+  /** The newest entry (its seq is the conversation's last) and the newest message that is not an event. */
+  private async lastMessage(conversationId: string): Promise<LastEntries> {
+    const options = { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS } as const;
+    const doc = await this.collections.messages.findOne({ conversationId }, options);
+    if (!doc) return { lastSeq: 0, message: null };
     this.heads.note(conversationId, Number(doc.seq));
-    return toStoredMessage(doc);
+    // Edits and deletes are rare: only then a second read, for the message below them.
+    const message = doc.event == null ? doc : await this.collections.messages.findOne({ conversationId, event: { $exists: false } }, options);
+    return { lastSeq: Number(doc.seq), message: message ? toStoredMessage(message) : null };
   }
 
-  private async item(doc: MembershipDoc, last: StoredMessage | null): Promise<ConversationListItem | undefined> {
+  private async item(doc: MembershipDoc, lastEntries: LastEntries): Promise<ConversationListItem | undefined> {
     const readSeq = Number(doc.readSeq ?? doc.joinSeq);
-    const lastSeq = last?.seq ?? 0;
+    const { lastSeq, message: last } = lastEntries;
     const [conversation, unread] = await Promise.all([
       conversationView(this.collections, doc.conversationId),
       lastSeq > readSeq
-        ? this.collections.messages.countDocuments({ conversationId: doc.conversationId, seq: { $gt: readSeq }, from: { $ne: doc.userId } }, { limit: UNREAD_CAP, maxTimeMS: this.maxTimeMS })
+        ? this.collections.messages.countDocuments({ conversationId: doc.conversationId, seq: { $gt: readSeq }, from: { $ne: doc.userId }, event: { $exists: false } }, { limit: UNREAD_CAP, maxTimeMS: this.maxTimeMS })
         : 0,
     ]);
     if (!conversation) return undefined;
     return { conversation, lastSeq, lastMessage: last, readSeq, unread, activityTs: activityTs(last, doc) };
   }
+}
+
+interface LastEntries {
+  readonly lastSeq: number;
+  readonly message: StoredMessage | null;
 }
 
 /** The list's sort key: the last message's time, or when the user joined. */

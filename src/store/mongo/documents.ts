@@ -1,7 +1,8 @@
 // The collections and their documents (docs/store.md has the why).
 //
-// messages:      one document per message, keyed by the client's messageId, inserted once, never
-//                updated; unique (conversationId, seq) makes seq gapless-and-unique enforceable by inserts.
+// messages:      one document per message, keyed by the client's messageId, inserted once, changed
+//                only by an edit or delete event (which is itself a document here, with its own seq);
+//                unique (conversationId, seq) makes seq gapless-and-unique enforceable by inserts.
 // conversations: one per conversation (kind, title, owner). Written at creation, rename, owner change.
 // memberships:   one per (conversation, member): join point and read watermark.
 // userCursors:   one per (user, conversation): what at least one of the user's devices confirmed.
@@ -14,7 +15,7 @@
 // (src/protocol/ids.ts), so every id splits one way only.
 import type { IdLookup } from './find-by-ids.js';
 import type { Collection, Db } from 'mongodb';
-import type { ConversationKind, Cursor, StoredMessage } from '../store.js';
+import type { ConversationKind, Cursor, MessageEventKind, StoredMessage } from '../store.js';
 
 export interface MessageDoc {
   _id: string;
@@ -30,6 +31,15 @@ export interface MessageDoc {
   recipients: number;
   /** The persist batch that inserted it (`<instance>:<batch>`): provenance for operators. */
   insertedBy: string;
+  /** An edit or delete event: what it does, and to which message. */
+  event?: MessageEventKind;
+  target?: string;
+  /** A message: the accept time of its latest applied edit. */
+  editedAt?: number;
+  /** A message that was deleted (its body is ''). */
+  deleted?: boolean;
+  /** A message: the seq of the last event applied to it (the highest seq wins). */
+  appliedSeq?: number;
 }
 
 export interface ConversationDoc {
@@ -118,9 +128,11 @@ export const deviceCursorId = (userId: string, deviceId: string, conversationId:
 export const deviceId = (userId: string, device: string) => `${userId}/${device}`;
 export const receiptId = (userId: string, messageId: string) => `${userId}/${messageId}`;
 
-export const MESSAGE_PROJECTION = { _id: 1, conversationId: 1, seq: 1, from: 1, fromDevice: 1, to: 1, body: 1, ts: 1 } as const;
+export const MESSAGE_PROJECTION = { _id: 1, conversationId: 1, seq: 1, from: 1, fromDevice: 1, to: 1, body: 1, ts: 1, event: 1, target: 1, editedAt: 1, deleted: 1 } as const;
 
-export function toStoredMessage(doc: Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from' | 'fromDevice' | 'to' | 'body' | 'ts'>): StoredMessage {
+type MessageFields = Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from' | 'fromDevice' | 'to' | 'body' | 'ts' | 'event' | 'target' | 'editedAt' | 'deleted'>;
+
+export function toStoredMessage(doc: MessageFields): StoredMessage {
   return Object.freeze({
     messageId: doc._id,
     conversationId: doc.conversationId,
@@ -130,6 +142,9 @@ export function toStoredMessage(doc: Pick<MessageDoc, '_id' | 'conversationId' |
     ...(doc.to != null ? { to: doc.to } : {}),
     body: doc.body,
     ts: Number(doc.ts),
+    ...(doc.event != null && doc.target != null ? { event: { kind: doc.event, target: doc.target } } : {}),
+    ...(doc.editedAt != null && !doc.deleted ? { editedAt: Number(doc.editedAt) } : {}),
+    ...(doc.deleted ? { deleted: true as const } : {}),
   });
 }
 
@@ -137,7 +152,7 @@ export function toCursor(doc: Pick<CursorDoc, 'upTo' | 'above'> | null | undefin
   return doc ? { upTo: Number(doc.upTo), above: (doc.above ?? []).map(Number) } : undefined;
 }
 
-/** Same sender, conversation and body: a retry of the stored message, not a conflicting reuse of its id. */
-export function sameContent(stored: StoredMessage, from: string, conversationId: string, body: string): boolean {
-  return stored.from === from && stored.conversationId === conversationId && stored.body === body;
+/** Same sender, conversation, body (and event target): a retry of the stored message, not a conflicting reuse of its id. */
+export function sameContent(stored: StoredMessage, from: string, conversationId: string, body: string, target?: string): boolean {
+  return stored.from === from && stored.conversationId === conversationId && stored.body === body && stored.event?.target === target;
 }

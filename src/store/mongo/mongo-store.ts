@@ -5,7 +5,7 @@
 // devices) hold only what can never become wrong, or what a unique index double-checks.
 // Data model, indexes, seq assignment and the FerretDB caveats: docs/store.md.
 import { randomBytes } from 'node:crypto';
-import type { Db, Filter } from 'mongodb';
+import type { Db, Filter, UpdateFilter } from 'mongodb';
 import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
@@ -167,8 +167,22 @@ export class MongoStore implements Store {
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
-    const doc = await this.ready().messages.findOne({ _id: messageId }, { projection: MESSAGE_PROJECTION });
+    const doc = await this.ready().messages.findOne({ _id: messageId }, { projection: MESSAGE_PROJECTION, maxTimeMS: this.options.opTimeoutMs });
     return doc ? toStoredMessage(doc) : undefined;
+  }
+
+  async applyEvent(event: StoredMessage): Promise<StoredMessage | undefined> {
+    if (!event.event) return this.getMessage(event.messageId);
+    const { target, kind } = event.event;
+    // The highest seq wins and a delete is final. Concurrent edits of one message are rare, and on a
+    // server without atomic conditional updates (FerretDB v1) the later-seq retry settles them.
+    const filter: Filter<MessageDoc> = { _id: target, deleted: { $ne: true }, $or: [{ appliedSeq: { $exists: false } }, { appliedSeq: { $lt: event.seq } }] };
+    const update: UpdateFilter<MessageDoc> =
+      kind === 'deleted'
+        ? { $set: { body: '', deleted: true, appliedSeq: event.seq }, $unset: { editedAt: '' } }
+        : { $set: { body: event.body, editedAt: event.ts, appliedSeq: event.seq } };
+    await this.ready().messages.updateOne(filter, update, { maxTimeMS: this.options.opTimeoutMs });
+    return this.getMessage(target);
   }
 
   // Conversations and membership.
@@ -342,5 +356,5 @@ export class MongoStore implements Store {
 
 /** The history query: exported so a test can ask the server to explain it. */
 export function historyFilter(conversationId: string, before: number | undefined): Filter<MessageDoc> {
-  return before === undefined ? { conversationId } : { conversationId, seq: { $lt: before } };
+  return before === undefined ? { conversationId, event: { $exists: false } } : { conversationId, seq: { $lt: before }, event: { $exists: false } };
 }

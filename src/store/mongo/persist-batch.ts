@@ -85,11 +85,11 @@ export async function writePersistBatch(context: PersistBatchContext, batch: rea
 function judge(lead: Lead, message: NewMessage): PersistResult {
   if (!lead.stored) return lead.outcome === 'not_member' && sameRequest(lead.message, message) ? { kind: 'not_member', messageId: message.messageId } : { kind: 'conflict', messageId: message.messageId };
   const conversationId = message.conversationId ?? (message.to !== undefined ? directConversationId(message.from, message.to) : '');
-  return sameContent(lead.stored, message.from, conversationId, message.body) ? { kind: 'duplicate', message: lead.stored } : { kind: 'conflict', messageId: message.messageId };
+  return sameContent(lead.stored, message.from, conversationId, message.body, message.event?.target) ? { kind: 'duplicate', message: lead.stored } : { kind: 'conflict', messageId: message.messageId };
 }
 
 function sameRequest(a: NewMessage, b: NewMessage): boolean {
-  return a.from === b.from && a.body === b.body && a.conversationId === b.conversationId && a.to === b.to;
+  return a.from === b.from && a.body === b.body && a.conversationId === b.conversationId && a.to === b.to && a.event?.target === b.event?.target;
 }
 
 async function judgeExisting(collections: Collections, leads: Lead[]): Promise<void> {
@@ -104,7 +104,7 @@ async function judgeExisting(collections: Collections, leads: Lead[]): Promise<v
 
 function settleExisting(lead: Lead, stored: StoredMessage): void {
   lead.stored = stored;
-  lead.outcome = lead.conversationId !== undefined && sameContent(stored, lead.message.from, lead.conversationId, lead.message.body) ? 'duplicate' : 'conflict';
+  lead.outcome = lead.conversationId !== undefined && sameContent(stored, lead.message.from, lead.conversationId, lead.message.body, lead.message.event?.target) ? 'duplicate' : 'conflict';
 }
 
 async function checkMembership(collections: Collections, leads: Lead[]): Promise<void> {
@@ -190,6 +190,7 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[]): Prom
         ts: m.ts,
         recipients: lead.recipients ?? 0,
         insertedBy: token,
+        ...(m.event !== undefined ? { event: m.event.kind, target: m.event.target } : {}),
       };
     });
     const errors = await insertMany(collections.messages, docs, true);

@@ -1,0 +1,100 @@
+// Edits and deletes (protocol v1.2), for both doors (WebSocket frames, PATCH/DELETE over HTTP). Each
+// is an event stored in the message's conversation like a message (DB-first, its own seq, idempotent
+// by its id), then applied to the message, then delivered live; a device that was away is replayed it
+// and confirms it like a message, so it learns of it exactly once.
+//
+// Who may: the author edits and deletes; a group's owner deletes too. Anyone else who can see the
+// message gets `forbidden`; who cannot see it (not a member, unknown id) gets `not_found`.
+import { errorSummary, type Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { ChatError } from '../errors.js';
+import type { DeleteInput, EditInput } from './commands.js';
+import { type MessageEventKind, type Store, type StoredMessage } from '../store/store.js';
+import type { ConversationDirectory } from './directory.js';
+import { deleteEventId, editEventId, isEventId } from './event-ids.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { DeliveryRouter } from './router.js';
+import { retryAfterSec } from './send.js';
+
+export interface EventOutcome {
+  /** The stored event (its messageId is the eventId). */
+  readonly event: StoredMessage;
+  /** The message as it stands after the event. */
+  readonly message: StoredMessage | undefined;
+  readonly duplicate: boolean;
+}
+
+export class MessageEventService {
+  constructor(
+    private readonly store: Store,
+    private readonly router: DeliveryRouter,
+    private readonly directory: ConversationDirectory,
+    /** The send limiter: an edit or delete costs what a send costs. */
+    private readonly rateLimiter: RateLimiter,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** `inConversation`: the HTTP route's conversation, which must be the message's. */
+  edit(userId: string, input: EditInput, fromDevice?: string, inConversation?: string): Promise<EventOutcome> {
+    return this.apply(userId, 'edited', input.messageId, editEventId(input.editId), input.body, fromDevice, inConversation);
+  }
+
+  remove(userId: string, input: DeleteInput, fromDevice?: string, inConversation?: string): Promise<EventOutcome> {
+    return this.apply(userId, 'deleted', input.messageId, deleteEventId(input.messageId), '', fromDevice, inConversation);
+  }
+
+  private async apply(
+    userId: string,
+    kind: MessageEventKind,
+    messageId: string,
+    eventId: string,
+    body: string,
+    fromDevice: string | undefined,
+    inConversation: string | undefined,
+  ): Promise<EventOutcome> {
+    const wait = this.rateLimiter.take(userId);
+    if (wait > 0) {
+      this.metrics.rateLimited.inc({ limit: 'send' });
+      throw new ChatError('rate_limited', undefined, { messageId, retryAfterSec: wait });
+    }
+    const target = await this.guard(() => this.store.getMessage(messageId), messageId);
+    const unknown = () => new ChatError('not_found', 'Unknown message, or you are not a member of its conversation', { messageId });
+    if (!target || target.event || isEventId(messageId) || (inConversation !== undefined && target.conversationId !== inConversation)) throw unknown();
+    const conversation = await this.guard(() => this.directory.forMember(target.conversationId, userId), messageId);
+    if (!conversation) throw unknown();
+    const owner = conversation.kind === 'group' && conversation.ownerId === userId;
+    if (target.from !== userId && !(kind === 'deleted' && owner)) {
+      throw new ChatError('forbidden', kind === 'edited' ? 'Only the author can edit a message' : 'Only the author or the group owner can delete a message', { messageId });
+    }
+    if (target.deleted) {
+      // Deleted is final. A retry of this very request (or a second delete) answers with the stored event.
+      const stored = await this.guard(() => this.store.getMessage(eventId), messageId);
+      if (stored?.event?.target === messageId && (kind === 'deleted' || stored.from === userId)) return { event: stored, message: target, duplicate: true };
+      throw new ChatError('not_found', 'The message was deleted', { messageId });
+    }
+    const ts = Date.now();
+    const result = await this.guard(
+      () => this.store.persist({ messageId: eventId, conversationId: target.conversationId, from: userId, ...(fromDevice !== undefined ? { fromDevice } : {}), body, ts, event: { kind, target: messageId } }),
+      messageId,
+    );
+    if (result.kind === 'not_member') throw unknown();
+    if (result.kind === 'conflict') throw new ChatError('conflict', kind === 'edited' ? 'editId already used for another edit' : undefined, { messageId });
+    // Applied on a retry too: that repairs a crash between storing the event and applying it.
+    const message = await this.guard(() => this.store.applyEvent(result.message), messageId);
+    this.metrics.messageEvents.inc({ event: kind, outcome: result.kind === 'created' ? 'new' : 'duplicate' });
+    if (result.kind === 'created') this.router.deliver(result.message);
+    return { event: result.message, message, duplicate: result.kind === 'duplicate' };
+  }
+
+  private async guard<T>(op: () => Promise<T>, messageId: string): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (error instanceof ChatError) throw error;
+      this.metrics.storeErrors.inc({ op: 'message_event' });
+      this.log.warn({ err: errorSummary(error), messageId }, 'edit or delete failed; refused as unavailable');
+      throw new ChatError('unavailable', 'Store unavailable; nothing was changed, retry with the same ids', { messageId, retryAfterSec: retryAfterSec(error), cause: error });
+    }
+  }
+}
