@@ -26,14 +26,17 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export class ChatError extends Error {
   readonly code: ErrorCode;
   readonly messageId: string | undefined;
+  /** v1.2: the edit or delete refused (`edit.<editId>` / `delete.<messageId>`), so a client matches the answer to its request. */
+  readonly eventId: string | undefined;
   /** Seconds a client should wait before retrying (rate_limited, unavailable). */
   readonly retryAfterSec: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, options: { messageId?: string; retryAfterSec?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message?: string, options: { messageId?: string; eventId?: string; retryAfterSec?: number; cause?: unknown } = {}) {
     super(message ?? ERROR_CODES[code].message, { cause: options.cause });
     this.name = 'ChatError';
     this.code = code;
     this.messageId = options.messageId;
+    this.eventId = options.eventId;
     this.retryAfterSec = options.retryAfterSec;
   }
 

@@ -44,7 +44,25 @@ export class MessageEventService {
     return this.apply(userId, 'deleted', input.messageId, deleteEventId(input.messageId), '', fromDevice, inConversation);
   }
 
+  /** Every refusal names the event too, so a client matches it to the request it refused. */
   private async apply(
+    userId: string,
+    kind: MessageEventKind,
+    messageId: string,
+    eventId: string,
+    body: string,
+    fromDevice: string | undefined,
+    inConversation: string | undefined,
+  ): Promise<EventOutcome> {
+    try {
+      return await this.applyOnce(userId, kind, messageId, eventId, body, fromDevice, inConversation);
+    } catch (error) {
+      if (!(error instanceof ChatError)) throw error;
+      throw new ChatError(error.code, error.message, { messageId, eventId, ...(error.retryAfterSec !== undefined ? { retryAfterSec: error.retryAfterSec } : {}), cause: error.cause });
+    }
+  }
+
+  private async applyOnce(
     userId: string,
     kind: MessageEventKind,
     messageId: string,

@@ -9,7 +9,7 @@
 // - ReadMarks, TypingThrottle (v1.1): read marks coalesced and re-sent, typing notices throttled;
 // - ConversationsApi over HttpApi (v1.1): the conversation routes and history.
 // This class is the public face and routes the server's frames to the part they concern.
-import type { MessageFrame, ServerFrame } from '../protocol/client-codec.js';
+import type { MessageEventFrame, MessageFrame, ServerFrame } from '../protocol/client-codec.js';
 import { ChatClientError, errorEvent, type Report } from './client-error.js';
 import { Confirmations } from './confirmations.js';
 import type { HistoryPage } from './conversation-types.js';
@@ -25,7 +25,8 @@ import { Sender } from './sender.js';
 import { SeqOrder, type PlacedMessage } from './seq-order.js';
 import { httpBaseOf, Session } from './session.js';
 import { TypingThrottle } from './typing.js';
-import type { ChatMessage, ClientEvents, ClientState, ConnectOptions, SendTarget, SentAck, WebSocketConstructor } from './types.js';
+import { newMessageId } from './ids.js';
+import type { ChatMessage, ClientEvents, ClientState, ConnectOptions, EventAck, SendTarget, SentAck, WebSocketConstructor } from './types.js';
 
 export class ChatClient extends Emitter<ClientEvents> {
   private readonly socket: ReconnectingSocket;
@@ -37,6 +38,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly order: SeqOrder;
   private readonly readMarks: ReadMarks;
   private readonly typingThrottle: TypingThrottle;
+  /** Edit and delete events in the seq order by eventId, until shown (bounded: the oldest go first). */
+  private readonly events = new Map<string, MessageEventFrame>();
   /** This device's id, sent as `?device=` (persist it in Node: see ConnectOptions.device). */
   readonly deviceId: string;
   /** The conversation API: list, get, create, addMembers, removeMember, leave, rename. */
@@ -56,7 +59,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     const report: Report = (...args) => this.emit('error', errorEvent(...args));
     this.socket = new ReconnectingSocket(
       {
-        url: withDevice(options.url, this.deviceId),
+        url: withEvents(withDevice(options.url, this.deviceId)),
         WebSocket: WebSocketClass,
         ackTimeoutMs: options.ackTimeoutMs ?? 15_000,
         heartbeatMs: options.heartbeatMs ?? 60_000,
@@ -92,7 +95,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       {
         deliver: (message) => this.show(message),
         late: (message) => this.show(message),
-        repeat: ({ messageId, conversationId, seq }) => this.confirmations.repeatInConversation(messageId, conversationId, seq, this.order.solid(conversationId)),
+        repeat: ({ messageId, conversationId, seq }) => (this.events.delete(messageId), this.confirmations.repeatInConversation(messageId, conversationId, seq, this.order.solid(conversationId))),
         gap: (gap) => this.emit('gap', gap),
         requestReplay: () => this.socket.write({ type: 'sync' }),
       },
@@ -150,6 +153,21 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.conversations.history(conversationId, options);
   }
 
+  /**
+   * v1.2: replaces the body of one of this user's messages. Resolves once the edit is stored and
+   * applied (retried with the same editId until then, like a send); the other devices and members get
+   * an `edited` event. Rejects with forbidden (not the author) or not_found (unknown, deleted).
+   */
+  edit(messageId: string, body: string, options: { editId?: string } = {}): Promise<EventAck> {
+    const editId = options.editId ?? newMessageId();
+    return this.sender.sendEvent(`edit.${editId}`, { type: 'edit', messageId, editId, body });
+  }
+
+  /** v1.2: deletes a message (the author's, or any in a group this user owns); the others get `deleted`. */
+  deleteMessage(messageId: string): Promise<EventAck> {
+    return this.sender.sendEvent(`delete.${messageId}`, { type: 'delete', messageId });
+  }
+
   /** Confirms messages by hand (with `autoConfirm: false`), once they are safely shown or stored. */
   confirm(messageIds: string | readonly string[]): void {
     this.confirmations.confirm(typeof messageIds === 'string' ? [messageIds] : messageIds);
@@ -193,6 +211,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     switch (frame.type) {
       case 'ack':
         if (frame.status === 'DELIVERED') return this.emit('delivered', { messageId: frame.messageId });
+        // An edit or delete of this device's takes a seq it will not be sent, like its own sends (ownSent below).
         this.sender.acked(frame);
         if (frame.conversationId !== undefined && frame.seq !== undefined) this.order.ownSent(frame.conversationId, frame.seq);
         return;
@@ -204,6 +223,13 @@ export class ChatClient extends Emitter<ClientEvents> {
         this.emit('message', message);
         this.confirmations.shown(message.messageId);
         return;
+      }
+      case 'message_event': {
+        // Ordered with the messages of its conversation (it has its seq among them), shown once.
+        const { type: _, event, body, eventId, ...rest } = frame;
+        this.events.set(eventId, frame);
+        if (this.events.size > MAX_HELD_EVENTS) this.events.delete(this.events.keys().next().value!);
+        return this.order.received({ ...rest, messageId: eventId, body: body ?? '' }, this.socket.state !== 'ready');
       }
       case 'ready':
         this.order.replayDone();
@@ -228,8 +254,13 @@ export class ChatClient extends Emitter<ClientEvents> {
 
   /** The next message of a conversation in seq order, or one from below where its tracking began. */
   private show(message: PlacedMessage): void {
+    const event = this.events.get(message.messageId);
+    if (event) this.events.delete(message.messageId);
     if (!this.confirmations.firstSight(message.messageId)) return;
-    this.emit('message', message);
+    if (event) {
+      const { type: _, event: kind, ...fields } = event;
+      this.emit(kind, fields);
+    } else this.emit('message', message);
     this.confirmations.shownInConversation(message.messageId, message.conversationId, this.order.solid(message.conversationId));
   }
 
@@ -244,6 +275,15 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.sender.rejectAll('unauthorized', message);
     this.close();
   }
+}
+
+const MAX_HELD_EVENTS = 10_000;
+
+/** `?events=1`: this SDK shows edits and deletes (protocol v1.2). */
+function withEvents(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('events', '1');
+  return parsed.toString();
 }
 
 function messageOf(frame: MessageFrame): ChatMessage {

@@ -21,9 +21,14 @@ export interface Conversation {
 export interface LastMessage {
   readonly messageId: string;
   readonly from: string;
+  /** "" for a deleted message. */
   readonly body: string;
   readonly ts: number;
   readonly seq: number;
+  /** v1.2: edited (the body is the latest), when. */
+  readonly editedAt?: number;
+  /** v1.2: deleted. */
+  readonly deleted?: true;
 }
 
 /** One entry of conversations.list() and conversations.get(). */
@@ -51,8 +56,13 @@ export interface HistoryMessage {
   readonly seq: number;
   readonly from: string;
   readonly to?: string;
+  /** "" for a deleted message (v1.2). */
   readonly body: string;
   readonly ts: number;
+  /** v1.2: edited (the body is the latest), when. */
+  readonly editedAt?: number;
+  /** v1.2: deleted (a tombstone). */
+  readonly deleted?: true;
 }
 
 /** One page of history, oldest first. */

@@ -68,7 +68,7 @@ export class ConversationsApi {
     if (options.before !== undefined) query.set('before', String(options.before));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const body = await this.api.call<{ messages?: unknown; hasMore?: unknown }>({ method: 'GET', path: `${pathOf(conversationId)}/messages${query.size ? `?${query}` : ''}` });
-    const messages = Array.isArray(body?.messages) ? body.messages.filter(isHistoryMessage) : [];
+    const messages = Array.isArray(body?.messages) ? body.messages.map(withBody).filter(isHistoryMessage) : [];
     return { messages, hasMore: body?.hasMore === true };
   }
 
@@ -106,11 +106,22 @@ function listItemOf(value: unknown): ConversationListItem | undefined {
     lastSeq: typeof item.lastSeq === 'number' ? item.lastSeq : 0,
     lastMessage:
       last && typeof last.messageId === 'string' && typeof last.seq === 'number'
-        ? { messageId: last.messageId, from: String(last.from), body: String(last.body), ts: Number(last.ts), seq: last.seq }
+        ? { messageId: last.messageId, from: String(last.from), ...versionOf(withBody(last)), ts: Number(last.ts), seq: last.seq }
         : null,
     readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
     unread: typeof item.unread === 'number' ? item.unread : 0,
   };
+}
+
+/** A tombstone (v1.2) comes without a body: the SDK hands it over with body "" and `deleted: true`. */
+function withBody(value: unknown): unknown {
+  const m = value as Record<string, unknown> | null;
+  return typeof m === 'object' && m !== null && m.deleted === true && m.body === undefined ? { ...m, body: '' } : value;
+}
+
+function versionOf(last: unknown): { body: string; editedAt?: number; deleted?: true } {
+  const m = last as Record<string, unknown>;
+  return { body: String(m.body ?? ''), ...(typeof m.editedAt === 'number' ? { editedAt: m.editedAt } : {}), ...(m.deleted === true ? { deleted: true as const } : {}) };
 }
 
 function isHistoryMessage(value: unknown): value is HistoryMessage {

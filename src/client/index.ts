@@ -17,7 +17,7 @@ export { ChatClientError } from './client-error.js';
 export { ConversationsApi } from './conversations.js';
 export { DEVICE_STORAGE_KEY } from './device.js';
 export { newMessageId } from './ids.js';
-export type { ChatMessage, ClientErrorCode, ClientErrorEvent, ClientEvents, ClientState, ConnectOptions, FetchLike, SendTarget, SentAck, WebSocketConstructor, WebSocketLike } from './types.js';
+export type { ChatMessage, ClientErrorCode, ClientErrorEvent, ClientEvents, ClientState, ConnectOptions, EventAck, FetchLike, MessageEditEvent, SendTarget, SentAck, WebSocketConstructor, WebSocketLike } from './types.js';
 export type {
   Conversation,
   ConversationEvent,

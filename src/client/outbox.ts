@@ -1,13 +1,17 @@
 // Sends not yet acknowledged, in the order the application made them. Every entry is written again,
 // with the same messageId, on each new socket until its SENT ack arrives: the server stores a retry
 // once and answers it as a duplicate, so a lost ack costs a round trip, never a second message.
-import type { SendTarget, SentAck } from './types.js';
+import type { OutgoingFrame } from '../protocol/client-codec.js';
+import type { EventAck, SendTarget, SentAck } from './types.js';
 
 export interface OutboxEntry {
+  /** The idempotency key: a send's messageId, or an edit's or delete's eventId (v1.2). */
   readonly messageId: string;
   readonly target: SendTarget;
   readonly body: string;
-  readonly resolve: (ack: SentAck) => void;
+  /** v1.2: an edit or delete, written as this frame instead of a send. */
+  readonly frame?: OutgoingFrame;
+  readonly resolve: (ack: SentAck & EventAck) => void;
   readonly reject: (error: Error) => void;
   /** The socket this entry was last written on (0: not written on the current one). */
   socket: number;

@@ -4,13 +4,13 @@
 // again, in order: this is what keeps a sender's messages in send order through rate limits and store
 // outages, without a crowd of clients retrying in step.
 import { exponentialCeiling } from '../backoff.js';
-import type { ErrorFrame, OutgoingFrame, SentAckFrame } from '../protocol/client-codec.js';
+import type { ErrorFrame, EventAckFrame, OutgoingFrame, SentAckFrame } from '../protocol/client-codec.js';
 import { CONVERSATION_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
 import { ChatClientError, type Report } from './client-error.js';
 import { newMessageId } from './ids.js';
 import { Outbox } from './outbox.js';
 import { RetryPause } from './retry-pause.js';
-import type { ClientErrorCode, SendTarget, SentAck } from './types.js';
+import type { ClientErrorCode, EventAck, SendTarget, SentAck } from './types.js';
 
 /** Refusals after which a send is simply retried: nothing was stored. */
 const RETRYABLE = new Set<string>(['rate_limited', 'unavailable', 'internal']);
@@ -26,7 +26,7 @@ export interface SendChannel {
 export class Sender {
   private readonly outbox = new Outbox();
   /** One promise per messageId: sending an id again while it is pending joins the first send. */
-  private readonly promises = new Map<string, Promise<SentAck>>();
+  private readonly promises = new Map<string, Promise<SentAck | EventAck>>();
   /** Holds every send after a retryable refusal; the sends go out again, in order, when it ends. */
   private readonly pause = new RetryPause(() => this.flush());
 
@@ -42,7 +42,7 @@ export class Sender {
 
   send(target: SendTarget, body: string, messageId: string = newMessageId()): Promise<SentAck> {
     const existing = this.promises.get(messageId);
-    if (existing) return existing;
+    if (existing) return existing as Promise<SentAck>;
     if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', messageId));
     const targetError = refusalOf(target);
     if (targetError) return Promise.reject(new ChatClientError('bad_request', targetError, messageId));
@@ -60,6 +60,28 @@ export class Sender {
     return promise;
   }
 
+  /**
+   * v1.2: an edit or delete, queued in order with the sends (an edit of a message still unsent goes
+   * after it) and retried with the same eventId until its ack: the server applies it once.
+   */
+  sendEvent(eventId: string, frame: OutgoingFrame & { readonly type: 'edit' | 'delete' }): Promise<EventAck> {
+    const existing = this.promises.get(eventId);
+    if (existing) return existing as Promise<EventAck>;
+    if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', frame.messageId));
+    if (!MESSAGE_ID_PATTERN.test(frame.messageId)) return Promise.reject(new ChatClientError('bad_request', '"messageId" must be 1-64 characters [A-Za-z0-9_-]', frame.messageId));
+    if (frame.type === 'edit' && (typeof frame.body !== 'string' || frame.body.length === 0)) return Promise.reject(new ChatClientError('bad_request', '"body" must be a non-empty string', frame.messageId));
+    if (frame.type === 'edit' && !MESSAGE_ID_PATTERN.test(frame.editId)) return Promise.reject(new ChatClientError('bad_request', '"editId" must be 1-64 characters [A-Za-z0-9_-]', frame.messageId));
+    if (this.outbox.size >= this.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', frame.messageId));
+    const promise = new Promise<EventAck>((resolve, reject) => {
+      this.outbox.add({ messageId: eventId, target: { to: '' }, body: '', frame, resolve, reject, socket: 0, writtenAt: 0, refusals: 0 });
+    });
+    this.promises.set(eventId, promise);
+    const forget = () => this.promises.delete(eventId);
+    promise.then(forget, forget);
+    this.flush();
+    return promise;
+  }
+
   /** Writes every send not yet written on the current socket, oldest first (unless held). */
   flush(): void {
     if (this.pause.active) return;
@@ -67,22 +89,28 @@ export class Sender {
     const generation = this.channel.generation;
     for (const entry of this.outbox.unwritten(generation)) {
       const { messageId, target, body } = entry;
-      const frame = target.to !== undefined ? { type: 'send' as const, messageId, to: target.to, body } : { type: 'send' as const, messageId, conversationId: target.conversationId, body };
+      const frame = entry.frame ?? (target.to !== undefined ? { type: 'send' as const, messageId, to: target.to, body } : { type: 'send' as const, messageId, conversationId: target.conversationId, body });
       if (!this.channel.write(frame)) return;
       entry.socket = generation;
       entry.writtenAt = now;
     }
   }
 
-  acked(frame: SentAckFrame): void {
+  acked(frame: SentAckFrame | EventAckFrame): void {
+    if (frame.status !== 'SENT') {
+      const { type: _, status, ...ack } = frame;
+      this.outbox.take(frame.eventId)?.resolve({ ...ack, event: status === 'EDITED' ? 'edited' : 'deleted' } as SentAck & EventAck);
+      return;
+    }
     const { messageId, ts, duplicate, conversationId, seq } = frame;
-    this.outbox.take(messageId)?.resolve({ messageId, ts, duplicate, ...(conversationId !== undefined ? { conversationId, seq } : {}) });
+    this.outbox.take(messageId)?.resolve({ messageId, ts, duplicate, ...(conversationId !== undefined ? { conversationId, seq } : {}) } as SentAck & EventAck);
   }
 
   /** An error frame about one of the pending sends: retried later, or rejected for good. False when it is not about one. */
   refused(frame: ErrorFrame): boolean {
     const { code, message, retryAfter } = frame;
-    const entry = frame.messageId !== undefined ? this.outbox.get(frame.messageId) : undefined;
+    const key = frame.eventId ?? frame.messageId;
+    const entry = key !== undefined ? this.outbox.get(key) : undefined;
     if (!entry) return false;
     if (RETRYABLE.has(code)) {
       entry.refusals++;

@@ -20,6 +20,37 @@ export interface ChatMessage {
   readonly conversationId?: string;
   /** Its place in the conversation: 1, 2, 3… (v1.1; absent only from a v1 server). */
   readonly seq?: number;
+  /** v1.2: edited (the body is the latest), when. */
+  readonly editedAt?: number;
+  /** v1.2: a deleted message replayed before its delete event (body ""). */
+  readonly deleted?: true;
+}
+
+/** v1.2: the answer to edit() and deleteMessage(): the event stored, in its place in the conversation. */
+export interface EventAck {
+  readonly event: 'edited' | 'deleted';
+  /** The message changed. */
+  readonly messageId: string;
+  readonly editId?: string;
+  readonly eventId: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly ts: number;
+  /** True when an earlier attempt had already been applied. */
+  readonly duplicate: boolean;
+}
+
+/** v1.2: another device or member edited or deleted a message (once per event, in seq order). */
+export interface MessageEditEvent {
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  /** Who edited or deleted it (a group's owner may delete others' messages). */
+  readonly from: string;
+  readonly ts: number;
+  readonly eventId: string;
+  /** `edited` only: the new body. */
+  readonly body?: string;
 }
 
 export interface SentAck {
@@ -65,6 +96,10 @@ export type ClientState =
 
 export interface ClientEvents {
   message: ChatMessage;
+  /** v1.2: a message was edited: show `body` in its place. */
+  edited: MessageEditEvent;
+  /** v1.2: a message was deleted: show it as deleted. */
+  deleted: MessageEditEvent;
   /** The recipient confirmed one of this user's direct messages (sent to connections open at that moment). */
   delivered: { readonly messageId: string };
   /** A member's delivered or read watermark advanced (this user's own too: other devices read). */

@@ -17,6 +17,32 @@ export interface SentAckFrame {
   readonly seq?: number;
 }
 
+/** v1.2: an edit or delete of this device's is stored and applied. `messageId` is the message changed. */
+export interface EventAckFrame {
+  readonly type: 'ack';
+  readonly status: 'EDITED' | 'DELETED';
+  readonly messageId: string;
+  readonly editId?: string;
+  readonly eventId: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly ts: number;
+  readonly duplicate: boolean;
+}
+
+/** v1.2 (`?events=1`): a message was edited (with its new body) or deleted; confirm it by `eventId` or watermark. */
+export interface MessageEventFrame {
+  readonly type: 'message_event';
+  readonly event: 'edited' | 'deleted';
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly body?: string;
+  readonly ts: number;
+  readonly from: string;
+  readonly eventId: string;
+}
+
 export interface DeliveredAckFrame {
   readonly type: 'ack';
   readonly status: 'DELIVERED';
@@ -41,6 +67,8 @@ export interface ErrorFrame {
   readonly messageId?: string;
   /** Seconds to wait before trying again (rate_limited, unavailable). */
   readonly retryAfter?: number;
+  /** v1.2: the refused edit's or delete's eventId. */
+  readonly eventId?: string;
 }
 
 /** v1.1: a member's delivered and/or read watermark advanced. */
@@ -76,7 +104,7 @@ export interface ConversationFrame {
   readonly conversation: ConversationView;
 }
 
-export type ServerFrame = SentAckFrame | DeliveredAckFrame | MessageFrame | ReadyFrame | ErrorFrame | ReceiptFrame | TypingFrame | ConversationFrame;
+export type ServerFrame = SentAckFrame | DeliveredAckFrame | EventAckFrame | MessageEventFrame | MessageFrame | ReadyFrame | ErrorFrame | ReceiptFrame | TypingFrame | ConversationFrame;
 
 /** What the SDK writes: v1's frames plus v1.1's watermark confirmation, read mark and typing. */
 export type OutgoingFrame =
@@ -86,7 +114,9 @@ export type OutgoingFrame =
   | { readonly type: 'delivered'; readonly conversationId: string; readonly seq: number }
   | { readonly type: 'read'; readonly conversationId: string; readonly seq: number }
   | { readonly type: 'typing'; readonly conversationId: string }
-  | { readonly type: 'sync' };
+  | { readonly type: 'sync' }
+  | { readonly type: 'edit'; readonly messageId: string; readonly editId: string; readonly body: string }
+  | { readonly type: 'delete'; readonly messageId: string };
 
 const CONVERSATION_EVENTS = new Set(['created', 'joined', 'left', 'removed', 'updated']);
 
@@ -109,13 +139,26 @@ export function decodeServerFrame(text: string): ServerFrame | undefined {
       if (messageId === undefined) return undefined;
       if (frame.status === 'SENT') return { type: 'ack', status: 'SENT', messageId, ts: Number(frame.ts), duplicate: frame.duplicate === true, ...placeOf(frame) };
       if (frame.status === 'DELIVERED') return { type: 'ack', status: 'DELIVERED', messageId };
+      if (frame.status === 'EDITED' || frame.status === 'DELETED') {
+        const place = placeOf(frame);
+        if (typeof frame.eventId !== 'string' || place.conversationId === undefined) return undefined;
+        return { type: 'ack', status: frame.status, messageId, ...(typeof frame.editId === 'string' ? { editId: frame.editId } : {}), eventId: frame.eventId, conversationId: place.conversationId, seq: place.seq!, ts: Number(frame.ts), duplicate: frame.duplicate === true };
+      }
       return undefined;
+    case 'message_event': {
+      const place = placeOf(frame);
+      const { event, body, ts, from, eventId } = frame;
+      if (messageId === undefined || place.conversationId === undefined || (event !== 'edited' && event !== 'deleted') || typeof eventId !== 'string' || typeof from !== 'string' || typeof ts !== 'number') return undefined;
+      if (event === 'edited' && typeof body !== 'string') return undefined;
+      return { type: 'message_event', event, messageId, conversationId: place.conversationId, seq: place.seq!, ...(event === 'edited' ? { body: body as string } : {}), ts, from, eventId };
+    }
     case 'message': {
       const { from, to, body, ts } = frame;
       const place = placeOf(frame);
       if (messageId === undefined || typeof from !== 'string' || typeof body !== 'string' || typeof ts !== 'number') return undefined;
       if (typeof to !== 'string' && (to !== undefined || place.conversationId === undefined)) return undefined;
-      return { type: 'message', messageId, from, ...(typeof to === 'string' ? { to } : {}), body, ts, ...place };
+      const v12 = frame.deleted === true ? { deleted: true as const } : typeof frame.editedAt === 'number' ? { editedAt: frame.editedAt } : {};
+      return { type: 'message', messageId, from, ...(typeof to === 'string' ? { to } : {}), body, ts, ...place, ...v12 };
     }
     case 'ready':
       return { type: 'ready', replayed: Number(frame.replayed) || 0 };
@@ -126,6 +169,7 @@ export function decodeServerFrame(text: string): ServerFrame | undefined {
         code,
         message: typeof frame.message === 'string' ? frame.message : code,
         ...(messageId !== undefined ? { messageId } : {}),
+        ...(typeof frame.eventId === 'string' ? { eventId: frame.eventId } : {}),
         ...(typeof frame.retryAfter === 'number' ? { retryAfter: frame.retryAfter } : {}),
       };
     }

@@ -65,6 +65,7 @@ export function encodeError(error: ChatError): string {
     code: error.code,
     message: error.message,
     ...(error.messageId !== undefined ? { messageId: error.messageId } : {}),
+    ...(error.eventId !== undefined ? { eventId: error.eventId } : {}),
     ...(error.retryAfterSec !== undefined ? { retryAfter: error.retryAfterSec } : {}),
   });
 }

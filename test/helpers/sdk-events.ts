@@ -5,7 +5,7 @@ import type { ChatClient } from '../../src/client/index.js';
 export function until(client: ChatClient, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   if (check()) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const offs = (['message', 'delivered', 'error', 'state', 'ready'] as const).map((event) =>
+    const offs = (['message', 'edited', 'deleted', 'delivered', 'error', 'state', 'ready'] as const).map((event) =>
       client.on(event, () => {
         if (!check()) return;
         clearTimeout(timer);

@@ -298,5 +298,62 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal(await store.markRead(uid('mallory'), conversationId, 1), undefined);
       assert.equal(await store.markRead(bob, uid('g:none'), 1), undefined);
     });
+    it('stores an edit or delete as an event with its own seq; applyEvent: the highest seq wins, a delete is final, idempotent', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const original = await send(direct(alice, bob, { body: 'draft' }));
+      const { conversationId } = original;
+      const edit1 = await send(inGroup(conversationId, alice, { messageId: uid('edit.e'), body: 'second', event: { kind: 'edited', target: original.messageId } }));
+      const edit2 = await send(inGroup(conversationId, alice, { messageId: uid('edit.e'), body: 'third', event: { kind: 'edited', target: original.messageId } }));
+      assert.deepEqual(edit1.event, { kind: 'edited', target: original.messageId });
+      assert.equal(edit1.seq, original.seq + 1);
+      assert.equal(edit1.to, bob, 'an event in a direct conversation is addressed like a message');
+      // Applied out of order: the later event wins, the earlier one changes nothing after it.
+      assert.equal((await store.applyEvent(edit2))?.body, 'third');
+      const afterStale = await store.applyEvent(edit1);
+      assert.equal(afterStale?.body, 'third');
+      assert.equal(afterStale?.editedAt, edit2.ts);
+      assert.equal((await store.getMessage(original.messageId))?.body, 'third');
+      // A retry of an event with the same id and target is a duplicate; another target is a conflict.
+      assert.equal((await store.persist({ ...edit1, event: edit1.event })).kind, 'duplicate');
+      assert.equal((await store.persist({ messageId: edit1.messageId, conversationId, from: alice, body: 'second', ts: now(), event: { kind: 'edited', target: uid('m') } })).kind, 'conflict');
+      // History holds messages only, with their latest body; the list too, and events are not unread.
+      const page = await store.history(conversationId, undefined, 10);
+      assert.deepEqual(page.messages.map((m) => [m.messageId, m.body]), [[original.messageId, 'third']]);
+      assert.equal(page.hasMore, false);
+      const item = await store.conversationItem(conversationId, bob);
+      assert.equal(item?.lastMessage?.messageId, original.messageId);
+      assert.equal(item?.lastSeq, edit2.seq);
+      assert.equal(item?.unread, 1);
+      // Replay reads events like messages.
+      assert.deepEqual((await store.messagesAfter(conversationId, original.seq, 10)).map((m) => m.messageId), [edit1.messageId, edit2.messageId]);
+
+      const deletion = await send(inGroup(conversationId, alice, { messageId: `delete.${original.messageId}`, body: '', event: { kind: 'deleted', target: original.messageId } }));
+      const tombstone = await store.applyEvent(deletion);
+      assert.equal(tombstone?.deleted, true);
+      assert.equal(tombstone?.body, '');
+      assert.equal(tombstone?.editedAt, undefined);
+      // Final: a later edit applied after the delete does not bring the message back.
+      const late = await send(inGroup(conversationId, alice, { messageId: uid('edit.e'), body: 'revived', event: { kind: 'edited', target: original.messageId } }));
+      assert.equal((await store.applyEvent(late))?.deleted, true);
+      assert.equal((await store.applyEvent(deletion))?.deleted, true, 'idempotent');
+      assert.deepEqual((await store.history(conversationId, undefined, 10)).messages.map((m) => [m.messageId, m.deleted]), [[original.messageId, true]]);
+    });
+
+    it('pages history past events: a page is `limit` messages, hasMore counts messages only', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const first = await send(direct(alice, bob));
+      const second = await send(direct(alice, bob));
+      const edit = async (target: string) => send(inGroup(first.conversationId, alice, { messageId: uid('edit.e'), body: 'e', event: { kind: 'edited', target } }));
+      await edit(first.messageId);
+      await edit(second.messageId);
+      const third = await send(direct(alice, bob));
+      await edit(third.messageId);
+      const newest = await store.history(first.conversationId, undefined, 2);
+      assert.deepEqual(newest.messages.map((m) => m.messageId), [second.messageId, third.messageId]);
+      assert.equal(newest.hasMore, true);
+      const older = await store.history(first.conversationId, second.seq, 2);
+      assert.deepEqual(older.messages.map((m) => m.messageId), [first.messageId]);
+      assert.equal(older.hasMore, false);
+    });
   });
 }
