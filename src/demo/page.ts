@@ -52,7 +52,19 @@ function start(userId: string): void {
   const chat = (client = connect({ url: wsUrl, device: deviceId() }));
   initList(me, chat.conversations, (conversation) => void openConversation(conversation));
   // Read marks come back as receipts to every device of this user, this one too: they clear the badges.
-  thread.initThread(me, chat, (conversationId, seq) => chat.markRead(conversationId, seq));
+  thread.initThread(me, chat, (conversationId, seq) => chat.markRead(conversationId, seq), {
+    edit: (messageId, current) => {
+      const body = window.prompt('Edit message', current);
+      if (body === null || body === '' || body === current) return;
+      chat.edit(messageId, body).then(() => thread.edited(messageId, body), (error: Error) => notice(error.message, 'warn'));
+    },
+    remove: (messageId) => {
+      if (!window.confirm('Delete this message for everyone?')) return;
+      chat.deleteMessage(messageId).then(() => thread.deleted(messageId), (error: Error) => notice(error.message, 'warn'));
+    },
+  });
+  chat.on('edited', ({ messageId, body }) => thread.edited(messageId, body ?? ''));
+  chat.on('deleted', ({ messageId }) => thread.deleted(messageId));
   chat.on('state', showState);
   chat.on('ready', ({ replayed }) => {
     if (replayed > 0) notice(`Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`);

@@ -25,6 +25,14 @@ export interface Shown {
   readonly from: string;
   readonly body: string;
   readonly ts: number;
+  readonly editedAt?: number;
+  readonly deleted?: true;
+}
+
+/** What the message actions do (page.ts asks the SDK). */
+export interface MessageActions {
+  edit(messageId: string, current: string): void;
+  remove(messageId: string): void;
 }
 
 /** A direct chat with a peer not yet written to has no conversationId: its first message or SENT ack gives it. */
@@ -44,11 +52,13 @@ let oldest = 0;
 let hasMore = false;
 let loading = false;
 let onSeen: (conversationId: string, seq: number) => void = () => undefined;
+let actions: MessageActions | undefined;
 
-export function initThread(userId: string, chat: ChatClient, seen: (conversationId: string, seq: number) => void): void {
+export function initThread(userId: string, chat: ChatClient, seen: (conversationId: string, seq: number) => void, messageActions?: MessageActions): void {
   me = userId;
   client = chat;
   onSeen = seen;
+  actions = messageActions;
 }
 
 export const currentThread = () => thread;
@@ -124,8 +134,11 @@ export function show(message: Shown, sending = false): void {
   element.dataset.from = message.from;
   if (thread?.conversation?.kind === 'group' && !mine) element.append(el('span', 'from', message.from));
   const meta = el('span', 'meta');
-  meta.append(el('time', '', when(message.ts)), el('span', 'tick'));
+  meta.append(el('time', '', when(message.ts)), el('span', 'edited', 'edited'), el('span', 'tick'));
   element.append(el('span', 'body', message.body), meta); // textContent: bodies are untrusted
+  if (message.deleted) markDeleted(element);
+  else if (message.editedAt !== undefined) element.dataset.edited = 'true';
+  if (!message.deleted && !sending) addActions(element, message.messageId, mine);
   const item: Item = { seq: undefined, mine, deliveredAck: false, failed: false, element };
   items.set(message.messageId, item);
   const atBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
@@ -133,6 +146,44 @@ export function show(message: Shown, sending = false): void {
   if (message.seq === undefined || sending) tick(item);
   else place(item, message.seq);
   if (atBottom || sending) ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+/** Edit (the author) and delete (the author, or a group's owner) buttons on a stored message. */
+function addActions(element: HTMLLIElement, messageId: string, mine: boolean): void {
+  const owner = thread?.conversation?.kind === 'group' && thread.conversation.ownerId === me;
+  if (!actions || (!mine && !owner)) return;
+  const bar = el('span', 'actions');
+  if (mine) {
+    const edit = el('button', 'edit', 'edit');
+    edit.addEventListener('click', () => actions?.edit(messageId, element.querySelector('.body')?.textContent ?? ''));
+    bar.append(edit);
+  }
+  const remove = el('button', 'delete', 'delete');
+  remove.addEventListener('click', () => actions?.remove(messageId));
+  bar.append(remove);
+  element.append(bar);
+}
+
+function markDeleted(element: HTMLElement): void {
+  element.dataset.deleted = 'true';
+  delete element.dataset.edited;
+  const body = element.querySelector('.body');
+  if (body) body.textContent = 'message deleted';
+  element.querySelector('.actions')?.remove();
+}
+
+/** An edit of a message shown here (ours acked, or another device's or member's event). */
+export function edited(messageId: string, body: string): void {
+  const item = items.get(messageId);
+  if (!item || item.element.dataset.deleted) return;
+  const shown = item.element.querySelector('.body');
+  if (shown) shown.textContent = body;
+  item.element.dataset.edited = 'true';
+}
+
+export function deleted(messageId: string): void {
+  const item = items.get(messageId);
+  if (item) markDeleted(item.element);
 }
 
 /** Puts an item where its seq belongs: after every lower seq, before higher ones and unsent ones. */
@@ -170,7 +221,10 @@ export function refreshTicks(): void {
 export function acked(messageId: string, conversationId: string, seq: number): void {
   const item = items.get(messageId);
   if (thread && !thread.conversationId && thread.peer) thread.conversationId = conversationId;
-  if (item && thread?.conversationId === conversationId) place(item, seq);
+  if (item && thread?.conversationId === conversationId) {
+    place(item, seq);
+    if (!item.element.querySelector('.actions')) addActions(item.element, messageId, true);
+  }
 }
 
 /** One of ours: the recipient's DELIVERED ack, or a send refused for good (`reason`). */
