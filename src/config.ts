@@ -209,8 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     limits: {
       maxMessageBytes: e.MAX_MESSAGE_BYTES,
       // Default: room for the largest send (its body JSON-escaped) and for a `delivered` frame with
-      // MAX_DELIVERED_IDS ids of the longest length (64 characters, quoted, comma-separated).
-      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES ?? Math.max(e.MAX_MESSAGE_BYTES * 2 + 1024, e.MAX_DELIVERED_IDS * 67 + 1024),
+      // MAX_DELIVERED_IDS ids of the longest length (an eventId, `delete.` + 64 characters, quoted, comma-separated).
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES ?? Math.max(e.MAX_MESSAGE_BYTES * 2 + 1024, e.MAX_DELIVERED_IDS * 74 + 1024),
       maxHttpBodyBytes: e.MAX_HTTP_BODY_BYTES ?? e.MAX_MESSAGE_BYTES * 2 + 1024,
       httpBodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,
       maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
