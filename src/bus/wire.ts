@@ -1,7 +1,7 @@
 // The bus's wire form: JSON with the publishing instance's `origin`. Other instances are trusted, but
 // a malformed event must never become a malformed frame, so every field is checked on the way in.
 import type { ConversationEventKind } from '../chat/events.js';
-import type { Conversation, StoredMessage } from '../store/store.js';
+import type { Conversation, MessageEventRef, StoredMessage } from '../store/store.js';
 import type { BusEvent } from './live-bus.js';
 
 export type WireEvent = BusEvent & { readonly origin: string };
@@ -54,17 +54,25 @@ export function parseWireEvent(text: string): WireEvent | undefined {
 
 function messageOf(value: unknown): StoredMessage | undefined {
   if (!isObject(value)) return undefined;
-  const { messageId, conversationId, seq, from, fromDevice, to, body, ts } = value;
+  const { messageId, conversationId, seq, from, fromDevice, to, body, ts, event } = value;
   const ok = typeof messageId === 'string' && typeof conversationId === 'string' && Number.isSafeInteger(seq) && typeof from === 'string'
     && (fromDevice === undefined || typeof fromDevice === 'string') && (to === undefined || typeof to === 'string')
-    && typeof body === 'string' && typeof ts === 'number';
+    && typeof body === 'string' && typeof ts === 'number' && (event === undefined || eventOf(event) !== undefined);
   if (!ok) return undefined;
   return {
     messageId, conversationId, seq: seq as number, from,
     ...(fromDevice !== undefined ? { fromDevice: fromDevice as string } : {}),
     ...(to !== undefined ? { to: to as string } : {}),
     body, ts,
+    ...(event !== undefined ? { event: eventOf(event)! } : {}),
   };
+}
+
+/** An edit or delete event's reference (v1.2): what it does, to which message. */
+function eventOf(value: unknown): MessageEventRef | undefined {
+  if (!isObject(value)) return undefined;
+  const { kind, target } = value;
+  return (kind === 'edited' || kind === 'deleted') && typeof target === 'string' ? { kind, target } : undefined;
 }
 
 function conversationOf(value: unknown): Conversation | undefined {

@@ -84,6 +84,21 @@ describe('live bus between two server processes', { skip }, () => {
     assert.equal(alice.frames.filter(isDelivered('bus-1')).length, 1, 'one DELIVERED ack');
   });
 
+  it('carries an edit across instances as an event, not as a message (v1.2)', async () => {
+    const alice = await connect(urls.a, 'bus-ed-alice');
+    const { client: bobOnB } = await TestClient.connectReady(`${urls.b}?device=b1&events=1`, await signToken({ secret: TEST_SECRET, userId: 'bus-ed-bob', ttlSec: 600 }));
+    clients.push(bobOnB);
+    await alice.sendMessage('bus-ed-1', 'bus-ed-bob', 'helo');
+    await bobOnB.next(isMessage('bus-ed-1'), 3000);
+    alice.send({ type: 'edit', messageId: 'bus-ed-1', editId: 'bus-ed-fix', body: 'hello' });
+    const event = await bobOnB.next((frame) => frame.type === 'message_event', 3000); // live, through the bus
+    assert.equal(event.event, 'edited');
+    assert.equal(event.messageId, 'bus-ed-1');
+    assert.equal(event.body, 'hello');
+    assert.equal(event.eventId, 'edit.bus-ed-fix');
+    assert.equal(bobOnB.frames.filter((frame) => frame.type === 'message').length, 1, 'the edit did not arrive as a second message');
+  });
+
   it('counts a garbage event on a user subject and keeps delivering', async () => {
     const carol = await connect(urls.b, 'bus-carol');
     const nc = await natsConnect({ servers: natsUri });
