@@ -100,7 +100,7 @@ export function renderList(): void {
       button.append(
         el('span', 'name', titleOf(c)),
         el('time', '', last ? when(last.ts) : ''),
-        el('span', 'preview', last ? `${last.from === me ? 'You' : last.from}: ${last.body}` : 'No messages yet'),
+        el('span', 'preview', last ? `${last.from === me ? 'You' : last.from}: ${last.deleted ? 'message deleted' : last.body}` : 'No messages yet'),
       );
       if (c.unread > 0) button.append(el('span', 'unread', c.unread >= 999 ? '999+' : String(c.unread)));
       button.addEventListener('click', () => onOpen(c));

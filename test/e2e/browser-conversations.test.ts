@@ -206,6 +206,40 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     await screenshot(device2.page, 'devices-4-read-on-the-other');
   });
 
+  it('edit and delete: the author edits in place and deletes, the other side sees both live and after a reload', async () => {
+    const a = await demo.open(name('eve'));
+    const b = await demo.open(name('fay'));
+    await signIn(a, 'register');
+    await signIn(b, 'register');
+    await chatWith(a.page, b.name);
+    await say(a.page, 'a tpyo in here');
+    await say(a.page, 'this one goes away');
+    await openFromList(b.page, { peer: a.name });
+    await b.page.waitForSelector('#messages li.msg >> text=this one goes away');
+
+    // The author's own message has the actions; edit asks for the new body in a prompt.
+    const typo = a.page.locator('#messages li.msg', { hasText: 'a tpyo in here' });
+    a.page.once('dialog', (dialog) => void dialog.accept('a typo, fixed'));
+    await typo.locator('button.edit').click();
+    await b.page.waitForSelector('#messages li.msg[data-edited="true"] >> text=a typo, fixed');
+    await a.page.waitForSelector('#messages li.msg[data-edited="true"] >> text=a typo, fixed');
+    assert.equal(await b.page.locator('#messages li.msg button.edit').count(), 0, "no edit button on someone else's message");
+
+    const gone = a.page.locator('#messages li.msg', { hasText: 'this one goes away' });
+    a.page.once('dialog', (dialog) => void dialog.accept());
+    await gone.locator('button.delete').click();
+    await b.page.waitForSelector('#messages li.msg[data-deleted="true"] >> text=message deleted');
+    await screenshot(b.page, 'edit-delete-1-live');
+
+    await b.page.reload();
+    await b.page.waitForSelector('#connection[data-state="ready"]');
+    await openFromList(b.page, { peer: a.name });
+    await b.page.waitForSelector('#messages li.msg[data-deleted="true"] >> text=message deleted');
+    const after = await shown(b.page);
+    assert.deepEqual(after.map((m) => m.body), ['a typo, fixed', 'message deleted'], 'history shows the latest version and the tombstone');
+    await screenshot(b.page, 'edit-delete-2-after-reload');
+  });
+
   it('scrolling back through 500 messages shows each once, in order', async () => {
     const reader = await demo.open(name('rae'));
     await signIn(reader, 'register');
