@@ -10,6 +10,8 @@
 //   (user, conversation), advanced by whichever of its devices confirms first; each advance over a
 //   message is its one delivery mark.
 
+import type { AccessStore } from './access-store.js';
+
 export type ConversationKind = 'direct' | 'group';
 
 /** The device of v1 clients and of connections that name none. */
@@ -171,6 +173,8 @@ export interface StoreCounts {
 
 export interface Store {
   readonly kind: 'memory' | 'mongo';
+  /** Bans and token revocations (the server API), on the same database; started by its user (src/chat/access-control.ts). */
+  readonly access: AccessStore;
   /** Connects and prepares (indexes); rejects if the store cannot be reached. */
   start(): Promise<void>;
   /** Resolves if the store answers now (readiness). */
