@@ -13,3 +13,14 @@ export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
 
 /** A device id (v1.1, `?device=` on the WebSocket URL): 1-64 characters of [A-Za-z0-9_-]. */
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * User ids starting with `@` are the server's own: registration refuses them and no token for one is
+ * accepted. `@system` is the system user, which speaks only through the server API (docs/protocol.md).
+ */
+export const RESERVED_USER_PREFIX = '@';
+export const SYSTEM_USER_ID = '@system';
+
+export function isReservedUserId(userId: string): boolean {
+  return userId.startsWith(RESERVED_USER_PREFIX);
+}
