@@ -209,7 +209,7 @@ export function closeReason(code: number, message: ArrayBuffer): string {
     case CLOSE_SLOW_CONSUMER:
       return 'slow_consumer';
     case CLOSE_TOKEN_EXPIRED:
-      return 'token_expired';
+      return Buffer.from(message).toString('utf8') === 'token revoked' ? 'revoked' : 'token_expired';
     case CLOSE_BANNED:
       return 'banned';
     case CLOSE_POLICY_VIOLATION:
