@@ -3,8 +3,10 @@
 // truth; every instance keeps a copy in memory (src/auth/access-list.ts) because tokens are checked
 // synchronously, inside uWS's upgrade callback.
 //
-// Times are server clocks in ms since the epoch. `updatedAt` orders changes for the instances'
-// periodic refresh (`changedSince`); a user with no record was never banned nor revoked.
+// Times are server clocks in ms since the epoch (instances' clocks are assumed to agree closely, NTP).
+// The last ban or unban decides `bannedAt`; the latest revocation is `tokensValidAfter`, whatever order
+// concurrent writes land in. `updatedAt` orders a user's states for the instances' periodic refresh
+// (`changedSince`); a user with no record was never banned nor revoked.
 
 export interface AccessRecord {
   readonly userId: string;
@@ -15,7 +17,7 @@ export interface AccessRecord {
    * see AccessList.refusal). 0: never revoked. Only ever moves forward.
    */
   readonly tokensValidAfter: number;
-  /** The last change of this record; `changedSince` compares it. */
+  /** The latest of the last ban/unban and the latest revocation; `changedSince` compares it. */
   readonly updatedAt: number;
 }
 

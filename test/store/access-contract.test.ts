@@ -56,6 +56,21 @@ for (const variant of storeVariants()) {
       assert.equal(record?.tokensValidAfter, 7002);
     });
 
+    it('many concurrent revocations and a ban of one user (two instances at once): none is lost, the latest revocation holds', async () => {
+      const user = uid('many');
+      const times = Array.from({ length: 20 }, (_, i) => 8000 + ((i * 7) % 20));
+      await Promise.all([...times.map((at) => store.access.revoke(user, at)), store.access.ban(user, 8005)]);
+      const record = await store.access.get(user);
+      assert.deepEqual(record, { userId: user, bannedAt: 8005, tokensValidAfter: 8019, updatedAt: 8019 });
+    });
+
+    it('updatedAt is the latest of the last ban change and the latest revocation', async () => {
+      const user = uid('upd');
+      await store.access.revoke(user, 9000);
+      assert.equal((await store.access.ban(user, 8500)).updatedAt, 9000);
+      assert.equal((await store.access.unban(user, 9500)).updatedAt, 9500);
+    });
+
     it('lists the restricted users and the changes since a time', async () => {
       const [banned, revoked, lifted] = [uid('lb'), uid('lr'), uid('ll')];
       await store.access.ban(banned, 10_000);
