@@ -36,7 +36,7 @@ export interface AuthRouteDeps {
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
   /** Bans and revocations: no token is signed for a banned user, nor inside a revocation's second. */
-  readonly access?: AccessControl;
+  readonly access: AccessControl;
 }
 
 /** A username, a password of up to 1024 characters (6 bytes each as JSON escapes) and a flag. */
@@ -81,7 +81,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
 
   /** Signs a token for `userId`, answers with the cookie and {userId, expiresAt[, token]}. */
   const issue = async (request: AuthRequest, status: number, userId: string, options: { role?: 'admin'; cookie: boolean; bearer: boolean; presented?: Principal }) => {
-    await deps.access?.issuable(userId, options.presented);
+    await deps.access.issuable(userId, options.presented);
     const token = await signToken({
       secret: config.jwt.secret,
       userId,
@@ -180,7 +180,6 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   // their open sockets close with 4001. The cookie is cleared as by logout.
   post('/api/auth/logout-all', false, async (request) => {
     const { principal } = authenticate(request, '/api/auth/logout-all');
-    if (!deps.access) throw new ChatError('not_found');
     await deps.access.revoke(principal.userId);
     log.info({ userId: principal.userId }, 'logged out everywhere: tokens revoked');
     request.exchange.respond(204, '', { ...request.headers, 'set-cookie': clearedSessionCookie(config) });

@@ -25,7 +25,7 @@ export interface WebSocketDeps {
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
   /** Bans and revocations: a change closes the user's sockets here whose token it now refuses. */
-  readonly access?: AccessList;
+  readonly access: AccessList;
 }
 
 export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<SocketData> {
@@ -67,9 +67,9 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
 
   // The open connections of each user here, for bans and revocations (which the chat domain does not know of).
   const byUser = new Map<string, Set<SocketConnection>>();
-  deps.access?.onChange(({ userId }) => {
+  deps.access.onChange(({ userId }) => {
     for (const connection of byUser.get(userId) ?? []) {
-      const refusal = deps.access!.refusal(userId, connection.principal.iat);
+      const refusal = deps.access.refusal(userId, connection.principal.iat);
       if (refusal === undefined) continue;
       log.info({ userId, connectionId: connection.id, reason: refusal }, refusal === 'banned' ? 'banned user: connection closed (4003)' : 'token revoked: connection closed (4001)');
       if (refusal === 'banned') connection.end(CLOSE_BANNED, 'banned');
