@@ -170,6 +170,11 @@ describe('server API', () => {
     assert.deepEqual([message.from, message.conversationId, message.seq], ['@system', conversationId, 1]);
     assert.equal((await call('POST', '/api/server/messages', { from: '@system', conversationId, messageId: 'sys-1', body: 'maintenance at 5' })).body!.seq, 1);
 
+    const direct = await call('POST', '/api/server/messages', { from: '@system', to: 'ann', messageId: 'sys-dm', body: 'your export is ready' });
+    assert.equal(direct.status, 201, JSON.stringify(direct.body));
+    const dm = await ann.next((f) => f.type === 'message' && f.messageId === 'sys-dm');
+    assert.deepEqual([dm.from, dm.to, dm.conversationId], ['@system', 'ann', direct.body!.conversationId]);
+
     const other = await call('POST', '/api/server/groups', { ownerId: 'ann', title: 'Private', members: ['bo'] });
     const outsider = await call('POST', '/api/server/messages', { from: '@system', conversationId: other.body!.conversationId, messageId: 'sys-2', body: 'x' });
     assert.equal(outsider.status, 404);
