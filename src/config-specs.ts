@@ -159,5 +159,7 @@ export const ENV_SPECS = {
   ALLOW_SIGNUP: bool({ default: undefined }),
   AUTH_RATE_PER_IP_PER_MIN: intIn(1, 1_000_000)({ default: 30 }),
   AUTH_RATE_PER_USER_PER_MIN: intIn(1, 1_000_000)({ default: 10 }),
+  SERVER_API_KEY: str({ default: undefined }),
+  ACCESS_REFRESH_MS: intIn(0, 600_000)({ default: 1000 }),
 };
 

@@ -89,6 +89,10 @@ export interface Config {
   readonly allowSignup: boolean;
   /** Login and signup attempts per minute (token buckets with this burst), per client address and per username. */
   readonly authRate: { readonly perIpPerMin: number; readonly perUserPerMin: number };
+  /** The server API (/api/server/*) for backends and bots; undefined key: the routes answer 404. */
+  readonly serverApi: { readonly key: string | undefined };
+  /** Bans and revocations written on other instances are read from the store this often (ms; 0: never). */
+  readonly accessRefreshMs: number;
 }
 
 /** Every problem found in the environment, one line each, in the order they must be printed. */
@@ -103,6 +107,7 @@ export const JWT_SECRET_ERROR = 'JWT_SECRET is required and must be a non-empty 
 const PRODUCTION_REQUIRED = ['NODE_ENV', 'PORT', 'JWT_SECRET', 'DB_URI', 'COOKIE_DOMAIN', 'CORS_ORIGIN', 'WS_PATH'] as const;
 const WEAK_SECRET_BYTES = 32;
 const WEAK_METRICS_SECRET_CHARS = 16;
+const SERVER_API_KEY_MIN_CHARS = 32;
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -165,6 +170,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   }
   if (e.HEALTH_PORT !== undefined && e.HEALTH_PORT !== 0 && e.HEALTH_PORT === e.PORT) {
     lines.push('Invalid environment variable HEALTH_PORT: must differ from PORT');
+  }
+  // Characters, like METRICS_SECRET; the value itself is never echoed.
+  if (isProduction && e.SERVER_API_KEY !== undefined && [...e.SERVER_API_KEY].length < SERVER_API_KEY_MIN_CHARS) {
+    lines.push(`Invalid environment variable SERVER_API_KEY: must be at least ${SERVER_API_KEY_MIN_CHARS} characters in production (it acts as any user); use e.g. \`openssl rand -hex 32\``);
   }
   if (!raw.JWT_SECRET) lines.push(`Error: ${JWT_SECRET_ERROR}`);
   if (lines.length > 0) throw new ConfigError(lines);
@@ -250,6 +259,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     serveDemo: e.SERVE_DEMO ?? !isProduction,
     allowSignup: e.ALLOW_SIGNUP ?? !isProduction,
     authRate: { perIpPerMin: e.AUTH_RATE_PER_IP_PER_MIN, perUserPerMin: e.AUTH_RATE_PER_USER_PER_MIN },
+    serverApi: { key: e.SERVER_API_KEY },
+    accessRefreshMs: e.ACCESS_REFRESH_MS,
   };
   return { config: deepFreeze(config), warnings };
 }

@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   not_found: { status: 404, message: 'Not found' },
   // HTTP-only codes (never in a WebSocket error frame: those failures refuse the upgrade instead).
   unauthorized: { status: 401, message: 'Missing, invalid or expired token' },
+  // A valid token of a user the server API banned: 401 like any refused token, its own code so a client stops retrying.
+  banned: { status: 401, message: 'This account is banned' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   timeout: { status: 408, message: 'Request body not received in time' },

@@ -1,7 +1,9 @@
 // The composition root: opens the stores, builds the chat domain on them and the live bus, and binds
 // the uWS app to it. main.ts calls it with the validated Config (and owns signals and exit codes);
 // tests call it with stores of their own. Nothing happens at import time.
+import { AccessList } from './auth/access-list.js';
 import { PasswordHasher } from './auth/passwords.js';
+import { AccessControl, AccessEventTap } from './chat/access-control.js';
 import { NoBus, type LiveBus } from './bus/live-bus.js';
 import { createChat, type ChatLimits } from './chat/create-chat.js';
 import type { Config } from './config.js';
@@ -77,17 +79,28 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     throw new Error('uWebSockets.js native binary did not load (JS fallback in use); refusing to start. Set UWS_ALLOW_FALLBACK=true to run on the fallback anyway.');
   }
   const { store, users } = deps.store ? { store: deps.store, users: deps.users ?? new MemoryUserStore() } : openStores(config, log, metrics);
-  const bus = deps.bus ?? new NoBus();
+  const accessList = new AccessList();
+  const liveBus = deps.bus ?? new NoBus();
+  const access = new AccessControl({ store: store.access, list: accessList, bus: liveBus, log, refreshMs: config.accessRefreshMs });
+  // Access events (bans, revocations) are taken off the bus before the chat domain sees it.
+  const bus = new AccessEventTap(liveBus, (event) => access.fromBus(event));
 
   await store.start();
   await users.start();
+  try {
+    await access.start();
+  } catch (error) {
+    await Promise.allSettled([store.close(), users.close()]);
+    throw error;
+  }
   const chat = createChat({ store, bus, metrics, log, limits: chatLimits(config) });
   await chat.start();
   let app;
   try {
-    app = await createApp(config, { chat, store, users, log, metrics, passwords: deps.passwords ?? new PasswordHasher() });
+    app = await createApp(config, { chat, store, users, log, metrics, passwords: deps.passwords ?? new PasswordHasher(), access: { list: accessList, control: access } });
   } catch (error) {
     // Nothing was accepted (a busy port, say): release what was started, so an in-process caller leaks nothing.
+    access.close();
     await Promise.allSettled([chat.close(), store.close(), users.close()]);
     throw error;
   }
@@ -106,6 +119,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     close: () =>
       (closing ??= (async () => {
         await app.close();
+        access.close();
         await store.close(); // flushes pending batches (the last confirmations) first
         await chat.close();
         await users.close();

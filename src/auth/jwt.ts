@@ -10,16 +10,19 @@
 import { createVerifier, TokenError as JwtLibraryError } from 'fast-jwt';
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { USER_ID_PATTERN } from '../protocol/ids.js';
+import { isReservedUserId, USER_ID_PATTERN } from '../protocol/ids.js';
+import type { AccessCheck, AccessRefusal } from './access-list.js';
 
 export interface Principal {
   readonly userId: string;
   readonly role: 'admin' | undefined;
   /** Expiry, seconds since the epoch. */
   readonly exp: number;
+  /** Issue time, seconds since the epoch; undefined when the token has none (revocations refuse those). */
+  readonly iat: number | undefined;
 }
 
-export type TokenRejection = 'bad_token' | 'expired';
+export type TokenRejection = 'bad_token' | 'expired' | AccessRefusal;
 
 export class TokenError extends Error {
   constructor(readonly reason: TokenRejection, message: string) {
@@ -33,6 +36,8 @@ export interface JwtOptions {
   readonly audience?: string | undefined;
   readonly issuer?: string | undefined;
   readonly cacheMax?: number;
+  /** Bans and revocations (src/auth/access-list.ts), checked on every verify, cached tokens included. */
+  readonly access?: AccessCheck;
 }
 
 const ALGORITHM = 'HS256';
@@ -40,9 +45,11 @@ const ALGORITHM = 'HS256';
 export class JwtVerifier {
   private readonly cache: LRUCache<string, Principal>;
   private readonly check: (token: string) => Record<string, unknown>;
+  private readonly access: AccessCheck | undefined;
 
   constructor(options: JwtOptions) {
     this.cache = new LRUCache({ max: options.cacheMax ?? 10_000 });
+    this.access = options.access;
     this.check = createVerifier({
       key: options.secret,
       algorithms: [ALGORITHM],
@@ -56,6 +63,15 @@ export class JwtVerifier {
 
   /** The token's principal; throws TokenError. Synchronous: see the note at the top of this file. */
   verify(token: string, nowMs: number = Date.now()): Principal {
+    const principal = this.signed(token, nowMs);
+    const refusal = this.access?.refusal(principal.userId, principal.iat);
+    if (refusal === 'banned') throw new TokenError('banned', 'user is banned');
+    if (refusal === 'revoked') throw new TokenError('revoked', 'token revoked');
+    return principal;
+  }
+
+  /** The principal of a well-signed, unexpired token (cached). */
+  private signed(token: string, nowMs: number): Principal {
     const cached = this.cache.get(token);
     if (cached) {
       if (cached.exp * 1000 > nowMs) return cached;
@@ -70,11 +86,13 @@ export class JwtVerifier {
       if (error instanceof JwtLibraryError && error.code === JwtLibraryError.codes.expired) throw new TokenError('expired', 'token expired');
       throw new TokenError('bad_token', 'invalid token');
     }
-    const { sub, exp, role } = payload;
+    const { sub, exp, role, iat } = payload;
     if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) throw new TokenError('bad_token', 'invalid sub claim');
+    // The server's own identities (the system user) speak only through the server API, never with a token.
+    if (isReservedUserId(sub)) throw new TokenError('bad_token', 'reserved sub claim');
     if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TokenError('bad_token', 'invalid exp claim');
     if (exp * 1000 <= nowMs) throw new TokenError('expired', 'token expired');
-    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp });
+    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat: typeof iat === 'number' && Number.isFinite(iat) ? iat : undefined });
     this.cache.set(token, principal);
     return principal;
   }

@@ -17,7 +17,9 @@ export type BusEvent =
   | { readonly kind: 'receipt'; readonly conversationId: string; readonly userId: string; readonly deliveredSeq?: number; readonly readSeq?: number }
   | { readonly kind: 'typing'; readonly conversationId: string; readonly userId: string }
   /** Membership or title changed: the members concerned are told, and instances update who hears a group. */
-  | { readonly kind: 'conversation'; readonly event: ConversationEventKind; readonly conversation: Conversation; readonly users: readonly string[] };
+  | { readonly kind: 'conversation'; readonly event: ConversationEventKind; readonly conversation: Conversation; readonly users: readonly string[] }
+  /** A user was banned, unbanned or had their tokens revoked (the server API): every instance updates its AccessList. */
+  | { readonly kind: 'access'; readonly userId: string; readonly bannedAt: number | null; readonly tokensValidAfter: number; readonly updatedAt: number };
 
 /** `forUser`: the user whose subject carried the event; undefined for an event to every instance. */
 export type BusHandler = (event: BusEvent, forUser: string | undefined) => void;

@@ -47,6 +47,11 @@ export function parseWireEvent(text: string): WireEvent | undefined {
       if (!conversation || typeof event !== 'string' || !KINDS.has(event) || !stringArray(users)) return undefined;
       return { kind: 'conversation', origin, event: event as ConversationEventKind, conversation, users };
     }
+    case 'access': {
+      const { userId, bannedAt, tokensValidAfter, updatedAt } = value;
+      const ok = typeof userId === 'string' && (bannedAt === null || Number.isFinite(bannedAt)) && Number.isFinite(tokensValidAfter) && Number.isFinite(updatedAt);
+      return ok ? { kind: 'access', origin, userId, bannedAt: bannedAt as number | null, tokensValidAfter: tokensValidAfter as number, updatedAt: updatedAt as number } : undefined;
+    }
     default:
       return undefined;
   }

@@ -17,7 +17,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     upgradesRejected: new Counter({
       name: 'chat_upgrades_rejected_total',
       help: 'WebSocket upgrades refused, by reason',
-      labelNames: ['reason'] as const, // no_token | bad_token | expired | origin | limit | shutting_down | device | flood_cooldown | events
+      labelNames: ['reason'] as const, // no_token | bad_token | expired | banned | revoked | origin | limit | shutting_down | device | flood_cooldown | events
       registers,
     }),
     // Per-frame counters: plain increments, published at scrape time (see hot-counter.ts).
@@ -82,7 +82,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     wsCloses: new Counter({
       name: 'chat_ws_closes_total',
       help: 'WebSocket connections closed, by reason',
-      // client | going_away | idle_timeout | too_big | invalid_utf8 | slow_consumer | token_expired | rate_limited | abnormal
+      // client | going_away | idle_timeout | too_big | invalid_utf8 | slow_consumer | token_expired | revoked | banned | rate_limited | abnormal
       labelNames: ['reason'] as const,
       registers,
     }),

@@ -19,3 +19,14 @@ export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
  * messageId): `edit.<editId>` or `delete.<messageId>`. The dot keeps it apart from every messageId.
  */
 export const EVENT_ID_PATTERN = /^(?:edit|delete)\.[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * User ids starting with `@` are the server's own: registration refuses them and no token for one is
+ * accepted. `@system` is the system user, which speaks only through the server API (docs/protocol.md).
+ */
+export const RESERVED_USER_PREFIX = '@';
+export const SYSTEM_USER_ID = '@system';
+
+export function isReservedUserId(userId: string): boolean {
+  return userId.startsWith(RESERVED_USER_PREFIX);
+}

@@ -13,6 +13,8 @@
 //   replayed and confirmed per device like one), then applied to its target (applyEvent), which is the
 //   one change a stored message ever sees.
 
+import type { AccessStore } from './access-store.js';
+
 export type ConversationKind = 'direct' | 'group';
 
 /** The device of v1 clients and of connections that name none. */
@@ -191,6 +193,8 @@ export interface StoreCounts {
 
 export interface Store {
   readonly kind: 'memory' | 'mongo';
+  /** Bans and token revocations (the server API), on the same database; started by its user (src/chat/access-control.ts). */
+  readonly access: AccessStore;
   /** Connects and prepares (indexes); rejects if the store cannot be reached. */
   start(): Promise<void>;
   /** Resolves if the store answers now (readiness). */

@@ -2,7 +2,7 @@
 // parameters), authenticate, read and parse the body where there is one, run the handler, and turn a
 // thrown ChatError into its status and JSON error. CORS headers on every answer.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { authenticate } from '../auth/credentials.js';
+import { authenticate, rejectionError } from '../auth/credentials.js';
 import type { JwtVerifier, Principal } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { ChatError, toChatError } from '../errors.js';
@@ -70,7 +70,7 @@ export function apiRoute(
       const auth = authenticate(deps.verifier, authorization, cookie, config.cookie.name);
       if (!('principal' in auth)) {
         deps.log.debug({ route: pattern, reason: auth.rejected }, 'request refused: 401');
-        return exchange.errorCode('unauthorized', corsHeaders);
+        return exchange.error(rejectionError(auth.rejected), corsHeaders);
       }
       try {
         const params = rawParams.map(decodeParam);

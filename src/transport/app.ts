@@ -2,8 +2,11 @@
 // domain. Nothing happens at import time; the composition root (src/server.ts) builds the stores and
 // the domain, and hands them here.
 import uWS from 'uWebSockets.js';
+import type { AccessList } from '../auth/access-list.js';
 import { JwtVerifier } from '../auth/jwt.js';
 import { PasswordHasher } from '../auth/passwords.js';
+import { ServerKey } from '../auth/server-key.js';
+import type { AccessControl } from '../chat/access-control.js';
 import type { Chat } from '../chat/create-chat.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -20,6 +23,7 @@ import { countingExchanges } from './http.js';
 import { listen } from './listen.js';
 import { registerConversationRoutes } from './conversation-routes.js';
 import { registerRoutes } from './routes.js';
+import { registerServerApiRoutes } from './server-api-routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
 export interface AppDeps {
@@ -30,6 +34,8 @@ export interface AppDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly passwords: PasswordHasher;
+  /** Bans and revocations: the view every token check reads, and the control that writes them. */
+  readonly access: { readonly list: AccessList; readonly control: AccessControl };
 }
 
 export interface App {
@@ -60,16 +66,20 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
   const isDraining = () => draining;
-  const verifier = new JwtVerifier({ secret: config.jwt.secret, audience: config.jwt.audience, issuer: config.jwt.issuer });
+  const verifier = new JwtVerifier({ secret: config.jwt.secret, audience: config.jwt.audience, issuer: config.jwt.issuer, access: deps.access.list });
   const cors = new CorsPolicy(config.corsOrigins);
 
   const app = uWS.App();
   // Every route is registered through `routes`, behind the request-framing check (400 and close).
   const routes = guardFraming(app, answerBadFraming(countingExchanges(metrics)));
-  routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown }));
-  registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown });
+  routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown, access: deps.access.list }));
+  registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown, access: deps.access.control });
   if (demo) registerDemoRoutes(routes, demo, metrics);
   registerConversationRoutes(routes, { config, verifier, cors, chat, log, isShuttingDown }, countingExchanges(metrics));
+  if (config.serverApi.key !== undefined) {
+    const key = new ServerKey(config.serverApi.key);
+    registerServerApiRoutes(routes, { config, key, chat, store: deps.store, access: deps.access.control, log, isShuttingDown }, countingExchanges(metrics));
+  }
   registerRoutes(routes, { config, verifier, cors, sender: chat, store: deps.store, metrics, log, isShuttingDown, isDraining });
 
   // A busy port (and no LISTEN_REUSE_PORT) rejects: the composition root releases what it started.

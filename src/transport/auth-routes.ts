@@ -9,9 +9,10 @@
 import { decodeJwt } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { parseCredentials, type Credentials } from '../auth/account-input.js';
-import { authenticate as authenticateRequest } from '../auth/credentials.js';
+import { authenticate as authenticateRequest, rejectionError } from '../auth/credentials.js';
 import { signToken, type JwtVerifier, type Principal } from '../auth/jwt.js';
 import type { PasswordHasher } from '../auth/passwords.js';
+import type { AccessControl } from '../chat/access-control.js';
 import { SendRateLimiter } from '../chat/rate-limit.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -23,6 +24,7 @@ import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBod
 import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
 import { apiRoute } from './api-route.js';
 import { userIdParam } from '../protocol/api-input.js';
+import { isReservedUserId, RESERVED_USER_PREFIX } from '../protocol/ids.js';
 
 export interface AuthRouteDeps {
   readonly config: Config;
@@ -33,6 +35,8 @@ export interface AuthRouteDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
+  /** Bans and revocations: no token is signed for a banned user, nor inside a revocation's second. */
+  readonly access: AccessControl;
 }
 
 /** A username, a password of up to 1024 characters (6 bytes each as JSON escapes) and a flag. */
@@ -76,7 +80,8 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   };
 
   /** Signs a token for `userId`, answers with the cookie and {userId, expiresAt[, token]}. */
-  const issue = async (request: AuthRequest, status: number, userId: string, options: { role?: 'admin'; cookie: boolean; bearer: boolean }) => {
+  const issue = async (request: AuthRequest, status: number, userId: string, options: { role?: 'admin'; cookie: boolean; bearer: boolean; presented?: Principal }) => {
+    await deps.access.issuable(userId, options.presented);
     const token = await signToken({
       secret: config.jwt.secret,
       userId,
@@ -95,7 +100,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     const result = authenticateRequest(deps.verifier, request.authorization, request.cookie, config.cookie.name);
     if ('principal' in result) return result;
     log.debug({ route, reason: result.rejected }, 'request refused: 401');
-    throw new ChatError('unauthorized');
+    throw rejectionError(result.rejected);
   };
 
   const readCredentials = async (request: AuthRequest, body: Promise<Buffer>): Promise<Credentials> => {
@@ -146,6 +151,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     if (!config.allowSignup) throw new ChatError('forbidden', 'Signup is closed');
     limit(perIp, request.ip, 'auth_ip');
     const { username, password, bearer } = await readCredentials(request, body);
+    if (isReservedUserId(username)) throw new ChatError('bad_request', `Usernames starting with "${RESERVED_USER_PREFIX}" are reserved for the server`);
     const passwordHash = await hasher.hash(password);
     const result = await storeCall(users.create(username, passwordHash));
     if (result.kind === 'taken') throw new ChatError('conflict', 'Username is taken');
@@ -167,7 +173,16 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   post('/api/auth/refresh', false, async (request) => {
     const { principal, from } = authenticate(request, '/api/auth/refresh');
     // Browsers (cookie) get a new cookie; Bearer clients get the new token in the body.
-    await issue(request, 200, principal.userId, { ...(principal.role ? { role: principal.role } : {}), cookie: from === 'cookie', bearer: from === 'bearer' });
+    await issue(request, 200, principal.userId, { ...(principal.role ? { role: principal.role } : {}), cookie: from === 'cookie', bearer: from === 'bearer', presented: principal });
+  });
+
+  // Log out everywhere: every token of the caller issued up to now is refused on every instance, and
+  // their open sockets close with 4001. The cookie is cleared as by logout.
+  post('/api/auth/logout-all', false, async (request) => {
+    const { principal } = authenticate(request, '/api/auth/logout-all');
+    await deps.access.revoke(principal.userId);
+    log.info({ userId: principal.userId }, 'logged out everywhere: tokens revoked');
+    request.exchange.respond(204, '', { ...request.headers, 'set-cookie': clearedSessionCookie(config) });
   });
 
   post('/api/auth/logout', false, async (request) => {

@@ -24,7 +24,10 @@ export interface SocketData {
 }
 
 export const CLOSE_SLOW_CONSUMER = 1013;
+/** The token expired, or was revoked (server API, log out everywhere). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
+/** The user was banned (server API). */
+export const CLOSE_BANNED = 4003;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
 /** Kept sending past its rate limits (see flood-guard.ts). */
@@ -66,6 +69,8 @@ export class SocketConnection implements ChatConnection {
   readonly userId: string;
   readonly deviceId: string;
   readonly messageEvents: boolean;
+  /** The token's principal (its iat decides whether a revocation closes this connection). */
+  readonly principal: Principal;
   open = true;
   /** Encoded frames waiting for this turn's flush, and their types (parallel arrays: no object per frame). */
   private outbox: string[] = [];
@@ -81,6 +86,7 @@ export class SocketConnection implements ChatConnection {
     private readonly hooks: ConnectionHooks,
   ) {
     const data = ws.getUserData();
+    this.principal = data.principal;
     this.userId = data.principal.userId;
     this.deviceId = data.deviceId;
     this.messageEvents = data.messageEvents;

@@ -1,6 +1,6 @@
 // HTTP routes on the same uWS app: health, readiness, the HTTP door of the send path (metrics: metrics-routes.ts).
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { authenticate as authenticateRequest } from '../auth/credentials.js';
+import { authenticate as authenticateRequest, rejectionError } from '../auth/credentials.js';
 import type { JwtVerifier, Principal } from '../auth/jwt.js';
 import type { SendInput } from '../chat/commands.js';
 import type { SendOutcome } from '../chat/send.js';
@@ -38,7 +38,7 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
     const result = authenticateRequest(deps.verifier, authorization, cookie, config.cookie.name);
     if ('principal' in result) return result.principal;
     deps.log.debug({ route, reason: result.rejected }, 'request refused: 401');
-    exchange.errorCode('unauthorized', extra);
+    exchange.error(rejectionError(result.rejected), extra);
     return undefined;
   };
 

@@ -1,7 +1,8 @@
 // The WebSocket door: authenticated upgrade at WS_PATH, then frames in → protocol.parse → chat services.
 import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import type { JwtVerifier } from '../auth/jwt.js';
-import { authenticate } from '../auth/credentials.js';
+import type { AccessList } from '../auth/access-list.js';
+import { authenticate, rejectionError } from '../auth/credentials.js';
 import type { Chat } from '../chat/create-chat.js';
 import { DEVICE_ID_PATTERN } from '../protocol/ids.js';
 import { DEFAULT_DEVICE } from '../store/store.js';
@@ -10,7 +11,7 @@ import { ChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { parseClientFrame, type FrameLimits } from '../protocol/frames.js';
-import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
+import { CLOSE_BANNED, CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { FloodGuard } from './flood-guard.js';
 import { Exchange, remoteAddress } from './http.js';
@@ -23,6 +24,8 @@ export interface WebSocketDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
+  /** Bans and revocations: a change closes the user's sockets here whose token it now refuses. */
+  readonly access: AccessList;
 }
 
 export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<SocketData> {
@@ -55,11 +58,24 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     },
   };
 
-  const reject = (exchange: Exchange, reason: string, code: Parameters<Exchange['errorCode']>[0], headers?: Record<string, string>) => {
+  const reject = (exchange: Exchange, reason: string, code: Parameters<Exchange['errorCode']>[0] | ChatError, headers?: Record<string, string>) => {
     metrics.upgradesRejected.inc({ reason });
     log.debug({ reason }, 'upgrade rejected');
-    exchange.errorCode(code, headers);
+    if (code instanceof ChatError) exchange.error(code, headers);
+    else exchange.errorCode(code, headers);
   };
+
+  // The open connections of each user here, for bans and revocations (which the chat domain does not know of).
+  const byUser = new Map<string, Set<SocketConnection>>();
+  deps.access.onChange(({ userId }) => {
+    for (const connection of byUser.get(userId) ?? []) {
+      const refusal = deps.access.refusal(userId, connection.principal.iat);
+      if (refusal === undefined) continue;
+      log.info({ userId, connectionId: connection.id, reason: refusal }, refusal === 'banned' ? 'banned user: connection closed (4003)' : 'token revoked: connection closed (4001)');
+      if (refusal === 'banned') connection.end(CLOSE_BANNED, 'banned');
+      else connection.end(CLOSE_TOKEN_EXPIRED, 'token revoked');
+    }
+  });
 
   // A connection slot is taken at upgrade time (`open` runs inside res.upgrade and inherits it), so a
   // burst of concurrent upgrades cannot overshoot the limits; `close` gives it back.
@@ -102,7 +118,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       return reject(exchange, 'limit', 'rate_limited');
     }
     const auth = authenticate(deps.verifier, authorization, cookie, config.cookie.name);
-    if ('rejected' in auth) return reject(exchange, auth.rejected, 'unauthorized');
+    if ('rejected' in auth) return reject(exchange, auth.rejected, rejectionError(auth.rejected));
     const { principal } = auth;
     const cooldown = floodGuard.cooldownLeftSec(principal.userId);
     if (cooldown > 0) {
@@ -142,6 +158,9 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       const data = ws.getUserData();
       const connection = new SocketConnection(ws, hooks);
       data.connection = connection;
+      let mine = byUser.get(connection.userId);
+      if (!mine) byUser.set(connection.userId, (mine = new Set()));
+      mine.add(connection);
       metrics.connectionsOpen.inc();
       scheduleExpiry(connection, data.principal.exp * 1000);
       data.session = deps.chat.connect(connection);
@@ -169,6 +188,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       const connection = data.connection;
       if (!connection) return;
       connection.markClosed();
+      const mine = byUser.get(connection.userId);
+      if (mine?.delete(connection) && mine.size === 0) byUser.delete(connection.userId);
       if (data.session) deps.chat.disconnect(data.session);
       release(data.ip);
       metrics.connectionsOpen.dec();
@@ -192,7 +213,9 @@ export function closeReason(code: number, message: ArrayBuffer): string {
     case CLOSE_SLOW_CONSUMER:
       return 'slow_consumer';
     case CLOSE_TOKEN_EXPIRED:
-      return 'token_expired';
+      return Buffer.from(message).toString('utf8') === 'token revoked' ? 'revoked' : 'token_expired';
+    case CLOSE_BANNED:
+      return 'banned';
     case CLOSE_POLICY_VIOLATION:
       return 'rate_limited';
     case 1006: {

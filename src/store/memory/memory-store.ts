@@ -26,10 +26,12 @@ import {
   type StoreCounts,
   type StoredMessage,
 } from '../store.js';
+import { MemoryAccessStore } from './memory-access.js';
 
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
+  readonly access = new MemoryAccessStore();
   private readonly messages = new Map<string, StoredMessage>();
   private readonly conversations = new Map<string, ConversationState>();
   private readonly byUser = new Map<string, Set<string>>();

@@ -5,6 +5,7 @@
 // devices) hold only what can never become wrong, or what a unique index double-checks.
 // Data model, indexes, seq assignment and the FerretDB caveats: docs/store.md.
 import { randomBytes } from 'node:crypto';
+import { MongoAccessStore } from './mongo-access.js';
 import type { Db, Filter, UpdateFilter } from 'mongodb';
 import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, type Logger } from '../../log.js';
@@ -70,6 +71,7 @@ export interface MongoStoreOptions {
 
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
+  readonly access = new MongoAccessStore(() => this.database());
   /** Tells this process's writes apart in `insertedBy` / `markedBy` (and in logs). */
   readonly instanceId = randomBytes(6).toString('hex');
   private readonly log: Logger;
