@@ -79,7 +79,7 @@ export class ChatClient extends Emitter<ClientEvents> {
         closed: () => this.confirmations.socketClosed(),
         tokenExpired: () => void this.renewal.renewAndReconnect(),
         refused: () => void this.renewal.diagnoseRefusal(),
-        failed: (message) => this.fail(message),
+        failed: (message, code) => this.fail(message, code),
         report,
         oldestUnansweredAt: (generation) => this.sender.oldestWrittenAt(generation),
       },
@@ -270,9 +270,9 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.session.userId;
   }
 
-  private fail(message: string): void {
-    this.emit('error', errorEvent('unauthorized', message, false));
-    this.sender.rejectAll('unauthorized', message);
+  private fail(message: string, code: 'unauthorized' | 'banned' = 'unauthorized'): void {
+    this.emit('error', errorEvent(code, message, false));
+    this.sender.rejectAll(code, message);
     this.close();
   }
 }

@@ -24,8 +24,8 @@ export interface SocketHooks {
   tokenExpired(): void;
   /** A socket closed before it opened: the credential may have been refused. */
   refused(): void;
-  /** The credential was refused for good: the client ends. */
-  failed(message: string): void;
+  /** The credential was refused for good (or the user banned): the client ends. */
+  failed(message: string, code?: 'banned'): void;
   report: Report;
   /** When the oldest send still unanswered on socket `generation` was written (ms), if there is one. */
   oldestUnansweredAt(generation: number): number | undefined;
@@ -225,6 +225,8 @@ export class ReconnectingSocket {
     if (this.closedForGood) return;
     if (this.offline) return this.setState('offline');
     if (code === 4001) return this.hooks.tokenExpired();
+    // Banned (server API): reconnecting would only be refused; the client ends and says why.
+    if (code === 4003) return this.hooks.failed('This user is banned (the server closed with 4003)', 'banned');
     if (!opened) this.hooks.refused();
     if (this.reconnectAtOnce) {
       this.reconnectAtOnce = false;
