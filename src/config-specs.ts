@@ -130,6 +130,7 @@ export const ENV_SPECS = {
   SEND_BURST: intIn(1, 10_000_000)({ default: 100 }),
   DELIVERED_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 1000 }),
   DELIVERED_BURST: intIn(1, 10_000_000)({ default: 5000 }),
+  DELIVERED_UNKNOWN_ID_COST: intIn(1, 10_000)({ default: 10 }),
   READ_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 20 }),
   READ_BURST: intIn(1, 10_000_000)({ default: 100 }),
   TYPING_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 5 }),

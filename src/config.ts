@@ -47,6 +47,7 @@ export interface Config {
     /** Confirmed ids per second per user (token bucket), and its burst. */
     readonly deliveredRatePerSec: number;
     readonly deliveredBurst: number;
+    readonly deliveredUnknownIdCost: number;
     /** `read` frames per second per user, and burst. */
     readonly readRatePerSec: number;
     readonly readBurst: number;
@@ -233,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       sendBurst: e.SEND_BURST,
       deliveredRatePerSec: e.DELIVERED_RATE_PER_SEC,
       deliveredBurst: e.DELIVERED_BURST,
+      deliveredUnknownIdCost: e.DELIVERED_UNKNOWN_ID_COST,
       readRatePerSec: e.READ_RATE_PER_SEC,
       readBurst: e.READ_BURST,
       typingRatePerSec: e.TYPING_RATE_PER_SEC,

@@ -54,6 +54,7 @@ export function chatLimits(config: Config): ChatLimits {
     sendBurst: limits.sendBurst,
     deliveredRatePerSec: limits.deliveredRatePerSec,
     deliveredBurst: limits.deliveredBurst,
+    deliveredUnknownIdCost: limits.deliveredUnknownIdCost,
     readRatePerSec: limits.readRatePerSec,
     readBurst: limits.readBurst,
     typingRatePerSec: limits.typingRatePerSec,

@@ -26,12 +26,17 @@ export class ConfirmService {
     private readonly readLimiter: RateLimiter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** Tokens an id that matches no stored message costs in all (DELIVERED_UNKNOWN_ID_COST; 1: like any id). */
+    private readonly unknownIdCost = 1,
   ) {}
 
   /** v1: by id. Only the user's own deliveries can be marked: other ids are ignored. */
   async confirm(session: DeliverySession, messageIds: readonly string[]): Promise<number> {
     this.take(this.deliveredLimiter, session.userId, messageIds.length, 'delivered');
     const result = await this.guard(() => this.store.confirmIds(session.userId, session.deviceId, messageIds));
+    // An id that matched no stored message cost a lookup for nothing: a client confirms what it was
+    // sent, so only a flood of made-up ids pays this (DELIVERED_UNKNOWN_ID_COST in all per such id).
+    if (result.unknownIds) this.deliveredLimiter.charge(session.userId, result.unknownIds * (this.unknownIdCost - 1));
     // Only once recorded: a refused confirmation leaves its messages to be replayed and confirmed again.
     session.confirmed(messageIds);
     return this.settle(session, result);

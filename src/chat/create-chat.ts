@@ -29,6 +29,8 @@ export interface ChatLimits extends ConversationLimits {
   readonly sendBurst: number;
   readonly deliveredRatePerSec: number;
   readonly deliveredBurst: number;
+  /** What a confirmed id that matches no stored message costs, in ids (DELIVERED_UNKNOWN_ID_COST). */
+  readonly deliveredUnknownIdCost: number;
   readonly readRatePerSec: number;
   readonly readBurst: number;
   readonly typingRatePerSec: number;
@@ -84,7 +86,7 @@ export class Chat {
     const changeLimiter = new RateLimiter(limits.conversationChangesPerMin / 60, limits.conversationChangesPerMin, users);
     this.sender = new SendService(store, this.router, sendLimiter, metrics, log);
     this.events = new MessageEventService(store, this.router, this.directory, sendLimiter, metrics, log);
-    this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log);
+    this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log, limits.deliveredUnknownIdCost);
     this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics);
     this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
     this.fallback = new BusFallback(limits.busFallbackPollMs, () => this.router.sessions(), (session) => this.replayer.replay(session, undefined, true), log);

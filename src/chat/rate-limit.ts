@@ -40,6 +40,17 @@ export class RateLimiter {
     }
     return Math.max(1, Math.ceil((Math.min(cost, this.burst) - bucket.tokens) / this.ratePerSec));
   }
+
+  /**
+   * Takes `cost` more tokens after the fact, even below zero: work found to be dearer than what was
+   * taken up front. The key waits until the debt is refilled.
+   */
+  charge(key: string, cost: number): void {
+    if (cost <= 0) return;
+    this.take(key, 0); // refill to now
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.tokens -= cost;
+  }
 }
 
 /** @deprecated the send limiter's former name; use RateLimiter. */

@@ -52,4 +52,25 @@ describe('confirmation limits', () => {
     const { client: other } = await TestClient.connectReady(t.wsUrl, await t.token('cl-bystander'));
     await other.close();
   });
+
+  it('charges an id that matches no stored message DELIVERED_UNKNOWN_ID_COST (10): made-up ids use up the budget ten times faster', async () => {
+    const { client: sender } = await TestClient.connectReady(t.wsUrl, await t.token('cu-sender'));
+    for (const id of ['cu-1', 'cu-2', 'cu-3']) assert.equal((await sender.sendMessage(id, 'cu-reader', 'hi')).status, 'SENT');
+    const { client: reader, replayed } = await TestClient.connectReady(t.wsUrl, await t.token('cu-reader'));
+    const conversationId = String(replayed[0]!.conversationId);
+    // Real ids cost one each: 2 of the burst of 20, and the next frame is taken.
+    reader.send({ type: 'delivered', messageIds: ['cu-1'] });
+    await sender.next((f) => f.status === 'DELIVERED' && f.messageId === 'cu-1');
+    // Two made-up ids: 2 up front, then 18 more once the store found nothing: the budget is spent.
+    reader.send({ type: 'delivered', messageIds: ['cu-made-up-1', 'cu-made-up-2'] });
+    // A round trip that starts after that confirmation and ends after it was charged (a read mark is answered).
+    reader.send({ type: 'read', conversationId, seq: 0 });
+    await reader.next((f) => f.type === 'receipt');
+    reader.send({ type: 'delivered', messageIds: ['cu-2'] });
+    const refused = await reader.next((f) => f.type === 'error');
+    assert.equal(refused.code, 'rate_limited', 'a real id after made-up ones waits for the debt');
+    assert.ok(Number(refused.retryAfter) >= 1);
+    assert.equal((await t.store.deliveryState('cu-2', 'cu-reader'))?.status, 'pending');
+    await Promise.all([sender.close(), reader.close()]);
+  });
 });

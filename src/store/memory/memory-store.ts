@@ -229,8 +229,10 @@ export class MemoryStore implements Store {
   async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult> {
     this.assertOpen();
     const seqsByConversation = new Map<string, number[]>();
-    for (const messageId of messageIds) {
+    let unknownIds = 0;
+    for (const messageId of new Set(messageIds)) {
       const message = this.messages.get(messageId);
+      if (!message) unknownIds++;
       if (!message || (message.from === userId && message.fromDevice === deviceId)) continue;
       const joined = this.conversations.get(message.conversationId)?.members.get(userId);
       if (!joined || message.seq <= joined.joinSeq) continue;
@@ -238,7 +240,8 @@ export class MemoryStore implements Store {
       if (!seqs) seqsByConversation.set(message.conversationId, (seqs = []));
       seqs.push(message.seq);
     }
-    return this.confirm(userId, deviceId, seqsByConversation, (conversation, cursor) => advance(cursor, seqsByConversation.get(conversation.conversationId)!));
+    const result = await this.confirm(userId, deviceId, seqsByConversation, (conversation, cursor) => advance(cursor, seqsByConversation.get(conversation.conversationId)!));
+    return { ...result, unknownIds };
   }
 
   async confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number): Promise<ConfirmResult> {
