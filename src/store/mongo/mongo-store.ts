@@ -80,10 +80,7 @@ export class MongoStore implements Store {
   private readonly devices: DeviceSightings;
   private readonly cursorLock = new Lock();
   private readonly persistBatcher: Batcher<NewMessage, PersistResult>;
-  /** Watermarks and confirmations of a few ids: what a live device sends. */
   private readonly confirmBatcher: Batcher<ConfirmRequest, ConfirmResult>;
-  /** Confirmations of many ids (a replay's, or a flood): their own lane, so their lookups never hold up the few-id ones. */
-  private readonly bulkConfirmBatcher: Batcher<ConfirmRequest, ConfirmResult>;
   private readonly connection: StoreConnection;
   private starting: Promise<void> | undefined;
   private closed = false;
@@ -110,23 +107,16 @@ export class MongoStore implements Store {
       observe: (size, seconds, failed) => this.observe('persist', size, seconds, failed),
       onShed: (reason) => options.metrics?.storeShed.inc({ op: 'persist', reason }),
     });
-    const confirmLane = () =>
-      new Batcher<ConfirmRequest, ConfirmResult>({
-        ...common,
-        keyOf: (request) => request.userId,
-        // A user's share of a batch counted in ids: one 1000-id frame fills it, so a flooder's burst of
-        // such frames goes one per batch instead of all in one (test/reliability/confirmation-flood.test.ts).
-        weightOf: (request) => (request.kind === 'ids' ? request.messageIds.length : 1),
-        write: (batch) => this.guard('confirm', () => writeConfirmBatch(context(), batch)),
-        observe: (size, seconds, failed) => this.observe('confirm', size, seconds, failed),
-        onShed: (reason) => options.metrics?.storeShed.inc({ op: 'confirm', reason }),
-      });
-    // Two lanes, each with its batch in flight. Looking up a large confirmation's ids costs a query
-    // per id on FerretDB, and a small confirmation batched with it waited for all of them; now it waits
-    // at most for the short cursor step, which both lanes take under the one cursor lock (so no update
-    // is lost; cursor moves are unions, so the order of two lanes' steps does not matter).
-    this.confirmBatcher = confirmLane();
-    this.bulkConfirmBatcher = confirmLane();
+    this.confirmBatcher = new Batcher<ConfirmRequest, ConfirmResult>({
+      ...common,
+      keyOf: (request) => request.userId,
+      // A user's share of a batch counted in ids: one 1000-id frame fills it, so a flooder's burst of
+      // such frames goes one per batch instead of all in one (test/reliability/confirmation-flood.test.ts).
+      weightOf: (request) => (request.kind === 'ids' ? request.messageIds.length : 1),
+      write: (batch) => this.guard('confirm', () => writeConfirmBatch(context(), batch)),
+      observe: (size, seconds, failed) => this.observe('confirm', size, seconds, failed),
+      onShed: (reason) => options.metrics?.storeShed.inc({ op: 'confirm', reason }),
+    });
   }
 
   /** Connects (retrying with backoff while Mongo is unreachable) and creates the indexes. */
@@ -143,7 +133,7 @@ export class MongoStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.persistBatcher.close(), this.confirmBatcher.close(), this.bulkConfirmBatcher.close()]);
+    await Promise.all([this.persistBatcher.close(), this.confirmBatcher.close()]);
     // Closing the connection first stops a start still retrying; then that start is awaited.
     await this.connection.close();
     await this.starting?.catch(() => {});
@@ -247,8 +237,7 @@ export class MongoStore implements Store {
 
   async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult> {
     this.ready();
-    const lane = messageIds.length > BULK_CONFIRM_IDS ? this.bulkConfirmBatcher : this.confirmBatcher;
-    return this.counted(await lane.add({ kind: 'ids', userId, deviceId, messageIds: [...messageIds] }));
+    return this.counted(await this.confirmBatcher.add({ kind: 'ids', userId, deviceId, messageIds: [...messageIds] }));
   }
 
   async confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number): Promise<ConfirmResult> {
@@ -366,9 +355,6 @@ export class MongoStore implements Store {
     if (failed) metrics.storeErrors.inc({ op: `${op}_batch` });
   }
 }
-
-/** A confirmation of more ids than this goes to the bulk lane (a live device confirms a few per turn). */
-const BULK_CONFIRM_IDS = 16;
 
 /** The history query: exported so a test can ask the server to explain it. */
 export function historyFilter(conversationId: string, before: number | undefined): Filter<MessageDoc> {
