@@ -10,6 +10,8 @@
 //   (user, conversation), advanced by whichever of its devices confirms first; each advance over a
 //   message is its one delivery mark.
 
+import type { PushStore } from './push-store.js';
+
 export type ConversationKind = 'direct' | 'group';
 
 /** The device of v1 clients and of connections that name none. */
@@ -234,6 +236,9 @@ export interface Store {
   /** A device's cursor in a conversation (undefined: never confirmed anything there). */
   deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined>;
   counts(): Promise<StoreCounts>;
+
+  /** The offline-push webhook's state (push-store.ts); used only when PUSH_WEBHOOK_URL is set. */
+  readonly push: PushStore;
 }
 
 /** A store error that means "not stored; retry later" (connection lost, timeout). */
