@@ -261,7 +261,8 @@ export class PushService {
     if (nextAttemptAt > expiresAt) return this.drop({ ...notification, attempts }, 'expired');
     await push.reschedule(notification.id, attempts, nextAttemptAt);
     metrics.pushRetried.inc();
-    this.log.info({ id: notification.id, attempts, reason: result.reason, status: result.status, retryInMs: nextAttemptAt - Date.now() }, 'push POST failed; retrying');
+    // Debug: an outage of the receiver would log a line per attempt; chat_push_failed_total shows it.
+    this.log.debug({ id: notification.id, attempts, reason: result.reason, status: result.status, retryInMs: nextAttemptAt - Date.now() }, 'push POST failed; retrying');
   }
 
   private async drop(notification: PushNotification, reason: Exclude<PushDropReason, 'queue_full'>): Promise<void> {
