@@ -54,6 +54,8 @@ export class PushService {
   private readonly closing = new AbortController();
   private readonly log: Logger;
   private position: ScanPosition | undefined;
+  /** Where the sweeps (of any instance) had got to when this one started. */
+  private resumeFrom: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
@@ -66,6 +68,7 @@ export class PushService {
   /** Prepares the store's indexes and starts sweeping. */
   async start(): Promise<void> {
     await this.deps.push.prepare();
+    this.resumeFrom = await this.deps.push.scanCheckpoint();
     const { afterMs, maxAgeMs, coalesceMs, sweepMs, queueMax, concurrency } = this.deps.config;
     // Never the URL (it may hold credentials) nor the secret.
     this.log.info({ afterMs, maxAgeMs, coalesceMs, sweepMs, queueMax, concurrency }, 'push webhook on');
@@ -112,19 +115,23 @@ export class PushService {
 
   private async scan(now: number): Promise<void> {
     const { afterMs, maxAgeMs } = this.deps.config;
-    const fromTs = now - maxAgeMs;
+    // Messages at the checkpoint's own ts are examined again: claims make that harmless.
+    const fromTs = Math.max(now - maxAgeMs, this.resumeFrom ?? -Infinity);
     const toTs = now - afterMs;
     if (this.position && this.position.ts < fromTs) this.position = undefined;
+    const started = this.position;
     for (let page = 0; page < MAX_PAGES_PER_SWEEP && !this.stopped; page++) {
       // Queue full: the rest waits for a later sweep (the position stays), the backlog stays in the store.
-      if (this.room() <= 0) return;
+      if (this.room() <= 0) break;
       const messages = await this.deps.push.messagesBetween(fromTs, toTs, this.position, PAGE);
-      if (messages.length === 0) return;
+      if (messages.length === 0) break;
       await this.consider(messages, now);
       const last = messages[messages.length - 1]!;
       this.position = { ts: last.ts, messageId: last.messageId };
-      if (messages.length < PAGE) return;
+      if (messages.length < PAGE) break;
     }
+    // Saved after the claims it covers, once per sweep that moved.
+    if (this.position && this.position !== started) await this.deps.push.saveScanCheckpoint(this.position.ts);
   }
 
   /** For each (recipient, conversation) behind on these messages: one notification, for the newest. */

@@ -79,8 +79,22 @@ export interface PushStore {
   finish(id: string, status: 'sent' | 'dropped', reason: string | null, attempts: number, at: number): Promise<void>;
   get(id: string): Promise<PushNotification | undefined>;
   slot(userId: string, conversationId: string): Promise<PushSlot | undefined>;
-  /** Raises the slot's lastSeq and lastAt (never lowers them). */
+  /**
+   * Raises the slot's lastSeq and lastAt (never lowers them). Like every $max here, on FerretDB v1 a
+   * concurrent raise of the same slot can be lost: at worst one extra push inside the coalesce window.
+   */
   noteScheduled(userId: string, conversationId: string, seq: number, at: number): Promise<void>;
   /** Raises the slot's lastSentAt. */
   noteSent(userId: string, conversationId: string, at: number): Promise<void>;
+  /**
+   * The accept time up to which some instance's sweep examined (and claimed from) every message;
+   * undefined before the first sweep. A restarted instance resumes there instead of rescanning
+   * PUSH_MAX_AGE_MS of messages.
+   */
+  scanCheckpoint(): Promise<number | undefined>;
+  /**
+   * Raises the checkpoint (never lowers it below its value before the call). On FerretDB v1 ($max is a
+   * read-modify-write) the lower of two concurrent raises can win: a restart then rescans a little more.
+   */
+  saveScanCheckpoint(ts: number): Promise<void>;
 }

@@ -10,6 +10,7 @@ import type { ConversationState } from './conversation-state.js';
 export class MemoryPushStore implements PushStore {
   private readonly notifications = new Map<string, PushNotification>();
   private readonly slots = new Map<string, PushSlot>();
+  private checkpoint: number | undefined;
 
   constructor(
     private readonly messages: () => Iterable<StoredMessage>,
@@ -84,6 +85,14 @@ export class MemoryPushStore implements PushStore {
     const key = slotKey(userId, conversationId);
     const slot = this.slots.get(key) ?? { lastSeq: 0, lastAt: 0, lastSentAt: 0 };
     this.slots.set(key, { ...slot, lastSentAt: Math.max(slot.lastSentAt, at) });
+  }
+
+  async scanCheckpoint(): Promise<number | undefined> {
+    return this.checkpoint;
+  }
+
+  async saveScanCheckpoint(ts: number): Promise<void> {
+    this.checkpoint = Math.max(this.checkpoint ?? ts, ts);
   }
 
   private update(id: string, patch: Partial<PushNotification>): void {

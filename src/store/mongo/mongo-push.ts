@@ -8,6 +8,7 @@
 //                     a take-over race on FerretDB can let two instances send once each, which the
 //                     receiver dedupes by id.
 // push_slots:         one per (recipient, conversation): the coalesce bookkeeping, raised with $max.
+// push_state:         one document, `scan`: how far the sweeps got (a restart resumes there).
 //
 // Nothing is written when a message is sent: the sweep reads messages by ts (the `push_scan` index on
 // messages, created only when the webhook is configured) and the user cursors.
@@ -41,6 +42,10 @@ export class MongoPushStore implements PushStore {
 
   private get slots() {
     return this.db().collection<SlotDoc>('push_slots');
+  }
+
+  private get state() {
+    return this.db().collection<{ _id: string; ts: number }>('push_state');
   }
 
   private get messages() {
@@ -121,6 +126,20 @@ export class MongoPushStore implements PushStore {
 
   async noteSent(userId: string, conversationId: string, at: number): Promise<void> {
     await this.raiseSlot(userId, conversationId, { lastSentAt: at });
+  }
+
+  async scanCheckpoint(): Promise<number | undefined> {
+    const doc = await this.state.findOne({ _id: 'scan' }, { maxTimeMS: this.opTimeoutMs });
+    return doc ? Number(doc.ts) : undefined;
+  }
+
+  async saveScanCheckpoint(ts: number): Promise<void> {
+    try {
+      await this.state.updateOne({ _id: 'scan' }, { $max: { ts } }, { upsert: true });
+    } catch (error) {
+      if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+      await this.state.updateOne({ _id: 'scan' }, { $max: { ts } }, { upsert: true });
+    }
   }
 
   /** An upsert racing another one for a new _id can fail with a duplicate key: the second try updates. */
