@@ -136,12 +136,17 @@ export class PushService {
 
   /** For each (recipient, conversation) behind on these messages: one notification, for the newest. */
   private async consider(messages: readonly StoredMessage[], now: number): Promise<void> {
-    const members = new Map<string, MemberState[]>();
+    // One member read per conversation per page, several conversations at a time.
+    const members = new Map<string, readonly MemberState[]>();
+    const conversationIds = [...new Set(messages.map((message) => message.conversationId))];
+    for (let i = 0; i < conversationIds.length && !this.stopped; i += CLAIM_PARALLELISM) {
+      const chunk = conversationIds.slice(i, i + CLAIM_PARALLELISM);
+      const states = await Promise.all(chunk.map((conversationId) => this.deps.store.memberStates(conversationId)));
+      chunk.forEach((conversationId, j) => members.set(conversationId, states[j]!));
+    }
     const newest = new Map<string, { userId: string; message: StoredMessage }>();
     for (const message of messages) {
-      let states = members.get(message.conversationId);
-      if (!states) members.set(message.conversationId, (states = await this.deps.store.memberStates(message.conversationId)));
-      for (const member of states) {
+      for (const member of members.get(message.conversationId) ?? []) {
         if (member.userId === message.from || member.deliveredSeq >= message.seq) continue;
         const key = `${member.userId}\n${message.conversationId}`;
         const known = newest.get(key);
