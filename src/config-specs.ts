@@ -90,6 +90,18 @@ const metricsMode = makeValidator<string>((input) => {
   return input;
 });
 
+/** The offline-push webhook: an absolute http(s) URL. It may hold credentials: never echoed. */
+const webhookUrl = makeValidator<string>((input) => {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(input);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new EnvError('must be an absolute http:// or https:// URL');
+  return input;
+});
+
 // `devDefault` makes a variable required in production (envalid's rule) and defaulted elsewhere.
 export const ENV_SPECS = {
   NODE_ENV: str({ default: 'development' }),
@@ -162,5 +174,19 @@ export const ENV_SPECS = {
   AUTH_RATE_PER_USER_PER_MIN: intIn(1, 1_000_000)({ default: 10 }),
   SERVER_API_KEY: str({ default: undefined }),
   ACCESS_REFRESH_MS: intIn(0, 600_000)({ default: 1000 }),
+  // The offline-push webhook (src/push/): off unless PUSH_WEBHOOK_URL is set.
+  PUSH_WEBHOOK_URL: webhookUrl({ default: undefined }),
+  PUSH_WEBHOOK_SECRET: str({ default: undefined }),
+  PUSH_AFTER_MS: intIn(0, 86_400_000)({ default: 10_000 }),
+  PUSH_MAX_AGE_MS: intIn(1000, 604_800_000)({ default: 3_600_000 }),
+  PUSH_COALESCE_MS: intIn(0, 86_400_000)({ default: 30_000 }),
+  PUSH_PREVIEW_CHARS: intIn(0, 10_000)({ default: 100 }),
+  PUSH_QUEUE_MAX: intIn(1, 10_000_000)({ default: 10_000 }),
+  PUSH_SWEEP_MS: intIn(10, 600_000)({ default: 1000 }),
+  PUSH_TIMEOUT_MS: intIn(100, 600_000)({ default: 5000 }),
+  PUSH_LEASE_MS: intIn(1000, 86_400_000)({ default: 30_000 }),
+  PUSH_CONCURRENCY: intIn(1, 1000)({ default: 8 }),
+  PUSH_RETRY_BASE_MS: intIn(10, 3_600_000)({ default: 1000 }),
+  PUSH_RETRY_MAX_MS: intIn(10, 86_400_000)({ default: 300_000 }),
 };
 

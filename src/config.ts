@@ -94,6 +94,32 @@ export interface Config {
   readonly serverApi: { readonly key: string | undefined };
   /** Bans and revocations written on other instances are read from the store this often (ms; 0: never). */
   readonly accessRefreshMs: number;
+  /** The offline-push webhook; undefined (off) unless PUSH_WEBHOOK_URL is set. */
+  readonly push: PushConfig | undefined;
+}
+
+/** The offline-push webhook (src/push/, docs/protocol.md "Offline push webhook"). Times in ms. */
+export interface PushConfig {
+  readonly webhookUrl: string;
+  /** Signs every POST (X-Chat-Signature); never logged. */
+  readonly secret: string;
+  /** A message undelivered to a recipient this long after it was stored is pushed. */
+  readonly afterMs: number;
+  /** Retries stop (dropped, reason expired) this long after the message was stored. */
+  readonly maxAgeMs: number;
+  /** At most one push per (recipient, conversation) in this window. */
+  readonly coalesceMs: number;
+  /** The payload's preview: the body cut to this many characters; 0 sends none (null). */
+  readonly previewChars: number;
+  /** Notifications held in this process's work queue (claimed, waiting for a POST). */
+  readonly queueMax: number;
+  readonly sweepMs: number;
+  readonly timeoutMs: number;
+  /** How long a claim holds a notification before another instance may take it over. */
+  readonly leaseMs: number;
+  readonly concurrency: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
 }
 
 /** Every problem found in the environment, one line each, in the order they must be printed. */
@@ -176,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (isProduction && e.SERVER_API_KEY !== undefined && [...e.SERVER_API_KEY].length < SERVER_API_KEY_MIN_CHARS) {
     lines.push(`Invalid environment variable SERVER_API_KEY: must be at least ${SERVER_API_KEY_MIN_CHARS} characters in production (it acts as any user); use e.g. \`openssl rand -hex 32\``);
   }
+  lines.push(...pushProblems(e, isProduction));
   if (!raw.JWT_SECRET) lines.push(`Error: ${JWT_SECRET_ERROR}`);
   if (lines.length > 0) throw new ConfigError(lines);
 
@@ -263,8 +290,51 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     authRate: { perIpPerMin: e.AUTH_RATE_PER_IP_PER_MIN, perUserPerMin: e.AUTH_RATE_PER_USER_PER_MIN },
     serverApi: { key: e.SERVER_API_KEY },
     accessRefreshMs: e.ACCESS_REFRESH_MS,
+    push: pushConfig(e),
   };
   return { config: deepFreeze(config), warnings };
+}
+
+const PUSH_SECRET_MIN_CHARS = 32;
+
+type CleanEnv = { readonly [K in keyof typeof ENV_SPECS]: ReturnType<(typeof ENV_SPECS)[K]['_parse']> | undefined };
+
+/** The push rules across variables (a secret's value is never part of a line). */
+function pushProblems(e: Partial<Record<string, unknown>>, isProduction: boolean): string[] {
+  if (e.PUSH_WEBHOOK_URL === undefined) return [];
+  const lines: string[] = [];
+  const secret = e.PUSH_WEBHOOK_SECRET as string | undefined;
+  if (!secret) lines.push('Missing required environment variable: PUSH_WEBHOOK_SECRET (PUSH_WEBHOOK_URL needs it to sign each push)');
+  else if (isProduction && [...secret].length < PUSH_SECRET_MIN_CHARS) {
+    lines.push(`Invalid environment variable PUSH_WEBHOOK_SECRET: must be at least ${PUSH_SECRET_MIN_CHARS} characters in production (e.g. \`openssl rand -hex 32\`)`);
+  }
+  const [afterMs, maxAgeMs, timeoutMs, leaseMs] = [e.PUSH_AFTER_MS, e.PUSH_MAX_AGE_MS, e.PUSH_TIMEOUT_MS, e.PUSH_LEASE_MS] as (number | undefined)[];
+  if (afterMs !== undefined && maxAgeMs !== undefined && maxAgeMs <= afterMs) {
+    lines.push('Invalid environment variable PUSH_MAX_AGE_MS: must be longer than PUSH_AFTER_MS (a push is due after PUSH_AFTER_MS and given up after PUSH_MAX_AGE_MS)');
+  }
+  if (timeoutMs !== undefined && leaseMs !== undefined && leaseMs <= timeoutMs) {
+    lines.push('Invalid environment variable PUSH_LEASE_MS: must be longer than PUSH_TIMEOUT_MS (a claim must outlast one POST, or another instance sends it too)');
+  }
+  return lines;
+}
+
+function pushConfig(e: CleanEnv): PushConfig | undefined {
+  if (e.PUSH_WEBHOOK_URL === undefined) return undefined;
+  return {
+    webhookUrl: e.PUSH_WEBHOOK_URL,
+    secret: e.PUSH_WEBHOOK_SECRET!,
+    afterMs: e.PUSH_AFTER_MS!,
+    maxAgeMs: e.PUSH_MAX_AGE_MS!,
+    coalesceMs: e.PUSH_COALESCE_MS!,
+    previewChars: e.PUSH_PREVIEW_CHARS!,
+    queueMax: e.PUSH_QUEUE_MAX!,
+    sweepMs: e.PUSH_SWEEP_MS!,
+    timeoutMs: e.PUSH_TIMEOUT_MS!,
+    leaseMs: e.PUSH_LEASE_MS!,
+    concurrency: e.PUSH_CONCURRENCY!,
+    retryBaseMs: e.PUSH_RETRY_BASE_MS!,
+    retryMaxMs: Math.max(e.PUSH_RETRY_MAX_MS!, e.PUSH_RETRY_BASE_MS!),
+  };
 }
 
 function dbNameOk(uri: string): boolean {

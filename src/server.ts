@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { MemoryUserStore } from './store/memory/memory-users.js';
 import { openStores } from './store/open-stores.js';
+import { PushService } from './push/push-service.js';
 import type { Store } from './store/store.js';
 import type { UserStore } from './store/users.js';
 import { createApp, uwsIsNative } from './transport/app.js';
@@ -96,10 +97,14 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   }
   const chat = createChat({ store, bus, metrics, log, limits: chatLimits(config) });
   await chat.start();
+  // The offline-push webhook (PUSH_WEBHOOK_URL): a sweeper beside the domain, reading the store only.
+  const push = config.push ? new PushService({ push: store.push, store, config: config.push, metrics, log }) : undefined;
   let app;
   try {
+    await push?.start();
     app = await createApp(config, { chat, store, users, log, metrics, passwords: deps.passwords ?? new PasswordHasher(), access: { list: accessList, control: access } });
   } catch (error) {
+    await push?.close();
     // Nothing was accepted (a busy port, say): release what was started, so an in-process caller leaks nothing.
     access.close();
     await Promise.allSettled([chat.close(), store.close(), users.close()]);
@@ -121,6 +126,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       (closing ??= (async () => {
         await app.close();
         access.close();
+        await push?.close(); // before the store: no sweep or attempt is left to use it
         await store.close(); // flushes pending batches (the last confirmations) first
         await chat.close();
         await users.close();

@@ -95,6 +95,24 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     httpRequests: new HotCounter('chat_http_requests_total', 'HTTP requests by route and status', ['route', 'status'], registers),
     // out | in | dropped (not published: the bus was down; replay covers it) | invalid (unreadable event)
     busEvents: new HotCounter('chat_bus_events_total', 'Live events between instances (BUS_URI), by direction', ['direction'], registers),
+    // The offline-push webhook (PUSH_WEBHOOK_URL; src/push/).
+    pushSent: new Counter({ name: 'chat_push_sent_total', help: 'Push notifications the webhook accepted (2xx)', registers }),
+    pushFailed: new Counter({
+      name: 'chat_push_failed_total',
+      help: 'Webhook POSTs that failed, by reason',
+      labelNames: ['reason'] as const, // status (a non-2xx answer) | timeout | network
+      registers,
+    }),
+    pushRetried: new Counter({ name: 'chat_push_retried_total', help: 'Push notifications scheduled again after a failed POST', registers }),
+    pushDropped: new Counter({
+      name: 'chat_push_dropped_total',
+      help: 'Push notifications not sent, by reason',
+      // delivered | expired | superseded | coalesced | not_member | message_gone: final.
+      // queue_full: put back in the store for a later sweep (not lost).
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    pushQueue: new Gauge({ name: 'chat_push_queue_length', help: 'Push notifications claimed by this process and waiting for or in a POST', registers }),
   };
 }
 

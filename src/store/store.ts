@@ -15,6 +15,8 @@
 
 import type { AccessStore } from './access-store.js';
 
+import type { PushStore } from './push-store.js';
+
 export type ConversationKind = 'direct' | 'group';
 
 /** The device of v1 clients and of connections that name none. */
@@ -266,6 +268,9 @@ export interface Store {
   /** A device's cursor in a conversation (undefined: never confirmed anything there). */
   deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined>;
   counts(): Promise<StoreCounts>;
+
+  /** The offline-push webhook's state (push-store.ts); used only when PUSH_WEBHOOK_URL is set. */
+  readonly push: PushStore;
 }
 
 /** A store error that means "not stored; retry later" (connection lost, timeout). */

@@ -4,6 +4,8 @@
 import { directConversationId } from '../conversation-ids.js';
 import { advance, advanceTo, atLeast, covers, EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
+import { MemoryPushStore } from './memory-push.js';
+import type { PushStore } from '../push-store.js';
 import { activityTs, listItem, otherMember, view, type ConversationState } from './conversation-state.js';
 import {
   StoreUnavailableError,
@@ -44,6 +46,7 @@ export class MemoryStore implements Store {
   private deliveries = 0;
   private delivered = 0;
   private closed = false;
+  readonly push: PushStore = new MemoryPushStore(() => this.messages.values(), (conversationId) => this.conversations.get(conversationId));
 
   async start(): Promise<void> {}
 

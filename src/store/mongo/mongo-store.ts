@@ -50,6 +50,8 @@ import { HeadCache } from './heads.js';
 import * as membership from './membership.js';
 import { ConversationReads } from './conversation-reads.js';
 import { writePersistBatch } from './persist-batch.js';
+import { MongoPushStore } from './mongo-push.js';
+import type { PushStore } from '../push-store.js';
 import { StoreConnection } from './store-connection.js';
 
 export interface MongoStoreOptions {
@@ -88,6 +90,7 @@ export class MongoStore implements Store {
   private persists = 0;
   private deliveryMarks = 0;
   private collisions = 0;
+  readonly push: PushStore;
 
   constructor(private readonly options: MongoStoreOptions) {
     this.log = (options.log ?? silentLogger()).child({ component: 'mongo-store', instance: this.instanceId });
@@ -95,6 +98,7 @@ export class MongoStore implements Store {
     this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
     this.facts = new MessageFacts(options.cursorCacheMax);
     this.devices = new DeviceSightings(options.cursorCacheMax);
+    this.push = new MongoPushStore(() => this.connection.db, options.opTimeoutMs);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
     const context = () => ({ collections: this.ready(), heads: this.heads, cursorLock: this.cursorLock, devices: this.devices, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });

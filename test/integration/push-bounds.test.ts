@@ -1,0 +1,58 @@
+// The push sender's bounds: a full work queue puts notifications back in the store instead of losing
+// them, and shutdown aborts a POST the receiver never answers instead of waiting for it.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pushNotificationId } from '../../src/push/notification.js';
+import { PushReceiver } from '../helpers/push-receiver.js';
+import { startTestServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+import { metricValue } from '../reliability/metric-value.js';
+
+const env = (url: string, extra: Record<string, string> = {}) => ({
+  PUSH_WEBHOOK_URL: url,
+  PUSH_WEBHOOK_SECRET: 'bounds-secret-0123456789abcdef0123',
+  PUSH_AFTER_MS: '200',
+  PUSH_SWEEP_MS: '25',
+  ...extra,
+});
+
+describe('offline push bounds', () => {
+  it('a queue of one still sends every notification: the overflow waits in the store (dropped{queue_full} counts it)', async () => {
+    const receiver = await PushReceiver.start();
+    const t = await startTestServer({ env: env(receiver.url, { PUSH_QUEUE_MAX: '1', PUSH_CONCURRENCY: '1' }) });
+    try {
+      const { client: alice } = await TestClient.connectReady(t.wsUrl, await t.token('qf-alice'));
+      const expected = new Set<string>();
+      // Stored within one sweep's reach of each other: the sweep that finds them claims several at once.
+      const acks = await Promise.all(Array.from({ length: 8 }, (_, i) => alice.sendMessage(`qf-m${i}`, `qf-bob${i}`, 'hi')));
+      for (const [i, ack] of acks.entries()) expected.add(pushNotificationId(`qf-bob${i}`, String(ack.conversationId), Number(ack.seq)));
+      await receiver.until(() => [...expected].every((id) => receiver.received.some((push) => push.payload.id === id && push.status === 200)), 20_000, 'every push');
+      assert.ok((await metricValue(t.server.metrics.pushDropped, { reason: 'queue_full' })) > 0, 'the queue did overflow');
+      assert.equal(new Set(receiver.received.map((push) => push.payload.id)).size, expected.size);
+      await alice.close();
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+  });
+
+  it('shutdown aborts a POST in flight instead of waiting for the receiver', { timeout: 20_000 }, async () => {
+    const receiver = await PushReceiver.start();
+    receiver.answer = () => new Promise<number>(() => {}); // never answers
+    const t = await startTestServer({ env: env(receiver.url, { PUSH_TIMEOUT_MS: '600000', PUSH_LEASE_MS: '700000' }) });
+    try {
+      const { client: alice } = await TestClient.connectReady(t.wsUrl, await t.token('sd-alice'));
+      const ack = await alice.sendMessage('sd-m', 'sd-bob', 'hi');
+      await receiver.until(() => receiver.for('sd-bob').length === 1, 15_000, 'the POST in flight');
+      await alice.close();
+      // With a 10-minute POST timeout, only the abort lets close() finish within this test's timeout.
+      await t.close();
+      const row = await t.store.push.get(pushNotificationId('sd-bob', String(ack.conversationId), Number(ack.seq)));
+      assert.equal(row?.status, 'pending', 'left for a take-over after its lease, not counted as sent or failed');
+      assert.equal(await metricValue(t.server.metrics.pushFailed, { reason: 'network' }), 0);
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+  });
+});
