@@ -137,7 +137,7 @@ export interface ConfirmResult {
   readonly marks: readonly DeliveryMark[];
   /** Conversations whose user-level delivered watermark advanced, with the new watermark. */
   readonly advanced: readonly { readonly conversationId: string; readonly deliveredSeq: number }[];
-  /** confirmIds: how many distinct ids matched no stored message (what a random-id flood is made of). */
+  /** confirmIds: how many distinct ids matched no stored message (what a random-id flood is made of); absent when none. */
   readonly unknownIds?: number;
 }
 

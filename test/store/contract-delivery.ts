@@ -107,7 +107,7 @@ export function runDeliveryContract(variant: StoreVariant): void {
     it('ignores confirmations of unknown ids, of messages in conversations the user is not in, and of its own device', async () => {
       const [alice, bob, mallory] = [uid('alice'), uid('bob'), uid('mallory')];
       const m = await send(direct(alice, bob, { fromDevice: 'a1' }));
-      assert.deepEqual(await store.confirmIds(mallory, 'x', [m.messageId, 'no-such-id']), { marks: [], advanced: [] });
+      assert.deepEqual(await store.confirmIds(mallory, 'x', [m.messageId, 'no-such-id', 'no-such-id']), { marks: [], advanced: [], unknownIds: 1 }, 'an unknown id is counted (once), a known one is not');
       assert.deepEqual(await store.confirmUpTo(mallory, 'x', m.conversationId, 5), { marks: [], advanced: [] });
       assert.equal(await store.deviceCursor(mallory, 'x', m.conversationId), undefined);
       assert.deepEqual((await store.confirmIds(alice, 'a1', [m.messageId])).marks, []);

@@ -244,7 +244,7 @@ export class MemoryStore implements Store {
       seqs.push(message.seq);
     }
     const result = await this.confirm(userId, deviceId, seqsByConversation, (conversation, cursor) => advance(cursor, seqsByConversation.get(conversation.conversationId)!));
-    return { ...result, unknownIds };
+    return unknownIds > 0 ? { ...result, unknownIds } : result;
   }
 
   async confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number): Promise<ConfirmResult> {

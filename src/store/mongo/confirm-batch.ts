@@ -132,11 +132,10 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
   }));
   steps.sort((a, b) => a.request - b.request);
 
-  const results = batch.map((request) => ({
-    marks: [] as DeliveryMark[],
-    advanced: [] as { conversationId: string; deliveredSeq: number }[],
-    unknownIds: request.kind === 'ids' ? [...new Set(request.messageIds)].filter((id) => !facts.has(id)).length : 0,
-  }));
+  const results = batch.map((request) => {
+    const unknownIds = request.kind === 'ids' ? [...new Set(request.messageIds)].filter((id) => !facts.has(id)).length : 0;
+    return { marks: [] as DeliveryMark[], advanced: [] as { conversationId: string; deliveredSeq: number }[], ...(unknownIds > 0 ? { unknownIds } : {}) };
+  });
   await context.cursorLock.run(async () => {
     await context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId })));
     if (steps.length === 0) return;
