@@ -10,7 +10,7 @@
 import { createVerifier, TokenError as JwtLibraryError } from 'fast-jwt';
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { isReservedUserId, USER_ID_PATTERN } from '../protocol/ids.js';
+import { SYSTEM_USER_ID, USER_ID_PATTERN } from '../protocol/ids.js';
 import type { AccessCheck, AccessRefusal } from './access-list.js';
 
 export interface Principal {
@@ -88,8 +88,9 @@ export class JwtVerifier {
     }
     const { sub, exp, role, iat } = payload;
     if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) throw new TokenError('bad_token', 'invalid sub claim');
-    // The server's own identities (the system user) speak only through the server API, never with a token.
-    if (isReservedUserId(sub)) throw new TokenError('bad_token', 'reserved sub claim');
+    // The system user speaks only through the server API, never with a token. Only that one id: any
+    // other sub of the v1 rule stays valid, since external issuers may already mint '@'-prefixed ids.
+    if (sub === SYSTEM_USER_ID) throw new TokenError('bad_token', 'reserved sub claim');
     if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TokenError('bad_token', 'invalid exp claim');
     if (exp * 1000 <= nowMs) throw new TokenError('expired', 'token expired');
     const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat: typeof iat === 'number' && Number.isFinite(iat) ? iat : undefined });

@@ -21,8 +21,9 @@ export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const EVENT_ID_PATTERN = /^(?:edit|delete)\.[A-Za-z0-9_-]{1,64}$/;
 
 /**
- * User ids starting with `@` are the server's own: registration refuses them and no token for one is
- * accepted. `@system` is the system user, which speaks only through the server API (docs/protocol.md).
+ * Usernames starting with `@` are the server's own: registration refuses them. `@system` is the system
+ * user, which speaks only through the server API: no token for it is accepted (other `@` ids in tokens
+ * from an external issuer stay valid, as protocol v1 allows them). docs/protocol.md, "Server API".
  */
 export const RESERVED_USER_PREFIX = '@';
 export const SYSTEM_USER_ID = '@system';
