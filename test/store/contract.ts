@@ -339,6 +339,18 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.deepEqual((await store.history(conversationId, undefined, 10)).messages.map((m) => [m.messageId, m.deleted]), [[original.messageId, true]]);
     });
 
+    it('a retry of a message sent before it was edited or deleted is a duplicate, not a conflict', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const original = await send(direct(alice, bob, { body: 'as sent' }));
+      const edit = await send(inGroup(original.conversationId, alice, { messageId: uid('edit.e'), body: 'as edited', event: { kind: 'edited', target: original.messageId } }));
+      await store.applyEvent(edit);
+      const retry = await store.persist({ messageId: original.messageId, from: alice, to: bob, body: 'as sent', ts: now() });
+      assert.equal(retry.kind, 'duplicate', 'the lost ack of the original send is answered');
+      assert.equal(retry.kind === 'duplicate' && retry.message.seq, original.seq);
+      // Still a conflict from another sender.
+      assert.equal((await store.persist({ messageId: original.messageId, from: bob, to: alice, body: 'as sent', ts: now() })).kind, 'conflict');
+    });
+
     it('pages history past events: a page is `limit` messages, hasMore counts messages only', async () => {
       const [alice, bob] = [uid('alice'), uid('bob')];
       const first = await send(direct(alice, bob));

@@ -2,6 +2,7 @@
 // with nothing installed. It keeps the same contract as the Mongo store (test/store/contract*.ts), but
 // its truth ends with the process: use MongoDB wherever messages must survive a restart.
 import { directConversationId } from '../conversation-ids.js';
+import { sameContent } from '../same-content.js';
 import { advance, advanceTo, atLeast, covers, EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
 import { MemoryPushStore } from './memory-push.js';
@@ -63,8 +64,7 @@ export class MemoryStore implements Store {
     const conversationId = input.conversationId ?? directConversationId(input.from, input.to ?? '');
     const existing = this.messages.get(input.messageId);
     if (existing) {
-      const same = existing.from === input.from && existing.conversationId === conversationId && existing.body === input.body && existing.event?.target === input.event?.target;
-      return same ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: input.messageId };
+      return sameContent(existing, input.from, conversationId, input.body, input.event?.target) ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: input.messageId };
     }
     let conversation = this.conversations.get(conversationId);
     if (!conversation && input.to !== undefined && input.conversationId === undefined) {

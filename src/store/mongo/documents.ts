@@ -151,8 +151,3 @@ export function toStoredMessage(doc: MessageFields): StoredMessage {
 export function toCursor(doc: Pick<CursorDoc, 'upTo' | 'above'> | null | undefined): Cursor | undefined {
   return doc ? { upTo: Number(doc.upTo), above: (doc.above ?? []).map(Number) } : undefined;
 }
-
-/** Same sender, conversation, body (and event target): a retry of the stored message, not a conflicting reuse of its id. */
-export function sameContent(stored: StoredMessage, from: string, conversationId: string, body: string, target?: string): boolean {
-  return stored.from === from && stored.conversationId === conversationId && stored.body === body && stored.event?.target === target;
-}

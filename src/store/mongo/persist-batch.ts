@@ -18,7 +18,8 @@ import { directConversationId, isDirectConversationId } from '../conversation-id
 import { advance } from '../cursor.js';
 import { StoreUnavailableError, type NewMessage, type PersistResult, type StoredMessage } from '../store.js';
 import { CursorSet, type CursorKey, type DeviceSightings, type Lock } from './cursors.js';
-import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, sameContent, toStoredMessage, type Collections, type MessageDoc } from './documents.js';
+import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, toStoredMessage, type Collections, type MessageDoc } from './documents.js';
+import { sameContent } from '../same-content.js';
 import type { HeadCache } from './heads.js';
 import { insertMany } from './insert.js';
 import { ensureDirectConversations } from './membership.js';
