@@ -261,10 +261,11 @@ export class PushService {
     const result = await postPush({ url: config.webhookUrl, secret: config.secret, timeoutMs: config.timeoutMs }, payload, this.closing.signal, this.deps.fetch);
     const attempts = notification.attempts + 1;
     if (result.ok) {
+      // Counted as soon as the receiver took it: a store hiccup in the bookkeeping below does not un-send it.
+      metrics.pushSent.inc();
       const at = Date.now();
       await push.finish(notification.id, 'sent', null, attempts, at);
       await push.noteSent(notification.userId, notification.conversationId, at);
-      metrics.pushSent.inc();
       return;
     }
     // Shutting down: not a failure of the webhook; the lease runs out and another instance (or this one restarted) sends it.
