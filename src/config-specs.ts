@@ -173,6 +173,7 @@ export const ENV_SPECS = {
   AUTH_RATE_PER_IP_PER_MIN: intIn(1, 1_000_000)({ default: 30 }),
   AUTH_RATE_PER_USER_PER_MIN: intIn(1, 1_000_000)({ default: 10 }),
   SERVER_API_KEY: str({ default: undefined }),
+  SERVER_API_AUTH_FAILURES_PER_MIN: intIn(1, 1_000_000)({ default: 5 }),
   ACCESS_REFRESH_MS: intIn(0, 600_000)({ default: 1000 }),
   // The offline-push webhook (src/push/): off unless PUSH_WEBHOOK_URL is set.
   PUSH_WEBHOOK_URL: webhookUrl({ default: undefined }),

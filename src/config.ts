@@ -91,7 +91,11 @@ export interface Config {
   /** Login and signup attempts per minute (token buckets with this burst), per client address and per username. */
   readonly authRate: { readonly perIpPerMin: number; readonly perUserPerMin: number };
   /** The server API (/api/server/*) for backends and bots; undefined key: the routes answer 404. */
-  readonly serverApi: { readonly key: string | undefined };
+  readonly serverApi: {
+    readonly key: string | undefined;
+    /** Wrong keys per client address per minute before that address is refused (429) for a while. */
+    readonly authFailuresPerMin: number;
+  };
   /** Bans and revocations written on other instances are read from the store this often (ms; 0: never). */
   readonly accessRefreshMs: number;
   /** The offline-push webhook; undefined (off) unless PUSH_WEBHOOK_URL is set. */
@@ -288,7 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     serveDemo: e.SERVE_DEMO ?? !isProduction,
     allowSignup: e.ALLOW_SIGNUP ?? !isProduction,
     authRate: { perIpPerMin: e.AUTH_RATE_PER_IP_PER_MIN, perUserPerMin: e.AUTH_RATE_PER_USER_PER_MIN },
-    serverApi: { key: e.SERVER_API_KEY },
+    serverApi: { key: e.SERVER_API_KEY, authFailuresPerMin: e.SERVER_API_AUTH_FAILURES_PER_MIN },
     accessRefreshMs: e.ACCESS_REFRESH_MS,
     push: pushConfig(e),
   };

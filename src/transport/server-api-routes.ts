@@ -18,7 +18,8 @@ import { conversationView } from '../protocol/server-frames.js';
 import type { AccessRecord } from '../store/access-store.js';
 import type { Conversation, Store } from '../store/store.js';
 import type { ApiAnswer } from './api-route.js';
-import { decodeUtf8Body, isJsonContentType, readBody, type ExchangeFactory } from './http.js';
+import { FailureLimiter } from './failure-limit.js';
+import { decodeUtf8Body, isJsonContentType, readBody, remoteAddress, type ExchangeFactory } from './http.js';
 
 export interface ServerApiDeps {
   readonly config: Config;
@@ -38,9 +39,14 @@ interface ServerRequest {
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
+/** Addresses whose wrong keys are remembered; a forgotten one only gets a full budget again. */
+const FAILURE_KEYS = 10_000;
+
 export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, exchangeFor: ExchangeFactory): void {
   const { config, chat, log } = deps;
   const { limits } = config;
+  // Wrong keys per address: a guesser is locked out (every request, the right key too) until its budget refills.
+  const failures = new FailureLimiter(config.serverApi.authFailuresPerMin, FAILURE_KEYS);
 
   const route = (
     method: 'get' | 'post' | 'del',
@@ -51,6 +57,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
     app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
       // Everything uWS lends only during this callback is read now.
       const presented = presentedServerKey(req.getHeader('authorization'));
+      const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
       const headers: Record<string, string> = {};
       for (const name of options.headers ?? []) headers[name] = req.getHeader(name);
       const rawParams: string[] = [];
@@ -59,7 +66,10 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
       const contentLength = req.getHeader('content-length');
       const exchange = exchangeFor(res, pattern);
       if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', NO_STORE);
+      const wait = failures.retryAfterSec(ip);
+      if (wait > 0) return exchange.error(new ChatError('rate_limited', 'Too many wrong server API keys from this address; retry later', { retryAfterSec: wait }), NO_STORE);
       if (!deps.key.matches(presented)) {
+        if (presented !== '' && failures.fail(ip) > 0) log.warn({ ip, route: pattern }, 'server API: too many wrong keys; refusing this address');
         log.debug({ route: pattern, reason: presented === '' ? 'no_key' : 'wrong_key' }, 'server API request refused: 401');
         return exchange.errorCode('unauthorized', NO_STORE, 'Missing or wrong server API key');
       }

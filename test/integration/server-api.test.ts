@@ -67,7 +67,8 @@ describe('server API', () => {
   const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
 
   before(async () => {
-    t = await startTestServer({ env: { SERVER_API_KEY: KEY }, log: logs.log });
+    // Many wrong keys below come from one address: its lockout is tested on a server of its own.
+    t = await startTestServer({ env: { SERVER_API_KEY: KEY, SERVER_API_AUTH_FAILURES_PER_MIN: '1000' }, log: logs.log });
   });
   after(async () => {
     await Promise.all(clients.map((client) => client.close()));
@@ -104,6 +105,22 @@ describe('server API', () => {
     }
     assert.equal(await t.store.access.get('victim'), undefined, 'nothing was banned');
     assert.equal((await t.store.counts()).messages, 0, 'nothing was sent');
+  });
+
+  it('locks out an address after SERVER_API_AUTH_FAILURES_PER_MIN wrong keys: 429 with Retry-After, the right key too', async () => {
+    const guarded = await startTestServer({ env: { SERVER_API_KEY: KEY, SERVER_API_AUTH_FAILURES_PER_MIN: '3' } });
+    try {
+      const ban = (key: string) => fetch(`${guarded.httpUrl}/api/server/users/guessed/access`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal((await ban(KEY)).status, 200, 'the right key works');
+      assert.equal((await fetch(`${guarded.httpUrl}/api/server/users/guessed/access`)).status, 401, 'no key spends nothing');
+      for (let i = 0; i < 3; i++) assert.equal((await ban(`${KEY.slice(0, -1)}${i}`)).status, 401);
+      const locked = await ban(KEY);
+      assert.equal(locked.status, 429, 'locked out, even with the right key (a guesser learns nothing from a 200)');
+      assert.ok(Number(locked.headers.get('retry-after')) >= 1);
+      assert.equal(((await locked.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('refuses objects where strings belong, and other bad input, with 400', async () => {
