@@ -88,7 +88,8 @@ export function apiRoute(
   });
 }
 
-function parseJson(text: string): unknown {
+/** A request body as JSON; bad_request when it is not (the server API parses its bodies here too). */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -96,7 +97,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-function decodeParam(raw: string): string {
+/** A URL parameter, percent-decoded; bad_request when malformed. */
+export function decodeParam(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {

@@ -17,7 +17,7 @@ import { validateServerGroup, validateServerSend } from '../protocol/server-api-
 import { conversationView } from '../protocol/server-frames.js';
 import type { AccessRecord } from '../store/access-store.js';
 import type { Conversation, Store } from '../store/store.js';
-import type { ApiAnswer } from './api-route.js';
+import { decodeParam, parseJson, type ApiAnswer } from './api-route.js';
 import { FailureLimiter } from './failure-limit.js';
 import { decodeUtf8Body, isJsonContentType, readBody, remoteAddress, type ExchangeFactory } from './http.js';
 
@@ -169,20 +169,4 @@ function groupView(conversation: Conversation): Record<string, unknown> {
 
 function accessView(record: AccessRecord): Record<string, unknown> {
   return { userId: record.userId, banned: record.bannedAt !== null, bannedAt: record.bannedAt, tokensValidAfter: record.tokensValidAfter };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ChatError('bad_request', 'Body is not valid JSON');
-  }
-}
-
-function decodeParam(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new ChatError('bad_request', 'Malformed percent-encoding in the URL');
-  }
 }
