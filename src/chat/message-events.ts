@@ -24,6 +24,18 @@ export interface EventOutcome {
   readonly duplicate: boolean;
 }
 
+/** One edit or delete as the service handles it: the message, the event's id, and who asks from where. */
+interface EventRequest {
+  readonly userId: string;
+  readonly kind: MessageEventKind;
+  readonly messageId: string;
+  readonly eventId: string;
+  /** The new body; '' for a delete. */
+  readonly body: string;
+  readonly fromDevice: string | undefined;
+  readonly inConversation: string | undefined;
+}
+
 export class MessageEventService {
   constructor(
     private readonly store: Store,
@@ -37,40 +49,25 @@ export class MessageEventService {
 
   /** `inConversation`: the HTTP route's conversation, which must be the message's. */
   edit(userId: string, input: EditInput, fromDevice?: string, inConversation?: string): Promise<EventOutcome> {
-    return this.apply(userId, 'edited', input.messageId, editEventId(input.editId), input.body, fromDevice, inConversation);
+    return this.apply({ userId, kind: 'edited', messageId: input.messageId, eventId: editEventId(input.editId), body: input.body, fromDevice, inConversation });
   }
 
   remove(userId: string, input: DeleteInput, fromDevice?: string, inConversation?: string): Promise<EventOutcome> {
-    return this.apply(userId, 'deleted', input.messageId, deleteEventId(input.messageId), '', fromDevice, inConversation);
+    return this.apply({ userId, kind: 'deleted', messageId: input.messageId, eventId: deleteEventId(input.messageId), body: '', fromDevice, inConversation });
   }
 
   /** Every refusal names the event too, so a client matches it to the request it refused. */
-  private async apply(
-    userId: string,
-    kind: MessageEventKind,
-    messageId: string,
-    eventId: string,
-    body: string,
-    fromDevice: string | undefined,
-    inConversation: string | undefined,
-  ): Promise<EventOutcome> {
+  private async apply(request: EventRequest): Promise<EventOutcome> {
     try {
-      return await this.applyOnce(userId, kind, messageId, eventId, body, fromDevice, inConversation);
+      return await this.applyOnce(request);
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
+      const { messageId, eventId } = request;
       throw new ChatError(error.code, error.message, { messageId, eventId, ...(error.retryAfterSec !== undefined ? { retryAfterSec: error.retryAfterSec } : {}), cause: error.cause });
     }
   }
 
-  private async applyOnce(
-    userId: string,
-    kind: MessageEventKind,
-    messageId: string,
-    eventId: string,
-    body: string,
-    fromDevice: string | undefined,
-    inConversation: string | undefined,
-  ): Promise<EventOutcome> {
+  private async applyOnce({ userId, kind, messageId, eventId, body, fromDevice, inConversation }: EventRequest): Promise<EventOutcome> {
     const wait = this.rateLimiter.take(userId);
     if (wait > 0) {
       this.metrics.rateLimited.inc({ limit: 'send' });

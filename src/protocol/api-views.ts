@@ -1,6 +1,7 @@
 // The JSON shapes of the conversation API's answers (docs/protocol.md, HTTP).
 import type { ConversationListItem, StoredMessage } from '../store/store.js';
 import { conversationView } from './server-frames.js';
+import { editIdOf } from './ids.js';
 
 export function messageView(message: StoredMessage): Record<string, unknown> {
   return {
@@ -22,7 +23,7 @@ export function eventAnswerView(event: StoredMessage, message: StoredMessage | u
   return {
     event: kind,
     messageId: target,
-    ...(kind === 'edited' ? { editId: event.messageId.slice(event.messageId.indexOf('.') + 1) } : {}),
+    ...(kind === 'edited' ? { editId: editIdOf(event.messageId) } : {}),
     eventId: event.messageId,
     conversationId: event.conversationId,
     seq: event.seq,

@@ -20,6 +20,9 @@ export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export const EVENT_ID_PATTERN = /^(?:edit|delete)\.[A-Za-z0-9_-]{1,64}$/;
 
+/** The client's editId inside an edit's eventId (`edit.<editId>`). */
+export const editIdOf = (eventId: string): string => eventId.slice(eventId.indexOf('.') + 1);
+
 /**
  * Usernames starting with `@` are the server's own: registration refuses them. `@system` is the system
  * user, which speaks only through the server API: no token for it is accepted (other `@` ids in tokens

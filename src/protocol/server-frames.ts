@@ -2,6 +2,7 @@
 // turns the chat domain's typed events into text frames; the transport calls it, the domain never does.
 // v1 fields keep their names, types and order; v1.1 fields are only added after them.
 import type { ServerEvent } from '../chat/events.js';
+import { editIdOf } from './ids.js';
 import type { ChatError } from '../errors.js';
 import type { Conversation, StoredMessage } from '../store/store.js';
 
@@ -51,7 +52,7 @@ export function encodeMessageEvent(event: StoredMessage): string {
 export function encodeEventAck(event: StoredMessage, duplicate: boolean): string {
   const { kind, target } = event.event!;
   const status = kind === 'edited' ? 'EDITED' : 'DELETED';
-  const editId = kind === 'edited' ? `,"editId":"${event.messageId.slice(event.messageId.indexOf('.') + 1)}"` : '';
+  const editId = kind === 'edited' ? `,"editId":"${editIdOf(event.messageId)}"` : '';
   return `{"type":"ack","status":"${status}","messageId":"${target}"${editId},"eventId":"${event.messageId}","conversationId":"${event.conversationId}","seq":${event.seq},"ts":${event.ts},"duplicate":${duplicate}}`;
 }
 
