@@ -8,7 +8,7 @@ import type { ErrorFrame, EventAckFrame, OutgoingFrame, SentAckFrame } from '../
 import { CONVERSATION_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
 import { ChatClientError, type Report } from './client-error.js';
 import { newMessageId } from './ids.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type OutboxEntry } from './outbox.js';
 import { RetryPause } from './retry-pause.js';
 import type { ClientErrorCode, EventAck, SendTarget, SentAck } from './types.js';
 
@@ -41,23 +41,9 @@ export class Sender {
   }
 
   send(target: SendTarget, body: string, messageId: string = newMessageId()): Promise<SentAck> {
-    const existing = this.promises.get(messageId);
-    if (existing) return existing as Promise<SentAck>;
-    if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', messageId));
-    const targetError = refusalOf(target);
-    if (targetError) return Promise.reject(new ChatClientError('bad_request', targetError, messageId));
-    if (typeof body !== 'string' || body.length === 0) return Promise.reject(new ChatClientError('bad_request', '"body" must be a non-empty string', messageId));
-    if (!MESSAGE_ID_PATTERN.test(messageId)) return Promise.reject(new ChatClientError('bad_request', '"messageId" must be 1-64 characters [A-Za-z0-9_-]', messageId));
-    if (this.outbox.size >= this.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', messageId));
-    const promise = new Promise<SentAck>((resolve, reject) => {
-      const copy: SendTarget = target.to !== undefined ? { to: target.to } : { conversationId: target.conversationId };
-      this.outbox.add({ messageId, target: copy, body, resolve, reject, socket: 0, writtenAt: 0, refusals: 0 });
-    });
-    this.promises.set(messageId, promise);
-    const forget = () => this.promises.delete(messageId);
-    promise.then(forget, forget);
-    this.flush();
-    return promise;
+    const refusal = refusalOf(target) ?? bodyRefusal(body) ?? idRefusal('messageId', messageId);
+    const copy: SendTarget | undefined = refusal ? undefined : target.to !== undefined ? { to: target.to } : { conversationId: target.conversationId };
+    return this.enqueue(messageId, messageId, refusal, { target: copy!, body });
   }
 
   /**
@@ -65,18 +51,25 @@ export class Sender {
    * after it) and retried with the same eventId until its ack: the server applies it once.
    */
   sendEvent(eventId: string, frame: OutgoingFrame & { readonly type: 'edit' | 'delete' }): Promise<EventAck> {
-    const existing = this.promises.get(eventId);
-    if (existing) return existing as Promise<EventAck>;
-    if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', frame.messageId));
-    if (!MESSAGE_ID_PATTERN.test(frame.messageId)) return Promise.reject(new ChatClientError('bad_request', '"messageId" must be 1-64 characters [A-Za-z0-9_-]', frame.messageId));
-    if (frame.type === 'edit' && (typeof frame.body !== 'string' || frame.body.length === 0)) return Promise.reject(new ChatClientError('bad_request', '"body" must be a non-empty string', frame.messageId));
-    if (frame.type === 'edit' && !MESSAGE_ID_PATTERN.test(frame.editId)) return Promise.reject(new ChatClientError('bad_request', '"editId" must be 1-64 characters [A-Za-z0-9_-]', frame.messageId));
-    if (this.outbox.size >= this.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', frame.messageId));
-    const promise = new Promise<EventAck>((resolve, reject) => {
-      this.outbox.add({ messageId: eventId, target: { to: '' }, body: '', frame, resolve, reject, socket: 0, writtenAt: 0, refusals: 0 });
+    const refusal = idRefusal('messageId', frame.messageId) ?? (frame.type === 'edit' ? bodyRefusal(frame.body) ?? idRefusal('editId', frame.editId) : undefined);
+    return this.enqueue(eventId, frame.messageId, refusal, { target: { to: '' }, body: '', frame });
+  }
+
+  /**
+   * Queues one outbox entry under its idempotency key (a messageId, or an eventId), or joins the
+   * pending one with that key; rejects at once what is refused, and when the client is closed or full.
+   */
+  private enqueue<A extends SentAck | EventAck>(key: string, messageId: string, refusal: string | undefined, entry: Pick<OutboxEntry, 'target' | 'body' | 'frame'>): Promise<A> {
+    const existing = this.promises.get(key);
+    if (existing) return existing as Promise<A>;
+    if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', messageId));
+    if (refusal) return Promise.reject(new ChatClientError('bad_request', refusal, messageId));
+    if (this.outbox.size >= this.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', messageId));
+    const promise = new Promise<A>((resolve, reject) => {
+      this.outbox.add({ messageId: key, ...entry, resolve: resolve as OutboxEntry['resolve'], reject, socket: 0, writtenAt: 0, refusals: 0 });
     });
-    this.promises.set(eventId, promise);
-    const forget = () => this.promises.delete(eventId);
+    this.promises.set(key, promise);
+    const forget = () => this.promises.delete(key);
     promise.then(forget, forget);
     this.flush();
     return promise;
@@ -141,6 +134,14 @@ export class Sender {
   stop(): void {
     this.pause.stop();
   }
+}
+
+function bodyRefusal(body: unknown): string | undefined {
+  return typeof body !== 'string' || body.length === 0 ? '"body" must be a non-empty string' : undefined;
+}
+
+function idRefusal(field: 'messageId' | 'editId', id: string): string | undefined {
+  return MESSAGE_ID_PATTERN.test(id) ? undefined : `"${field}" must be 1-64 characters [A-Za-z0-9_-]`;
 }
 
 /** Why a send's target is unusable, or undefined when it is fine. */

@@ -2,6 +2,7 @@
 // only what has no I/O and no Node API (protocol types, protocol/ids.ts, protocol/client-codec.ts and
 // the neutral src/backoff.ts), so it bundles for the browser on its own.
 import type { ErrorCode } from '../errors.js';
+import type { EventAckFrame } from '../protocol/client-codec.js';
 import type { ConversationEvent, GapEvent, ReceiptEvent, TypingEvent } from './conversation-types.js';
 
 /**
@@ -26,19 +27,11 @@ export interface ChatMessage {
   readonly deleted?: true;
 }
 
-/** v1.2: the answer to edit() and deleteMessage(): the event stored, in its place in the conversation. */
-export interface EventAck {
-  readonly event: 'edited' | 'deleted';
-  /** The message changed. */
-  readonly messageId: string;
-  readonly editId?: string;
-  readonly eventId: string;
-  readonly conversationId: string;
-  readonly seq: number;
-  readonly ts: number;
-  /** True when an earlier attempt had already been applied. */
-  readonly duplicate: boolean;
-}
+/**
+ * v1.2: the answer to edit() and deleteMessage(): the EDITED / DELETED ack as the SDK hands it over
+ * (`messageId` is the message changed; `duplicate` when an earlier attempt had already been applied).
+ */
+export type EventAck = Omit<EventAckFrame, 'type' | 'status'> & { readonly event: 'edited' | 'deleted' };
 
 /** v1.2: another device or member edited or deleted a message (once per event, in seq order). */
 export interface MessageEditEvent {
