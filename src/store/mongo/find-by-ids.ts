@@ -15,8 +15,8 @@ const EACH_CONCURRENCY = 16;
  * few thousand messages measured slower as lookups; 200 ids against 20,000 messages, faster).
  */
 const LOOKUP_COST_IN_SCANNED_DOCS = 50;
-/** Collection sizes, re-read at most this often. */
-const SIZE_TTL_MS = 10_000;
+/** Collection sizes, re-read at most this often (a count is a whole-collection scan on FerretDB v1). */
+const SIZE_TTL_MS = 60_000;
 const sizes = new Map<string, { size: number; at: number }>();
 
 async function approximateSize(collection: Collection<Document>): Promise<number> {
@@ -41,7 +41,9 @@ export async function findByIds<T extends Document & { _id: string }>(
   sized = true,
 ): Promise<T[]> {
   if (ids.length === 0) return [];
-  const scan = lookup === 'in' || ids.length === 1 || (sized && ids.length * LOOKUP_COST_IN_SCANNED_DOCS > (await approximateSize(collection as unknown as Collection<Document>)));
+  // One id is always a lookup: `$in` with a single id is still a whole-collection scan on FerretDB v1,
+  // and counting the collection (itself a scan there) to weigh one id would cost more than it saves.
+  const scan = lookup === 'in' || (sized && ids.length > 1 && ids.length * LOOKUP_COST_IN_SCANNED_DOCS > (await approximateSize(collection as unknown as Collection<Document>)));
   if (scan) {
     return (await collection.find({ _id: { $in: [...ids] } } as Filter<T>, { projection }).toArray()) as T[];
   }
