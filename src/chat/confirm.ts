@@ -15,6 +15,11 @@ import type { DeliveryRouter } from './router.js';
 import { retryAfterSec } from './send.js';
 import type { Signals } from './signals.js';
 
+/** The first part of a lookup of ids this connection was not sent (see `oneLookupAtATime`). */
+export const UNSENT_FIRST_LOOKUP_IDS = 2;
+/** The largest part, reached by doubling while every id is found. */
+export const UNSENT_MAX_LOOKUP_IDS = 1000;
+
 export class ConfirmService {
   constructor(
     private readonly store: Store,
@@ -33,14 +38,53 @@ export class ConfirmService {
   /** v1: by id. Only the user's own deliveries can be marked: other ids are ignored. */
   async confirm(session: DeliverySession, messageIds: readonly string[]): Promise<number> {
     this.take(this.deliveredLimiter, session.userId, messageIds.length, 'delivered');
+    if (messageIds.every((id) => session.wasSent(id))) return (await this.confirmChunk(session, messageIds)).marks;
+    return this.oneLookupAtATime(session.userId, async () => {
+      let marked = 0;
+      for (let i = 0, size = UNSENT_FIRST_LOOKUP_IDS; i < messageIds.length; i += size) {
+        // In debt from made-up ids: stop, and say how much of the frame was recorded.
+        this.take(this.deliveredLimiter, session.userId, 0, 'delivered', i === 0 ? undefined : `the first ${i} ids were recorded`);
+        const { marks, unknownIds } = await this.confirmChunk(session, messageIds.slice(i, i + size));
+        marked += marks;
+        if (!unknownIds) size = Math.min(size * 2, UNSENT_MAX_LOOKUP_IDS); // real ids: larger parts, fewer round trips
+      }
+      return marked;
+    });
+  }
+
+  /** Confirms these ids: the marks made, and how many ids matched no stored message. */
+  private async confirmChunk(session: DeliverySession, messageIds: readonly string[]): Promise<{ marks: number; unknownIds: number }> {
     const result = await this.guard(() => this.store.confirmIds(session.userId, session.deviceId, messageIds));
     // An id that matched no stored message cost a lookup for nothing: a client confirms what it was
     // sent, so only a flood of made-up ids pays this (DELIVERED_UNKNOWN_ID_COST in all per such id).
     if (result.unknownIds) this.deliveredLimiter.charge(session.userId, result.unknownIds * (this.unknownIdCost - 1));
     // Only once recorded: a refused confirmation leaves its messages to be replayed and confirmed again.
     session.confirmed(messageIds);
-    return this.settle(session, result);
+    return { marks: await this.settle(session, result), unknownIds: result.unknownIds ?? 0 };
   }
+
+  /**
+   * Ids this connection was not sent (or no longer remembers: a previous connection's, a long replay's
+   * oldest, history read over HTTP) may be made up, and made-up ids are charged only once their lookup
+   * is back. So they are looked up one frame at a time per user, in parts that start small and double
+   * while every id is found, each part only while the user is not in debt: a flooder's pipelined
+   * frames cannot all pass the limiter before the first lookup answers, and each of its lookups is a
+   * small one (on FerretDB a large one is a collection scan that stalls everyone's writes behind it).
+   */
+  private async oneLookupAtATime(userId: string, lookup: () => Promise<number>): Promise<number> {
+    const before = this.unsentLookups.get(userId);
+    const mine = (before ?? Promise.resolve()).catch(() => {}).then(lookup);
+    const tail = mine.catch(() => {});
+    this.unsentLookups.set(userId, tail);
+    try {
+      return await mine;
+    } finally {
+      if (this.unsentLookups.get(userId) === tail) this.unsentLookups.delete(userId);
+    }
+  }
+
+  /** userId → the end of its newest lookup of unsent ids (each waits for the one before it). */
+  private readonly unsentLookups = new Map<string, Promise<unknown>>();
 
   /** v1.1: everything of a conversation up to seq. */
   async confirmUpTo(session: DeliverySession, conversationId: string, seq: number): Promise<number> {
@@ -110,11 +154,12 @@ export class ConfirmService {
     return result.marks.length;
   }
 
-  private take(limiter: RateLimiter, userId: string, cost: number, limit: 'delivered' | 'read'): void {
+  /** `recorded`: what of the frame was recorded before it was refused (default: nothing). */
+  private take(limiter: RateLimiter, userId: string, cost: number, limit: 'delivered' | 'read', recorded = 'nothing was recorded'): void {
     const wait = limiter.take(userId, cost);
     if (wait === 0) return;
     this.metrics.rateLimited.inc({ limit });
-    const what = limit === 'read' ? 'Too many read marks; nothing was recorded' : 'Too many confirmations; nothing was recorded, the messages stay pending: confirm them again after retryAfter';
+    const what = limit === 'read' ? `Too many read marks; ${recorded}` : `Too many confirmations; ${recorded}, the messages stay pending: confirm them again after retryAfter`;
     throw new ChatError('rate_limited', what, { retryAfterSec: wait });
   }
 

@@ -73,4 +73,36 @@ describe('confirmation limits', () => {
     assert.equal((await t.store.deliveryState('cu-2', 'cu-reader'))?.status, 'pending');
     await Promise.all([sender.close(), reader.close()]);
   });
+  it('looks up ids a connection was not sent one frame at a time per user: pipelined frames of made-up ids wait for the first lookup and are refused in its debt', async () => {
+    const { client: reader } = await TestClient.connectReady(t.wsUrl, await t.token('cp-reader'));
+    // 4 frames of 5 ids cost the whole burst of 20 up front, so the limiter alone lets all 4 through
+    // before any lookup answers; each would then cost the store a lookup of ids nobody was sent.
+    for (let frame = 0; frame < 4; frame++) reader.send({ type: 'delivered', messageIds: Array.from({ length: 5 }, (_, i) => `cp-made-up-${frame}-${i}`) });
+    const refusals: Record<string, unknown>[] = [];
+    for (let i = 0; i < 4; i++) refusals.push(await reader.next((f) => f.type === 'error'));
+    assert.deepEqual(refusals.map((f) => f.code), ['rate_limited', 'rate_limited', 'rate_limited', 'rate_limited']);
+    // The first frame's first part was looked up and charged; the rest of it, and the frames behind it, were not.
+    assert.match(String(refusals[0]!.message), /the first 2 ids were recorded/);
+    await reader.close();
+  });
+
+  it('looks up stored ids the connection was not sent in parts, at one token each; a made-up one puts the frames behind it in debt', async () => {
+    const { client: sender } = await TestClient.connectReady(t.wsUrl, await t.token('cg-sender'));
+    const ids = Array.from({ length: 15 }, (_, i) => `cg-${i}`);
+    for (const id of ids) assert.equal((await sender.sendMessage(id, 'cg-reader', 'hi')).status, 'SENT');
+    // The sender confirming its own messages: stored ids, never sent to it, so looked up in parts of
+    // 2, 4 and 4. None is made up, so the two frames cost 10 + 4 of the burst of 20, not ten times that.
+    sender.send({ type: 'delivered', messageIds: ids.slice(0, 10) });
+    sender.send({ type: 'delivered', messageIds: ids.slice(10, 14) });
+    // Then one made-up id (1 up front, 9 more once looked up: in debt), and one more frame behind it.
+    sender.send({ type: 'delivered', messageIds: ['cg-made-up'] });
+    sender.send({ type: 'delivered', messageIds: [ids[14]!] });
+    const refused = await sender.next((f) => f.type === 'error');
+    assert.equal(refused.code, 'rate_limited');
+    sender.send({ type: 'sync' });
+    await sender.next((f) => f.type === 'ready');
+    assert.equal(sender.frames.filter((f) => f.type === 'error').length, 1, 'only the last frame, behind the made-up id, was refused');
+    assert.equal((await t.store.deliveryState('cg-0', 'cg-reader'))?.status, 'pending', 'a sender does not mark its own messages delivered');
+    await sender.close();
+  });
 });
