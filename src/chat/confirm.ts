@@ -41,11 +41,14 @@ export class ConfirmService {
     if (messageIds.every((id) => session.wasSent(id))) return (await this.confirmChunk(session, messageIds)).marks;
     return this.oneLookupAtATime(session.userId, async () => {
       let marked = 0;
-      for (let i = 0, size = UNSENT_FIRST_LOOKUP_IDS; i < messageIds.length; i += size) {
+      let size = UNSENT_FIRST_LOOKUP_IDS;
+      for (let done = 0; done < messageIds.length; ) {
         // In debt from made-up ids: stop, and say how much of the frame was recorded.
-        this.take(this.deliveredLimiter, session.userId, 0, 'delivered', i === 0 ? undefined : `the first ${i} ids were recorded`);
-        const { marks, unknownIds } = await this.confirmChunk(session, messageIds.slice(i, i + size));
+        this.take(this.deliveredLimiter, session.userId, 0, 'delivered', done === 0 ? undefined : `the first ${done} ids were recorded`);
+        const part = messageIds.slice(done, done + size);
+        const { marks, unknownIds } = await this.confirmChunk(session, part);
         marked += marks;
+        done += part.length;
         if (!unknownIds) size = Math.min(size * 2, UNSENT_MAX_LOOKUP_IDS); // real ids: larger parts, fewer round trips
       }
       return marked;

@@ -86,23 +86,28 @@ describe('confirmation limits', () => {
     await reader.close();
   });
 
-  it('looks up stored ids the connection was not sent in parts, at one token each; a made-up one puts the frames behind it in debt', async () => {
+  it('looks up stored ids the connection was not sent in parts, every one of them, at one token each; a made-up one puts the frames behind it in debt', async () => {
     const { client: sender } = await TestClient.connectReady(t.wsUrl, await t.token('cg-sender'));
-    const ids = Array.from({ length: 15 }, (_, i) => `cg-${i}`);
+    const others = ['cg-o-1', 'cg-o-2', 'cg-o-3'];
+    for (const id of others) assert.equal((await sender.sendMessage(id, 'cg-other', 'not yours')).status, 'SENT');
+    const ids = Array.from({ length: 12 }, (_, i) => `cg-${i}`);
     for (const id of ids) assert.equal((await sender.sendMessage(id, 'cg-reader', 'hi')).status, 'SENT');
-    // The sender confirming its own messages: stored ids, never sent to it, so looked up in parts of
-    // 2, 4 and 4. None is made up, so the two frames cost 10 + 4 of the burst of 20, not ten times that.
-    sender.send({ type: 'delivered', messageIds: ids.slice(0, 10) });
-    sender.send({ type: 'delivered', messageIds: ids.slice(10, 14) });
+    const { client: reader, replayed } = await TestClient.connectReady(t.wsUrl, await t.token('cg-reader'));
+    assert.equal(replayed.length, 12);
+    // Someone else's stored ids first (never sent on this connection): the frame is looked up in parts
+    // of 2, 4, 8 and 1, none made up, so it costs its 15 ids of the burst of 20 and marks all 12 of its own.
+    reader.send({ type: 'delivered', messageIds: [...others, ...ids] });
+    for (const id of ids) await sender.next((f) => f.status === 'DELIVERED' && f.messageId === id);
+    for (const id of ids) assert.equal((await t.store.deliveryState(id, 'cg-reader'))?.status, 'delivered');
+    assert.equal((await t.store.deliveryState('cg-o-1', 'cg-other'))?.status, 'pending', 'not the reader’s to mark');
     // Then one made-up id (1 up front, 9 more once looked up: in debt), and one more frame behind it.
-    sender.send({ type: 'delivered', messageIds: ['cg-made-up'] });
-    sender.send({ type: 'delivered', messageIds: [ids[14]!] });
-    const refused = await sender.next((f) => f.type === 'error');
+    reader.send({ type: 'delivered', messageIds: ['cg-made-up'] });
+    reader.send({ type: 'delivered', messageIds: [others[0]!] });
+    const refused = await reader.next((f) => f.type === 'error');
     assert.equal(refused.code, 'rate_limited');
-    sender.send({ type: 'sync' });
-    await sender.next((f) => f.type === 'ready');
-    assert.equal(sender.frames.filter((f) => f.type === 'error').length, 1, 'only the last frame, behind the made-up id, was refused');
-    assert.equal((await t.store.deliveryState('cg-0', 'cg-reader'))?.status, 'pending', 'a sender does not mark its own messages delivered');
-    await sender.close();
+    reader.send({ type: 'sync' });
+    await reader.next((f) => f.type === 'ready');
+    assert.equal(reader.frames.filter((f) => f.type === 'error').length, 1, 'only the frame behind the made-up id was refused');
+    await Promise.all([sender.close(), reader.close()]);
   });
 });
