@@ -3,7 +3,9 @@
 //
 //   node --import tsx bench/store-write.ts
 //   env: BENCH_MONGO_URI (TEST_MONGO_URI, else mongodb://127.0.0.1:27017/), STORE_N (20000),
-//        STORE_CONCURRENCY (64), STORE_WARMUP (1000), DB_BATCH_MAX_WAIT_MS (2), DB_BATCH_MAX_OPS (512)
+//        STORE_CONCURRENCY (64), STORE_WARMUP (1000), DB_BATCH_MAX_WAIT_MS (2), DB_BATCH_MAX_OPS (512),
+//        STORE_PROXY_MS (unset): every row goes through bench/lib/latency-proxy.ts, in its own process,
+//        adding this one-way delay in each direction (0.5: MongoDB across a network in one region)
 //
 // Each run uses a fresh database (dropped at the end). The headline baseline writes only the message
 // document; the v2 store also advances the conversation's seq counter for each message (it assigns
@@ -24,6 +26,7 @@ import { directConversationId } from '../src/store/conversation-ids.js';
 import { openStores } from '../src/store/open-stores.js';
 import type { NewMessage, Store } from '../src/store/store.js';
 import { machineInfo, machineLine } from './lib/machine.js';
+import { startLatencyProxyProcess } from './lib/latency-proxy.js';
 import { Histogram } from './lib/stats.js';
 
 const uri = process.env.BENCH_MONGO_URI ?? process.env.TEST_MONGO_URI ?? 'mongodb://127.0.0.1:27017/';
@@ -32,6 +35,7 @@ const C = Number(process.env.STORE_CONCURRENCY ?? 64);
 const WARMUP = Number(process.env.STORE_WARMUP ?? 1000);
 const maxWaitMs = Number(process.env.DB_BATCH_MAX_WAIT_MS ?? 2);
 const maxOps = Number(process.env.DB_BATCH_MAX_OPS ?? 512);
+const proxyMs = process.env.STORE_PROXY_MS === undefined ? undefined : Number(process.env.STORE_PROXY_MS);
 const RECIPIENTS = 1000;
 const BODY = 'x'.repeat(100);
 
@@ -151,13 +155,23 @@ async function batchStats(metrics: ReturnType<typeof createMetrics>): Promise<{ 
 }
 
 async function main(): Promise<void> {
+  const target = new URL(uri);
+  const proxy = proxyMs === undefined ? undefined : await startLatencyProxyProcess(target.host, proxyMs);
+  try {
+    await measure(proxy ? `mongodb://127.0.0.1:${proxy.port}/` : uri, proxy ? ` · through a latency proxy, ${proxyMs} ms each way` : '');
+  } finally {
+    await proxy?.stop();
+  }
+}
+
+async function measure(uri: string, path: string): Promise<void> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
   await client.connect();
   const info = await client.db('admin').command({ buildInfo: 1 });
   const server = info.ferretdbVersion !== undefined ? `FerretDB (reports MongoDB ${info.version})` : `MongoDB ${info.version}`;
   const names = [`bench_store_b_${Date.now()}`, `bench_store_u_${Date.now()}`, `bench_store_v_${Date.now()}`, `bench_store_g_${Date.now()}`];
   console.log(machineLine(machineInfo(fileURLToPath(new URL('..', import.meta.url)))));
-  console.log(`server: ${server} at ${uri.replace(/\/\/[^@/]*@/, '//')} · N=${N} · ${C} concurrent senders · warmup ${WARMUP} · body ${BODY.length} B · ${RECIPIENTS} recipients`);
+  console.log(`server: ${server} at ${uri.replace(/\/\/[^@/]*@/, '//')} · N=${N} · ${C} concurrent senders · warmup ${WARMUP} · body ${BODY.length} B · ${RECIPIENTS} recipients${path}`);
   try {
     const results = [await batched(uri, names[0]!), await unbatched(client, names[1]!), await unbatchedWithCounter(client, names[2]!)];
     // While MongoStore is being rewritten for Store v2 it may not have createGroup yet: the group row is

@@ -17,6 +17,7 @@
 // The spin costs the proxy's own CPU (a separate process with the CLI, so not the server's).
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 export interface LatencyProxyOptions {
   /** host:port of the real server. */
@@ -162,6 +163,19 @@ export function startLatencyProxy(o: LatencyProxyOptions): Promise<LatencyProxy>
       });
     });
   });
+}
+
+/**
+ * The proxy in its own process (the CLI below), for a benchmark that must not pay the proxy's
+ * sub-millisecond spinning in its own event loop: resolves with the proxy's port and a stop().
+ */
+export async function startLatencyProxyProcess(target: string, delayMs: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const { startServer } = await import('./spawn.js');
+  const running = await startServer({
+    command: process.execPath,
+    args: ['--import', 'tsx', fileURLToPath(import.meta.url), '--target', target, '--listen', '127.0.0.1:0', '--delay-ms', String(delayMs)],
+  });
+  return { port: running.port, stop: () => running.stop(5000) };
 }
 
 const entry = process.argv[1] ?? '';
