@@ -2,8 +2,8 @@
 // Mongo store, a well-behaved pair (one sender at 50 msgs/s, one recipient confirming each message at
 // once) is measured alone, then beside a flooder in its own process that confirms 1000 random ids per
 // frame at full speed and reconnects whenever it is closed. The pair's p99 send→SENT and
-// send→DELIVERED must stay within 2x of its own figures without the flooder (alone and flooded four
-// times each, A B B A twice, in one run), and nothing is lost. Default limits throughout, except a
+// send→DELIVERED must stay within 2x of its own figures without the flooder (alone and flooded twice
+// each, A B B A, in one run), and nothing is lost. Default limits throughout, except a
 // 2 s cooldown so that the flooder gets back in, with a refilled burst, several times.
 //
 //   TEST_MONGO_URI=mongodb://127.0.0.1:27017/ node --import tsx --test test/reliability/confirmation-flood.test.ts
@@ -110,9 +110,9 @@ describe('a confirmation flood (Mongo store)', { skip: mongo.skip }, () => {
       const aloneRounds: Samples[] = [];
       const floodedRounds: Samples[] = [];
       let flood: Record<string, number> = {};
-      // A B B A, twice: a drift in the pair's latency (the collections grow, the machine's other load
-      // changes) gives both the same mean, and a stall of the shared machine lands in either.
-      for (const [round, phase] of (['alone', 'flooded', 'flooded', 'alone', 'alone', 'flooded', 'flooded', 'alone'] as const).entries()) {
+      // A B B A: a drift in the pair's latency (the collections grow, the machine's other load
+      // changes) gives both the same mean. (Twice over only doubled the time while this is a todo.)
+      for (const [round, phase] of (['alone', 'flooded', 'flooded', 'alone'] as const).entries()) {
         if (phase === 'alone') {
           aloneRounds.push(await runPair(sender, recipient, `alone${round}`));
           continue;
