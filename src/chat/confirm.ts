@@ -2,6 +2,7 @@
 // (each message's first confirmation by any of the user's devices is its one delivery mark); here the
 // marks become DELIVERED acks to senders of direct messages (on every instance, once), and advanced
 // watermarks become receipts.
+import { KeyedLock } from '../lock.js';
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
@@ -15,7 +16,7 @@ import type { DeliveryRouter } from './router.js';
 import { retryAfterSec } from './send.js';
 import type { Signals } from './signals.js';
 
-/** The first part of a lookup of ids this connection was not sent (see `oneLookupAtATime`). */
+/** The first part of a lookup of ids this connection was not sent (see `unsentLookups`). */
 export const UNSENT_FIRST_LOOKUP_IDS = 2;
 /** The largest part, reached by doubling while every id is found. */
 export const UNSENT_MAX_LOOKUP_IDS = 1000;
@@ -39,7 +40,7 @@ export class ConfirmService {
   async confirm(session: DeliverySession, messageIds: readonly string[]): Promise<number> {
     this.take(this.deliveredLimiter, session.userId, messageIds.length, 'delivered');
     if (messageIds.every((id) => session.wasSent(id))) return (await this.confirmChunk(session, messageIds)).marks;
-    return this.oneLookupAtATime(session.userId, async () => {
+    return this.unsentLookups.run(session.userId, async () => {
       let marked = 0;
       let size = UNSENT_FIRST_LOOKUP_IDS;
       for (let done = 0; done < messageIds.length; ) {
@@ -74,20 +75,7 @@ export class ConfirmService {
    * frames cannot all pass the limiter before the first lookup answers, and each of its lookups is a
    * small one (on FerretDB a large one is a collection scan that stalls everyone's writes behind it).
    */
-  private async oneLookupAtATime(userId: string, lookup: () => Promise<number>): Promise<number> {
-    const before = this.unsentLookups.get(userId);
-    const mine = (before ?? Promise.resolve()).catch(() => {}).then(lookup);
-    const tail = mine.catch(() => {});
-    this.unsentLookups.set(userId, tail);
-    try {
-      return await mine;
-    } finally {
-      if (this.unsentLookups.get(userId) === tail) this.unsentLookups.delete(userId);
-    }
-  }
-
-  /** userId → the end of its newest lookup of unsent ids (each waits for the one before it). */
-  private readonly unsentLookups = new Map<string, Promise<unknown>>();
+  private readonly unsentLookups = new KeyedLock();
 
   /** v1.1: everything of a conversation up to seq. */
   async confirmUpTo(session: DeliverySession, conversationId: string, seq: number): Promise<number> {

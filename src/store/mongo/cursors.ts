@@ -20,17 +20,6 @@ import type { Cursor } from '../store.js';
 import { deviceCursorId, deviceId, DUPLICATE_KEY, toCursor, userCursorId, type Collections, type CursorDoc } from './documents.js';
 import { insertIfAbsent } from './insert.js';
 
-/** Serializes async steps: each runs after the previous one settled. */
-export class Lock {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(step: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(step, step);
-    this.tail = result.catch(() => {});
-    return result;
-  }
-}
-
 export interface CursorKey {
   readonly userId: string;
   readonly deviceId?: string;

@@ -33,7 +33,8 @@ import {
 import { Batcher } from './batcher.js';
 import { writeConfirmBatch, MessageFacts, type ConfirmRequest } from './confirm-batch.js';
 import { DEFAULT_START_RETRY, type StartRetry } from './connect.js';
-import { DeviceSightings, Lock } from './cursors.js';
+import { Lock } from '../../lock.js';
+import { DeviceSightings } from './cursors.js';
 import {
   deviceCursorId,
   MESSAGE_PROJECTION,
