@@ -164,21 +164,21 @@ async function main(): Promise<void> {
   }
 }
 
-async function measure(uri: string, path: string): Promise<void> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+async function measure(storeUri: string, via: string): Promise<void> {
+  const client = new MongoClient(storeUri, { serverSelectionTimeoutMS: 5000 });
   await client.connect();
   const info = await client.db('admin').command({ buildInfo: 1 });
   const server = info.ferretdbVersion !== undefined ? `FerretDB (reports MongoDB ${info.version})` : `MongoDB ${info.version}`;
   const names = [`bench_store_b_${Date.now()}`, `bench_store_u_${Date.now()}`, `bench_store_v_${Date.now()}`, `bench_store_g_${Date.now()}`];
   console.log(machineLine(machineInfo(fileURLToPath(new URL('..', import.meta.url)))));
-  console.log(`server: ${server} at ${uri.replace(/\/\/[^@/]*@/, '//')} · N=${N} · ${C} concurrent senders · warmup ${WARMUP} · body ${BODY.length} B · ${RECIPIENTS} recipients${path}`);
+  console.log(`server: ${server} at ${storeUri.replace(/\/\/[^@/]*@/, '//')} · N=${N} · ${C} concurrent senders · warmup ${WARMUP} · body ${BODY.length} B · ${RECIPIENTS} recipients${via}`);
   try {
-    const results = [await batched(uri, names[0]!), await unbatched(client, names[1]!), await unbatchedWithCounter(client, names[2]!)];
+    const results = [await batched(storeUri, names[0]!), await unbatched(client, names[1]!), await unbatchedWithCounter(client, names[2]!)];
     // While MongoStore is being rewritten for Store v2 it may not have createGroup yet: the group row is
     // then left out with a note instead of losing the other rows. Any other failure fails the run.
     let groupNote: string | undefined;
     try {
-      results.push(await batched(uri, names[3]!, true));
+      results.push(await batched(storeUri, names[3]!, true));
     } catch (error) {
       if (!(error instanceof TypeError && /createGroup is not a function/.test(error.message))) throw error;
       groupNote = 'group row skipped: this MongoStore has no createGroup yet (Store v2 in progress)';
