@@ -7,6 +7,8 @@
 // 2 s cooldown so that the flooder gets back in, with a refilled burst, several times.
 //
 //   TEST_MONGO_URI=mongodb://127.0.0.1:27017/ node --import tsx --test test/reliability/confirmation-flood.test.ts
+// With FLOODER_IDLE=1 the flooder only connects (it then fails the "flooded" check): the printed ratio
+// is the figure's own noise on this machine, the control for a flooded run.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
@@ -18,7 +20,7 @@ import { scaled, withTimeout } from './load-client.js';
 import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './server-process.js';
 
 const mongo = faultMongoUri();
-const MESSAGES_PER_PHASE = scaled(250);
+const MESSAGES_PER_PHASE = scaled(500);
 const INTERVAL_MS = 20;
 const FLOODER = fileURLToPath(new URL('./confirmation-flooder.ts', import.meta.url));
 
@@ -93,7 +95,7 @@ function scraped(text: string, name: string, labels = ''): number {
 const fmt = (f: PhaseFigures) => `SENT p50 ${f.sentP50.toFixed(1)} p99 ${f.sentP99.toFixed(1)} ms, DELIVERED p50 ${f.deliveredP50.toFixed(1)} p99 ${f.deliveredP99.toFixed(1)} ms`;
 
 describe('a confirmation flood (Mongo store)', { skip: mongo.skip }, () => {
-  it('leaves a well-behaved pair within 2x of its own p99 and loses nothing', { timeout: 300_000, todo: 'KNOWN (issue 11, open): flooded/alone p99 ratios 1.2-2.5x in 17 runs on a quiet 2-core machine, a third of them over 2x (CI: 1.97x/1.98x); not failing the run (docs/reliability.md)' }, async (t) => {
+  it('leaves a well-behaved pair within 2x of its own p99 and loses nothing', { timeout: 300_000 }, async (t) => {
     const { dbName, dbUri } = freshDbUri(mongo.uri!, 'rel_flood');
     // A short cooldown: the flooder gets back in (with a refilled burst) several times per phase.
     const server = await RestartableServer.create(dbUri, { RATE_LIMITED_COOLDOWN_SEC: '2' });
@@ -106,12 +108,12 @@ describe('a confirmation flood (Mongo store)', { skip: mongo.skip }, () => {
       const recipient = (await TestClient.connectReady(server.wsUrl, tokens.get('pair-recipient')!)).client;
       clients.push(sender, recipient);
       await runPair(sender, recipient, 'warm'); // driver pools, JIT, PostgreSQL caches
-      // Alone and flooded, twice each, interleaved: a change in the machine's other load hits both.
-      const aloneRounds: Samples[] = [];
+            const aloneRounds: Samples[] = [];
       const floodedRounds: Samples[] = [];
       let flood: Record<string, number> = {};
       // A B B A: a drift in the pair's latency (the collections grow, the machine's other load
-      // changes) gives both the same mean. (Twice over only doubled the time while this is a todo.)
+      // changes) gives both the same mean. 500 messages a phase: a p99 of 1000 samples is the 10th
+      // slowest, not set by one stall of the shared machine (at 250, ratios ran 0.8-3.9x).
       for (const [round, phase] of (['alone', 'flooded', 'flooded', 'alone'] as const).entries()) {
         if (phase === 'alone') {
           aloneRounds.push(await runPair(sender, recipient, `alone${round}`));
@@ -135,7 +137,7 @@ describe('a confirmation flood (Mongo store)', { skip: mongo.skip }, () => {
       const flooded = figures(floodedRounds);
       const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
 
-      const line = `confirmation-flood: alone ${fmt(alone)}; flooded ${fmt(flooded)}; ratio SENT p99 ${(flooded.sentP99 / alone.sentP99).toFixed(2)}x, DELIVERED p99 ${(flooded.deliveredP99 / alone.deliveredP99).toFixed(2)}x; flooder ${JSON.stringify(flood)}; server: flood closes ${scraped(metrics, 'chat_flood_closes_total')}, delivered rate-limited ${scraped(metrics, 'chat_rate_limited_total', 'limit="delivered"')}, marks shed ${scraped(metrics, 'chat_store_shed_total', 'op="confirm",reason="overload"')}, mark batches ${scraped(metrics, 'chat_store_batch_latency_seconds_count', 'op="confirm"')} (${(scraped(metrics, 'chat_store_batch_latency_seconds_sum', 'op="confirm"') * 1000).toFixed(0)} ms), persist batches ${scraped(metrics, 'chat_store_batch_latency_seconds_count', 'op="persist"')} (${(scraped(metrics, 'chat_store_batch_latency_seconds_sum', 'op="persist"') * 1000).toFixed(0)} ms), server CPU ${scraped(metrics, 'process_cpu_seconds_total')} s`;
+      const line = `confirmation-flood: alone ${fmt(alone)}; flooded ${fmt(flooded)}; ratio SENT p99 ${(flooded.sentP99 / alone.sentP99).toFixed(2)}x, DELIVERED p99 ${(flooded.deliveredP99 / alone.deliveredP99).toFixed(2)}x; flooder ${JSON.stringify(flood)}; server: delivered frames in ${scraped(metrics, 'chat_frames_in_total', 'type="delivered"')}, flood closes ${scraped(metrics, 'chat_flood_closes_total')}, delivered rate-limited ${scraped(metrics, 'chat_rate_limited_total', 'limit="delivered"')}, marks shed ${scraped(metrics, 'chat_store_shed_total', 'op="confirm",reason="overload"')}, mark batches ${scraped(metrics, 'chat_store_batch_latency_seconds_count', 'op="confirm"')} (${(scraped(metrics, 'chat_store_batch_latency_seconds_sum', 'op="confirm"') * 1000).toFixed(0)} ms), persist batches ${scraped(metrics, 'chat_store_batch_latency_seconds_count', 'op="persist"')} (${(scraped(metrics, 'chat_store_batch_latency_seconds_sum', 'op="persist"') * 1000).toFixed(0)} ms), server CPU ${scraped(metrics, 'process_cpu_seconds_total')} s`;
       console.log(line);
       t.diagnostic(line);
       // It came back after every cooldown and flooded again (a burst of ids each time).
