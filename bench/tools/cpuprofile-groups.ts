@@ -9,27 +9,8 @@
 // --messages N (messages completed while profiling) adds µs per message per group. Within each
 // group the top leaf functions are listed, so a reader can check the rule that put them there.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { shortUrl } from './cpuprofile-top.js';
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
+import { readFileSync } from 'node:fs';
+import { profileFile, shortUrl, type CallFrame, type CpuProfile, type ProfileNode } from './cpuprofile-top.js';
 
 /** Set apart before grouping: whole stacks that are not per-message work. */
 function setApart(stack: CallFrame[]): string | undefined {
@@ -144,12 +125,6 @@ export function groupProfile(file: string): { busyUs: number; apart: GroupRow[];
   return { busyUs, apart: sorted(apartRows), groups: sorted(rows), wallMs: (p.endTime - p.startTime) / 1000, entries: ENTRIES.map(([n], i) => [n, entryUs[i]!]) };
 }
 
-function newest(dir: string): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  if (!files[0]) throw new Error(`no .cpuprofile in ${dir}`);
-  return files[0];
-}
-
 const entry = process.argv[1] ?? '';
 if (entry.endsWith('cpuprofile-groups.ts') || entry.endsWith('cpuprofile-groups.js')) {
   const args = process.argv.slice(2);
@@ -164,7 +139,7 @@ if (entry.endsWith('cpuprofile-groups.ts') || entry.endsWith('cpuprofile-groups.
     console.error('usage: cpuprofile-groups.ts <file.cpuprofile | directory> [--messages N] [--top 4]');
     process.exit(2);
   }
-  const file = statSync(target).isDirectory() ? newest(target) : target;
+  const file = profileFile(target);
   const r = groupProfile(file);
   const apartUs = r.apart.reduce((s, x) => s + x.us, 0);
   console.log(`${file}\nwall ${(r.wallMs / 1000).toFixed(1)} s; per-message work ${(r.busyUs / 1e6).toFixed(2)} s busy; set apart ${(apartUs / 1e6).toFixed(2)} s (${r.apart.map((a) => `${a.group} ${(a.us / 1e6).toFixed(2)} s`).join(', ')})\n`);

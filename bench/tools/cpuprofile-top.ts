@@ -10,20 +10,20 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
   columnNumber: number;
 }
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
@@ -144,7 +144,13 @@ export function renderSummary(s: ProfileSummary, top: number, match?: string): s
   ].join('\n');
 }
 
-function newestProfile(dir: string): string {
+/** A profile named on the command line: the file, or the newest one in a directory. */
+export function profileFile(target: string): string {
+  return statSync(target).isDirectory() ? newestProfile(target) : target;
+}
+
+/** The newest .cpuprofile in a directory. */
+export function newestProfile(dir: string): string {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => join(dir, f))
@@ -167,6 +173,5 @@ if (entry.endsWith('cpuprofile-top.ts') || entry.endsWith('cpuprofile-top.js')) 
     console.error('usage: cpuprofile-top.ts <file.cpuprofile | directory> [--top 30] [--match text]');
     process.exit(2);
   }
-  const file = statSync(target).isDirectory() ? newestProfile(target) : target;
-  console.log(renderSummary(summarize(file), top, match));
+  console.log(renderSummary(summarize(profileFile(target)), top, match));
 }
