@@ -153,10 +153,16 @@ function profileArgs(dir: string | undefined, name: string): string[] {
 /** BENCH_SERVER_LOG=1 copies every server output line to stderr (for a server that dies mid-run). */
 const echoLines = process.env.BENCH_SERVER_LOG === '1' ? (line: string) => process.stderr.write(`  [server] ${line}\n`) : undefined;
 
+/**
+ * BENCH_OURS_NODE_ARGS='--trace-gc --max-semi-space-size=16': Node and V8 flags for ours, space-separated
+ * (V8's are refused in NODE_OPTIONS). With BENCH_SERVER_LOG=1 to see what they print.
+ */
+const ourNodeArgs = (process.env.BENCH_OURS_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
 export function startOurServer(build: ServerBuild, o: OurServerOptions = {}): Promise<RunningServer> {
   return startServer({
     command: process.execPath,
-    args: [...profileArgs(o.cpuProfDir, build.label.replace(/[^A-Za-z0-9_.-]/g, '_')), ...build.nodeArgs, build.entry],
+    args: [...profileArgs(o.cpuProfDir, build.label.replace(/[^A-Za-z0-9_.-]/g, '_')), ...ourNodeArgs, ...build.nodeArgs, build.entry],
     cwd: repoDir,
     env: { ...ourServerEnv(o.dbUri), ...o.env },
     onLine: o.onLine ?? echoLines,
