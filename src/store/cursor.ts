@@ -18,6 +18,7 @@ export function covers(cursor: Cursor, seq: number): boolean {
  * pass them.)
  */
 export function advance(cursor: Cursor, seqs: readonly number[]): { cursor: Cursor; added: number[] } {
+  if (seqs.length === 1 && cursor.above.length === 0) return advanceOne(cursor, seqs[0]!);
   const added: number[] = [];
   const above = new Set(cursor.above);
   for (const seq of seqs) {
@@ -28,6 +29,17 @@ export function advance(cursor: Cursor, seqs: readonly number[]): { cursor: Curs
   if (added.length === 0) return { cursor, added };
   added.sort((x, y) => x - y);
   return { cursor: normalize(cursor.upTo, above), added };
+}
+
+/**
+ * The common case, one seq on a cursor with no gap: every message stored and every confirmation of a
+ * client reading in order. No Set, no sort: this runs for each message four times (the sender's user
+ * and device at persist, the recipient's at confirm), and its garbage was 6 % of the server's.
+ */
+function advanceOne(cursor: Cursor, seq: number): { cursor: Cursor; added: number[] } {
+  if (!Number.isSafeInteger(seq) || seq <= cursor.upTo) return { cursor, added: [] };
+  const next = seq === cursor.upTo + 1 ? { upTo: seq, above: EMPTY_CURSOR.above } : { upTo: cursor.upTo, above: [seq] };
+  return { cursor: next, added: [seq] };
 }
 
 /** Everything up to `seq`: returns the new cursor and how many seqs it newly covers (not listed: it may be many). */
