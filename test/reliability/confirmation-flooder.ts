@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 
 const [url, token] = process.argv.slice(2) as [string, string];
-const stats = { connects: 0, refusedUpgrades: 0, frames: 0, rateLimited: 0, unavailable: 0, closes: {} as Record<number, number> };
+const stats = { connects: 0, refusedUpgrades: 0, frames: 0, rateLimited: 0, unavailable: 0, closes: {} as Record<number, number>, connectedAt: [] as number[] };
 const IDS_PER_FRAME = 1000;
 const makeFrame = () => {
   const bytes = randomBytes(12 * IDS_PER_FRAME);
@@ -39,6 +39,7 @@ function connect(): void {
   ws.on('error', retry);
   ws.on('open', () => {
     stats.connects++;
+    stats.connectedAt.push(Date.now());
     if (stats.connects === 1) console.log('flooding');
     // Full speed: keep the socket's buffer topped up, checked on every turn of the event loop.
     const pump = () => {
