@@ -14,7 +14,7 @@ import { findByIds } from './find-by-ids.js';
 import { LRUCache } from 'lru-cache';
 import { advance, advanceTo, covers, highestCovered } from '../cursor.js';
 import type { ConfirmResult, Cursor, DeliveryMark } from '../store.js';
-import type { Lock } from '../../lock.js';
+import type { KeyedLock } from '../../lock.js';
 import { CursorSet, type CursorKey, type DeviceSightings } from './cursors.js';
 import { DUPLICATE_KEY, membershipId, receiptId, type Collections, type ReceiptDoc } from './documents.js';
 import type { HeadCache } from './heads.js';
@@ -69,7 +69,8 @@ export class MessageFacts {
 export interface ConfirmBatchContext {
   readonly collections: Collections;
   readonly heads: HeadCache;
-  readonly cursorLock: Lock;
+  /** Held per user for every cursor step of a batch (cursors.ts). */
+  readonly cursorLocks: KeyedLock;
   readonly devices: DeviceSightings;
   readonly facts: MessageFacts;
   nextToken(): string;
@@ -137,7 +138,7 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
     const unknownIds = request.kind === 'ids' ? [...new Set(request.messageIds)].filter((id) => !facts.has(id)).length : 0;
     return { marks: [] as DeliveryMark[], advanced: [] as { conversationId: string; deliveredSeq: number }[], ...(unknownIds > 0 ? { unknownIds } : {}) };
   });
-  await context.cursorLock.run(async () => {
+  await context.cursorLocks.runAll(batch.map((request) => request.userId), async () => {
     await context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId })));
     if (steps.length === 0) return;
     const userKey = (step: Step): CursorKey => ({ userId: step.userId, conversationId: step.conversationId });

@@ -3,7 +3,10 @@
 // FerretDB v1 has no atomic conditional update to do it in the database. So:
 //
 // - Within a process every cursor step (a persist batch advancing its senders' cursors, a confirmation
-//   batch) holds one lock: no update is lost between this process's own batches.
+//   batch) holds the lock of each user whose cursors it touches (all of a user's cursors, and a new
+//   device's copy of them, are that user's): no update is lost between this process's own batches,
+//   and one user's confirmations do not wait for another user's sends (one lock for all made a
+//   recipient's confirmation batch and a sender's persist batch take turns).
 // - Across processes, a device's cursor is written by the process the device is connected to (and the
 //   persist of its own messages, which comes through the same connection). A user's cursor can be
 //   written by two processes at once (two devices on two instances); a lost update there is harmless:

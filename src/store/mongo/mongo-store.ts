@@ -33,7 +33,7 @@ import {
 import { Batcher } from './batcher.js';
 import { writeConfirmBatch, MessageFacts, type ConfirmRequest } from './confirm-batch.js';
 import { DEFAULT_START_RETRY, type StartRetry } from './connect.js';
-import { Lock } from '../../lock.js';
+import { KeyedLock } from '../../lock.js';
 import { DeviceSightings } from './cursors.js';
 import {
   deviceCursorId,
@@ -81,7 +81,8 @@ export class MongoStore implements Store {
   private readonly heads: HeadCache;
   private readonly facts: MessageFacts;
   private readonly devices: DeviceSightings;
-  private readonly cursorLock = new Lock();
+  /** Cursor steps per user (cursors.ts): one user's steps run one at a time, other users' beside them. */
+  private readonly cursorLocks = new KeyedLock();
   private readonly persistBatcher: Batcher<NewMessage, PersistResult>;
   private readonly confirmBatcher: Batcher<ConfirmRequest, ConfirmResult>;
   private readonly connection: StoreConnection;
@@ -102,7 +103,7 @@ export class MongoStore implements Store {
     this.push = new MongoPushStore(() => this.connection.db, options.opTimeoutMs);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
-    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLock: this.cursorLock, devices: this.devices, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });
+    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLocks: this.cursorLocks, devices: this.devices, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });
     // Fair per user: a sender's or a confirmer's backlog only delays that user.
     this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,
@@ -236,7 +237,7 @@ export class MongoStore implements Store {
   /** A device's first act may be this: its first sight copies its user's cursors (cursors.ts). */
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     const collections = this.ready();
-    if (!this.devices.known(userId, deviceId)) await this.cursorLock.run(() => this.devices.ensure(collections, [{ userId, deviceId }]));
+    if (!this.devices.known(userId, deviceId)) await this.cursorLocks.run(userId, () => this.devices.ensure(collections, [{ userId, deviceId }]));
     return this.reads().replayTargets(userId, deviceId);
   }
 

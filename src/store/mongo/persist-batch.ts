@@ -17,7 +17,7 @@ import type { WriteError } from 'mongodb';
 import { directConversationId, isDirectConversationId } from '../conversation-ids.js';
 import { advance } from '../cursor.js';
 import { StoreUnavailableError, type NewMessage, type PersistResult, type StoredMessage } from '../store.js';
-import type { Lock } from '../../lock.js';
+import type { KeyedLock } from '../../lock.js';
 import { CursorSet, type CursorKey, type DeviceSightings } from './cursors.js';
 import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, toStoredMessage, type Collections, type MessageDoc } from './documents.js';
 import { sameContent } from '../same-content.js';
@@ -31,7 +31,8 @@ const MAX_ROUNDS = 16;
 export interface PersistBatchContext {
   readonly collections: Collections;
   readonly heads: HeadCache;
-  readonly cursorLock: Lock;
+  /** Held per user for every cursor step of a batch (cursors.ts). */
+  readonly cursorLocks: KeyedLock;
   readonly devices: DeviceSightings;
   /** A token unique to this write, stored in `insertedBy`. */
   nextToken(): string;
@@ -241,7 +242,7 @@ async function advanceSenders(context: PersistBatchContext, leads: Lead[]): Prom
       senders.push({ userId: m.from, deviceId: m.fromDevice });
     }
   }
-  await context.cursorLock.run(async () => {
+  await context.cursorLocks.runAll(leads.map((lead) => lead.stored!.from), async () => {
     await context.devices.ensure(collections, senders);
     const cursors = await CursorSet.read(collections, [...seqs.values()].map((entry) => entry.key));
     for (const { key, seqs: added } of seqs.values()) {
