@@ -114,7 +114,10 @@ export class RestartableServer {
   }
 
   async start(): Promise<void> {
-    const server = spawnServer({ ...this.env, PORT: String(this.port) });
+    // FAULT_SERVER_PRELOAD: modules (comma-separated paths) imported into the server before main.ts, for
+    // a diagnosis of a reliability run from inside the server (a CPU profile, the store's commands).
+    const preload = process.env.FAULT_SERVER_PRELOAD?.split(',').filter(Boolean);
+    const server = spawnServer({ ...this.env, PORT: String(this.port) }, { preload });
     this.current = server;
     this.starts++;
     server.exited.then(({ stdout, stderr, code, signal }) => this.logs.push(`--- run ${this.starts} (exit ${code ?? signal})\n${stderr}\n${stdout.split('\n').slice(-30).join('\n')}`));
