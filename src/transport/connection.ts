@@ -72,10 +72,18 @@ export class SocketConnection implements ChatConnection {
   /** The token's principal (its iat decides whether a revocation closes this connection). */
   readonly principal: Principal;
   open = true;
-  /** Encoded frames waiting for this turn's flush, and their types (parallel arrays: no object per frame). */
-  private outbox: string[] = [];
-  private outboxTypes: ServerEventType[] = [];
+  /**
+   * Encoded frames waiting for this turn's flush, and their types: parallel arrays (no object per
+   * frame), the first `outboxCount` entries, kept between flushes (no new arrays each turn).
+   */
+  private readonly outbox: (string | undefined)[] = [];
+  private readonly outboxTypes: (ServerEventType | undefined)[] = [];
+  private outboxCount = 0;
   private outboxBytes = 0;
+  /** The frames the running flush writes (set just before its cork). */
+  private writing = 0;
+  /** Set when the running flush stopped at our backpressure limit. */
+  private overLimit = false;
   private drainWaiters: ((ok: boolean) => void)[] = [];
   expiryTimer: NodeJS.Timeout | undefined;
   /** rate_limited answers in the current window (flood-guard.ts). */
@@ -95,8 +103,9 @@ export class SocketConnection implements ChatConnection {
   send(event: ServerEvent): void {
     if (!this.open) return;
     const frame = encodeServerEvent(event);
-    this.outbox.push(frame);
-    this.outboxTypes.push(event.type);
+    this.outbox[this.outboxCount] = frame;
+    this.outboxTypes[this.outboxCount] = event.type;
+    this.outboxCount++;
     this.outboxBytes += frame.length;
     pendingFlush.add(this);
     if (!flushScheduled) {
@@ -108,28 +117,32 @@ export class SocketConnection implements ChatConnection {
 
   /** Writes the outbox now, corked. */
   flush(): void {
-    if (!this.open || this.outbox.length === 0) return;
-    const frames = this.outbox;
-    const types = this.outboxTypes;
-    this.outbox = [];
-    this.outboxTypes = [];
+    if (!this.open || this.outboxCount === 0) return;
+    this.writing = this.outboxCount;
+    this.overLimit = false;
+    this.ws.cork(this.writeOutbox);
+    // Emptied after the writes: nothing in them sends (a slow consumer is closed only below).
+    this.outbox.fill(undefined, 0, this.writing);
+    this.outboxTypes.fill(undefined, 0, this.writing);
+    this.outboxCount = 0;
     this.outboxBytes = 0;
-    let over = false;
-    this.ws.cork(() => {
-      for (let i = 0; i < frames.length; i++) {
-        // Our limit is checked before each write, and uWS's own limit sits higher (uwsBackpressureLimit):
-        // uWS never drops a frame, so the 1013 close frame always fits behind the buffered data and
-        // reaches the client once it reads again. What is not written is pending in the store.
-        if (this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) {
-          over = true;
-          break;
-        }
-        this.ws.send(frames[i]!, false, false);
-        this.hooks.onFrameOut(types[i]!);
-      }
-    });
-    if (over || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
+    if (this.overLimit || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
   }
+
+  /** The cork callback of `flush`, made once per connection rather than once per flush. */
+  private readonly writeOutbox = (): void => {
+    for (let i = 0; i < this.writing; i++) {
+      // Our limit is checked before each write, and uWS's own limit sits higher (uwsBackpressureLimit):
+      // uWS never drops a frame, so the 1013 close frame always fits behind the buffered data and
+      // reaches the client once it reads again. What is not written is pending in the store.
+      if (this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) {
+        this.overLimit = true;
+        return;
+      }
+      this.ws.send(this.outbox[i]!, false, false);
+      this.hooks.onFrameOut(this.outboxTypes[i]!);
+    }
+  };
 
   pressure(): number {
     return this.open ? this.outboxBytes + this.ws.getBufferedAmount() : 0;
@@ -162,8 +175,9 @@ export class SocketConnection implements ChatConnection {
   markClosed(): void {
     if (!this.open) return;
     this.open = false;
-    this.outbox = [];
-    this.outboxTypes = [];
+    this.outbox.length = 0;
+    this.outboxTypes.length = 0;
+    this.outboxCount = 0;
     this.outboxBytes = 0;
     pendingFlush.delete(this);
     clearTimeout(this.expiryTimer);
