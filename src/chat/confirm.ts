@@ -7,7 +7,7 @@ import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
 import { isDirectConversationId } from '../store/conversation-ids.js';
-import type { ConfirmResult, Store } from '../store/store.js';
+import type { ConfirmResult, Conversation, Store } from '../store/store.js';
 import type { DeliverySession } from './delivery-session.js';
 import { isEventId } from './event-ids.js';
 import type { ConversationDirectory } from './directory.js';
@@ -58,13 +58,20 @@ export class ConfirmService {
 
   /** Confirms these ids: the marks made, and how many ids matched no stored message. */
   private async confirmChunk(session: DeliverySession, messageIds: readonly string[]): Promise<{ marks: number; unknownIds: number }> {
-    const result = await this.guard(() => this.store.confirmIds(session.userId, session.deviceId, messageIds));
+    // Not through guard(): this is the hot path, and each async layer is a promise and a closure per frame.
+    let result: ConfirmResult;
+    try {
+      result = await this.store.confirmIds(session.userId, session.deviceId, messageIds);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
     // An id that matched no stored message cost a lookup for nothing: a client confirms what it was
     // sent, so only a flood of made-up ids pays this (DELIVERED_UNKNOWN_ID_COST in all per such id).
     if (result.unknownIds) this.deliveredLimiter.charge(session.userId, result.unknownIds * (this.unknownIdCost - 1));
     // Only once recorded: a refused confirmation leaves its messages to be replayed and confirmed again.
     session.confirmed(messageIds);
-    return { marks: await this.settle(session, result), unknownIds: result.unknownIds ?? 0 };
+    const settled = this.settle(session, result);
+    return { marks: typeof settled === 'number' ? settled : await settled, unknownIds: result.unknownIds ?? 0 };
   }
 
   /**
@@ -129,8 +136,12 @@ export class ConfirmService {
       .catch(() => {}); // logged by guard; the events stay pending
   }
 
-  /** DELIVERED acks and receipts for what the store recorded (the confirming connection gets no receipt of its own act). */
-  private async settle(session: DeliverySession, result: ConfirmResult): Promise<number> {
+  /**
+   * DELIVERED acks and receipts for what the store recorded (the confirming connection gets no receipt
+   * of its own act): the marks made, or a promise of them only when a receipt's conversation must be
+   * read from the store first (the directory has it nearly always: no promise per confirmation).
+   */
+  private settle(session: DeliverySession, result: ConfirmResult): number | Promise<number> {
     const now = Date.now();
     for (const mark of result.marks) {
       // An edit or delete event is confirmed like a message, but its author is told nothing (v1's DELIVERED is for messages).
@@ -138,11 +149,19 @@ export class ConfirmService {
       this.metrics.deliveryLatency.observe(Math.max(0, now - mark.ts) / 1000);
     }
     if (result.marks.length > 0) this.metrics.deliveriesMarked.inc(result.marks.length);
+    let reads: Promise<void>[] | undefined;
     for (const { conversationId, deliveredSeq } of result.advanced) {
-      const conversation = await this.directory.get(conversationId).catch(() => undefined);
-      if (conversation) this.signals.receipt(conversation, session.userId, { deliveredSeq }, session.connection);
+      const cached = this.directory.cached(conversationId);
+      if (cached) {
+        this.signals.receipt(cached, session.userId, { deliveredSeq }, session.connection);
+        continue;
+      }
+      const receipt = (conversation: Conversation | undefined) => {
+        if (conversation) this.signals.receipt(conversation, session.userId, { deliveredSeq }, session.connection);
+      };
+      (reads ??= []).push(this.directory.get(conversationId).then(receipt, () => {}));
     }
-    return result.marks.length;
+    return reads ? Promise.all(reads).then(() => result.marks.length) : result.marks.length;
   }
 
   /** `recorded`: what of the frame was recorded before it was refused (default: nothing). */
@@ -164,10 +183,15 @@ export class ConfirmService {
     try {
       return await op();
     } catch (error) {
-      this.metrics.storeErrors.inc({ op: 'confirm' });
-      this.log.warn({ err: errorSummary(error) }, 'confirmation failed; the messages stay pending');
-      throw new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error, retryAfterSec: retryAfterSec(error) });
+      throw this.unavailable(error);
     }
+  }
+
+  /** A store failure of a confirmation: counted, logged, and the error its client gets. */
+  private unavailable(error: unknown): ChatError {
+    this.metrics.storeErrors.inc({ op: 'confirm' });
+    this.log.warn({ err: errorSummary(error) }, 'confirmation failed; the messages stay pending');
+    return new ChatError('unavailable', 'Store unavailable; the confirmation was not recorded, the messages stay pending', { cause: error, retryAfterSec: retryAfterSec(error) });
   }
 }
 

@@ -17,6 +17,11 @@ export class ConversationDirectory {
     this.cache = new LRUCache({ max, ttl: DIRECTORY_TTL_MS });
   }
 
+  /** The cached conversation, if any (no store read: for hot paths that can wait for a miss). */
+  cached(conversationId: string): Conversation | undefined {
+    return this.cache.get(conversationId);
+  }
+
   async get(conversationId: string): Promise<Conversation | undefined> {
     const cached = this.cache.get(conversationId);
     if (cached) return cached;
