@@ -144,18 +144,18 @@ export function renderSummary(s: ProfileSummary, top: number, match?: string): s
   ].join('\n');
 }
 
-/** A profile named on the command line: the file, or the newest one in a directory. */
-export function profileFile(target: string): string {
-  return statSync(target).isDirectory() ? newestProfile(target) : target;
+/** A profile named on the command line: the file, or the newest one (by `extension`) in a directory. */
+export function profileFile(target: string, extension = '.cpuprofile'): string {
+  return statSync(target).isDirectory() ? newestProfile(target, extension) : target;
 }
 
-/** The newest .cpuprofile in a directory. */
-export function newestProfile(dir: string): string {
+/** The newest file ending in `extension` (a .cpuprofile unless said) in a directory. */
+export function newestProfile(dir: string, extension = '.cpuprofile'): string {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
+    .filter((f) => f.endsWith(extension))
     .map((f) => join(dir, f))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
+  if (files.length === 0) throw new Error(`no ${extension} in ${dir}`);
   return files[0]!;
 }
 
