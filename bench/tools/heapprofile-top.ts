@@ -16,7 +16,7 @@ interface HeapNode {
 const args = process.argv.slice(2);
 const topAt = args.indexOf('--top');
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 30;
-const file = profileFile(args.find((a, i) => !a.startsWith('--') && i !== topAt + 1) ?? '.', '.heapprofile');
+const file = profileFile(args.find((a, i) => !a.startsWith('--') && (topAt < 0 || i !== topAt + 1)) ?? '.', '.heapprofile');
 const { head } = JSON.parse(readFileSync(file, 'utf8')) as { head: HeapNode };
 
 const bySite = new Map<string, number>();
