@@ -98,7 +98,7 @@ async function batched(baseUri: string, dbName: string, group = false): Promise<
     const { conversation } = await store.createGroup({ conversationId: `g:bench-${run}`, title: 'bench', ownerId: 's0', members, createdAt: Date.now() });
     make = (r, i) => groupMessage(r, i, conversation.conversationId);
   }
-  await drive(0, WARMUP, (i) => store.persist(make(`w${run}`, i)));
+  await drive(0, WARMUP, async (i) => store.persist(make(`w${run}`, i)));
   const before = await batchStats(metrics);
   const latency = new Histogram();
   const seconds = await drive(0, N, async (i) => {

@@ -3,6 +3,7 @@
 // marks become DELIVERED acks to senders of direct messages (on every instance, once), and advanced
 // watermarks become receipts.
 import { KeyedLock } from '../lock.js';
+import { isPromise, type MaybePromise } from '../maybe-promise.js';
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
@@ -36,10 +37,18 @@ export class ConfirmService {
     private readonly unknownIdCost = 1,
   ) {}
 
-  /** v1: by id. Only the user's own deliveries can be marked: other ids are ignored. */
-  async confirm(session: DeliverySession, messageIds: readonly string[]): Promise<number> {
+  /**
+   * v1: by id. Only the user's own deliveries can be marked: other ids are ignored. The marks made: at
+   * once when the store answers at once and every id was sent on this connection (the hot path), else
+   * a promise. Throws (or rejects with) ChatError: rate_limited, unavailable.
+   */
+  confirm(session: DeliverySession, messageIds: readonly string[]): number | Promise<number> {
     this.take(this.deliveredLimiter, session.userId, messageIds.length, 'delivered');
-    if (messageIds.every((id) => session.wasSent(id))) return (await this.confirmChunk(session, messageIds)).marks;
+    if (messageIds.every((id) => session.wasSent(id))) {
+      const result = this.confirmIds(session, messageIds);
+      if (!isPromise(result)) return this.recorded(session, messageIds, result);
+      return result.then((answer) => this.recorded(session, messageIds, answer));
+    }
     return this.unsentLookups.run(session.userId, async () => {
       let marked = 0;
       let size = UNSENT_FIRST_LOOKUP_IDS;
@@ -47,31 +56,38 @@ export class ConfirmService {
         // In debt from made-up ids: stop, and say how much of the frame was recorded.
         this.take(this.deliveredLimiter, session.userId, 0, 'delivered', done === 0 ? undefined : `the first ${done} ids were recorded`);
         const part = messageIds.slice(done, done + size);
-        const { marks, unknownIds } = await this.confirmChunk(session, part);
-        marked += marks;
+        const result = await this.confirmIds(session, part);
+        marked += await this.recorded(session, part, result);
         done += part.length;
-        if (!unknownIds) size = Math.min(size * 2, UNSENT_MAX_LOOKUP_IDS); // real ids: larger parts, fewer round trips
+        if (!result.unknownIds) size = Math.min(size * 2, UNSENT_MAX_LOOKUP_IDS); // real ids: larger parts, fewer round trips
       }
       return marked;
     });
   }
 
-  /** Confirms these ids: the marks made, and how many ids matched no stored message. */
-  private async confirmChunk(session: DeliverySession, messageIds: readonly string[]): Promise<{ marks: number; unknownIds: number }> {
+  /** The store's confirmation of these ids; a store failure is the client's `unavailable`. */
+  private confirmIds(session: DeliverySession, messageIds: readonly string[]): MaybePromise<ConfirmResult> {
     // Not through guard(): this is the hot path, and each async layer is a promise and a closure per frame.
-    let result: ConfirmResult;
+    let result: MaybePromise<ConfirmResult>;
     try {
-      result = await this.store.confirmIds(session.userId, session.deviceId, messageIds);
+      result = this.store.confirmIds(session.userId, session.deviceId, messageIds);
     } catch (error) {
       throw this.unavailable(error);
     }
+    if (!isPromise(result)) return result;
+    return result.catch((error: unknown) => {
+      throw this.unavailable(error);
+    });
+  }
+
+  /** What the store recorded for these ids: charged, remembered by the session, and settled (the marks made). */
+  private recorded(session: DeliverySession, messageIds: readonly string[], result: ConfirmResult): number | Promise<number> {
     // An id that matched no stored message cost a lookup for nothing: a client confirms what it was
     // sent, so only a flood of made-up ids pays this (DELIVERED_UNKNOWN_ID_COST in all per such id).
     if (result.unknownIds) this.deliveredLimiter.charge(session.userId, result.unknownIds * (this.unknownIdCost - 1));
     // Only once recorded: a refused confirmation leaves its messages to be replayed and confirmed again.
     session.confirmed(messageIds);
-    const settled = this.settle(session, result);
-    return { marks: typeof settled === 'number' ? settled : await settled, unknownIds: result.unknownIds ?? 0 };
+    return this.settle(session, result);
   }
 
   /**
@@ -179,7 +195,7 @@ export class ConfirmService {
     return conversation;
   }
 
-  private async guard<T>(op: () => Promise<T>): Promise<T> {
+  private async guard<T>(op: () => MaybePromise<T>): Promise<T> {
     try {
       return await op();
     } catch (error) {

@@ -19,6 +19,7 @@ import { RateLimiter } from './rate-limit.js';
 import { ReplayService } from './replay.js';
 import { DeliveryRouter } from './router.js';
 import { SendService, type SendOutcome } from './send.js';
+import { isPromise } from '../maybe-promise.js';
 
 export interface ChatLimits extends ConversationLimits {
   readonly replayPageSize: number;
@@ -121,13 +122,16 @@ export class Chat {
         // client sends again elsewhere; an error frame now would be an error it need not see.
         if (!this.sender.isAccepting) return;
         const started = performance.now();
-        this.sender.send(connection.userId, command, connection.deviceId).then(
-          ({ message, duplicate }) => {
-            connection.send({ type: 'ack_sent', message, duplicate });
-            this.deps.metrics.sentAckLatency.observe((performance.now() - started) / 1000);
-          },
-          (error) => this.answerError(connection, error),
-        );
+        let outcome;
+        try {
+          outcome = this.sender.send(connection.userId, command, connection.deviceId);
+        } catch (error) {
+          this.answerError(connection, error);
+          return;
+        }
+        // A store that answered at once (memory) is acked in this turn, without a promise per frame.
+        if (!isPromise(outcome)) this.ackSent(connection, outcome, started);
+        else outcome.then((done) => this.ackSent(connection, done, started), (error) => this.answerError(connection, error));
         return;
       }
       case 'edit':
@@ -140,9 +144,17 @@ export class Chat {
         );
         return;
       }
-      case 'delivered':
-        this.confirmer.confirm(session, command.messageIds).catch((error) => this.answerError(connection, error));
+      case 'delivered': {
+        let marked;
+        try {
+          marked = this.confirmer.confirm(session, command.messageIds);
+        } catch (error) {
+          this.answerError(connection, error);
+          return;
+        }
+        if (isPromise(marked)) marked.catch((error) => this.answerError(connection, error));
         return;
+      }
       case 'delivered_upto':
         this.confirmer.confirmUpTo(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
         return;
@@ -156,6 +168,11 @@ export class Chat {
         this.replay(session, this.router.prepare(connection.userId));
         return;
     }
+  }
+
+  private ackSent(connection: ChatConnection, { message, duplicate }: SendOutcome, started: number): void {
+    connection.send({ type: 'ack_sent', message, duplicate });
+    this.deps.metrics.sentAckLatency.observe((performance.now() - started) / 1000);
   }
 
   private async typing(session: DeliverySession, conversationId: string): Promise<void> {
@@ -175,7 +192,7 @@ export class Chat {
   }
 
   /** The send path for the HTTP door (the WebSocket door goes through `handle`). */
-  send(userId: string, input: SendInput): Promise<SendOutcome> {
+  async send(userId: string, input: SendInput): Promise<SendOutcome> {
     return this.sender.send(userId, input);
   }
 

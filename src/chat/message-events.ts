@@ -15,6 +15,7 @@ import { deleteEventId, editEventId, isEventId } from './event-ids.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
 import { retryAfterSec } from './send.js';
+import type { MaybePromise } from '../maybe-promise.js';
 
 export interface EventOutcome {
   /** The stored event (its messageId is the eventId). */
@@ -102,7 +103,7 @@ export class MessageEventService {
     return { event: result.message, message, duplicate: result.kind === 'duplicate' };
   }
 
-  private async guard<T>(op: () => Promise<T>, messageId: string): Promise<T> {
+  private async guard<T>(op: () => MaybePromise<T>, messageId: string): Promise<T> {
     try {
       return await op();
     } catch (error) {

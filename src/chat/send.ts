@@ -5,7 +5,8 @@ import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
 import type { SendInput } from './commands.js';
-import { StoreUnavailableError, type Store, type StoredMessage } from '../store/store.js';
+import { StoreUnavailableError, type PersistResult, type Store, type StoredMessage } from '../store/store.js';
+import { isPromise, type MaybePromise } from '../maybe-promise.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
 
@@ -39,9 +40,12 @@ export class SendService {
     };
   }
 
-  /** Resolves once the message is durably stored; throws ChatError (rate_limited, conflict, unavailable). */
-  /** `fromDevice`: the sending device, which is not delivered its own message (undefined over HTTP). */
-  async send(from: string, input: SendInput, fromDevice?: string): Promise<SendOutcome> {
+  /**
+   * The outcome once the message is durably stored: at once when the store answers at once (memory),
+   * else a promise. Throws (or rejects with) ChatError: rate_limited, not_found, conflict, unavailable.
+   * `fromDevice`: the sending device, which is not delivered its own message (undefined over HTTP).
+   */
+  send(from: string, input: SendInput, fromDevice?: string): MaybePromise<SendOutcome> {
     if (!this.accepting) {
       throw new ChatError('unavailable', 'Server is shutting down; nothing was stored, retry with the same messageId', {
         messageId: input.messageId,
@@ -49,11 +53,23 @@ export class SendService {
       });
     }
     this.inFlight++;
+    let outcome: MaybePromise<SendOutcome>;
     try {
-      return await this.accept(from, input, fromDevice);
-    } finally {
-      if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      outcome = this.accept(from, input, fromDevice);
+    } catch (error) {
+      this.settled();
+      throw error;
     }
+    if (!isPromise(outcome)) {
+      this.settled();
+      return outcome;
+    }
+    return outcome.finally(() => this.settled());
+  }
+
+  /** One send fewer between accept and ack: drain waiters are told when none is left. */
+  private settled(): void {
+    if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   get isAccepting(): boolean {
@@ -70,7 +86,7 @@ export class SendService {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async accept(from: string, input: SendInput, fromDevice: string | undefined): Promise<SendOutcome> {
+  private accept(from: string, input: SendInput, fromDevice: string | undefined): MaybePromise<SendOutcome> {
     const wait = this.rateLimiter.take(from);
     if (wait > 0) {
       this.sentCounters.rateLimited.value++;
@@ -80,22 +96,30 @@ export class SendService {
     const ts = Date.now();
     const { messageId, body } = input;
     const address = input.to !== undefined ? { to: input.to } : { conversationId: input.conversationId };
-    let result;
+    let result: MaybePromise<PersistResult>;
     try {
-      result = await this.store.persist({ messageId, from, ...(fromDevice !== undefined ? { fromDevice } : {}), ...address, body, ts });
+      result = this.store.persist({ messageId, from, ...(fromDevice !== undefined ? { fromDevice } : {}), ...address, body, ts });
     } catch (error) {
-      this.sentCounters.unavailable.value++;
-      this.metrics.storeErrors.inc({ op: 'persist' });
-      this.log.warn({ err: errorSummary(error), messageId: input.messageId }, 'persist failed; send refused as unavailable');
-      throw new ChatError('unavailable', undefined, { messageId: input.messageId, retryAfterSec: retryAfterSec(error), cause: error });
+      throw this.unavailable(error, messageId);
     }
+    if (!isPromise(result)) return this.outcome(result);
+    return result.then(
+      (stored) => this.outcome(stored),
+      (error: unknown) => {
+        throw this.unavailable(error, messageId);
+      },
+    );
+  }
+
+  /** What the store answered, as the sender's outcome; a new message is delivered live first. */
+  private outcome(result: PersistResult): SendOutcome {
     if (result.kind === 'not_member') {
       this.sentCounters.notFound.value++;
-      throw new ChatError('not_found', 'Unknown conversation, or you are not a member of it; nothing was stored', { messageId: input.messageId });
+      throw new ChatError('not_found', 'Unknown conversation, or you are not a member of it; nothing was stored', { messageId: result.messageId });
     }
     if (result.kind === 'conflict') {
       this.sentCounters.conflict.value++;
-      throw new ChatError('conflict', undefined, { messageId: input.messageId });
+      throw new ChatError('conflict', undefined, { messageId: result.messageId });
     }
     if (result.kind === 'created') {
       this.sentCounters.new.value++;
@@ -105,6 +129,14 @@ export class SendService {
     // A retry: the recipient already has it live or will get it by replay; nothing is sent again.
     this.sentCounters.duplicate.value++;
     return { message: result.message, duplicate: true };
+  }
+
+  /** A store failure of a send: counted, logged, and the error its client gets. */
+  private unavailable(error: unknown, messageId: string): ChatError {
+    this.sentCounters.unavailable.value++;
+    this.metrics.storeErrors.inc({ op: 'persist' });
+    this.log.warn({ err: errorSummary(error), messageId }, 'persist failed; send refused as unavailable');
+    return new ChatError('unavailable', undefined, { messageId, retryAfterSec: retryAfterSec(error), cause: error });
   }
 }
 

@@ -14,7 +14,7 @@
 //   one change a stored message ever sees.
 
 import type { AccessStore } from './access-store.js';
-
+import type { MaybePromise } from '../maybe-promise.js';
 import type { PushStore } from './push-store.js';
 
 export type ConversationKind = 'direct' | 'group';
@@ -209,9 +209,10 @@ export interface Store {
   // Messages.
   /**
    * Stores a message idempotently by messageId and assigns its seq. A direct message creates its
-   * conversation on first use. Resolves only once the write is durable.
+   * conversation on first use. Resolves only once the write is durable; a store that is durable at
+   * once (memory) answers without a promise, and callers on the hot path take it so (`isPromise`).
    */
-  persist(message: NewMessage): Promise<PersistResult>;
+  persist(message: NewMessage): MaybePromise<PersistResult>;
   /** Messages of a conversation with seq in (afterSeq, …], ascending, at most `limit`. */
   messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
   /** History: the `limit` messages before seq `before` (or the newest), returned ascending; events are not in it. */
@@ -256,7 +257,7 @@ export interface Store {
    * This device confirms messages by id. Ids of messages not addressed to the user (not a member, or
    * its own), unknown, or already confirmed by this device are ignored.
    */
-  confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult>;
+  confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): MaybePromise<ConfirmResult>;
   /** This device has every message of the conversation up to `seq` (clamped to its last seq). */
   confirmUpTo(userId: string, deviceId: string, conversationId: string, seq: number): Promise<ConfirmResult>;
   /** Moves the user's read watermark forward (never back; clamped). Returns it, and whether it moved. */

@@ -7,16 +7,23 @@ import type { NewMessage } from '../../src/store/store.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
 
-/** A real memory store whose writes can be made to fail, as a store outage would. */
+/**
+ * A real memory store whose writes can be made to fail, as a store outage would: with a rejected
+ * promise (as MongoDB does), or thrown at once (as the memory store itself does once closed: it
+ * answers without a promise, and the hot path takes the answer so).
+ */
 class FlakyStore extends MemoryStore {
-  failing = false;
-  override async persist(message: NewMessage) {
-    if (this.failing) throw new Error('connection refused');
-    return super.persist(message);
+  failing: false | 'reject' | 'throw' = false;
+  override persist(message: NewMessage) {
+    return this.failing ? this.fail() : super.persist(message);
   }
-  override async confirmIds(userId: string, deviceId: string, ids: readonly string[]) {
-    if (this.failing) throw new Error('connection refused');
-    return super.confirmIds(userId, deviceId, ids);
+  override confirmIds(userId: string, deviceId: string, ids: readonly string[]) {
+    return this.failing ? this.fail() : super.confirmIds(userId, deviceId, ids);
+  }
+  private fail(): never | Promise<never> {
+    const error = new Error('connection refused');
+    if (this.failing === 'throw') throw error;
+    return Promise.reject(error);
   }
 }
 
@@ -101,23 +108,36 @@ describe('WebSocket error frames', () => {
     assert.equal(code, 1009);
   });
 
-  it('unavailable when the store fails: nothing acked, and the same messageId succeeds after recovery', async () => {
-    store.failing = true;
-    try {
-      const error = await client.sendMessage('outage-1', 'bob', 'during outage');
-      assert.equal(error.type, 'error');
-      assert.equal(error.code, 'unavailable');
-      assert.equal(error.messageId, 'outage-1');
-      assert.equal(client.frames.some((f) => f.type === 'ack' && f.messageId === 'outage-1'), false);
-      client.send({ type: 'delivered', messageIds: ['whatever'] });
-      assert.equal((await client.next((f) => f.type === 'error')).code, 'unavailable');
-    } finally {
-      store.failing = false;
-    }
-    const retry = await client.sendMessage('outage-1', 'bob', 'during outage');
-    assert.equal(retry.status, 'SENT');
-    assert.equal(retry.duplicate, false);
-  });
+  for (const failing of ['reject', 'throw'] as const) {
+    it(`unavailable when the store fails (${failing}): nothing acked or marked, and the same frames succeed after recovery`, async () => {
+      const { client: sender } = await TestClient.connectReady(t.wsUrl, await t.token(`sender-${failing}`));
+      const messageId = `to-eve-${failing}`;
+      assert.equal((await sender.sendMessage(messageId, 'eve', 'hello eve')).status, 'SENT');
+      await client.next((f) => f.type === 'message' && f.messageId === messageId);
+      store.failing = failing;
+      try {
+        const error = await client.sendMessage(`outage-${failing}`, 'bob', 'during outage');
+        assert.equal(error.type, 'error');
+        assert.equal(error.code, 'unavailable');
+        assert.equal(error.messageId, `outage-${failing}`);
+        assert.equal(client.frames.some((f) => f.type === 'ack' && f.messageId === `outage-${failing}`), false);
+        // A message this connection was sent (the confirmation hot path) and one it was not.
+        for (const id of [messageId, 'whatever']) {
+          client.send({ type: 'delivered', messageIds: [id] });
+          assert.equal((await client.next((f) => f.type === 'error')).code, 'unavailable');
+        }
+      } finally {
+        store.failing = false;
+      }
+      assert.equal(sender.frames.some((f) => f.status === 'DELIVERED'), false);
+      const retry = await client.sendMessage(`outage-${failing}`, 'bob', 'during outage');
+      assert.equal(retry.status, 'SENT');
+      assert.equal(retry.duplicate, false);
+      client.send({ type: 'delivered', messageIds: [messageId] });
+      assert.deepEqual(await sender.next((f) => f.status === 'DELIVERED'), { type: 'ack', status: 'DELIVERED', messageId });
+      await sender.close();
+    });
+  }
 
   it('keeps the connection open after every bad frame', async () => {
     assert.equal(client.ws.readyState, WebSocket.OPEN);

@@ -30,6 +30,7 @@ import {
   type StoredMessage,
 } from '../store.js';
 import { MemoryAccessStore } from './memory-access.js';
+import type { MaybePromise } from '../../maybe-promise.js';
 
 
 export class MemoryStore implements Store {
@@ -59,7 +60,8 @@ export class MemoryStore implements Store {
     this.closed = true;
   }
 
-  async persist(input: NewMessage): Promise<PersistResult> {
+  /** Answers at once, without a promise: the hot send path then takes no turn (src/maybe-promise.ts). */
+  persist(input: NewMessage): MaybePromise<PersistResult> {
     this.assertOpen();
     const conversationId = input.conversationId ?? directConversationId(input.from, input.to ?? '');
     const existing = this.messages.get(input.messageId);
@@ -229,11 +231,13 @@ export class MemoryStore implements Store {
     return targets;
   }
 
-  async confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): Promise<ConfirmResult> {
+  /** Answers at once, without a promise, as `persist`. */
+  confirmIds(userId: string, deviceId: string, messageIds: readonly string[]): MaybePromise<ConfirmResult> {
     this.assertOpen();
     const seqsByConversation = new Map<string, number[]>();
     let unknownIds = 0;
-    for (const messageId of new Set(messageIds)) {
+    // One id (a client confirming each message as it comes) needs no Set to drop repeats.
+    for (const messageId of messageIds.length === 1 ? messageIds : new Set(messageIds)) {
       const message = this.messages.get(messageId);
       if (!message) unknownIds++;
       if (!message || (message.from === userId && message.fromDevice === deviceId)) continue;
@@ -243,7 +247,7 @@ export class MemoryStore implements Store {
       if (!seqs) seqsByConversation.set(message.conversationId, (seqs = []));
       seqs.push(message.seq);
     }
-    const result = await this.confirm(userId, deviceId, seqsByConversation, (conversation, cursor) => advance(cursor, seqsByConversation.get(conversation.conversationId)!));
+    const result = this.confirm(userId, deviceId, seqsByConversation, (conversation, cursor) => advance(cursor, seqsByConversation.get(conversation.conversationId)!));
     return unknownIds > 0 ? { ...result, unknownIds } : result;
   }
 
