@@ -51,7 +51,7 @@ export abstract class WindowedRunner<S extends Sender> implements ThreadRunner {
     if (this.cfg.ratePerSec) {
       let from = 0;
       this.pacer = new Pacer(this.cfg.ratePerSec, () => {
-        pumpRoundRobin(this.senders, from++, (s) => this.canSend(s), (s) => this.sendOne(s));
+        from = pumpRoundRobin(this.senders, from, (s) => this.canSend(s), (s) => this.sendOne(s));
         this.checkFinished();
       });
       this.pacer.start();
@@ -76,9 +76,13 @@ export abstract class WindowedRunner<S extends Sender> implements ThreadRunner {
     this.send(s, seq, encodeMessageId(this.cfg.tag, s.spec.index, seq, s.salt), this.bodies[seq % this.bodies.length]!);
   }
 
-  /** Call after an answer freed one of `s`'s window slots (its inflight already lowered). */
+  /**
+   * Call after an answer freed one of `s`'s window slots (its inflight already lowered). Paced, only
+   * the pacer's tick sends: an ack is no turn, or the senders whose acks come back first would take
+   * the credit and send back to back.
+   */
   protected refill(s: S): void {
-    this.pump(s);
+    if (this.pacer === undefined) this.pump(s);
     this.checkFinished();
   }
 

@@ -49,18 +49,25 @@ export class Pacer {
 
 /**
  * One send per connection per round, rounds until no connection can send: paced credit is spread
- * evenly instead of filling the first connection's window. `from` rotates the starting connection.
+ * evenly instead of filling the first connection's window. Starts at `from` and returns where the
+ * next call starts (after the last connection served), so that over ticks the credit walks the
+ * connections in order: at R msgs/s over N connections each sends every N/R s, as a user sending
+ * now and then does, not in bursts of R/1000 in consecutive ticks.
  */
-export function pumpRoundRobin<T>(items: readonly T[], from: number, canSend: (item: T) => boolean, sendOne: (item: T) => void): void {
+export function pumpRoundRobin<T>(items: readonly T[], from: number, canSend: (item: T) => boolean, sendOne: (item: T) => void): number {
   const n = items.length;
+  let next = from % n;
   for (let progress = true; progress; ) {
     progress = false;
+    const start = next;
     for (let i = 0; i < n; i++) {
-      const item = items[(from + i) % n]!;
-      if (canSend(item)) {
-        sendOne(item);
+      const k = (start + i) % n;
+      if (canSend(items[k]!)) {
+        sendOne(items[k]!);
         progress = true;
+        next = (k + 1) % n;
       }
     }
   }
+  return next;
 }
