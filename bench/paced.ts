@@ -15,6 +15,7 @@
 //     --peers centrifugo    add Centrifugo (built once into the cache, see bench/lib/centrifugo.ts)
 //     --syscalls            count the server's syscalls per message with `perf stat` (Linux perf, tracepoints)
 //     --idle C (5000)       then C idle connections per server: RSS per connection (0: skip)
+//     --ack-delay MS        also ours with held acks (v1.3, `?ackDelayMs=MS`), labelled `ours held MSms`
 //
 // Smoke (--smoke): 20 pairs at 200/s for 1 s, ours and echo; fails only on lost/duplicated messages.
 
@@ -122,6 +123,8 @@ function wakeups(pid: number): number {
 }
 
 function subjects(ctx: BenchContext): Subject[] {
+  const ackDelay = ctx.args.str('ack-delay');
+  if (ackDelay !== undefined && !/^\d+$/.test(ackDelay)) throw new Error(`--ack-delay must be whole ms, got ${ackDelay}`);
   const out: Subject[] = [
     ...ctx.ours.map<Subject>((build) => ({
       label: build.label,
@@ -129,6 +132,15 @@ function subjects(ctx: BenchContext): Subject[] {
       start: () => startOurServer(build, { cpuProfDir: ctx.profileDir }),
       url: (port) => `ws://127.0.0.1:${port}/ws`,
     })),
+    // v1.3 held acks: the same build, its clients asking for ?ackDelayMs= (ACK_DELAY_MAX_MS default 1000).
+    ...(ackDelay === undefined
+      ? []
+      : ctx.ours.map<Subject>((build) => ({
+          label: `${build.label} held ${ackDelay}ms`,
+          kind: 'chat',
+          start: () => startOurServer(build, { cpuProfDir: ctx.profileDir }),
+          url: (port) => `ws://127.0.0.1:${port}/ws?ackDelayMs=${ackDelay}`,
+        }))),
     { label: 'uws echo', kind: 'echo', start: () => startBaseline('uws-echo', { cpuProfDir: ctx.profileDir }), url: (port) => `ws://127.0.0.1:${port}/ws` },
   ];
   const peers = (ctx.args.str('peers') ?? '').split(',').filter(Boolean);

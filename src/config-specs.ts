@@ -134,6 +134,7 @@ export const ENV_SPECS = {
   WS_MAX_BACKPRESSURE_BYTES: intIn(1024, 1_073_741_824)({ default: 1_048_576 }),
   WS_IDLE_TIMEOUT_SEC: intIn(8, 960)({ default: 120 }),
   MAX_DELIVERED_IDS: intIn(1, 100_000)({ default: 1000 }),
+  ACK_DELAY_MAX_MS: intIn(0, 60_000)({ default: 1000 }),
   REPLAY_PAGE_SIZE: intIn(1, 100_000)({ default: 500 }),
   REPLAY_LIVE_BUFFER: intIn(1, 1_000_000)({ default: 10_000 }),
   MAX_CONNECTIONS: intIn(1, 10_000_000)({ default: 100_000 }),

@@ -38,6 +38,8 @@ export interface Config {
     readonly maxBackpressureBytes: number;
     readonly idleTimeoutSec: number;
     readonly maxDeliveredIds: number;
+    /** The largest `?ackDelayMs=` a client may ask for (v1.3); 0 turns held acks off. */
+    readonly ackDelayMaxMs: number;
     readonly replayPageSize: number;
     readonly replayLiveBuffer: number;
     readonly maxConnections: number;
@@ -257,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
       idleTimeoutSec: e.WS_IDLE_TIMEOUT_SEC,
       maxDeliveredIds: e.MAX_DELIVERED_IDS,
+      ackDelayMaxMs: e.ACK_DELAY_MAX_MS,
       replayPageSize: e.REPLAY_PAGE_SIZE,
       replayLiveBuffer: e.REPLAY_LIVE_BUFFER,
       maxConnections: e.MAX_CONNECTIONS,

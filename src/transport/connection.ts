@@ -18,6 +18,8 @@ export interface SocketData {
   readonly deviceId: string;
   /** `?events=1` (v1.2): this client takes message_event frames. */
   readonly messageEvents: boolean;
+  /** `?ackDelayMs=` (v1.3): how long DELIVERED acks and receipts may wait for another frame; 0: not at all. */
+  readonly ackDelayMs: number;
   connection?: SocketConnection;
   /** The chat domain's handle for this connection (opaque to the transport). */
   session?: DeliverySession;
@@ -54,6 +56,30 @@ function flushAll(): void {
   pendingFlush.clear();
 }
 
+/**
+ * v1.3 held acks: connections whose outbox holds only DELIVERED acks and receipts (`?ackDelayMs=`).
+ * Any other frame to the connection takes them along in its write; the sweep writes those that waited
+ * their delay out. One interval for all of them, and only while any holds: no timer per frame.
+ */
+const holding = new Set<SocketConnection>();
+/** How often held frames are looked at: a held frame goes out at most this much after its delay. */
+export const HOLD_SWEEP_MS = 10;
+let sweeper: NodeJS.Timeout | undefined;
+
+function sweepHeld(): void {
+  const now = performance.now();
+  for (const connection of holding) connection.flushIfHeldSince(now);
+  if (holding.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+/** Frames that may wait (v1.3): the ticks of messages already acknowledged as SENT. */
+function mayWait(type: ServerEventType): boolean {
+  return type === 'ack_delivered' || type === 'receipt';
+}
+
 export interface ConnectionHooks {
   readonly maxBackpressureBytes: number;
   onSlowConsumer(connection: SocketConnection): void;
@@ -69,6 +95,10 @@ export class SocketConnection implements ChatConnection {
   readonly userId: string;
   readonly deviceId: string;
   readonly messageEvents: boolean;
+  /** `?ackDelayMs=` (v1.3); 0: every frame goes out at the end of its turn. */
+  readonly ackDelayMs: number;
+  /** When the outbox started holding frames that may wait (performance.now()), else 0. */
+  private heldSince = 0;
   /** The token's principal (its iat decides whether a revocation closes this connection). */
   readonly principal: Principal;
   open = true;
@@ -98,6 +128,7 @@ export class SocketConnection implements ChatConnection {
     this.userId = data.principal.userId;
     this.deviceId = data.deviceId;
     this.messageEvents = data.messageEvents;
+    this.ackDelayMs = data.ackDelayMs;
   }
 
   send(event: ServerEvent): void {
@@ -107,6 +138,15 @@ export class SocketConnection implements ChatConnection {
     this.outboxTypes[this.outboxCount] = event.type;
     this.outboxCount++;
     this.outboxBytes += frame.length;
+    if (this.ackDelayMs > 0 && mayWait(event.type) && !pendingFlush.has(this)) {
+      // Held: the next frame to this connection, or the sweep once the delay is out, writes it.
+      if (this.heldSince === 0) {
+        this.heldSince = performance.now();
+        holding.add(this);
+        sweeper ??= setInterval(sweepHeld, HOLD_SWEEP_MS).unref();
+      }
+      return;
+    }
     pendingFlush.add(this);
     if (!flushScheduled) {
       flushScheduled = true;
@@ -126,7 +166,19 @@ export class SocketConnection implements ChatConnection {
     this.outboxTypes.fill(undefined, 0, this.writing);
     this.outboxCount = 0;
     this.outboxBytes = 0;
+    this.unhold();
     if (this.overLimit || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
+  }
+
+  /** The sweep: writes held frames whose delay is out. */
+  flushIfHeldSince(now: number): void {
+    if (now - this.heldSince >= this.ackDelayMs) this.flush();
+  }
+
+  private unhold(): void {
+    if (this.heldSince === 0) return;
+    this.heldSince = 0;
+    holding.delete(this);
   }
 
   /** The cork callback of `flush`, made once per connection rather than once per flush. */
@@ -179,6 +231,7 @@ export class SocketConnection implements ChatConnection {
     this.outboxTypes.length = 0;
     this.outboxCount = 0;
     this.outboxBytes = 0;
+    this.unhold();
     pendingFlush.delete(this);
     clearTimeout(this.expiryTimer);
     for (const resolve of this.drainWaiters.splice(0)) resolve(false);

@@ -104,10 +104,17 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     // v1.2: `?events=1` asks for edit and delete events (message_event frames); without it they are
     // confirmed for the device instead of sent, so a v1 or v1.1 client is never replayed what it ignores.
     const events = req.getQuery('events') || undefined;
+    // v1.3: `?ackDelayMs=N` lets DELIVERED acks and receipts wait up to N ms for another frame to this
+    // connection and go out in its write (fewer writes for a busy sender); absent or 0: at once.
+    const ackDelay = req.getQuery('ackDelayMs') || undefined;
+    const ackDelayMs = ackDelay === undefined ? 0 : parseAckDelay(ackDelay, config.limits.ackDelayMaxMs);
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
     if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) return reject(exchange, 'device', 'bad_request');
     if (events !== undefined && events !== '0' && events !== '1') return reject(exchange, 'events', 'bad_request');
+    if (ackDelayMs === undefined) {
+      return reject(exchange, 'ack_delay', new ChatError('bad_request', `ackDelayMs must be a whole number of milliseconds from 0 to ${config.limits.ackDelayMaxMs} (ACK_DELAY_MAX_MS)`));
+    }
     if (origin !== '' && !deps.cors.allows(origin)) return reject(exchange, 'origin', 'forbidden');
     if (connections >= config.limits.maxConnections) {
       metrics.rateLimited.inc({ limit: 'connections' });
@@ -127,7 +134,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     }
     reserve(ip);
     exchange.done = true;
-    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1' };
+    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs };
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 
@@ -239,4 +246,11 @@ function scheduleExpiry(connection: SocketConnection, expiresAtMs: number): void
     else scheduleExpiry(connection, expiresAtMs);
   }, delay);
   connection.expiryTimer.unref();
+}
+
+/** `?ackDelayMs=` as a number of ms, or undefined when it is not a whole number from 0 to `max`. */
+export function parseAckDelay(value: string, max: number): number | undefined {
+  if (!/^\d{1,6}$/.test(value)) return undefined;
+  const ms = Number(value);
+  return ms <= max ? ms : undefined;
 }
