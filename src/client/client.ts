@@ -59,7 +59,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     const report: Report = (...args) => this.emit('error', errorEvent(...args));
     this.socket = new ReconnectingSocket(
       {
-        url: withEvents(withDevice(options.url, this.deviceId)),
+        url: withAckDelay(withEvents(withDevice(options.url, this.deviceId)), options.ackDelayMs ?? 0),
         WebSocket: WebSocketClass,
         ackTimeoutMs: options.ackTimeoutMs ?? 15_000,
         heartbeatMs: options.heartbeatMs ?? 60_000,
@@ -283,6 +283,15 @@ const MAX_HELD_EVENTS = 10_000;
 function withEvents(url: string): string {
   const parsed = new URL(url);
   parsed.searchParams.set('events', '1');
+  return parsed.toString();
+}
+
+/** `?ackDelayMs=N` (protocol v1.3) when asked for; checked here, since the server refuses the upgrade for a bad one. */
+function withAckDelay(url: string, ackDelayMs: number): string {
+  if (!Number.isInteger(ackDelayMs) || ackDelayMs < 0) throw new TypeError(`ackDelayMs must be a whole number of ms >= 0, got ${ackDelayMs}`);
+  if (ackDelayMs === 0) return url;
+  const parsed = new URL(url);
+  parsed.searchParams.set('ackDelayMs', String(ackDelayMs));
   return parsed.toString();
 }
 

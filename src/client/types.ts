@@ -162,6 +162,14 @@ export interface ConnectOptions {
   readonly fetch?: FetchLike;
   /** Confirm each message after the `message` listeners ran (default true); else call confirm(). */
   readonly autoConfirm?: boolean;
+  /**
+   * Let the server hold `delivered` events (DELIVERED acks) and receipts for up to this many ms, to
+   * send them with the next other frame to this client (protocol v1.3, `?ackDelayMs=`): fewer writes
+   * and wake-ups for a client that sends a lot, ticks up to this much later. A whole number from 0 to
+   * the server's ACK_DELAY_MAX_MS (default 1000); default 0: at once. Over the server's maximum, the
+   * server refuses the connection (HTTP 400), which a client sees as connects that keep failing.
+   */
+  readonly ackDelayMs?: number;
   /** Wait this long to batch confirmations into one `delivered` frame (default 20 ms). */
   readonly confirmDelayMs?: number;
   /** messageIds remembered to drop repeats (default 10 000). */

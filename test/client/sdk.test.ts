@@ -60,6 +60,21 @@ describe('client SDK', () => {
     assert.equal(alice.pendingSends, 0);
   });
 
+  it('with ackDelayMs (protocol v1.3), a DELIVERED comes with the next send instead of at once', async () => {
+    const held = await open('hana', { ackDelayMs: 1000, device: 'held' }); // the server's default ACK_DELAY_MAX_MS
+    const h = observe(held);
+    const prompt = await open('hana', { device: 'prompt' });
+    const p = observe(prompt);
+    const ivan = await open('ivan');
+    await Promise.all([held.whenReady(), prompt.whenReady(), ivan.whenReady()]);
+    const first = await held.send('ivan', 'one');
+    await until(prompt, () => p.delivered.includes(first.messageId)); // ivan confirmed it
+    assert.deepEqual(h.delivered, []);
+    await held.send('ivan', 'two');
+    await until(held, () => h.delivered.includes(first.messageId));
+    assert.throws(() => connect({ url: t.wsUrl, token: 'x', WebSocket, ackDelayMs: 1.5 }), /ackDelayMs must be a whole number/);
+  });
+
   it('replays what arrived while offline, in order, then ready with the count', async () => {
     const sender = await open('carl');
     const sent = [];
