@@ -34,7 +34,7 @@ describe('client SDK', () => {
     return client;
   };
   before(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ env: { ACK_DELAY_MAX_MS: '10000' } });
   });
   after(async () => {
     for (const client of clients) client.close();
@@ -61,7 +61,7 @@ describe('client SDK', () => {
   });
 
   it('with ackDelayMs (protocol v1.3), a DELIVERED comes with the next send instead of at once', async () => {
-    const held = await open('hana', { ackDelayMs: 1000, device: 'held' }); // the server's default ACK_DELAY_MAX_MS
+    const held = await open('hana', { ackDelayMs: 5000, device: 'held' }); // long: no stall of this machine lets it out early
     const h = observe(held);
     const prompt = await open('hana', { device: 'prompt' });
     const p = observe(prompt);

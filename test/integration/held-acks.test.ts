@@ -24,12 +24,17 @@ describe('held acks (?ackDelayMs=, v1.3)', () => {
     const held = (await TestClient.connectReady(`${t.wsUrl}?device=held&ackDelayMs=${ackDelayMs}`, await t.token(alice))).client;
     const prompt = (await TestClient.connectReady(`${t.wsUrl}?device=prompt`, await t.token(alice))).client;
     const recipient = (await TestClient.connectReady(t.wsUrl, await t.token(bob))).client;
-    /** Sends from the held connection; bob confirms; resolves once the prompt device has the DELIVERED. */
+    /**
+     * Sends from the held connection; bob confirms; resolves once the prompt device has the DELIVERED,
+     * with the time bob's confirmation was written (the server cannot hold anything from before it).
+     */
     const deliver = async (messageId: string) => {
       assert.equal((await held.sendMessage(messageId, bob, 'hi')).status, 'SENT');
       await recipient.next((f) => f.type === 'message' && f.messageId === messageId);
+      const confirmedAt = performance.now();
       recipient.send({ type: 'delivered', messageIds: [messageId] });
       await prompt.next(isDelivered(messageId));
+      return confirmedAt;
     };
     const close = () => Promise.all([held.close(), prompt.close(), recipient.close()]);
     return { held, prompt, recipient, bob, deliver, close };
@@ -60,11 +65,10 @@ describe('held acks (?ackDelayMs=, v1.3)', () => {
 
   it('writes held frames on their own once they waited ackDelayMs, and never before', async () => {
     const c = await connect(300, 'alone');
-    await c.deliver('a1');
-    const promptAt = performance.now();
+    const confirmedAt = await c.deliver('a1');
     await c.held.next(isDelivered('a1'));
-    const waited = performance.now() - promptAt;
-    assert.ok(waited >= 250, `held only ${waited.toFixed(0)} ms`);
+    const waited = performance.now() - confirmedAt;
+    assert.ok(waited >= 300, `held only ${waited.toFixed(0)} ms`);
     assert.equal(c.prompt.frames.filter(isDelivered('a1')).length, 1);
     assert.equal(c.held.frames.filter(isDelivered('a1')).length, 1);
     await c.close();
