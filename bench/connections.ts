@@ -20,7 +20,8 @@ import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { scrapeMetrics, waitForMetrics, type MetricSamples } from './lib/metrics-scrape.js';
 import { cpuDelta, readMachineCpu, readProcCpu, readProcMem, selfCpu } from './lib/proc-cpu.js';
 import { fmt, newResult, type BenchResult } from './lib/report.js';
-import { BENCH_JWT_SECRET, fdLimit, startBaseline, startOurServer, stopServer } from './lib/servers.js';
+import { BENCH_JWT_SECRET, fdLimit, startBaseline, stopServer } from './lib/servers.js';
+import { Inspector, startOurServerInspected } from './lib/inspector.js';
 import { withNofile, type RunningServer } from './lib/spawn.js';
 import { runTag } from './lib/bodies.js';
 
@@ -106,6 +107,8 @@ async function measure(
   subject: string,
   server: RunningServer,
   hasMetrics: boolean,
+  /** Ours: a full GC is forced before each reading, else the heap figure races the collector. */
+  inspector: Inspector | undefined,
   o: { connections: number; perAddress: number; concurrency: number; settleMs: number; cycles: number },
 ): Promise<Measured> {
   const limit = fdLimit(server.pid);
@@ -122,6 +125,9 @@ async function measure(
       if (!r.ok) throw new Error(`${subject}: chat_connections_open stayed at ${openGauge(r.metrics)}, expected ${want}`);
     }
     await sleep(o.settleMs);
+    // Read after a forced full GC: without it a reading catches whatever the collector had not yet
+    // run on, and "memory comes back" swung between −0.6 and +3 KB per connection (RESULTS.md).
+    await inspector?.gc();
     return hasMetrics ? await scrapeMetrics(server.port) : undefined;
   };
 
@@ -188,17 +194,17 @@ export async function runConnections(ctx: BenchContext): Promise<BenchResult> {
       `${o.settleMs / 1000} s settle before each memory reading; raw-socket clients in a separate process`,
   );
   const runs: Measured[] = [];
-  const subjects: { label: string; metrics: boolean; cycles: number; start: () => Promise<RunningServer> }[] = [
-    { label: 'chat floor (bare uWS + JWT)', metrics: false, cycles: 1, start: () => startBaseline('uws-chat-memory', { nofile: nofileFor(o.connections) }) },
+  const subjects: { label: string; metrics: boolean; cycles: number; start: () => Promise<{ server: RunningServer; inspector?: Inspector }> }[] = [
+    { label: 'chat floor (bare uWS + JWT)', metrics: false, cycles: 1, start: async () => ({ server: await startBaseline('uws-chat-memory', { nofile: nofileFor(o.connections) }) }) },
     // Three cycles: the allocator keeps native memory up to a high-water mark that the first two
     // cycles still raise (RESULTS.md, issue 16); a leak shows as growth between the last two.
-    ...ctx.ours.map((b) => ({ label: b.label, metrics: true, cycles: ctx.smoke ? 2 : 3, start: () => startOurServer(b, { cpuProfDir: ctx.profileDir, nofile: nofileFor(o.connections) }) })),
+    ...ctx.ours.map((b) => ({ label: b.label, metrics: true, cycles: ctx.smoke ? 2 : 3, start: () => startOurServerInspected(b, { cpuProfDir: ctx.profileDir, nofile: nofileFor(o.connections) }) })),
   ];
   for (const s of subjects) {
     ctx.log(`connections: ${s.label}`);
-    const server = await s.start();
+    const { server, inspector } = await s.start();
     try {
-      const m = await measure(ctx, s.label, server, s.metrics, { ...o, cycles: s.cycles });
+      const m = await measure(ctx, s.label, server, s.metrics, inspector, { ...o, cycles: s.cycles });
       runs.push(m);
       for (const [i, c] of m.cycles.entries()) {
         if (c.opened.failed) result.problems.push(`${s.label} cycle ${i + 1}: ${c.opened.failed} connections failed: ${JSON.stringify(c.opened.failures)}`);
@@ -206,6 +212,7 @@ export async function runConnections(ctx: BenchContext): Promise<BenchResult> {
         if (Object.keys(c.closed.serverClosedEarly).length) result.problems.push(`${s.label} cycle ${i + 1}: the server closed idle connections: ${JSON.stringify(c.closed.serverClosedEarly)}`);
       }
     } finally {
+      inspector?.close();
       await stopServer(server, ctx.profileDir !== undefined);
     }
   }
@@ -278,7 +285,8 @@ export async function runConnections(ctx: BenchContext): Promise<BenchResult> {
   }
   result.notes.push(
     'RSS per connection = (server RSS with all connections open, after settling) − (RSS before: after a 500-connection warm-up, closed), divided by the count: uWS per-socket memory, the JS connection objects, router entries, expiry timers (kernel socket buffers are not in RSS).',
-    'Memory after closing: RSS rarely shrinks (the allocator and V8 keep freed pages, and V8 only collects when it allocates), so the test is a second open-all/close-all cycle: if the first cycle\'s memory was released, the second reuses it and RSS grows by ~0.',
+    'Memory after closing: RSS rarely shrinks (the allocator and V8 keep freed pages), so the test is another open-all/close-all cycle: if the previous cycle\'s memory was released, the next reuses it and RSS grows by ~0.',
+    'Ours runs with the inspector (--inspect on loopback), through which a full GC is forced (twice) before every reading, RSS and heap alike: the readings do not race the collector.',
   );
   result.raw = { options: o, runs };
   return result;

@@ -15,12 +15,11 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { Args } from '../lib/cli.js';
 import { signTestToken } from '../lib/jwt.js';
 import { openRawWs, type RawWs } from '../lib/raw-ws.js';
-import { BENCH_JWT_SECRET, prepareOurServer, startOurServer } from '../lib/servers.js';
-import { freePort } from '../lib/spawn.js';
+import { BENCH_JWT_SECRET, prepareOurServer } from '../lib/servers.js';
+import { startOurServerInspected } from '../lib/inspector.js';
 import { readProcMem } from '../lib/proc-cpu.js';
 
 const args = new Args(process.argv.slice(2));
@@ -28,51 +27,6 @@ const N = args.num('connections', 2000);
 const keep = args.str('keep');
 const moreRounds = args.num('more-rounds', 0);
 const log = (m: string) => process.stderr.write(`[retention ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
-
-// ── a minimal inspector client ──
-class Inspector {
-  private id = 0;
-  private readonly waiting = new Map<number, (r: unknown) => void>();
-  private chunks: string[] = [];
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as { id?: number; result?: unknown; error?: unknown; method?: string; params?: { chunk: string } };
-      if (m.method === 'HeapProfiler.addHeapSnapshotChunk') this.chunks.push(m.params!.chunk);
-      else if (m.id !== undefined) this.waiting.get(m.id)?.(m.error ? Promise.reject(new Error(JSON.stringify(m.error))) : m.result);
-    });
-  }
-  static async connect(port: number): Promise<Inspector> {
-    const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-    const ws = new WebSocket(list[0]!.webSocketDebuggerUrl, { perMessageDeflate: false, maxPayload: 1 << 30 });
-    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
-    return new Inspector(ws);
-  }
-  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = ++this.id;
-    this.ws.send(JSON.stringify({ id, method, params }));
-    return new Promise<T>((r) => this.waiting.set(id, r as (v: unknown) => void));
-  }
-  async gc(): Promise<void> {
-    // Twice: the first pass may only free what makes the second one able to free more (weak maps, finalizers).
-    await this.call('HeapProfiler.collectGarbage');
-    await new Promise((r) => setTimeout(r, 200));
-    await this.call('HeapProfiler.collectGarbage');
-  }
-  async memory(): Promise<NodeJS.MemoryUsage> {
-    const r = await this.call<{ result: { value: NodeJS.MemoryUsage } }>('Runtime.evaluate', { expression: 'process.memoryUsage()', returnByValue: true });
-    return r.result.value;
-  }
-  async snapshot(): Promise<string> {
-    this.chunks = [];
-    await this.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-    const s = this.chunks.join('');
-    this.chunks = [];
-    return s;
-  }
-  close(): void {
-    this.ws.close();
-  }
-}
 
 // ── heap snapshot: live objects by (type, constructor) ──
 interface Tally {
@@ -196,9 +150,7 @@ async function openClose(port: number, users: string[]): Promise<void> {
 }
 
 const build = prepareOurServer({ fromSource: args.has('source') });
-const inspectPort = await freePort();
-const server = await startOurServer({ ...build, nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`, ...build.nodeArgs] });
-const insp = await Inspector.connect(inspectPort);
+const { server, inspector: insp } = await startOurServerInspected(build);
 const stage: { name: string; rss: number; heap: number; mem: NodeJS.MemoryUsage; snap: Map<string, Tally>; json: string }[] = [];
 const measure = async (name: string) => {
   await insp.gc();
