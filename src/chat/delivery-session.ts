@@ -29,9 +29,9 @@ export interface ReplayState {
 export class DeliverySession {
   /** Set while a replay runs (ReplayService). */
   replay: ReplayState | undefined;
-  /** Ids sent on this connection and not confirmed by it, oldest first. */
-  private readonly sent = new Set<string>();
   // Allocated on first use: an idle connection carries none of them (memory per idle connection).
+  /** Ids sent on this connection and not confirmed by it, oldest first. */
+  private sent: Set<string> | undefined;
   /** Ids this connection confirmed, oldest first (bounded like `sent`). */
   private confirmedIds: Set<string> | undefined;
   /** conversationId → the highest seq this connection confirmed everything up to. */
@@ -72,7 +72,7 @@ export class DeliverySession {
       else replay.overflowed = true;
       return;
     }
-    if (this.sent.has(message.messageId)) return;
+    if (this.sent?.has(message.messageId)) return;
     this.sendMessage(message, event);
   }
 
@@ -85,14 +85,15 @@ export class DeliverySession {
       highestSent.set(message.conversationId, message.seq);
       if (highestSent.size > SENT_IDS_MAX) highestSent.delete(highestSent.keys().next().value!);
     }
-    this.sent.delete(message.messageId); // a replay re-sends: move it to the newest end
-    this.sent.add(message.messageId);
-    if (this.sent.size > SENT_IDS_MAX) this.sent.delete(this.sent.values().next().value!);
+    const sent = (this.sent ??= new Set());
+    sent.delete(message.messageId); // a replay re-sends: move it to the newest end
+    sent.add(message.messageId);
+    if (sent.size > SENT_IDS_MAX) sent.delete(sent.values().next().value!);
   }
 
   /** Whether this connection was sent the message and has not confirmed it. */
   wasSent(messageId: string): boolean {
-    return this.sent.has(messageId);
+    return this.sent?.has(messageId) ?? false;
   }
 
   /** Whether this connection confirmed the message (by id or by watermark). */
@@ -104,7 +105,7 @@ export class DeliverySession {
   confirmed(messageIds: readonly string[]): void {
     const confirmedIds = (this.confirmedIds ??= new Set());
     for (const messageId of messageIds) {
-      this.sent.delete(messageId);
+      this.sent?.delete(messageId);
       confirmedIds.add(messageId);
     }
     while (confirmedIds.size > SENT_IDS_MAX) confirmedIds.delete(confirmedIds.values().next().value!);

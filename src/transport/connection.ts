@@ -114,7 +114,8 @@ export class SocketConnection implements ChatConnection {
   private writing = 0;
   /** Set when the running flush stopped at our backpressure limit. */
   private overLimit = false;
-  private drainWaiters: ((ok: boolean) => void)[] = [];
+  /** Allocated on first use: an idle connection carries none. */
+  private drainWaiters: ((ok: boolean) => void)[] | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
   /** rate_limited answers in the current window (flood-guard.ts). */
   readonly refusals: RefusalWindow = { count: 0, since: 0 };
@@ -162,8 +163,15 @@ export class SocketConnection implements ChatConnection {
     this.overLimit = false;
     this.ws.cork(this.writeOutbox);
     // Emptied after the writes: nothing in them sends (a slow consumer is closed only below).
-    this.outbox.fill(undefined, 0, this.writing);
-    this.outboxTypes.fill(undefined, 0, this.writing);
+    if (this.outboxTypes[this.writing - 1] === 'ready') {
+      // A replay ends with `ready`, and most connections are idle after it: their arrays' backing
+      // stores go back (heap per idle connection, bench/connections.ts); an active one grows them again once.
+      this.outbox.length = 0;
+      this.outboxTypes.length = 0;
+    } else {
+      this.outbox.fill(undefined, 0, this.writing);
+      this.outboxTypes.fill(undefined, 0, this.writing);
+    }
     this.outboxCount = 0;
     this.outboxBytes = 0;
     this.unhold();
@@ -205,12 +213,12 @@ export class SocketConnection implements ChatConnection {
     this.flush();
     if (!this.open) return Promise.resolve(false);
     if (this.ws.getBufferedAmount() <= this.hooks.maxBackpressureBytes / 4) return Promise.resolve(true);
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
   }
 
   /** uWS `drain`: the kernel took some of the buffer. */
   drained(): void {
-    if (this.drainWaiters.length === 0 || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes / 4) return;
+    if (!this.drainWaiters?.length || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes / 4) return;
     for (const resolve of this.drainWaiters.splice(0)) resolve(true);
   }
 
@@ -234,6 +242,6 @@ export class SocketConnection implements ChatConnection {
     this.unhold();
     pendingFlush.delete(this);
     clearTimeout(this.expiryTimer);
-    for (const resolve of this.drainWaiters.splice(0)) resolve(false);
+    for (const resolve of this.drainWaiters?.splice(0) ?? []) resolve(false);
   }
 }
