@@ -125,22 +125,17 @@ function wakeups(pid: number): number {
 function subjects(ctx: BenchContext): Subject[] {
   const ackDelay = ctx.args.str('ack-delay');
   if (ackDelay !== undefined && !/^\d+$/.test(ackDelay)) throw new Error(`--ack-delay must be whole ms, got ${ackDelay}`);
+  // Each build plain, and with --ack-delay also with v1.3 held acks (?ackDelayMs=, ACK_DELAY_MAX_MS default 1000).
+  const variants = [{ suffix: '', query: '' }, ...(ackDelay === undefined ? [] : [{ suffix: ` held ${ackDelay}ms`, query: `?ackDelayMs=${ackDelay}` }])];
   const out: Subject[] = [
-    ...ctx.ours.map<Subject>((build) => ({
-      label: build.label,
-      kind: 'chat',
-      start: () => startOurServer(build, { cpuProfDir: ctx.profileDir }),
-      url: (port) => `ws://127.0.0.1:${port}/ws`,
-    })),
-    // v1.3 held acks: the same build, its clients asking for ?ackDelayMs= (ACK_DELAY_MAX_MS default 1000).
-    ...(ackDelay === undefined
-      ? []
-      : ctx.ours.map<Subject>((build) => ({
-          label: `${build.label} held ${ackDelay}ms`,
-          kind: 'chat',
-          start: () => startOurServer(build, { cpuProfDir: ctx.profileDir }),
-          url: (port) => `ws://127.0.0.1:${port}/ws?ackDelayMs=${ackDelay}`,
-        }))),
+    ...variants.flatMap(({ suffix, query }) =>
+      ctx.ours.map<Subject>((build) => ({
+        label: `${build.label}${suffix}`,
+        kind: 'chat',
+        start: () => startOurServer(build, { cpuProfDir: ctx.profileDir }),
+        url: (port) => `ws://127.0.0.1:${port}/ws${query}`,
+      })),
+    ),
     { label: 'uws echo', kind: 'echo', start: () => startBaseline('uws-echo', { cpuProfDir: ctx.profileDir }), url: (port) => `ws://127.0.0.1:${port}/ws` },
   ];
   const peers = (ctx.args.str('peers') ?? '').split(',').filter(Boolean);

@@ -18,7 +18,7 @@ import { runConnections } from './connections.js';
 import { runGroupFanout } from './group-fanout.js';
 import { runHistory } from './history.js';
 import { runHttpSend } from './http-send.js';
-import { Args, createContext, SETTINGS_LINE, writeResults, type BenchContext } from './lib/cli.js';
+import { createContext, SETTINGS_LINE, writeResults, type BenchContext } from './lib/cli.js';
 import { machineInfo } from './lib/machine.js';
 import { benchMongoBaseUri, probeMongo } from './lib/mongo.js';
 import { newResult, renderMarkdown, type BenchResult } from './lib/report.js';
@@ -87,11 +87,11 @@ const benches: [string, Bench][] = [
 if (existsSync(storeWriteFile)) benches.push(['store-write', storeWrite]);
 
 const started = performance.now();
+const ctx = createContext(process.argv.slice(2));
 // --only picks benchmarks here and must not reach them: ws-send and http-send read their own --only
 // as the servers to run, and `--only ws-send` then ran no server at all.
-const argv = process.argv.slice(2);
-const only = new Args(argv).str('only')?.split(',');
-const ctx = createContext(argv.filter((a, i) => !(a === '--only' || a.startsWith('--only=') || (argv[i - 1] === '--only' && !a.startsWith('--')))));
+const only = ctx.args.str('only')?.split(',');
+ctx.args.delete('only');
 // The paced benchmark (issue 16) is not part of the smoke run; its peers (Centrifugo) never are.
 if (!ctx.smoke) benches.splice(1, 0, ['paced', runPaced]);
 else if (ctx.args.has('peers')) throw new Error('--peers is not for --smoke runs (CI): Centrifugo takes minutes to build');

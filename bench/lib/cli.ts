@@ -39,6 +39,12 @@ export class Args {
     }
   }
 
+  /** Forgets a flag or value: one that a runner consumed and must not reach what it runs. */
+  delete(name: string): void {
+    this.flags.delete(name);
+    this.values.delete(name);
+  }
+
   has(name: string): boolean {
     return this.flags.has(name) || this.values.has(name);
   }

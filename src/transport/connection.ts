@@ -63,7 +63,7 @@ function flushAll(): void {
  */
 const holding = new Set<SocketConnection>();
 /** How often held frames are looked at: a held frame goes out at most this much after its delay. */
-export const HOLD_SWEEP_MS = 10;
+const HOLD_SWEEP_MS = 10;
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweepHeld(): void {

@@ -249,7 +249,7 @@ function scheduleExpiry(connection: SocketConnection, expiresAtMs: number): void
 }
 
 /** `?ackDelayMs=` as a number of ms, or undefined when it is not a whole number from 0 to `max`. */
-export function parseAckDelay(value: string, max: number): number | undefined {
+function parseAckDelay(value: string, max: number): number | undefined {
   if (!/^\d{1,6}$/.test(value)) return undefined;
   const ms = Number(value);
   return ms <= max ? ms : undefined;
