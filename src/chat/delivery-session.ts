@@ -10,12 +10,15 @@
 // later). What this connection confirmed, by id or by watermark, is never sent to it again, however
 // late the event; what another connection of this device confirmed is checked in the store by the
 // router (late events only).
-import type { StoredMessage } from '../store/store.js';
+import { advance, covers, EMPTY_CURSOR } from '../store/cursor.js';
+import type { Cursor, StoredMessage } from '../store/store.js';
 import type { ChatConnection } from './connection.js';
 import type { ServerEvent } from './events.js';
 
 /** Messages remembered as sent-and-unconfirmed per connection; the oldest is forgotten past it. */
 export const SENT_IDS_MAX = 4096;
+/** Conversations whose confirmations a connection remembers; the one confirmed into longest ago is forgotten past it. */
+export const CONFIRMED_CONVERSATIONS_MAX = 4096;
 
 export interface ReplayState {
   /** Live messages that arrived during the replay, sent after it in order. */
@@ -26,13 +29,27 @@ export interface ReplayState {
   again: boolean;
 }
 
+/**
+ * The seqs of one conversation this connection confirmed by id: those in (`base`, …] that `cursor`
+ * covers (store/cursor.ts: a watermark and the seqs above it). `base` is one below the first seq
+ * confirmed here, so what came before this connection is not taken as confirmed by it. A client
+ * confirming as messages come moves only the watermark: one small object per conversation, where a
+ * Set of ids held up to SENT_IDS_MAX strings per busy connection (and a lookup in it per live message).
+ */
+interface ConfirmedHere {
+  readonly base: number;
+  cursor: Cursor;
+}
+
 export class DeliverySession {
   /** Set while a replay runs (ReplayService). */
   replay: ReplayState | undefined;
   // Allocated on first use: an idle connection carries none of them (memory per idle connection).
-  /** Ids sent on this connection and not confirmed by it, oldest first. */
-  private sent: Set<string> | undefined;
-  /** Ids this connection confirmed, oldest first (bounded like `sent`). */
+  /** Messages sent on this connection and not confirmed by it, by id, oldest first. */
+  private sent: Map<string, StoredMessage> | undefined;
+  /** conversationId → the seqs this connection confirmed by id, oldest conversation first. */
+  private confirmedSeqs: Map<string, ConfirmedHere> | undefined;
+  /** Ids confirmed here that the seqs above cannot hold (not sent here, or below a conversation's base); bounded like `sent`. */
   private confirmedIds: Set<string> | undefined;
   /** conversationId → the highest seq this connection confirmed everything up to. */
   private confirmedUpTo: Map<string, number> | undefined;
@@ -85,10 +102,10 @@ export class DeliverySession {
       highestSent.set(message.conversationId, message.seq);
       if (highestSent.size > SENT_IDS_MAX) highestSent.delete(highestSent.keys().next().value!);
     }
-    const sent = (this.sent ??= new Set());
+    const sent = (this.sent ??= new Map());
     sent.delete(message.messageId); // a replay re-sends: move it to the newest end
-    sent.add(message.messageId);
-    if (sent.size > SENT_IDS_MAX) sent.delete(sent.values().next().value!);
+    sent.set(message.messageId, message);
+    if (sent.size > SENT_IDS_MAX) sent.delete(sent.keys().next().value!);
   }
 
   /** Whether this connection was sent the message and has not confirmed it. */
@@ -98,17 +115,39 @@ export class DeliverySession {
 
   /** Whether this connection confirmed the message (by id or by watermark). */
   isConfirmed(message: StoredMessage): boolean {
-    return (this.confirmedIds?.has(message.messageId) ?? false) || message.seq <= (this.confirmedUpTo?.get(message.conversationId) ?? 0);
+    const { conversationId, seq } = message;
+    if (seq <= (this.confirmedUpTo?.get(conversationId) ?? 0)) return true;
+    const here = this.confirmedSeqs?.get(conversationId);
+    if (here && seq > here.base && covers(here.cursor, seq)) return true;
+    return this.confirmedIds?.has(message.messageId) ?? false;
   }
 
   /** This connection confirmed these. */
   confirmed(messageIds: readonly string[]): void {
-    const confirmedIds = (this.confirmedIds ??= new Set());
     for (const messageId of messageIds) {
-      this.sent?.delete(messageId);
+      const message = this.sent?.get(messageId);
+      if (message) {
+        this.sent!.delete(messageId);
+        if (this.confirmedSeq(message.conversationId, message.seq)) continue;
+      }
+      const confirmedIds = (this.confirmedIds ??= new Set());
       confirmedIds.add(messageId);
+      if (confirmedIds.size > SENT_IDS_MAX) confirmedIds.delete(confirmedIds.values().next().value!);
     }
-    while (confirmedIds.size > SENT_IDS_MAX) confirmedIds.delete(confirmedIds.values().next().value!);
+  }
+
+  /** Records a seq confirmed here; false when it lies below the conversation's base (the caller keeps its id instead). */
+  private confirmedSeq(conversationId: string, seq: number): boolean {
+    const confirmedSeqs = (this.confirmedSeqs ??= new Map());
+    const here = confirmedSeqs.get(conversationId);
+    if (!here) {
+      confirmedSeqs.set(conversationId, { base: seq - 1, cursor: { upTo: seq, above: EMPTY_CURSOR.above } });
+      if (confirmedSeqs.size > CONFIRMED_CONVERSATIONS_MAX) confirmedSeqs.delete(confirmedSeqs.keys().next().value!);
+      return true;
+    }
+    if (seq <= here.base) return false;
+    here.cursor = advance(here.cursor, [seq]).cursor;
+    return true;
   }
 
   /**
