@@ -14,7 +14,8 @@ export interface ConversationState {
   readonly messages: StoredMessage[];
   /** The user-level delivery cursor of each member (what at least one device confirmed). */
   readonly delivered: Map<string, Cursor>;
-  readonly deliveredAt: Map<string, number>;
+  /** userId → when each message was delivered to them, at [seq - 1] (a hole: not yet): an array per member, not a key per delivery. */
+  readonly deliveredAt: Map<string, number[]>;
   readonly read: Map<string, number>;
 }
 

@@ -281,7 +281,7 @@ export class MemoryStore implements Store {
     const joined = conversation?.members.get(recipient);
     // Not a recipient: the sender, a non-member, or a member who joined after the message.
     if (!message || !conversation || !joined || message.from === recipient || message.seq <= joined.joinSeq) return undefined;
-    const deliveredAt = conversation.deliveredAt.get(`${recipient}\n${message.seq}`);
+    const deliveredAt = conversation.deliveredAt.get(recipient)?.[message.seq - 1];
     return deliveredAt === undefined ? { status: 'pending', deliveredAt: undefined, marks: 0 } : { status: 'delivered', deliveredAt, marks: 1 };
   }
 
@@ -312,10 +312,12 @@ export class MemoryStore implements Store {
       const { cursor, added } = step(conversation, before);
       if (added.length === 0) continue;
       conversation.delivered.set(userId, cursor);
+      let deliveredAt = conversation.deliveredAt.get(userId);
+      if (!deliveredAt) conversation.deliveredAt.set(userId, (deliveredAt = []));
       for (const seq of added) {
         const message = conversation.messages[seq - 1]!;
         if (message.from === userId) continue;
-        conversation.deliveredAt.set(`${userId}\n${seq}`, now);
+        deliveredAt[seq - 1] = now;
         marks.push({ messageId: message.messageId, conversationId, seq, from: message.from, deliveredAt: now, ts: message.ts });
       }
       if (highestCovered(cursor) > highestCovered(before)) advanced.push({ conversationId, deliveredSeq: highestCovered(cursor) });
