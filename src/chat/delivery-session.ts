@@ -30,15 +30,16 @@ export interface ReplayState {
 }
 
 /**
- * The seqs of one conversation this connection confirmed by id: those in (`base`, …] that `cursor`
- * covers (store/cursor.ts: a watermark and the seqs above it). `base` is one below the first seq
- * confirmed here, so what came before this connection is not taken as confirmed by it. A client
- * confirming as messages come moves only the watermark: one small object per conversation, where a
+ * The seqs of one conversation this connection confirmed by id: those above `base` that the cursor
+ * (store/cursor.ts: a watermark `upTo` and the seqs `above` it) covers. `base` is one below the first
+ * seq confirmed here, so what came before this connection is not taken as confirmed by it. A client
+ * confirming as messages come moves only `upTo`, in place: one small object per conversation, where a
  * Set of ids held up to SENT_IDS_MAX strings per busy connection (and a lookup in it per live message).
  */
-interface ConfirmedHere {
+interface ConfirmedHere extends Cursor {
   readonly base: number;
-  cursor: Cursor;
+  upTo: number;
+  above: readonly number[];
 }
 
 export class DeliverySession {
@@ -118,7 +119,7 @@ export class DeliverySession {
     const { conversationId, seq } = message;
     if (seq <= (this.confirmedUpTo?.get(conversationId) ?? 0)) return true;
     const here = this.confirmedSeqs?.get(conversationId);
-    if (here && seq > here.base && covers(here.cursor, seq)) return true;
+    if (here && seq > here.base && covers(here, seq)) return true;
     return this.confirmedIds?.has(message.messageId) ?? false;
   }
 
@@ -141,12 +142,13 @@ export class DeliverySession {
     const confirmedSeqs = (this.confirmedSeqs ??= new Map());
     const here = confirmedSeqs.get(conversationId);
     if (!here) {
-      confirmedSeqs.set(conversationId, { base: seq - 1, cursor: { upTo: seq, above: EMPTY_CURSOR.above } });
+      confirmedSeqs.set(conversationId, { base: seq - 1, upTo: seq, above: EMPTY_CURSOR.above });
       if (confirmedSeqs.size > CONFIRMED_CONVERSATIONS_MAX) confirmedSeqs.delete(confirmedSeqs.keys().next().value!);
       return true;
     }
     if (seq <= here.base) return false;
-    here.cursor = advance(here.cursor, [seq]).cursor;
+    if (seq === here.upTo + 1 && here.above.length === 0) here.upTo = seq; // in order: nothing allocated
+    else ({ upTo: here.upTo, above: here.above } = advance(here, [seq]).cursor);
     return true;
   }
 

@@ -28,6 +28,12 @@ export interface WebSocketDeps {
   readonly access: AccessList;
 }
 
+/**
+ * Text frames to strings. Straight from uWS's ArrayBuffer, without a Buffer object around it per frame
+ * (as `Buffer.from(message).toString()` made); a BOM is kept, as Buffer kept it (and JSON.parse refuses it).
+ */
+const frameText = new TextDecoder('utf-8', { ignoreBOM: true });
+
 export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<SocketData> {
   const { config, metrics, log } = deps;
   const limits: FrameLimits = config.limits;
@@ -185,7 +191,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
         return;
       }
       // The ArrayBuffer is only valid during this callback: decode (copy) it now.
-      handleFrame(ws.getUserData(), Buffer.from(message).toString('utf8'));
+      handleFrame(ws.getUserData(), frameText.decode(message));
     },
     drain(ws: WebSocket<SocketData>) {
       ws.getUserData().connection?.drained();
