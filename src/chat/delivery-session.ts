@@ -36,6 +36,11 @@ export interface ReplayState {
  * confirming as messages come moves only `upTo`, in place: one small object per conversation, where a
  * Set of ids held up to SENT_IDS_MAX strings per busy connection (and a lookup in it per live message).
  */
+interface SentMessage {
+  readonly conversationId: string;
+  readonly seq: number;
+}
+
 interface ConfirmedHere extends Cursor {
   readonly base: number;
   upTo: number;
@@ -46,8 +51,12 @@ export class DeliverySession {
   /** Set while a replay runs (ReplayService). */
   replay: ReplayState | undefined;
   // Allocated on first use: an idle connection carries none of them (memory per idle connection).
-  /** Messages sent on this connection and not confirmed by it, by id, oldest first. */
-  private sent: Map<string, StoredMessage> | undefined;
+  /**
+   * Ids sent on this connection and not confirmed by it, oldest first, with where each sits: the
+   * seq its confirmation records. Not the message itself: a client that never confirms would keep
+   * SENT_IDS_MAX bodies alive here (the Mongo store keeps none in memory).
+   */
+  private sent: Map<string, SentMessage> | undefined;
   /** conversationId → the seqs this connection confirmed by id, oldest conversation first. */
   private confirmedSeqs: Map<string, ConfirmedHere> | undefined;
   /** Ids confirmed here that the seqs above cannot hold (not sent here, or below a conversation's base); bounded like `sent`. */
@@ -105,7 +114,7 @@ export class DeliverySession {
     }
     const sent = (this.sent ??= new Map());
     sent.delete(message.messageId); // a replay re-sends: move it to the newest end
-    sent.set(message.messageId, message);
+    sent.set(message.messageId, { conversationId: message.conversationId, seq: message.seq });
     if (sent.size > SENT_IDS_MAX) sent.delete(sent.keys().next().value!);
   }
 

@@ -4,6 +4,8 @@
 // in order, out of order, older than the first confirmation, watermarks, and ids never sent here.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { ChatConnection } from '../../src/chat/connection.js';
 import { DeliverySession } from '../../src/chat/delivery-session.js';
 import type { ServerEvent } from '../../src/chat/events.js';
@@ -101,5 +103,20 @@ describe('DeliverySession: what this connection confirmed', () => {
     connection.ids.length = 0;
     for (const seq of seqs) session.deliverLive(message('d:alice:bob', seq));
     assert.deepEqual(connection.ids, []);
+  });
+
+  it('keeps no message it sent alive: a client that never confirms does not hold 4096 bodies on the connection', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const connection = recordingConnection();
+    const session = new DeliverySession(connection, 100);
+    const sent = new WeakRef(Object.freeze({ ...message('d:alice:bob', 1), body: 'x'.repeat(16_384) }));
+    session.deliverLive(sent.deref()!);
+    await new Promise((resolve) => setImmediate(resolve)); // the WeakRef's own hold lasts until the turn ends
+    gc();
+    assert.equal(sent.deref(), undefined, 'the message was collected');
+    assert.equal(session.wasSent('d:alice:bob-1'), true, 'and the connection still knows it sent it');
+    session.confirmed(['d:alice:bob-1']);
+    assert.equal(session.isConfirmed(message('d:alice:bob', 1)), true);
   });
 });
