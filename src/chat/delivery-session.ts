@@ -155,7 +155,11 @@ export class DeliverySession {
       if (confirmedSeqs.size > CONFIRMED_CONVERSATIONS_MAX) confirmedSeqs.delete(confirmedSeqs.keys().next().value!);
       return true;
     }
-    if (seq <= here.base) return false;
+    if (seq === here.base) {
+      here.base--; // the seq just below: the range grows down (a batch confirmed newest first)
+      return true;
+    }
+    if (seq < here.base) return false;
     if (seq === here.upTo + 1 && here.above.length === 0) here.upTo = seq; // in order: nothing allocated
     else ({ upTo: here.upTo, above: here.above } = advance(here, [seq]).cursor);
     return true;

@@ -65,6 +65,11 @@ describe('DeliverySession: what this connection confirmed', () => {
     assert.equal(session.isConfirmed(message('d:alice:bob', 5)), false);
   });
 
+  it('confirmed newest first: the range grows down, and what lies below it is still not confirmed', () => {
+    const { session } = deliverConfirmRedeliver([5, 6, 7], [7, 6, 5]);
+    assert.deepEqual([4, 5, 6, 7, 8].map((seq) => session.isConfirmed(message('d:alice:bob', seq))), [false, true, true, true, false]);
+  });
+
   it('an id never sent here (history read over HTTP, another connection) is remembered by id, and a late event for it is not sent', () => {
     const connection = recordingConnection();
     const session = new DeliverySession(connection, 100);
