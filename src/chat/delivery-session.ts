@@ -17,8 +17,8 @@ import type { ServerEvent } from './events.js';
 
 /** Messages remembered as sent-and-unconfirmed per connection; the oldest is forgotten past it. */
 export const SENT_IDS_MAX = 4096;
-/** Conversations whose confirmations a connection remembers; the one confirmed into longest ago is forgotten past it. */
-export const CONFIRMED_CONVERSATIONS_MAX = 4096;
+/** Conversations whose confirmations a connection remembers; past it, the one it first confirmed into longest ago is forgotten. */
+const CONFIRMED_CONVERSATIONS_MAX = 4096;
 
 export interface ReplayState {
   /** Live messages that arrived during the replay, sent after it in order. */
@@ -29,20 +29,23 @@ export interface ReplayState {
   again: boolean;
 }
 
+/** Where a message sent on this connection sits: what its confirmation records. */
+interface SentMessage {
+  readonly conversationId: string;
+  readonly seq: number;
+}
+
 /**
  * The seqs of one conversation this connection confirmed by id: those above `base` that the cursor
  * (store/cursor.ts: a watermark `upTo` and the seqs `above` it) covers. `base` is one below the first
  * seq confirmed here, so what came before this connection is not taken as confirmed by it. A client
  * confirming as messages come moves only `upTo`, in place: one small object per conversation, where a
  * Set of ids held up to SENT_IDS_MAX strings per busy connection (and a lookup in it per live message).
+ * As the store's cursors, past MAX_ABOVE seqs above a gap the oldest gap counts as confirmed (the
+ * store's device cursor closes the same gap, so those messages are not owed to the device anyway).
  */
-interface SentMessage {
-  readonly conversationId: string;
-  readonly seq: number;
-}
-
 interface ConfirmedHere extends Cursor {
-  readonly base: number;
+  base: number;
   upTo: number;
   above: readonly number[];
 }
@@ -107,12 +110,12 @@ export class DeliverySession {
   sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): void {
     if ((message.event !== undefined || message.deleted) && !this.connection.messageEvents && this.withhold) return this.withhold(this, message);
     this.connection.send(event);
-    const highestSent = (this.highestSent ??= new Map());
+    const highestSent = (this.highestSent ??= new Map<string, number>());
     if (message.seq > (highestSent.get(message.conversationId) ?? 0)) {
       highestSent.set(message.conversationId, message.seq);
       if (highestSent.size > SENT_IDS_MAX) highestSent.delete(highestSent.keys().next().value!);
     }
-    const sent = (this.sent ??= new Map());
+    const sent = (this.sent ??= new Map<string, SentMessage>());
     sent.delete(message.messageId); // a replay re-sends: move it to the newest end
     sent.set(message.messageId, { conversationId: message.conversationId, seq: message.seq });
     if (sent.size > SENT_IDS_MAX) sent.delete(sent.keys().next().value!);
@@ -140,7 +143,7 @@ export class DeliverySession {
         this.sent!.delete(messageId);
         if (this.confirmedSeq(message.conversationId, message.seq)) continue;
       }
-      const confirmedIds = (this.confirmedIds ??= new Set());
+      const confirmedIds = (this.confirmedIds ??= new Set<string>());
       confirmedIds.add(messageId);
       if (confirmedIds.size > SENT_IDS_MAX) confirmedIds.delete(confirmedIds.values().next().value!);
     }
@@ -148,7 +151,7 @@ export class DeliverySession {
 
   /** Records a seq confirmed here; false when it lies below the conversation's base (the caller keeps its id instead). */
   private confirmedSeq(conversationId: string, seq: number): boolean {
-    const confirmedSeqs = (this.confirmedSeqs ??= new Map());
+    const confirmedSeqs = (this.confirmedSeqs ??= new Map<string, ConfirmedHere>());
     const here = confirmedSeqs.get(conversationId);
     if (!here) {
       confirmedSeqs.set(conversationId, { base: seq - 1, upTo: seq, above: EMPTY_CURSOR.above });
@@ -172,7 +175,7 @@ export class DeliverySession {
    */
   confirmedThrough(conversationId: string, claimed: number): void {
     const seq = Math.min(claimed, this.highestSent?.get(conversationId) ?? 0);
-    const confirmedUpTo = (this.confirmedUpTo ??= new Map());
+    const confirmedUpTo = (this.confirmedUpTo ??= new Map<string, number>());
     if (seq <= (confirmedUpTo.get(conversationId) ?? 0)) return;
     confirmedUpTo.set(conversationId, seq);
     if (confirmedUpTo.size > SENT_IDS_MAX) confirmedUpTo.delete(confirmedUpTo.keys().next().value!);
