@@ -16,6 +16,9 @@
 //     --syscalls            count the server's syscalls per message with `perf stat` (Linux perf, tracepoints)
 //     --idle C (5000)       then C idle connections per server: RSS per connection (0: skip)
 //     --ack-delay MS        also ours with held acks (v1.3, `?ackDelayMs=MS`), labelled `ours held MSms`
+//     --rounds K (1)        every subject K times, interleaved (A, B, A, B, …): on a noisy machine the
+//                           figures come from each subject's median round by server CPU, and a note
+//                           lists every round's (idle memory: first round only)
 //
 // Smoke (--smoke): 20 pairs at 200/s for 1 s, ours and echo; fails only on lost/duplicated messages.
 
@@ -36,6 +39,7 @@ export interface PacedParams {
   warmupSec: number;
   gen: 'lean' | 'ws';
   idle: number;
+  rounds: number;
 }
 
 export function pacedParams(ctx: BenchContext): PacedParams {
@@ -51,6 +55,7 @@ export function pacedParams(ctx: BenchContext): PacedParams {
     warmupSec: a.num('warmup', smoke ? 0.5 : 3),
     gen,
     idle: a.num('idle', smoke ? 100 : 5000),
+    rounds: Math.max(1, Math.floor(a.num('rounds', 1))),
   };
 }
 
@@ -70,6 +75,8 @@ export interface PacedRun {
   report: LoadReport;
   /** The server main thread's wake-ups per message (connects and drain included: an upper bound). */
   wakeupsPerMsg: number;
+  /** 1, 2, …: which of --rounds this run was. */
+  round: number;
 }
 
 const SYSCALLS = ['sendto', 'sendmsg', 'write', 'writev', 'recvfrom', 'recvmsg', 'read', 'epoll_wait', 'epoll_pwait'];
@@ -171,8 +178,8 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
   const chosen = subjects(ctx).filter((s) => only === undefined || only.split(',').some((o) => s.label.startsWith(o)));
   const runs: PacedRun[] = [];
   const idle: { subject: string; connections: number; bytesPerConnection: number }[] = [];
-  for (const s of chosen) {
-    ctx.log(`paced: ${s.label}`);
+  for (let round = 1; round <= p.rounds; round++) for (const s of chosen) {
+    ctx.log(`paced: ${s.label}${p.rounds > 1 ? ` (round ${round} of ${p.rounds})` : ''}`);
     const server = await s.start();
     try {
       const url = s.url(server.port);
@@ -203,9 +210,9 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
         }
         result.problems.push(...loadProblems(`${s.label} paced ${rate}/s`, r));
         if (r.connectRetries) result.notes.push(`${s.label} ${rate}/s: ${r.connectRetries} connections retried before ready`);
-        runs.push({ subject: s.label, kind: s.kind, rate, report: r, wakeupsPerMsg: Math.round(((w1 - w0) / Math.max(1, r.acked)) * 100) / 100 });
+        runs.push({ subject: s.label, kind: s.kind, rate, report: r, wakeupsPerMsg: Math.round(((w1 - w0) / Math.max(1, r.acked)) * 100) / 100, round });
       }
-      if (p.idle > 0 && s.kind !== 'echo') {
+      if (p.idle > 0 && s.kind !== 'echo' && round === 1) {
         const { idleMemory } = await import('./lib/lean-load.js');
         const { centrifugoToken } = await import('./lib/centrifugo.js');
         const m = await idleMemory({ url, mode: s.kind, pairs: Math.ceil(p.idle / 2), serverPid: server.pid, tokenFor: centrifugoToken });
@@ -220,8 +227,8 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
   const genPerMsg = (r: LoadReport) => (r.acked > 0 ? Math.round((r.generator.cpuUs / r.acked) * 10) / 10 : NaN);
   result.details.push({
     headers: ['server', 'rate', 'msgs/s', 'server CPU µs/msg', 'generator CPU µs/msg', 'server core %', 'generator core %', 'other core %', 'server wake-ups per msg', 'ack p50 / p90 / p99 / max ms', 'delivery p50 / p99 ms', 'behind schedule ms'],
-    rows: runs.map(({ subject, rate, report: r, wakeupsPerMsg }) => [
-      subject,
+    rows: runs.map(({ subject, rate, report: r, wakeupsPerMsg, round }) => [
+      p.rounds > 1 ? `${subject} #${round}` : subject,
       fmt(rate),
       fmt(r.msgsPerSec),
       fmt(r.server?.cpuUsPerMsg),
@@ -235,7 +242,8 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
       fmt(r.backlogMaxMs),
     ]),
   });
-  result.figures.push(...pacedFigures(runs, ctx.ours[0]!.label));
+  const figureRuns = p.rounds > 1 ? medianRounds(runs, result.notes) : runs;
+  result.figures.push(...pacedFigures(figureRuns, ctx.ours[0]!.label));
   const oursIdle = idle.find((x) => x.subject === ctx.ours[0]!.label);
   const cfIdle = idle.find((x) => x.subject === 'centrifugo');
   if (oursIdle) {
@@ -254,6 +262,27 @@ export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
   );
   result.raw = { params: p, runs, idle };
   return result;
+}
+
+/**
+ * Each subject's median round at each rate, by server CPU per message (the upper middle of an even
+ * count), for the figures; every round's CPU goes into a note, so the spread is on record too.
+ */
+function medianRounds(runs: PacedRun[], notes: string[]): PacedRun[] {
+  const groups = new Map<string, PacedRun[]>();
+  for (const run of runs) {
+    const key = `${run.subject}\n${run.rate}`;
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  const medians: PacedRun[] = [];
+  for (const group of groups.values()) {
+    const sorted = [...group].sort((a, b) => (a.report.server?.cpuUsPerMsg ?? Infinity) - (b.report.server?.cpuUsPerMsg ?? Infinity));
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    medians.push(median);
+    const byRound = group.map((r) => fmt(r.report.server?.cpuUsPerMsg)).join(', ');
+    notes.push(`${median.subject} ${median.rate}/s: server CPU µs/msg by round ${byRound}; figures from round ${median.round} (median)`);
+  }
+  return medians;
 }
 
 function pacedFigures(runs: PacedRun[], main: string): Figure[] {
