@@ -272,7 +272,9 @@ function medianRounds(runs: PacedRun[], notes: string[]): PacedRun[] {
   const groups = new Map<string, PacedRun[]>();
   for (const run of runs) {
     const key = `${run.subject}\n${run.rate}`;
-    groups.set(key, [...(groups.get(key) ?? []), run]);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = []));
+    group.push(run);
   }
   const medians: PacedRun[] = [];
   for (const group of groups.values()) {

@@ -264,7 +264,7 @@ const RECEIVED = 4;
 const ERRORED = 8;
 
 /** The string value of `"key":"…"` in a flat JSON text, or undefined; values never hold quotes here. */
-function field(text: string, key: string, from = 0): string | undefined {
+export function field(text: string, key: string, from = 0): string | undefined {
   const at = text.indexOf(key, from);
   if (at < 0) return undefined;
   const start = at + key.length;

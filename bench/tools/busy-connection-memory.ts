@@ -10,6 +10,7 @@
 
 import { Args } from '../lib/cli.js';
 import { signTestToken } from '../lib/jwt.js';
+import { field } from '../lib/lean-load.js';
 import { sendFrame } from '../lib/load-window.js';
 import { openRawWs, type RawWs } from '../lib/raw-ws.js';
 import { BENCH_JWT_SECRET, prepareOurServer } from '../lib/servers.js';
@@ -22,8 +23,6 @@ const M = args.num('messages', 5000);
 const WINDOW = 64;
 const log = (m: string) => process.stderr.write(`[busy-memory ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
-const idOf = (text: string): string | undefined => /"messageId":"([^"]+)"/.exec(text)?.[1];
-
 async function open(port: number, userId: string, onText?: (text: string) => void): Promise<RawWs> {
   const token = await signTestToken(userId, BENCH_JWT_SECRET);
   return openRawWs({ host: '127.0.0.1', port, path: '/ws', token, timeoutMs: 30_000, onText: onText && ((payload) => onText(payload.toString('utf8'))) }, () => {});
@@ -34,7 +33,7 @@ async function pair(port: number, tag: string, i: number): Promise<RawWs> {
   const recipientId = `${tag}-r${i}`;
   let recipient: RawWs | undefined;
   recipient = await open(port, recipientId, (text) => {
-    const id = text.startsWith('{"type":"message"') ? idOf(text) : undefined;
+    const id = text.startsWith('{"type":"message"') ? field(text, '"messageId":"') : undefined;
     if (id) recipient!.send(`{"type":"delivered","messageIds":["${id}"]}`);
   });
   let delivered = 0;
