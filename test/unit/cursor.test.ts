@@ -52,6 +52,19 @@ describe('delivery cursor', () => {
     assert.equal(advanceTo(gappy, 0), undefined);
   });
 
+  it('gives one seq on a gappy cursor, up to and past MAX_ABOVE, the same cursor as the general path', () => {
+    // [seq, seq] takes the general path (a Set and a sort), [seq] the one-seq path that copies `above` once.
+    const random = prng(7);
+    let cursor: Cursor = EMPTY_CURSOR;
+    for (let step = 0; step < 6000; step++) {
+      const seq = cursor.upTo + 1 + Math.floor(random() * (random() < 0.9 ? 3 * MAX_ABOVE : 3));
+      const one = advance(cursor, [seq]);
+      assert.deepEqual(one, advance(cursor, [seq, seq]), `step ${step}: ${seq} on upTo ${cursor.upTo} with ${cursor.above.length} above`);
+      cursor = one.cursor;
+    }
+    assert.equal(cursor.above.length, MAX_ABOVE, 'the run reached the bound');
+  });
+
   it('keeps at most MAX_ABOVE seqs above the watermark', () => {
     const everyOther = Array.from({ length: MAX_ABOVE + 10 }, (_, i) => 2 * (i + 1));
     let cursor: Cursor = EMPTY_CURSOR;
