@@ -48,18 +48,10 @@ function advanceOne(cursor: Cursor, seq: number): { cursor: Cursor; added: numbe
   const at = lowerBound(above, seq);
   if (above[at] === seq) return { cursor, added: [] };
   // The gap just above the watermark closes: the run of seqs at the start of `above` joins it.
-  if (seq === upTo + 1) return { cursor: closeRun(seq, above, 0), added: [seq] };
+  if (seq === upTo + 1) return { cursor: settle(seq, above), added: [seq] };
   const next = above.slice();
   next.splice(at, 0, seq);
-  // Past the bound the oldest gap closes, as in `normalize`.
-  return { cursor: next.length > MAX_ABOVE ? closeRun(next[0]!, next, 1) : { upTo, above: next }, added: [seq] };
-}
-
-/** The watermark at `upTo`, raised through the consecutive seqs of `sorted` from index `from`; the rest above it. */
-function closeRun(upTo: number, sorted: readonly number[], from: number): Cursor {
-  let i = from;
-  while (i < sorted.length && sorted[i] === upTo + 1) upTo = sorted[i++]!;
-  return { upTo, above: i === sorted.length ? EMPTY_CURSOR.above : sorted.slice(i) };
+  return { cursor: settle(upTo, next), added: [seq] };
 }
 
 /** Everything up to `seq`: returns the new cursor and how many seqs it newly covers (not listed: it may be many). */
@@ -70,17 +62,25 @@ export function advanceTo(cursor: Cursor, seq: number): { cursor: Cursor; from: 
 }
 
 function normalize(upTo: number, above: Set<number>): Cursor {
-  let next = upTo;
-  while (above.delete(next + 1)) next++;
-  const rest = [...above].sort((x, y) => x - y);
+  return settle(upTo, [...above].sort((x, y) => x - y));
+}
+
+/**
+ * The cursor at `upTo` with the ascending seqs `sorted` (each above `upTo`) in normal form: the
+ * watermark raised through the run of seqs that continues it, and at most MAX_ABOVE left above.
+ * `sorted` itself becomes the cursor's when nothing is taken off it (cursors are never changed in place).
+ */
+function settle(upTo: number, sorted: readonly number[]): Cursor {
+  let i = 0;
+  while (i < sorted.length && sorted[i] === upTo + 1) upTo = sorted[i++]!;
   // Bounded: a client that confirms only every other message must not grow a cursor without end.
   // Closing the oldest gap means those seqs count as confirmed for this cursor (they were replayed
   // MAX_ABOVE times over and never confirmed; the history API still has them).
-  while (rest.length > MAX_ABOVE) {
-    next = rest.shift()!;
-    while (rest.length > 0 && rest[0] === next + 1) next = rest.shift()!;
+  while (sorted.length - i > MAX_ABOVE) {
+    upTo = sorted[i++]!;
+    while (i < sorted.length && sorted[i] === upTo + 1) upTo = sorted[i++]!;
   }
-  return { upTo: next, above: rest };
+  return { upTo, above: i === sorted.length ? EMPTY_CURSOR.above : i === 0 ? sorted : sorted.slice(i) };
 }
 
 function binaryHas(sorted: readonly number[], value: number): boolean {
