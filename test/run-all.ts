@@ -27,16 +27,10 @@ const ALONE: Record<string, string> = {
   'test/integration/access-two-instances.test.ts': "uses the machine's NATS",
 };
 const CONCURRENCY = Number(process.env.TEST_CONCURRENCY ?? '2');
+if (!Number.isSafeInteger(CONCURRENCY) || CONCURRENCY < 1) throw new Error(`TEST_CONCURRENCY must be a whole number ≥ 1, not ${process.env.TEST_CONCURRENCY}`);
 
-function testFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return testFiles(path);
-    return entry.name.endsWith('.test.ts') ? [path] : [];
-  });
-}
-
-const chosen = (process.argv.length > 2 ? process.argv.slice(2) : testFiles('test')).map((file) => relative(process.cwd(), file)).sort();
+const everyFile = () => readdirSync('test', { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.test.ts')).map((file) => join('test', file));
+const chosen = (process.argv.length > 2 ? process.argv.slice(2) : everyFile()).map((file) => relative(process.cwd(), file)).sort();
 const together = chosen.filter((file) => !(file in ALONE));
 const alone = chosen.filter((file) => file in ALONE);
 
@@ -46,9 +40,10 @@ const TOTAL = /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d
 async function* events() {
   const totals = new Map<string, number>();
   const started = performance.now();
-  for (const [files, concurrency] of [[together, CONCURRENCY], [alone, 1]] as const) {
+  const lanes: [files: string[], concurrency: number][] = [[together, CONCURRENCY], [alone, 1]];
+  for (const [files, concurrency] of lanes) {
     if (files.length === 0) continue;
-    for await (const event of run({ files: [...files], concurrency })) {
+    for await (const event of run({ files, concurrency })) {
       if (event.type === 'test:diagnostic' && event.data.file === undefined && event.data.nesting === 0) {
         const total = TOTAL.exec(event.data.message);
         if (total) {
