@@ -1,0 +1,99 @@
+// How many round trips to the database one send and one confirmation wait for, one after another, on
+// the MongoStore: what their latency over a network is made of (issue 16, "MongoDB across a network").
+// Each persist and each confirmIds runs alone (nothing else in its batch) through the latency proxy
+// with a large delay, so the database's own time is small beside the round trips even on FerretDB:
+//
+//   node --import tsx bench/tools/store-round-trips.ts [--delay-ms 10] [--n 20] [--ref REF]
+//
+// Round trips ≈ (median latency − the batch wait) / (2 × delay). --ref measures a git ref's store in
+// the same run (compiled as `paced.ts --compare` compiles it), alternating with this tree's. Needs the
+// MongoDB-wire server of BENCH_MONGO_URI (else TEST_MONGO_URI, else 127.0.0.1:27017).
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startLatencyProxy } from '../lib/latency-proxy.js';
+import { prepareOurServer } from '../lib/servers.js';
+import { benchMongoBaseUri, dropDatabase, freshDatabaseName, withDatabase } from '../lib/mongo.js';
+
+const { values: args } = parseArgs({ options: { 'delay-ms': { type: 'string', default: '10' }, n: { type: 'string', default: '20' }, ref: { type: 'string' } } });
+const DELAY_MS = Number(args['delay-ms']);
+const N = Number(args.n);
+const WAIT_MS = 0;
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The parts of a build this tool uses: this tree's src/, or a ref's compiled dist/. */
+interface Build {
+  readonly label: string;
+  readonly config: typeof import('../../src/config.js');
+  readonly log: typeof import('../../src/log.js');
+  readonly metrics: typeof import('../../src/metrics/registry.js');
+  readonly stores: typeof import('../../src/store/open-stores.js');
+}
+
+async function loadBuild(label: string, dir: string, ext: string): Promise<Build> {
+  const load = (path: string) => import(pathToFileURL(join(dir, `${path}.${ext}`)).href);
+  return { label, config: await load('config'), log: await load('log'), metrics: await load('metrics/registry'), stores: await load('store/open-stores') };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Median ms of N persists, then of N confirmations, each alone, on a fresh database. */
+async function measure(build: Build, storeBase: string): Promise<{ persist: number; confirm: number }> {
+  const db = freshDatabaseName('bench_round_trips');
+  const { config } = build.config.loadConfig({
+    NODE_ENV: 'development',
+    JWT_SECRET: 'bench-round-trips-unused-0123456789abcdef',
+    DB_URI: withDatabase(storeBase, db),
+    DB_OP_TIMEOUT_MS: '30000',
+    DB_BATCH_MAX_WAIT_MS: String(WAIT_MS),
+  });
+  const { store } = build.stores.openStores(config, build.log.silentLogger(), build.metrics.createMetrics());
+  try {
+    await store.start();
+    const message = (i: number) => ({ messageId: `rt-${i}`, from: 'alice', fromDevice: 'phone', to: 'bob', body: 'hello', ts: Date.now() });
+    // Warm: the conversation exists, both devices were seen, heads and facts are cached.
+    for (let i = 0; i < 3; i++) await store.persist(message(i));
+    await store.confirmIds('bob', 'laptop', ['rt-0', 'rt-1', 'rt-2']);
+    const persist: number[] = [];
+    const confirm: number[] = [];
+    for (let i = 3; i < 3 + N; i++) {
+      const t0 = performance.now();
+      const result = await store.persist(message(i));
+      persist.push(performance.now() - t0);
+      if (result.kind !== 'created') throw new Error(`persist ${i}: ${result.kind}`);
+    }
+    for (let i = 3; i < 3 + N; i++) {
+      const t0 = performance.now();
+      const result = await store.confirmIds('bob', 'laptop', [`rt-${i}`]);
+      confirm.push(performance.now() - t0);
+      if (result.marks.length !== 1) throw new Error(`confirm ${i}: ${result.marks.length} marks`);
+    }
+    return { persist: median(persist), confirm: median(confirm) };
+  } finally {
+    await store.close();
+    await dropDatabase(benchMongoBaseUri(), db);
+  }
+}
+
+async function main(): Promise<void> {
+  const target = new URL(benchMongoBaseUri());
+  const proxy = await startLatencyProxy({ target: target.host, delayMs: DELAY_MS });
+  const storeBase = `mongodb://127.0.0.1:${proxy.port}/`;
+  const builds = [await loadBuild('this tree', join(ROOT, 'src'), 'ts')];
+  if (args.ref) builds.push(await loadBuild(args.ref, dirname(prepareOurServer({ ref: args.ref }).entry), 'js'));
+  console.log(`MongoStore through a latency proxy, ${DELAY_MS} ms each way (a round trip ≥ ${2 * DELAY_MS} ms), to ${target.host}; DB_BATCH_MAX_WAIT_MS=${WAIT_MS}; median of ${N}, each alone`);
+  console.log('\n| build | round | persist ms | ≈ round trips | confirmIds ms | ≈ round trips |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  try {
+    for (let round = 1; round <= 2; round++) {
+      for (const build of builds) {
+        const { persist, confirm } = await measure(build, storeBase);
+        const trips = (ms: number) => ((ms - WAIT_MS) / (2 * DELAY_MS)).toFixed(1);
+        console.log(`| ${build.label} | ${round} | ${persist.toFixed(1)} | ${trips(persist)} | ${confirm.toFixed(1)} | ${trips(confirm)} |`);
+      }
+    }
+  } finally {
+    await proxy.close();
+  }
+}
+
+await main();
