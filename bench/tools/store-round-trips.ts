@@ -5,19 +5,23 @@
 //
 //   node --import tsx bench/tools/store-round-trips.ts [--delay-ms 10] [--n 20] [--ref REF]
 //
-// Round trips ≈ (median latency − the batch wait) / (2 × delay). --ref measures a git ref's store in
+// Round trips ≈ median latency / the median `ping` through the same proxy (a round trip plus the
+// server's time for a trivial command: FerretDB's own time per command is a few ms, so dividing by
+// 2 × delay alone would overcount). --ref measures a git ref's store in
 // the same run (compiled as `paced.ts --compare` compiles it), alternating with this tree's. Needs the
 // MongoDB-wire server of BENCH_MONGO_URI (else TEST_MONGO_URI, else 127.0.0.1:27017).
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startLatencyProxy } from '../lib/latency-proxy.js';
+import { MongoClient } from 'mongodb';
 import { prepareOurServer } from '../lib/servers.js';
 import { benchMongoBaseUri, dropDatabase, freshDatabaseName, withDatabase } from '../lib/mongo.js';
 
 const { values: args } = parseArgs({ options: { 'delay-ms': { type: 'string', default: '10' }, n: { type: 'string', default: '20' }, ref: { type: 'string' } } });
 const DELAY_MS = Number(args['delay-ms']);
 const N = Number(args.n);
+/** No batch wait: a lone write goes at once. */
 const WAIT_MS = 0;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -81,13 +85,22 @@ async function main(): Promise<void> {
   const storeBase = `mongodb://127.0.0.1:${proxy.port}/`;
   const builds = [await loadBuild('this tree', join(ROOT, 'src'), 'ts')];
   if (args.ref) builds.push(await loadBuild(args.ref, dirname(prepareOurServer({ ref: args.ref }).entry), 'js'));
-  console.log(`MongoStore through a latency proxy, ${DELAY_MS} ms each way (a round trip ≥ ${2 * DELAY_MS} ms), to ${target.host}; DB_BATCH_MAX_WAIT_MS=${WAIT_MS}; median of ${N}, each alone`);
+  const client = await new MongoClient(storeBase, { directConnection: true }).connect();
+  const pings: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const t0 = performance.now();
+    await client.db('admin').command({ ping: 1 });
+    pings.push(performance.now() - t0);
+  }
+  await client.close();
+  const trip = median(pings);
+  console.log(`MongoStore through a latency proxy, ${DELAY_MS} ms each way (a round trip ≥ ${2 * DELAY_MS} ms), to ${target.host}; DB_BATCH_MAX_WAIT_MS=${WAIT_MS}; median of ${N}, each alone; one \`ping\` ${trip.toFixed(1)} ms`);
   console.log('\n| build | round | persist ms | ≈ round trips | confirmIds ms | ≈ round trips |\n| --- | ---: | ---: | ---: | ---: | ---: |');
   try {
     for (let round = 1; round <= 2; round++) {
       for (const build of builds) {
         const { persist, confirm } = await measure(build, storeBase);
-        const trips = (ms: number) => ((ms - WAIT_MS) / (2 * DELAY_MS)).toFixed(1);
+        const trips = (ms: number) => (ms / trip).toFixed(1);
         console.log(`| ${build.label} | ${round} | ${persist.toFixed(1)} | ${trips(persist)} | ${confirm.toFixed(1)} | ${trips(confirm)} |`);
       }
     }
