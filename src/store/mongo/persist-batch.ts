@@ -62,15 +62,16 @@ export async function writePersistBatch(context: PersistBatchContext, batch: rea
   });
   const all = [...leads.values()];
 
-  // 1. Retries and reused ids, before any seq is assigned.
-  await judgeExisting(collections, all);
-  // 2. Membership, read now (never from a cache: a removed member must not send).
+  // Three round trips one after another, whatever the batch holds (bench/tools/store-round-trips.ts):
+  // 1. Retries and reused ids, before any seq is assigned; the senders' memberships, read at the same
+  //    time (never from a cache: a removed member must not send).
+  const [, membership] = await Promise.all([judgeExisting(collections, all), readMembership(collections, all)]);
   const fresh = all.filter((lead) => lead.outcome === undefined);
-  await checkMembership(collections, fresh);
-  // 3. Seqs and the ordered insert, in rounds.
-  await insertMessages(context, fresh.filter((lead) => lead.outcome === undefined));
-  // 4. The sender has its own message: its user cursor and its sending device's cursor pass over it.
-  await advanceSenders(context, all.filter((lead) => lead.outcome === 'created' || lead.outcome === 'duplicate'));
+  await checkMembership(collections, fresh, membership);
+  // 2. Seqs and the ordered insert, in rounds; the senders' cursors are read meanwhile, under their lock.
+  // 3. The sender has its own message: its user cursor and its sending device's cursor pass over it.
+  const inserted = insertMessages(context, fresh.filter((lead) => lead.outcome === undefined));
+  await advanceSenders(context, all.filter((lead) => lead.outcome === undefined || lead.outcome === 'duplicate'), inserted);
 
   return batch.map((message, i): PersistResult | Error => {
     const lead = leads.get(message.messageId)!;
@@ -110,12 +111,43 @@ function settleExisting(lead: Lead, stored: StoredMessage): void {
   lead.outcome = lead.conversationId !== undefined && sameContent(stored, lead.message.from, lead.conversationId, lead.message.body, lead.message.event?.target) ? 'duplicate' : 'conflict';
 }
 
-async function checkMembership(collections: Collections, leads: Lead[]): Promise<void> {
+/** What checkMembership needs from the database, read for every lead before any is judged. */
+interface MembershipRead {
+  /** Membership ids (conversation, sender) that exist. */
+  readonly members: Set<string>;
+  /** Members of each direct conversation named by id; the member count of each group named. */
+  readonly sizes: Map<string, number>;
+  readonly directMembers: Map<string, string[]>;
+}
+
+async function readMembership(collections: Collections, leads: Lead[]): Promise<MembershipRead> {
+  const asking = leads.filter((lead) => lead.conversationId !== undefined);
+  const ids = [...new Set(asking.map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
+  // Recipients (for counts(), inspection only) and, for a direct conversation named by id, `to`: one
+  // indexed read per conversation named by id in the batch (a direct one has two members).
+  const named = [...new Set(asking.filter((lead) => lead.message.conversationId !== undefined).map((lead) => lead.conversationId!))];
+  const sizes = new Map<string, number>();
+  const directMembers = new Map<string, string[]>();
+  const [found] = await Promise.all([
+    ids.length === 0 ? [] : findByIds(collections.memberships, collections.idLookup, ids, { _id: 1 }, false),
+    ...named.map(async (id) => {
+      if (isDirectConversationId(id)) {
+        const docs = await collections.memberships.find({ conversationId: id }, { projection: { userId: 1 } }).toArray();
+        directMembers.set(id, docs.map((doc) => doc.userId));
+        sizes.set(id, docs.length);
+      } else {
+        sizes.set(id, await collections.memberships.countDocuments({ conversationId: id }));
+      }
+    }),
+  ]);
+  return { members: new Set(found.map((doc) => doc._id)), sizes, directMembers };
+}
+
+async function checkMembership(collections: Collections, leads: Lead[], read: MembershipRead): Promise<void> {
   for (const lead of leads) if (lead.conversationId === undefined) lead.outcome = 'not_member';
   const asking = leads.filter((lead) => lead.outcome === undefined);
   if (asking.length === 0) return;
-  const ids = [...new Set(asking.map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
-  const members = new Set((await findByIds(collections.memberships, collections.idLookup, ids, { _id: 1 }, false)).map((doc) => doc._id));
+  const { members, sizes, directMembers } = read;
 
   // A direct message whose sender is not (yet) a member: the conversation is created on first use.
   const direct = asking.filter((lead) => !members.has(membershipId(lead.conversationId!, lead.message.from)) && lead.message.conversationId === undefined);
@@ -133,20 +165,6 @@ async function checkMembership(collections: Collections, leads: Lead[]): Promise
     if (!members.has(membershipId(lead.conversationId!, lead.message.from)) && !created.has(lead.conversationId!)) lead.outcome = 'not_member';
   }
 
-  // Recipients (for counts(), inspection only) and, for a direct conversation named by id, `to`: one
-  // indexed read per conversation named by id in the batch (a direct one has two members).
-  const named = [...new Set(asking.filter((lead) => lead.outcome === undefined && lead.message.conversationId !== undefined).map((lead) => lead.conversationId!))];
-  const sizes = new Map<string, number>();
-  const directMembers = new Map<string, string[]>();
-  await Promise.all(named.map(async (id) => {
-    if (isDirectConversationId(id)) {
-      const docs = await collections.memberships.find({ conversationId: id }, { projection: { userId: 1 } }).toArray();
-      directMembers.set(id, docs.map((doc) => doc.userId));
-      sizes.set(id, docs.length);
-    } else {
-      sizes.set(id, await collections.memberships.countDocuments({ conversationId: id }));
-    }
-  }));
   for (const lead of asking) {
     if (lead.outcome !== undefined) continue;
     const { from, to } = lead.message;
@@ -222,33 +240,64 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[]): Prom
   }
 }
 
-async function advanceSenders(context: PersistBatchContext, leads: Lead[]): Promise<void> {
+/**
+ * The senders' cursors pass over their stored messages (a duplicate re-applies it: its first attempt
+ * may have stopped before this step). `leads` are those that may be stored: the ones being inserted
+ * (`inserted` settles when they are) and the duplicates found so far. Their cursors are read under the
+ * senders' lock while the insert runs, and written only after it, for the leads it stored: a cursor
+ * never passes a seq that is not stored, and the lock is held no longer than a read and a write.
+ */
+async function advanceSenders(context: PersistBatchContext, leads: Lead[], inserted: Promise<void>): Promise<void> {
   const { collections } = context;
-  if (leads.length === 0) return;
-  const seqs = new Map<string, { key: CursorKey; seqs: number[] }>();
-  const add = (key: CursorKey, seq: number) => {
-    const id = `${key.userId}/${key.deviceId ?? ''}/${key.conversationId}`;
-    const entry = seqs.get(id);
-    if (entry) entry.seqs.push(seq);
-    else seqs.set(id, { key, seqs: [seq] });
-  };
-  const senders: { userId: string; deviceId: string }[] = [];
-  for (const lead of leads) {
-    const m = lead.stored!;
-    add({ userId: m.from, conversationId: m.conversationId }, m.seq);
-    // A duplicate re-applies it: its first attempt may have stopped before this step.
-    if (m.fromDevice !== undefined) {
-      add({ userId: m.from, deviceId: m.fromDevice, conversationId: m.conversationId }, m.seq);
-      senders.push({ userId: m.from, deviceId: m.fromDevice });
-    }
-  }
-  await context.cursorLocks.runAll(leads.map((lead) => lead.stored!.from), async () => {
-    await context.devices.ensure(collections, senders);
-    const cursors = await CursorSet.read(collections, [...seqs.values()].map((entry) => entry.key));
-    for (const { key, seqs: added } of seqs.values()) {
-      const moved = advance(cursors.get(key, 0), added);
+  if (leads.length === 0) return inserted;
+  // What each lead will move: the stored message's sender, device and conversation where it is known
+  // (a duplicate), else what the insert stores (the message's own).
+  const expected = leads.map((lead): StoredMessage | (NewMessage & { conversationId: string }) => lead.stored ?? { ...lead.message, conversationId: lead.conversationId! });
+  await context.cursorLocks.runAll(leads.map((lead) => lead.message.from), async () => {
+    const [read, insert] = await Promise.allSettled([readSenderCursors(context, expected), inserted]);
+    if (insert.status === 'rejected') throw insert.reason;
+    if (read.status === 'rejected') throw read.reason;
+    const stored = leads.filter((lead) => lead.outcome === 'created' || lead.outcome === 'duplicate').map((lead) => lead.stored!);
+    const moves = senderMoves(stored);
+    // A duplicate found during the insert (a retry racing on another process) may name another device.
+    const cursors = [...moves.keys()].every((id) => read.value.has(id)) ? read.value.cursors : (await readSenderCursors(context, stored)).cursors;
+    for (const { key, seqs } of moves.values()) {
+      const moved = advance(cursors.get(key, 0), seqs);
       if (moved.added.length > 0) cursors.set(key, moved.cursor);
     }
     await cursors.write(collections);
   });
 }
+
+type SenderFields = Pick<StoredMessage, 'from' | 'fromDevice' | 'conversationId'>;
+
+/** Each cursor a batch moves (the sender's, and its sending device's, in the conversation) and the seqs it passes over. */
+function senderMoves(messages: readonly (SenderFields & { seq: number })[]): Map<string, { key: CursorKey; seqs: number[] }> {
+  const moves = new Map<string, { key: CursorKey; seqs: number[] }>();
+  for (const m of messages) {
+    for (const key of senderKeys(m)) {
+      const id = cursorKeyId(key);
+      const entry = moves.get(id);
+      if (entry) entry.seqs.push(m.seq);
+      else moves.set(id, { key, seqs: [m.seq] });
+    }
+  }
+  return moves;
+}
+
+function senderKeys(m: SenderFields): CursorKey[] {
+  const user: CursorKey = { userId: m.from, conversationId: m.conversationId };
+  return m.fromDevice === undefined ? [user] : [user, { userId: m.from, deviceId: m.fromDevice, conversationId: m.conversationId }];
+}
+
+/** The senders' cursors (a device seen for the first time copies its user's first). */
+async function readSenderCursors(context: PersistBatchContext, messages: readonly SenderFields[]): Promise<{ cursors: CursorSet; has(id: string): boolean }> {
+  const keys = new Map<string, CursorKey>();
+  for (const m of messages) for (const key of senderKeys(m)) keys.set(cursorKeyId(key), key);
+  const devices = messages.filter((m) => m.fromDevice !== undefined).map((m) => ({ userId: m.from, deviceId: m.fromDevice! }));
+  await context.devices.ensure(context.collections, devices);
+  const cursors = await CursorSet.read(context.collections, [...keys.values()]);
+  return { cursors, has: (id) => keys.has(id) };
+}
+
+const cursorKeyId = (key: CursorKey) => `${key.userId}/${key.deviceId ?? ''}/${key.conversationId}`;
