@@ -15,7 +15,7 @@ import { LRUCache } from 'lru-cache';
 import { advance, advanceTo, covers, highestCovered } from '../cursor.js';
 import type { ConfirmResult, Cursor, DeliveryMark } from '../store.js';
 import type { KeyedLock } from '../../lock.js';
-import { CursorSet, type CursorKey, type DeviceSightings } from './cursors.js';
+import { CursorSet, cursorKeyId, type CursorKey, type DeviceSightings } from './cursors.js';
 import { DUPLICATE_KEY, membershipId, receiptId, type Collections, type ReceiptDoc } from './documents.js';
 import type { HeadCache } from './heads.js';
 import { insertMany } from './insert.js';
@@ -92,58 +92,29 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
   const { collections } = context;
   const facts = await context.facts.load(collections, batch.flatMap((request) => (request.kind === 'ids' ? request.messageIds : [])));
 
-  // Membership of every (user, conversation) named: a non-member's confirmation changes nothing.
-  const pairs = new Set<string>();
-  batch.forEach((request) => {
-    if (request.kind === 'upTo') pairs.add(membershipId(request.conversationId, request.userId));
-    else for (const id of request.messageIds) {
-      const fact = facts.get(id);
-      if (fact) pairs.add(membershipId(fact.conversationId, request.userId));
-    }
-  });
-  const joined = new Map<string, number>();
-  if (pairs.size > 0) {
-    const docs = await findByIds(collections.memberships, collections.idLookup, [...pairs], { joinSeq: 1 });
-    for (const doc of docs) joined.set(doc._id, Number(doc.joinSeq));
-  }
-
-  const steps: Step[] = [];
-  await Promise.all(batch.map(async (request, i) => {
-    const { userId, deviceId } = request;
-    if (request.kind === 'upTo') {
-      const joinSeq = joined.get(membershipId(request.conversationId, userId));
-      if (joinSeq === undefined) return;
-      // Clamped to the last seq: the stored head, unless this process already knows it is that far.
-      const upTo = Math.min(request.seq, await context.heads.atLeast(request.conversationId, request.seq));
-      steps.push({ request: i, userId, deviceId, conversationId: request.conversationId, joinSeq, upTo });
-      return;
-    }
-    const byConversation = new Map<string, MessageFact[]>();
-    for (const id of new Set(request.messageIds)) {
-      const fact = facts.get(id);
-      if (!fact || (fact.from === userId && fact.fromDevice === deviceId)) continue;
-      const joinSeq = joined.get(membershipId(fact.conversationId, userId));
-      if (joinSeq === undefined || fact.seq <= joinSeq) continue;
-      const list = byConversation.get(fact.conversationId);
-      if (list) list.push(fact);
-      else byConversation.set(fact.conversationId, [fact]);
-    }
-    for (const [conversationId, list] of byConversation) {
-      steps.push({ request: i, userId, deviceId, conversationId, joinSeq: joined.get(membershipId(conversationId, userId))!, facts: list });
-    }
-  }));
-  steps.sort((a, b) => a.request - b.request);
-
   const results = batch.map((request) => {
     const unknownIds = request.kind === 'ids' ? [...new Set(request.messageIds)].filter((id) => !facts.has(id)).length : 0;
     return { marks: [] as DeliveryMark[], advanced: [] as { conversationId: string; deliveredSeq: number }[], ...(unknownIds > 0 ? { unknownIds } : {}) };
   });
+  const userKey = (step: Pick<Step, 'userId' | 'conversationId'>): CursorKey => ({ userId: step.userId, conversationId: step.conversationId });
+  const deviceKey = (step: Pick<Step, 'userId' | 'deviceId' | 'conversationId'>): CursorKey => ({ userId: step.userId, deviceId: step.deviceId, conversationId: step.conversationId });
+  // Three round trips one after another (bench/tools/store-round-trips.ts): the memberships and the
+  // cursors of every (user, conversation) named, read together under the users' lock (a non-member's
+  // cursors are read for nothing: they are looked up by _id); the receipts; the cursors written.
+  const named = new Map<string, CursorKey>();
+  for (const request of batch) {
+    const conversations = request.kind === 'upTo' ? [request.conversationId] : request.messageIds.map((id) => facts.get(id)?.conversationId);
+    for (const conversationId of conversations) {
+      if (conversationId === undefined) continue;
+      for (const key of [userKey({ ...request, conversationId }), deviceKey({ ...request, conversationId })]) named.set(cursorKeyId(key), key);
+    }
+  }
   await context.cursorLocks.runAll(batch.map((request) => request.userId), async () => {
-    await context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId })));
+    const [steps, cursors] = await Promise.all([
+      stepsOf(context, batch, facts),
+      context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId }))).then(() => CursorSet.read(collections, [...named.values()])),
+    ]);
     if (steps.length === 0) return;
-    const userKey = (step: Step): CursorKey => ({ userId: step.userId, conversationId: step.conversationId });
-    const deviceKey = (step: Step): CursorKey => ({ userId: step.userId, deviceId: step.deviceId, conversationId: step.conversationId });
-    const cursors = await CursorSet.read(collections, steps.flatMap((step) => [userKey(step), deviceKey(step)]));
     const ranges = await readRanges(collections, steps, (step) => cursors.get(userKey(step), step.joinSeq));
 
     const deliveredAt = Date.now();
@@ -181,6 +152,51 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
   });
   return results;
 }
+
+/** Each request's work per conversation, for members only (a non-member's confirmation changes nothing), in request order. */
+async function stepsOf(context: ConfirmBatchContext, batch: readonly ConfirmRequest[], facts: Map<string, MessageFact>): Promise<Step[]> {
+  const pairs = new Set<string>();
+  batch.forEach((request) => {
+    if (request.kind === 'upTo') pairs.add(membershipId(request.conversationId, request.userId));
+    else for (const id of request.messageIds) {
+      const fact = facts.get(id);
+      if (fact) pairs.add(membershipId(fact.conversationId, request.userId));
+    }
+  });
+  const joined = new Map<string, number>();
+  if (pairs.size > 0) {
+    const docs = await findByIds(context.collections.memberships, context.collections.idLookup, [...pairs], { joinSeq: 1 });
+    for (const doc of docs) joined.set(doc._id, Number(doc.joinSeq));
+  }
+
+  const steps: Step[] = [];
+  await Promise.all(batch.map(async (request, i) => {
+    const { userId, deviceId } = request;
+    if (request.kind === 'upTo') {
+      const joinSeq = joined.get(membershipId(request.conversationId, userId));
+      if (joinSeq === undefined) return;
+      // Clamped to the last seq: the stored head, unless this process already knows it is that far.
+      const upTo = Math.min(request.seq, await context.heads.atLeast(request.conversationId, request.seq));
+      steps.push({ request: i, userId, deviceId, conversationId: request.conversationId, joinSeq, upTo });
+      return;
+    }
+    const byConversation = new Map<string, MessageFact[]>();
+    for (const id of new Set(request.messageIds)) {
+      const fact = facts.get(id);
+      if (!fact || (fact.from === userId && fact.fromDevice === deviceId)) continue;
+      const joinSeq = joined.get(membershipId(fact.conversationId, userId));
+      if (joinSeq === undefined || fact.seq <= joinSeq) continue;
+      const list = byConversation.get(fact.conversationId);
+      if (list) list.push(fact);
+      else byConversation.set(fact.conversationId, [fact]);
+    }
+    for (const [conversationId, list] of byConversation) {
+      steps.push({ request: i, userId, deviceId, conversationId, joinSeq: joined.get(membershipId(conversationId, userId))!, facts: list });
+    }
+  }));
+  return steps.sort((a, b) => a.request - b.request);
+}
+
 
 /** advanceTo, listing the seqs it newly covers (those not already above the old watermark). */
 function stepTo(cursor: Cursor, upTo: number): { cursor: Cursor; added: number[] } {

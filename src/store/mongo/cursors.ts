@@ -29,7 +29,8 @@ export interface CursorKey {
   readonly conversationId: string;
 }
 
-const idOf = (key: CursorKey) => (key.deviceId === undefined ? userCursorId(key.userId, key.conversationId) : deviceCursorId(key.userId, key.deviceId, key.conversationId));
+/** The cursor document's `_id`: one key, one document. */
+export const cursorKeyId = (key: CursorKey) => (key.deviceId === undefined ? userCursorId(key.userId, key.conversationId) : deviceCursorId(key.userId, key.deviceId, key.conversationId));
 
 /** The cursors of one step: read once, changed in memory, the changed ones written at the end. */
 export class CursorSet {
@@ -40,8 +41,8 @@ export class CursorSet {
   /** Reads the cursors of `keys` (two queries: user cursors and device cursors, by `_id`). */
   static async read(collections: Collections, keys: readonly CursorKey[]): Promise<CursorSet> {
     const set = new CursorSet();
-    for (const key of keys) set.current.set(idOf(key), { key, cursor: undefined, changed: false });
-    const ids = (device: boolean) => [...set.current.values()].filter((entry) => (entry.key.deviceId !== undefined) === device).map((entry) => idOf(entry.key));
+    for (const key of keys) set.current.set(cursorKeyId(key), { key, cursor: undefined, changed: false });
+    const ids = (device: boolean) => [...set.current.values()].filter((entry) => (entry.key.deviceId !== undefined) === device).map((entry) => cursorKeyId(entry.key));
     const load = async (collection: Collection<CursorDoc>, wanted: string[]) => {
       if (wanted.length === 0) return;
       const docs = await findByIds(collection, collections.idLookup, wanted, { upTo: 1, above: 1 });
@@ -53,11 +54,11 @@ export class CursorSet {
 
   /** The cursor, at least at the member's join point. */
   get(key: CursorKey, joinSeq: number): Cursor {
-    return atLeast(this.current.get(idOf(key))?.cursor ?? EMPTY_CURSOR, joinSeq);
+    return atLeast(this.current.get(cursorKeyId(key))?.cursor ?? EMPTY_CURSOR, joinSeq);
   }
 
   set(key: CursorKey, cursor: Cursor): void {
-    this.current.set(idOf(key), { key, cursor, changed: true });
+    this.current.set(cursorKeyId(key), { key, cursor, changed: true });
   }
 
   /** Writes the changed cursors: one unordered bulk of single-document upserts. */

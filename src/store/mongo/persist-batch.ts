@@ -18,7 +18,7 @@ import { directConversationId, isDirectConversationId } from '../conversation-id
 import { advance } from '../cursor.js';
 import { StoreUnavailableError, type NewMessage, type PersistResult, type StoredMessage } from '../store.js';
 import type { KeyedLock } from '../../lock.js';
-import { CursorSet, type CursorKey, type DeviceSightings } from './cursors.js';
+import { CursorSet, cursorKeyId, type CursorKey, type DeviceSightings } from './cursors.js';
 import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, toStoredMessage, type Collections, type MessageDoc } from './documents.js';
 import { sameContent } from '../same-content.js';
 import type { HeadCache } from './heads.js';
@@ -300,4 +300,3 @@ async function readSenderCursors(context: PersistBatchContext, messages: readonl
   return { cursors, has: (id) => keys.has(id) };
 }
 
-const cursorKeyId = (key: CursorKey) => `${key.userId}/${key.deviceId ?? ''}/${key.conversationId}`;
