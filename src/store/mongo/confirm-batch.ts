@@ -197,7 +197,6 @@ async function stepsOf(context: ConfirmBatchContext, batch: readonly ConfirmRequ
   return steps.sort((a, b) => a.request - b.request);
 }
 
-
 /** advanceTo, listing the seqs it newly covers (those not already above the old watermark). */
 function stepTo(cursor: Cursor, upTo: number): { cursor: Cursor; added: number[] } {
   const moved = advanceTo(cursor, upTo);
