@@ -51,7 +51,8 @@ export abstract class WindowedRunner<S extends Sender> implements ThreadRunner {
     if (this.cfg.ratePerSec) {
       let from = 0;
       this.pacer = new Pacer(this.cfg.ratePerSec, () => {
-        from = pumpRoundRobin(this.senders, from, (s) => this.canSend(s), (s) => this.sendOne(s));
+        // The clock is read once per tick: each sendOne takes one of the sends due now.
+        from = pumpRoundRobin(this.senders, from, (s) => this.hasRoom(s), (s) => this.sendOne(s), this.pacer!.due());
         this.checkFinished();
       });
       this.pacer.start();
@@ -61,7 +62,12 @@ export abstract class WindowedRunner<S extends Sender> implements ThreadRunner {
   }
 
   private canSend(s: S): boolean {
-    return s.inflight < this.cfg.window && this.remaining > 0 && !this.stopping && (this.pacer === undefined || this.pacer.due() > 0);
+    return this.hasRoom(s) && (this.pacer === undefined || this.pacer.due() > 0);
+  }
+
+  /** Window room and budget left, whatever the pacer says. */
+  private hasRoom(s: S): boolean {
+    return s.inflight < this.cfg.window && this.remaining > 0 && !this.stopping;
   }
 
   private pump(s: S): void {

@@ -48,22 +48,26 @@ export class Pacer {
 }
 
 /**
- * One send per connection per round, rounds until no connection can send: paced credit is spread
- * evenly instead of filling the first connection's window. Starts at `from` and returns where the
- * next call starts (after the last connection served), so that over ticks the credit walks the
- * connections in order: at R msgs/s over N connections each sends every N/R s, as a user sending
- * now and then does, not in bursts of R/1000 in consecutive ticks.
+ * One send per connection per round, rounds until `credit` sends are made or no connection can send:
+ * paced credit is spread evenly instead of filling the first connection's window. Starts at `from` and
+ * returns where the next call starts (after the last connection served), so that over ticks the
+ * credit walks the connections in order: at R msgs/s over N connections each sends every N/R s, as a
+ * user sending now and then does, not in bursts of R/1000 in consecutive ticks.
+ *
+ * The walk ends as soon as the credit is spent: at 5,000/s over 500 senders a 1 ms tick makes 5 sends,
+ * and asking all 500 senders (and the clock) twice per tick was a fifth of the generator's CPU.
  */
-export function pumpRoundRobin<T>(items: readonly T[], from: number, canSend: (item: T) => boolean, sendOne: (item: T) => void): number {
+export function pumpRoundRobin<T>(items: readonly T[], from: number, canSend: (item: T) => boolean, sendOne: (item: T) => void, credit = Infinity): number {
   const n = items.length;
   let next = from % n;
-  for (let progress = true; progress; ) {
+  for (let progress = true; progress && credit > 0; ) {
     progress = false;
     const start = next;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n && credit > 0; i++) {
       const k = (start + i) % n;
       if (canSend(items[k]!)) {
         sendOne(items[k]!);
+        credit--;
         progress = true;
         next = (k + 1) % n;
       }

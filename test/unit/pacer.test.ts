@@ -19,6 +19,18 @@ describe('pumpRoundRobin', () => {
     for (const s of senders) assert.deepEqual(s.sends, [Math.floor(s.i / 5), Math.floor(s.i / 5) + 100], `sender ${s.i}`);
   });
 
+  it('stops once its credit is spent, asking no sender after the last send', () => {
+    const senders = Array.from({ length: 500 }, (_, i) => ({ i, sends: 0 }));
+    let asked = 0;
+    let from = 0;
+    for (let tick = 0; tick < 200; tick++) {
+      from = pumpRoundRobin(senders, from, () => (asked++, true), (s) => s.sends++, 5);
+    }
+    assert.equal(asked, 1000, 'one question per send');
+    assert.deepEqual(new Set(senders.map((s) => s.sends)), new Set([2]), 'each sender twice in 200 ticks');
+    assert.equal(from, 0);
+  });
+
   it('skips a sender without room and gives its turn to the next', () => {
     const senders = [{ full: false, n: 0 }, { full: true, n: 0 }, { full: false, n: 0 }];
     let credit = 4;
