@@ -1,4 +1,4 @@
-// How many round trips to the database one send and one confirmation wait for, one after another, on
+// How many round trips to the database one send (direct, and into a group) and one confirmation wait for, one after another, on
 // the MongoStore: what their latency over a network is made of (issue 16, "MongoDB across a network").
 // Each persist and each confirmIds runs alone (nothing else in its batch) through the latency proxy
 // with a large delay, so the database's own time is small beside the round trips even on FerretDB:
@@ -42,7 +42,7 @@ async function loadBuild(label: string, dir: string, ext: string): Promise<Build
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Median ms of N persists, then of N confirmations, each alone, on a fresh database. */
-async function measure(build: Build, storeBase: string): Promise<{ persist: number; confirm: number }> {
+async function measure(build: Build, storeBase: string): Promise<{ persist: number; group: number; confirm: number }> {
   const db = freshDatabaseName('bench_round_trips');
   const { config } = build.config.loadConfig({
     NODE_ENV: 'development',
@@ -72,7 +72,17 @@ async function measure(build: Build, storeBase: string): Promise<{ persist: numb
       confirm.push(performance.now() - t0);
       if (result.marks.length !== 1) throw new Error(`confirm ${i}: ${result.marks.length} marks`);
     }
-    return { persist: median(persist), confirm: median(confirm) };
+    // A group message is named by its conversation id: its member count is read too.
+    const groupId = 'g:round-trips';
+    await store.createGroup({ conversationId: groupId, title: 'round trips', ownerId: 'alice', members: ['bob', 'carol'], createdAt: Date.now() });
+    const group: number[] = [];
+    for (let i = 0; i < 2 + N; i++) {
+      const t0 = performance.now();
+      const result = await store.persist({ messageId: `rt-g-${i}`, conversationId: groupId, from: 'alice', fromDevice: 'phone', body: 'hello all', ts: Date.now() });
+      if (i >= 2) group.push(performance.now() - t0); // the first two warm the group's head
+      if (result.kind !== 'created') throw new Error(`group persist ${i}: ${result.kind}`);
+    }
+    return { persist: median(persist), group: median(group), confirm: median(confirm) };
   } finally {
     await store.close();
     await dropDatabase(benchMongoBaseUri(), db);
@@ -95,13 +105,13 @@ async function main(): Promise<void> {
   await client.close();
   const trip = median(pings);
   console.log(`MongoStore through a latency proxy, ${DELAY_MS} ms each way (a round trip ≥ ${2 * DELAY_MS} ms), to ${target.host}; DB_BATCH_MAX_WAIT_MS=${WAIT_MS}; median of ${N}, each alone; one \`ping\` ${trip.toFixed(1)} ms`);
-  console.log('\n| build | round | persist ms | ≈ round trips | confirmIds ms | ≈ round trips |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log('\n| build | round | persist ms | ≈ round trips | group persist ms | ≈ round trips | confirmIds ms | ≈ round trips |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   try {
     for (let round = 1; round <= 2; round++) {
       for (const build of builds) {
-        const { persist, confirm } = await measure(build, storeBase);
+        const { persist, group, confirm } = await measure(build, storeBase);
         const trips = (ms: number) => (ms / trip).toFixed(1);
-        console.log(`| ${build.label} | ${round} | ${persist.toFixed(1)} | ${trips(persist)} | ${confirm.toFixed(1)} | ${trips(confirm)} |`);
+        console.log(`| ${build.label} | ${round} | ${persist.toFixed(1)} | ${trips(persist)} | ${group.toFixed(1)} | ${trips(group)} | ${confirm.toFixed(1)} | ${trips(confirm)} |`);
       }
     }
   } finally {
