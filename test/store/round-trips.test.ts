@@ -1,0 +1,73 @@
+// Over a network a send's SENT ack and a confirmation's DELIVERED ack wait for the store's database
+// round trips one after another: the MongoStore makes three for each (docs/store.md, "Writes per
+// message"). Through a latency proxy whose delay dwarfs the database's own time, a lone persist and a
+// lone confirmation must each take less than 3.6 times one `ping` through the same proxy (a fourth
+// round trip would make it 4). A ratio measured in one run, as timings here must be. Mongo only.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MongoClient } from 'mongodb';
+import { startLatencyProxy, type LatencyProxy } from '../../bench/lib/latency-proxy.js';
+import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
+import { createMongoStoreForTests, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
+import { skipReason } from '../helpers/skips.js';
+
+const baseUri = mongoTestUri();
+/** One way: a round trip is 200 ms, against a few ms of FerretDB's own per command, even loaded. */
+const DELAY_MS = 100;
+const MAX_ROUND_TRIPS = 3.6;
+const SAMPLES = 3;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function timed(action: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await action();
+  return performance.now() - t0;
+}
+
+describe('MongoStore round trips one after another', { skip: baseUri ? false : skipReason('mongo') }, () => {
+  const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'trips');
+  let proxy: LatencyProxy;
+  let store: MongoStore;
+  let client: MongoClient;
+  let ping = 0;
+
+  before(async () => {
+    proxy = await startLatencyProxy({ target: new URL(baseUri!).host, delayMs: DELAY_MS });
+    const viaProxy = new URL(databases.fresh());
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    store = await createMongoStoreForTests(viaProxy.toString(), { batch: { maxWaitMs: 0, maxOps: 512 }, opTimeoutMs: 30_000 });
+    client = await new MongoClient(viaProxy.toString(), { directConnection: true }).connect();
+    const pings: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) pings.push(await timed(() => client.db('admin').command({ ping: 1 })));
+    ping = median(pings);
+    // Warm: the conversation exists, both devices were seen, the head and the facts are cached.
+    for (let i = 0; i < 2; i++) assert.equal((await store.persist({ messageId: `warm-${i}`, from: 'alice', fromDevice: 'phone', to: 'bob', body: 'hi', ts: Date.now() })).kind, 'created');
+    await store.confirmIds('bob', 'laptop', ['warm-0', 'warm-1']);
+  });
+
+  after(async () => {
+    await client?.close();
+    await store?.close();
+    await proxy?.close();
+    await databases.drop();
+  });
+
+  it(`a lone send waits for at most three (under ${MAX_ROUND_TRIPS} pings)`, async () => {
+    const times: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      times.push(await timed(async () => assert.equal((await store.persist({ messageId: `m-${i}`, from: 'alice', fromDevice: 'phone', to: 'bob', body: 'hello', ts: Date.now() })).kind, 'created')));
+    }
+    const trips = median(times) / ping;
+    assert.ok(trips < MAX_ROUND_TRIPS, `persist took ${trips.toFixed(2)} pings (${times.map((t) => t.toFixed(0)).join(', ')} ms; ping ${ping.toFixed(0)} ms)`);
+  });
+
+  it(`a lone confirmation waits for at most three (under ${MAX_ROUND_TRIPS} pings)`, async () => {
+    const times: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      times.push(await timed(async () => assert.equal((await store.confirmIds('bob', 'laptop', [`m-${i}`])).marks.length, 1)));
+    }
+    const trips = median(times) / ping;
+    assert.ok(trips < MAX_ROUND_TRIPS, `confirmIds took ${trips.toFixed(2)} pings (${times.map((t) => t.toFixed(0)).join(', ')} ms; ping ${ping.toFixed(0)} ms)`);
+  });
+});
