@@ -213,6 +213,13 @@ export interface Store {
    * once (memory) answers without a promise, and callers on the hot path take it so (`isPromise`).
    */
   persist(message: NewMessage): MaybePromise<PersistResult>;
+  /**
+   * A message another instance stored, as the live bus brought it here: a store that caches what is
+   * immutable about messages (the Mongo store: the facts a confirmation needs, the conversation's head)
+   * learns it now, so that confirming it here, or the next send into its conversation, asks the
+   * database nothing it could know already. Optional: a store of one process has seen it already.
+   */
+  learn?(message: StoredMessage): void;
   /** Messages of a conversation with seq in (afterSeq, …], ascending, at most `limit`. */
   messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
   /** History: the `limit` messages before seq `before` (or the newest), returned ascending; events are not in it. */

@@ -157,6 +157,11 @@ export class MongoStore implements Store {
     return result;
   }
 
+  learn(message: StoredMessage): void {
+    this.noteFacts(message);
+    this.heads.note(message.conversationId, message.seq);
+  }
+
   async messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
     const docs = await this.ready()
