@@ -1,4 +1,5 @@
-// How many round trips to the database one send (direct, and into a group) and one confirmation wait for, one after another, on
+// How many round trips to the database one send (direct, and into a group) and one confirmation (of a
+// message stored here, or by another instance) wait for, one after another, on
 // the MongoStore: what their latency over a network is made of (issue 16, "MongoDB across a network").
 // Each persist and each confirmIds runs alone (nothing else in its batch) through the latency proxy
 // with a large delay, so the database's own time is small beside the round trips even on FerretDB:
@@ -42,7 +43,7 @@ async function loadBuild(label: string, dir: string, ext: string): Promise<Build
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Median ms of N persists, then of N confirmations, each alone, on a fresh database. */
-async function measure(build: Build, storeBase: string): Promise<{ persist: number; group: number; confirm: number }> {
+async function measure(build: Build, storeBase: string, directBase: string): Promise<{ persist: number; group: number; confirm: number; remote: number; learned: number }> {
   const db = freshDatabaseName('bench_round_trips');
   const { config } = build.config.loadConfig({
     NODE_ENV: 'development',
@@ -52,8 +53,12 @@ async function measure(build: Build, storeBase: string): Promise<{ persist: numb
     DB_BATCH_MAX_WAIT_MS: String(WAIT_MS),
   });
   const { store } = build.stores.openStores(config, build.log.silentLogger(), build.metrics.createMetrics());
+  // Another instance on the same database, without the proxy: it stores what `store` then confirms.
+  const { config: otherConfig } = build.config.loadConfig({ NODE_ENV: 'development', JWT_SECRET: 'bench-round-trips-unused-0123456789abcdef', DB_URI: withDatabase(directBase, db), DB_OP_TIMEOUT_MS: '30000', DB_BATCH_MAX_WAIT_MS: String(WAIT_MS) });
+  const { store: other } = build.stores.openStores(otherConfig, build.log.silentLogger(), build.metrics.createMetrics());
   try {
     await store.start();
+    await other.start();
     const message = (i: number) => ({ messageId: `rt-${i}`, from: 'alice', fromDevice: 'phone', to: 'bob', body: 'hello', ts: Date.now() });
     // Warm: the conversation exists, both devices were seen, heads and facts are cached.
     for (let i = 0; i < 3; i++) await store.persist(message(i));
@@ -82,8 +87,22 @@ async function measure(build: Build, storeBase: string): Promise<{ persist: numb
       if (i >= 2) group.push(performance.now() - t0); // the first two warm the group's head
       if (result.kind !== 'created') throw new Error(`group persist ${i}: ${result.kind}`);
     }
-    return { persist: median(persist), group: median(group), confirm: median(confirm) };
+    // Confirming a message another instance stored: not known here (its facts are read first), or
+    // learned from the live bus as the server does (Store.learn; a build without it reads them).
+    const remote: number[] = [];
+    const learned: number[] = [];
+    for (let i = 0; i < 2 * N; i++) {
+      const result = await other.persist({ ...message(1000 + i), messageId: `rt-other-${i}` });
+      if (result.kind !== 'created') throw new Error(`other persist ${i}: ${result.kind}`);
+      if (i % 2 === 1) (store as { learn?(message: unknown): void }).learn?.(result.message);
+      const t0 = performance.now();
+      const confirmed = await store.confirmIds('bob', 'laptop', [`rt-other-${i}`]);
+      (i % 2 === 1 ? learned : remote).push(performance.now() - t0);
+      if (confirmed.marks.length !== 1) throw new Error(`confirm other ${i}: ${confirmed.marks.length} marks`);
+    }
+    return { persist: median(persist), group: median(group), confirm: median(confirm), remote: median(remote), learned: median(learned) };
   } finally {
+    await other.close();
     await store.close();
     await dropDatabase(benchMongoBaseUri(), db);
   }
@@ -105,13 +124,14 @@ async function main(): Promise<void> {
   await client.close();
   const trip = median(pings);
   console.log(`MongoStore through a latency proxy, ${DELAY_MS} ms each way (a round trip ≥ ${2 * DELAY_MS} ms), to ${target.host}; DB_BATCH_MAX_WAIT_MS=${WAIT_MS}; median of ${N}, each alone; one \`ping\` ${trip.toFixed(1)} ms`);
-  console.log('\n| build | round | persist ms | ≈ round trips | group persist ms | ≈ round trips | confirmIds ms | ≈ round trips |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('\n| build | round | persist | group persist | confirmIds | confirmIds, stored by another instance | the same, learned from the bus |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   try {
     for (let round = 1; round <= 2; round++) {
       for (const build of builds) {
-        const { persist, group, confirm } = await measure(build, storeBase);
+        const { persist, group, confirm, remote, learned } = await measure(build, storeBase, target.href);
         const trips = (ms: number) => (ms / trip).toFixed(1);
-        console.log(`| ${build.label} | ${round} | ${persist.toFixed(1)} | ${trips(persist)} | ${group.toFixed(1)} | ${trips(group)} | ${confirm.toFixed(1)} | ${trips(confirm)} |`);
+        const cell = (ms: number) => `${ms.toFixed(1)} ms, ${trips(ms)}`;
+        console.log(`| ${build.label} | ${round} | ${cell(persist)} | ${cell(group)} | ${cell(confirm)} | ${cell(remote)} | ${cell(learned)} |`);
       }
     }
   } finally {
