@@ -1,7 +1,7 @@
 // Which MongoDB commands a process sends, and how long they take: a preload (`--import`) that turns on
 // the driver's command monitoring for every MongoClient and, on exit, writes one line per kind of
 // command (name, collection, filter shape), slowest total first, to
-// $MONGO_COMMANDS_OUT (default the temp dir)/mongo-commands-<pid>.txt. For a reliability run:
+// $MONGO_COMMANDS_OUT (default the temp dir)/mongo-commands-<pid>.txt (again at each SIGUSR2). For a reliability run:
 //   FAULT_SERVER_PRELOAD=$PWD/bench/tools/mongo-commands.mjs TEST_MONGO_URI=... node --import tsx --test test/reliability/<test>.ts
 // Monitoring costs the driver an event per command: read counts and shares, not absolute latencies.
 import { MongoClient } from 'mongodb';
@@ -46,3 +46,5 @@ const write = () => {
   } catch {}
 };
 process.on('exit', write);
+// And on SIGUSR2, for a reader that looks while the process runs (test/integration/groups-two-instances.test.ts).
+process.on('SIGUSR2', write);

@@ -1,9 +1,14 @@
 // A group of three across two server processes on one database with the live bus (FerretDB + NATS):
 // live delivery to members on both instances, replay after a disconnect, receipts and typing across
 // instances; and two processes sending into one conversation at once produce seqs 1..N, unique and
-// gapless (FerretDB v1 makes no conditional update atomic: the unique index decides).
+// gapless (FerretDB v1 makes no conditional update atomic: the unique index decides); and an instance
+// confirms messages the other stored without reading them by id first (Store.learn, from the bus).
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
@@ -15,6 +20,7 @@ import { TestClient, type Frame } from '../helpers/ws-client.js';
 const baseUri = mongoTestUri();
 const natsUri = process.env.TEST_NATS_URI ?? 'nats://127.0.0.1:4222';
 const CONCURRENT = 60;
+const COMMAND_COUNTER = fileURLToPath(new URL('../../bench/tools/mongo-commands.mjs', import.meta.url));
 
 function reachable(uri: string): Promise<boolean> {
   const { hostname, port } = new URL(uri);
@@ -55,10 +61,25 @@ describe('a group across two server processes (Mongo store + NATS)', { skip }, (
   };
   const messageOf = (messageId: string) => (frame: Frame) => frame.type === 'message' && frame.messageId === messageId;
 
+  const commandsDir = mkdtempSync(join(tmpdir(), 'groups2-commands-'));
+  /** How many commands of a kind (`find messages _id`: command, collection, filter keys) a server has sent so far. */
+  const commandCount = async (server: ServerProcess, kind: string): Promise<number> => {
+    const file = join(commandsDir, `mongo-commands-${server.child.pid}.txt`);
+    rmSync(file, { force: true });
+    server.kill('SIGUSR2');
+    for (let waited = 0; !existsSync(file); waited += 20) {
+      if (waited > 5000) throw new Error(`no command counts from pid ${server.child.pid}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const line = readFileSync(file, 'utf8').split('\n').find((l) => l.trimEnd().endsWith(`  ${kind}`));
+    return line ? Number(line.trim().split(/\s+/)[0]) : 0;
+  };
+
   before(async () => {
     const dbUri = databases.fresh();
     const start = () => {
-      const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: natsUri }));
+      // The driver's commands are counted (bench/tools/mongo-commands.mjs), for the round trips a confirmation makes.
+      const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: natsUri, MONGO_COMMANDS_OUT: commandsDir }), { preload: [COMMAND_COUNTER] });
       servers.push(server);
       return server.listening;
     };
@@ -72,6 +93,20 @@ describe('a group across two server processes (Mongo store + NATS)', { skip }, (
     for (const server of servers) server.kill('SIGTERM');
     await Promise.all(servers.map((server) => server.exited));
     await databases.drop();
+    rmSync(commandsDir, { recursive: true, force: true });
+  });
+
+  it("confirms, on one instance, messages the other stored without reading them first: the bus brought what the store needs", { timeout: 60_000 }, async () => {
+    const { client: sender } = await connect(ws.a, 'eve', 'phone');
+    const { client: recipient } = await connect(ws.b, 'fay', 'laptop');
+    const before = await commandCount(servers[1]!, 'find messages _id');
+    for (let i = 0; i < 3; i++) {
+      sender.send({ type: 'send', messageId: `learned-${i}`, to: 'fay', body: `hello ${i}` });
+      await recipient.next(messageOf(`learned-${i}`));
+      recipient.send({ type: 'delivered', messageIds: [`learned-${i}`] });
+      await sender.next((f) => f.type === 'ack' && f.status === 'DELIVERED' && f.messageId === `learned-${i}`, 10_000);
+    }
+    assert.equal(await commandCount(servers[1]!, 'find messages _id') - before, 0, 'instance B read no message by id to confirm them');
   });
 
   it('delivers live to members on both instances, replays after a disconnect, and carries receipts and typing across', { timeout: 60_000 }, async () => {
