@@ -17,6 +17,7 @@ import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { fmt, loadProblems, newResult, type BenchResult, type Figure } from './lib/report.js';
 import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer, type BaselineName, type ServerBuild } from './lib/servers.js';
 import type { RunningServer } from './lib/spawn.js';
+import { median } from './lib/stats.js';
 import { runWsLoad, type LoadMode, type LoadReport } from './lib/ws-load.js';
 
 interface Params {
@@ -60,13 +61,6 @@ interface Run {
   rep: number;
   report: LoadReport;
 }
-
-const median = (xs: number[]): number => {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-};
 
 function subjects(ctx: BenchContext): Subject[] {
   const baseline = (name: BaselineName, label: string, mode: LoadMode): Subject => ({

@@ -138,3 +138,11 @@ export function mergeHistograms(parts: readonly HistogramData[]): Histogram {
   for (const p of parts) h.merge(p);
   return h;
 }
+
+/** The median of the finite values (the mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Cursor } from '../../src/store/store.js';
 import { Args } from '../lib/cli.js';
+import { median } from '../lib/stats.js';
 
 type CursorModule = typeof import('../../src/store/cursor.js');
 
@@ -74,6 +75,5 @@ for (const [shape, make] of Object.entries(SHAPES)) {
       if (round > 0) runs[i]!.push(ns); // round 0 warms the JIT up
     });
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1]!;
   console.log(`| ${shape} | ${runs.map((values) => median(values).toFixed(0)).join(' | ')} |`);
 }

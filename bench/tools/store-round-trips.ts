@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startLatencyProxy } from '../lib/latency-proxy.js';
 import { MongoClient } from 'mongodb';
 import { prepareOurServer } from '../lib/servers.js';
+import { median } from '../lib/stats.js';
 import { benchMongoBaseUri, dropDatabase, freshDatabaseName, withDatabase } from '../lib/mongo.js';
 
 const { values: args } = parseArgs({ options: { 'delay-ms': { type: 'string', default: '10' }, n: { type: 'string', default: '20' }, ref: { type: 'string' } } });
@@ -39,8 +40,6 @@ async function loadBuild(label: string, dir: string, ext: string): Promise<Build
   const load = (path: string) => import(pathToFileURL(join(dir, `${path}.${ext}`)).href);
   return { label, config: await load('config'), log: await load('log'), metrics: await load('metrics/registry'), stores: await load('store/open-stores') };
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Median ms of N persists, then of N confirmations, each alone, on a fresh database. */
 async function measure(build: Build, storeBase: string, directBase: string): Promise<{ persist: number; group: number; confirm: number; remote: number; learned: number }> {

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { startLatencyProxy, type LatencyProxy } from '../../bench/lib/latency-proxy.js';
+import { median } from '../../bench/lib/stats.js';
 import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
-import { createMongoStoreForTests, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
+import { createMongoStoreForTests, mongoTestUri, mongoUriThrough, TestDatabases } from '../helpers/mongo.js';
 import { skipReason } from '../helpers/skips.js';
 
 const baseUri = mongoTestUri();
@@ -16,8 +17,6 @@ const baseUri = mongoTestUri();
 const DELAY_MS = 100;
 const MAX_ROUND_TRIPS = 3.6;
 const SAMPLES = 3;
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function timed(action: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
@@ -34,10 +33,9 @@ describe('MongoStore round trips one after another', { skip: baseUri ? false : s
 
   before(async () => {
     proxy = await startLatencyProxy({ target: new URL(baseUri!).host, delayMs: DELAY_MS });
-    const viaProxy = new URL(databases.fresh());
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    store = await createMongoStoreForTests(viaProxy.toString(), { batch: { maxWaitMs: 0, maxOps: 512 }, opTimeoutMs: 30_000 });
-    client = await new MongoClient(viaProxy.toString(), { directConnection: true }).connect();
+    const viaProxy = mongoUriThrough(databases.fresh(), proxy.port);
+    store = await createMongoStoreForTests(viaProxy, { batch: { maxWaitMs: 0, maxOps: 512 }, opTimeoutMs: 30_000 });
+    client = await new MongoClient(viaProxy, { directConnection: true }).connect();
     const pings: number[] = [];
     for (let i = 0; i < SAMPLES; i++) pings.push(await timed(() => client.db('admin').command({ ping: 1 })));
     ping = median(pings);
