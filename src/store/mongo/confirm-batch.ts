@@ -99,19 +99,23 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
   const userKey = (step: Pick<Step, 'userId' | 'conversationId'>): CursorKey => ({ userId: step.userId, conversationId: step.conversationId });
   const deviceKey = (step: Pick<Step, 'userId' | 'deviceId' | 'conversationId'>): CursorKey => ({ userId: step.userId, deviceId: step.deviceId, conversationId: step.conversationId });
   // Three round trips one after another (bench/tools/store-round-trips.ts): the memberships and the
-  // cursors of every (user, conversation) named, read together under the users' lock (a non-member's
-  // cursors are read for nothing: they are looked up by _id); the receipts; the cursors written.
+  // cursors of every (user, conversation) named, collected here once and read together under the
+  // users' lock (a non-member's cursors are read for nothing: they are looked up by _id); the
+  // receipts; the cursors written.
   const named = new Map<string, CursorKey>();
-  for (const request of batch) {
-    const conversations = request.kind === 'upTo' ? [request.conversationId] : request.messageIds.map((id) => facts.get(id)?.conversationId);
+  const memberships = new Set<string>();
+  batch.forEach((request) => {
+    const conversations = new Set(request.kind === 'upTo' ? [request.conversationId] : request.messageIds.map((id) => facts.get(id)?.conversationId));
     for (const conversationId of conversations) {
       if (conversationId === undefined) continue;
-      for (const key of [userKey({ ...request, conversationId }), deviceKey({ ...request, conversationId })]) named.set(cursorKeyId(key), key);
+      memberships.add(membershipId(conversationId, request.userId));
+      const pair = { userId: request.userId, deviceId: request.deviceId, conversationId };
+      for (const key of [userKey(pair), deviceKey(pair)]) named.set(cursorKeyId(key), key);
     }
-  }
+  });
   await context.cursorLocks.runAll(batch.map((request) => request.userId), async () => {
     const [steps, cursors] = await Promise.all([
-      stepsOf(context, batch, facts),
+      stepsOf(context, batch, facts, memberships),
       context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId }))).then(() => CursorSet.read(collections, [...named.values()])),
     ]);
     if (steps.length === 0) return;
@@ -153,19 +157,14 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
   return results;
 }
 
-/** Each request's work per conversation, for members only (a non-member's confirmation changes nothing), in request order. */
-async function stepsOf(context: ConfirmBatchContext, batch: readonly ConfirmRequest[], facts: Map<string, MessageFact>): Promise<Step[]> {
-  const pairs = new Set<string>();
-  batch.forEach((request) => {
-    if (request.kind === 'upTo') pairs.add(membershipId(request.conversationId, request.userId));
-    else for (const id of request.messageIds) {
-      const fact = facts.get(id);
-      if (fact) pairs.add(membershipId(fact.conversationId, request.userId));
-    }
-  });
+/**
+ * Each request's work per conversation, for members only (a non-member's confirmation changes
+ * nothing), in request order. `memberships`: the ids of every (conversation, user) the batch names.
+ */
+async function stepsOf(context: ConfirmBatchContext, batch: readonly ConfirmRequest[], facts: Map<string, MessageFact>, memberships: ReadonlySet<string>): Promise<Step[]> {
   const joined = new Map<string, number>();
-  if (pairs.size > 0) {
-    const docs = await findByIds(context.collections.memberships, context.collections.idLookup, [...pairs], { joinSeq: 1 });
+  if (memberships.size > 0) {
+    const docs = await findByIds(context.collections.memberships, context.collections.idLookup, [...memberships], { joinSeq: 1 });
     for (const doc of docs) joined.set(doc._id, Number(doc.joinSeq));
   }
 
