@@ -252,7 +252,7 @@ async function advanceSenders(context: PersistBatchContext, leads: Lead[], inser
   if (leads.length === 0) return inserted;
   // What each lead will move: the stored message's sender, device and conversation where it is known
   // (a duplicate), else what the insert stores (the message's own).
-  const expected = leads.map((lead): StoredMessage | (NewMessage & { conversationId: string }) => lead.stored ?? { ...lead.message, conversationId: lead.conversationId! });
+  const expected = leads.map((lead): SenderFields => lead.stored ?? { from: lead.message.from, fromDevice: lead.message.fromDevice, conversationId: lead.conversationId! });
   await context.cursorLocks.runAll(leads.map((lead) => lead.message.from), async () => {
     const [read, insert] = await Promise.allSettled([readSenderCursors(context, expected), inserted]);
     if (insert.status === 'rejected') throw insert.reason;
