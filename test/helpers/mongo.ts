@@ -37,6 +37,13 @@ export function mongoUriFor(baseUri: string, dbName: string): string {
   return url.toString();
 }
 
+/** The same URI through a local port (a latency proxy in front of the server), database and options kept. */
+export function mongoUriThrough(uri: string, port: number): string {
+  const url = new URL(uri);
+  url.host = `127.0.0.1:${port}`;
+  return url.toString();
+}
+
 /**
  * TEST_MONGO_URI for a Mongo-only test file, or undefined (the file skips). With REQUIRE_MONGO=1 a
  * missing URI throws: a skipped Mongo test must fail the run, not pass it silently.

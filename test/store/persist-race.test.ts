@@ -12,7 +12,7 @@ import { startLatencyProxy, type LatencyProxy } from '../../bench/lib/latency-pr
 import { covers } from '../../src/store/cursor.js';
 import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import type { NewMessage } from '../../src/store/store.js';
-import { createMongoStoreForTests, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
+import { createMongoStoreForTests, mongoTestUri, mongoUriThrough, TestDatabases } from '../helpers/mongo.js';
 import { skipReason } from '../helpers/skips.js';
 
 const baseUri = mongoTestUri();
@@ -27,10 +27,8 @@ describe('MongoStore: a retry found a duplicate only at its insert', { skip: bas
   before(async () => {
     proxy = await startLatencyProxy({ target: new URL(baseUri!).host, delayMs: DELAY_MS });
     const uri = databases.fresh();
-    const viaProxy = new URL(uri);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
     direct = await createMongoStoreForTests(uri, { batch: { maxWaitMs: 0, maxOps: 512 }, opTimeoutMs: 30_000 });
-    slow = await createMongoStoreForTests(viaProxy.toString(), { batch: { maxWaitMs: 0, maxOps: 512 }, opTimeoutMs: 30_000 });
+    slow = await createMongoStoreForTests(mongoUriThrough(uri, proxy.port), { batch: { maxWaitMs: 0, maxOps: 512 }, opTimeoutMs: 30_000 });
   });
 
   after(async () => {
