@@ -98,7 +98,8 @@ export class Chat {
     await this.deps.bus.start((event, forUser) => {
       if (event.kind === 'conversation') this.directory.changed(event.conversation);
       // Its recipients here will confirm it: the store need not look its facts up (one round trip less).
-      if (event.kind === 'message') this.deps.store.learn?.(event.message);
+      // A group message with no member here is not learnt: it would only push useful facts out of the cache.
+      if (event.kind === 'message' && this.router.hasHearers(event.message)) this.deps.store.learn?.(event.message);
       this.router.fromBus(event, forUser);
     });
     if (this.deps.bus.kind !== 'none') this.deps.bus.onHealth((up) => this.fallback.health(up));

@@ -177,9 +177,14 @@ export class DeliveryRouter {
     })();
   }
 
+  /** Whether anyone here is a recipient of a message the bus brought (every group message reaches every instance). */
+  hasHearers(message: StoredMessage): boolean {
+    return isDirect(message) || this.hearers.has(message.conversationId);
+  }
+
   private deliverHere(message: StoredMessage, forUser: string | undefined, late = false): void {
     const event: ServerEvent = { type: 'message', message };
-    if (message.to !== undefined || isDirectConversationId(message.conversationId)) {
+    if (isDirect(message)) {
       if (forUser !== undefined) return this.deliverToUser(forUser, message, event, late);
       this.deliverToUser(message.from, message, event, late);
       if (message.to !== undefined && message.to !== message.from) this.deliverToUser(message.to, message, event, late);
@@ -242,4 +247,9 @@ function toServerEvent(event: BusEvent & { kind: 'receipt' | 'typing' }): Server
   if (event.kind === 'typing') return { type: 'typing', conversationId: event.conversationId, userId: event.userId };
   const { conversationId, userId, deliveredSeq, readSeq } = event;
   return { type: 'receipt', conversationId, userId, ...(deliveredSeq !== undefined ? { deliveredSeq } : {}), ...(readSeq !== undefined ? { readSeq } : {}) };
+}
+
+/** A direct message goes to its users' subjects; a group's to every instance. */
+function isDirect(message: StoredMessage): boolean {
+  return message.to !== undefined || isDirectConversationId(message.conversationId);
 }
