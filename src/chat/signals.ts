@@ -22,8 +22,6 @@ interface PendingReceipt {
 
 export class Signals {
   private pending = new Map<string, PendingReceipt>();
-  /** The other of two maps taking turns as `pending`: a flush empties one instead of making a new one per turn. */
-  private spare = new Map<string, PendingReceipt>();
   private scheduled = false;
   private readonly lastTyping: LRUCache<string, number>;
 
@@ -64,21 +62,19 @@ export class Signals {
   private readonly flush = (): void => {
     this.scheduled = false;
     const entries = this.pending;
-    this.pending = this.spare;
-    try {
-      for (const { conversation, userId, deliveredSeq, readSeq, source } of entries.values()) {
-        const event = {
-          kind: 'receipt', conversationId: conversation.conversationId, userId,
-          ...(deliveredSeq !== undefined ? { deliveredSeq } : {}),
-          ...(readSeq !== undefined ? { readSeq } : {}),
-        } as const;
-        const quiet = source ?? undefined;
-        if (this.large(conversation)) this.router.toUser(userId, event, quiet);
-        else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);
-      }
-    } finally {
-      entries.clear();
-      this.spare = entries;
+    // A new map each turn, not one emptied each turn: the emptied table of a long-lived map is
+    // old-generation garbage that scavenges read as live until the next full GC, and every key and
+    // entry it held was copied and promoted (bench/RESULTS.md, "Collections emptied every turn").
+    this.pending = new Map();
+    for (const { conversation, userId, deliveredSeq, readSeq, source } of entries.values()) {
+      const event = {
+        kind: 'receipt', conversationId: conversation.conversationId, userId,
+        ...(deliveredSeq !== undefined ? { deliveredSeq } : {}),
+        ...(readSeq !== undefined ? { readSeq } : {}),
+      } as const;
+      const quiet = source ?? undefined;
+      if (this.large(conversation)) this.router.toUser(userId, event, quiet);
+      else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);
     }
   };
 

@@ -44,7 +44,13 @@ export function uwsBackpressureLimit(maxBackpressureBytes: number, maxFrameBytes
   return maxBackpressureBytes + maxFrameBytes + 1024;
 }
 
-const pendingFlush = new Set<SocketConnection>();
+/**
+ * This turn's connections with frames to write (each once: `queued`). A new array each turn, not a
+ * Set cleared each turn: a long-lived collection's cleared table is old-generation garbage that
+ * scavenges still read as live until the next full GC, so everything the table held was copied and
+ * promoted (bench/RESULTS.md, "Collections emptied every turn").
+ */
+let pendingFlush: SocketConnection[] = [];
 let flushScheduled = false;
 
 // Flushed once per event-loop turn (at its end, after the chat layer's coalesced signals: turn-end.ts),
@@ -52,8 +58,13 @@ let flushScheduled = false;
 // message against ~56 us (more, smaller writes).
 function flushAll(): void {
   flushScheduled = false;
-  for (const connection of pendingFlush) connection.flush();
-  pendingFlush.clear();
+  // By index: a connection queued by another's flush (a close, say) is written in this one too.
+  for (let i = 0; i < pendingFlush.length; i++) {
+    const connection = pendingFlush[i]!;
+    connection.queued = false;
+    connection.flush();
+  }
+  pendingFlush = [];
 }
 
 /**
@@ -102,6 +113,8 @@ export class SocketConnection implements ChatConnection {
   /** The token's principal (its iat decides whether a revocation closes this connection). */
   readonly principal: Principal;
   open = true;
+  /** In this turn's flush list. */
+  queued = false;
   /**
    * Encoded frames waiting for this turn's flush, and their types: parallel arrays (no object per
    * frame), the first `outboxCount` entries, kept between flushes (no new arrays each turn).
@@ -139,7 +152,7 @@ export class SocketConnection implements ChatConnection {
     this.outboxTypes[this.outboxCount] = event.type;
     this.outboxCount++;
     this.outboxBytes += frame.length;
-    if (this.ackDelayMs > 0 && mayWait(event.type) && !pendingFlush.has(this)) {
+    if (this.ackDelayMs > 0 && mayWait(event.type) && !this.queued) {
       // Held: the next frame to this connection, or the sweep once the delay is out, writes it.
       if (this.heldSince === 0) {
         this.heldSince = performance.now();
@@ -148,7 +161,10 @@ export class SocketConnection implements ChatConnection {
       }
       return;
     }
-    pendingFlush.add(this);
+    if (!this.queued) {
+      this.queued = true;
+      pendingFlush.push(this);
+    }
     if (!flushScheduled) {
       flushScheduled = true;
       atTurnEnd(TurnStage.Flush, flushAll);
@@ -240,7 +256,6 @@ export class SocketConnection implements ChatConnection {
     this.outboxCount = 0;
     this.outboxBytes = 0;
     this.unhold();
-    pendingFlush.delete(this);
     clearTimeout(this.expiryTimer);
     for (const resolve of this.drainWaiters?.splice(0) ?? []) resolve(false);
   }
