@@ -6,6 +6,7 @@ import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import type { NewPushNotification, PushNotification, PushSlot, PushStore, ScanPosition } from '../push-store.js';
 import type { StoredMessage } from '../store.js';
 import type { ConversationState } from './conversation-state.js';
+import type { KeptMessage } from './kept-message.js';
 
 export class MemoryPushStore implements PushStore {
   private readonly notifications = new Map<string, PushNotification>();
@@ -13,20 +14,21 @@ export class MemoryPushStore implements PushStore {
   private checkpoint: number | undefined;
 
   constructor(
-    private readonly messages: () => Iterable<StoredMessage>,
+    private readonly messages: () => Iterable<KeptMessage>,
+    private readonly toStored: (kept: KeptMessage) => StoredMessage,
     private readonly conversation: (conversationId: string) => ConversationState | undefined,
   ) {}
 
   async prepare(): Promise<void> {}
 
   async messagesBetween(fromTs: number, toTs: number, after: ScanPosition | undefined, limit: number): Promise<StoredMessage[]> {
-    const found: StoredMessage[] = [];
+    const found: KeptMessage[] = [];
     for (const message of this.messages()) {
       if (message.ts < fromTs || message.ts > toTs) continue;
       if (after && compare(message, after) <= 0) continue;
       found.push(message);
     }
-    return found.sort(compare).slice(0, Math.max(0, limit));
+    return found.sort(compare).slice(0, Math.max(0, limit)).map(this.toStored);
   }
 
   async deliveredSeq(userId: string, conversationId: string): Promise<number | undefined> {
@@ -102,6 +104,6 @@ export class MemoryPushStore implements PushStore {
 
 const slotKey = (userId: string, conversationId: string) => `${userId}\n${conversationId}`;
 
-function compare(a: ScanPosition | StoredMessage, b: ScanPosition | StoredMessage): number {
+function compare(a: ScanPosition | KeptMessage, b: ScanPosition | KeptMessage): number {
   return a.ts - b.ts || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0);
 }

@@ -30,13 +30,16 @@ import {
   type StoredMessage,
 } from '../store.js';
 import { MemoryAccessStore } from './memory-access.js';
+import { BodyArena } from './body-arena.js';
+import { KeptMessage, storedMessage } from './kept-message.js';
 import type { MaybePromise } from '../../maybe-promise.js';
 
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly access = new MemoryAccessStore();
-  private readonly messages = new Map<string, StoredMessage>();
+  private readonly messages = new Map<string, KeptMessage>();
+  private readonly bodies = new BodyArena();
   private readonly conversations = new Map<string, ConversationState>();
   private readonly byUser = new Map<string, Set<string>>();
   /** `${userId}\n${deviceId}` → conversationId → cursor. A key exists once the device was seen. */
@@ -48,7 +51,11 @@ export class MemoryStore implements Store {
   private deliveries = 0;
   private delivered = 0;
   private closed = false;
-  readonly push: PushStore = new MemoryPushStore(() => this.messages.values(), (conversationId) => this.conversations.get(conversationId));
+  readonly push: PushStore = new MemoryPushStore(
+    () => this.messages.values(),
+    (kept) => this.toStored(kept),
+    (conversationId) => this.conversations.get(conversationId),
+  );
 
   async start(): Promise<void> {}
 
@@ -64,8 +71,9 @@ export class MemoryStore implements Store {
   persist(input: NewMessage): MaybePromise<PersistResult> {
     this.assertOpen();
     const conversationId = input.conversationId ?? directConversationId(input.from, input.to ?? '');
-    const existing = this.messages.get(input.messageId);
-    if (existing) {
+    const kept = this.messages.get(input.messageId);
+    if (kept) {
+      const existing = this.toStored(kept);
       return sameContent(existing, input.from, conversationId, input.body, input.event?.target) ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: input.messageId };
     }
     let conversation = this.conversations.get(conversationId);
@@ -74,19 +82,23 @@ export class MemoryStore implements Store {
     }
     if (!conversation || !conversation.members.has(input.from)) return { kind: 'not_member', messageId: input.messageId };
     const seq = conversation.messages.length + 1;
-    const message: StoredMessage = Object.freeze({
-      messageId: input.messageId,
-      conversationId,
+    const record = new KeptMessage(
+      input.messageId,
+      conversation.conversationId,
       seq,
-      from: input.from,
-      ...(input.fromDevice !== undefined ? { fromDevice: input.fromDevice } : {}),
-      ...(conversation.kind === 'direct' ? { to: otherMember(conversation, input.from) } : {}),
-      body: input.body,
-      ts: input.ts,
-      ...(input.event !== undefined ? { event: { kind: input.event.kind, target: input.event.target } } : {}),
-    });
-    conversation.messages.push(message);
-    this.messages.set(message.messageId, message);
+      input.from,
+      input.fromDevice,
+      conversation.kind === 'direct' ? otherMember(conversation, input.from) : undefined,
+      input.ts,
+      input.event !== undefined ? { kind: input.event.kind, target: input.event.target } : undefined,
+      undefined,
+      undefined,
+    );
+    this.bodies.write(input.body, record);
+    conversation.messages.push(record);
+    this.messages.set(record.messageId, record);
+    // The body as it came: the live delivery needs no decoding.
+    const message = storedMessage(record, input.body);
     // The sender has its own message: its user cursor and its sending device's cursor pass over it.
     conversation.delivered.set(input.from, advance(conversation.delivered.get(input.from) ?? EMPTY_CURSOR, [seq]).cursor);
     if (input.fromDevice !== undefined) {
@@ -101,7 +113,7 @@ export class MemoryStore implements Store {
   async messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     this.assertOpen();
     const messages = this.conversations.get(conversationId)?.messages ?? [];
-    return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit);
+    return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit).map((kept) => this.toStored(kept));
   }
 
   async history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
@@ -110,31 +122,36 @@ export class MemoryStore implements Store {
     const end = before === undefined ? messages.length : Math.min(messages.length, Math.max(0, before - 1));
     const page: StoredMessage[] = [];
     let i = end - 1;
-    for (; i >= 0 && page.length < limit; i--) if (!messages[i]!.event) page.push(messages[i]!);
+    for (; i >= 0 && page.length < limit; i--) if (!messages[i]!.event) page.push(this.toStored(messages[i]!));
     while (i >= 0 && messages[i]!.event) i--;
     return { messages: page.reverse(), hasMore: i >= 0 };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
-    return this.messages.get(messageId);
+    const kept = this.messages.get(messageId);
+    return kept && this.toStored(kept);
   }
 
   async applyEvent(event: StoredMessage): Promise<StoredMessage | undefined> {
     this.assertOpen();
     const target = event.event && this.messages.get(event.event.target);
     const conversation = target && this.conversations.get(target.conversationId);
-    if (!event.event || !target || !conversation) return target;
+    if (!event.event || !target || !conversation) return target && this.toStored(target);
     const applied = this.appliedSeq.get(target.messageId) ?? 0;
-    if (target.deleted || event.seq <= applied) return target;
-    const changed: StoredMessage = Object.freeze(
-      event.event.kind === 'deleted'
-        ? { ...withoutBody(target), body: '', deleted: true as const }
-        : { ...target, body: event.body, editedAt: event.ts },
+    if (target.deleted || event.seq <= applied) return this.toStored(target);
+    // A tombstone keeps who, where and when, not what: the edit time goes with the body.
+    const deleted = event.event.kind === 'deleted';
+    const changed = new KeptMessage(
+      target.messageId, target.conversationId, target.seq, target.from, target.fromDevice, target.to, target.ts, target.event,
+      deleted ? undefined : event.ts,
+      deleted ? true : undefined,
     );
+    const body = deleted ? '' : event.body;
+    this.bodies.write(body, changed);
     this.appliedSeq.set(target.messageId, event.seq);
     this.messages.set(target.messageId, changed);
     conversation.messages[target.seq - 1] = changed;
-    return changed;
+    return storedMessage(changed, body);
   }
 
   async createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
@@ -192,13 +209,13 @@ export class MemoryStore implements Store {
       entries.push({ conversationId, activityTs: activityTs(conversation, userId) });
     }
     const { ids, next } = pageAfter(entries, limit, cursor);
-    return { items: ids.map((id) => listItem(this.conversations.get(id)!, userId)), next };
+    return { items: ids.map((id) => listItem(this.conversations.get(id)!, userId, this.toStored)), next };
   }
 
   async conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
     this.assertOpen();
     const conversation = this.conversations.get(conversationId);
-    return conversation?.members.has(userId) ? listItem(conversation, userId) : undefined;
+    return conversation?.members.has(userId) ? listItem(conversation, userId, this.toStored) : undefined;
   }
 
   async conversationIdsOf(userId: string): Promise<string[]> {
@@ -365,13 +382,10 @@ export class MemoryStore implements Store {
     return added;
   }
 
+  /** A kept message as the Store interface gives it, its body read back. */
+  private readonly toStored = (kept: KeptMessage): StoredMessage => storedMessage(kept, this.bodies.read(kept));
+
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('store is closed');
   }
-}
-
-/** A tombstone keeps who, where and when, not what: the edit time goes with the body. */
-function withoutBody(message: StoredMessage): Omit<StoredMessage, 'body' | 'editedAt'> {
-  const { body: _body, editedAt: _editedAt, ...rest } = message;
-  return rest;
 }
