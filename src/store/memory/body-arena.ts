@@ -4,6 +4,8 @@
 // life, those copies were a third of each scavenge's pause at 5,000 msgs/s, and the pauses are what
 // the paced p99 waits for (bench/RESULTS.md, "Message bodies off the heap"). Bytes in a Buffer are
 // never copied by the GC. The price: a body read back (replay, history) is decoded into a new string.
+// Nothing is ever freed, as the store frees no message: an edit writes the new body, and the old
+// one's bytes stay where they were.
 
 /** Where a body lies: its chunk, its first byte there, and its length in bytes. */
 export interface BodySpan {
