@@ -40,6 +40,8 @@ export class MemoryStore implements Store {
   readonly access = new MemoryAccessStore();
   private readonly messages = new Map<string, KeptMessage>();
   private readonly bodies = new BodyArena();
+  /** A kept message as the Store interface gives it, its body read back. */
+  private readonly toStored = (kept: KeptMessage): StoredMessage => storedMessage(kept, this.bodies.read(kept));
   private readonly conversations = new Map<string, ConversationState>();
   private readonly byUser = new Map<string, Set<string>>();
   /** `${userId}\n${deviceId}` → conversationId → cursor. A key exists once the device was seen. */
@@ -51,11 +53,7 @@ export class MemoryStore implements Store {
   private deliveries = 0;
   private delivered = 0;
   private closed = false;
-  readonly push: PushStore = new MemoryPushStore(
-    () => this.messages.values(),
-    (kept) => this.toStored(kept),
-    (conversationId) => this.conversations.get(conversationId),
-  );
+  readonly push: PushStore = new MemoryPushStore(() => this.messages.values(), this.toStored, (conversationId) => this.conversations.get(conversationId));
 
   async start(): Promise<void> {}
 
@@ -113,7 +111,7 @@ export class MemoryStore implements Store {
   async messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     this.assertOpen();
     const messages = this.conversations.get(conversationId)?.messages ?? [];
-    return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit).map((kept) => this.toStored(kept));
+    return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit).map(this.toStored);
   }
 
   async history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
@@ -381,9 +379,6 @@ export class MemoryStore implements Store {
     }
     return added;
   }
-
-  /** A kept message as the Store interface gives it, its body read back. */
-  private readonly toStored = (kept: KeptMessage): StoredMessage => storedMessage(kept, this.bodies.read(kept));
 
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('store is closed');
