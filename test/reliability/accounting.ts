@@ -39,18 +39,24 @@ export interface Figures {
   resentAfterConfirmation: number;
   /**
    * Of those not counted above: sent again after a mark whose confirmation never finished, as the
-   * recipient saw it: it was answered `unavailable` within REFUSED_WINDOW_MS after the mark (the store
-   * went away between the mark and the cursor), or its server vanished (1006) within CUT_WINDOW_MS
-   * after it (SIGKILL in the same gap). The protocol allows it: a confirmation is final only once it
-   * is recorded whole, and the client was told "not recorded" or nothing at all.
+   * recipient saw it: it was answered `unavailable` within UNFINISHED_WINDOW_MS after the mark (the store
+   * went away between the mark and the cursor), or its server vanished (1006) within that window and
+   * before the sender had the message's DELIVERED ack (SIGKILL in the same gap: the ack is sent only
+   * once the receipts and the cursors are written, so an ack before the cut proves the cursor was
+   * there). The protocol allows it: a confirmation is final only once it is recorded whole, and the
+   * client was told "not recorded" or nothing at all.
    */
   resentAfterUnfinishedConfirmation: number;
 }
 
-/** How long after a mark a refusal can still be that same confirmation's (the op timeout, with room). */
-const REFUSED_WINDOW_MS = 10_000;
-/** How long after a mark its batch can still be writing the cursors (a batch's time, with room). */
-const CUT_WINDOW_MS = 2000;
+/**
+ * How long after a mark a refusal, or a cut, can still be that same confirmation's: the op timeout,
+ * with room. A fixed 2 s for cuts was once enough, until a loaded CI machine's FerretDB wrote a
+ * batch's cursors more than 2 s after its receipts (one resend 2,043 ms after its mark, its server
+ * killed in between): what a batch takes there has no useful bound below the op timeout, so a cut is
+ * told apart by the DELIVERED ack instead.
+ */
+const UNFINISHED_WINDOW_MS = 10_000;
 
 export async function account(load: Load, dbUri: string): Promise<{ figures: Figures; details: string[] }> {
   const client = new MongoClient(dbUri, { serverSelectionTimeoutMS: 10_000 });
@@ -121,6 +127,8 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
     details.push(...violations);
 
     const markedAt = new Map(deliveries.filter((entry) => entry.deliveredAt !== undefined).map((entry) => [entry.messageId, entry.deliveredAt!]));
+    const deliveredAckAt = new Map<string, number>();
+    for (const sender of load.senders) for (const [messageId, at] of sender.deliveredAckAt) deliveredAckAt.set(messageId, Math.min(at, deliveredAckAt.get(messageId) ?? at));
     let resentAfterConfirmation = 0;
     let resentAfterUnfinishedConfirmation = 0;
     for (const recipient of load.recipients) {
@@ -128,7 +136,10 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
         const marked = markedAt.get(messageId);
         if (marked === undefined) continue;
         const late = times.filter((t) => t > marked + RESEND_AFTER_CONFIRMATION_MARGIN_MS);
-        const unfinished = recipient.refusedConfirmationsAt.some((t) => t >= marked && t <= marked + REFUSED_WINDOW_MS) || recipient.cutAt.some((t) => t >= marked && t <= marked + CUT_WINDOW_MS);
+        const ackedAt = deliveredAckAt.get(messageId) ?? Infinity;
+        const unfinished =
+          recipient.refusedConfirmationsAt.some((t) => t >= marked && t <= marked + UNFINISHED_WINDOW_MS) ||
+          recipient.cutAt.some((t) => t >= marked && t <= marked + UNFINISHED_WINDOW_MS && t < ackedAt);
         if (late.length > 0 && unfinished) {
           resentAfterUnfinishedConfirmation += late.length;
           continue;

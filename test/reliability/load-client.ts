@@ -90,6 +90,8 @@ export class Sender {
   /** Local time of every SENT ack received (also repeats). */
   readonly ackTimes: number[] = [];
   readonly deliveredAcks = new Map<string, number>();
+  /** messageId → local time of its first DELIVERED ack: its confirmation was recorded whole by then. */
+  readonly deliveredAckAt = new Map<string, number>();
   readonly violations: string[] = [];
   resends = 0;
   duplicateAcks = 0;
@@ -192,6 +194,7 @@ export class Sender {
       this.fill();
     } else if (frame.type === 'ack' && frame.status === 'DELIVERED') {
       this.deliveredAcks.set(messageId, (this.deliveredAcks.get(messageId) ?? 0) + 1);
+      if (!this.deliveredAckAt.has(messageId)) this.deliveredAckAt.set(messageId, Date.now());
     } else if (frame.type === 'error') {
       const message = this.unacked.get(messageId);
       if (frame.code === 'unavailable' || frame.code === 'rate_limited') {
