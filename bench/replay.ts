@@ -316,10 +316,11 @@ export async function runReplay(ctx: BenchContext): Promise<BenchResult> {
   const runs: StoreRun[] = [];
   // The client side of a replay (parsing P frames, its bookkeeping) runs in this process, and its first
   // run is slower: with --compare HEAD (the same code twice) the first subject's reconnect → ready read
-  // 151–169 ms against 98–127. One unmeasured run on the memory store first warms it.
+  // 151–169 ms against 98–127. One unmeasured run on the memory store first warms it (not profiled:
+  // --profile's directory holds the measured runs only).
   if (!ctx.smoke) {
     ctx.log('replay: warm-up (not measured)');
-    await runStore(ctx, ctx.ours[0]!, 'mem', 'mem', Math.min(pending, 2000), window, result.problems, []);
+    await runStore({ ...ctx, profileDir: undefined }, ctx.ours[0]!, 'mem', 'mem', Math.min(pending, 2000), window, result.problems, []);
   }
   for (const store of stores) {
     let uri = 'mem';
