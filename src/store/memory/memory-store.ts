@@ -32,13 +32,14 @@ import {
 import { MemoryAccessStore } from './memory-access.js';
 import { BodyArena } from './body-arena.js';
 import { KeptMessage, storedMessage } from './kept-message.js';
+import { MessageIndex } from './message-index.js';
 import type { MaybePromise } from '../../maybe-promise.js';
 
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly access = new MemoryAccessStore();
-  private readonly messages = new Map<string, KeptMessage>();
+  private readonly messages = new MessageIndex<KeptMessage>();
   private readonly bodies = new BodyArena();
   /** A kept message as the Store interface gives it, its body read back. */
   private readonly toStored = (kept: KeptMessage): StoredMessage => storedMessage(kept, this.bodies.read(kept));
@@ -94,7 +95,7 @@ export class MemoryStore implements Store {
     );
     this.bodies.write(input.body, record);
     conversation.messages.push(record);
-    this.messages.set(record.messageId, record);
+    this.messages.set(record);
     // The body as it came: the live delivery needs no decoding.
     const message = storedMessage(record, input.body);
     // The sender has its own message: its user cursor and its sending device's cursor pass over it.
@@ -147,7 +148,7 @@ export class MemoryStore implements Store {
     const body = deleted ? '' : event.body;
     this.bodies.write(body, changed);
     this.appliedSeq.set(target.messageId, event.seq);
-    this.messages.set(target.messageId, changed);
+    this.messages.set(changed);
     conversation.messages[target.seq - 1] = changed;
     return storedMessage(changed, body);
   }
