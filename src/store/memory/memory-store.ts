@@ -36,6 +36,13 @@ import { MessageIndex } from './message-index.js';
 import type { MaybePromise } from '../../maybe-promise.js';
 
 
+/**
+ * The most messages one conversation holds here. Each conversation keeps its messages in one JavaScript
+ * array, and V8 stops the process (a fatal error, not an exception) when an array grows past about
+ * 112 million elements; past this bound a send is refused as `unavailable` instead, and logged.
+ */
+export const MAX_CONVERSATION_MESSAGES = 100_000_000;
+
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly access = new MemoryAccessStore();
@@ -55,6 +62,9 @@ export class MemoryStore implements Store {
   private delivered = 0;
   private closed = false;
   readonly push: PushStore = new MemoryPushStore(() => this.messages.values(), this.toStored, (conversationId) => this.conversations.get(conversationId));
+
+  /** `maxConversationMessages` below the default is for tests of the bound. */
+  constructor(private readonly maxConversationMessages = MAX_CONVERSATION_MESSAGES) {}
 
   async start(): Promise<void> {}
 
@@ -80,6 +90,9 @@ export class MemoryStore implements Store {
       conversation = this.createConversation(conversationId, 'direct', null, null, input.ts, [input.from, input.to]);
     }
     if (!conversation || !conversation.members.has(input.from)) return { kind: 'not_member', messageId: input.messageId };
+    if (conversation.messages.length >= this.maxConversationMessages) {
+      throw new Error(`The memory store holds at most ${this.maxConversationMessages} messages in one conversation; use MongoDB (DB_URI) for more`);
+    }
     const seq = conversation.messages.length + 1;
     const record = new KeptMessage(
       input.messageId,
