@@ -51,6 +51,8 @@ export class MessageIndex<T extends { readonly messageId: string }> {
       this.chunks[ordinal >>> CHUNK_SHIFT]![ordinal & CHUNK_MASK] = record;
       return;
     }
+    // Ordinals are Int32; 2^31 messages would take hundreds of GB of memory first.
+    if (this.count === 0x7fffffff) throw new Error('The memory store holds at most 2^31 - 1 messages');
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
     const ordinal = this.count++;
     if ((ordinal & CHUNK_MASK) === 0) this.chunks.push([]);
