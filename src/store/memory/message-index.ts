@@ -55,14 +55,16 @@ export class MessageIndex<T extends { readonly messageId: string }> {
     if (this.count === 0x7fffffff) throw new Error('The memory store holds at most 2^31 - 1 messages');
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
     const ordinal = this.count++;
-    if ((ordinal & CHUNK_MASK) === 0) this.chunks.push([]);
-    this.chunks[ordinal >>> CHUNK_SHIFT]!.push(record);
+    // A chunk is made at its full size: grown by push, each larger copy would be young garbage that
+    // scavenges copy and promote.
+    if ((ordinal & CHUNK_MASK) === 0) this.chunks.push(new Array<T>(CHUNK_MASK + 1));
+    this.chunks[ordinal >>> CHUNK_SHIFT]![ordinal & CHUNK_MASK] = record;
     this.place(hash, ordinal);
   }
 
   /** Every record, in the order their ids were first set. */
   *values(): IterableIterator<T> {
-    for (const chunk of this.chunks) yield* chunk;
+    for (let ordinal = 0; ordinal < this.count; ordinal++) yield this.record(ordinal);
   }
 
   private record(ordinal: number): T {
