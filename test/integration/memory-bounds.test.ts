@@ -11,7 +11,7 @@ import { TestClient } from '../helpers/ws-client.js';
 describe('memory store: messages per conversation', () => {
   let t: TestServer;
   before(async () => {
-    t = await startTestServer({ store: new MemoryStore(2) });
+    t = await startTestServer({ store: new MemoryStore({ maxConversationMessages: 2 }) });
   });
   after(() => t.close());
 

@@ -63,8 +63,12 @@ export class MemoryStore implements Store {
   private closed = false;
   readonly push: PushStore = new MemoryPushStore(() => this.messages.values(), this.toStored, (conversationId) => this.conversations.get(conversationId));
 
+  private readonly maxConversationMessages: number;
+
   /** `maxConversationMessages` below the default is for tests of the bound. */
-  constructor(private readonly maxConversationMessages = MAX_CONVERSATION_MESSAGES) {}
+  constructor(options: { maxConversationMessages?: number } = {}) {
+    this.maxConversationMessages = options.maxConversationMessages ?? MAX_CONVERSATION_MESSAGES;
+  }
 
   async start(): Promise<void> {}
 
