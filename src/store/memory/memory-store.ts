@@ -112,7 +112,7 @@ export class MemoryStore implements Store {
     );
     this.bodies.write(input.body, record);
     conversation.messages.push(record);
-    this.messages.set(record);
+    this.messages.add(record);
     // The body as it came: the live delivery needs no decoding.
     const message = storedMessage(record, input.body);
     // The sender has its own message: its user cursor and its sending device's cursor pass over it.
@@ -165,7 +165,7 @@ export class MemoryStore implements Store {
     const body = deleted ? '' : event.body;
     this.bodies.write(body, changed);
     this.appliedSeq.set(target.messageId, event.seq);
-    this.messages.set(changed);
+    this.messages.replace(changed);
     conversation.messages[target.seq - 1] = changed;
     return storedMessage(changed, body);
   }
