@@ -1,0 +1,178 @@
+// Instructions the server's main thread executes per full chat cycle (send → SENT → message →
+// delivered → DELIVERED), counted by valgrind's callgrind: a before/after of the hot path's JavaScript
+// that this shared, noisy machine cannot blur. Timed runs of the same build here spread by ±15 %;
+// the main thread's instruction count repeats within ~1 % (bench/RESULTS.md, "Instructions per chat
+// cycle"). What it does not see: the kernel (syscalls are not counted), cache misses and stalls (an
+// instruction is an instruction), and the GC's and JIT's helper threads (reported beside, they vary
+// run to run by thousands per cycle).
+//
+//   node --import tsx bench/tools/cycle-instructions.ts [--ref REF] [--rounds 2] [--warm 6000] [--cycles 3000] [--pairs 16]
+//
+// Each build (this tree, compiled; --ref compiled as `paced.ts --compare` does) runs under
+// `valgrind --tool=callgrind --separate-threads=yes` on the memory store, rounds alternating between
+// builds. Pairs of senders and recipients make chat cycles, each sender waiting for its DELIVERED ack
+// before the next send; the first --warm cycles let the JIT settle, then the counters are zeroed
+// (`callgrind_control --zero`), --cycles more run, and the counts are dumped. About a minute per build
+// and round (valgrind slows the server ~50×). Needs valgrind (Debian's `valgrind` package).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { signTestToken } from '../lib/jwt.js';
+import { BENCH_JWT_SECRET, ourServerEnv, prepareOurServer, type ServerBuild } from '../lib/servers.js';
+
+const { values: args } = parseArgs({
+  options: {
+    ref: { type: 'string' },
+    rounds: { type: 'string', default: '2' },
+    warm: { type: 'string', default: '6000' },
+    cycles: { type: 'string', default: '3000' },
+    pairs: { type: 'string', default: '16' },
+    'node-flags': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const WARM = Number(args.warm);
+const CYCLES = Number(args.cycles);
+const PAIRS = Number(args.pairs);
+const NODE_FLAGS = (args['node-flags'] ?? '').split(/\s+/).filter(Boolean);
+const BODY = 'a chat message of a modest size, as most are: sixty-four bytes..';
+
+interface Counted {
+  /** Main-thread instructions per measured cycle. */
+  main: number;
+  /** All other threads together (GC helpers, JIT compilers, libuv), per cycle. */
+  others: number;
+}
+
+async function waitHealthy(port: number): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error('the server under valgrind did not come up in 120 s');
+}
+
+async function connect(port: number, user: string): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: `Bearer ${await signTestToken(user, BENCH_JWT_SECRET)}` } });
+  // The first frame is `ready`.
+  await new Promise<void>((resolve, reject) => {
+    ws.once('message', () => resolve());
+    ws.once('error', reject);
+  });
+  return ws;
+}
+
+/** `count` cycles over all pairs, each sender one message in flight. */
+async function cycles(senders: WebSocket[], count: number, tag: string): Promise<void> {
+  let started = 0;
+  let done = 0;
+  await Promise.all(
+    senders.map(
+      (ws, i) =>
+        new Promise<void>((resolve, reject) => {
+          const next = () => {
+            if (started >= count) return resolve();
+            ws.send(JSON.stringify({ type: 'send', messageId: `${tag}-${started++}`, to: `cr${i}`, body: BODY }));
+          };
+          const onFrame = (data: WebSocket.RawData) => {
+            const frame = JSON.parse(String(data)) as { type: string; status?: string; code?: string };
+            if (frame.type === 'error') reject(new Error(`server answered ${frame.code}`));
+            if (frame.type === 'ack' && frame.status === 'DELIVERED') {
+              done++;
+              next();
+            }
+          };
+          ws.on('message', onFrame);
+          next();
+        }),
+    ),
+  );
+  // Senders that found the count reached stop without waiting: wait for the stragglers' acks.
+  while (done < started) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const ws of senders) ws.removeAllListeners('message');
+}
+
+/** The totals of the dump named `measured`, once its main thread's file is complete. */
+function readDump(dir: string): Counted | undefined {
+  let main: number | undefined;
+  let others = 0;
+  for (const name of readdirSync(dir).filter((f) => f.startsWith('out'))) {
+    const text = readFileSync(join(dir, name), 'utf8');
+    const total = /^(?:summary|totals): (\d+)/m.exec(text)?.[1];
+    if (!/^desc: Trigger: .*measured/m.test(text) || total === undefined) continue;
+    if (name.endsWith('-01')) main = Number(total);
+    else others += Number(total);
+  }
+  return main === undefined ? undefined : { main, others };
+}
+
+async function countOne(build: ServerBuild): Promise<Counted> {
+  const dir = mkdtempSync(join(tmpdir(), 'cycle-instructions-'));
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const prefix = join(dir, 'vgdb');
+  // callgrind_control finds the server by names built from USER and HOST (the server's HOST is its
+  // listen address): both get the same environment.
+  const env = { ...process.env, ...ourServerEnv(), PORT: String(port), LOG_LEVEL: 'warn' };
+  const server = spawn(
+    'valgrind',
+    ['--tool=callgrind', '--separate-threads=yes', `--vgdb-prefix=${prefix}`, `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...NODE_FLAGS, ...build.nodeArgs, build.entry],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  server.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const control = (...more: string[]) => execFileSync('callgrind_control', [`--vgdb-prefix=${prefix}`, ...more, String(server.pid)], { env, stdio: 'ignore' });
+  const sockets: WebSocket[] = [];
+  try {
+    await waitHealthy(port);
+    const senders = await Promise.all(Array.from({ length: PAIRS }, (_, i) => connect(port, `cs${i}`)));
+    const recipients = await Promise.all(Array.from({ length: PAIRS }, (_, i) => connect(port, `cr${i}`)));
+    sockets.push(...senders, ...recipients);
+    for (const ws of recipients) {
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { type: string; messageId?: string };
+        if (frame.type === 'message') ws.send(JSON.stringify({ type: 'delivered', messageIds: [frame.messageId] }));
+      });
+    }
+    await cycles(senders, WARM, 'warm');
+    control('--zero');
+    await cycles(senders, CYCLES, 'measured');
+    control('--dump=measured');
+    // One file per thread, written once the server next runs; the main thread's ends in -01.
+    for (let i = 0; i < 100; i++) {
+      const counted = readDump(dir);
+      if (counted) return { main: counted.main / CYCLES, others: counted.others / CYCLES };
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`no main-thread dump in ${dir}: ${readdirSync(dir).join(', ')}`);
+  } catch (error) {
+    throw new Error(`${build.label}: ${(error as Error).message}\n${stderr}`);
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    server.kill('SIGKILL');
+    await new Promise((resolve) => server.once('exit', resolve));
+    if (args.keep) process.stderr.write(`cycle-instructions: ${build.label}: dumps kept in ${dir} (callgrind_annotate ${dir}/out.1-01)\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const builds = [prepareOurServer()];
+if (args.ref) builds.push(prepareOurServer({ ref: args.ref }));
+const rows = new Map<string, Counted[]>(builds.map((b) => [b.label, []]));
+for (let round = 0; round < Number(args.rounds); round++) {
+  for (const build of builds) {
+    const counted = await countOne(build);
+    rows.get(build.label)!.push(counted);
+    process.stderr.write(`cycle-instructions: ${build.label} round ${round + 1}: ${Math.round(counted.main)} main, ${Math.round(counted.others)} other threads\n`);
+  }
+}
+const k = (n: number) => `${(n / 1000).toFixed(1)} k`;
+console.log(`| build | main thread, instructions per chat cycle, by round | other threads, by round |\n| --- | --- | --- |`);
+for (const [label, counted] of rows) console.log(`| ${label} | ${counted.map((c) => k(c.main)).join(' / ')} | ${counted.map((c) => k(c.others)).join(' / ')} |`);
+console.log(`\n${PAIRS} pairs, ${WARM} warm-up cycles, ${CYCLES} measured; memory store; valgrind callgrind, user space only.`);
