@@ -3,17 +3,23 @@
 // that this shared, noisy machine cannot blur. Timed runs of the same build here spread by ±15 %;
 // the main thread's instruction count repeats within ~1 % (bench/RESULTS.md, "Instructions per chat
 // cycle"). What it does not see: the kernel (syscalls are not counted), cache misses and stalls (an
-// instruction is an instruction), and the GC's and JIT's helper threads (reported beside, they vary
-// run to run by thousands per cycle).
+// instruction is an instruction), and work on other threads (reported beside; with the default flags
+// V8 has none, and with production's, GC and JIT helpers vary run to run by thousands per cycle).
 //
-//   node --import tsx bench/tools/cycle-instructions.ts [--ref REF] [--rounds 2] [--warm 6000] [--cycles 3000] [--pairs 16]
+//   node --import tsx bench/tools/cycle-instructions.ts [--ref REF] [--rounds 2] [--warm 20000] [--cycles 6000] [--pairs 16]
+//     [--node-flags "--single-threaded --no-memory-reducer"] [--keep]
+//
+// The defaults are the steady ones: V8's JIT and GC on the main thread (`--single-threaded`), where
+// they are counted and driven by the work rather than by the clock (valgrind slows the clock ~50×),
+// and a warm-up long enough for the JIT to settle. Node flags as in production (--node-flags '')
+// spread ±4 % between rounds.
 //
 // Each build (this tree, compiled; --ref compiled as `paced.ts --compare` does) runs under
 // `valgrind --tool=callgrind --separate-threads=yes` on the memory store, rounds alternating between
 // builds. Pairs of senders and recipients make chat cycles, each sender waiting for its DELIVERED ack
 // before the next send; the first --warm cycles let the JIT settle, then the counters are zeroed
-// (`callgrind_control --zero`), --cycles more run, and the counts are dumped. About a minute per build
-// and round (valgrind slows the server ~50×). Needs valgrind (Debian's `valgrind` package).
+// (`callgrind_control --zero`), --cycles more run, and the counts are dumped. About 2.5 minutes per
+// build and round. Needs valgrind (Debian's `valgrind` package).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,10 +33,10 @@ const { values: args } = parseArgs({
   options: {
     ref: { type: 'string' },
     rounds: { type: 'string', default: '2' },
-    warm: { type: 'string', default: '6000' },
-    cycles: { type: 'string', default: '3000' },
+    warm: { type: 'string', default: '20000' },
+    cycles: { type: 'string', default: '6000' },
     pairs: { type: 'string', default: '16' },
-    'node-flags': { type: 'string' },
+    'node-flags': { type: 'string', default: '--single-threaded --no-memory-reducer' },
     keep: { type: 'boolean', default: false },
   },
 });
