@@ -170,6 +170,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     child,
     tail: () => lines.slice(),
     async stop(graceMs = 3000) {
+      // The child is unref'd (above): awaited with nothing else pending, its exit would never be seen
+      // and the benchmark would end with an unsettled await (exit code 13).
+      child.ref();
       killGroup(child, 'SIGTERM');
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
       await exited;
