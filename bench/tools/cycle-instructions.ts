@@ -20,7 +20,7 @@
 // before the next send; the first --warm cycles let the JIT settle, then the counters are zeroed
 // (`callgrind_control --zero`), --cycles more run, and the counts are dumped. About 2.5 minutes per
 // build and round. Needs valgrind (Debian's `valgrind` package).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { signTestToken } from '../lib/jwt.js';
 import { BENCH_JWT_SECRET, ourServerEnv, prepareOurServer, type ServerBuild } from '../lib/servers.js';
+import { startServer } from '../lib/spawn.js';
+import { openWs } from '../lib/ws-connect.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,56 +55,56 @@ interface Counted {
   others: number;
 }
 
-async function waitHealthy(port: number): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error('the server under valgrind did not come up in 120 s');
+/** A sender: its socket, and what to do with each frame it gets (set by `cycles`). */
+interface Sender {
+  ws: WebSocket;
+  onFrame: (frame: { type: string; status?: string; code?: string }) => void;
 }
 
-async function connect(port: number, user: string): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: `Bearer ${await signTestToken(user, BENCH_JWT_SECRET)}` } });
-  // The first frame is `ready`.
-  await new Promise<void>((resolve, reject) => {
-    ws.once('message', () => resolve());
-    ws.once('error', reject);
-  });
-  return ws;
+async function connectPairs(port: number): Promise<{ senders: Sender[]; sockets: WebSocket[] }> {
+  const url = `ws://127.0.0.1:${port}/ws`;
+  const open = async (user: string, onFrame: (text: string) => void) => openWs(url, { token: await signTestToken(user, BENCH_JWT_SECRET), timeoutMs: 60_000, onFrame });
+  const senders: Sender[] = [];
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const sender: Sender = { ws: undefined as unknown as WebSocket, onFrame: () => {} };
+    sender.ws = await open(`cs${i}`, (text) => sender.onFrame(JSON.parse(text) as { type: string }));
+    senders.push(sender);
+    // The recipient confirms each message as it comes.
+    const recipient: WebSocket = await open(`cr${i}`, (text) => {
+      const frame = JSON.parse(text) as { type: string; messageId?: string };
+      if (frame.type === 'message') recipient.send(JSON.stringify({ type: 'delivered', messageIds: [frame.messageId] }));
+    });
+    sockets.push(sender.ws, recipient);
+  }
+  return { senders, sockets };
 }
 
 /** `count` cycles over all pairs, each sender one message in flight. */
-async function cycles(senders: WebSocket[], count: number, tag: string): Promise<void> {
+async function cycles(senders: Sender[], count: number, tag: string): Promise<void> {
   let started = 0;
   let done = 0;
   await Promise.all(
     senders.map(
-      (ws, i) =>
+      (sender, i) =>
         new Promise<void>((resolve, reject) => {
           const next = () => {
             if (started >= count) return resolve();
-            ws.send(JSON.stringify({ type: 'send', messageId: `${tag}-${started++}`, to: `cr${i}`, body: BODY }));
+            sender.ws.send(JSON.stringify({ type: 'send', messageId: `${tag}-${started++}`, to: `cr${i}`, body: BODY }));
           };
-          const onFrame = (data: WebSocket.RawData) => {
-            const frame = JSON.parse(String(data)) as { type: string; status?: string; code?: string };
+          sender.onFrame = (frame) => {
             if (frame.type === 'error') reject(new Error(`server answered ${frame.code}`));
             if (frame.type === 'ack' && frame.status === 'DELIVERED') {
               done++;
               next();
             }
           };
-          ws.on('message', onFrame);
           next();
         }),
     ),
   );
   // Senders that found the count reached stop without waiting: wait for the stragglers' acks.
   while (done < started) await new Promise((resolve) => setTimeout(resolve, 20));
-  for (const ws of senders) ws.removeAllListeners('message');
 }
 
 /** The totals of the dump named `measured`, once its main thread's file is complete. */
@@ -121,34 +123,26 @@ function readDump(dir: string): Counted | undefined {
 
 async function countOne(build: ServerBuild): Promise<Counted> {
   const dir = mkdtempSync(join(tmpdir(), 'cycle-instructions-'));
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const prefix = join(dir, 'vgdb');
   // callgrind_control finds the server by names built from USER and HOST (the server's HOST is its
-  // listen address): both get the same environment.
-  const env = { ...process.env, ...ourServerEnv(), PORT: String(port), LOG_LEVEL: 'warn' };
-  const server = spawn(
-    'valgrind',
-    ['--tool=callgrind', '--separate-threads=yes', `--vgdb-prefix=${prefix}`, `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...NODE_FLAGS, ...build.nodeArgs, build.entry],
-    { env, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  server.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  // listen address): it gets the server's environment.
+  const env = { ...process.env, ...ourServerEnv(), LOG_LEVEL: 'warn' };
+  const server = await startServer({
+    command: 'valgrind',
+    args: ['--tool=callgrind', '--separate-threads=yes', `--vgdb-prefix=${prefix}`, `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...NODE_FLAGS, ...build.nodeArgs, build.entry],
+    env,
+    // Its log is at warn: ready once it accepts connections. Valgrind slows the start ~50×.
+    waitForPort: true,
+    timeoutMs: 120_000,
+  });
   const control = (...more: string[]) => execFileSync('callgrind_control', [`--vgdb-prefix=${prefix}`, ...more, String(server.pid)], { env, stdio: 'ignore' });
-  const sockets: WebSocket[] = [];
+  let sockets: WebSocket[] = [];
   try {
-    await waitHealthy(port);
-    const senders = await Promise.all(Array.from({ length: PAIRS }, (_, i) => connect(port, `cs${i}`)));
-    const recipients = await Promise.all(Array.from({ length: PAIRS }, (_, i) => connect(port, `cr${i}`)));
-    sockets.push(...senders, ...recipients);
-    for (const ws of recipients) {
-      ws.on('message', (data) => {
-        const frame = JSON.parse(String(data)) as { type: string; messageId?: string };
-        if (frame.type === 'message') ws.send(JSON.stringify({ type: 'delivered', messageIds: [frame.messageId] }));
-      });
-    }
-    await cycles(senders, WARM, 'warm');
+    const pairs = await connectPairs(server.port);
+    sockets = pairs.sockets;
+    await cycles(pairs.senders, WARM, 'warm');
     control('--zero');
-    await cycles(senders, CYCLES, 'measured');
+    await cycles(pairs.senders, CYCLES, 'measured');
     control('--dump=measured');
     // One file per thread, written once the server next runs; the main thread's ends in -01.
     for (let i = 0; i < 100; i++) {
@@ -158,11 +152,10 @@ async function countOne(build: ServerBuild): Promise<Counted> {
     }
     throw new Error(`no main-thread dump in ${dir}: ${readdirSync(dir).join(', ')}`);
   } catch (error) {
-    throw new Error(`${build.label}: ${(error as Error).message}\n${stderr}`);
+    throw new Error(`${build.label}: ${(error as Error).message}\n${server.tail().slice(-20).join('\n')}`);
   } finally {
     for (const ws of sockets) ws.terminate();
-    server.kill('SIGKILL');
-    await new Promise((resolve) => server.once('exit', resolve));
+    await server.stop(0);
     if (args.keep) process.stderr.write(`cycle-instructions: ${build.label}: dumps kept in ${dir} (callgrind_annotate ${dir}/out.1-01)\n`);
     else rmSync(dir, { recursive: true, force: true });
   }
