@@ -1,7 +1,10 @@
 // While the live bus is down (or stalled), events from other instances are lost: every
 // BUS_FALLBACK_POLL_MS each connection here is caught up from the store instead (a quiet replay:
-// only what it lacks, no `ready`), and once more when the bus is back (what was published during the
-// outage never arrives). Bounded: a few connections at a time, each pass waits for the previous one.
+// only what it lacks, no `ready`). When the bus is back, what was published during the outage never
+// arrives, so there are two more passes: one at once, and one a poll interval later, for what other
+// instances published while this one's subscriptions were still being registered again. Bounded: a
+// few connections at a time, and a pass asked for while one runs starts when it ends (never skipped:
+// the running pass may have read a connection before the outage's last message was stored).
 import type { Logger } from '../log.js';
 import type { DeliverySession } from './delivery-session.js';
 
@@ -10,7 +13,9 @@ const CONCURRENCY = 8;
 
 export class BusFallback {
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private settleTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
   private closed = false;
 
   constructor(
@@ -27,8 +32,13 @@ export class BusFallback {
       if (this.timer === undefined) return;
       clearInterval(this.timer);
       this.timer = undefined;
-      this.log.info('live bus back: one more catch-up from the store, then live again');
+      this.log.info('live bus back: two more catch-ups from the store, then live again');
       void this.pass();
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = undefined;
+        void this.pass();
+      }, this.pollMs);
+      this.settleTimer.unref();
       return;
     }
     if (this.timer !== undefined) return;
@@ -40,22 +50,36 @@ export class BusFallback {
   close(): void {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.timer = this.settleTimer = undefined;
   }
 
-  private async pass(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const queue = [...this.sessions()];
-      const worker = async () => {
-        for (let session = queue.pop(); session; session = queue.pop()) {
-          if (session.connection.open) await this.catchUp(session).catch(() => {}); // the next pass retries
-        }
-      };
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    } finally {
-      this.running = false;
+  /** Resolves when this pass (or the one it was folded into) has caught every connection up. */
+  pass(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
     }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.catchUpAll();
+        } while (this.again && !this.closed);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  private async catchUpAll(): Promise<void> {
+    const queue = [...this.sessions()];
+    const worker = async () => {
+      for (let session = queue.pop(); session; session = queue.pop()) {
+        if (session.connection.open) await this.catchUp(session).catch(() => {}); // the next pass retries
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   }
 }

@@ -1,0 +1,66 @@
+// The store fallback while the live bus is down (src/chat/bus-fallback.ts). What was stored during an
+// outage is never published to this instance, so the passes after the bus is back must read the store
+// after the outage's last message: a pass already running when the bus comes back may have read a
+// connection before that message was stored, and must not stand in for the pass the reconnect asks for.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { BusFallback } from '../../src/chat/bus-fallback.js';
+import type { DeliverySession } from '../../src/chat/delivery-session.js';
+import { silentLogger } from '../../src/log.js';
+
+const POLL_MS = 40;
+const openSession = () => ({ connection: { open: true } }) as unknown as DeliverySession;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 3000; !condition(); await sleep(5)) if (Date.now() > deadline) assert.fail(`timed out: ${what}`);
+}
+
+describe('BusFallback', () => {
+  it('catches up after the bus is back even when a pass was running then, and once more a poll interval later', async () => {
+    let stored = 0;
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const reads: { stored: number; at: number }[] = [];
+    const fallback = new BusFallback(POLL_MS, () => [openSession()], async () => {
+      reads.push({ stored, at: Date.now() });
+      if (reads.length === 1) await firstHeld; // the poll pass is still running when the bus comes back
+    }, silentLogger());
+    try {
+      fallback.health(false);
+      await until(() => reads.length === 1, 'the first poll pass');
+      stored = 1; // the outage's last message: stored after that read, and never published here
+      const upAt = Date.now();
+      fallback.health(true);
+      releaseFirst();
+      await until(() => reads.length >= 2, 'a pass after the reconnect');
+      assert.equal(reads[1]!.stored, 1, 'the pass after the reconnect read the outage\'s last message');
+      await until(() => reads.some((read) => read.at >= upAt + POLL_MS), 'a pass a poll interval after the reconnect');
+      const settled = reads.length;
+      await sleep(POLL_MS * 5);
+      assert.equal(reads.length, settled, 'then no more polling: the bus delivers');
+      assert.ok(settled <= 3, `passes after the reconnect: ${settled - 1}`);
+    } finally {
+      fallback.close();
+    }
+  });
+
+  it('polls every interval while the bus is down, one pass at a time', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let passes = 0;
+    const fallback = new BusFallback(10, () => [openSession()], async () => {
+      passes++;
+      most = Math.max(most, ++inFlight);
+      await sleep(35); // slower than the interval
+      inFlight--;
+    }, silentLogger());
+    try {
+      fallback.health(false);
+      await until(() => passes >= 3, 'three passes while the bus is down');
+      assert.equal(most, 1, 'one pass at a time');
+    } finally {
+      fallback.close();
+    }
+  });
+});
