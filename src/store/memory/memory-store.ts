@@ -52,8 +52,12 @@ export class MemoryStore implements Store {
   private readonly toStored = (kept: KeptMessage): StoredMessage => storedMessage(kept, this.bodies.read(kept));
   private readonly conversations = new Map<string, ConversationState>();
   private readonly byUser = new Map<string, Set<string>>();
-  /** `${userId}\n${deviceId}` → conversationId → cursor. A key exists once the device was seen. */
-  private readonly devices = new Map<string, Map<string, Cursor>>();
+  /**
+   * userId → deviceId → conversationId → cursor; a device is there once it was seen. Keyed by the two
+   * ids as they come, not by a string built from both: every send and confirmation reads it, and a
+   * built key is a new string to hash each time where the session's ids have their hash cached.
+   */
+  private readonly devices = new Map<string, Map<string, Map<string, Cursor>>>();
   /** messageId → seq of the last edit or delete applied to it (the highest seq wins). */
   private readonly appliedSeq = new Map<string, number>();
   private persists = 0;
@@ -319,7 +323,7 @@ export class MemoryStore implements Store {
   }
 
   async deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined> {
-    return this.devices.get(`${userId}\n${deviceId}`)?.get(conversationId);
+    return this.devices.get(userId)?.get(deviceId)?.get(conversationId);
   }
 
   async counts(): Promise<StoreCounts> {
@@ -361,12 +365,13 @@ export class MemoryStore implements Store {
   }
 
   private deviceCursors(userId: string, deviceId: string): Map<string, Cursor> {
-    const key = `${userId}\n${deviceId}`;
-    let cursors = this.devices.get(key);
+    let ofUser = this.devices.get(userId);
+    let cursors = ofUser?.get(deviceId);
     if (cursors) return cursors;
+    if (!ofUser) this.devices.set(userId, (ofUser = new Map()));
     // A device seen for the first time (whatever it does first: replay, send or confirm) starts where
     // its user is: what no device confirmed yet.
-    this.devices.set(key, (cursors = new Map()));
+    ofUser.set(deviceId, (cursors = new Map()));
     for (const conversationId of this.byUser.get(userId) ?? []) {
       const delivered = this.conversations.get(conversationId)!.delivered.get(userId);
       if (delivered) cursors.set(conversationId, delivered);
