@@ -2,6 +2,7 @@
 // from small fixed sets (frame types, reasons, routes): never a user id or message id.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { HotCounter } from './hot-counter.js';
+import { HotHistogram } from './hot-histogram.js';
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const DELIVERY_BUCKETS_S = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86_400];
@@ -29,18 +30,9 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       ['result'],
       registers,
     ),
-    sentAckLatency: new Histogram({
-      name: 'chat_sent_ack_latency_seconds',
-      help: 'Send received to SENT ack written',
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    }),
-    deliveryLatency: new Histogram({
-      name: 'chat_delivery_latency_seconds',
-      help: 'Message stored to recipient confirmation',
-      buckets: DELIVERY_BUCKETS_S,
-      registers,
-    }),
+    // Per-message histograms: plain additions, published at scrape time (see hot-histogram.ts).
+    sentAckLatency: new HotHistogram('chat_sent_ack_latency_seconds', 'Send received to SENT ack written', LATENCY_BUCKETS_S, registers),
+    deliveryLatency: new HotHistogram('chat_delivery_latency_seconds', 'Message stored to recipient confirmation', DELIVERY_BUCKETS_S, registers),
     deliveriesMarked: new Counter({ name: 'chat_deliveries_marked_total', help: 'Deliveries marked (exactly once each)', registers }),
     messageEvents: new Counter({
       name: 'chat_message_events_total',
