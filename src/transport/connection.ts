@@ -101,11 +101,6 @@ export interface ConnectionHooks {
 
 let nextId = 1;
 
-/** A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4). */
-const MAX_UTF8_BYTES_PER_UNIT = 3;
-/** A server frame's header: 2 bytes, 10 with a 64-bit length; servers send no mask. */
-const MAX_FRAME_HEADER_BYTES = 10;
-
 export class SocketConnection implements ChatConnection {
   readonly id = nextId++;
   readonly userId: string;
@@ -212,15 +207,6 @@ export class SocketConnection implements ChatConnection {
 
   /** The cork callback of `flush`, made once per connection rather than once per flush. */
   private readonly writeOutbox = (): void => {
-    const room = this.hooks.maxBackpressureBytes - this.ws.getBufferedAmount();
-    if (room >= 0 && this.outboxBytes * MAX_UTF8_BYTES_PER_UNIT + this.writing * MAX_FRAME_HEADER_BYTES <= room) {
-      // All of it fits under our limit whatever the encoding: no need to ask uWS before each frame.
-      for (let i = 0; i < this.writing; i++) {
-        this.ws.send(this.outbox[i]!, false, false);
-        this.hooks.onFrameOut(this.outboxTypes[i]!);
-      }
-      return;
-    }
     for (let i = 0; i < this.writing; i++) {
       // Our limit is checked before each write, and uWS's own limit sits higher (uwsBackpressureLimit):
       // uWS never drops a frame, so the 1013 close frame always fits behind the buffered data and
