@@ -1,8 +1,10 @@
-// An unlabelled histogram for per-message paths (the SENT-ack and delivery latencies). prom-client's
-// `Histogram.observe` builds a closure and a label object, hashes the labels into a string and finds
-// the bucket by a property named after its bound, on every call (~130 ns each here, warm:
-// bench/tools/metrics-cost.ts); this adds to plain numbers and builds prom-client's export shape only
-// when /metrics is scraped. The output is what a prom-client Histogram with these buckets writes.
+// A histogram for per-message paths (the SENT-ack and delivery latencies, the store's per-batch
+// figures). prom-client's `Histogram.observe` builds a closure and a label object, hashes the labels
+// into a string, and finds the bucket through a property named after its bound (a number printed as a
+// string on every call): ~130 ns each, warm (bench/tools/metrics-cost.ts), and ~2,700 instructions
+// per observation under callgrind (bench/RESULTS.md, "Histograms without prom-client's observe").
+// This adds to plain numbers, and builds prom-client's export shape only when /metrics is scraped:
+// the text is what a prom-client Histogram with these buckets and labels writes (test/unit).
 import type { Metric, MetricValueWithName, Registry } from 'prom-client';
 
 /** What the registry reads from a metric at scrape time (prom-client's typings name `type` an enum; it is this string). */
@@ -11,27 +13,21 @@ interface Scraped {
   help: string;
   type: 'histogram';
   aggregator: 'sum';
-  values: MetricValueWithName<string>[];
+  values: (MetricValueWithName<string> & { sharedLabels?: Record<string, string> })[];
 }
 
-export class HotHistogram {
-  readonly type = 'histogram' as const;
-  readonly aggregator = 'sum' as const;
-  private readonly bounds: Float64Array;
+/** One label set's counts: what `observe` touches. */
+export class HistogramSeries {
   /** Per bucket, not cumulative; the last one is +Inf. */
-  private readonly counts: Float64Array;
-  private sum = 0;
-  private count = 0;
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
 
   constructor(
-    readonly name: string,
-    readonly help: string,
-    buckets: readonly number[],
-    registers: Registry[],
+    private readonly bounds: Float64Array,
+    readonly labels: Record<string, string>,
   ) {
-    this.bounds = Float64Array.from(buckets).sort();
-    this.counts = new Float64Array(buckets.length + 1);
-    for (const registry of registers) registry.registerMetric(this as unknown as Metric);
+    this.counts = new Float64Array(bounds.length + 1);
   }
 
   /** A value in the bucket of the first bound it does not exceed (prom-client's `le`). Not a finite number: ignored. */
@@ -44,26 +40,79 @@ export class HotHistogram {
     this.sum += value;
     this.count++;
   }
+}
 
-  reset(): void {
-    this.counts.fill(0);
-    this.sum = this.count = 0;
+export class HotHistogram<Label extends string = string> {
+  readonly type = 'histogram' as const;
+  readonly aggregator = 'sum' as const;
+  private readonly bounds: Float64Array;
+  /** By label values joined with NUL, in the order first observed (prom-client's order too). */
+  private readonly byLabels = new Map<string, HistogramSeries>();
+  /** The series of a histogram without labels. */
+  private readonly unlabelled: HistogramSeries | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    buckets: readonly number[],
+    registers: Registry[],
+    private readonly labelNames: readonly string[] = [],
+  ) {
+    this.bounds = Float64Array.from(buckets).sort();
+    if (labelNames.length === 0) this.unlabelled = this.series();
+    for (const registry of registers) registry.registerMetric(this as unknown as Metric);
   }
 
-  /** prom-client's registry calls this at scrape time. */
+  /** For a histogram without labels. */
+  observe(value: number): void {
+    this.unlabelled!.observe(value);
+  }
+
+  /** The series of one set of label values (in labelNames order): bind it once, observe on it. */
+  series(...values: Label[]): HistogramSeries {
+    const key = values.join('\u0000');
+    let series = this.byLabels.get(key);
+    if (!series) {
+      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? '']));
+      this.byLabels.set(key, (series = new HistogramSeries(this.bounds, labels)));
+    }
+    return series;
+  }
+
+  reset(): void {
+    for (const series of this.byLabels.values()) {
+      series.counts.fill(0);
+      series.sum = series.count = 0;
+    }
+  }
+
+  /** As prom-client's `get()`: each value's labels include its series' labels. */
   async get(): Promise<Scraped> {
+    const scraped = await this.getForPromString();
+    for (const value of scraped.values) {
+      value.labels = { ...value.labels, ...value.sharedLabels };
+      delete value.sharedLabels;
+    }
+    return scraped;
+  }
+
+  /** What prom-client's registry writes at scrape time (the series' labels after `le`, as prom-client orders them). */
+  async getForPromString(): Promise<Scraped> {
     const bucket = `${this.name}_bucket`;
-    const values: MetricValueWithName<string>[] = [];
-    let cumulative = 0;
-    this.bounds.forEach((bound, i) => {
-      cumulative += this.counts[i]!;
-      values.push({ metricName: bucket, labels: { le: bound }, value: cumulative });
-    });
-    values.push(
-      { metricName: bucket, labels: { le: '+Inf' }, value: this.count },
-      { metricName: `${this.name}_sum`, labels: {}, value: this.sum },
-      { metricName: `${this.name}_count`, labels: {}, value: this.count },
-    );
+    const values: Scraped['values'] = [];
+    for (const series of this.byLabels.values()) {
+      const sharedLabels = series.labels;
+      let cumulative = 0;
+      this.bounds.forEach((bound, i) => {
+        cumulative += series.counts[i]!;
+        values.push({ metricName: bucket, labels: { le: bound }, sharedLabels, value: cumulative });
+      });
+      values.push(
+        { metricName: bucket, labels: { le: '+Inf' }, sharedLabels, value: series.count },
+        { metricName: `${this.name}_sum`, labels: {}, sharedLabels, value: series.sum },
+        { metricName: `${this.name}_count`, labels: {}, sharedLabels, value: series.count },
+      );
+    }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }

@@ -25,6 +25,19 @@ describe('HotHistogram', () => {
     assert.match(ours, /^h_seconds_count 12$/m);
   });
 
+  it('with labels: writes what prom-client writes, and get() gives the same labels and values', async () => {
+    const observe = (persist: (v: number) => void, confirm: (v: number) => void) => VALUES.forEach((v, i) => (i % 3 ? persist : confirm)(v));
+    const registry = new Registry();
+    const theirs = new Histogram({ name: 'b_seconds', help: 'per batch', labelNames: ['op'], buckets: BUCKETS, registers: [registry] });
+    observe((v) => theirs.observe({ op: 'persist' }, v), (v) => theirs.observe({ op: 'confirm' }, v));
+    const hotRegistry = new Registry();
+    const ours = new HotHistogram<'persist' | 'confirm'>('b_seconds', 'per batch', BUCKETS, [hotRegistry], ['op']);
+    observe((v) => ours.series('persist').observe(v), (v) => ours.series('confirm').observe(v));
+    assert.equal(await hotRegistry.metrics(), await registry.metrics());
+    assert.match(await hotRegistry.metrics(), /^b_seconds_count\{op="persist"\} 8$/m);
+    assert.deepEqual((await ours.get()).values, (await theirs.get()).values.map(({ exemplar: _, ...value }) => value));
+  });
+
   it('ignores what is not a finite number, and resets with its registry', async () => {
     const registry = new Registry();
     const histogram = new HotHistogram('h_seconds', 'help text', BUCKETS, [registry]);

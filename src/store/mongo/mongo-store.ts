@@ -361,8 +361,8 @@ export class MongoStore implements Store {
   private observe(op: 'persist' | 'confirm', size: number, seconds: number, failed: boolean): void {
     const metrics = this.options.metrics;
     if (!metrics) return;
-    metrics.storeBatchSize.observe({ op }, size);
-    metrics.storeBatchLatency.observe({ op }, seconds);
+    metrics.storeBatchSize.series(op).observe(size);
+    metrics.storeBatchLatency.series(op).observe(seconds);
     if (failed) metrics.storeErrors.inc({ op: `${op}_batch` });
   }
 }
