@@ -5,7 +5,7 @@ import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
 import type { SendInput } from './commands.js';
-import { StoreUnavailableError, type PersistResult, type Store, type StoredMessage } from '../store/store.js';
+import { StoreUnavailableError, type NewMessage, type PersistResult, type Store, type StoredMessage } from '../store/store.js';
 import { isPromise, type MaybePromise } from '../maybe-promise.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { DeliveryRouter } from './router.js';
@@ -95,10 +95,16 @@ export class SendService {
     }
     const ts = Date.now();
     const { messageId, body } = input;
-    const address = input.to !== undefined ? { to: input.to } : { conversationId: input.conversationId };
+    const to = input.to;
+    // Object literals, not spreads of optional fields: a spread is a CopyDataProperties call per send.
+    // Absent fields stay absent (not undefined): the stores write what they are given.
+    const message: NewMessage =
+      fromDevice !== undefined
+        ? to !== undefined ? { messageId, from, fromDevice, to, body, ts } : { messageId, from, fromDevice, conversationId: input.conversationId, body, ts }
+        : to !== undefined ? { messageId, from, to, body, ts } : { messageId, from, conversationId: input.conversationId, body, ts };
     let result: MaybePromise<PersistResult>;
     try {
-      result = this.store.persist({ messageId, from, ...(fromDevice !== undefined ? { fromDevice } : {}), ...address, body, ts });
+      result = this.store.persist(message);
     } catch (error) {
       throw this.unavailable(error, messageId);
     }

@@ -4,7 +4,7 @@
 // is rejected, which is what keeps operator injection out of the store.
 import type { ClientCommand, DeleteInput, EditInput, SendInput } from '../chat/commands.js';
 import { ChatError } from '../errors.js';
-import { CONVERSATION_ID_PATTERN, EVENT_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from './ids.js';
+import { CONVERSATION_ID_PATTERN, EVENT_ID_PATTERN, isMessageId, isUserId } from './ids.js';
 
 /** A parsed client frame is a domain command (chat/commands.ts). */
 export type ClientFrame = ClientCommand;
@@ -27,8 +27,11 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
   const type = value.type;
   if (typeof type !== 'string') throw new ChatError('bad_request', 'Field "type" must be a string');
   switch (type) {
-    case 'send':
-      return { type: 'send', ...validateSendInput(value, limits) };
+    case 'send': {
+      // Object literals, not a spread of the input: a spread is a CopyDataProperties call per frame.
+      const { messageId, to, conversationId, body } = checkedSend(value, limits);
+      return to !== undefined ? { type: 'send', messageId, to, body } : { type: 'send', messageId, conversationId: conversationId!, body };
+    }
     case 'edit':
       return { type: 'edit', ...validateEditInput(value, limits) };
     case 'delete':
@@ -52,29 +55,34 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
 
 /** The fields of a send, from a WebSocket frame or an HTTP body. Unknown fields (a forged `from`) are ignored. */
 export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'maxMessageBytes'>): SendInput {
+  const { messageId, to, conversationId, body } = checkedSend(value, limits);
+  return to !== undefined ? { messageId, to, body } : { messageId, conversationId: conversationId!, body };
+}
+
+function checkedSend(value: unknown, limits: Pick<FrameLimits, 'maxMessageBytes'>): { messageId: string; to: string | undefined; conversationId: string | undefined; body: string } {
   if (!isPlainObject(value)) throw new ChatError('bad_request', 'Expected a JSON object');
   const { messageId, to, conversationId, body } = value;
-  if (typeof messageId !== 'string' || !MESSAGE_ID_PATTERN.test(messageId)) {
+  if (typeof messageId !== 'string' || !isMessageId(messageId)) {
     throw new ChatError('bad_request', 'Field "messageId" must be a string of 1-64 characters [A-Za-z0-9_-]');
   }
   if ((to === undefined) === (conversationId === undefined)) {
     throw new ChatError('bad_request', 'A send carries exactly one of "to" and "conversationId"', { messageId });
   }
-  if (to !== undefined && (typeof to !== 'string' || !USER_ID_PATTERN.test(to))) {
+  if (to !== undefined && (typeof to !== 'string' || !isUserId(to))) {
     throw new ChatError('bad_request', 'Field "to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', { messageId });
   }
   if (conversationId !== undefined && (typeof conversationId !== 'string' || !CONVERSATION_ID_PATTERN.test(conversationId))) {
     throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]', { messageId });
   }
   checkBody(body, messageId, limits);
-  return to !== undefined ? { messageId, to: to as string, body } : { messageId, conversationId: conversationId as string, body };
+  return { messageId, to: to as string | undefined, conversationId: conversationId as string | undefined, body };
 }
 
 /** v1.2: an edit, from a WebSocket frame or an HTTP body (whose path gives the messageId). */
 export function validateEditInput(value: unknown, limits: Pick<FrameLimits, 'maxMessageBytes'>): EditInput {
   const { messageId } = validateDeleteInput(value);
   const { editId, body } = value as Record<string, unknown>;
-  if (typeof editId !== 'string' || !MESSAGE_ID_PATTERN.test(editId)) {
+  if (typeof editId !== 'string' || !isMessageId(editId)) {
     throw new ChatError('bad_request', 'Field "editId" must be a string of 1-64 characters [A-Za-z0-9_-]', { messageId });
   }
   checkBody(body, messageId, limits);
@@ -85,7 +93,7 @@ export function validateEditInput(value: unknown, limits: Pick<FrameLimits, 'max
 export function validateDeleteInput(value: unknown): DeleteInput {
   if (!isPlainObject(value)) throw new ChatError('bad_request', 'Expected a JSON object');
   const { messageId } = value;
-  if (typeof messageId !== 'string' || !MESSAGE_ID_PATTERN.test(messageId)) {
+  if (typeof messageId !== 'string' || !isMessageId(messageId)) {
     throw new ChatError('bad_request', 'Field "messageId" must be a string of 1-64 characters [A-Za-z0-9_-]');
   }
   return { messageId };
@@ -127,7 +135,7 @@ function validateMessageIds(value: unknown, limits: FrameLimits): string[] {
     throw new ChatError('too_large', `Field "messageIds" holds more than ${limits.maxDeliveredIds} ids`);
   }
   for (const id of value) {
-    if (typeof id !== 'string' || !(MESSAGE_ID_PATTERN.test(id) || EVENT_ID_PATTERN.test(id))) {
+    if (typeof id !== 'string' || !(isMessageId(id) || EVENT_ID_PATTERN.test(id))) {
       throw new ChatError('bad_request', 'Every entry of "messageIds" must be a message id (or an edit/delete eventId) string');
     }
   }

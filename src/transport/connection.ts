@@ -185,8 +185,9 @@ export class SocketConnection implements ChatConnection {
       this.outbox.length = 0;
       this.outboxTypes.length = 0;
     } else {
-      this.outbox.fill(undefined, 0, this.writing);
-      this.outboxTypes.fill(undefined, 0, this.writing);
+      // A loop, not Array.prototype.fill: fill is C++ behind a runtime call, ~600 instructions a call
+      // under callgrind for the frame or two a paced write holds.
+      for (let i = 0; i < this.writing; i++) this.outbox[i] = this.outboxTypes[i] = undefined;
     }
     this.outboxCount = 0;
     this.outboxBytes = 0;
