@@ -118,9 +118,10 @@ export class DeliveryRouter {
   /** `except`: a user told nothing (the typer); `quiet`: a connection told nothing (the one whose act it reports). */
   toMembers(conversationId: string, members: readonly string[] | undefined, event: BusEvent & { kind: 'receipt' | 'typing' }, except?: string, quiet?: ChatConnection): void {
     if (members) {
+      const serverEvent = toServerEvent(event);
       for (const member of members) {
         if (member === except) continue;
-        this.sendToUser(member, toServerEvent(event), quiet);
+        this.sendToUser(member, serverEvent, quiet);
         this.bus.publish(member, event);
       }
       return;
@@ -245,8 +246,8 @@ export class DeliveryRouter {
 
 function toServerEvent(event: BusEvent & { kind: 'receipt' | 'typing' }): ServerEvent {
   if (event.kind === 'typing') return { type: 'typing', conversationId: event.conversationId, userId: event.userId };
-  const { conversationId, userId, deliveredSeq, readSeq } = event;
-  return { type: 'receipt', conversationId, userId, ...(deliveredSeq !== undefined ? { deliveredSeq } : {}), ...(readSeq !== undefined ? { readSeq } : {}) };
+  // Undefined watermarks stay undefined (no spread per field): encodeServerEvent leaves them out.
+  return { type: 'receipt', conversationId: event.conversationId, userId: event.userId, deliveredSeq: event.deliveredSeq, readSeq: event.readSeq };
 }
 
 /** A direct message goes to its users' subjects; a group's to every instance. */

@@ -67,11 +67,9 @@ export class Signals {
     // entry it held was copied and promoted (bench/RESULTS.md, "Collections emptied every turn").
     this.pending = new Map();
     for (const { conversation, userId, deliveredSeq, readSeq, source } of entries.values()) {
-      const event = {
-        kind: 'receipt', conversationId: conversation.conversationId, userId,
-        ...(deliveredSeq !== undefined ? { deliveredSeq } : {}),
-        ...(readSeq !== undefined ? { readSeq } : {}),
-      } as const;
+      // An absent watermark is undefined here, not left out (no spread per field): the frame and bus
+      // encoders both leave undefined fields out.
+      const event = { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
       const quiet = source ?? undefined;
       if (this.large(conversation)) this.router.toUser(userId, event, quiet);
       else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);

@@ -26,6 +26,15 @@ export class KeptMessage implements BodySpan {
 
 /** The message as the Store interface gives it: absent fields left out, not set to undefined. */
 export function storedMessage(kept: KeptMessage, body: string): StoredMessage {
+  if (kept.event === undefined && kept.editedAt === undefined && !kept.deleted) {
+    // A plain message, every send's: object literals, where a spread per optional field below is a
+    // CopyDataProperties call each (callgrind: ~700 instructions per chat cycle).
+    const { messageId, conversationId, seq, from, fromDevice, to, ts } = kept;
+    if (fromDevice !== undefined) {
+      return to !== undefined ? { messageId, conversationId, seq, from, fromDevice, to, body, ts } : { messageId, conversationId, seq, from, fromDevice, body, ts };
+    }
+    return to !== undefined ? { messageId, conversationId, seq, from, to, body, ts } : { messageId, conversationId, seq, from, body, ts };
+  }
   return {
     messageId: kept.messageId,
     conversationId: kept.conversationId,
