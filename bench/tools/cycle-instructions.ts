@@ -7,7 +7,7 @@
 // V8 has none, and with production's, GC and JIT helpers vary run to run by thousands per cycle).
 //
 //   node --import tsx bench/tools/cycle-instructions.ts [--ref REF] [--rounds 2] [--warm 20000] [--cycles 6000] [--pairs 16]
-//     [--node-flags "--single-threaded --no-memory-reducer"] [--keep]
+//     [--node-flags="--single-threaded --no-memory-reducer"] [--keep]   (the = is needed: the value starts with a dash)
 //
 // The defaults are the steady ones: V8's JIT and GC on the main thread (`--single-threaded`), where
 // they are counted and driven by the work rather than by the clock (valgrind slows the clock ~50×),
