@@ -3,7 +3,12 @@
 // scavenges and tail latency (bench/RESULTS.md, "Allocation per message").
 export type MaybePromise<T> = T | Promise<T>;
 
-/** True for a promise (or any thenable): the answer comes later. Stored results never have `then`. */
+/**
+ * True for a promise: the answer comes later. Every promise here is native (async functions, the
+ * MongoDB driver). `instanceof`, not a look for `then`: this one function sees the results of every
+ * store call, so a `then` lookup had seen too many object shapes and went through V8's slow
+ * (megamorphic) path on every frame (bench/RESULTS.md, "Where a chat cycle's instructions go").
+ */
 export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+  return value instanceof Promise;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ChatError } from '../../src/errors.js';
 import { encodeError, encodeMessage, encodeSentAck, parseClientFrame } from '../../src/protocol/frames.js';
+import { jsonString } from '../../src/protocol/server-frames.js';
 
 const limits = { maxMessageBytes: 16, maxDeliveredIds: 3 };
 const code = (text: string) => {
@@ -82,6 +83,15 @@ describe('parseClientFrame', () => {
 });
 
 describe('encoders', () => {
+  it('write a body as JSON.stringify does, whatever it holds', () => {
+    const specials = ['"', '\\', '\n', '\u0000', '\u001f', ' ', '\u007f', '\u2028', 'é', '👋', '\ud800', '\udfff', 'a', 'Z', '/', '<'];
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const bodies = [...specials, ''];
+    for (let k = 0; k < 5000; k++) bodies.push(Array.from({ length: random(40) }, () => (random(4) ? 'x' : specials[random(specials.length)])).join(''));
+    for (const body of bodies) assert.equal(jsonString(body), JSON.stringify(body), JSON.stringify(body));
+  });
+
   it('produce valid JSON for any body', () => {
     const body = 'quote " backslash \\ newline \n emoji 👋 \u2028';
     const frame = JSON.parse(encodeMessage({ messageId: 'm', from: 'a', to: 'b', body, ts: 5 }));
