@@ -2,7 +2,7 @@
 // figures). prom-client's `Histogram.observe` builds a closure and a label object, hashes the labels
 // into a string, and finds the bucket through a property named after its bound (a number printed as a
 // string on every call): ~130 ns each, warm (bench/tools/metrics-cost.ts), and ~2,700 instructions
-// per observation under callgrind (bench/RESULTS.md, "Histograms without prom-client's observe").
+// per observation under callgrind (bench/RESULTS.md, "Where a chat cycle's instructions go").
 // This adds to plain numbers, and builds prom-client's export shape only when /metrics is scraped:
 // the text is what a prom-client Histogram with these buckets and labels writes (test/unit).
 import type { Metric, MetricValueWithName, Registry } from 'prom-client';

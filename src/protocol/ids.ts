@@ -8,8 +8,8 @@ export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * MESSAGE_ID_PATTERN by character code, for the checks every frame makes (a send's messageId, each id
- * of a `delivered`): under callgrind a regex test cost the server ~650 instructions per id, this
- * loop a third of that (bench/RESULTS.md, "Where a chat cycle's instructions go").
+ * of a `delivered`): under callgrind a regex test cost the server ~650 instructions per id, where
+ * this loop costs a few per character (bench/RESULTS.md, "Where a chat cycle's instructions go").
  */
 export function isMessageId(value: string): boolean {
   return inCharset(value, 64, MESSAGE_ID_CHARS);

@@ -7,7 +7,8 @@ import type { ChatError } from '../errors.js';
 import type { Conversation, StoredMessage } from '../store/store.js';
 
 // Encoders. Ids, user ids and conversation ids are validated against patterns with no characters that
-// need JSON escaping, so they are concatenated as they are; bodies and free text go through JSON.stringify.
+// need JSON escaping, so they are concatenated as they are; bodies go through jsonString, free text
+// through JSON.stringify.
 
 /**
  * A string as JSON, as JSON.stringify writes it. Most chat bodies need no escaping, and JSON.stringify
