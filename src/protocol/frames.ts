@@ -17,32 +17,6 @@ export interface FrameLimits {
 
 /** Parses one text frame; throws ChatError (bad_request, unknown_type, too_large). */
 export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame {
-  const ids = plainDeliveredIds(text, limits.maxDeliveredIds);
-  return ids ? { type: 'delivered', messageIds: ids } : parseJsonFrame(text, limits);
-}
-
-const DELIVERED_PREFIX = '{"type":"delivered","messageIds":["';
-const DELIVERED_SUFFIX = '"]}';
-
-/**
- * The frame clients send most (every message is confirmed), as JSON.stringify writes it:
- * `{"type":"delivered","messageIds":["id","id"]}`. When every id is a plain messageId (characters no
- * JSON parser unescapes), the ids are read without JSON.parse: the result is what parseJsonFrame
- * gives for the same text, and anything else (other key order, spaces, event ids, escapes, too many
- * ids) returns undefined and takes the general path. JSON.parse and its validation were ~3 k of the
- * server's instructions per delivered frame under callgrind (bench/RESULTS.md).
- */
-function plainDeliveredIds(text: string, maxIds: number): string[] | undefined {
-  if (!text.startsWith(DELIVERED_PREFIX) || !text.endsWith(DELIVERED_SUFFIX)) return undefined;
-  const inner = text.slice(DELIVERED_PREFIX.length, text.length - DELIVERED_SUFFIX.length);
-  const ids = inner.split('","');
-  if (ids.length > maxIds) return undefined;
-  for (const id of ids) if (!isMessageId(id)) return undefined;
-  return ids;
-}
-
-/** The general path: JSON.parse, then every field checked. */
-export function parseJsonFrame(text: string, limits: FrameLimits): ClientFrame {
   let value: unknown;
   try {
     value = JSON.parse(text);
