@@ -1,8 +1,9 @@
 // Instructions the server's main thread executes per full chat cycle (send → SENT → message →
 // delivered → DELIVERED), counted by valgrind's callgrind: a before/after of the hot path's JavaScript
 // that this shared, noisy machine cannot blur. Timed runs of the same build here spread by ±15 %;
-// the main thread's instruction count repeats within ~1 % (bench/RESULTS.md, "Instructions per chat
-// cycle"). What it does not see: the kernel (syscalls are not counted), cache misses and stalls (an
+// the main thread's instruction count repeats within 1-2 %, though now and then a round reads ~10 %
+// high whatever the build: take two rounds or more and compare the lower ones (bench/RESULTS.md,
+// "Instructions per chat cycle", "Where a chat cycle's instructions go"). What it does not see: the kernel (syscalls are not counted), cache misses and stalls (an
 // instruction is an instruction), and work on other threads (reported beside; with the default flags
 // V8 has none, and with production's, GC and JIT helpers vary run to run by thousands per cycle).
 //
