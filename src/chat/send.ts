@@ -95,13 +95,9 @@ export class SendService {
     }
     const ts = Date.now();
     const { messageId, body } = input;
-    const to = input.to;
-    // Object literals, not spreads of optional fields: a spread is a CopyDataProperties call per send.
-    // Absent fields stay absent (not undefined): the stores write what they are given.
-    const message: NewMessage =
-      fromDevice !== undefined
-        ? to !== undefined ? { messageId, from, fromDevice, to, body, ts } : { messageId, from, fromDevice, conversationId: input.conversationId, body, ts }
-        : to !== undefined ? { messageId, from, to, body, ts } : { messageId, from, conversationId: input.conversationId, body, ts };
+    // One literal, absent fields undefined, not a spread per optional field (a CopyDataProperties call
+    // each, per send): both stores read each field and leave an undefined one out of what they keep.
+    const message: NewMessage = { messageId, from, fromDevice, to: input.to, conversationId: input.conversationId, body, ts };
     let result: MaybePromise<PersistResult>;
     try {
       result = this.store.persist(message);
