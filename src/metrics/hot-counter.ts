@@ -2,6 +2,7 @@
 // object into a string on every call (an allocation per message); this keeps plain numbers per label
 // set in bound cells and hands them to prom-client only when /metrics is scraped.
 import { Counter, type Registry } from 'prom-client';
+import { labelKey, labelsFor } from './label-set.js';
 
 export interface CounterCell {
   value: number;
@@ -26,12 +27,9 @@ export class HotCounter<Label extends string = string> {
 
   /** A bound cell for one set of label values (in labelNames order): `cell.value++` is the whole cost. */
   cell(...values: Label[]): CounterCell {
-    const key = values.join('\u0000');
+    const key = labelKey(values);
     let entry = this.cells.get(key);
-    if (!entry) {
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? '']));
-      this.cells.set(key, (entry = { labels, cell: { value: 0 } }));
-    }
+    if (!entry) this.cells.set(key, (entry = { labels: labelsFor(this.labelNames, values), cell: { value: 0 } }));
     return entry.cell;
   }
 
@@ -55,6 +53,6 @@ export class HotCounter<Label extends string = string> {
 
   /** The current count for a set of label values (tests, benchmarks). */
   get(...values: Label[]): number {
-    return this.cells.get(values.join('\u0000'))?.cell.value ?? 0;
+    return this.cells.get(labelKey(values))?.cell.value ?? 0;
   }
 }

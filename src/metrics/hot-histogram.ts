@@ -6,6 +6,7 @@
 // This adds to plain numbers, and builds prom-client's export shape only when /metrics is scraped:
 // the text is what a prom-client Histogram with these buckets and labels writes (test/unit).
 import type { Metric, MetricValueWithName, Registry } from 'prom-client';
+import { labelKey, labelsFor } from './label-set.js';
 
 /** What the registry reads from a metric at scrape time (prom-client's typings name `type` an enum; it is this string). */
 interface Scraped {
@@ -46,7 +47,7 @@ export class HotHistogram<Label extends string = string> {
   readonly type = 'histogram' as const;
   readonly aggregator = 'sum' as const;
   private readonly bounds: Float64Array;
-  /** By label values joined with NUL, in the order first observed (prom-client's order too). */
+  /** By labelKey, in the order first observed (prom-client's order too). */
   private readonly byLabels = new Map<string, HistogramSeries>();
   /** The series of a histogram without labels. */
   private readonly unlabelled: HistogramSeries | undefined;
@@ -70,12 +71,9 @@ export class HotHistogram<Label extends string = string> {
 
   /** The series of one set of label values (in labelNames order): bind it once, observe on it. */
   series(...values: Label[]): HistogramSeries {
-    const key = values.join('\u0000');
+    const key = labelKey(values);
     let series = this.byLabels.get(key);
-    if (!series) {
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? '']));
-      this.byLabels.set(key, (series = new HistogramSeries(this.bounds, labels)));
-    }
+    if (!series) this.byLabels.set(key, (series = new HistogramSeries(this.bounds, labelsFor(this.labelNames, values))));
     return series;
   }
 
