@@ -3,9 +3,11 @@
 // that this shared, noisy machine cannot blur. Timed runs of the same build here spread by ±15 %;
 // the main thread's instruction count repeats within 1-2 %, though now and then a round reads ~10 %
 // high whatever the build: take two rounds or more and compare the lower ones (bench/RESULTS.md,
-// "Instructions per chat cycle", "Where a chat cycle's instructions go"). What it does not see: the kernel (syscalls are not counted), cache misses and stalls (an
-// instruction is an instruction), and work on other threads (reported beside; with the default flags
-// V8 has none, and with production's, GC and JIT helpers vary run to run by thousands per cycle).
+// "Instructions per chat cycle", "Where a chat cycle's instructions go"). What it does not see: the
+// kernel (syscalls are not counted), cache misses and stalls (an instruction is an instruction), and
+// work on other threads (reported beside; with the default flags V8 has none, and with production's,
+// GC and JIT helpers vary run to run by thousands per cycle). bench/tools/callgrind-functions.ts
+// names where the instructions go, from a dump kept with --keep.
 //
 //   node --import tsx bench/tools/cycle-instructions.ts [--ref REF] [--rounds 2] [--warm 20000] [--cycles 6000] [--pairs 16]
 //     [--node-flags="--single-threaded --no-memory-reducer"] [--keep]   (the = is needed: the value starts with a dash)

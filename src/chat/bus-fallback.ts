@@ -55,7 +55,7 @@ export class BusFallback {
   }
 
   /** Resolves when this pass (or the one it was folded into) has caught every connection up. */
-  pass(): Promise<void> {
+  private pass(): Promise<void> {
     if (this.running) {
       this.again = true;
       return this.running;

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { ChatError } from '../../src/errors.js';
 import { encodeError, encodeMessage, encodeSentAck, parseClientFrame } from '../../src/protocol/frames.js';
 import { jsonString } from '../../src/protocol/server-frames.js';
+import { prng } from '../helpers/prng.js';
 
 const limits = { maxMessageBytes: 16, maxDeliveredIds: 3 };
 const code = (text: string) => {
@@ -85,8 +86,8 @@ describe('parseClientFrame', () => {
 describe('encoders', () => {
   it('write a body as JSON.stringify does, whatever it holds', () => {
     const specials = ['"', '\\', '\n', '\u0000', '\u001f', ' ', '\u007f', '\u2028', 'é', '👋', '\ud800', '\udfff', 'a', 'Z', '/', '<'];
-    let seed = 7;
-    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const next = prng(7);
+    const random = (n: number) => Math.floor(next() * n);
     const bodies = [...specials, ''];
     for (let k = 0; k < 5000; k++) bodies.push(Array.from({ length: random(40) }, () => (random(4) ? 'x' : specials[random(specials.length)])).join(''));
     for (const body of bodies) assert.equal(jsonString(body), JSON.stringify(body), JSON.stringify(body));

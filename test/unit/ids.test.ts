@@ -3,14 +3,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isMessageId, isUserId, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../../src/protocol/ids.js';
+import { prng } from '../helpers/prng.js';
 
 // Every ASCII character, some beyond (Latin-1, a lone surrogate, an emoji, a full-width letter).
 const ALPHABET = [...Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)), 'é', 'ÿ', '\ud800', '😀', 'Ａ'];
 
 /** Deterministic: the same strings every run (a failure names one). */
 function* samples(): Generator<string> {
-  let seed = 12345;
-  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const next = prng(12345);
+  const random = (n: number) => Math.floor(next() * n);
   for (const c of ALPHABET) yield c;
   for (const n of [0, 1, 63, 64, 65, 128]) yield 'a'.repeat(n);
   for (let k = 0; k < 20_000; k++) {
