@@ -26,6 +26,8 @@ export interface SocketData {
 }
 
 export const CLOSE_SLOW_CONSUMER = 1013;
+/** `WebSocket.send`'s answer when the frame was written (0: some of it is buffered, 2: dropped). */
+const SEND_SUCCESS = 1;
 /** The token expired, or was revoked (server API, log out everywhere). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
 /** The user was banned (server API). */
@@ -62,7 +64,7 @@ function flushAll(): void {
   for (let i = 0; i < pendingFlush.length; i++) {
     const connection = pendingFlush[i]!;
     connection.queued = false;
-    connection.flush();
+    connection.flushAtTurnEnd();
   }
   pendingFlush = [];
 }
@@ -127,6 +129,12 @@ export class SocketConnection implements ChatConnection {
   private writing = 0;
   /** Set when the running flush stopped at our backpressure limit. */
   private overLimit = false;
+  /**
+   * False while uWS is known to buffer nothing for this socket: our last write was a lone send outside
+   * any cork that uWS reported as fully written (SUCCESS). Then the backpressure checks around the next
+   * write need not ask uWS (a native call each).
+   */
+  private mayBuffer = true;
   /** Allocated on first use: an idle connection carries none. */
   private drainWaiters: ((ok: boolean) => void)[] | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
@@ -174,10 +182,30 @@ export class SocketConnection implements ChatConnection {
 
   /** Writes the outbox now, corked. */
   flush(): void {
+    this.write(false);
+  }
+
+  /**
+   * `flush` from the turn's end (setImmediate), outside uWS's callbacks, where no socket is corked: a
+   * lone frame goes without our cork. uWS corks a lone send itself (the same single write), and `cork`
+   * calls back into JavaScript from C++, which costs more than the send (bench/RESULTS.md, "One frame,
+   * no cork"). Inside a uWS callback the socket may be corked by uWS, and a send's SUCCESS would then
+   * not mean that nothing is buffered.
+   */
+  flushAtTurnEnd(): void {
+    this.write(true);
+  }
+
+  private write(uncorked: boolean): void {
     if (!this.open || this.outboxCount === 0) return;
     this.writing = this.outboxCount;
     this.overLimit = false;
-    this.ws.cork(this.writeOutbox);
+    if (uncorked && this.writing === 1) {
+      this.writeLone();
+    } else {
+      this.ws.cork(this.writeOutbox);
+      this.mayBuffer = true;
+    }
     // Emptied after the writes: nothing in them sends (a slow consumer is closed only below).
     if (this.outboxTypes[this.writing - 1] === 'ready') {
       // A replay ends with `ready`, and most connections are idle after it: their arrays' backing
@@ -192,7 +220,17 @@ export class SocketConnection implements ChatConnection {
     this.outboxCount = 0;
     this.outboxBytes = 0;
     this.unhold();
-    if (this.overLimit || this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) this.hooks.onSlowConsumer(this);
+    if (this.overLimit || (this.mayBuffer && this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes)) this.hooks.onSlowConsumer(this);
+  }
+
+  /** `writeOutbox` for one frame, uncorked: uWS's SUCCESS then means nothing of it waits in a buffer. */
+  private writeLone(): void {
+    if (this.mayBuffer && this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) {
+      this.overLimit = true;
+      return;
+    }
+    this.mayBuffer = this.ws.send(this.outbox[0]!, false, false) !== SEND_SUCCESS;
+    this.hooks.onFrameOut(this.outboxTypes[0]!);
   }
 
   /** The sweep: writes held frames whose delay is out. */

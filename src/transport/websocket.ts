@@ -179,7 +179,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       data.session = deps.chat.connect(connection);
     },
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
-      const connection = ws.getUserData().connection!;
+      const data = ws.getUserData();
+      const connection = data.connection!;
       if (message.byteLength > config.limits.maxPayloadBytes) {
         countFrameIn('oversized');
         connection.end(CLOSE_MESSAGE_TOO_BIG, 'message too big');
@@ -191,7 +192,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
         return;
       }
       // The ArrayBuffer is only valid during this callback: decode (copy) it now.
-      handleFrame(ws.getUserData(), frameText.decode(message));
+      handleFrame(data, frameText.decode(message));
     },
     drain(ws: WebSocket<SocketData>) {
       ws.getUserData().connection?.drained();
