@@ -120,7 +120,7 @@ export class ConfirmService {
     await this.settle(session, confirmed);
     // A read receipt goes to the reading connection too: it is how a client knows its mark was taken.
     // One that moved nothing is answered to that connection alone, with the mark as it stands.
-    if (read.advanced) this.signals.receipt(conversation, session.userId, { readSeq: read.readSeq });
+    if (read.advanced) this.signals.receipt(conversation, session.userId, undefined, read.readSeq);
     else session.connection.send({ type: 'receipt', conversationId, userId: session.userId, readSeq: read.readSeq });
   }
 
@@ -169,11 +169,11 @@ export class ConfirmService {
     for (const { conversationId, deliveredSeq } of result.advanced) {
       const cached = this.directory.cached(conversationId);
       if (cached) {
-        this.signals.receipt(cached, session.userId, { deliveredSeq }, session.connection);
+        this.signals.receipt(cached, session.userId, deliveredSeq, undefined, session.connection);
         continue;
       }
       const receipt = (conversation: Conversation | undefined) => {
-        if (conversation) this.signals.receipt(conversation, session.userId, { deliveredSeq }, session.connection);
+        if (conversation) this.signals.receipt(conversation, session.userId, deliveredSeq, undefined, session.connection);
       };
       (reads ??= []).push(this.directory.get(conversationId).then(receipt, () => {}));
     }

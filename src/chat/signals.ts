@@ -12,17 +12,22 @@ import type { ChatConnection } from './connection.js';
 import type { DeliveryRouter } from './router.js';
 
 interface PendingReceipt {
-  conversation: Conversation;
-  userId: string;
+  readonly conversation: Conversation;
+  readonly userId: string;
   /** The connection whose confirmation or read this reports: it knows already (null: several did). */
   source: ChatConnection | null;
-  deliveredSeq?: number;
-  readSeq?: number;
+  deliveredSeq: number | undefined;
+  readSeq: number | undefined;
 }
 
 export class Signals {
-  private pending = new Map<string, PendingReceipt>();
-  private scheduled = false;
+  /**
+   * This turn's first receipt, outside any map: a paced turn holds one, and then no key is built or
+   * hashed and no map is made (bench/RESULTS.md, "One frame, no cork").
+   */
+  private first: PendingReceipt | undefined;
+  /** The turn's receipts for other (conversation, user) pairs, made when the second pair comes. */
+  private others: Map<string, PendingReceipt> | undefined;
   private readonly lastTyping: LRUCache<string, number>;
 
   constructor(
@@ -34,17 +39,32 @@ export class Signals {
     this.lastTyping = new LRUCache({ max: maxKeys, ttl: Math.max(1, typingIntervalMs) });
   }
 
-  receipt(conversation: Conversation, userId: string, change: { deliveredSeq?: number; readSeq?: number }, source?: ChatConnection): void {
-    const key = `${conversation.conversationId}\n${userId}`;
-    let entry = this.pending.get(key);
-    if (!entry) this.pending.set(key, (entry = { conversation, userId, source: source ?? null }));
-    else if (entry.source !== source) entry.source = null;
-    if (change.deliveredSeq !== undefined) entry.deliveredSeq = Math.max(entry.deliveredSeq ?? 0, change.deliveredSeq);
-    if (change.readSeq !== undefined) entry.readSeq = Math.max(entry.readSeq ?? 0, change.readSeq);
-    if (!this.scheduled) {
-      this.scheduled = true;
+  /** Queues a receipt for this turn's end; an absent watermark is undefined (no object per call). */
+  receipt(conversation: Conversation, userId: string, deliveredSeq: number | undefined, readSeq: number | undefined, source?: ChatConnection): void {
+    const entry = this.pendingFor(conversation, userId, source);
+    if (deliveredSeq !== undefined) entry.deliveredSeq = Math.max(entry.deliveredSeq ?? 0, deliveredSeq);
+    if (readSeq !== undefined) entry.readSeq = Math.max(entry.readSeq ?? 0, readSeq);
+  }
+
+  private pendingFor(conversation: Conversation, userId: string, source: ChatConnection | undefined): PendingReceipt {
+    const first = this.first;
+    if (first === undefined) {
       atTurnEnd(TurnStage.Signals, this.flush);
+      return (this.first = newPending(conversation, userId, source));
     }
+    let entry: PendingReceipt | undefined;
+    if (first.userId === userId && first.conversation.conversationId === conversation.conversationId) entry = first;
+    else {
+      const key = `${conversation.conversationId}\n${userId}`;
+      this.others ??= new Map();
+      entry = this.others.get(key);
+      if (entry === undefined) {
+        this.others.set(key, (entry = newPending(conversation, userId, source)));
+        return entry;
+      }
+    }
+    if (entry.source !== source) entry.source = null;
+    return entry;
   }
 
   /** Returns false when the event was dropped (too soon after the last, or too large a group). */
@@ -60,23 +80,30 @@ export class Signals {
   }
 
   private readonly flush = (): void => {
-    this.scheduled = false;
-    const entries = this.pending;
-    // A new map each turn, not one emptied each turn: the emptied table of a long-lived map is
-    // old-generation garbage that scavenges read as live until the next full GC, and every key and
+    const { first, others } = this;
+    // The map is made anew each turn it is needed, not emptied: the emptied table of a long-lived map
+    // is old-generation garbage that scavenges read as live until the next full GC, and every key and
     // entry it held was copied and promoted (bench/RESULTS.md, "Collections emptied every turn").
-    this.pending = new Map();
-    for (const { conversation, userId, deliveredSeq, readSeq, source } of entries.values()) {
-      // An absent watermark is undefined here, not left out (no spread per field): the frame and bus
-      // encoders both leave undefined fields out.
-      const event = { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
-      const quiet = source ?? undefined;
-      if (this.large(conversation)) this.router.toUser(userId, event, quiet);
-      else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);
-    }
+    this.first = undefined;
+    this.others = undefined;
+    if (first !== undefined) this.send(first);
+    if (others !== undefined) for (const entry of others.values()) this.send(entry);
   };
+
+  private send({ conversation, userId, deliveredSeq, readSeq, source }: PendingReceipt): void {
+    // An absent watermark is undefined here, not left out (no spread per field): the frame and bus
+    // encoders both leave undefined fields out.
+    const event = { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
+    const quiet = source ?? undefined;
+    if (this.large(conversation)) this.router.toUser(userId, event, quiet);
+    else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);
+  }
 
   private large(conversation: Conversation): boolean {
     return conversation.kind === 'group' && conversation.members.length > this.receiptsMaxMembers;
   }
+}
+
+function newPending(conversation: Conversation, userId: string, source: ChatConnection | undefined): PendingReceipt {
+  return { conversation, userId, source: source ?? null, deliveredSeq: undefined, readSeq: undefined };
 }
