@@ -6,7 +6,7 @@
 export const TurnStage = {
   /** Coalesced per turn by the chat layer (src/chat/signals.ts). */
   Signals: 0,
-  /** Every socket's outbox written, corked (src/transport/connection.ts). */
+  /** Every socket's outbox written, one write each (src/transport/connection.ts). */
   Flush: 1,
 } as const;
 export type TurnStage = (typeof TurnStage)[keyof typeof TurnStage];

@@ -11,7 +11,7 @@ export interface ChatConnection {
   readonly messageEvents: boolean;
   /** False once the connection is closing or closed; events sent then are dropped (they stay pending). */
   readonly open: boolean;
-  /** Queues an event. Events queued in one event-loop turn are written together (one cork). */
+  /** Queues an event. Events queued in one event-loop turn are written together (one write). */
   send(event: ServerEvent): void;
   /** Bytes queued or buffered for this connection and not yet written to the network. */
   pressure(): number;

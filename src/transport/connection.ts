@@ -1,6 +1,7 @@
 // A ChatConnection over a uWS WebSocket. Outgoing frames are queued and written once per event-loop
-// turn inside one cork (one syscall for an ack, a message and a DELIVERED ack together); a connection
-// whose send buffer passes the backpressure limit is closed with 1013 instead of buffering without bound.
+// turn in one write (one syscall for an ack, a message and a DELIVERED ack together: several frames
+// inside one cork, a lone frame corked by uWS itself); a connection whose send buffer passes the
+// backpressure limit is closed with 1013 instead of buffering without bound.
 import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../auth/jwt.js';
 import type { ChatConnection } from '../chat/connection.js';
@@ -135,6 +136,8 @@ export class SocketConnection implements ChatConnection {
    * write need not ask uWS (a native call each).
    */
   private mayBuffer = true;
+  /** The running write is inside a cork (ours): a send's SUCCESS then says nothing about the buffer. */
+  private corked = false;
   /** Allocated on first use: an idle connection carries none. */
   private drainWaiters: ((ok: boolean) => void)[] | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
@@ -201,10 +204,11 @@ export class SocketConnection implements ChatConnection {
     this.writing = this.outboxCount;
     this.overLimit = false;
     if (uncorked && this.writing === 1) {
-      this.writeLone();
+      this.corked = false;
+      this.writeOutbox();
     } else {
+      this.corked = this.mayBuffer = true;
       this.ws.cork(this.writeOutbox);
-      this.mayBuffer = true;
     }
     // Emptied after the writes: nothing in them sends (a slow consumer is closed only below).
     if (this.outboxTypes[this.writing - 1] === 'ready') {
@@ -223,16 +227,6 @@ export class SocketConnection implements ChatConnection {
     if (this.overLimit || (this.mayBuffer && this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes)) this.hooks.onSlowConsumer(this);
   }
 
-  /** `writeOutbox` for one frame, uncorked: uWS's SUCCESS then means nothing of it waits in a buffer. */
-  private writeLone(): void {
-    if (this.mayBuffer && this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) {
-      this.overLimit = true;
-      return;
-    }
-    this.mayBuffer = this.ws.send(this.outbox[0]!, false, false) !== SEND_SUCCESS;
-    this.hooks.onFrameOut(this.outboxTypes[0]!);
-  }
-
   /** The sweep: writes held frames whose delay is out. */
   flushIfHeldSince(now: number): void {
     if (now - this.heldSince >= this.ackDelayMs) this.flush();
@@ -244,17 +238,22 @@ export class SocketConnection implements ChatConnection {
     holding.delete(this);
   }
 
-  /** The cork callback of `flush`, made once per connection rather than once per flush. */
+  /**
+   * The running write's frames, in order: `flush`'s cork callback (made once per connection rather than
+   * once per flush), or called directly for a lone frame at the turn's end.
+   */
   private readonly writeOutbox = (): void => {
     for (let i = 0; i < this.writing; i++) {
       // Our limit is checked before each write, and uWS's own limit sits higher (uwsBackpressureLimit):
       // uWS never drops a frame, so the 1013 close frame always fits behind the buffered data and
       // reaches the client once it reads again. What is not written is pending in the store.
-      if (this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) {
+      if (this.mayBuffer && this.ws.getBufferedAmount() > this.hooks.maxBackpressureBytes) {
         this.overLimit = true;
         return;
       }
-      this.ws.send(this.outbox[i]!, false, false);
+      const status = this.ws.send(this.outbox[i]!, false, false);
+      // Uncorked, uWS's SUCCESS means nothing of the frame waits in a buffer.
+      this.mayBuffer = this.corked || status !== SEND_SUCCESS;
       this.hooks.onFrameOut(this.outboxTypes[i]!);
     }
   };
