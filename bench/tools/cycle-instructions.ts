@@ -43,11 +43,14 @@ const { values: args } = parseArgs({
     pairs: { type: 'string', default: '16' },
     'node-flags': { type: 'string', default: '--single-threaded --no-memory-reducer' },
     keep: { type: 'boolean', default: false },
+    query: { type: 'string', default: '' },
+    'in-flight': { type: 'string', default: '1' },
   },
 });
 const WARM = Number(args.warm);
 const CYCLES = Number(args.cycles);
 const PAIRS = Number(args.pairs);
+const IN_FLIGHT = Number(args['in-flight']);
 const NODE_FLAGS = (args['node-flags'] ?? '').split(/\s+/).filter(Boolean);
 const BODY = 'a chat message of a modest size, as most are: sixty-four bytes..';
 
@@ -65,8 +68,10 @@ interface Sender {
 }
 
 async function connectPairs(port: number): Promise<{ senders: Sender[]; sockets: WebSocket[] }> {
-  const url = `ws://127.0.0.1:${port}/ws`;
-  const open = async (user: string, onFrame: (text: string) => void) => openWs(url, { token: await signTestToken(user, BENCH_JWT_SECRET), timeoutMs: 60_000, onFrame });
+  const url = `ws://127.0.0.1:${port}/ws${args.query}`;
+  // A text frame may hold several frames, newline-separated (protocol v1.4, `--query ?batch=1`).
+  const open = async (user: string, onFrame: (text: string) => void) =>
+    openWs(url, { token: await signTestToken(user, BENCH_JWT_SECRET), timeoutMs: 60_000, onFrame: (text) => text.split('\n').forEach(onFrame) });
   const senders: Sender[] = [];
   const sockets: WebSocket[] = [];
   for (let i = 0; i < PAIRS; i++) {
@@ -83,7 +88,7 @@ async function connectPairs(port: number): Promise<{ senders: Sender[]; sockets:
   return { senders, sockets };
 }
 
-/** `count` cycles over all pairs, each sender one message in flight. */
+/** `count` cycles over all pairs, each sender --in-flight messages in flight (a new send per DELIVERED ack). */
 async function cycles(senders: Sender[], count: number, tag: string): Promise<void> {
   let started = 0;
   let done = 0;
@@ -102,7 +107,7 @@ async function cycles(senders: Sender[], count: number, tag: string): Promise<vo
               next();
             }
           };
-          next();
+          for (let k = 0; k < IN_FLIGHT; k++) next();
         }),
     ),
   );

@@ -16,6 +16,7 @@ import type { HistoryPage } from './conversation-types.js';
 import { ConversationsApi } from './conversations.js';
 import { CredentialRenewal } from './credential-renewal.js';
 import { browserStorage, resolveDeviceId, withDevice } from './device.js';
+import { withQuery } from './query.js';
 import { Emitter } from './emitter.js';
 import { HttpApi } from './http-api.js';
 import { watchNetwork, type NetworkWatch } from './network-watch.js';
@@ -59,7 +60,8 @@ export class ChatClient extends Emitter<ClientEvents> {
     const report: Report = (...args) => this.emit('error', errorEvent(...args));
     this.socket = new ReconnectingSocket(
       {
-        url: withAckDelay(withEvents(withDevice(options.url, this.deviceId)), options.ackDelayMs ?? 0),
+        url: withQuery(withDevice(options.url, this.deviceId), socketQuery(options.ackDelayMs ?? 0, options.batch === true)),
+        batch: options.batch === true,
         WebSocket: WebSocketClass,
         ackTimeoutMs: options.ackTimeoutMs ?? 15_000,
         heartbeatMs: options.heartbeatMs ?? 60_000,
@@ -279,20 +281,14 @@ export class ChatClient extends Emitter<ClientEvents> {
 
 const MAX_HELD_EVENTS = 10_000;
 
-/** `?events=1`: this SDK shows edits and deletes (protocol v1.2). */
-function withEvents(url: string): string {
-  const parsed = new URL(url);
-  parsed.searchParams.set('events', '1');
-  return parsed.toString();
-}
-
-/** `?ackDelayMs=N` (protocol v1.3) when asked for; checked here, since the server refuses the upgrade for a bad one. */
-function withAckDelay(url: string, ackDelayMs: number): string {
+/**
+ * What this SDK asks of the socket: `events=1` (it shows edits and deletes, v1.2), and as the options
+ * say, `ackDelayMs` (v1.3; checked here, since the server refuses the upgrade for a bad one) and
+ * `batch=1` (v1.4).
+ */
+function socketQuery(ackDelayMs: number, batch: boolean): Record<string, string | undefined> {
   if (!Number.isInteger(ackDelayMs) || ackDelayMs < 0) throw new TypeError(`ackDelayMs must be a whole number of ms >= 0, got ${ackDelayMs}`);
-  if (ackDelayMs === 0) return url;
-  const parsed = new URL(url);
-  parsed.searchParams.set('ackDelayMs', String(ackDelayMs));
-  return parsed.toString();
+  return { events: '1', ackDelayMs: ackDelayMs === 0 ? undefined : String(ackDelayMs), batch: batch ? '1' : undefined };
 }
 
 function messageOf(frame: MessageFrame): ChatMessage {

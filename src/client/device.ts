@@ -5,6 +5,7 @@
 // device of its own that survives the tab's reloads); elsewhere the application passes the one it stored.
 import { DEVICE_ID_PATTERN } from '../protocol/ids.js';
 import { newMessageId } from './ids.js';
+import { withQuery } from './query.js';
 
 /** The localStorage key that holds the browser's device id. */
 export const DEVICE_STORAGE_KEY = 'uws-chat.device';
@@ -37,9 +38,7 @@ export function resolveDeviceId(given: string | undefined, storage: StorageLike 
 
 /** The WebSocket URL with `device` set in its query. */
 export function withDevice(url: string, deviceId: string): string {
-  const parsed = new URL(url);
-  parsed.searchParams.set('device', deviceId);
-  return parsed.toString();
+  return withQuery(url, { device: deviceId });
 }
 
 export function browserStorage(kind: 'localStorage' | 'sessionStorage'): StorageLike | undefined {

@@ -39,6 +39,8 @@ export interface SocketOptions {
   readonly connectTimeoutMs: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /** The URL asks for `?batch=1` (protocol v1.4): a text frame may hold several frames, newline-separated. */
+  readonly batch: boolean;
 }
 
 export class ReconnectingSocket {
@@ -132,18 +134,28 @@ export class ReconnectingSocket {
       if (id !== this.socketId) return;
       this.lastFrameAt = Date.now();
       this.heartbeatSentAt = undefined;
-      const frame = typeof event.data === 'string' ? decodeServerFrame(event.data) : undefined;
-      if (!frame) return;
-      if (frame.type === 'ready') {
-        this.backoff.reset();
-        this.setState('ready');
+      if (typeof event.data !== 'string') return;
+      if (!this.options.batch) return this.received(event.data);
+      for (const text of event.data.split('\n')) {
+        if (id !== this.socketId) return; // a frame before this one dropped the socket
+        this.received(text);
       }
-      this.hooks.frame(frame);
     };
     socket.onclose = (event) => {
       if (id === this.socketId) this.socketClosed(event.code);
     };
     socket.onerror = () => {}; // a close event follows
+  }
+
+  /** One frame from the server (v1.4: one line of a text frame). */
+  private received(text: string): void {
+    const frame = decodeServerFrame(text);
+    if (!frame) return;
+    if (frame.type === 'ready') {
+      this.backoff.reset();
+      this.setState('ready');
+    }
+    this.hooks.frame(frame);
   }
 
   /** Drops the current socket and connects again at once; waiting for a reconnect, connects now. */

@@ -170,6 +170,12 @@ export interface ConnectOptions {
    * server refuses the connection (HTTP 400), which a client sees as connects that keep failing.
    */
   readonly ackDelayMs?: number;
+  /**
+   * Let the server join the frames it writes together into one text frame, newline-separated (protocol
+   * v1.4, `?batch=1`): fewer frames for the server to send and for this client to receive. Most useful
+   * with `ackDelayMs`, which makes ticks go out together with the next SENT ack. Default false.
+   */
+  readonly batch?: boolean;
   /** Wait this long to batch confirmations into one `delivered` frame (default 20 ms). */
   readonly confirmDelayMs?: number;
   /** messageIds remembered to drop repeats (default 10 000). */

@@ -21,6 +21,8 @@ export interface SocketData {
   readonly messageEvents: boolean;
   /** `?ackDelayMs=` (v1.3): how long DELIVERED acks and receipts may wait for another frame; 0: not at all. */
   readonly ackDelayMs: number;
+  /** `?batch=1` (v1.4): frames written together go as one text frame, newline-separated. */
+  readonly batch: boolean;
   connection?: SocketConnection;
   /** The chat domain's handle for this connection (opaque to the transport). */
   session?: DeliverySession;
@@ -96,6 +98,8 @@ function mayWait(type: ServerEventType): boolean {
 
 export interface ConnectionHooks {
   readonly maxBackpressureBytes: number;
+  /** The most UTF-16 units one joined frame (v1.4 batch) holds: its UTF-8 stays within the largest single frame. */
+  readonly maxBatchChars: number;
   onSlowConsumer(connection: SocketConnection): void;
   onFrameOut(type: ServerEventType): void;
   /** An error answer was queued (the flood guard watches for rate_limited ones). */
@@ -111,6 +115,8 @@ export class SocketConnection implements ChatConnection {
   readonly messageEvents: boolean;
   /** `?ackDelayMs=` (v1.3); 0: every frame goes out at the end of its turn. */
   readonly ackDelayMs: number;
+  /** `?batch=1` (v1.4). */
+  readonly batch: boolean;
   /** When the outbox started holding frames that may wait (performance.now()), else 0. */
   private heldSince = 0;
   /** The token's principal (its iat decides whether a revocation closes this connection). */
@@ -154,6 +160,7 @@ export class SocketConnection implements ChatConnection {
     this.deviceId = data.deviceId;
     this.messageEvents = data.messageEvents;
     this.ackDelayMs = data.ackDelayMs;
+    this.batch = data.batch;
   }
 
   send(event: ServerEvent): void {
@@ -203,7 +210,8 @@ export class SocketConnection implements ChatConnection {
     if (!this.open || this.outboxCount === 0) return;
     this.writing = this.outboxCount;
     this.overLimit = false;
-    if (uncorked && this.writing === 1) {
+    // One send: a lone frame, or (batch) frames that fit in one joined frame.
+    if (uncorked && (this.writing === 1 || (this.batch && this.outboxBytes + this.writing <= this.hooks.maxBatchChars))) {
       this.corked = false;
       this.writeOutbox();
     } else {
@@ -240,10 +248,11 @@ export class SocketConnection implements ChatConnection {
 
   /**
    * The running write's frames, in order: `flush`'s cork callback (made once per connection rather than
-   * once per flush), or called directly for a lone frame at the turn's end.
+   * once per flush), or called directly at the turn's end for a lone frame (or, batched, frames that
+   * fit one text frame). A connection with `?batch=1` (v1.4) sends consecutive frames joined.
    */
   private readonly writeOutbox = (): void => {
-    for (let i = 0; i < this.writing; i++) {
+    for (let i = 0; i < this.writing; ) {
       // Our limit is checked before each write, and uWS's own limit sits higher (uwsBackpressureLimit):
       // uWS never drops a frame, so the 1013 close frame always fits behind the buffered data and
       // reaches the client once it reads again. What is not written is pending in the store.
@@ -251,10 +260,16 @@ export class SocketConnection implements ChatConnection {
         this.overLimit = true;
         return;
       }
-      const status = this.ws.send(this.outbox[i]!, false, false);
+      let frame = this.outbox[i]!;
+      let end = i + 1;
+      if (this.batch) {
+        // v1.4: the frames that fit go as one, newline-separated (JSON escapes a newline inside a string).
+        while (end < this.writing && frame.length + 1 + this.outbox[end]!.length <= this.hooks.maxBatchChars) frame = frame + '\n' + this.outbox[end++]!;
+      }
+      const status = this.ws.send(frame, false, false);
       // Uncorked, uWS's SUCCESS means nothing of the frame waits in a buffer.
       this.mayBuffer = this.corked || status !== SEND_SUCCESS;
-      this.hooks.onFrameOut(this.outboxTypes[i]!);
+      for (; i < end; i++) this.hooks.onFrameOut(this.outboxTypes[i]!);
     }
   };
 

@@ -48,6 +48,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
   });
   const hooks: ConnectionHooks = {
     maxBackpressureBytes: config.limits.maxBackpressureBytes,
+    // A joined frame's UTF-8 is at most 3 bytes per UTF-16 unit: never larger than the largest single frame.
+    maxBatchChars: Math.floor(maxServerFrameBytes(config.limits.maxMessageBytes) / 3),
     onSlowConsumer(connection) {
       metrics.backpressureCloses.inc();
       log.info({ userId: connection.userId, connectionId: connection.id }, 'slow consumer closed (1013); its messages stay pending');
@@ -114,10 +116,13 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     // connection and go out in its write (fewer writes for a busy sender); absent or 0: at once.
     const ackDelay = req.getQuery('ackDelayMs') || undefined;
     const ackDelayMs = ackDelay === undefined ? 0 : parseAckDelay(ackDelay, config.limits.ackDelayMaxMs);
+    // v1.4: `?batch=1`: frames written together go as one text frame, newline-separated.
+    const batch = req.getQuery('batch') || undefined;
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
     if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) return reject(exchange, 'device', 'bad_request');
     if (events !== undefined && events !== '0' && events !== '1') return reject(exchange, 'events', 'bad_request');
+    if (batch !== undefined && batch !== '0' && batch !== '1') return reject(exchange, 'batch', new ChatError('bad_request', 'batch must be 0 or 1'));
     if (ackDelayMs === undefined) {
       return reject(exchange, 'ack_delay', new ChatError('bad_request', `ackDelayMs must be a whole number of milliseconds from 0 to ${config.limits.ackDelayMaxMs} (ACK_DELAY_MAX_MS)`));
     }
@@ -140,7 +145,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     }
     reserve(ip);
     exchange.done = true;
-    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs };
+    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs, batch: batch === '1' };
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 

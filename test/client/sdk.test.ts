@@ -75,6 +75,27 @@ describe('client SDK', () => {
     assert.throws(() => connect({ url: t.wsUrl, token: 'x', WebSocket, ackDelayMs: 1.5 }), /ackDelayMs must be a whole number/);
   });
 
+  it('with batch (protocol v1.4), reads the frames the server joined: a replay, and held ticks with the next SENT', async () => {
+    const jill = await open('jill');
+    const j = observe(jill);
+    await jill.whenReady();
+    const sent: string[] = [];
+    for (let i = 0; i < 30; i++) sent.push((await jill.send('kurt', `while away ${i}`)).messageId);
+    const kurt = await open('kurt', { batch: true, ackDelayMs: 5000 });
+    const k = observe(kurt);
+    await until(kurt, () => k.ready.length > 0); // (whenReady has no timeout)
+    assert.deepEqual(k.ready, [30]);
+    assert.deepEqual(k.messages.map((m) => m.messageId), sent);
+    await until(jill, () => sent.every((id) => j.delivered.includes(id)));
+    // kurt's DELIVERED is held, then joined with its next SENT ack in one text frame.
+    const first = await kurt.send('jill', 'one');
+    await until(jill, () => j.messages.some((m) => m.messageId === first.messageId));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // jill's confirmation is recorded (her SDK waits confirmDelayMs)
+    assert.deepEqual(k.delivered, []);
+    await kurt.send('jill', 'two');
+    await until(kurt, () => k.delivered.includes(first.messageId));
+  });
+
   it('replays what arrived while offline, in order, then ready with the count', async () => {
     const sender = await open('carl');
     const sent = [];

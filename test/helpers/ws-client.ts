@@ -6,6 +6,8 @@ export type Frame = Record<string, unknown> & { type: string };
 
 export class TestClient {
   readonly frames: Frame[] = [];
+  /** Every text frame as it came (v1.4 batches hold several frames). */
+  readonly texts: string[] = [];
   private waiters: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void; from: number }[] = [];
   private cursor = 0;
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -13,16 +15,23 @@ export class TestClient {
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      const frame = JSON.parse(data.toString()) as Frame;
-      this.frames.push(frame);
-      for (const waiter of [...this.waiters]) {
-        if (waiter.match(frame)) {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          waiter.resolve(frame);
-        }
-      }
+      const text = data.toString();
+      this.texts.push(text);
+      // A text frame holds one JSON object, or (protocol v1.4, `?batch=1`) several, newline-separated.
+      // Split either way: a raw newline in a v1 frame would then fail the parse, as it should.
+      for (const line of text.split('\n')) this.received(JSON.parse(line) as Frame);
     });
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  private received(frame: Frame): void {
+    this.frames.push(frame);
+    for (const waiter of [...this.waiters]) {
+      if (waiter.match(frame)) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve(frame);
+      }
+    }
   }
 
   static async connect(url: string, options: { token?: string; cookie?: string; origin?: string; headers?: Record<string, string> } = {}): Promise<TestClient> {
