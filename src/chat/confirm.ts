@@ -47,7 +47,14 @@ export class ConfirmService {
     if (messageIds.every((id) => session.wasSent(id))) {
       const result = this.confirmIds(session, messageIds);
       if (!isPromise(result)) return this.recorded(session, messageIds, result);
-      return result.then((answer) => this.recorded(session, messageIds, answer));
+      session.confirming(messageIds, true);
+      return result.then(
+        (answer) => this.recorded(session, messageIds, answer),
+        (error: unknown) => {
+          session.confirming(messageIds, false);
+          throw error;
+        },
+      );
     }
     return this.unsentLookups.run(session.userId, async () => {
       let marked = 0;

@@ -33,6 +33,8 @@ export interface ReplayState {
 interface SentMessage {
   readonly conversationId: string;
   readonly seq: number;
+  /** Its confirmation from this connection is being recorded (the store has not answered yet). */
+  confirming: boolean;
 }
 
 /**
@@ -117,13 +119,32 @@ export class DeliverySession {
     }
     const sent = (this.sent ??= new Map<string, SentMessage>());
     sent.delete(message.messageId); // a replay re-sends: move it to the newest end
-    sent.set(message.messageId, { conversationId: message.conversationId, seq: message.seq });
+    sent.set(message.messageId, { conversationId: message.conversationId, seq: message.seq, confirming: false });
     if (sent.size > SENT_IDS_MAX) sent.delete(sent.keys().next().value!);
   }
 
   /** Whether this connection was sent the message and has not confirmed it. */
   wasSent(messageId: string): boolean {
     return this.sent?.has(messageId) ?? false;
+  }
+
+  /**
+   * This connection's confirmation of these ids (each sent on it) is being recorded (true), or was
+   * refused (false). A replay meanwhile (a `sync` right behind the `delivered` frame, a bus fallback's
+   * catch-up) reads the store before the confirmation lands: it must not send them again, since the
+   * client confirmed them before it asked. Refused, they are owed again, and the client's next `sync`
+   * brings them.
+   */
+  confirming(messageIds: readonly string[], inFlight: boolean): void {
+    for (const messageId of messageIds) {
+      const message = this.sent?.get(messageId);
+      if (message) message.confirming = inFlight;
+    }
+  }
+
+  /** Whether this connection's confirmation of the message is being recorded. */
+  isConfirming(messageId: string): boolean {
+    return this.sent?.get(messageId)?.confirming ?? false;
   }
 
   /** Whether this connection confirmed the message (by id or by watermark). */

@@ -60,7 +60,7 @@ export class ReplayService {
       const perConversation = Math.max(MIN_CONVERSATION_PAGE, Math.ceil(this.pageSize / Math.max(1, targets.length)));
       const merge = new ReplayMerge(this.store, targets, Math.min(this.pageSize, perConversation), (message) => session.isOwn(message));
       for (let message = await merge.next(); message; message = await merge.next()) {
-        if (sentNow.has(message.messageId) || session.isConfirmed(message) || (quiet && session.wasSent(message.messageId))) continue;
+        if (sentNow.has(message.messageId) || session.isConfirmed(message) || session.isConfirming(message.messageId) || (quiet && session.wasSent(message.messageId))) continue;
         if (!connection.open) return replayed;
         session.sendMessage(message);
         sentNow.add(message.messageId);

@@ -45,4 +45,37 @@ describe('replay racing a send that is still settling', () => {
     const { replayed: other } = await connect('race-recipient');
     assert.deepEqual(other.map((frame) => frame.messageId), ['race-1', 'race-2']);
   });
+
+  /** A message delivered to `recipient` live, then its confirmation held in the store and a `sync` behind it. */
+  const confirmThenSync = async (tag: string) => {
+    const { client: sender } = await connect(`${tag}-sender`);
+    const { client: recipient } = await connect(`${tag}-recipient`);
+    await sender.sendMessage(`${tag}-1`, `${tag}-recipient`, 'confirmed while its write is slow');
+    await recipient.next((frame) => frame.type === 'message' && frame.messageId === `${tag}-1`);
+    store.holdConfirms();
+    recipient.send({ type: 'delivered', messageIds: [`${tag}-1`] });
+    recipient.send({ type: 'sync' });
+    const ready = await recipient.next((frame) => frame.type === 'ready');
+    assert.equal(store.confirmsHeld > 0, true, 'the confirmation was still unrecorded during the replay');
+    assert.equal(ready.replayed, 0, 'the replay skipped what this connection had confirmed');
+    return { sender, recipient, messageId: `${tag}-1` };
+  };
+
+  it('does not replay what this connection confirmed while the confirmation is still being recorded', async () => {
+    const { sender, recipient, messageId } = await confirmThenSync('inflight');
+    store.releaseConfirms();
+    await sender.next((frame) => frame.type === 'ack' && frame.status === 'DELIVERED' && frame.messageId === messageId);
+    recipient.send({ type: 'sync' });
+    assert.equal((await recipient.next((frame) => frame.type === 'ready')).replayed, 0);
+    assert.equal(copiesOf(recipient, messageId), 1);
+  });
+
+  it('replays it on the next sync when that confirmation is refused', async () => {
+    const { recipient, messageId } = await confirmThenSync('refused');
+    store.releaseConfirms(true);
+    await recipient.next((frame) => frame.type === 'error' && frame.code === 'unavailable');
+    recipient.send({ type: 'sync' });
+    assert.equal((await recipient.next((frame) => frame.type === 'ready')).replayed, 1);
+    assert.equal(copiesOf(recipient, messageId), 2, 'still owed, so sent again');
+  });
 });
