@@ -196,15 +196,18 @@ export class ChatClient extends Emitter<ClientEvents> {
     });
   }
 
-  /** Closes for good: pending sends are rejected with `closed` (they may or may not have been stored). */
+  /**
+   * Closes for good: confirmations and read marks still queued are written first; pending sends are
+   * rejected with `closed` (they may or may not have been stored).
+   */
   close(): void {
     if (this.socket.closed) return;
     this.network?.stop();
     this.renewal.stop();
     this.sender.stop();
-    this.confirmations.stop();
+    this.confirmations.finish();
     this.order.stop();
-    this.readMarks.stop();
+    this.readMarks.finish();
     this.sender.rejectAll('closed', 'The client closed before this send was acknowledged');
     this.socket.close();
   }

@@ -3,9 +3,10 @@
 // where SeqOrder says the device has everything up to it, one frame for any number of messages. A repeat of a message the application confirmed
 // is confirmed again: the repeat means the first confirmation was lost. Confirmations not yet written
 // when a socket dies are dropped, and so is a confirmation the server could not record: the messages
-// stay pending on the server and come back with the next replay, which confirms them again. After such
-// a refusal (unavailable, rate_limited) confirmations wait for the server's retryAfter plus jitter
-// (RetryPause), then a `sync` asks for that replay.
+// stay pending on the server and come back with the next replay, which confirms them again; closing
+// the client writes what is queued first. After such a refusal (unavailable, rate_limited)
+// confirmations wait for the server's retryAfter plus jitter (RetryPause), then a `sync` asks for
+// that replay.
 import type { ErrorFrame, OutgoingFrame } from '../protocol/client-codec.js';
 import type { Report } from './client-error.js';
 import { RetryPause } from './retry-pause.js';
@@ -111,6 +112,15 @@ export class Confirmations {
   stop(): void {
     this.socketClosed();
     this.pause.stop();
+  }
+
+  /**
+   * The client closes: what is queued goes out first, on the socket still open (a confirmation dropped
+   * here would bring the message back on the next run), then stop.
+   */
+  finish(): void {
+    this.flush();
+    this.stop();
   }
 
   private queue(messageId: string): void {

@@ -73,6 +73,11 @@ export class ReadMarks {
     this.timer = undefined;
   }
 
+  /** The client closes: marks not yet written go out first, on the socket still open. */
+  finish(): void {
+    this.flush();
+  }
+
   private flush(): void {
     this.stop();
     for (const [conversationId, wanted] of this.wanted) {

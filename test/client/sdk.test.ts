@@ -96,6 +96,25 @@ describe('client SDK', () => {
     await until(kurt, () => k.delivered.includes(first.messageId));
   });
 
+  it('close() writes the confirmations and read marks still queued: a message shown before close is not replayed', async () => {
+    const lena = await open('lena');
+    await lena.whenReady();
+    const ack = await lena.send('mia', 'shown, then closed at once');
+    const mia = await open('mia', { device: 'mia-laptop', confirmDelayMs: 60_000 }); // queued far longer than the test runs
+    const m = observe(mia);
+    await until(mia, () => m.messages.length === 1 && m.ready.length === 1);
+    assert.equal(mia.markRead(ack.conversationId!, ack.seq!), true);
+    mia.close();
+    // No event tells when the server has it: ask the store until it does (2 s at most).
+    for (let i = 0; i < 100 && (await t.store.deliveryState(ack.messageId, 'mia'))?.status !== 'delivered'; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await t.store.deliveryState(ack.messageId, 'mia'))?.status, 'delivered', 'the queued confirmation was written before the close');
+    const again = await open('mia', { device: 'mia-laptop' });
+    const a = observe(again);
+    await until(again, () => a.ready.length === 1);
+    assert.deepEqual(a.ready, [0], 'nothing replayed to the same device');
+    assert.equal((await again.conversations.get(ack.conversationId!)).readSeq, ack.seq, 'the queued read mark was written too');
+  });
+
   it('replays what arrived while offline, in order, then ready with the count', async () => {
     const sender = await open('carl');
     const sent = [];
