@@ -131,6 +131,9 @@ export const ENV_SPECS = {
   WS_MAX_PAYLOAD_BYTES: intIn(1024, 67_108_864)({ default: undefined }),
   MAX_HTTP_BODY_BYTES: intIn(1024, 67_108_864)({ default: undefined }),
   HTTP_BODY_TIMEOUT_MS: intIn(100, 600_000)({ default: 10_000 }),
+  // Under uWS's own idle close of an HTTP connection that sends nothing (10 s, checked every 4 s: seen
+  // at 8.5-9.2 s here), which answers nothing: a stalled body must get its 408 before that.
+  HTTP_BODY_STALL_MS: intIn(100, 7000)({ default: 7000 }),
   WS_MAX_BACKPRESSURE_BYTES: intIn(1024, 1_073_741_824)({ default: 1_048_576 }),
   WS_IDLE_TIMEOUT_SEC: intIn(8, 960)({ default: 120 }),
   MAX_DELIVERED_IDS: intIn(1, 100_000)({ default: 1000 }),

@@ -35,6 +35,8 @@ export interface Config {
     readonly maxPayloadBytes: number;
     readonly maxHttpBodyBytes: number;
     readonly httpBodyTimeoutMs: number;
+    /** A request body that sends nothing for this long gets 408 (under uWS's idle close). */
+    readonly httpBodyStallMs: number;
     readonly maxBackpressureBytes: number;
     readonly idleTimeoutSec: number;
     readonly maxDeliveredIds: number;
@@ -256,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES ?? Math.max(e.MAX_MESSAGE_BYTES * 2 + 1024, e.MAX_DELIVERED_IDS * 74 + 1024),
       maxHttpBodyBytes: e.MAX_HTTP_BODY_BYTES ?? e.MAX_MESSAGE_BYTES * 2 + 1024,
       httpBodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,
+      httpBodyStallMs: e.HTTP_BODY_STALL_MS,
       maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
       idleTimeoutSec: e.WS_IDLE_TIMEOUT_SEC,
       maxDeliveredIds: e.MAX_DELIVERED_IDS,

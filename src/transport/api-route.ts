@@ -63,7 +63,7 @@ export function apiRoute(
     if (options.body) {
       if (!isJsonContentType(contentType)) return exchange.errorCode('unsupported_media_type', corsHeaders);
       // Start reading at once (uWS wants onData attached now), authenticate meanwhile.
-      body = readBody(exchange, contentLength, config.limits.maxHttpBodyBytes, config.limits.httpBodyTimeoutMs);
+      body = readBody(exchange, contentLength, config.limits.maxHttpBodyBytes, config.limits);
       body.catch(() => {}); // handled below; avoids an unhandled rejection when auth fails first
     }
     void (async () => {

@@ -136,7 +136,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
       if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', request.headers);
       if (origin !== '' && !cors.allows(origin)) return exchange.errorCode('forbidden', request.headers, 'Origin not allowed');
       // uWS wants onData attached now, before any await.
-      const body = withBody ? readBody(exchange, request.contentLength, AUTH_BODY_MAX_BYTES, config.limits.httpBodyTimeoutMs) : Promise.resolve(Buffer.alloc(0));
+      const body = withBody ? readBody(exchange, request.contentLength, AUTH_BODY_MAX_BYTES, config.limits) : Promise.resolve(Buffer.alloc(0));
       body.catch(() => {}); // surfaced by readCredentials; avoids an unhandled rejection on early refusals
       handle(request, body).catch((error: unknown) => {
         if (exchange.aborted) return;

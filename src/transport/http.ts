@@ -87,7 +87,13 @@ export class Exchange {
  * Reads a request body up to `maxBytes`, refusing early on a declared Content-Length over the limit
  * and never buffering past it; rejects with too_large, timeout, or when the client aborts.
  */
-export function readBody(exchange: Exchange, declaredLength: string, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+/** A body's deadlines: in all (HTTP_BODY_TIMEOUT_MS), and without a byte (HTTP_BODY_STALL_MS). */
+export interface BodyTimeouts {
+  readonly httpBodyTimeoutMs: number;
+  readonly httpBodyStallMs: number;
+}
+
+export function readBody(exchange: Exchange, declaredLength: string, maxBytes: number, timeouts: BodyTimeouts): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (declaredLength !== '' && !(Number(declaredLength) <= maxBytes)) {
       reject(new ChatError('too_large', `Request body exceeds ${maxBytes} bytes`));
@@ -95,8 +101,10 @@ export function readBody(exchange: Exchange, declaredLength: string, maxBytes: n
     }
     let chunks: Buffer[] | undefined;
     let size = 0;
+    const started = Date.now();
     const read: PendingRead = {
-      deadline: Date.now() + timeoutMs,
+      deadline: started + timeouts.httpBodyTimeoutMs,
+      stallDeadline: started + timeouts.httpBodyStallMs,
       finish(error, body) {
         if (read.done) return;
         read.done = true;
@@ -110,6 +118,7 @@ export function readBody(exchange: Exchange, declaredLength: string, maxBytes: n
     exchange.onAbort(() => read.finish(new Error('aborted')));
     exchange.res.onData((chunk, isLast) => {
       if (read.done) return;
+      if (!isLast) read.stallDeadline = Date.now() + timeouts.httpBodyStallMs; // (a last chunk ends the read: no clock read)
       size += chunk.byteLength;
       if (size > maxBytes) {
         read.finish(new ChatError('too_large', `Request body exceeds ${maxBytes} bytes`));
@@ -126,6 +135,8 @@ export function readBody(exchange: Exchange, declaredLength: string, maxBytes: n
 
 interface PendingRead {
   readonly deadline: number;
+  /** Moved on by every chunk: a body that stalls is answered before uWS's idle close, which answers nothing. */
+  stallDeadline: number;
   done: boolean;
   finish(error: Error | undefined, body?: Buffer): void;
 }
@@ -149,7 +160,7 @@ class BodyDeadlines {
 
   private sweep(): void {
     const now = Date.now();
-    for (const read of this.reads) if (read.deadline <= now) read.finish(new ChatError('timeout'));
+    for (const read of this.reads) if (read.deadline <= now || read.stallDeadline <= now) read.finish(new ChatError('timeout'));
     if (this.reads.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;

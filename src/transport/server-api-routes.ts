@@ -76,7 +76,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
       let body: Promise<Buffer> | undefined;
       if (options.body) {
         if (!isJsonContentType(contentType)) return exchange.errorCode('unsupported_media_type', NO_STORE);
-        body = readBody(exchange, contentLength, limits.maxHttpBodyBytes, limits.httpBodyTimeoutMs);
+        body = readBody(exchange, contentLength, limits.maxHttpBodyBytes, limits);
         body.catch(() => {}); // handled below; avoids an unhandled rejection when a URL parameter fails first
       }
       void (async () => {

@@ -192,3 +192,26 @@ describe('hostile HTTP', () => {
     assert.equal((await fetch(`${t.httpUrl}/healthz`)).status, 200);
   });
 });
+
+// uWS closes an HTTP connection that sent nothing for ~8-10 s without an answer, so a total deadline
+// above that (HTTP_BODY_TIMEOUT_MS may be up to 600 s) could not answer a stalled body: the stall
+// deadline (HTTP_BODY_STALL_MS, at most 7 s) answers it first, and a body that keeps coming is not cut.
+describe('hostile HTTP: a body that stalls, under a long total deadline', () => {
+  const STALL_MS = 300;
+  let t: TestServer;
+  before(async () => (t = await startTestServer({ env: { HTTP_BODY_TIMEOUT_MS: '60000', HTTP_BODY_STALL_MS: String(STALL_MS) } })));
+  after(() => t.close());
+
+  it('answers 408 once nothing came for HTTP_BODY_STALL_MS, and lets a dripping body go on', async () => {
+    const head = postHead('/api/messages', { authorization: `Bearer ${await t.token('staller')}`, 'content-type': 'application/json', 'content-length': '200' });
+    const [stalled, dripping] = await Promise.all([
+      rawRequest(t.server.port, `${head}{"messageId":"stall`, { waitMs: 5000 }),
+      rawRequest(t.server.port, head, { drive: drip('x', 50), waitMs: STALL_MS * 4 }),
+    ]);
+    assert.equal(stalled.status, 408, stalled.response.slice(0, 200));
+    assert.ok(stalled.closedByServer, 'closed after 408');
+    assert.ok(stalled.elapsedMs >= STALL_MS - 50 && stalled.elapsedMs < STALL_MS + 2000, `408 after ${stalled.elapsedMs} ms`);
+    assert.equal(dripping.status, 0, `a body still coming was answered: ${dripping.response.slice(0, 200)}`);
+    assert.equal(dripping.closedByServer, false);
+  });
+});
