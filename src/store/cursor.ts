@@ -105,7 +105,15 @@ export function atLeast(cursor: Cursor, joinSeq: number): Cursor {
   return normalize(joinSeq, new Set(cursor.above.filter((seq) => seq > joinSeq)));
 }
 
-/** The highest seq a cursor covers: a receipt's `deliveredSeq`. */
+/**
+ * A receipt's `deliveredSeq` from a member's user cursor: every seq up to it is covered, with no gap
+ * below (a tick shown up to it is true), and at least the seq the member joined at.
+ */
+export function deliveredWatermark(cursor: Cursor, joinSeq: number): number {
+  return atLeast(cursor, joinSeq).upTo;
+}
+
+/** The highest seq a cursor covers (gaps below it or not): the push check's "a later message was delivered". */
 export function highestCovered(cursor: Cursor): number {
   return cursor.above.length > 0 ? cursor.above[cursor.above.length - 1]! : cursor.upTo;
 }

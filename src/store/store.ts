@@ -135,7 +135,7 @@ export interface DeliveryMark {
 export interface ConfirmResult {
   /** Messages delivered to this user for the first time (by any device): each exactly once, ever. */
   readonly marks: readonly DeliveryMark[];
-  /** Conversations whose user-level delivered watermark advanced, with the new watermark. */
+  /** Conversations whose user-level delivered watermark (MemberState.deliveredSeq) advanced, with the new watermark. */
   readonly advanced: readonly { readonly conversationId: string; readonly deliveredSeq: number }[];
   /** confirmIds: how many distinct ids matched no stored message (what a random-id flood is made of); absent when none. */
   readonly unknownIds?: number;
@@ -159,7 +159,10 @@ export const UNREAD_CAP = 999;
 /** A member's positions in a conversation (what receipts report, for a client that was not listening). */
 export interface MemberState {
   readonly userId: string;
-  /** Highest seq delivered to at least one of the member's devices. */
+  /**
+   * Every seq up to it was delivered to at least one of the member's devices (its own messages count),
+   * with no gap below: a tick shown up to it is true. At least the member's join seq.
+   */
   readonly deliveredSeq: number;
   readonly readSeq: number;
 }

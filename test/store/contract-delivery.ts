@@ -125,7 +125,7 @@ export function runDeliveryContract(variant: StoreVariant): void {
       for (let i = 0; i < 6; i++) sent.push(await send(direct(alice, bob)));
       const byIds = await store.confirmIds(bob, 'b1', [sent[1]!.messageId, sent[3]!.messageId]);
       assert.deepEqual(byIds.marks.map((mark) => mark.seq), [2, 4]);
-      assert.deepEqual(byIds.advanced, [{ conversationId, deliveredSeq: 4 }]);
+      assert.deepEqual(byIds.advanced, [], 'the watermark has a gap below 2 and 4: it does not move (a tick up to it must be true)');
       assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 0, above: [2, 4] });
       const upTo = await store.confirmUpTo(bob, 'b1', conversationId, 5);
       assert.deepEqual(upTo.marks.map((mark) => mark.seq), [1, 3, 5], 'each message once: 2 and 4 were marked before');
@@ -139,6 +139,21 @@ export function runDeliveryContract(variant: StoreVariant): void {
       // b2 confirming everything: no marks, the user's watermark does not move.
       assert.deepEqual(await store.confirmUpTo(bob, 'b2', conversationId, 6), { marks: [], advanced: [] });
       assert.deepEqual(await store.deviceCursor(bob, 'b2', conversationId), { upTo: 6, above: [] });
+    });
+
+    it('memberStates: deliveredSeq has no gap below it (own messages count; a confirmation past a gap waits for it)', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const conversationId = directConversationId(alice, bob);
+      const a1 = await send(direct(alice, bob));
+      await send(direct(bob, alice)); // seq 2, bob's own: his devices have it
+      const a3 = await send(direct(alice, bob));
+      const deliveredSeqOf = async (userId: string) => (await store.memberStates(conversationId)).find((member) => member.userId === userId)!.deliveredSeq;
+      assert.equal(await deliveredSeqOf(bob), 0, 'a1 never reached bob: his own seq 2 does not make it delivered');
+      assert.deepEqual((await store.confirmIds(bob, 'b1', [a3.messageId])).advanced, []);
+      assert.equal(await deliveredSeqOf(bob), 0, 'a3 was confirmed past the gap at a1');
+      assert.deepEqual((await store.confirmIds(bob, 'b1', [a1.messageId])).advanced, [{ conversationId, deliveredSeq: 3 }], 'the gap closed: through his own seq 2 to a3');
+      assert.equal(await deliveredSeqOf(bob), 3);
+      assert.equal(await deliveredSeqOf(alice), 1, 'alice has her own 1 and 3, not bob’s 2');
     });
 
     it('confirmUpTo in a direct conversation marks only the other user’s newly covered messages', async () => {

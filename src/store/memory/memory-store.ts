@@ -3,7 +3,7 @@
 // its truth ends with the process: use MongoDB wherever messages must survive a restart.
 import { directConversationId } from '../conversation-ids.js';
 import { sameContent } from '../same-content.js';
-import { advance, advanceTo, atLeast, covers, EMPTY_CURSOR, highestCovered } from '../cursor.js';
+import { advance, advanceTo, atLeast, covers, deliveredWatermark, EMPTY_CURSOR } from '../cursor.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
 import { MemoryPushStore } from './memory-push.js';
 import type { PushStore } from '../push-store.js';
@@ -249,7 +249,7 @@ export class MemoryStore implements Store {
     if (!conversation) return [];
     return [...conversation.members.values()].map(({ userId, joinSeq }) => ({
       userId,
-      deliveredSeq: Math.max(joinSeq, highestCovered(conversation.delivered.get(userId) ?? EMPTY_CURSOR)),
+      deliveredSeq: deliveredWatermark(conversation.delivered.get(userId) ?? EMPTY_CURSOR, joinSeq),
       readSeq: conversation.read.get(userId) ?? joinSeq,
     }));
   }
@@ -357,7 +357,8 @@ export class MemoryStore implements Store {
         deliveredAt[seq - 1] = now;
         marks.push({ messageId: message.messageId, conversationId, seq, from: message.from, deliveredAt: now, ts: message.ts });
       }
-      if (highestCovered(cursor) > highestCovered(before)) advanced.push({ conversationId, deliveredSeq: highestCovered(cursor) });
+      // The watermark with no gap below it (cursor.ts deliveredWatermark: both are past joinSeq here).
+      if (cursor.upTo > before.upTo) advanced.push({ conversationId, deliveredSeq: cursor.upTo });
     }
     this.deliveryMarks += marks.length;
     this.delivered += marks.length;

@@ -12,7 +12,7 @@
 // was never marked.
 import { findByIds } from './find-by-ids.js';
 import { LRUCache } from 'lru-cache';
-import { advance, advanceTo, covers, highestCovered } from '../cursor.js';
+import { advance, advanceTo, covers } from '../cursor.js';
 import type { ConfirmResult, Cursor, DeliveryMark } from '../store.js';
 import type { KeyedLock } from '../../lock.js';
 import { CursorSet, cursorKeyId, type CursorKey, type DeviceSightings } from './cursors.js';
@@ -137,7 +137,8 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
         if (!fact || fact.from === step.userId) continue; // its own message: not a delivery
         candidates.push({ request: step.request, userId: step.userId, mark: { messageId: fact.messageId, conversationId: step.conversationId, seq, from: fact.from, deliveredAt, ts: fact.ts } });
       }
-      if (highestCovered(user.cursor) > highestCovered(before)) results[step.request]!.advanced.push({ conversationId: step.conversationId, deliveredSeq: highestCovered(user.cursor) });
+      // The watermark with no gap below it (cursor.ts deliveredWatermark: both are past joinSeq here).
+      if (user.cursor.upTo > before.upTo) results[step.request]!.advanced.push({ conversationId: step.conversationId, deliveredSeq: user.cursor.upTo });
     }
 
     const token = context.nextToken();

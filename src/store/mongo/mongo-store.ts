@@ -46,7 +46,7 @@ import {
   type Collections,
   type MessageDoc,
 } from './documents.js';
-import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
+import { deliveredWatermark, EMPTY_CURSOR } from '../cursor.js';
 import { HeadCache } from './heads.js';
 import * as membership from './membership.js';
 import { ConversationReads } from './conversation-reads.js';
@@ -296,7 +296,7 @@ export class MongoStore implements Store {
     const cursors = await Promise.all(members.map((member) => collections.userCursors.findOne({ _id: userCursorId(member.userId, conversationId) }, { projection: { upTo: 1, above: 1 }, ...timeout })));
     return members.map((member, i) => ({
       userId: member.userId,
-      deliveredSeq: Math.max(Number(member.joinSeq), highestCovered(toCursor(cursors[i] ?? null) ?? EMPTY_CURSOR)),
+      deliveredSeq: deliveredWatermark(toCursor(cursors[i] ?? null) ?? EMPTY_CURSOR, Number(member.joinSeq)),
       readSeq: Number(member.readSeq ?? member.joinSeq),
     }));
   }
