@@ -151,6 +151,8 @@ export const ENV_SPECS = {
   READ_BURST: intIn(1, 10_000_000)({ default: 100 }),
   TYPING_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 5 }),
   TYPING_BURST: intIn(1, 10_000_000)({ default: 20 }),
+  SYNC_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 2 }),
+  SYNC_BURST: intIn(1, 10_000_000)({ default: 10 }),
   TYPING_INTERVAL_MS: intIn(0, 60_000)({ default: 2000 }),
   CONVERSATION_CHANGES_PER_MIN: intIn(1, 1_000_000)({ default: 60 }),
   MAX_GROUP_MEMBERS: intIn(1, 1_000_000)({ default: 1000 }),

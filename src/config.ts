@@ -58,6 +58,9 @@ export interface Config {
     /** `typing` frames per second per user, and burst (each relayed at most once per typingIntervalMs per conversation). */
     readonly typingRatePerSec: number;
     readonly typingBurst: number;
+    /** `sync` frames per user: each runs a replay, which reads the store. */
+    readonly syncRatePerSec: number;
+    readonly syncBurst: number;
     readonly typingIntervalMs: number;
     /** Group creations, member changes and title changes per user per minute. */
     readonly conversationChangesPerMin: number;
@@ -276,6 +279,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       readBurst: e.READ_BURST,
       typingRatePerSec: e.TYPING_RATE_PER_SEC,
       typingBurst: e.TYPING_BURST,
+      syncRatePerSec: e.SYNC_RATE_PER_SEC,
+      syncBurst: e.SYNC_BURST,
       typingIntervalMs: e.TYPING_INTERVAL_MS,
       conversationChangesPerMin: e.CONVERSATION_CHANGES_PER_MIN,
       maxGroupMembers: e.MAX_GROUP_MEMBERS,

@@ -60,6 +60,8 @@ export function chatLimits(config: Config): ChatLimits {
     readBurst: limits.readBurst,
     typingRatePerSec: limits.typingRatePerSec,
     typingBurst: limits.typingBurst,
+    syncRatePerSec: limits.syncRatePerSec,
+    syncBurst: limits.syncBurst,
     typingIntervalMs: limits.typingIntervalMs,
     conversationChangesPerMin: limits.conversationChangesPerMin,
     receiptsMaxMembers: limits.receiptsMaxMembers,

@@ -36,6 +36,8 @@ export interface ChatLimits extends ConversationLimits {
   readonly readBurst: number;
   readonly typingRatePerSec: number;
   readonly typingBurst: number;
+  readonly syncRatePerSec: number;
+  readonly syncBurst: number;
   readonly typingIntervalMs: number;
   readonly conversationChangesPerMin: number;
   readonly receiptsMaxMembers: number;
@@ -62,6 +64,7 @@ export class Chat {
   private readonly directory: ConversationDirectory;
   private readonly signals: Signals;
   private readonly typingLimiter: RateLimiter;
+  private readonly syncLimiter: RateLimiter;
   private readonly fallback: BusFallback;
   /** Groups, members, the conversation list and history (the HTTP routes). */
   readonly conversations: ConversationService;
@@ -84,6 +87,7 @@ export class Chat {
     const deliveredLimiter = new RateLimiter(limits.deliveredRatePerSec, limits.deliveredBurst, users);
     const readLimiter = new RateLimiter(limits.readRatePerSec, limits.readBurst, users);
     this.typingLimiter = new RateLimiter(limits.typingRatePerSec, limits.typingBurst, users);
+    this.syncLimiter = new RateLimiter(limits.syncRatePerSec, limits.syncBurst, users);
     const changeLimiter = new RateLimiter(limits.conversationChangesPerMin / 60, limits.conversationChangesPerMin, users);
     this.sender = new SendService(store, this.router, sendLimiter, metrics, log);
     this.events = new MessageEventService(store, this.router, this.directory, sendLimiter, metrics, log);
@@ -167,9 +171,17 @@ export class Chat {
       case 'typing':
         this.typing(session, command.conversationId).catch((error) => this.answerError(connection, error));
         return;
-      case 'sync':
+      case 'sync': {
+        // Each sync is a replay, which reads the store: a flood of them must not keep it busy.
+        const wait = this.syncLimiter.take(connection.userId);
+        if (wait > 0) {
+          this.deps.metrics.rateLimited.inc({ limit: 'sync' });
+          this.answerError(connection, new ChatError('rate_limited', 'Too many sync frames; no replay ran: send sync again after retryAfter', { retryAfterSec: wait }));
+          return;
+        }
         this.replay(session, this.router.prepare(connection.userId));
         return;
+      }
     }
   }
 

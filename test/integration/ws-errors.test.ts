@@ -139,6 +139,23 @@ describe('WebSocket error frames', () => {
     });
   }
 
+  it('rate_limited for syncs past SYNC_BURST (each would run a replay), and no replay for those', async () => {
+    const { client: syncer } = await TestClient.connectReady(t.wsUrl, await t.token('syncer'));
+    const burst = t.config.limits.syncBurst;
+    for (let i = 0; i < burst + 5; i++) syncer.send({ type: 'sync' });
+    const refused = await syncer.next((f) => f.type === 'error');
+    assert.equal(refused.code, 'rate_limited', JSON.stringify(refused));
+    assert.ok(Number(refused.retryAfter) >= 1, JSON.stringify(refused));
+    // A later frame's answer: every frame before it was handled.
+    syncer.send('[1]');
+    await syncer.next((f) => f.type === 'error' && f.code === 'bad_request');
+    const errors = syncer.frames.filter((f) => f.type === 'error' && f.code === 'rate_limited').length;
+    assert.ok(errors >= 5 && errors <= 5 + 1, `${errors} syncs refused of ${burst + 5} (burst ${burst})`);
+    // Replays that ran: at most one per sync let through (running ones coalesce), plus the first.
+    assert.ok(syncer.frames.filter((f) => f.type === 'ready').length <= burst + 1);
+    await syncer.close();
+  });
+
   it('keeps the connection open after every bad frame', async () => {
     assert.equal(client.ws.readyState, WebSocket.OPEN);
     assert.equal((await client.sendMessage('after-errors', 'bob', 'ok')).status, 'SENT');

@@ -173,7 +173,7 @@ for (const variant of storeVariants()) {
     before(async () => {
       // Production limits, but for the rates: thousands of frames come from one user (send and delivered
       // are raised by testEnv; read and typing here).
-      t = await startTestServer({ store: await variant.create(), env: { READ_RATE_PER_SEC: '1000000', READ_BURST: '1000000', TYPING_RATE_PER_SEC: '1000000', TYPING_BURST: '1000000' } });
+      t = await startTestServer({ store: await variant.create(), env: { READ_RATE_PER_SEC: '1000000', READ_BURST: '1000000', TYPING_RATE_PER_SEC: '1000000', TYPING_BURST: '1000000', SYNC_RATE_PER_SEC: '1000000', SYNC_BURST: '1000000' } });
     });
     after(async () => {
       await t.close();
