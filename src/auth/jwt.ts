@@ -42,6 +42,9 @@ export interface JwtOptions {
 
 const ALGORITHM = 'HS256';
 
+/** The latest `exp` accepted: 9999-12-31T23:59:59Z, the last second a JavaScript Date's ISO form holds. */
+const MAX_EXP_SEC = 253_402_300_799;
+
 export class JwtVerifier {
   private readonly cache: LRUCache<string, Principal>;
   private readonly check: (token: string) => Record<string, unknown>;
@@ -91,7 +94,8 @@ export class JwtVerifier {
     // The system user speaks only through the server API, never with a token. Only that one id: any
     // other sub of the v1 rule stays valid, since external issuers may already mint '@'-prefixed ids.
     if (sub === SYSTEM_USER_ID) throw new TokenError('bad_token', 'reserved sub claim');
-    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TokenError('bad_token', 'invalid exp claim');
+    // Past year 9999 no Date holds it (GET /api/me's expiresAt would be null), and it would never expire.
+    if (typeof exp !== 'number' || !(exp <= MAX_EXP_SEC)) throw new TokenError('bad_token', 'invalid exp claim');
     if (exp * 1000 <= nowMs) throw new TokenError('expired', 'token expired');
     const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat: typeof iat === 'number' && Number.isFinite(iat) ? iat : undefined });
     this.cache.set(token, principal);

@@ -54,6 +54,7 @@ describe('token attacks', () => {
       "alice's signature on mallory's claims (splice)": `${aliceHeader}.${b64(claims)}.${aliceSignature}`,
       'unknown critical header': forge({ alg: 'HS256', crit: ['x-evil'], 'x-evil': true }, claims),
       'exp as a string': forge({ alg: 'HS256' }, { sub: 'mallory', exp: String(future()) }),
+      'exp past year 9999 (no date holds it)': forge({ alg: 'HS256' }, { sub: 'mallory', exp: 1e308 }),
       'sub as an array': forge({ alg: 'HS256' }, { sub: ['alice'], exp: future() }),
       'sub with a NUL': forge({ alg: 'HS256' }, { sub: 'alice\u0000admin', exp: future() }),
       'token over 4 KiB': forge({ alg: 'HS256' }, { sub: 'mallory', exp: future(), pad: 'x'.repeat(5000) }),
