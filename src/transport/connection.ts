@@ -1,7 +1,8 @@
 // A ChatConnection over a uWS WebSocket. Outgoing frames are queued and written once per event-loop
 // turn in one write (one syscall for an ack, a message and a DELIVERED ack together: several frames
-// inside one cork, a lone frame corked by uWS itself); a connection whose send buffer passes the
-// backpressure limit is closed with 1013 instead of buffering without bound.
+// inside one cork, a lone frame corked by uWS itself; with `?batch=1`, v1.4, the frames joined into
+// one text frame); a connection whose send buffer passes the backpressure limit is closed with 1013
+// instead of buffering without bound.
 import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../auth/jwt.js';
 import type { ChatConnection } from '../chat/connection.js';
