@@ -91,6 +91,10 @@ export class RestartableServer {
       DB_URI: dbUri,
       SEND_RATE_PER_SEC: '1000000',
       SEND_BURST: '1000000',
+      // The load's drain (load-client.ts drainRecipients) syncs every 300 ms per recipient until two
+      // replays come back empty: faster than SYNC_RATE_PER_SEC's default, which has its own test.
+      SYNC_RATE_PER_SEC: '1000',
+      SYNC_BURST: '1000',
       METRICS_MODE: 'open',
       LOG_LEVEL: 'info',
       // The production batch size unless FAULT_DB_BATCH_MAX_OPS says otherwise. (FerretDB v1 deadlocks
