@@ -145,7 +145,13 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
           continue;
         }
         resentAfterConfirmation += late.length;
-        if (late.length > 0) details.push(`${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered`);
+        if (late.length > 0) {
+          // What a reader needs to tell a race from a bug: the recipient's closes near the mark (its own
+          // included: a confirmation still being written when it left), and when the sender had the DELIVERED.
+          const closes = recipient.closedAt.filter((t) => t >= marked - UNFINISHED_WINDOW_MS && t <= marked + UNFINISHED_WINDOW_MS).map((t) => t - marked);
+          const ack = ackedAt === Infinity ? 'never' : `${ackedAt - marked} ms`;
+          details.push(`${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered (recipient closes at ${closes.join('/') || 'none'} ms from the mark; sender's DELIVERED at ${ack})`);
+        }
       }
     }
 

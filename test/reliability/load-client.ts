@@ -228,6 +228,8 @@ export class Recipient {
   readonly refusedConfirmationsAt: number[] = [];
   /** When the server vanished under this recipient (1006): a confirmation it had sent may be half-written. */
   readonly cutAt: number[] = [];
+  /** Every close of its socket, whoever closed it (for the details of a resend: see accounting.ts). */
+  readonly closedAt: number[] = [];
   readonly confirmed = new Set<string>();
   readonly violations: string[] = [];
   readies = 0;
@@ -257,6 +259,7 @@ export class Recipient {
       onFrame: (frame) => this.onFrame(frame),
       onClose: (vanished) => {
         this.toConfirm = [];
+        this.closedAt.push(Date.now());
         if (vanished) this.cutAt.push(Date.now());
       },
     });
