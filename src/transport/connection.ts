@@ -117,7 +117,7 @@ export class SocketConnection implements ChatConnection {
   /** `?ackDelayMs=` (v1.3); 0: every frame goes out at the end of its turn. */
   readonly ackDelayMs: number;
   /** `?batch=1` (v1.4). */
-  readonly batch: boolean;
+  private readonly batch: boolean;
   /** When the outbox started holding frames that may wait (performance.now()), else 0. */
   private heldSince = 0;
   /** The token's principal (its iat decides whether a revocation closes this connection). */

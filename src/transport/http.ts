@@ -83,16 +83,17 @@ export class Exchange {
   }
 }
 
-/**
- * Reads a request body up to `maxBytes`, refusing early on a declared Content-Length over the limit
- * and never buffering past it; rejects with too_large, timeout, or when the client aborts.
- */
 /** A body's deadlines: in all (HTTP_BODY_TIMEOUT_MS), and without a byte (HTTP_BODY_STALL_MS). */
 export interface BodyTimeouts {
   readonly httpBodyTimeoutMs: number;
   readonly httpBodyStallMs: number;
 }
 
+/**
+ * Reads a request body up to `maxBytes`, refusing early on a declared Content-Length over the limit
+ * and never buffering past it; rejects with too_large, timeout (in all, or stalled), or when the
+ * client aborts.
+ */
 export function readBody(exchange: Exchange, declaredLength: string, maxBytes: number, timeouts: BodyTimeouts): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (declaredLength !== '' && !(Number(declaredLength) <= maxBytes)) {

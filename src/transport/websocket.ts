@@ -121,8 +121,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
     if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) return reject(exchange, 'device', 'bad_request');
-    if (events !== undefined && events !== '0' && events !== '1') return reject(exchange, 'events', 'bad_request');
-    if (batch !== undefined && batch !== '0' && batch !== '1') return reject(exchange, 'batch', new ChatError('bad_request', 'batch must be 0 or 1'));
+    if (!isFlag(events)) return reject(exchange, 'events', 'bad_request');
+    if (!isFlag(batch)) return reject(exchange, 'batch', new ChatError('bad_request', 'batch must be 0 or 1'));
     if (ackDelayMs === undefined) {
       return reject(exchange, 'ack_delay', new ChatError('bad_request', `ackDelayMs must be a whole number of milliseconds from 0 to ${config.limits.ackDelayMaxMs} (ACK_DELAY_MAX_MS)`));
     }
@@ -258,6 +258,11 @@ function scheduleExpiry(connection: SocketConnection, expiresAtMs: number): void
     else scheduleExpiry(connection, expiresAtMs);
   }, delay);
   connection.expiryTimer.unref();
+}
+
+/** An on/off query parameter (`events`, `batch`): absent, `0` or `1`. */
+function isFlag(value: string | undefined): boolean {
+  return value === undefined || value === '0' || value === '1';
 }
 
 /** `?ackDelayMs=` as a number of ms, or undefined when it is not a whole number from 0 to `max`. */

@@ -66,5 +66,7 @@ export async function settle(...clients: TestClient[]): Promise<void> {
 }
 
 export const messagesOf = (client: TestClient, messageId: string) => client.frames.filter((f) => f.type === 'message' && f.messageId === messageId);
-export const deliveredAcks = (client: TestClient, messageId?: string) =>
-  client.frames.filter((f) => f.type === 'ack' && f.status === 'DELIVERED' && (messageId === undefined || f.messageId === messageId));
+const isDeliveredFrame = (f: Frame) => f.type === 'ack' && f.status === 'DELIVERED';
+/** A DELIVERED ack for this message (for `next` and `filter`). */
+export const isDeliveredAck = (messageId: string) => (f: Frame) => isDeliveredFrame(f) && f.messageId === messageId;
+export const deliveredAcks = (client: TestClient, messageId?: string) => client.frames.filter(messageId === undefined ? isDeliveredFrame : isDeliveredAck(messageId));

@@ -4,14 +4,13 @@
 // real sockets, against the real server.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { isDeliveredAck } from '../helpers/conversations.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.js';
 
 /** Small, so that a replay's batches reach the cap: joined frames stay within 6 × 256 + 1024 bytes. */
 const MAX_MESSAGE_BYTES = 256;
 const LARGEST_FRAME_BYTES = MAX_MESSAGE_BYTES * 6 + 1024;
-
-const isDelivered = (messageId: string) => (f: Frame) => f.type === 'ack' && f.status === 'DELIVERED' && f.messageId === messageId;
 
 describe('batched frames (?batch=1, v1.4)', () => {
   let t: TestServer;
@@ -41,7 +40,7 @@ describe('batched frames (?batch=1, v1.4)', () => {
 
     // The same frames in the same order on both devices (after each one's `ready`).
     const after = (c: TestClient) => c.frames.slice(c.frames.findIndex((f) => f.type === 'ready') + 1);
-    const tail = (c: TestClient) => after(c).filter((f) => isDelivered('b1')(f) || f.type === 'receipt');
+    const tail = (c: TestClient) => after(c).filter((f) => isDeliveredAck('b1')(f) || f.type === 'receipt');
     assert.deepEqual(tail(batched), tail(plain));
     assert.deepEqual(tail(batched).map((f) => f.type), ['ack', 'receipt']);
     const joined = batched.texts.find((text) => text.includes('"DELIVERED"'))!;

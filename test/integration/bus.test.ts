@@ -14,6 +14,7 @@ import { TEST_SECRET, testEnv } from '../helpers/server.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
+import { isDeliveredAck } from '../helpers/conversations.js';
 
 const baseUri = mongoTestUri();
 const natsUri = process.env.TEST_NATS_URI ?? 'nats://127.0.0.1:4222';
@@ -51,7 +52,6 @@ describe('live bus between two server processes', { skip }, () => {
     return client;
   };
   const isMessage = (messageId: string) => (frame: Frame) => frame.type === 'message' && frame.messageId === messageId;
-  const isDelivered = (messageId: string) => (frame: Frame) => frame.type === 'ack' && frame.status === 'DELIVERED' && frame.messageId === messageId;
   const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
 
   before(async () => {
@@ -77,11 +77,11 @@ describe('live bus between two server processes', { skip }, () => {
     await bobOnA.next(isMessage('bus-1'), 3000);
 
     bobOnB.send({ type: 'delivered', messageIds: ['bus-1'] });
-    await alice.next(isDelivered('bus-1'), 3000);
+    await alice.next(isDeliveredAck('bus-1'), 3000);
     await settle();
     assert.equal(bobOnB.frames.filter(isMessage('bus-1')).length, 1, 'once on B');
     assert.equal(bobOnA.frames.filter(isMessage('bus-1')).length, 1, 'once on A: its own event coming back from the bus is skipped');
-    assert.equal(alice.frames.filter(isDelivered('bus-1')).length, 1, 'one DELIVERED ack');
+    assert.equal(alice.frames.filter(isDeliveredAck('bus-1')).length, 1, 'one DELIVERED ack');
   });
 
   it('carries an edit across instances as an event, not as a message (v1.2)', async () => {

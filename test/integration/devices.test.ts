@@ -4,7 +4,7 @@
 // device `default`; a new device gets what no device of its user confirmed. Runs on every store.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { barrier, connectDevice, deliveredAcks, deviceUrl, messagesOf, settle, uid } from '../helpers/conversations.js';
+import { barrier, connectDevice, deliveredAcks, deviceUrl, isDeliveredAck, messagesOf, settle, uid } from '../helpers/conversations.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { storeVariants } from '../helpers/stores.js';
 import { upgradeStatus, type TestClient } from '../helpers/ws-client.js';
@@ -269,7 +269,7 @@ for (const variant of storeVariants()) {
       // Each DELIVERED comes once its confirmation is written (on FerretDB that may take longer than a
       // settle's round trip): wait for the ones due, then settle, so a repeat would be counted too.
       const deliveredTo = async (due: string[], confirmer: TestClient) => {
-        for (const id of due) if (deliveredAcks(a, id).length === 0) await a.next((f) => f.type === 'ack' && f.status === 'DELIVERED' && f.messageId === id, 15_000);
+        for (const id of due) if (deliveredAcks(a, id).length === 0) await a.next(isDeliveredAck(id), 15_000);
         await settle(a, confirmer);
       };
       b1.client.send({ type: 'delivered', messageIds: [ids[3], ids[1]] });

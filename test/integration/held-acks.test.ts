@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.js';
-
-const isDelivered = (messageId: string) => (f: Frame) => f.type === 'ack' && f.status === 'DELIVERED' && f.messageId === messageId;
+import { isDeliveredAck } from '../helpers/conversations.js';
 
 describe('held acks (?ackDelayMs=, v1.3)', () => {
   let t: TestServer;
@@ -33,7 +32,7 @@ describe('held acks (?ackDelayMs=, v1.3)', () => {
       await recipient.next((f) => f.type === 'message' && f.messageId === messageId);
       const confirmedAt = performance.now();
       recipient.send({ type: 'delivered', messageIds: [messageId] });
-      await prompt.next(isDelivered(messageId));
+      await prompt.next(isDeliveredAck(messageId));
       return confirmedAt;
     };
     const close = () => Promise.all([held.close(), prompt.close(), recipient.close()]);
@@ -53,11 +52,11 @@ describe('held acks (?ackDelayMs=, v1.3)', () => {
     const c = await connect(5000, 'next');
     await c.deliver('n1');
     // The prompt device has it; the held connection (same turn, same user) does not, yet.
-    assert.equal(c.held.frames.some(isDelivered('n1')), false);
+    assert.equal(c.held.frames.some(isDeliveredAck('n1')), false);
     assert.equal((await c.held.sendMessage('n2', c.bob, 'again')).status, 'SENT');
     const at = (match: (f: Frame) => boolean) => c.held.frames.findIndex(match);
     const sent2 = at((f) => f.type === 'ack' && f.status === 'SENT' && f.messageId === 'n2');
-    assert.ok(at(isDelivered('n1')) >= 0 && at(isDelivered('n1')) < sent2, JSON.stringify(c.held.frames));
+    assert.ok(at(isDeliveredAck('n1')) >= 0 && at(isDeliveredAck('n1')) < sent2, JSON.stringify(c.held.frames));
     const receipt = at((f) => f.type === 'receipt' && f.deliveredSeq === 1);
     assert.ok(receipt >= 0 && receipt < sent2, 'the receipt rode along too');
     await c.close();
@@ -66,29 +65,29 @@ describe('held acks (?ackDelayMs=, v1.3)', () => {
   it('writes held frames on their own once they waited ackDelayMs, and never before', async () => {
     const c = await connect(300, 'alone');
     const confirmedAt = await c.deliver('a1');
-    await c.held.next(isDelivered('a1'));
+    await c.held.next(isDeliveredAck('a1'));
     const waited = performance.now() - confirmedAt;
     assert.ok(waited >= 300, `held only ${waited.toFixed(0)} ms`);
-    assert.equal(c.prompt.frames.filter(isDelivered('a1')).length, 1);
-    assert.equal(c.held.frames.filter(isDelivered('a1')).length, 1);
+    assert.equal(c.prompt.frames.filter(isDeliveredAck('a1')).length, 1);
+    assert.equal(c.held.frames.filter(isDeliveredAck('a1')).length, 1);
     await c.close();
   });
 
   it('without ackDelayMs a DELIVERED ack goes out at once, as in v1', async () => {
     const c = await connect(0, 'v1');
     await c.deliver('v1');
-    await c.held.next(isDelivered('v1'), 1000);
+    await c.held.next(isDeliveredAck('v1'), 1000);
     await c.close();
   });
 
   it('writes held frames before the 1001 close of a shutdown', async () => {
     const c = await connect(10_000, 'shutdown');
     await c.deliver('s1');
-    assert.equal(c.held.frames.some(isDelivered('s1')), false);
+    assert.equal(c.held.frames.some(isDeliveredAck('s1')), false);
     await t.close();
     const { code } = await c.held.closed;
     assert.equal(code, 1001);
-    assert.equal(c.held.frames.filter(isDelivered('s1')).length, 1);
+    assert.equal(c.held.frames.filter(isDeliveredAck('s1')).length, 1);
     t = await startTestServer({ env: { ACK_DELAY_MAX_MS: '10000' } }); // for after()
   });
 });

@@ -4,6 +4,7 @@
 // acknowledgements can be held back makes the race happen every time.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { isDeliveredAck } from '../helpers/conversations.js';
 import { HeldAckStore } from '../helpers/held-ack-store.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -64,7 +65,7 @@ describe('replay racing a send that is still settling', () => {
   it('does not replay what this connection confirmed while the confirmation is still being recorded', async () => {
     const { sender, recipient, messageId } = await confirmThenSync('inflight');
     store.releaseConfirms();
-    await sender.next((frame) => frame.type === 'ack' && frame.status === 'DELIVERED' && frame.messageId === messageId);
+    await sender.next(isDeliveredAck(messageId));
     recipient.send({ type: 'sync' });
     assert.equal((await recipient.next((frame) => frame.type === 'ready')).replayed, 0);
     assert.equal(copiesOf(recipient, messageId), 1);
