@@ -16,6 +16,8 @@
 //     --syscalls            count the server's syscalls per message with `perf stat` (Linux perf, tracepoints)
 //     --idle C (5000)       then C idle connections per server: RSS per connection (0: skip)
 //     --ack-delay MS        also ours with held acks (v1.3, `?ackDelayMs=MS`), labelled `ours held MSms`
+//     --batch               also ours with batched frames (v1.4, `?batch=1`), and with --ack-delay with
+//                           both, labelled `… batch`
 //     --rounds K (1)        every subject K times, interleaved (A, B, A, B, …): on a noisy machine the
 //                           figures come from each subject's median round by server CPU, and a note
 //                           lists every round's (idle memory: first round only)
@@ -132,8 +134,13 @@ function wakeups(pid: number): number {
 function subjects(ctx: BenchContext): Subject[] {
   const ackDelay = ctx.args.str('ack-delay');
   if (ackDelay !== undefined && !/^\d+$/.test(ackDelay)) throw new Error(`--ack-delay must be whole ms, got ${ackDelay}`);
-  // Each build plain, and with --ack-delay also with v1.3 held acks (?ackDelayMs=, ACK_DELAY_MAX_MS default 1000).
-  const variants = [{ suffix: '', query: '' }, ...(ackDelay === undefined ? [] : [{ suffix: ` held ${ackDelay}ms`, query: `?ackDelayMs=${ackDelay}` }])];
+  // Each build plain, with --ack-delay also with v1.3 held acks (?ackDelayMs=, ACK_DELAY_MAX_MS default
+  // 1000), and with --batch each of those also with v1.4 batched frames (?batch=1).
+  const held = [{ suffix: '', params: [] as string[] }, ...(ackDelay === undefined ? [] : [{ suffix: ` held ${ackDelay}ms`, params: [`ackDelayMs=${ackDelay}`] }])];
+  const variants = [...held, ...(ctx.args.has('batch') ? held.map((v) => ({ suffix: `${v.suffix} batch`, params: [...v.params, 'batch=1'] })) : [])].map(({ suffix, params }) => ({
+    suffix,
+    query: params.length ? `?${params.join('&')}` : '',
+  }));
   const out: Subject[] = [
     ...variants.flatMap(({ suffix, query }) =>
       ctx.ours.map<Subject>((build) => ({

@@ -330,7 +330,12 @@ export class LeanRunner extends WindowedRunner<Pair> {
     return new Promise<LeanWs>((resolve, reject) => {
       let ready = !waitReady;
       const timer = setTimeout(() => reject(new Error('no ready / connect reply')), this.cfg.connectTimeoutMs);
-      const handle = (t: string) => {
+      const handle = (t: string): void => {
+        // Ours with `?batch=1` (protocol v1.4): the frames of one write in one text frame, one a line.
+        if (!cf && t.includes('\n')) {
+          for (const line of t.split('\n')) handle(line);
+          return;
+        }
         if (!ready) {
           // Ours: {"type":"ready",…}; Centrifugo: the connect reply {"id":1,"connect":{…}} (or an error).
           if (cf ? t.startsWith('{"id":1,') : t.includes('"type":"ready"')) {
