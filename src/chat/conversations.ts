@@ -3,7 +3,7 @@
 // members or renames; anyone may remove themselves (leave); the owner removes anyone; direct
 // conversations have exactly their two members, forever.
 import { ChatError } from '../errors.js';
-import { groupConversationId } from '../store/conversation-ids.js';
+import { groupConversationId, groupRequestDigest } from '../store/conversation-ids.js';
 import type { Conversation, ConversationListItem, ConversationPage, HistoryPage, MemberState, Store } from '../store/store.js';
 import type { NewGroupInput } from './commands.js';
 import { notFound } from './confirm.js';
@@ -36,10 +36,16 @@ export class ConversationService {
     if (members.length + 1 > this.limits.maxGroupMembers) throw new ChatError('too_large', `A group holds at most ${this.limits.maxGroupMembers} members`);
     this.takeChange(ownerId);
     const conversationId = groupConversationId(ownerId, idempotencyKey);
+    const requestDigest = idempotencyKey === undefined ? undefined : groupRequestDigest(ownerId, input.title, members);
     // The store says which of concurrent creations (on any instance) made the group: only that one
     // answers 201 and announces `created`; the others answer 200 with the same group.
-    const { conversation, created } = await this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt: Date.now() });
+    const { conversation, created, requestDigest: storedDigest } = await this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt: Date.now(), requestDigest });
     if (conversation.ownerId !== ownerId && !conversation.members.includes(ownerId)) throw notFound();
+    // A key used again for another title or other members is not a retry. Groups created before
+    // digests were kept have none: those keys still answer with the group, as they did.
+    if (!created && storedDigest !== undefined && storedDigest !== requestDigest) {
+      throw new ChatError('conflict', 'Idempotency-Key already used for a group with another title or other members; use a new key for a new group');
+    }
     if (created) this.changed('created', conversation, conversation.members, conversation.members);
     return { conversation, created };
   }

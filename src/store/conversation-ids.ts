@@ -16,6 +16,15 @@ export function groupConversationId(ownerId: string, idempotencyKey?: string): s
   return idempotencyKey === undefined ? `g:${randomBytes(16).toString('base64url')}` : `g:${digest(`${ownerId}\n${idempotencyKey}`).slice(0, 32)}`;
 }
 
+/**
+ * What a group's creating request asked for, digested: its title and its members (besides the owner,
+ * each once, in any order), so that a retry matches and the same Idempotency-Key with another body does not.
+ */
+export function groupRequestDigest(ownerId: string, title: string, members: readonly string[]): string {
+  const others = [...new Set(members)].filter((member) => member !== ownerId).sort();
+  return digest(JSON.stringify([title, others]));
+}
+
 export function isDirectConversationId(conversationId: string): boolean {
   return conversationId.startsWith('d:');
 }

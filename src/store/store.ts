@@ -91,6 +91,19 @@ export interface NewGroup {
   /** Besides the owner; duplicates and the owner are ignored. */
   readonly members: readonly string[];
   readonly createdAt: number;
+  /**
+   * What the creating request asked for, digested (an Idempotency-Key's group): kept with the group,
+   * so that the key used again for another title or other members is told apart from a retry.
+   */
+  readonly requestDigest?: string;
+}
+
+export interface GroupCreation {
+  readonly conversation: Conversation;
+  /** True for exactly one call per group, across instances. */
+  readonly created: boolean;
+  /** The digest the group was created with (NewGroup.requestDigest), if any. */
+  readonly requestDigest?: string;
 }
 
 export interface Membership {
@@ -240,7 +253,7 @@ export interface Store {
    * Creates a group (idempotent by conversationId: an existing one is returned unchanged, with
    * `created: false`). Exactly one of concurrent calls with one id, on any instance, gets `created`.
    */
-  createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }>;
+  createGroup(group: NewGroup): Promise<GroupCreation>;
   getConversation(conversationId: string): Promise<Conversation | undefined>;
   membership(conversationId: string, userId: string): Promise<Membership | undefined>;
   /** Adds users (existing members are skipped); their cursors start at the conversation's last seq. */

@@ -55,6 +55,20 @@ for (const variant of storeVariants()) {
       assert.equal(retry.body.conversationId, group.conversationId);
       assert.equal(retry.body.createdAt, group.createdAt);
       assert.deepEqual(retry.body.members, group.members);
+      // A retry is the same title and the same members, in any order, even after the group changed.
+      const enc = encodeURIComponent(group.conversationId);
+      assert.equal((await api(t, owner, 'PATCH', `/api/conversations/${enc}`, { title: 'Renamed' })).status, 200);
+      const reordered = await createGroup(t, owner, [q, p], 'Friends', { 'idempotency-key': key });
+      assert.equal(reordered.status, 200, JSON.stringify(reordered.body));
+      assert.equal(reordered.body.conversationId, group.conversationId);
+      assert.equal(reordered.body.title, 'Renamed', 'the group as it is now');
+      // The same key for another title or other members is not a retry: 409 conflict, nothing created.
+      for (const [members, title] of [[[p, q], 'Enemies'], [[p], 'Friends'], [[p, q, uid('r')], 'Friends']] as const) {
+        const reused = await createGroup(t, owner, [...members], title, { 'idempotency-key': key });
+        assert.equal(reused.status, 409, `${title} ${members.length}: ${JSON.stringify(reused.body)}`);
+        assert.equal(reused.body.error.code, 'conflict');
+        assert.match(reused.body.error.message, /Idempotency-Key/);
+      }
       // The key is the owner's: another user with the same key gets a group of their own.
       const other = await createGroup(t, q, [p], 'Other', { 'idempotency-key': key });
       assert.equal(other.status, 201);

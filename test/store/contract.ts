@@ -165,11 +165,25 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal(isNew, true);
       assert.deepEqual(created, { conversationId, kind: 'group', title: 'team', ownerId: owner, createdAt: 1000, members: [owner, b, c] });
       const again = await store.createGroup({ conversationId, title: 'other', ownerId: b, members: [uid('x')], createdAt: 2000 });
-      assert.deepEqual(again, { conversation: created, created: false });
+      assert.deepEqual(again.conversation, created);
+      assert.equal(again.created, false);
+      assert.equal(again.requestDigest, undefined, 'created without a digest');
       assert.deepEqual(await store.getConversation(conversationId), created);
       assert.deepEqual(await store.membership(conversationId, c), { conversationId, userId: c, joinedAt: 1000, joinSeq: 0 });
       assert.equal(await store.membership(conversationId, uid('x')), undefined);
       assert.equal(await store.getConversation(uid('g:none')), undefined);
+    });
+
+    it("keeps a group's request digest: a later creation with the same id is told the first one's", async () => {
+      const owner = uid('owner');
+      const conversationId = uid('g:');
+      const first = await store.createGroup({ conversationId, title: 'team', ownerId: owner, members: [uid('b')], createdAt: 1000, requestDigest: 'digest-1' });
+      assert.equal(first.created, true);
+      assert.equal(first.requestDigest, 'digest-1');
+      const reuse = await store.createGroup({ conversationId, title: 'other', ownerId: owner, members: [], createdAt: 2000, requestDigest: 'digest-2' });
+      assert.equal(reuse.created, false);
+      assert.equal(reuse.requestDigest, 'digest-1');
+      assert.deepEqual(reuse.conversation, first.conversation);
     });
 
     it('adds and removes members; joinSeq is the last seq at join; the owner leaving passes ownership on', async () => {

@@ -22,6 +22,7 @@ import {
   type MemberState,
   type MembershipChange,
   type NewGroup,
+  type GroupCreation,
   type NewMessage,
   type PersistResult,
   type ReplayTarget,
@@ -51,6 +52,8 @@ export class MemoryStore implements Store {
   /** A kept message as the Store interface gives it, its body read back. */
   private readonly toStored = (kept: KeptMessage): StoredMessage => storedMessage(kept, this.bodies.read(kept));
   private readonly conversations = new Map<string, ConversationState>();
+  /** NewGroup.requestDigest of the groups created with an Idempotency-Key. */
+  private readonly groupDigests = new Map<string, string>();
   private readonly byUser = new Map<string, Set<string>>();
   /**
    * userId → deviceId → conversationId → cursor; a device is there once it was seen. Keyed by the two
@@ -174,12 +177,13 @@ export class MemoryStore implements Store {
     return storedMessage(changed, body);
   }
 
-  async createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
+  async createGroup(group: NewGroup): Promise<GroupCreation> {
     this.assertOpen();
     const existing = this.conversations.get(group.conversationId);
-    if (existing) return { conversation: view(existing), created: false };
+    if (existing) return { conversation: view(existing), created: false, requestDigest: this.groupDigests.get(group.conversationId) };
     const conversation = this.createConversation(group.conversationId, 'group', group.title, group.ownerId, group.createdAt, [group.ownerId, ...group.members]);
-    return { conversation: view(conversation), created: true };
+    if (group.requestDigest !== undefined) this.groupDigests.set(group.conversationId, group.requestDigest);
+    return { conversation: view(conversation), created: true, requestDigest: group.requestDigest };
   }
 
   async getConversation(conversationId: string): Promise<Conversation | undefined> {

@@ -48,6 +48,8 @@ export interface ConversationDoc {
   title: string | null;
   ownerId: string | null;
   createdAt: number;
+  /** A group created with an Idempotency-Key: the digest of what its request asked for (NewGroup). */
+  requestDigest?: string;
 }
 
 export interface MembershipDoc {

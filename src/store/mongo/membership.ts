@@ -1,7 +1,7 @@
 // Conversations and their members. Creation and joining are inserts (idempotent by `_id`: a second
 // writer's duplicate key means "already there"), so two processes creating the same direct
 // conversation, or adding the same member, end with one document each and no error.
-import type { Conversation, ConversationKind, Membership, MembershipChange, NewGroup } from '../store.js';
+import type { Conversation, ConversationKind, GroupCreation, Membership, MembershipChange, NewGroup } from '../store.js';
 import { membershipId, userCursorId, type Collections, type ConversationDoc, type MembershipDoc } from './documents.js';
 import type { HeadCache } from './heads.js';
 import { insertIfAbsent } from './insert.js';
@@ -65,23 +65,27 @@ async function createConversation(collections: Collections, doc: ConversationDoc
 }
 
 /** `created` for exactly one call per group across instances: the one whose insert made it (unique _id). */
-export async function createGroup(collections: Collections, group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
+export async function createGroup(collections: Collections, group: NewGroup): Promise<GroupCreation> {
   const doc: ConversationDoc = { _id: group.conversationId, kind: 'group' satisfies ConversationKind, title: group.title, ownerId: group.ownerId, createdAt: group.createdAt };
+  if (group.requestDigest !== undefined) doc.requestDigest = group.requestDigest;
   const created = (await insertIfAbsent(collections.conversations, [doc])).size > 0;
   // The memberships carry the conversation's own createdAt (a completing retry has a later one).
   let createdAt = group.createdAt;
+  let requestDigest = group.requestDigest;
   if (!created) {
-    const existing = await conversationView(collections, group.conversationId);
+    const stored = await collections.conversations.findOne({ _id: group.conversationId });
+    const existing = await conversationView(collections, group.conversationId, stored);
+    requestDigest = stored?.requestDigest;
     // Idempotent: an existing group is returned unchanged, unless it is this same request stopped
-    // between its two inserts (same owner, no members yet): then it is completed.
-    if (!existing || existing.members.length > 0 || existing.ownerId !== group.ownerId) return { conversation: existing!, created: false };
+    // between its two inserts (same owner, no members yet, the same digest): then it is completed.
+    if (!existing || existing.members.length > 0 || existing.ownerId !== group.ownerId || requestDigest !== group.requestDigest) return { conversation: existing!, created: false, requestDigest };
     createdAt = existing.createdAt;
   }
   const members = [...new Set([group.ownerId, ...group.members])];
   await insertIfAbsent(collections.memberships, members.map((userId, pos) => membershipDoc(group.conversationId, userId, createdAt, pos, 0)));
   // A completion is not the creation: it cannot be told from a concurrent call still between its
   // inserts, and that call answers 201.
-  return { conversation: (await conversationView(collections, group.conversationId))!, created };
+  return { conversation: (await conversationView(collections, group.conversationId))!, created, requestDigest };
 }
 
 export async function addMembers(collections: Collections, heads: HeadCache, conversationId: string, userIds: readonly string[], at: number): Promise<MembershipChange | undefined> {

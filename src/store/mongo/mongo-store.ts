@@ -23,6 +23,7 @@ import {
   type MembershipChange,
   type MemberState,
   type NewGroup,
+  type GroupCreation,
   type NewMessage,
   type PersistResult,
   type ReplayTarget,
@@ -200,7 +201,7 @@ export class MongoStore implements Store {
 
   // Conversations and membership.
 
-  createGroup(group: NewGroup): Promise<{ conversation: Conversation; created: boolean }> {
+  createGroup(group: NewGroup): Promise<GroupCreation> {
     return membership.createGroup(this.ready(), group);
   }
 
