@@ -11,6 +11,10 @@
 //
 //   node --import tsx bench/tools/cycle-instructions.ts [--ref REF] [--rounds 2] [--warm 20000] [--cycles 6000] [--pairs 16]
 //     [--node-flags="--single-threaded --no-memory-reducer"] [--keep]   (the = is needed: the value starts with a dash)
+//     [--query '?batch=1'] (on every client's URL)  [--in-flight 1] (messages in flight per sender)
+//     [--next-on delivered|sent] (a sender's next send follows each DELIVERED ack, the default, or each
+//       SENT ack: what held acks need, `--query '?ackDelayMs=250'`, since they hold the DELIVERED ack
+//       for the sender's next frame; a cycle still counts when its DELIVERED ack is in)
 //
 // The defaults are the steady ones: V8's JIT and GC on the main thread (`--single-threaded`), where
 // they are counted and driven by the work rather than by the clock (valgrind slows the clock ~50×),
@@ -45,12 +49,15 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     query: { type: 'string', default: '' },
     'in-flight': { type: 'string', default: '1' },
+    'next-on': { type: 'string', default: 'delivered' },
   },
 });
 const WARM = Number(args.warm);
 const CYCLES = Number(args.cycles);
 const PAIRS = Number(args.pairs);
 const IN_FLIGHT = Number(args['in-flight']);
+if (args['next-on'] !== 'delivered' && args['next-on'] !== 'sent') throw new Error(`--next-on must be delivered or sent, got ${args['next-on']}`);
+const NEXT_ON = args['next-on'] === 'sent' ? 'SENT' : 'DELIVERED';
 const NODE_FLAGS = (args['node-flags'] ?? '').split(/\s+/).filter(Boolean);
 const BODY = 'a chat message of a modest size, as most are: sixty-four bytes..';
 
@@ -88,7 +95,7 @@ async function connectPairs(port: number): Promise<{ senders: Sender[]; sockets:
   return { senders, sockets };
 }
 
-/** `count` cycles over all pairs, each sender --in-flight messages in flight (a new send per DELIVERED ack). */
+/** `count` cycles over all pairs, each sender --in-flight messages in flight (a new send per --next-on ack). */
 async function cycles(senders: Sender[], count: number, tag: string): Promise<void> {
   let started = 0;
   let done = 0;
@@ -102,10 +109,9 @@ async function cycles(senders: Sender[], count: number, tag: string): Promise<vo
           };
           sender.onFrame = (frame) => {
             if (frame.type === 'error') reject(new Error(`server answered ${frame.code}`));
-            if (frame.type === 'ack' && frame.status === 'DELIVERED') {
-              done++;
-              next();
-            }
+            if (frame.type !== 'ack') return;
+            if (frame.status === 'DELIVERED') done++;
+            if (frame.status === NEXT_ON) next();
           };
           for (let k = 0; k < IN_FLIGHT; k++) next();
         }),
