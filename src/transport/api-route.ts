@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { ChatError, toChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CorsPolicy } from './cors.js';
-import { decodeUtf8Body, isJsonContentType, readBody, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, getAndHead, isJsonContentType, readBody, type ExchangeFactory } from './http.js';
 
 export interface ApiRequest {
   readonly principal: Principal;
@@ -46,7 +46,7 @@ export function apiRoute(
   handler: (request: ApiRequest) => Promise<ApiAnswer>,
 ): void {
   const { config } = deps;
-  app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+  const serve = (res: HttpResponse, req: HttpRequest, head: boolean) => {
     const authorization = req.getHeader('authorization');
     const cookie = req.getHeader('cookie');
     const corsHeaders = deps.cors.headersFor(req.getHeader('origin'));
@@ -57,7 +57,7 @@ export function apiRoute(
     const query = new URLSearchParams(req.getQuery() ?? '');
     const contentType = req.getHeader('content-type');
     const contentLength = req.getHeader('content-length');
-    const exchange = exchangeFor(res, pattern);
+    const exchange = exchangeFor(res, pattern, head);
     if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', corsHeaders);
     let body: Promise<Buffer> | undefined;
     if (options.body) {
@@ -85,7 +85,9 @@ export function apiRoute(
         exchange.error(chatError, corsHeaders);
       }
     })();
-  });
+  };
+  if (method === 'get') getAndHead(app, pattern, serve);
+  else app[method](pattern, (res, req) => serve(res, req, false));
 }
 
 /** A request body as JSON; bad_request when it is not (the server API parses its bodies here too). */

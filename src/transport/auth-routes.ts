@@ -20,7 +20,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../errors.js';
 import { usernameKey, type UserStore } from '../store/users.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, decodeUtf8Body, Exchange, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
+import { countingExchanges, decodeUtf8Body, Exchange, getAndHead, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
 import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
 import { apiRoute } from './api-route.js';
 import { userIdParam } from '../protocol/api-input.js';
@@ -190,9 +190,9 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     request.exchange.respond(204, '', { ...request.headers, 'set-cookie': clearedSessionCookie(config) });
   });
 
-  app.get('/api/me', (res, req) => {
+  getAndHead(app, '/api/me', (res, req, head) => {
     const request: AuthRequest = {
-      exchange: exchangeFor(res, '/api/me'),
+      exchange: exchangeFor(res, '/api/me', head),
       headers: { ...cors.headersFor(req.getHeader('origin')), 'cache-control': 'no-store' },
       ip: '',
       authorization: req.getHeader('authorization'),

@@ -3,7 +3,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { DemoAssets } from './demo-assets.js';
-import { countingExchanges } from './http.js';
+import { countingExchanges, getAndHead } from './http.js';
 
 export { loadDemoAssets } from './demo-assets.js';
 
@@ -18,8 +18,8 @@ const SECURITY_HEADERS = {
 export function registerDemoRoutes(app: TemplatedApp, assets: DemoAssets, metrics: Metrics): void {
   const exchangeFor = countingExchanges(metrics);
 
-  app.get('/', (res) => exchangeFor(res, '/').respond(200, assets.html, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }));
-  app.get('/demo.css', (res) => exchangeFor(res, '/demo.css').respond(200, assets.css, { ...SECURITY_HEADERS, 'content-type': 'text/css; charset=utf-8' }));
-  app.get('/demo.js', (res) => exchangeFor(res, '/demo.js').respond(200, assets.script, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8' }));
-  app.get('/favicon.ico', (res) => exchangeFor(res, '/favicon.ico').respond(204, '', { 'cache-control': 'max-age=86400' }));
+  getAndHead(app, '/', (res, _req, head) => exchangeFor(res, '/', head).respond(200, assets.html, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }));
+  getAndHead(app, '/demo.css', (res, _req, head) => exchangeFor(res, '/demo.css', head).respond(200, assets.css, { ...SECURITY_HEADERS, 'content-type': 'text/css; charset=utf-8' }));
+  getAndHead(app, '/demo.js', (res, _req, head) => exchangeFor(res, '/demo.js', head).respond(200, assets.script, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8' }));
+  getAndHead(app, '/favicon.ico', (res, _req, head) => exchangeFor(res, '/favicon.ico', head).respond(204, '', { 'cache-control': 'max-age=86400' }));
 }

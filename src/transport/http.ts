@@ -1,6 +1,6 @@
 // HTTP helpers for uWS. The uWS discipline lives here: onAborted before any await, headers read before
 // the first await (the request object dies with the callback), onData chunks copied, writes corked.
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, ERROR_CODES, type ErrorCode } from '../errors.js';
 
@@ -15,6 +15,15 @@ export type Headers = Readonly<Record<string, string>>;
 
 /** Makes an Exchange for a route; `head`: the request was HEAD (answers carry headers only). */
 export type ExchangeFactory = (res: HttpResponse, route: string, head?: boolean) => Exchange;
+
+/**
+ * GET and HEAD on one pattern: RFC 9110 has a general-purpose server answer HEAD wherever it answers
+ * GET (uptime checkers send it), with the same status and headers and no body (Exchange's `head`).
+ */
+export function getAndHead(app: TemplatedApp, pattern: string, handler: (res: HttpResponse, req: HttpRequest, head: boolean) => void): void {
+  app.get(pattern, (res, req) => handler(res, req, false));
+  app.head(pattern, (res, req) => handler(res, req, true));
+}
 
 /** Makes Exchanges that count every status they write in chat_http_requests_total{route,status}. */
 export function countingExchanges(metrics: Metrics): ExchangeFactory {

@@ -11,7 +11,7 @@ import { validateSendInput } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import type { CorsPolicy } from './cors.js';
 import { apiRoute } from './api-route.js';
-import { countingExchanges, Exchange, type Headers } from './http.js';
+import { countingExchanges, Exchange, getAndHead, type Headers } from './http.js';
 import { ALIVE, readiness } from './health.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
 
@@ -43,16 +43,11 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
   };
 
   // HEAD too: health checkers use it. `head` answers carry the headers and Content-Length, no body.
-  const healthz = (head: boolean) => (res: HttpResponse) => exchangeFor(res, '/healthz', head).json(ALIVE.status, ALIVE.body);
-  app.get('/healthz', healthz(false));
-  app.head('/healthz', healthz(true));
-
-  const readyz = (head: boolean) => (res: HttpResponse) => {
+  getAndHead(app, '/healthz', (res, _req, head) => exchangeFor(res, '/healthz', head).json(ALIVE.status, ALIVE.body));
+  getAndHead(app, '/readyz', (res, _req, head) => {
     const exchange = exchangeFor(res, '/readyz', head);
     void readiness(deps).then(({ status, body }) => exchange.json(status, body));
-  };
-  app.get('/readyz', readyz(false));
-  app.head('/readyz', readyz(true));
+  });
 
   // The HTTP door of the send path. v1 answers keep their fields; v1.1 adds conversationId and seq.
   apiRoute(app, deps, exchangeFor, 'post', '/api/messages', { body: true }, async ({ principal, body }) => {
