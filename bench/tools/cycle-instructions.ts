@@ -14,7 +14,9 @@
 //     [--query '?batch=1'] (on every client's URL)  [--in-flight 1] (messages in flight per sender)
 //     [--next-on delivered|sent] (a sender's next send follows each DELIVERED ack, the default, or each
 //       SENT ack: what held acks need, `--query '?ackDelayMs=250'`, since they hold the DELIVERED ack
-//       for the sender's next frame; a cycle still counts when its DELIVERED ack is in)
+//       for the sender's next frame; a cycle still counts when its DELIVERED ack is in). Give it
+//       --warm 60000: after 20,000 cycles of that shape TurboFan still compiled inside the measured
+//       window (10.9 k of 77.9 k per cycle; callgrind-functions.ts prints that share)
 //
 // The defaults are the steady ones: V8's JIT and GC on the main thread (`--single-threaded`), where
 // they are counted and driven by the work rather than by the clock (valgrind slows the clock ~50×),
