@@ -71,6 +71,7 @@ export function chatLimits(config: Config): ChatLimits {
     conversationsPageMax: limits.conversationsPageMax,
     busFallbackPollMs: limits.busFallbackPollMs,
     busLateEventMs: limits.busLateEventMs,
+    storeOpTimeoutMs: config.db.opTimeoutMs,
     maxConnections: limits.maxConnections,
   };
 }

@@ -20,6 +20,7 @@ import { ReplayService } from './replay.js';
 import { DeliveryRouter } from './router.js';
 import { SendService, type SendOutcome } from './send.js';
 import { isPromise } from '../maybe-promise.js';
+import { ConfirmationsInFlight } from './confirmations-in-flight.js';
 
 export interface ChatLimits extends ConversationLimits {
   readonly replayPageSize: number;
@@ -43,6 +44,8 @@ export interface ChatLimits extends ConversationLimits {
   readonly receiptsMaxMembers: number;
   readonly busFallbackPollMs: number;
   readonly busLateEventMs: number;
+  /** The store's op timeout (DB_OP_TIMEOUT_MS): the longest a replay waits for the device's confirmations in flight. */
+  readonly storeOpTimeoutMs: number;
   /** Users whose rate-limit buckets are kept. */
   readonly maxConnections: number;
 }
@@ -66,6 +69,7 @@ export class Chat {
   private readonly typingLimiter: RateLimiter;
   private readonly syncLimiter: RateLimiter;
   private readonly fallback: BusFallback;
+  private readonly confirmations: ConfirmationsInFlight;
   /** Groups, members, the conversation list and history (the HTTP routes). */
   readonly conversations: ConversationService;
 
@@ -92,7 +96,8 @@ export class Chat {
     this.sender = new SendService(store, this.router, sendLimiter, metrics, log);
     this.events = new MessageEventService(store, this.router, this.directory, sendLimiter, metrics, log);
     this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log, limits.deliveredUnknownIdCost);
-    this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics);
+    this.confirmations = new ConfirmationsInFlight(limits.storeOpTimeoutMs);
+    this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics, this.confirmations);
     this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
     this.fallback = new BusFallback(limits.busFallbackPollMs, () => this.router.sessions(), (session) => this.replayer.replay(session, undefined, true), log);
   }
@@ -159,12 +164,18 @@ export class Chat {
           this.answerError(connection, error);
           return;
         }
-        if (isPromise(marked)) marked.catch((error) => this.answerError(connection, error));
+        if (isPromise(marked)) {
+          this.confirmations.track(session.userId, session.deviceId, marked);
+          marked.catch((error) => this.answerError(connection, error));
+        }
         return;
       }
-      case 'delivered_upto':
-        this.confirmer.confirmUpTo(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
+      case 'delivered_upto': {
+        const marked = this.confirmer.confirmUpTo(session, command.conversationId, command.seq);
+        this.confirmations.track(session.userId, session.deviceId, marked);
+        marked.catch((error) => this.answerError(connection, error));
         return;
+      }
       case 'read':
         this.confirmer.read(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
         return;

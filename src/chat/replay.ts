@@ -4,6 +4,7 @@
 // replay already sent), so they never jump ahead of older ones.
 import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../store/store.js';
+import type { ConfirmationsInFlight } from './confirmations-in-flight.js';
 import type { DeliverySession, ReplayState } from './delivery-session.js';
 import { ReplayMerge } from './replay-merge.js';
 
@@ -17,6 +18,8 @@ export class ReplayService {
     /** Replay waits for the socket to drain above this many queued bytes (half the backpressure limit). */
     private readonly highWaterBytes: number,
     private readonly metrics: Metrics,
+    /** This device's confirmations still being written (a previous connection's too): waited for before reading. */
+    private readonly confirmations: ConfirmationsInFlight,
   ) {}
 
   /**
@@ -36,6 +39,8 @@ export class ReplayService {
       let quietRun = quiet;
       do {
         state.again = false;
+        const confirming = this.confirmations.settled(session.userId, session.deviceId);
+        if (confirming) await confirming;
         const replayed = await this.runOnce(session, state, quietRun);
         if (!session.connection.open) return;
         if (!quietRun) {

@@ -13,7 +13,10 @@ describe('replay racing a send that is still settling', () => {
   const store = new HeldAckStore();
   let t: TestServer;
   const clients: TestClient[] = [];
-  before(async () => (t = await startTestServer({ store })));
+  // A replay waits at most DB_OP_TIMEOUT_MS for the device's confirmations in flight: short here, so
+  // the cases that hold a confirmation past it see the per-connection guard behind that wait.
+  const OP_TIMEOUT_MS = 600;
+  before(async () => (t = await startTestServer({ store, env: { DB_OP_TIMEOUT_MS: String(OP_TIMEOUT_MS) } })));
   after(async () => {
     await Promise.all(clients.map((client) => client.close()));
     await t.close();
@@ -69,6 +72,28 @@ describe('replay racing a send that is still settling', () => {
     recipient.send({ type: 'sync' });
     assert.equal((await recipient.next((frame) => frame.type === 'ready')).replayed, 0);
     assert.equal(copiesOf(recipient, messageId), 1);
+  });
+
+  it("a reconnecting device's replay waits for the confirmation its previous connection left being written", async () => {
+    const { client: sender } = await connect('again-sender');
+    const url = `${t.wsUrl}?device=phone`;
+    const first = await TestClient.connect(url, { token: await t.token('again-recipient') });
+    clients.push(first);
+    await first.next((frame) => frame.type === 'ready');
+    await sender.sendMessage('again-1', 'again-recipient', 'confirmed, then the app went away');
+    await first.next((frame) => frame.type === 'message' && frame.messageId === 'again-1');
+    store.holdConfirms();
+    first.send({ type: 'delivered', messageIds: ['again-1'] });
+    while (store.confirmsHeld === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await first.close();
+    const second = await TestClient.connect(url, { token: await t.token('again-recipient') });
+    clients.push(second);
+    // The write lands while the new connection's replay is waiting for it (well inside the op timeout).
+    setTimeout(() => store.releaseConfirms(), OP_TIMEOUT_MS / 4);
+    const ready = await second.next((frame) => frame.type === 'ready');
+    assert.equal(ready.replayed, 0, 'the replay read the cursor after the confirmation was recorded');
+    assert.equal(copiesOf(second, 'again-1'), 0);
+    await sender.next(isDeliveredAck('again-1'));
   });
 
   it('replays it on the next sync when that confirmation is refused', async () => {

@@ -45,6 +45,10 @@ export interface Figures {
    * once the receipts and the cursors are written, so an ack before the cut proves the cursor was
    * there). The protocol allows it: a confirmation is final only once it is recorded whole, and the
    * client was told "not recorded" or nothing at all.
+   * Also: received on a newer connection than the one that sent the confirmation, opened before the
+   * sender had the DELIVERED ack (so before the confirmation was recorded whole). That connection's
+   * replay may have read the cursor first: on another instance nothing tells it a write is in flight
+   * (on the same one, the replay waits for it: src/chat/confirmations-in-flight.ts).
    */
   resentAfterUnfinishedConfirmation: number;
 }
@@ -137,9 +141,15 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
         if (marked === undefined) continue;
         const late = times.filter((t) => t > marked + RESEND_AFTER_CONFIRMATION_MARGIN_MS);
         const ackedAt = deliveredAckAt.get(messageId) ?? Infinity;
+        const confirmedOn = recipient.confirmedOn.get(messageId);
+        const receivedOn = recipient.receivedOn.get(messageId) ?? [];
+        const replayedBeforeRecorded = times.every(
+          (t, i) => t <= marked + RESEND_AFTER_CONFIRMATION_MARGIN_MS || (confirmedOn !== undefined && receivedOn[i]! > confirmedOn && recipient.openedAt[receivedOn[i]!]! < ackedAt),
+        );
         const unfinished =
           recipient.refusedConfirmationsAt.some((t) => t >= marked && t <= marked + UNFINISHED_WINDOW_MS) ||
-          recipient.cutAt.some((t) => t >= marked && t <= marked + UNFINISHED_WINDOW_MS && t < ackedAt);
+          recipient.cutAt.some((t) => t >= marked && t <= marked + UNFINISHED_WINDOW_MS && t < ackedAt) ||
+          replayedBeforeRecorded;
         if (late.length > 0 && unfinished) {
           resentAfterUnfinishedConfirmation += late.length;
           continue;
@@ -150,7 +160,11 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
           // included: a confirmation still being written when it left), and when the sender had the DELIVERED.
           const closes = recipient.closedAt.filter((t) => t >= marked - UNFINISHED_WINDOW_MS && t <= marked + UNFINISHED_WINDOW_MS).map((t) => t - marked);
           const ack = ackedAt === Infinity ? 'never' : `${ackedAt - marked} ms`;
-          details.push(`${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered (recipient closes at ${closes.join('/') || 'none'} ms from the mark; sender's DELIVERED at ${ack})`);
+          const connections = receivedOn.map((n) => `#${n} opened at ${(recipient.openedAt[n] ?? NaN) - marked} ms`).join(', ');
+          details.push(
+            `${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered (recipient closes at ${closes.join('/') || 'none'} ms from the mark; ` +
+              `sender's DELIVERED at ${ack}; received on ${connections}; confirmed on #${confirmedOn ?? 'none'})`,
+          );
         }
       }
     }

@@ -230,6 +230,12 @@ export class Recipient {
   readonly cutAt: number[] = [];
   /** Every close of its socket, whoever closed it (for the details of a resend: see accounting.ts). */
   readonly closedAt: number[] = [];
+  /** When each of its connections opened (index: the connection's number, from 0). */
+  readonly openedAt: number[] = [];
+  /** The connection each receipt of a message came on (parallel to receivedAt). */
+  readonly receivedOn = new Map<string, number[]>();
+  /** The connection that first sent each message's confirmation. */
+  readonly confirmedOn = new Map<string, number>();
   readonly confirmed = new Set<string>();
   readonly violations: string[] = [];
   readies = 0;
@@ -255,7 +261,7 @@ export class Recipient {
     this.random = prng(seed);
     this.flaky = options.flaky;
     this.socket = new ReconnectingSocket(url, token, this.random, {
-      onOpen: () => {},
+      onOpen: () => void this.openedAt.push(Date.now()),
       onFrame: (frame) => this.onFrame(frame),
       onClose: (vanished) => {
         this.toConfirm = [];
@@ -279,6 +285,11 @@ export class Recipient {
 
   get online(): boolean {
     return this.socket.open;
+  }
+
+  /** The current (or last) connection's number. */
+  private get connection(): number {
+    return this.openedAt.length - 1;
   }
 
   /** Sends `sync` and resolves the `replayed` count of the next `ready`. */
@@ -317,6 +328,9 @@ export class Recipient {
       const times = this.receivedAt.get(messageId);
       if (times) times.push(Date.now());
       else this.receivedAt.set(messageId, [Date.now()]);
+      const on = this.receivedOn.get(messageId);
+      if (on) on.push(this.connection);
+      else this.receivedOn.set(messageId, [this.connection]);
       if (this.random() < this.options.dropConfirmation) return;
       this.toConfirm.push(messageId);
       if (!this.flushing) {
@@ -348,7 +362,12 @@ export class Recipient {
     this.flushing = false;
     const ids = this.toConfirm.splice(0, 1000);
     if (ids.length === 0) return;
-    if (this.socket.send({ type: 'delivered', messageIds: ids })) for (const id of ids) this.confirmed.add(id);
+    if (this.socket.send({ type: 'delivered', messageIds: ids })) {
+      for (const id of ids) {
+        this.confirmed.add(id);
+        if (!this.confirmedOn.has(id)) this.confirmedOn.set(id, this.connection);
+      }
+    }
     if (this.toConfirm.length > 0) {
       this.flushing = true;
       setImmediate(() => this.flushConfirmations());
