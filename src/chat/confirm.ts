@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
 import { isDirectConversationId } from '../store/conversation-ids.js';
 import type { ConfirmResult, Conversation, Store } from '../store/store.js';
+import type { ConfirmationsInFlight } from './confirmations-in-flight.js';
 import type { DeliverySession } from './delivery-session.js';
 import { isEventId } from './event-ids.js';
 import type { ConversationDirectory } from './directory.js';
@@ -33,6 +34,8 @@ export class ConfirmService {
     private readonly readLimiter: RateLimiter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** Writes of confirmations of messages a connection was sent, which a reconnect's replay waits for. */
+    private readonly inFlight: ConfirmationsInFlight,
     /** Tokens an id that matches no stored message costs in all (DELIVERED_UNKNOWN_ID_COST; 1: like any id). */
     private readonly unknownIdCost = 1,
   ) {}
@@ -48,13 +51,17 @@ export class ConfirmService {
       const result = this.confirmIds(session, messageIds);
       if (!isPromise(result)) return this.recorded(session, messageIds, result);
       session.confirming(messageIds, true);
-      return result.then(
+      const marked = result.then(
         (answer) => this.recorded(session, messageIds, answer),
         (error: unknown) => {
           session.confirming(messageIds, false);
           throw error;
         },
       );
+      // Only this path: ids this connection was sent, which its device's next replay would send again.
+      // Made-up or earlier connections' ids go through the paced lookups, and a replay must not wait on those.
+      this.inFlight.track(session.userId, session.deviceId, marked);
+      return marked;
     }
     return this.unsentLookups.run(session.userId, async () => {
       let marked = 0;
@@ -111,7 +118,9 @@ export class ConfirmService {
   async confirmUpTo(session: DeliverySession, conversationId: string, seq: number): Promise<number> {
     this.take(this.deliveredLimiter, session.userId, 1, 'delivered');
     await this.member(conversationId, session.userId);
-    const result = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, seq));
+    const writing = this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, seq));
+    this.inFlight.track(session.userId, session.deviceId, writing);
+    const result = await writing;
     session.confirmedThrough(conversationId, seq);
     return this.settle(session, result);
   }

@@ -1,4 +1,5 @@
-// Confirmations a device's connections sent that the store has not answered yet, on this instance.
+// Confirmations a device's connections sent, of messages they were sent, that the store has not
+// answered yet on this instance (ConfirmService tracks them; made-up ids' lookups are not waited for).
 // A client that confirms and then reconnects at once (a phone going to the background, a flaky link)
 // starts a replay while its last confirmation may still be being written: a replay that read the
 // device's cursor first would send those messages again. So a replay waits for the device's

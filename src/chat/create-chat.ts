@@ -95,8 +95,8 @@ export class Chat {
     const changeLimiter = new RateLimiter(limits.conversationChangesPerMin / 60, limits.conversationChangesPerMin, users);
     this.sender = new SendService(store, this.router, sendLimiter, metrics, log);
     this.events = new MessageEventService(store, this.router, this.directory, sendLimiter, metrics, log);
-    this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log, limits.deliveredUnknownIdCost);
     this.confirmations = new ConfirmationsInFlight(limits.storeOpTimeoutMs);
+    this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log, this.confirmations, limits.deliveredUnknownIdCost);
     this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics, this.confirmations);
     this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
     this.fallback = new BusFallback(limits.busFallbackPollMs, () => this.router.sessions(), (session) => this.replayer.replay(session, undefined, true), log);
@@ -164,18 +164,12 @@ export class Chat {
           this.answerError(connection, error);
           return;
         }
-        if (isPromise(marked)) {
-          this.confirmations.track(session.userId, session.deviceId, marked);
-          marked.catch((error) => this.answerError(connection, error));
-        }
+        if (isPromise(marked)) marked.catch((error) => this.answerError(connection, error));
         return;
       }
-      case 'delivered_upto': {
-        const marked = this.confirmer.confirmUpTo(session, command.conversationId, command.seq);
-        this.confirmations.track(session.userId, session.deviceId, marked);
-        marked.catch((error) => this.answerError(connection, error));
+      case 'delivered_upto':
+        this.confirmer.confirmUpTo(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
         return;
-      }
       case 'read':
         this.confirmer.read(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
         return;
