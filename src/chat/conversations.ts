@@ -36,7 +36,7 @@ export class ConversationService {
     if (members.length + 1 > this.limits.maxGroupMembers) throw new ChatError('too_large', `A group holds at most ${this.limits.maxGroupMembers} members`);
     this.takeChange(ownerId);
     const conversationId = groupConversationId(ownerId, idempotencyKey);
-    const requestDigest = idempotencyKey === undefined ? undefined : groupRequestDigest(ownerId, input.title, members);
+    const requestDigest = idempotencyKey === undefined ? undefined : groupRequestDigest(input.title, members);
     // The store says which of concurrent creations (on any instance) made the group: only that one
     // answers 201 and announces `created`; the others answer 200 with the same group.
     const { conversation, created, requestDigest: storedDigest } = await this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt: Date.now(), requestDigest });

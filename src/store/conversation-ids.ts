@@ -18,11 +18,11 @@ export function groupConversationId(ownerId: string, idempotencyKey?: string): s
 
 /**
  * What a group's creating request asked for, digested: its title and its members (besides the owner,
- * each once, in any order), so that a retry matches and the same Idempotency-Key with another body does not.
+ * each once, as ConversationService.create has them), in any order, so that a retry matches and the
+ * same Idempotency-Key with another body does not.
  */
-export function groupRequestDigest(ownerId: string, title: string, members: readonly string[]): string {
-  const others = [...new Set(members)].filter((member) => member !== ownerId).sort();
-  return digest(JSON.stringify([title, others]));
+export function groupRequestDigest(title: string, members: readonly string[]): string {
+  return digest(JSON.stringify([title, [...members].sort()]));
 }
 
 export function isDirectConversationId(conversationId: string): boolean {
