@@ -1,29 +1,42 @@
 // While the live bus is down (or stalled), events from other instances are lost: every
 // BUS_FALLBACK_POLL_MS each connection here is caught up from the store instead (a quiet replay:
 // only what it lacks, no `ready`). When the bus is back, what was published during the outage never
-// arrives, so there are two more passes: one at once, and one a poll interval later, for what other
-// instances published while this one's subscriptions were still being registered again. Bounded: a
-// few connections at a time, and a pass asked for while one runs starts when it ends (never skipped:
-// the running pass may have read a connection before the outage's last message was stored).
+// arrives, so there are two more rounds: one at once, and one a poll interval later, for what other
+// instances published while this one's subscriptions were still being registered again.
+//
+// Each connection is caught up on its own, a few at a time: one slow catch-up (a store read stuck
+// behind a busy database, a socket waiting to drain) must not hold back everyone else's next one. A
+// round that finds a connection's catch-up still running asks for one more after it (never skipped:
+// the running one may have read the store before the outage's last message was stored).
 import type { Logger } from '../log.js';
 import type { DeliverySession } from './delivery-session.js';
 
-/** Connections caught up at once per pass. */
+/** Connections caught up at once. */
 const CONCURRENCY = 8;
 
 export class BusFallback {
   private timer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
   private closed = false;
+  /** Waiting for a worker, in order (`queue` from `head` on; `queued` for lookups). */
+  private queue: DeliverySession[] = [];
+  private head = 0;
+  private readonly queued = new Set<DeliverySession>();
+  /** Being caught up now: each connection at most once at a time. */
+  private readonly inProgress = new Set<DeliverySession>();
+  /** Of those being caught up, the ones a later round asked for again. */
+  private readonly again = new Set<DeliverySession>();
+  /** Catch-ups slower than this are logged: what keeps a device from live delivery during an outage. */
+  private readonly slowMs: number;
 
   constructor(
     private readonly pollMs: number,
     private readonly sessions: () => Iterable<DeliverySession>,
     private readonly catchUp: (session: DeliverySession) => Promise<void>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.slowMs = Math.max(1000, 2 * pollMs);
+  }
 
   /** The bus's health changed. */
   health(up: boolean): void {
@@ -33,17 +46,17 @@ export class BusFallback {
       clearInterval(this.timer);
       this.timer = undefined;
       this.log.info('live bus back: two more catch-ups from the store, then live again');
-      void this.pass();
+      this.round();
       this.settleTimer = setTimeout(() => {
         this.settleTimer = undefined;
-        void this.pass();
+        this.round();
       }, this.pollMs);
       this.settleTimer.unref();
       return;
     }
     if (this.timer !== undefined) return;
     this.log.warn({ pollMs: this.pollMs }, 'live bus down: polling the store for connected devices');
-    this.timer = setInterval(() => void this.pass(), this.pollMs);
+    this.timer = setInterval(() => this.round(), this.pollMs);
     this.timer.unref();
   }
 
@@ -52,34 +65,49 @@ export class BusFallback {
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     this.timer = this.settleTimer = undefined;
+    this.queue = [];
+    this.head = 0;
+    this.queued.clear();
   }
 
-  /** Resolves when this pass (or the one it was folded into) has caught every connection up. */
-  private pass(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
+  /** Every open connection gets a catch-up that starts from now on. */
+  private round(): void {
+    for (const session of this.sessions()) {
+      if (!session.connection.open || this.queued.has(session)) continue; // a queued catch-up has not read yet: it stands in for this one
+      if (this.inProgress.has(session)) this.again.add(session);
+      else this.enqueue(session);
     }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.catchUpAll();
-        } while (this.again && !this.closed);
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    this.pump();
   }
 
-  private async catchUpAll(): Promise<void> {
-    const queue = [...this.sessions()];
-    const worker = async () => {
-      for (let session = queue.pop(); session; session = queue.pop()) {
-        if (session.connection.open) await this.catchUp(session).catch(() => {}); // the next pass retries
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  private enqueue(session: DeliverySession): void {
+    this.queued.add(session);
+    this.queue.push(session);
+  }
+
+  private pump(): void {
+    while (!this.closed && this.inProgress.size < CONCURRENCY && this.head < this.queue.length) {
+      const session = this.queue[this.head++]!;
+      this.queued.delete(session);
+      this.inProgress.add(session);
+      void this.run(session);
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+  }
+
+  private async run(session: DeliverySession): Promise<void> {
+    const started = Date.now();
+    try {
+      if (session.connection.open) await this.catchUp(session).catch(() => {}); // the next round retries
+    } finally {
+      const ms = Date.now() - started;
+      if (ms > this.slowMs) this.log.warn({ ms, pollMs: this.pollMs }, 'bus fallback: a device\'s catch-up from the store was slow');
+      this.inProgress.delete(session);
+      if (this.again.delete(session) && session.connection.open && !this.closed) this.enqueue(session);
+      this.pump();
+    }
   }
 }

@@ -39,7 +39,9 @@ export class ReplayService {
       let quietRun = quiet;
       do {
         state.again = false;
-        const confirming = this.confirmations.settled(session.userId, session.deviceId);
+        // A quiet run sends nothing this connection was sent, and its first replay waited for what
+        // earlier connections were confirming: waiting here would only delay the catch-up.
+        const confirming = quietRun ? undefined : this.confirmations.settled(session.userId, session.deviceId);
         if (confirming) await confirming;
         const replayed = await this.runOnce(session, state, quietRun);
         if (!session.connection.open) return;

@@ -38,6 +38,10 @@ interface Run {
   delays: number[];
   /** The outage's messages that were not live, for the failure: when acked (ms into the outage) and their delay. */
   late: string[];
+  /** The instances' log lines about the bus and its fallback (a slow catch-up is logged), for the failure. */
+  busLog: string[];
+  /** When the bus went down and came back (ISO, as the instances' logs say it). */
+  outage: string;
 }
 
 const PLAN = { senders: 6, recipients: 6, flakyRecipients: 0, window: 8, ratePerSec: 5, dropConfirmation: 0, seed: SEED };
@@ -96,6 +100,7 @@ async function runOutage(t: TestContext, mode: 'killed' | 'frozen'): Promise<Run
     await hold(3000);
     const { total, live, delays, late } = outageMessages(load, from, to, backAt, Date.now());
     const busIn = await cluster.busEvents('in');
+    const busLog = cluster.output().split('\n').filter((line) => /^=== instance|live bus|bus fallback/.test(line));
     const result = await cluster.finish(load);
     reportFigures(t, `cluster-bus-${mode}`, {
       seed: SEED,
@@ -109,7 +114,7 @@ async function runOutage(t: TestContext, mode: 'killed' | 'frozen'): Promise<Run
       busEventsIn: busIn,
       seconds: Math.round((Date.now() - started) / 1000),
     }, result);
-    return { figures: result.figures, duringOutage: total, liveDuringOutage: live, delays, late };
+    return { figures: result.figures, duringOutage: total, liveDuringOutage: live, delays, late, busLog, outage: `down ${new Date(from).toISOString()}, back ${new Date(backAt).toISOString()}` };
   } catch (error) {
     console.log(`cluster-bus-${mode} failed (RELIABILITY_SEED=${SEED}): ${String(error)}\n${cluster.output()}`);
     throw error;
@@ -130,7 +135,7 @@ describe(`cluster: NATS killed for ${OUTAGE_MS / 1000} s, then back`, { skip }, 
     assert.ok(run, 'the outage run did not complete');
     assert.ok(run.duringOutage > 0, 'messages were acked during the outage');
     const late = run.late.length > 20 ? [...run.late.slice(0, 20), `… ${run.late.length - 20} more`] : run.late;
-    assert.equal(run.liveDuringOutage, run.duringOutage, `received live (before the bus was back, or within ${LIVE_WITHIN_MS} ms of their SENT ack), without sync or reconnect; late:\n${late.join('\n')}`);
+    assert.equal(run.liveDuringOutage, run.duringOutage, `received live (before the bus was back, or within ${LIVE_WITHIN_MS} ms of their SENT ack), without sync or reconnect; late:\n${late.join('\n')}\nthe bus ${run.outage}; the instances' bus log:\n${run.busLog.slice(0, 60).join('\n')}`);
   });
 });
 

@@ -45,11 +45,33 @@ describe('BusFallback', () => {
     }
   });
 
-  it('polls every interval while the bus is down, one pass at a time', async () => {
+  it('keeps polling every other connection while one connection\'s catch-up is stuck, and catches that one up once more after', async () => {
+    const stuck = openSession();
+    const other = openSession();
+    let releaseStuck!: () => void;
+    const stuckHeld = new Promise<void>((resolve) => (releaseStuck = resolve));
+    const reads = new Map([[stuck, 0], [other, 0]]);
+    const fallback = new BusFallback(10, () => [stuck, other], async (session) => {
+      reads.set(session, reads.get(session)! + 1);
+      if (session === stuck && reads.get(stuck) === 1) await stuckHeld; // a store read behind a busy database
+    }, silentLogger());
+    try {
+      fallback.health(false);
+      await until(() => reads.get(other)! >= 5, 'the other connection caught up every interval');
+      assert.equal(reads.get(stuck), 1, 'the stuck connection is not caught up twice at once');
+      releaseStuck();
+      await until(() => reads.get(stuck)! >= 2, 'the stuck connection caught up again after its slow catch-up');
+    } finally {
+      fallback.close();
+    }
+  });
+
+  it('polls every interval while the bus is down, one catch-up per connection at a time', async () => {
     let inFlight = 0;
     let most = 0;
     let passes = 0;
-    const fallback = new BusFallback(10, () => [openSession()], async () => {
+    const session = openSession();
+    const fallback = new BusFallback(10, () => [session], async () => {
       passes++;
       most = Math.max(most, ++inFlight);
       await sleep(35); // slower than the interval
@@ -58,7 +80,7 @@ describe('BusFallback', () => {
     try {
       fallback.health(false);
       await until(() => passes >= 3, 'three passes while the bus is down');
-      assert.equal(most, 1, 'one pass at a time');
+      assert.equal(most, 1, 'one catch-up of a connection at a time');
     } finally {
       fallback.close();
     }
