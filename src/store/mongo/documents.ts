@@ -72,6 +72,8 @@ export interface CursorDoc {
   conversationId: string;
   upTo: number;
   above: number[];
+  /** Written with each change, unique per write: a write applies only over the version it read (cursors.ts). Absent on documents written before it. */
+  v?: string;
 }
 
 export interface DeviceDoc {

@@ -1,0 +1,75 @@
+// Cursor writes on MongoDB (src/store/mongo/cursors.ts) against a write that lost a race: another
+// process's, or one that outlived its caller (a killed process, a timed-out socket) and that the
+// database runs late. Such a write read the cursor before the other changed it; applied as read, it
+// would set the cursor back, and a device cursor set back replays messages its device had confirmed.
+// Each write applies only over the version it read, else reads again and writes the union. Mongo only.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MongoClient, type Db } from 'mongodb';
+import { CursorSet, type CursorKey } from '../../src/store/mongo/cursors.js';
+import { collectionsOf, deviceCursorId, userCursorId, type Collections } from '../../src/store/mongo/documents.js';
+import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
+import { skipReason } from '../helpers/skips.js';
+
+const baseUri = mongoTestUri();
+
+describe('Mongo cursor writes', { skip: baseUri ? false : skipReason('mongo') }, () => {
+  const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'cursors');
+  let client: MongoClient;
+  let db: Db;
+  let collections: Collections;
+  const device: CursorKey = { userId: 'u1', deviceId: 'phone', conversationId: 'c1' };
+  const user: CursorKey = { userId: 'u1', conversationId: 'c1' };
+  const stored = async () => ({
+    device: await collections.deviceCursors.findOne({ _id: deviceCursorId('u1', 'phone', 'c1') }),
+    user: await collections.userCursors.findOne({ _id: userCursorId('u1', 'c1') }),
+  });
+
+  before(async () => {
+    const uri = databases.fresh();
+    client = await MongoClient.connect(uri, { serverSelectionTimeoutMS: 5000 });
+    db = client.db(new URL(uri).pathname.slice(1));
+    collections = collectionsOf(db);
+  });
+  after(async () => {
+    await client?.close();
+    await databases.drop();
+  });
+
+  it('a late write over a cursor that changed since it read it merges into it instead of setting it back', async () => {
+    // Both writers read before either wrote: no documents yet.
+    const late = await CursorSet.read(collections, [device, user]);
+    const current = await CursorSet.read(collections, [device, user]);
+    current.set(device, { upTo: 5, above: [8] });
+    current.set(user, { upTo: 5, above: [8] });
+    await current.write(collections);
+    late.set(device, { upTo: 2, above: [4, 6] });
+    late.set(user, { upTo: 2, above: [4, 6] });
+    await late.write(collections);
+    let now = await stored();
+    assert.deepEqual([now.device?.upTo, now.device?.above], [6, [8]], 'the device cursor holds both writes (4 and 6 were the late one\'s, 1..5 and 8 the other\'s)');
+    assert.deepEqual([now.user?.upTo, now.user?.above], [6, [8]], 'the user cursor too');
+
+    // Both read the same version of existing documents; the later write to land read the older state.
+    const stale = await CursorSet.read(collections, [device]);
+    const fresh = await CursorSet.read(collections, [device]);
+    fresh.set(device, { upTo: 9, above: [] });
+    await fresh.write(collections);
+    stale.set(device, { upTo: 7, above: [] });
+    await stale.write(collections);
+    now = await stored();
+    assert.equal(now.device?.upTo, 9, 'a write from a stale read does not set the cursor back');
+  });
+
+  it('writes over a document written before versions existed', async () => {
+    await collections.deviceCursors.insertOne({ _id: deviceCursorId('u2', 'phone', 'c1'), userId: 'u2', deviceId: 'phone', conversationId: 'c1', upTo: 3, above: [] });
+    const key: CursorKey = { userId: 'u2', deviceId: 'phone', conversationId: 'c1' };
+    const set = await CursorSet.read(collections, [key]);
+    assert.equal(set.get(key, 0).upTo, 3);
+    set.set(key, { upTo: 4, above: [] });
+    await set.write(collections);
+    const doc = await collections.deviceCursors.findOne({ _id: deviceCursorId('u2', 'phone', 'c1') });
+    assert.equal(doc?.upTo, 4);
+    assert.equal(typeof doc?.v, 'string', 'written with a version');
+  });
+});
