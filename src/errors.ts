@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   // A valid token of a user the server API banned: 401 like any refused token, its own code so a client stops retrying.
   banned: { status: 401, message: 'This account is banned' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
+  // A plain GET of the WebSocket path (a browser tab, curl): it answers only an upgrade.
+  upgrade_required: { status: 426, message: 'This is the WebSocket endpoint: open it with a WebSocket upgrade' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   timeout: { status: 408, message: 'Request body not received in time' },
   shutting_down: { status: 503, message: 'Server is shutting down' },

@@ -23,6 +23,7 @@ import { countingExchanges } from './http.js';
 import { listen } from './listen.js';
 import { registerConversationRoutes } from './conversation-routes.js';
 import { registerRoutes } from './routes.js';
+import { RouteTable } from './route-table.js';
 import { registerServerApiRoutes } from './server-api-routes.js';
 import { createWebSocketBehavior } from './websocket.js';
 
@@ -70,8 +71,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const cors = new CorsPolicy(config.corsOrigins);
 
   const app = uWS.App();
-  // Every route is registered through `routes`, behind the request-framing check (400 and close).
-  const routes = guardFraming(app, answerBadFraming(countingExchanges(metrics)));
+  // Every route is registered through `routes`, behind the request-framing check (400 and close), and
+  // recorded with its method (a known path with another method: 405, not 404).
+  const routeTable = new RouteTable();
+  const routes = routeTable.record(guardFraming(app, answerBadFraming(countingExchanges(metrics))));
   routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown, access: deps.access.list }));
   registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown, access: deps.access.control });
   if (demo) registerDemoRoutes(routes, demo, metrics);
@@ -80,7 +83,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const key = new ServerKey(config.serverApi.key);
     registerServerApiRoutes(routes, { config, key, chat, store: deps.store, access: deps.access.control, log, isShuttingDown }, countingExchanges(metrics));
   }
-  registerRoutes(routes, { config, verifier, cors, sender: chat, store: deps.store, metrics, log, isShuttingDown, isDraining });
+  registerRoutes(routes, { config, verifier, cors, sender: chat, store: deps.store, metrics, log, isShuttingDown, isDraining, routeTable });
 
   // A busy port (and no LISTEN_REUSE_PORT) rejects: the composition root releases what it started.
   const listenSocket = await listen(app, config.host, config.port, { reusePort: config.listenReusePort });

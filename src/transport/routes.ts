@@ -14,6 +14,7 @@ import { apiRoute } from './api-route.js';
 import { countingExchanges, Exchange, getAndHead, type Headers } from './http.js';
 import { ALIVE, readiness } from './health.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
+import type { RouteTable } from './route-table.js';
 
 export interface RouteDeps {
   readonly config: Config;
@@ -27,6 +28,8 @@ export interface RouteDeps {
   readonly isShuttingDown: () => boolean;
   /** True from the signal on (also during SHUTDOWN_DRAIN_DELAY_MS, while everything else is still served). */
   readonly isDraining: () => boolean;
+  /** Every route registered, for the catch-all's 405 and 426 (registered last: it sees all the others). */
+  readonly routeTable: RouteTable;
 }
 
 export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
@@ -68,7 +71,13 @@ export function registerRoutes(app: TemplatedApp, deps: RouteDeps): void {
 
   app.any('/*', (res: HttpResponse, req: HttpRequest) => {
     const corsHeaders = cors.headersFor(req.getHeader('origin'));
+    const method = req.getMethod();
     // A body after a HEAD answer would be read by a keep-alive client as the next response.
-    exchangeFor(res, 'unknown', req.getMethod() === 'head').errorCode('not_found', corsHeaders);
+    const exchange = exchangeFor(res, 'unknown', method === 'head');
+    const known = deps.routeTable.methodsFor(req.getUrl());
+    if (known === undefined) return exchange.errorCode('not_found', corsHeaders);
+    // Only the WebSocket route lets a GET through to here: one without the upgrade.
+    if (known.websocket && method === 'get') return exchange.errorCode('upgrade_required', { ...corsHeaders, upgrade: 'websocket' });
+    exchange.errorCode('method_not_allowed', { ...corsHeaders, allow: known.allow });
   });
 }

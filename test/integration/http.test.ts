@@ -139,4 +139,29 @@ describe('HTTP', () => {
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_found');
     }
   });
+
+  it('answers 405 with Allow for a known path asked with another method, and 426 for a plain GET of the WebSocket path', async () => {
+    const cases: [method: string, path: string, allow: string][] = [
+      ['PUT', '/api/messages', 'POST, OPTIONS'],
+      ['GET', '/api/messages', 'POST, OPTIONS'],
+      ['POST', '/api/conversations/c1/messages', 'GET, HEAD, OPTIONS'],
+      ['GET', '/api/conversations/c1/messages/m1', 'PATCH, DELETE, OPTIONS'],
+      ['DELETE', '/healthz', 'GET, HEAD, OPTIONS'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(`${t.httpUrl}${path}`, { method, headers: { authorization: `Bearer ${aliceToken}` } });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'method_not_allowed');
+    }
+    const head = await fetch(`${t.httpUrl}/api/messages`, { method: 'HEAD' });
+    assert.equal(head.status, 405);
+    assert.equal(await head.text(), '', 'no body after a HEAD');
+    const plain = await fetch(`${t.httpUrl}/ws`);
+    assert.equal(plain.status, 426);
+    assert.equal(plain.headers.get('upgrade'), 'websocket');
+    assert.equal(((await plain.json()) as { error: { code: string } }).error.code, 'upgrade_required');
+    const { client } = await TestClient.connectReady(t.wsUrl, aliceToken);
+    client.close(); // the upgrade itself is untouched
+  });
 });
