@@ -72,8 +72,11 @@ export class AccessControl {
     const refusal = refusalOf(record, presented ? presented.iat : Number.MAX_SAFE_INTEGER);
     if (refusal === 'banned') throw new ChatError('banned');
     if (refusal === 'revoked') throw new ChatError('unauthorized', 'Token revoked; log in again');
-    const wait = (Math.floor(record.tokensValidAfter / 1000) + 1) * 1000 - Date.now();
-    if (record.tokensValidAfter > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (record.tokensValidAfter === 0) return;
+    // Checked again after each wait: a timer may fire a fraction of a millisecond before Date.now()
+    // reaches its time, and a token signed then would carry the revocation's second (a CI run saw it).
+    const validFrom = (Math.floor(record.tokensValidAfter / 1000) + 1) * 1000;
+    for (let wait = validFrom - Date.now(); wait > 0; wait = validFrom - Date.now()) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   /** An access event from another instance (see tapAccessEvents). */
