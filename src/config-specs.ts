@@ -2,6 +2,7 @@
 // config.ts gets the typed environment from cleanEnv over these specs; README.md ("Configuration") documents each one, and
 // test/unit/env-docs.test.ts fails when the two name different variables.
 import { bool, EnvError, makeValidator, str } from 'envalid';
+import { DEFAULT_MAX_DEVICES_PER_USER } from './store/store.js';
 
 const intIn = (min: number, max: number) =>
   makeValidator<number>((input) => {
@@ -123,6 +124,7 @@ export const ENV_SPECS = {
   DB_BATCH_MAX_OPS: intIn(1, 100_000)({ default: 512 }),
   DB_BATCH_MAX_OPS_PER_USER: intIn(1, 100_000)({ default: 64 }),
   CURSOR_CACHE_MAX: intIn(1, 100_000_000)({ default: 100_000 }),
+  MAX_DEVICES_PER_USER: intIn(1, 1_000_000)({ default: DEFAULT_MAX_DEVICES_PER_USER }),
   COOKIE_DOMAIN: cookieDomain({ devDefault: undefined }),
   AUTH_COOKIE_NAME: cookieName({ default: 'token' }),
   CORS_ORIGIN: originList({ devDefault: undefined }),

@@ -27,6 +27,8 @@ export interface Config {
   /** Store write batches; one user's items per batch are capped so that their backlog only delays them. */
   readonly batch: { readonly maxWaitMs: number; readonly maxOps: number; readonly maxOpsPerUser: number };
   readonly cursorCacheMax: number;
+  /** Devices kept per user (store): past it the ones seen longest ago are forgotten. */
+  readonly maxDevicesPerUser: number;
   readonly cookie: { readonly name: string; readonly domain: string | undefined };
   /** `'*'` accepts any Origin (development default). */
   readonly corsOrigins: readonly string[] | '*';
@@ -252,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     bus: { uri: e.BUS_URI, watchTimeoutMs: e.BUS_WATCH_TIMEOUT_MS },
     batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS, maxOpsPerUser: Math.min(e.DB_BATCH_MAX_OPS_PER_USER, e.DB_BATCH_MAX_OPS) },
     cursorCacheMax: e.CURSOR_CACHE_MAX,
+    maxDevicesPerUser: e.MAX_DEVICES_PER_USER,
     cookie: { name: e.AUTH_COOKIE_NAME, domain: e.COOKIE_DOMAIN },
     corsOrigins: e.CORS_ORIGIN ?? '*',
     limits: {

@@ -17,12 +17,13 @@ export interface Stores {
 }
 
 export function openStores(config: Config, log: Logger, metrics: Metrics): Stores {
-  if (config.db.kind === 'memory') return { store: new MemoryStore(), users: new MemoryUserStore() };
+  if (config.db.kind === 'memory') return { store: new MemoryStore({ maxDevicesPerUser: config.maxDevicesPerUser }), users: new MemoryUserStore() };
   const store = new MongoStore({
     uri: config.db.uri,
     opTimeoutMs: config.db.opTimeoutMs,
     batch: config.batch,
     cursorCacheMax: config.cursorCacheMax,
+    maxDevicesPerUser: config.maxDevicesPerUser,
     log,
     metrics,
   });

@@ -297,6 +297,9 @@ export interface Store {
   readonly push: PushStore;
 }
 
+/** Devices kept per user (MAX_DEVICES_PER_USER); past it the ones seen longest ago are forgotten. */
+export const DEFAULT_MAX_DEVICES_PER_USER = 100;
+
 /** A store error that means "not stored; retry later" (connection lost, timeout). */
 export class StoreUnavailableError extends Error {
   /** When known (an overloaded queue), how long until a retry can be served, in ms. */

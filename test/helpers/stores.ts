@@ -8,10 +8,15 @@ export interface StoreVariant {
   readonly name: 'memory' | 'mongo';
   /** DB_URI for a server using this variant (a fresh database for mongo). */
   dbUri(): string;
-  /** A fresh, started store of this kind on its own database. */
-  create(): Promise<Store>;
+  /** A fresh, started store of this kind on its own database (`options`: limits both stores take). */
+  create(options?: StoreLimits): Promise<Store>;
   /** Drops what this variant created (each test file uses its own database names). */
   cleanup(): Promise<void>;
+}
+
+/** Limits both stores take, for tests of a bound at a small size. */
+export interface StoreLimits {
+  readonly maxDevicesPerUser?: number;
 }
 
 export const TEST_MONGO_URI = process.env.TEST_MONGO_URI;
@@ -27,8 +32,8 @@ function memoryVariant(): StoreVariant {
   return {
     name: 'memory',
     dbUri: () => 'mem',
-    async create() {
-      const store = new MemoryStore();
+    async create(options: StoreLimits = {}) {
+      const store = new MemoryStore(options);
       await store.start();
       return store;
     },
@@ -52,9 +57,9 @@ function mongoVariant(baseUri: string): StoreVariant {
   return {
     name: 'mongo',
     dbUri: fresh,
-    async create() {
+    async create(options: StoreLimits = {}) {
       const { createMongoStoreForTests } = await import('./mongo.js');
-      return createMongoStoreForTests(fresh());
+      return createMongoStoreForTests(fresh(), options);
     },
     async cleanup() {
       const { dropDatabases } = await import('./mongo.js');

@@ -50,6 +50,31 @@ export function runDeliveryContract(variant: StoreVariant): void {
       assert.deepEqual(await store.deliveryState(m.messageId, bob), { status: 'delivered', deliveredAt: confirmed.marks[0]!.deliveredAt, marks: 1 });
     });
 
+    it('forgets the devices seen longest ago past MAX_DEVICES_PER_USER; one that comes back starts where its user is', async () => {
+      const bounded = await variant.create({ maxDevicesPerUser: 3 });
+      try {
+        const [alice, bob] = [uid('alice'), uid('bob')];
+        const conversationId = directConversationId(alice, bob);
+        const persist = async (message: NewMessage) => ((await bounded.persist(message)) as { message: StoredMessage }).message;
+        assert.deepEqual(await bounded.replayTargets(bob, 'old'), []);
+        const first = await persist(direct(alice, bob));
+        const second = await persist(direct(alice, bob));
+        await bounded.confirmIds(bob, 'old', [first.messageId]);
+        for (const device of ['d2', 'd3']) assert.equal(target(await bounded.replayTargets(bob, device), conversationId)?.lastSeq, 2);
+        assert.deepEqual(await bounded.deviceCursor(bob, 'old', conversationId), { upTo: 1, above: [] });
+        // A fourth device: the one seen longest ago ('old') is forgotten, the others stay.
+        await bounded.replayTargets(bob, 'd4');
+        assert.equal(await bounded.deviceCursor(bob, 'old', conversationId), undefined, 'forgotten: its cursor is gone');
+        assert.ok(await bounded.deviceCursor(bob, 'd4', conversationId), 'the new device has its copy of the user cursor');
+        // Back, it is a new device: it starts where its user is (the first message confirmed, the second not).
+        assert.deepEqual(await bounded.replayTargets(bob, 'old'), [{ conversationId, cursor: { upTo: 1, above: [] }, lastSeq: 2 }]);
+        const marks = await bounded.confirmIds(bob, 'old', [first.messageId, second.messageId]);
+        assert.deepEqual(marks.marks.map((mark) => mark.messageId), [second.messageId], 'the first message is not marked twice');
+      } finally {
+        await bounded.close();
+      }
+    });
+
     it('a device seen for the first time starts from the user-level cursor', async () => {
       const [alice, bob] = [uid('alice'), uid('bob')];
       const conversationId = directConversationId(alice, bob);

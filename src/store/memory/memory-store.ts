@@ -9,6 +9,7 @@ import { MemoryPushStore } from './memory-push.js';
 import type { PushStore } from '../push-store.js';
 import { activityTs, listItem, otherMember, view, type ConversationState } from './conversation-state.js';
 import {
+  DEFAULT_MAX_DEVICES_PER_USER,
   StoreUnavailableError,
   type ConfirmResult,
   type Conversation,
@@ -73,8 +74,12 @@ export class MemoryStore implements Store {
   private readonly maxConversationMessages: number;
 
   /** `maxConversationMessages` below the default is for tests of the bound. */
-  constructor(options: { maxConversationMessages?: number } = {}) {
+  /** Devices kept per user: past it the one seen longest ago is forgotten (MAX_DEVICES_PER_USER). */
+  private readonly maxDevicesPerUser: number;
+
+  constructor(options: { maxConversationMessages?: number; maxDevicesPerUser?: number } = {}) {
     this.maxConversationMessages = options.maxConversationMessages ?? MAX_CONVERSATION_MESSAGES;
+    this.maxDevicesPerUser = Math.max(1, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER);
   }
 
   async start(): Promise<void> {}
@@ -261,6 +266,10 @@ export class MemoryStore implements Store {
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     this.assertOpen();
     const cursors = this.deviceCursors(userId, deviceId);
+    // Seen now: last in its user's order (a Map keeps insertion order), so forgotten last.
+    const ofUser = this.devices.get(userId)!;
+    ofUser.delete(deviceId);
+    ofUser.set(deviceId, cursors);
     const targets: ReplayTarget[] = [];
     for (const conversationId of this.byUser.get(userId) ?? []) {
       const conversation = this.conversations.get(conversationId)!;
@@ -374,6 +383,9 @@ export class MemoryStore implements Store {
     let cursors = ofUser?.get(deviceId);
     if (cursors) return cursors;
     if (!ofUser) this.devices.set(userId, (ofUser = new Map()));
+    // Every device id a client makes up stays until forgotten: past the bound, the one seen longest
+    // ago goes (it comes back as a new device). Without it, one account cycling ids fills the memory.
+    while (ofUser.size >= this.maxDevicesPerUser) ofUser.delete(ofUser.keys().next().value!);
     // A device seen for the first time (whatever it does first: replay, send or confirm) starts where
     // its user is: what no device confirmed yet.
     ofUser.set(deviceId, (cursors = new Map()));

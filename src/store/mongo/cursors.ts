@@ -18,13 +18,11 @@
 // Writes are `updateMany` on one `_id` with upsert: no `updateOne`, which FerretDB v1 runs holding a
 // PostgreSQL connection per matched document until the command ends (docs/store.md, FerretDB notes).
 import { findByIds } from './find-by-ids.js';
-import { LRUCache } from 'lru-cache';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { randomBytes } from 'node:crypto';
 import { atLeast, EMPTY_CURSOR, union } from '../cursor.js';
 import type { Cursor } from '../store.js';
-import { deviceCursorId, deviceId, DUPLICATE_KEY, toCursor, userCursorId, type Collections, type CursorDoc } from './documents.js';
-import { insertIfAbsent } from './insert.js';
+import { deviceCursorId, DUPLICATE_KEY, toCursor, userCursorId, type Collections, type CursorDoc } from './documents.js';
 
 export interface CursorKey {
   readonly userId: string;
@@ -121,76 +119,5 @@ export class CursorSet {
       entry.cursor = merge && entry.cursor ? union(entry.cursor, stored) : stored;
       entry.version = doc.v;
     }
-  }
-}
-
-/**
- * `$setOnInsert` upserts (a new device's copy of its user's cursors); FerretDB v1 can fail two
- * concurrent upserts of one `_id` with E11000 where MongoDB retries by itself: the document exists
- * then, and the retry changes nothing.
- */
-async function bulkUpsert(collection: Collection<CursorDoc>, ops: AnyBulkWriteOperation<CursorDoc>[]): Promise<void> {
-  if (ops.length === 0) return;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await collection.bulkWrite(ops, { ordered: false });
-      return;
-    } catch (error) {
-      if (attempt >= 3 || (error as { code?: number }).code !== DUPLICATE_KEY) throw error;
-    }
-  }
-}
-
-/**
- * Devices already seen (a device never becomes unseen, so the cache is never wrong, only forgetful).
- * A device's first act, whatever it is, copies its user's cursors: a new device starts where its user
- * is, with what no device confirmed yet.
- */
-export class DeviceSightings {
-  private readonly seen: LRUCache<string, true>;
-
-  constructor(max: number) {
-    this.seen = new LRUCache({ max: Math.max(1, max) });
-  }
-
-  /** Seen before, as far as this process knows (false: ask `ensure`). */
-  known(userId: string, device: string): boolean {
-    return this.seen.has(deviceId(userId, device));
-  }
-
-  /** Makes sure each (user, device) was seen; for the first sight, copies the user's cursors first. */
-  async ensure(collections: Collections, devices: readonly { userId: string; deviceId: string }[]): Promise<void> {
-    const unknown = new Map<string, { userId: string; deviceId: string }>();
-    for (const device of devices) {
-      const id = deviceId(device.userId, device.deviceId);
-      if (!this.seen.has(id)) unknown.set(id, device);
-    }
-    if (unknown.size === 0) return;
-    const known = await findByIds(collections.devices, collections.idLookup, [...unknown.keys()], { _id: 1 });
-    for (const doc of known) {
-      this.seen.set(doc._id, true);
-      unknown.delete(doc._id);
-    }
-    for (const [id, device] of unknown) {
-      await this.firstSight(collections, device.userId, device.deviceId);
-      this.seen.set(id, true);
-    }
-  }
-
-  /**
-   * Cursors first (only where the device has none: `$setOnInsert`), then the device document: a crash
-   * in between leaves an unseen device whose next first sight copies again, skipping what exists.
-   */
-  private async firstSight(collections: Collections, userId: string, device: string): Promise<void> {
-    const cursors = await collections.userCursors.find({ userId }, { projection: { conversationId: 1, upTo: 1, above: 1 } }).toArray();
-    const ops: AnyBulkWriteOperation<CursorDoc>[] = cursors.map((doc) => ({
-      updateMany: {
-        filter: { _id: deviceCursorId(userId, device, doc.conversationId) },
-        update: { $setOnInsert: { userId, deviceId: device, conversationId: doc.conversationId, upTo: Number(doc.upTo), above: (doc.above ?? []).map(Number) } },
-        upsert: true,
-      },
-    }));
-    await bulkUpsert(collections.deviceCursors, ops);
-    await insertIfAbsent(collections.devices, [{ _id: deviceId(userId, device), userId, deviceId: device, firstSeen: Date.now() }]);
   }
 }

@@ -82,6 +82,8 @@ export interface DeviceDoc {
   userId: string;
   deviceId: string;
   firstSeen: number;
+  /** Moved on connect, at most hourly (device-sightings.ts); absent on documents written before it. */
+  lastSeen?: number;
 }
 
 export interface ReceiptDoc {

@@ -18,6 +18,8 @@ export const INDEXES = {
   userCursors: [{ name: 'by_user', key: { userId: 1, conversationId: 1 } }],
   // One device's cursors (replayTargets).
   deviceCursors: [{ name: 'by_device', key: { userId: 1, deviceId: 1, conversationId: 1 } }],
+  // A user's devices, seen longest ago first (the bound on devices per user).
+  devices: [{ name: 'by_user_seen', key: { userId: 1, lastSeen: 1 } }],
 } satisfies Partial<Record<keyof Collections, IndexDescription[]>>;
 
 /**

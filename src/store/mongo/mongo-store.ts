@@ -11,6 +11,7 @@ import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
 import {
+  DEFAULT_MAX_DEVICES_PER_USER,
   StoreUnavailableError,
   type ConfirmResult,
   type Conversation,
@@ -35,7 +36,7 @@ import { Batcher } from './batcher.js';
 import { writeConfirmBatch, MessageFacts, type ConfirmRequest } from './confirm-batch.js';
 import { DEFAULT_START_RETRY, type StartRetry } from './connect.js';
 import { KeyedLock } from '../../lock.js';
-import { DeviceSightings } from './cursors.js';
+import { DeviceSightings } from './device-sightings.js';
 import {
   deviceCursorId,
   MESSAGE_PROJECTION,
@@ -66,6 +67,8 @@ export interface MongoStoreOptions {
   readonly batch: { readonly maxWaitMs: number; readonly maxOps: number; readonly maxOpsPerUser?: number };
   /** Bound on each per-process cache (conversation heads, message facts, seen devices). */
   readonly cursorCacheMax: number;
+  /** Devices kept per user; past it the ones seen longest ago are forgotten (MAX_DEVICES_PER_USER). */
+  readonly maxDevicesPerUser?: number;
   /** Most operations queued per kind behind the one in flight (default 64 batches' worth). */
   readonly maxQueued?: number;
   readonly startRetry?: Partial<StartRetry>;
@@ -100,7 +103,7 @@ export class MongoStore implements Store {
     this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log, options.metrics);
     this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
     this.facts = new MessageFacts(options.cursorCacheMax);
-    this.devices = new DeviceSightings(options.cursorCacheMax);
+    this.devices = new DeviceSightings(options.cursorCacheMax, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER);
     this.push = new MongoPushStore(() => this.connection.db, options.opTimeoutMs);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
@@ -240,10 +243,10 @@ export class MongoStore implements Store {
 
   // Delivery.
 
-  /** A device's first act may be this: its first sight copies its user's cursors (cursors.ts). */
+  /** A device's first act may be this: its first sight copies its user's cursors; read each time, not cached (device-sightings.ts). */
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     const collections = this.ready();
-    if (!this.devices.known(userId, deviceId)) await this.cursorLocks.run(userId, () => this.devices.ensure(collections, [{ userId, deviceId }]));
+    await this.cursorLocks.run(userId, () => this.devices.connected(collections, userId, deviceId));
     return this.reads().replayTargets(userId, deviceId);
   }
 

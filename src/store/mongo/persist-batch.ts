@@ -18,7 +18,8 @@ import { directConversationId, isDirectConversationId } from '../conversation-id
 import { advance } from '../cursor.js';
 import { StoreUnavailableError, type NewMessage, type PersistResult, type StoredMessage } from '../store.js';
 import type { KeyedLock } from '../../lock.js';
-import { CursorSet, cursorKeyId, type CursorKey, type DeviceSightings } from './cursors.js';
+import { CursorSet, cursorKeyId, type CursorKey } from './cursors.js';
+import type { DeviceSightings } from './device-sightings.js';
 import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, toStoredMessage, type Collections, type MessageDoc } from './documents.js';
 import { sameContent } from '../same-content.js';
 import type { HeadCache } from './heads.js';
