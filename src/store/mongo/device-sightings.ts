@@ -30,12 +30,15 @@ export class DeviceSightings {
     this.seen = new LRUCache({ max: Math.max(1, cacheMax) });
   }
 
-  /** Makes sure each (user, device) was seen; for the first sight, copies the user's cursors first. */
-  async ensure(collections: Collections, devices: readonly { userId: string; deviceId: string }[]): Promise<void> {
+  /**
+   * Makes sure each (user, device) was seen; for the first sight, copies the user's cursors first.
+   * `fresh`: the store says the device has no document, whatever this process remembers.
+   */
+  async ensure(collections: Collections, devices: readonly { userId: string; deviceId: string }[], fresh = false): Promise<void> {
     const unknown = new Map<string, { userId: string; deviceId: string }>();
     for (const device of devices) {
       const id = deviceId(device.userId, device.deviceId);
-      if (!this.seen.has(id)) unknown.set(id, device);
+      if (fresh || !this.seen.has(id)) unknown.set(id, device);
     }
     if (unknown.size === 0) return;
     const known = await findByIds(collections.devices, collections.idLookup, [...unknown.keys()], { _id: 1, lastSeen: 1, firstSeen: 1 });
@@ -46,11 +49,15 @@ export class DeviceSightings {
     for (const device of unknown.values()) await this.firstSight(collections, device.userId, device.deviceId);
   }
 
-  /** The device connects (or syncs): read from the store, not the cache; its `lastSeen` moved when it is old. */
-  async connected(collections: Collections, userId: string, device: string): Promise<void> {
+  /**
+   * The device connects (or syncs): false when the store has no document of it (then `ensure` it,
+   * fresh, under the user's lock), whatever this process remembers. Its `lastSeen` moves when it is old.
+   * No lock: `lastSeen` is no cursor's business.
+   */
+  async connected(collections: Collections, userId: string, device: string): Promise<boolean> {
     const id = deviceId(userId, device);
     const doc = await collections.devices.findOne({ _id: id }, { projection: { lastSeen: 1, firstSeen: 1 } });
-    if (!doc) return this.firstSight(collections, userId, device);
+    if (!doc) return false;
     const now = Date.now();
     const lastSeen = Math.max(Number(doc.lastSeen ?? doc.firstSeen), this.seen.get(id) ?? 0);
     if (now - lastSeen >= SEEN_WRITE_MS) {
@@ -59,6 +66,7 @@ export class DeviceSightings {
     } else {
       this.seen.set(id, lastSeen);
     }
+    return true;
   }
 
   /**

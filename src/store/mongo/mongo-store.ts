@@ -243,10 +243,16 @@ export class MongoStore implements Store {
 
   // Delivery.
 
-  /** A device's first act may be this: its first sight copies its user's cursors; read each time, not cached (device-sightings.ts). */
+  /**
+   * A device's first act may be this: its first sight copies its user's cursors. Whether it was seen is
+   * read each time, not taken from the cache (device-sightings.ts), beside the reads: a known device
+   * (nearly always) costs no extra round trip; a new one is read again after its copy.
+   */
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     const collections = this.ready();
-    await this.cursorLocks.run(userId, () => this.devices.connected(collections, userId, deviceId));
+    const [known, targets] = await Promise.all([this.devices.connected(collections, userId, deviceId), this.reads().replayTargets(userId, deviceId)]);
+    if (known) return targets;
+    await this.cursorLocks.run(userId, () => this.devices.ensure(collections, [{ userId, deviceId }], true));
     return this.reads().replayTargets(userId, deviceId);
   }
 
