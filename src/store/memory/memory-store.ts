@@ -73,10 +73,10 @@ export class MemoryStore implements Store {
 
   private readonly maxConversationMessages: number;
 
-  /** `maxConversationMessages` below the default is for tests of the bound. */
   /** Devices kept per user: past it the one seen longest ago is forgotten (MAX_DEVICES_PER_USER). */
   private readonly maxDevicesPerUser: number;
 
+  /** `maxConversationMessages` below the default is for tests of the bound. */
   constructor(options: { maxConversationMessages?: number; maxDevicesPerUser?: number } = {}) {
     this.maxConversationMessages = options.maxConversationMessages ?? MAX_CONVERSATION_MESSAGES;
     this.maxDevicesPerUser = Math.max(1, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER);

@@ -90,15 +90,18 @@ export class CursorSet {
   private async writeAll(collections: Collections, collection: Collection<CursorDoc>, entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
     for (let attempt = 1; ; attempt++) {
-      const ops: AnyBulkWriteOperation<CursorDoc>[] = entries.map((entry) => {
+      const versions = entries.map(nextVersion);
+      const ops: AnyBulkWriteOperation<CursorDoc>[] = entries.map((entry, i) => {
         const { key } = entry;
         const cursor = entry.cursor!;
-        const fields = { userId: key.userId, conversationId: key.conversationId, upTo: cursor.upTo, above: [...cursor.above], v: nextVersion(), ...(key.deviceId !== undefined ? { deviceId: key.deviceId } : {}) };
+        const fields = { userId: key.userId, conversationId: key.conversationId, upTo: cursor.upTo, above: [...cursor.above], v: versions[i]!, ...(key.deviceId !== undefined ? { deviceId: key.deviceId } : {}) };
         const filter = { _id: cursorKeyId(key), v: entry.version ?? { $exists: false } };
         return { updateMany: { filter, update: { $set: fields }, upsert: true } };
       });
       try {
         await collection.bulkWrite(ops, { ordered: false });
+        // Written: a later write of this set goes over these versions.
+        entries.forEach((entry, i) => Object.assign(entry, { version: versions[i], changed: false }));
         return;
       } catch (error) {
         if (attempt >= WRITE_ATTEMPTS || (error as { code?: number }).code !== DUPLICATE_KEY) throw error;
