@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Load } from './load-client.js';
-import { readStoreRows } from './store-rows.js';
+import { readStoreRows, resendEvidence } from './store-rows.js';
 
 /**
  * A message received again this long after the store marked it delivered is a resend after the
@@ -163,7 +163,7 @@ export async function account(load: Load, dbUri: string): Promise<{ figures: Fig
           const connections = receivedOn.map((n) => `#${n} opened at ${(recipient.openedAt[n] ?? NaN) - marked} ms`).join(', ');
           details.push(
             `${messageId} sent to ${recipient.userId} again ${late.map((t) => t - marked).join('/')} ms after it was marked delivered (recipient closes at ${closes.join('/') || 'none'} ms from the mark; ` +
-              `sender's DELIVERED at ${ack}; received on ${connections}; confirmed on #${confirmedOn ?? 'none'})`,
+              `sender's DELIVERED at ${ack}; received on ${connections}; confirmed on #${confirmedOn ?? 'none'}; ${await resendEvidence(db, messageId, recipient.userId)})`,
           );
         }
       }

@@ -51,3 +51,23 @@ export async function readStoreRows(db: Db): Promise<{ messages: StoredMessageRo
   });
   return { messages, deliveries };
 }
+
+/**
+ * For a resend after confirmation: what the store holds now about the message and the recipient's
+ * devices in its conversation. A device cursor that covers the seq now, read stale at the replay, is
+ * a different story from one that was set back and stayed; the receipt says which process marked it
+ * (`markedBy` starts with that process's instance id, as its logs do).
+ */
+export async function resendEvidence(db: Db, messageId: string, recipient: string): Promise<string> {
+  const message = await db.collection<{ _id: string; conversationId?: string; seq?: number }>('messages').findOne({ _id: messageId }, { projection: { conversationId: 1, seq: 1 } });
+  const receipt = await db.collection<{ _id: string; markedBy?: string; deliveredAt?: number }>('receipts').findOne({ _id: `${recipient}/${messageId}` }, { projection: { markedBy: 1, deliveredAt: 1 } });
+  if (!message?.conversationId) return 'store: message not found';
+  const cursors = await db
+    .collection<{ _id: string; deviceId?: string; upTo: number; above?: number[]; v?: string }>('device_cursors')
+    .find({ userId: recipient, conversationId: message.conversationId }, { projection: { deviceId: 1, upTo: 1, above: 1, v: 1 } })
+    .toArray();
+  const seq = Number(message.seq);
+  const described = cursors.map((doc) => `${doc.deviceId}: upTo ${doc.upTo}${doc.above?.length ? ` above [${doc.above.join(',')}]` : ''} v ${doc.v ?? 'none'} (${Number(doc.upTo) >= seq || doc.above?.map(Number).includes(seq) ? 'covers it' : 'does NOT cover it'})`);
+  const marked = receipt ? `marked by ${receipt.markedBy ?? '?'} at ${new Date(Number(receipt.deliveredAt)).toISOString()}` : 'no receipt';
+  return `store now: seq ${seq}, ${marked}; device cursors ${described.join('; ') || 'none'}`;
+}
