@@ -18,9 +18,7 @@ export class BusFallback {
   private timer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Waiting for a worker, in order (`queue` from `head` on; `queued` for lookups). */
-  private queue: DeliverySession[] = [];
-  private head = 0;
+  /** Waiting for a worker, in order (a Set iterates in insertion order). */
   private readonly queued = new Set<DeliverySession>();
   /** Being caught up now: each connection at most once at a time. */
   private readonly inProgress = new Set<DeliverySession>();
@@ -65,8 +63,6 @@ export class BusFallback {
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     this.timer = this.settleTimer = undefined;
-    this.queue = [];
-    this.head = 0;
     this.queued.clear();
   }
 
@@ -75,26 +71,17 @@ export class BusFallback {
     for (const session of this.sessions()) {
       if (!session.connection.open || this.queued.has(session)) continue; // a queued catch-up has not read yet: it stands in for this one
       if (this.inProgress.has(session)) this.again.add(session);
-      else this.enqueue(session);
+      else this.queued.add(session);
     }
     this.pump();
   }
 
-  private enqueue(session: DeliverySession): void {
-    this.queued.add(session);
-    this.queue.push(session);
-  }
-
   private pump(): void {
-    while (!this.closed && this.inProgress.size < CONCURRENCY && this.head < this.queue.length) {
-      const session = this.queue[this.head++]!;
+    for (const session of this.queued) {
+      if (this.closed || this.inProgress.size >= CONCURRENCY) return;
       this.queued.delete(session);
       this.inProgress.add(session);
       void this.run(session);
-    }
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
     }
   }
 
@@ -106,7 +93,7 @@ export class BusFallback {
       const ms = Date.now() - started;
       if (ms > this.slowMs) this.log.warn({ ms, pollMs: this.pollMs }, 'bus fallback: a device\'s catch-up from the store was slow');
       this.inProgress.delete(session);
-      if (this.again.delete(session) && session.connection.open && !this.closed) this.enqueue(session);
+      if (this.again.delete(session) && session.connection.open && !this.closed) this.queued.add(session);
       this.pump();
     }
   }

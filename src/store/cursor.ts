@@ -99,13 +99,13 @@ function lowerBound(sorted: readonly number[], value: number): number {
   return lo;
 }
 
-/** The cursor of a member who joined at `joinSeq`: nothing before joining is theirs to be delivered. */
 /** Everything either cursor covers: cursors only grow, so two writers' changes merge by union. */
 export function union(a: Cursor, b: Cursor): Cursor {
   const upTo = Math.max(a.upTo, b.upTo);
   return normalize(upTo, new Set([...a.above, ...b.above].filter((seq) => seq > upTo)));
 }
 
+/** The cursor of a member who joined at `joinSeq`: nothing before joining is theirs to be delivered. */
 export function atLeast(cursor: Cursor, joinSeq: number): Cursor {
   if (cursor.upTo >= joinSeq) return cursor;
   return normalize(joinSeq, new Set(cursor.above.filter((seq) => seq > joinSeq)));
