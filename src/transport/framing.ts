@@ -11,6 +11,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocketBehavior } from 'uWebSockets.js';
 import { ChatError } from '../errors.js';
 import type { ExchangeFactory } from './http.js';
+import { interceptRoutes } from './intercept-routes.js';
 
 /** Why the request's framing headers are refused, or undefined when they are sound. */
 export function framingProblem(req: HttpRequest): string | undefined {
@@ -52,12 +53,8 @@ export function answerBadFraming(exchangeFor: ExchangeFactory): RefuseFraming {
 }
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
-const ROUTE_METHODS = new Set(['get', 'post', 'options', 'del', 'patch', 'put', 'head', 'connect', 'trace', 'any']);
 
-/**
- * The app, with every route registered through it behind the framing check: one place for all routes
- * (present and future), so none can forget it. Everything else (listen, close, ...) is the app's own.
- */
+/** The app, with every route registered through it behind the framing check: none can forget it. */
 export function guardFraming(app: TemplatedApp, refuse: RefuseFraming): TemplatedApp {
   const guard =
     <Rest extends unknown[]>(handler: (res: HttpResponse, req: HttpRequest, ...rest: Rest) => void | Promise<void>) =>
@@ -66,24 +63,10 @@ export function guardFraming(app: TemplatedApp, refuse: RefuseFraming): Template
       if (problem !== undefined) return refuse(res, problem);
       return handler(res, req, ...rest);
     };
-  const guarded: TemplatedApp = new Proxy(app, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key);
-      if (typeof value !== 'function') return value;
-      if (typeof key === 'string' && ROUTE_METHODS.has(key)) {
-        return (pattern: string, handler: Handler) => (value.call(target, pattern, guard(handler)), guarded);
-      }
-      if (key === 'ws') {
-        // A refused upgrade is an ordinary HTTP answer on a connection that stays open: same danger.
-        return (pattern: string, behavior: WebSocketBehavior<unknown>) => {
-          const upgrade = behavior.upgrade;
-          value.call(target, pattern, upgrade ? { ...behavior, upgrade: guard(upgrade) } : behavior);
-          return guarded;
-        };
-      }
-      // The native methods need the native object as `this`.
-      return value.bind(target);
-    },
+  return interceptRoutes(app, (method, _pattern, handler) => {
+    if (method !== 'ws') return guard(handler as Handler);
+    // A refused upgrade is an ordinary HTTP answer on a connection that stays open: same danger.
+    const behavior = handler as WebSocketBehavior<unknown>;
+    return behavior.upgrade ? { ...behavior, upgrade: guard(behavior.upgrade) } : behavior;
   });
-  return guarded;
 }

@@ -4,6 +4,7 @@
 // WebSocket path gets 426 (`Upgrade: websocket`). Paths not registered (the server API while it is
 // off) stay 404 like any unknown path.
 import type { TemplatedApp } from 'uWebSockets.js';
+import { interceptRoutes } from './intercept-routes.js';
 
 /** uWS's route methods, as HTTP names. `any` and `options` (the catch-alls) are not a path's own. */
 const METHODS: Readonly<Record<string, string>> = { get: 'GET', head: 'HEAD', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE', ws: 'GET' };
@@ -27,21 +28,11 @@ export class RouteTable {
 
   /** The app, recording every pattern registered through it (its own methods otherwise). */
   record(app: TemplatedApp): TemplatedApp {
-    const routes = this.routes;
-    const recording: TemplatedApp = new Proxy(app, {
-      get(target, key) {
-        const value: unknown = Reflect.get(target, key);
-        if (typeof value !== 'function') return value;
-        const method = typeof key === 'string' ? METHODS[key] : undefined;
-        if (method === undefined) return value.bind(target);
-        return (pattern: string, handler: unknown) => {
-          routes.push({ segments: pattern.split('/'), method, websocket: key === 'ws' });
-          value.call(target, pattern, handler);
-          return recording;
-        };
-      },
+    return interceptRoutes(app, (key, pattern, handler) => {
+      const method = METHODS[key];
+      if (method !== undefined) this.routes.push({ segments: pattern.split('/'), method, websocket: key === 'ws' });
+      return handler;
     });
-    return recording;
   }
 
   /** What `path` (no query) answers, or undefined when no route has it. */
