@@ -41,9 +41,9 @@ export function listCursorParam(query: URLSearchParams): string | undefined {
   return raw;
 }
 
-/** An Idempotency-Key header: 1-128 printable ASCII characters, or absent. */
-export function idempotencyKeyOf(header: string): string | undefined {
-  if (header === '') return undefined;
+/** An Idempotency-Key header: 1-128 printable ASCII characters, or not sent (sent empty is refused). */
+export function idempotencyKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
   if (!/^[\x21-\x7e]{1,128}$/.test(header)) throw new ChatError('bad_request', 'Header "Idempotency-Key" must be 1-128 printable ASCII characters');
   return header;
 }

@@ -8,13 +8,14 @@ import type { Config } from '../config.js';
 import { ChatError, toChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CorsPolicy } from './cors.js';
-import { decodeUtf8Body, getAndHead, isJsonContentType, readBody, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, getAndHead, isJsonContentType, readBody, readHeaders, type ExchangeFactory } from './http.js';
 
 export interface ApiRequest {
   readonly principal: Principal;
   /** URL parameters, percent-decoded. */
   readonly params: readonly string[];
   readonly query: URLSearchParams;
+  /** The route's declared headers: absent when not sent, '' when sent empty or unreadable (readHeaders). */
   readonly headers: Readonly<Record<string, string>>;
   /** Parsed JSON body (routes with a body only). */
   readonly body: unknown;
@@ -50,8 +51,7 @@ export function apiRoute(
     const authorization = req.getHeader('authorization');
     const cookie = req.getHeader('cookie');
     const corsHeaders = deps.cors.headersFor(req.getHeader('origin'));
-    const headers: Record<string, string> = {};
-    for (const name of options.headers ?? []) headers[name] = req.getHeader(name);
+    const headers = readHeaders(req, options.headers ?? []);
     const rawParams: string[] = [];
     for (let i = 0; i < (options.params ?? 0); i++) rawParams.push(req.getParameter(i) ?? '');
     const query = new URLSearchParams(req.getQuery() ?? '');

@@ -19,7 +19,7 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
 
   route('post', '/api/conversations', { body: true, headers: ['idempotency-key'] }, async ({ principal, body, headers }) => {
     const input = validateNewGroup(body, limits.maxTitleChars, limits.maxMembersPerAdd);
-    const { conversation, created } = await conversations.create(principal.userId, input, idempotencyKeyOf(headers['idempotency-key']!));
+    const { conversation, created } = await conversations.create(principal.userId, input, idempotencyKeyOf(headers['idempotency-key']));
     return { status: created ? 201 : 200, body: { ...conversationView(conversation), members: conversation.members } };
   });
 

@@ -200,11 +200,44 @@ export function isJsonContentType(contentType: string): boolean {
   return /^application\/json\s*(;|$)/i.test(contentType);
 }
 
-/** Request headers a handler needs, read synchronously before the request object is gone. */
+/**
+ * Request headers a handler needs, read synchronously before the request object is gone. A header
+ * that was not sent is left out; one that was sent empty, or with bytes uWS does not hand over
+ * (it gives '' for a value with non-ASCII bytes), is ''. getHeader alone answers '' for all three,
+ * and a client that sent a bad Idempotency-Key must be told so, not served as if it sent none.
+ */
 export function readHeaders(req: HttpRequest, names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of names) out[name] = req.getHeader(name);
+  let sentEmpty: Set<string> | undefined;
+  for (const name of names) {
+    const value = req.getHeader(name);
+    if (value !== '') {
+      out[name] = value;
+      continue;
+    }
+    if (sentEmpty === undefined) {
+      sentEmpty = new Set();
+      req.forEach((key, sent) => {
+        if (sent === '') sentEmpty!.add(key);
+      });
+    }
+    if (sentEmpty.has(name)) out[name] = '';
+  }
   return out;
+}
+
+/**
+ * A query parameter: undefined when the URL does not name it, '' when it names it empty (`?device=`,
+ * `?device`). uWS's getQuery(name) answers '' for both, and an empty device id taken as "no device"
+ * would put a client on the shared v1 device without a word.
+ */
+export function queryParam(req: HttpRequest, name: string): string | undefined {
+  const value = req.getQuery(name);
+  if (value) return value;
+  const raw = req.getQuery() ?? '';
+  if (raw === '') return undefined;
+  for (const pair of raw.split('&')) if (pair === name || pair.startsWith(`${name}=`)) return '';
+  return undefined;
 }
 
 export function remoteAddress(res: HttpResponse, forwardedFor: string, trustProxy: boolean): string {

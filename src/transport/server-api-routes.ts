@@ -19,7 +19,7 @@ import type { AccessRecord } from '../store/access-store.js';
 import type { Conversation, Store } from '../store/store.js';
 import { decodeParam, parseJson, type ApiAnswer } from './api-route.js';
 import { FailureLimiter } from './failure-limit.js';
-import { decodeUtf8Body, isJsonContentType, readBody, remoteAddress, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, isJsonContentType, readBody, readHeaders, remoteAddress, type ExchangeFactory } from './http.js';
 
 export interface ServerApiDeps {
   readonly config: Config;
@@ -33,6 +33,7 @@ export interface ServerApiDeps {
 
 interface ServerRequest {
   readonly params: readonly string[];
+  /** The route's declared headers: absent when not sent, '' when sent empty or unreadable (readHeaders). */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: unknown;
 }
@@ -58,8 +59,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
       // Everything uWS lends only during this callback is read now.
       const presented = presentedServerKey(req.getHeader('authorization'));
       const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
-      const headers: Record<string, string> = {};
-      for (const name of options.headers ?? []) headers[name] = req.getHeader(name);
+      const headers = readHeaders(req, options.headers ?? []);
       const rawParams: string[] = [];
       for (let i = 0; i < (options.params ?? 0); i++) rawParams.push(req.getParameter(i) ?? '');
       const contentType = req.getHeader('content-type');
@@ -105,7 +105,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
 
   route('post', '/api/server/groups', { body: true, headers: ['idempotency-key'] }, async ({ body, headers }) => {
     const { ownerId, group } = validateServerGroup(body, limits.maxTitleChars, limits.maxMembersPerAdd);
-    const { conversation, created } = await chat.conversations.create(ownerId, group, idempotencyKeyOf(headers['idempotency-key']!));
+    const { conversation, created } = await chat.conversations.create(ownerId, group, idempotencyKeyOf(headers['idempotency-key']));
     return { status: created ? 201 : 200, body: groupView(conversation) };
   });
 

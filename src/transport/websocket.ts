@@ -14,7 +14,7 @@ import { parseClientFrame, type FrameLimits } from '../protocol/frames.js';
 import { CLOSE_BANNED, CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { FloodGuard } from './flood-guard.js';
-import { Exchange, remoteAddress } from './http.js';
+import { Exchange, queryParam, remoteAddress } from './http.js';
 
 export interface WebSocketDeps {
   readonly config: Config;
@@ -108,20 +108,22 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const exchange = new Exchange(res);
     const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
     // The device (v1.1): read here, while the request is valid (uWS frees it when this callback returns).
-    const device = req.getQuery('device') || undefined; // '' when absent on this build
+    const device = queryParam(req, 'device');
     // v1.2: `?events=1` asks for edit and delete events (message_event frames); without it they are
     // confirmed for the device instead of sent, so a v1 or v1.1 client is never replayed what it ignores.
-    const events = req.getQuery('events') || undefined;
+    const events = queryParam(req, 'events');
     // v1.3: `?ackDelayMs=N` lets DELIVERED acks and receipts wait up to N ms for another frame to this
     // connection and go out in its write (fewer writes for a busy sender); absent or 0: at once.
-    const ackDelay = req.getQuery('ackDelayMs') || undefined;
+    const ackDelay = queryParam(req, 'ackDelayMs');
     const ackDelayMs = ackDelay === undefined ? 0 : parseAckDelay(ackDelay, config.limits.ackDelayMaxMs);
     // v1.4: `?batch=1`: frames written together go as one text frame, newline-separated.
-    const batch = req.getQuery('batch') || undefined;
+    const batch = queryParam(req, 'batch');
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
-    if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) return reject(exchange, 'device', 'bad_request');
-    if (!isFlag(events)) return reject(exchange, 'events', 'bad_request');
+    if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) {
+      return reject(exchange, 'device', new ChatError('bad_request', 'device must be 1-64 characters [A-Za-z0-9_-]'));
+    }
+    if (!isFlag(events)) return reject(exchange, 'events', new ChatError('bad_request', 'events must be 0 or 1'));
     if (!isFlag(batch)) return reject(exchange, 'batch', new ChatError('bad_request', 'batch must be 0 or 1'));
     if (ackDelayMs === undefined) {
       return reject(exchange, 'ack_delay', new ChatError('bad_request', `ackDelayMs must be a whole number of milliseconds from 0 to ${config.limits.ackDelayMaxMs} (ACK_DELAY_MAX_MS)`));

@@ -166,6 +166,10 @@ for (const variant of storeVariants()) {
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=${'a'.repeat(65)}`, { token }), 400);
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=a.b`, { token }), 400);
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=%24gt`, { token }), 400);
+      // Named but empty is refused too: taken as absent, it would put the client on the shared v1 device.
+      assert.equal(await upgradeStatus(`${t.wsUrl}?device=`, { token }), 400);
+      assert.equal(await upgradeStatus(`${t.wsUrl}?batch=1&device`, { token }), 400);
+      assert.equal(await upgradeStatus(`${t.wsUrl}?events=`, { token }), 400);
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=${'a'.repeat(64)}`, { token }), 101);
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=A-z_09`, { token }), 101);
       assert.equal(await upgradeStatus(deviceUrl(t), { token }), 101);

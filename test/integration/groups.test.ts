@@ -74,6 +74,12 @@ for (const variant of storeVariants()) {
       assert.equal(other.status, 201);
       assert.notEqual(other.body.conversationId, group.conversationId);
       assert.equal(other.body.ownerId, q);
+      // A key sent empty, or with a character outside printable ASCII, is refused, not read as no key.
+      for (const bad of ['', 'a b', 'a\tb']) {
+        const refused = await createGroup(t, owner, [p], 'x', { 'idempotency-key': bad });
+        assert.equal(refused.status, 400, `${JSON.stringify(bad)}: ${JSON.stringify(refused.body)}`);
+        assert.match(refused.body.error.message, /Idempotency-Key/);
+      }
       // Without a key, two creations are two groups.
       const a = await createGroup(t, owner, [p], 'x');
       const b = await createGroup(t, owner, [p], 'x');
