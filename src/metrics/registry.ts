@@ -58,6 +58,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     }),
     storeErrors: new Counter({ name: 'chat_store_errors_total', help: 'Store operations that failed', labelNames: ['op'] as const, registers }),
     storeClientReplacements: new Counter({ name: 'chat_store_client_replacements_total', help: 'MongoDB clients replaced because their server monitor hung (a driver bug; docs/reliability.md)', registers }),
+    devicesForgotten: new Counter({ name: 'chat_devices_forgotten_total', help: 'Devices forgotten past MAX_DEVICES_PER_USER (a client making up a device id per connection)', registers }),
     floodCloses: new Counter({ name: 'chat_flood_closes_total', help: 'Connections closed (1008) for sending on past RATE_LIMITED_CLOSE_AFTER rate_limited answers', registers }),
     backpressureCloses: new Counter({ name: 'chat_backpressure_closes_total', help: 'Connections closed as slow consumers (1013)', registers }),
     wsCloses: new Counter({

@@ -17,13 +17,14 @@ export interface Stores {
 }
 
 export function openStores(config: Config, log: Logger, metrics: Metrics): Stores {
-  if (config.db.kind === 'memory') return { store: new MemoryStore({ maxDevicesPerUser: config.maxDevicesPerUser }), users: new MemoryUserStore() };
+  const deviceBound = { maxDevicesPerUser: config.maxDevicesPerUser, onDeviceForgotten: () => metrics.devicesForgotten.inc() };
+  if (config.db.kind === 'memory') return { store: new MemoryStore(deviceBound), users: new MemoryUserStore() };
   const store = new MongoStore({
     uri: config.db.uri,
     opTimeoutMs: config.db.opTimeoutMs,
     batch: config.batch,
     cursorCacheMax: config.cursorCacheMax,
-    maxDevicesPerUser: config.maxDevicesPerUser,
+    ...deviceBound,
     log,
     metrics,
   });

@@ -300,6 +300,13 @@ export interface Store {
 /** Devices kept per user (MAX_DEVICES_PER_USER); past it the ones seen longest ago are forgotten. */
 export const DEFAULT_MAX_DEVICES_PER_USER = 100;
 
+/** How many devices a store keeps per user, and whom it tells when it forgets one (a metric). */
+export interface DeviceBound {
+  readonly maxDevicesPerUser?: number;
+  /** Called once per device forgotten past the bound: a client making up a device id per connection shows here. */
+  readonly onDeviceForgotten?: () => void;
+}
+
 /** A store error that means "not stored; retry later" (connection lost, timeout). */
 export class StoreUnavailableError extends Error {
   /** When known (an overloaded queue), how long until a retry can be served, in ms. */

@@ -2,7 +2,7 @@
 // set. With REQUIRE_MONGO=1 a missing TEST_MONGO_URI fails the run instead of silently skipping.
 import { randomUUID } from 'node:crypto';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
-import type { Store } from '../../src/store/store.js';
+import type { DeviceBound, Store } from '../../src/store/store.js';
 
 export interface StoreVariant {
   readonly name: 'memory' | 'mongo';
@@ -15,9 +15,7 @@ export interface StoreVariant {
 }
 
 /** Limits both stores take, for tests of a bound at a small size. */
-export interface StoreLimits {
-  readonly maxDevicesPerUser?: number;
-}
+export type StoreLimits = DeviceBound;
 
 export const TEST_MONGO_URI = process.env.TEST_MONGO_URI;
 

@@ -51,7 +51,8 @@ export function runDeliveryContract(variant: StoreVariant): void {
     });
 
     it('forgets the devices seen longest ago past MAX_DEVICES_PER_USER; one that comes back starts where its user is', async () => {
-      const bounded = await variant.create({ maxDevicesPerUser: 3 });
+      let forgotten = 0;
+      const bounded = await variant.create({ maxDevicesPerUser: 3, onDeviceForgotten: () => forgotten++ });
       try {
         const [alice, bob] = [uid('alice'), uid('bob')];
         const conversationId = directConversationId(alice, bob);
@@ -65,9 +66,11 @@ export function runDeliveryContract(variant: StoreVariant): void {
         // A fourth device: the one seen longest ago ('old') is forgotten, the others stay.
         await bounded.replayTargets(bob, 'd4');
         assert.equal(await bounded.deviceCursor(bob, 'old', conversationId), undefined, 'forgotten: its cursor is gone');
+        assert.equal(forgotten, 1, 'the forgetting is told once (the metric)');
         assert.ok(await bounded.deviceCursor(bob, 'd4', conversationId), 'the new device has its copy of the user cursor');
         // Back, it is a new device: it starts where its user is (the first message confirmed, the second not).
         assert.deepEqual(await bounded.replayTargets(bob, 'old'), [{ conversationId, cursor: { upTo: 1, above: [] }, lastSeq: 2 }]);
+        assert.equal(forgotten, 2, "coming back, it took the place of the one seen longest ago now ('d2')");
         const marks = await bounded.confirmIds(bob, 'old', [first.messageId, second.messageId]);
         assert.deepEqual(marks.marks.map((mark) => mark.messageId), [second.messageId], 'the first message is not marked twice');
       } finally {

@@ -10,6 +10,7 @@ import type { PushStore } from '../push-store.js';
 import { activityTs, listItem, otherMember, view, type ConversationState } from './conversation-state.js';
 import {
   DEFAULT_MAX_DEVICES_PER_USER,
+  type DeviceBound,
   StoreUnavailableError,
   type ConfirmResult,
   type Conversation,
@@ -76,10 +77,13 @@ export class MemoryStore implements Store {
   /** Devices kept per user: past it the one seen longest ago is forgotten (MAX_DEVICES_PER_USER). */
   private readonly maxDevicesPerUser: number;
 
+  private readonly onDeviceForgotten: (() => void) | undefined;
+
   /** `maxConversationMessages` below the default is for tests of the bound. */
-  constructor(options: { maxConversationMessages?: number; maxDevicesPerUser?: number } = {}) {
+  constructor(options: { maxConversationMessages?: number } & DeviceBound = {}) {
     this.maxConversationMessages = options.maxConversationMessages ?? MAX_CONVERSATION_MESSAGES;
     this.maxDevicesPerUser = Math.max(1, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER);
+    this.onDeviceForgotten = options.onDeviceForgotten;
   }
 
   async start(): Promise<void> {}
@@ -385,7 +389,10 @@ export class MemoryStore implements Store {
     if (!ofUser) this.devices.set(userId, (ofUser = new Map()));
     // Every device id a client makes up stays until forgotten: past the bound, the one seen longest
     // ago goes (it comes back as a new device). Without it, one account cycling ids fills the memory.
-    while (ofUser.size >= this.maxDevicesPerUser) ofUser.delete(ofUser.keys().next().value!);
+    while (ofUser.size >= this.maxDevicesPerUser) {
+      ofUser.delete(ofUser.keys().next().value!);
+      this.onDeviceForgotten?.();
+    }
     // A device seen for the first time (whatever it does first: replay, send or confirm) starts where
     // its user is: what no device confirmed yet.
     ofUser.set(deviceId, (cursors = new Map()));

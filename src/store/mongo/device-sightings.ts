@@ -26,6 +26,7 @@ export class DeviceSightings {
   constructor(
     cacheMax: number,
     private readonly maxPerUser: number,
+    private readonly onForgotten?: () => void,
   ) {
     this.seen = new LRUCache({ max: Math.max(1, cacheMax) });
   }
@@ -103,8 +104,10 @@ export class DeviceSightings {
       .find({ userId, _id: { $ne: keep } }, { sort: { lastSeen: 1, firstSeen: 1 }, limit: count - this.maxPerUser, projection: { deviceId: 1 } })
       .toArray();
     for (const doc of oldest) {
-      await collections.devices.deleteMany({ _id: doc._id });
+      const { deletedCount } = await collections.devices.deleteMany({ _id: doc._id });
       this.seen.delete(doc._id);
+      // Two processes may forget the same device: the one whose delete found it counts it.
+      if (deletedCount > 0) this.onForgotten?.();
       await collections.deviceCursors.deleteMany({ userId, deviceId: doc.deviceId });
     }
   }

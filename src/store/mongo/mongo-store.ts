@@ -12,6 +12,7 @@ import { errorSummary, silentLogger, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
 import {
   DEFAULT_MAX_DEVICES_PER_USER,
+  type DeviceBound,
   StoreUnavailableError,
   type ConfirmResult,
   type Conversation,
@@ -57,7 +58,7 @@ import { MongoPushStore } from './mongo-push.js';
 import type { PushStore } from '../push-store.js';
 import { StoreConnection } from './store-connection.js';
 
-export interface MongoStoreOptions {
+export interface MongoStoreOptions extends DeviceBound {
   /** mongodb:// or mongodb+srv:// URI; its write concern (w, journal) applies to every batch. */
   readonly uri: string;
   /** Default: the URI path, `chat` when empty. */
@@ -67,8 +68,6 @@ export interface MongoStoreOptions {
   readonly batch: { readonly maxWaitMs: number; readonly maxOps: number; readonly maxOpsPerUser?: number };
   /** Bound on each per-process cache (conversation heads, message facts, seen devices). */
   readonly cursorCacheMax: number;
-  /** Devices kept per user; past it the ones seen longest ago are forgotten (MAX_DEVICES_PER_USER). */
-  readonly maxDevicesPerUser?: number;
   /** Most operations queued per kind behind the one in flight (default 64 batches' worth). */
   readonly maxQueued?: number;
   readonly startRetry?: Partial<StartRetry>;
@@ -103,7 +102,7 @@ export class MongoStore implements Store {
     this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log, options.metrics);
     this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
     this.facts = new MessageFacts(options.cursorCacheMax);
-    this.devices = new DeviceSightings(options.cursorCacheMax, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER);
+    this.devices = new DeviceSightings(options.cursorCacheMax, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER, options.onDeviceForgotten);
     this.push = new MongoPushStore(() => this.connection.db, options.opTimeoutMs);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
