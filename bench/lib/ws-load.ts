@@ -48,6 +48,11 @@ export interface WsLoadOptions {
   connectRetries?: number;
   /** Another runner in this thread (bench/lib/lean-load.ts); replaces `workers`. */
   createThread?: (cfg: ThreadConfig) => ThreadHandle;
+  /**
+   * CPU (µs, cumulative) of other processes doing the generator's work (bench/lib/go-load.ts: its
+   * children), read at the window's start and end: the difference counts as the generator's.
+   */
+  extraGeneratorCpuUs?: () => number;
 }
 
 /** The tallies (LoadTally) are the threads' summed; the rest is computed over the run. */
@@ -68,7 +73,7 @@ export interface LoadReport extends LoadTally {
   /** send -> DELIVERED-ack latency (chat only). */
   delivered?: LatencySummary;
   errorCount: number;
-  /** This process (all worker threads included) over the measured window. */
+  /** This process (all worker threads included) over the measured window, plus extraGeneratorCpuUs's processes. */
   generator: { cpuUs: number; corePct: number };
   /** Whole machine over the window; otherCorePct = busy minus server and generator (noise check). */
   machine: { busyCorePct: number; otherCorePct: number };
@@ -130,6 +135,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<LoadReport> {
     const readServer = o.serverTree ? readProcTreeCpu : readProcCpu;
     const server0 = o.serverPid !== undefined ? readServer(o.serverPid) : undefined;
     const self0 = selfCpu();
+    const extra0 = o.extraGeneratorCpuUs?.() ?? 0;
     const machine0 = readMachineCpu().busyUs;
     const startAt = epochNow();
     const total = o.totalMessages ?? Infinity;
@@ -146,9 +152,10 @@ export async function runWsLoad(o: WsLoadOptions): Promise<LoadReport> {
 
     const endAt = epochNow();
     const self = cpuDelta(self0, selfCpu());
+    const extraUs = o.extraGeneratorCpuUs ? o.extraGeneratorCpuUs() - extra0 : 0;
     const serverCpu = server0 && o.serverPid !== undefined ? cpuDelta(server0, readServer(o.serverPid)) : undefined;
     const machineUs = readMachineCpu().busyUs - machine0;
-    return buildReport(o, mode, nThreads, results, { startAt, endAt, selfUs: self.totalUs, serverUs: serverCpu?.totalUs, serverSystemUs: serverCpu?.systemUs, machineUs });
+    return buildReport(o, mode, nThreads, results, { startAt, endAt, selfUs: self.totalUs + extraUs, serverUs: serverCpu?.totalUs, serverSystemUs: serverCpu?.systemUs, machineUs });
   } finally {
     await Promise.all(threads.map((t) => t.close().catch(() => {})));
   }

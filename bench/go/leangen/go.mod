@@ -1,0 +1,3 @@
+module uws-chat-bench/leangen
+
+go 1.22
