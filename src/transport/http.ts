@@ -202,9 +202,9 @@ export function isJsonContentType(contentType: string): boolean {
 
 /**
  * Request headers a handler needs, read synchronously before the request object is gone. A header
- * that was not sent is left out; one that was sent empty, or with bytes uWS does not hand over
- * (it gives '' for a value with non-ASCII bytes), is ''. getHeader alone answers '' for all three,
- * and a client that sent a bad Idempotency-Key must be told so, not served as if it sent none.
+ * that was not sent is left out; one that was sent empty is '' (so is one of only non-ASCII bytes:
+ * uWS drops those from a value). getHeader alone answers '' for both, and a client that sent a bad
+ * Idempotency-Key must be told so, not served as if it sent none.
  */
 export function readHeaders(req: HttpRequest, names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
