@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { ChatError, toChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CorsPolicy } from './cors.js';
-import { decodeUtf8Body, getAndHead, isJsonContentType, readBody, readHeaders, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, getAndHead, jsonBodyRefusal, readBody, readHeaders, type ExchangeFactory } from './http.js';
 
 export interface ApiRequest {
   readonly principal: Principal;
@@ -56,12 +56,14 @@ export function apiRoute(
     for (let i = 0; i < (options.params ?? 0); i++) rawParams.push(req.getParameter(i) ?? '');
     const query = new URLSearchParams(req.getQuery() ?? '');
     const contentType = req.getHeader('content-type');
+    const contentEncoding = req.getHeader('content-encoding');
     const contentLength = req.getHeader('content-length');
     const exchange = exchangeFor(res, pattern, head);
     if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', corsHeaders);
     let body: Promise<Buffer> | undefined;
     if (options.body) {
-      if (!isJsonContentType(contentType)) return exchange.errorCode('unsupported_media_type', corsHeaders);
+      const refusal = jsonBodyRefusal(contentType, contentEncoding);
+      if (refusal) return exchange.error(refusal, corsHeaders);
       // Start reading at once (uWS wants onData attached now), authenticate meanwhile.
       body = readBody(exchange, contentLength, config.limits.maxHttpBodyBytes, config.limits);
       body.catch(() => {}); // handled below; avoids an unhandled rejection when auth fails first

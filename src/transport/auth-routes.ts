@@ -20,7 +20,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../errors.js';
 import { usernameKey, type UserStore } from '../store/users.js';
 import type { CorsPolicy } from './cors.js';
-import { countingExchanges, decodeUtf8Body, Exchange, getAndHead, isJsonContentType, readBody, remoteAddress, type Headers } from './http.js';
+import { countingExchanges, decodeUtf8Body, Exchange, getAndHead, jsonBodyRefusal, readBody, remoteAddress, type Headers } from './http.js';
 import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
 import { apiRoute } from './api-route.js';
 import { userIdParam } from '../protocol/api-input.js';
@@ -53,6 +53,7 @@ interface AuthRequest {
   readonly authorization: string;
   readonly cookie: string;
   readonly contentType: string;
+  readonly contentEncoding: string;
   readonly contentLength: string;
 }
 
@@ -104,7 +105,8 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   };
 
   const readCredentials = async (request: AuthRequest, body: Promise<Buffer>): Promise<Credentials> => {
-    if (!isJsonContentType(request.contentType)) throw new ChatError('unsupported_media_type');
+    const refusal = jsonBodyRefusal(request.contentType, request.contentEncoding);
+    if (refusal) throw refusal;
     // Strict: leniently decoded, invalid bytes became U+FFFD and different passwords matched.
     const text = decodeUtf8Body(await body);
     let value: unknown;
@@ -130,6 +132,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
         authorization: req.getHeader('authorization'),
         cookie: req.getHeader('cookie'),
         contentType: req.getHeader('content-type'),
+        contentEncoding: req.getHeader('content-encoding'),
         contentLength: req.getHeader('content-length'),
       };
       const { exchange } = request;
@@ -198,6 +201,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
       authorization: req.getHeader('authorization'),
       cookie: req.getHeader('cookie'),
       contentType: '',
+      contentEncoding: '',
       contentLength: '',
     };
     try {

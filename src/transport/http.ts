@@ -195,9 +195,17 @@ export function decodeUtf8Body(raw: Buffer): string {
   }
 }
 
-/** True for `application/json` with optional parameters (charset=utf-8). */
-export function isJsonContentType(contentType: string): boolean {
-  return /^application\/json\s*(;|$)/i.test(contentType);
+/**
+ * Why a request body will not be read as JSON, or undefined when it will: its Content-Type must be
+ * `application/json` (parameters allowed, charset=utf-8), and it must not be compressed. A gzip body
+ * read as it is would be answered "malformed JSON" and send its client looking in the wrong place.
+ */
+export function jsonBodyRefusal(contentType: string, contentEncoding: string): ChatError | undefined {
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) return new ChatError('unsupported_media_type');
+  if (contentEncoding !== '' && !/^\s*identity\s*$/i.test(contentEncoding)) {
+    return new ChatError('unsupported_media_type', 'Content-Encoding is not supported: send the body uncompressed');
+  }
+  return undefined;
 }
 
 /**

@@ -19,7 +19,7 @@ import type { AccessRecord } from '../store/access-store.js';
 import type { Conversation, Store } from '../store/store.js';
 import { decodeParam, parseJson, type ApiAnswer } from './api-route.js';
 import { FailureLimiter } from './failure-limit.js';
-import { decodeUtf8Body, isJsonContentType, readBody, readHeaders, remoteAddress, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, jsonBodyRefusal, readBody, readHeaders, remoteAddress, type ExchangeFactory } from './http.js';
 
 export interface ServerApiDeps {
   readonly config: Config;
@@ -63,6 +63,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
       const rawParams: string[] = [];
       for (let i = 0; i < (options.params ?? 0); i++) rawParams.push(req.getParameter(i) ?? '');
       const contentType = req.getHeader('content-type');
+      const contentEncoding = req.getHeader('content-encoding');
       const contentLength = req.getHeader('content-length');
       const exchange = exchangeFor(res, pattern);
       if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', NO_STORE);
@@ -75,7 +76,8 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
       }
       let body: Promise<Buffer> | undefined;
       if (options.body) {
-        if (!isJsonContentType(contentType)) return exchange.errorCode('unsupported_media_type', NO_STORE);
+        const refusal = jsonBodyRefusal(contentType, contentEncoding);
+        if (refusal) return exchange.error(refusal, NO_STORE);
         body = readBody(exchange, contentLength, limits.maxHttpBodyBytes, limits);
         body.catch(() => {}); // handled below; avoids an unhandled rejection when a URL parameter fails first
       }

@@ -166,6 +166,7 @@ describe('accounts', () => {
     assert.equal((await post(t, '/api/auth/register', { username: 'emoji', password: '🔑'.repeat(1024) })).status, 201);
     assert.equal((await post(t, '/api/auth/login', { username: 'emoji', password: '🔑'.repeat(1024) })).status, 200);
     assert.equal((await post(t, '/api/auth/login', JSON.stringify({ username: 'alice', password: PASSWORD }), { 'content-type': 'text/plain' })).status, 415);
+    assert.equal((await post(t, '/api/auth/login', JSON.stringify({ username: 'alice', password: PASSWORD }), { 'content-encoding': 'br' })).status, 415);
     assert.equal((await post(t, '/api/auth/login', { username: 'alice', password: PASSWORD, pad: 'x'.repeat(10_000) })).status, 413);
   });
 

@@ -145,6 +145,7 @@ describe('server API', () => {
     for (const [name, body] of Object.entries(groups)) assert.equal((await call('POST', '/api/server/groups', body)).status, 400, name);
     assert.equal((await call('POST', '/api/server/users/not%20valid!/ban')).status, 400);
     assert.equal((await call('POST', '/api/server/messages', 'x', { authorization: `Bearer ${KEY}`, 'content-type': 'text/plain' })).status, 415);
+    assert.equal((await call('POST', '/api/server/messages', '{}', { authorization: `Bearer ${KEY}`, 'content-encoding': 'gzip' })).status, 415);
     assert.equal((await t.store.counts()).messages, 0);
   });
 
