@@ -126,11 +126,10 @@ func (r *runner) lookup(p *pair, id []byte, ok bool) int {
 
 func (r *runner) acked(p *pair, seq int, now int64) {
 	flags := p.flags[seq]
-	if flags&flagSentAck != 0 {
+	if !p.mark(seq, flagSentAck) {
 		r.c.duplicateAcks++
 		return
 	}
-	p.flags[seq] = flags | flagSentAck
 	r.c.acked++
 	r.c.lastEvent = now
 	r.c.ack.recordNs(now - p.sentAt[seq])
@@ -181,14 +180,11 @@ func (r *runner) onSenderText(w *wsConn, t []byte) {
 			r.c.odd("ack-other")
 			return
 		}
-		flags := p.flags[seq]
-		if flags&flagDeliveredAck != 0 {
+		if !p.mark(seq, flagDeliveredAck) {
 			r.c.duplicateAcks++
 			return
 		}
-		p.flags[seq] = flags | flagDeliveredAck
-		r.c.deliveredAcks++
-		r.c.delivered.recordNs(now - p.sentAt[seq])
+		r.deliveredAck(p, seq, now)
 		return
 	}
 	if bytes.HasPrefix(t, receiptPrefix) {
@@ -314,21 +310,24 @@ func (r *runner) received(p *pair, id []byte, ok bool) {
 		r.c.odd("foreign-id")
 		return
 	}
-	flags := p.flags[seq]
-	if flags&flagReceived != 0 {
+	if !p.mark(seq, flagReceived) {
 		r.c.duplicated++
 		return
 	}
-	p.flags[seq] = flags | flagReceived
 	r.c.received++
 	now := mono()
 	r.c.lastEvent = now
 	if r.mode == modeCentrifugo {
 		// No confirmation in Centrifugo's protocol: the push is the delivery.
-		p.flags[seq] = flags | flagReceived | flagDeliveredAck
-		r.c.deliveredAcks++
-		r.c.delivered.recordNs(now - p.sentAt[seq])
+		p.mark(seq, flagDeliveredAck)
+		r.deliveredAck(p, seq, now)
 	}
+}
+
+// deliveredAck counts message seq as delivered (ours: the DELIVERED ack; Centrifugo: the push).
+func (r *runner) deliveredAck(p *pair, seq int, now int64) {
+	r.c.deliveredAcks++
+	r.c.delivered.recordNs(now - p.sentAt[seq])
 }
 
 func (r *runner) onRecipientText(w *wsConn, t []byte) {

@@ -77,6 +77,16 @@ func (p *pair) slot(seq int) {
 	p.sentAt, p.flags = sentAt, flags
 }
 
+// mark sets flag on message seq and says whether it was new: a second ack or receipt of one message
+// is a duplicate, which the caller counts as its kind.
+func (p *pair) mark(seq int, flag uint8) bool {
+	if p.flags[seq]&flag != 0 {
+		return false
+	}
+	p.flags[seq] |= flag
+	return true
+}
+
 type counters struct {
 	sent, acked, deliveredAcks, received, lost, duplicated, duplicateAcks int64
 	serverDuplicateFlags, unacked, undelivered                            int64
