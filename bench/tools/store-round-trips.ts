@@ -1,4 +1,4 @@
-// How many round trips to the database one send (direct, and into a group) and one confirmation (of a
+// How many round trips to the database one send (direct, the first to a new contact, and into a group) and one confirmation (of a
 // message stored here, or by another instance) wait for, one after another, on
 // the MongoStore: what their latency over a network is made of (issue 16, "MongoDB across a network").
 // Each persist and each confirmIds runs alone (nothing else in its batch) through the latency proxy
@@ -76,6 +76,14 @@ async function measure(build: Build, storeBase: string, directBase: string): Pro
       confirm.push(performance.now() - t0);
       if (result.marks.length !== 1) throw new Error(`confirm ${i}: ${result.marks.length} marks`);
     }
+    // The first message to a new contact: the direct conversation and both memberships are created.
+    const first: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t0 = performance.now();
+      const result = await store.persist({ ...message(i), messageId: `rt-first-${i}`, to: `new-contact-${i}` });
+      first.push(performance.now() - t0);
+      if (result.kind !== 'created' || result.message.seq !== 1) throw new Error(`first persist ${i}: ${result.kind}`);
+    }
     // A group message is named by its conversation id: its member count is read too.
     const groupId = 'g:round-trips';
     await store.createGroup({ conversationId: groupId, title: 'round trips', ownerId: 'alice', members: ['bob', 'carol'], createdAt: Date.now() });
@@ -99,7 +107,7 @@ async function measure(build: Build, storeBase: string, directBase: string): Pro
       (i % 2 === 1 ? learned : remote).push(performance.now() - t0);
       if (confirmed.marks.length !== 1) throw new Error(`confirm other ${i}: ${confirmed.marks.length} marks`);
     }
-    return { persist: median(persist), group: median(group), confirm: median(confirm), remote: median(remote), learned: median(learned) };
+    return { persist: median(persist), first: median(first), group: median(group), confirm: median(confirm), remote: median(remote), learned: median(learned) };
   } finally {
     await other.close();
     await store.close();
@@ -123,14 +131,14 @@ async function main(): Promise<void> {
   await client.close();
   const trip = median(pings);
   console.log(`MongoStore through a latency proxy, ${DELAY_MS} ms each way (a round trip ≥ ${2 * DELAY_MS} ms), to ${target.host}; DB_BATCH_MAX_WAIT_MS=${WAIT_MS}; median of ${N}, each alone; one \`ping\` ${trip.toFixed(1)} ms`);
-  console.log('\n| build | round | persist | group persist | confirmIds | confirmIds, stored by another instance | the same, learned from the bus |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('\n| build | round | persist | first persist to a new contact | group persist | confirmIds | confirmIds, stored by another instance | the same, learned from the bus |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   try {
     for (let round = 1; round <= 2; round++) {
       for (const build of builds) {
-        const { persist, group, confirm, remote, learned } = await measure(build, storeBase, target.href);
+        const { persist, first, group, confirm, remote, learned } = await measure(build, storeBase, target.href);
         const trips = (ms: number) => (ms / trip).toFixed(1);
         const cell = (ms: number) => `${ms.toFixed(1)} ms, ${trips(ms)}`;
-        console.log(`| ${build.label} | ${round} | ${cell(persist)} | ${cell(group)} | ${cell(confirm)} | ${cell(remote)} | ${cell(learned)} |`);
+        console.log(`| ${build.label} | ${round} | ${cell(persist)} | ${cell(first)} | ${cell(group)} | ${cell(confirm)} | ${cell(remote)} | ${cell(learned)} |`);
       }
     }
   } finally {
