@@ -42,7 +42,7 @@ async function loadBuild(label: string, dir: string, ext: string): Promise<Build
 }
 
 /** Median ms of N persists, then of N confirmations, each alone, on a fresh database. */
-async function measure(build: Build, storeBase: string, directBase: string): Promise<{ persist: number; group: number; confirm: number; remote: number; learned: number }> {
+async function measure(build: Build, storeBase: string, directBase: string): Promise<{ persist: number; first: number; group: number; confirm: number; remote: number; learned: number }> {
   const db = freshDatabaseName('bench_round_trips');
   const { config } = build.config.loadConfig({
     NODE_ENV: 'development',
