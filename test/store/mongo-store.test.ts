@@ -148,6 +148,20 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.deepEqual(results.map((result) => result.kind).filter((kind) => kind !== 'created'), []);
   });
 
+  it('a direct conversation left without members (a crash between its two inserts) is completed by the next first message', async () => {
+    const uri = databases.fresh();
+    const store = await storeOn(uri);
+    const [x, y] = [uid('x'), uid('y')];
+    const conversationId = directConversationId(x, y);
+    await dbOf(uri).collection('conversations').insertOne({ _id: conversationId, kind: 'direct', title: null, ownerId: null, createdAt: now() } as never);
+    const first = created(await store.persist(direct(x, y)));
+    assert.equal(first.seq, 1);
+    assert.equal(first.conversationId, conversationId);
+    const members = await dbOf(uri).collection('memberships').find({ conversationId }).toArray();
+    assert.deepEqual(members.map((doc) => doc.userId).sort(), [x, y].sort());
+    assert.equal(created(await store.persist(direct(y, x))).seq, 2);
+  });
+
   it('a removed member cannot send through an instance that saw it as a member a moment ago', async () => {
     const uri = databases.fresh();
     const [a, b] = [await storeOn(uri), await storeOn(uri)];

@@ -35,33 +35,33 @@ function toConversation(doc: ConversationDoc, members: string[]): Conversation {
 }
 
 /**
- * Direct conversations on their first message: conversation, then both memberships (joinSeq 0). Returns
- * the ids it created or completed (an existing conversation without members: a crash between the two
- * inserts). One with members is left alone: another instance created it meanwhile, or its sender was
- * removed, so the caller reads the sender's membership again (persist-batch.ts).
+ * Direct conversations on their first message: every conversation document of the batch in one insert,
+ * then every membership (joinSeq 0) in one more, so a batch of first messages costs two round trips
+ * whatever it holds. The conversation goes in before its members: a crash between the two leaves a
+ * conversation without members, never members of no conversation. Returns the ids it created or
+ * completed (an existing conversation without members: such a crash). One found with members is left
+ * alone: another instance created it meanwhile, or its sender was removed, so the caller reads the
+ * sender's membership again (persist-batch.ts).
  */
 export async function ensureDirectConversations(
   collections: Collections,
   requests: readonly { conversationId: string; members: readonly string[]; at: number }[],
 ): Promise<Set<string>> {
-  const created = new Set<string>();
-  const distinct = new Map(requests.map((request) => [request.conversationId, request]));
-  await Promise.all([...distinct.values()].map(async ({ conversationId, members, at }) => {
-    const [existing, count] = await Promise.all([
-      collections.conversations.findOne({ _id: conversationId }, { projection: { _id: 1 } }),
-      collections.memberships.countDocuments({ conversationId }),
-    ]);
-    if (existing && count > 0) return;
-    await createConversation(collections, { _id: conversationId, kind: 'direct', title: null, ownerId: null, createdAt: at }, members);
-    created.add(conversationId);
-  }));
-  return created;
-}
-
-async function createConversation(collections: Collections, doc: ConversationDoc, members: readonly string[]): Promise<void> {
-  await insertIfAbsent(collections.conversations, [doc]);
-  const unique = [...new Set(members)];
-  await insertIfAbsent(collections.memberships, unique.map((userId, pos) => membershipDoc(doc._id, userId, doc.createdAt, pos, 0)));
+  const distinct = [...new Map(requests.map((request) => [request.conversationId, request])).values()];
+  if (distinct.length === 0) return new Set();
+  const inserted = await insertIfAbsent(
+    collections.conversations,
+    distinct.map(({ conversationId, at }): ConversationDoc => ({ _id: conversationId, kind: 'direct', title: null, ownerId: null, createdAt: at })),
+  );
+  // Rare: the document was there already. Only one without members is completed here.
+  const existing = distinct.filter((_, i) => !inserted.has(i));
+  const counts = await Promise.all(existing.map(({ conversationId }) => collections.memberships.countDocuments({ conversationId })));
+  const completing = [...distinct.filter((_, i) => inserted.has(i)), ...existing.filter((_, i) => counts[i] === 0)];
+  await insertIfAbsent(
+    collections.memberships,
+    completing.flatMap(({ conversationId, members, at }) => [...new Set(members)].map((userId, pos) => membershipDoc(conversationId, userId, at, pos, 0))),
+  );
+  return new Set(completing.map(({ conversationId }) => conversationId));
 }
 
 /** `created` for exactly one call per group across instances: the one whose insert made it (unique _id). */

@@ -68,7 +68,7 @@ export async function writePersistBatch(context: PersistBatchContext, batch: rea
   //    time (never from a cache: a removed member must not send).
   const [, membership] = await Promise.all([judgeExisting(collections, all), readMembership(collections, all)]);
   const fresh = all.filter((lead) => lead.outcome === undefined);
-  await checkMembership(collections, fresh, membership);
+  await checkMembership(context, fresh, membership);
   // 2. Seqs and the ordered insert, in rounds; the senders' cursors are read meanwhile, under their lock.
   // 3. The sender has its own message: its user cursor and its sending device's cursor pass over it.
   const inserted = insertMessages(context, fresh.filter((lead) => lead.outcome === undefined));
@@ -144,7 +144,8 @@ async function readMembership(collections: Collections, leads: Lead[]): Promise<
   return { members: new Set(found.map((doc) => doc._id)), sizes, directMembers };
 }
 
-async function checkMembership(collections: Collections, leads: Lead[], read: MembershipRead): Promise<void> {
+async function checkMembership(context: PersistBatchContext, leads: Lead[], read: MembershipRead): Promise<void> {
+  const { collections } = context;
   for (const lead of leads) if (lead.conversationId === undefined) lead.outcome = 'not_member';
   const asking = leads.filter((lead) => lead.outcome === undefined);
   if (asking.length === 0) return;
@@ -156,6 +157,9 @@ async function checkMembership(collections: Collections, leads: Lead[], read: Me
     collections,
     direct.map((lead) => ({ conversationId: lead.conversationId!, members: [lead.message.from, lead.message.to!], at: lead.message.ts })),
   );
+  // A conversation just created has no messages: its head is 0 without asking. (0 is never ahead of
+  // the truth, so this holds even if another instance wrote there meanwhile: a seq collision re-reads.)
+  for (const id of created) context.heads.note(id, 0);
   // A conversation found complete was created meanwhile by another instance's first message (or the
   // sender was removed): read the sender's membership again rather than refuse a member.
   const recheck = [...new Set(direct.filter((lead) => !created.has(lead.conversationId!)).map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
