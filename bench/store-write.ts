@@ -11,7 +11,9 @@
 // document; the v2 store also advances the conversation's seq counter for each message (it assigns
 // `seq`), so a third row writes both, unbatched, for a like-for-like ratio. A fourth row sends the same
 // N messages from C members into one group of RECIPIENTS members (one seq counter for all, O(1)
-// documents per message whatever the group size). With C closed-loop senders a batch holds at most
+// documents per message whatever the group size). The direct rows write into conversations the warm-up
+// created (each sender has CONTACTS of them), as most messages of a chat do; a fifth row sends every
+// message to a new contact, which creates its direct conversation and both memberships first. With C closed-loop senders a batch holds at most
 // C messages. Results: bench/RESULTS.md ("Store writes").
 //
 // The store is opened the way the server opens it (loadConfig + openStores on DB_URI), so the bench
@@ -37,6 +39,8 @@ const maxWaitMs = Number(process.env.DB_BATCH_MAX_WAIT_MS ?? 2);
 const maxOps = Number(process.env.DB_BATCH_MAX_OPS ?? 512);
 const proxyMs = process.env.STORE_PROXY_MS === undefined ? undefined : Number(process.env.STORE_PROXY_MS);
 const RECIPIENTS = 1000;
+/** Direct conversations per sender: C × CONTACTS in all, each created in the warm-up. */
+const CONTACTS = 4;
 const BODY = 'x'.repeat(100);
 
 interface Outcome {
@@ -47,8 +51,10 @@ interface Outcome {
   readonly extra: string;
 }
 
-/** A direct message (v1 `to`); the store derives its conversation and assigns its seq. */
-const message = (run: string, i: number): NewMessage & { to: string } => ({ messageId: `${run}-${i}`, from: `s${i % C}`, to: `r${i % RECIPIENTS}`, body: BODY, ts: Date.now() });
+/** A direct message (v1 `to`) to one of the sender's CONTACTS; the store derives its conversation and assigns its seq. */
+const message = (run: string, i: number): NewMessage & { to: string } => ({ messageId: `${run}-${i}`, from: `s${i % C}`, to: `r${(i % C) * CONTACTS + (Math.floor(i / C) % CONTACTS)}`, body: BODY, ts: Date.now() });
+/** The first message to a new contact: its direct conversation and memberships are created with it. */
+const firstMessage = (run: string, i: number): NewMessage => ({ messageId: `${run}-${i}`, from: `s${i % C}`, to: `${run}-contact-${i}`, body: BODY, ts: Date.now() });
 /** The same message into a group (no `to`). */
 const groupMessage = (run: string, i: number, conversationId: string): NewMessage => ({ messageId: `${run}-${i}`, conversationId, from: `s${i % C}`, body: BODY, ts: Date.now() });
 
@@ -86,8 +92,9 @@ async function drive(from: number, to: number, write: (i: number) => Promise<unk
   return (performance.now() - started) / 1000;
 }
 
-/** `group`: the C senders are members of one group of RECIPIENTS members and all send into it. */
-async function batched(baseUri: string, dbName: string, group = false): Promise<Outcome> {
+/** `group`: the C senders are members of one group of RECIPIENTS members and all send into it; `first`: every message to a new contact. */
+async function batched(baseUri: string, dbName: string, shape: 'direct' | 'group' | 'first' = 'direct'): Promise<Outcome> {
+  const group = shape === 'group';
   const metrics = createMetrics({ collectDefault: false });
   const store = openMongoStore(baseUri, dbName, metrics);
   await store.start();
@@ -98,7 +105,9 @@ async function batched(baseUri: string, dbName: string, group = false): Promise<
     const { conversation } = await store.createGroup({ conversationId: `g:bench-${run}`, title: 'bench', ownerId: 's0', members, createdAt: Date.now() });
     make = (r, i) => groupMessage(r, i, conversation.conversationId);
   }
-  await drive(0, WARMUP, async (i) => store.persist(make(`w${run}`, i)));
+  if (shape === 'first') make = firstMessage;
+  // The direct row's warm-up creates every conversation it writes to.
+  await drive(0, shape === 'direct' ? Math.max(WARMUP, C * CONTACTS) : WARMUP, async (i) => store.persist(make(`w${run}`, i)));
   const before = await batchStats(metrics);
   const latency = new Histogram();
   const seconds = await drive(0, N, async (i) => {
@@ -109,7 +118,11 @@ async function batched(baseUri: string, dbName: string, group = false): Promise<
   await store.close();
   const batches = after.count - before.count;
   return {
-    name: group ? `batched MongoStore, one group of ${RECIPIENTS} (wait ${maxWaitMs} ms, max ${maxOps})` : `batched MongoStore (wait ${maxWaitMs} ms, max ${maxOps})`,
+    name: {
+      direct: `batched MongoStore, ${C * CONTACTS} direct conversations (wait ${maxWaitMs} ms, max ${maxOps})`,
+      group: `batched MongoStore, one group of ${RECIPIENTS} (wait ${maxWaitMs} ms, max ${maxOps})`,
+      first: `batched MongoStore, every message to a new contact (wait ${maxWaitMs} ms, max ${maxOps})`,
+    }[shape],
     msgsPerSec: N / seconds,
     seconds,
     latency: latency.summary(),
@@ -179,31 +192,28 @@ async function measure(storeUri: string, via: string): Promise<void> {
   const info = await client.db('admin').command({ buildInfo: 1 });
   const ferretdb = info.ferretdbVersion !== undefined;
   const server = ferretdb ? `FerretDB (reports MongoDB ${info.version})` : `MongoDB ${info.version}`;
-  const names = [`bench_store_b_${Date.now()}`, `bench_store_u_${Date.now()}`, `bench_store_v_${Date.now()}`, `bench_store_g_${Date.now()}`];
+  const names = [`bench_store_b_${Date.now()}`, `bench_store_u_${Date.now()}`, `bench_store_v_${Date.now()}`, `bench_store_g_${Date.now()}`, `bench_store_f_${Date.now()}`];
   console.log(machineLine(machineInfo(fileURLToPath(new URL('..', import.meta.url)))));
   console.log(`server: ${server} at ${storeUri.replace(/\/\/[^@/]*@/, '//')} · N=${N} · ${C} concurrent senders · warmup ${WARMUP} · body ${BODY.length} B · ${RECIPIENTS} recipients${via}`);
   try {
-    const results = [await batched(storeUri, names[0]!), await unbatched(client, names[1]!), await unbatchedWithCounter(client, names[2]!, ferretdb ? Math.min(C, FERRETDB_FIND_AND_MODIFY_CONCURRENCY) : C)];
-    // While MongoStore is being rewritten for Store v2 it may not have createGroup yet: the group row is
-    // then left out with a note instead of losing the other rows. Any other failure fails the run.
-    let groupNote: string | undefined;
-    try {
-      results.push(await batched(storeUri, names[3]!, true));
-    } catch (error) {
-      if (!(error instanceof TypeError && /createGroup is not a function/.test(error.message))) throw error;
-      groupNote = 'group row skipped: this MongoStore has no createGroup yet (Store v2 in progress)';
-    }
+    const [direct, single, counter, group, first] = [
+      await batched(storeUri, names[0]!),
+      await unbatched(client, names[1]!),
+      await unbatchedWithCounter(client, names[2]!, ferretdb ? Math.min(C, FERRETDB_FIND_AND_MODIFY_CONCURRENCY) : C),
+      await batched(storeUri, names[3]!, 'group'),
+      await batched(storeUri, names[4]!, 'first'),
+    ];
     console.log('');
     console.log('| writer | msgs/s | p50 ms | p99 ms | notes |');
     console.log('| --- | ---: | ---: | ---: | --- |');
-    for (const r of results) {
+    for (const r of [direct, single, counter, group, first]) {
       console.log(`| ${r.name} | ${Math.round(r.msgsPerSec)} | ${r.latency.p50Ms} | ${r.latency.p99Ms} | ${r.extra}; ${r.seconds.toFixed(2)} s |`);
     }
     console.log('');
-    console.log(`ratio batched / one insertOne per message: ${(results[0]!.msgsPerSec / results[1]!.msgsPerSec).toFixed(1)}x`);
-    console.log(`ratio batched / two writes per message (like for like): ${(results[0]!.msgsPerSec / results[2]!.msgsPerSec).toFixed(1)}x`);
-    if (results[3]) console.log(`ratio batched one group / batched direct: ${(results[3].msgsPerSec / results[0]!.msgsPerSec).toFixed(2)}x`);
-    if (groupNote) console.log(groupNote);
+    console.log(`ratio batched / one insertOne per message: ${(direct.msgsPerSec / single.msgsPerSec).toFixed(1)}x`);
+    console.log(`ratio batched / two writes per message (like for like): ${(direct.msgsPerSec / counter.msgsPerSec).toFixed(1)}x`);
+    console.log(`ratio batched one group / batched direct: ${(group.msgsPerSec / direct.msgsPerSec).toFixed(2)}x`);
+    console.log(`ratio batched first messages / batched direct: ${(first.msgsPerSec / direct.msgsPerSec).toFixed(2)}x`);
   } finally {
     for (const name of names) await client.db(name).dropDatabase().catch(() => {});
     await client.close();
