@@ -24,6 +24,11 @@
 //     --rounds K (1)        every subject K times, interleaved (A, B, A, B, …): on a noisy machine the
 //                           figures come from each subject's median round by server CPU, and a note
 //                           lists every round's (idle memory: first round only)
+//     --store mongo         ours on the MongoStore at BENCH_MONGO_URI (else TEST_MONGO_URI, else
+//                           127.0.0.1:27017), a fresh database per start, dropped at the end; the
+//                           batch settings as the server's (DB_BATCH_MAX_WAIT_MS etc. in BENCH_OURS_ENV)
+//     --mongo-proxy-ms D    with --store mongo: through bench/lib/latency-proxy.ts (its own process),
+//                           D ms each way (0.5: MongoDB across a network in one region)
 //
 // Smoke (--smoke): 20 pairs at 200/s for 1 s, ours and echo; fails only on lost/duplicated messages.
 
@@ -35,6 +40,8 @@ import { fmt, loadProblems, newResult, type BenchResult, type Figure } from './l
 import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer } from './lib/servers.js';
 import type { RunningServer } from './lib/spawn.js';
 import { hasGoToolchain } from './lib/go-load.js';
+import { startLatencyProxyProcess } from './lib/latency-proxy.js';
+import { benchMongoBaseUri, dropDatabase, freshDatabaseName, probeMongo, withDatabase } from './lib/mongo.js';
 import { runWsLoad, type LoadReport } from './lib/ws-load.js';
 
 export interface PacedParams {
@@ -137,7 +144,10 @@ function wakeups(pid: number): number {
   }
 }
 
-function subjects(ctx: BenchContext): Subject[] {
+/** Where ours keeps its messages: `mem`, or a fresh MongoDB database per start (--store mongo). */
+type StoreUri = () => string;
+
+function subjects(ctx: BenchContext, storeUri: StoreUri): Subject[] {
   const ackDelay = ctx.args.str('ack-delay');
   if (ackDelay !== undefined && !/^\d+$/.test(ackDelay)) throw new Error(`--ack-delay must be whole ms, got ${ackDelay}`);
   // Each build plain, with --ack-delay also with v1.3 held acks (?ackDelayMs=, ACK_DELAY_MAX_MS default
@@ -152,7 +162,7 @@ function subjects(ctx: BenchContext): Subject[] {
       ctx.ours.map<Subject>((build) => ({
         label: `${build.label}${suffix}`,
         kind: 'chat',
-        start: () => startOurServer(build, { cpuProfDir: ctx.profileDir }),
+        start: () => startOurServer(build, { cpuProfDir: ctx.profileDir, dbUri: storeUri() }),
         url: (port) => `ws://127.0.0.1:${port}/ws${query}`,
       })),
     ),
@@ -180,16 +190,38 @@ async function load(kind: Kind, url: string, p: PacedParams, durationMs: number,
 }
 
 export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
+  const store = ctx.args.str('store') ?? 'mem';
+  if (store === 'mem') return runPacedOn(ctx, () => 'mem', '');
+  if (store !== 'mongo') throw new Error(`--store must be mem or mongo, got ${store}`);
+  const base = benchMongoBaseUri();
+  const unusable = await probeMongo(base);
+  if (unusable) throw new Error(`--store mongo: ${base} is not usable (${unusable})`);
+  const proxyMs = ctx.args.str('mongo-proxy-ms');
+  const proxy = proxyMs === undefined ? undefined : await startLatencyProxyProcess(new URL(base).host, Number(proxyMs));
+  const databases: string[] = [];
+  const storeUri = () => {
+    databases.push(freshDatabaseName('bench_paced'));
+    return withDatabase(proxy ? `mongodb://127.0.0.1:${proxy.port}/` : base, databases.at(-1)!);
+  };
+  try {
+    return await runPacedOn(ctx, storeUri, `, ours on MongoDB at ${new URL(base).host}${proxy ? ` through a latency proxy, ${proxyMs} ms each way` : ''}`);
+  } finally {
+    await proxy?.stop();
+    for (const db of databases) await dropDatabase(base, db).catch(() => {});
+  }
+}
+
+async function runPacedOn(ctx: BenchContext, storeUri: StoreUri, storeNote: string): Promise<BenchResult> {
   const p = pacedParams(ctx);
   const result = newResult(
     'paced',
     'Paced load: many users each sending now and then; server and generator CPU per message',
     `N=${p.pairs} senders, rates ${p.rates.join(', ')} msgs/s total (${p.rates.map((r) => fmt(r / p.pairs)).join(', ')}/s each), W=${p.window}, ` +
-      `${p.seconds} s windows after ${p.warmupSec} s warm-up, generator: ${p.gen}${ctx.args.str('peers') ? ` (centrifugo: ${p.gen === 'go' ? 'go' : 'lean'})` : ''}`,
+      `${p.seconds} s windows after ${p.warmupSec} s warm-up, generator: ${p.gen}${ctx.args.str('peers') ? ` (centrifugo: ${p.gen === 'go' ? 'go' : 'lean'})` : ''}${storeNote}`,
   );
   // Not --only: bench/run.ts uses that flag to pick benchmarks.
   const only = ctx.args.str('subjects');
-  const chosen = subjects(ctx).filter((s) => only === undefined || only.split(',').some((o) => s.label.startsWith(o)));
+  const chosen = subjects(ctx, storeUri).filter((s) => only === undefined || only.split(',').some((o) => s.label.startsWith(o)));
   const runs: PacedRun[] = [];
   const idle: { subject: string; connections: number; bytesPerConnection: number }[] = [];
   for (let round = 1; round <= p.rounds; round++) for (const s of chosen) {
