@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient, type Db } from 'mongodb';
 import { CursorSet, type CursorKey } from '../../src/store/mongo/cursors.js';
+import { DeviceCursorCache } from '../../src/store/mongo/device-cursor-cache.js';
 import { collectionsOf, deviceCursorId, userCursorId, type Collections } from '../../src/store/mongo/documents.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { skipReason } from '../helpers/skips.js';
@@ -71,5 +72,32 @@ describe('Mongo cursor writes', { skip: baseUri ? false : skipReason('mongo') },
     const doc = await collections.deviceCursors.findOne({ _id: deviceCursorId('u2', 'phone', 'c1') });
     assert.equal(doc?.upTo, 4);
     assert.equal(typeof doc?.v, 'string', 'written with a version');
+  });
+
+  it('a device cursor cached by one process and moved since by another is merged into, not set back', async () => {
+    // Two processes' caches. The device confirms through A, then through B (it reconnected there), then
+    // through A again, whose cached copy is B's write behind.
+    const key: CursorKey = { userId: 'u3', deviceId: 'phone', conversationId: 'c1' };
+    const [onA, onB] = [new DeviceCursorCache(100), new DeviceCursorCache(100)];
+    const step = async (cache: DeviceCursorCache, cursor: { upTo: number; above: number[] }) => {
+      const set = await CursorSet.read(collections, [key], cache);
+      const before = set.get(key, 0);
+      set.set(key, cursor);
+      await set.write(collections);
+      return before;
+    };
+    await step(onA, { upTo: 3, above: [] });
+    assert.deepEqual(await step(onB, { upTo: 3, above: [5] }), { upTo: 3, above: [] }, 'B read what A wrote');
+    const seenByA = await step(onA, { upTo: 4, above: [] });
+    assert.deepEqual(seenByA, { upTo: 3, above: [] }, 'A took its cached copy, without reading B\'s write');
+    const doc = await collections.deviceCursors.findOne({ _id: deviceCursorId('u3', 'phone', 'c1') });
+    assert.deepEqual([doc?.upTo, doc?.above], [5, []], 'A\'s write over the stale version read again and merged: 1..4 and B\'s 5');
+    assert.deepEqual(onA.get(deviceCursorId('u3', 'phone', 'c1'))?.cursor, { upTo: 5, above: [] }, 'and A\'s cache holds what it wrote');
+
+    // A device forgotten (or seen anew) is read from the database again.
+    await collections.deviceCursors.updateMany({ _id: deviceCursorId('u3', 'phone', 'c1') }, { $set: { upTo: 9, v: 'elsewhere' } });
+    assert.equal((await CursorSet.read(collections, [key], onA)).get(key, 0).upTo, 5, 'cached');
+    onA.forgetDevice('u3', 'phone');
+    assert.equal((await CursorSet.read(collections, [key], onA)).get(key, 0).upTo, 9, 'read again after forgetDevice');
   });
 });

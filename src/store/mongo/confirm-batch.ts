@@ -16,6 +16,7 @@ import { advance, advanceTo, covers } from '../cursor.js';
 import type { ConfirmResult, Cursor, DeliveryMark } from '../store.js';
 import type { KeyedLock } from '../../lock.js';
 import { CursorSet, cursorKeyId, type CursorKey } from './cursors.js';
+import type { DeviceCursorCache } from './device-cursor-cache.js';
 import type { DeviceSightings } from './device-sightings.js';
 import { DUPLICATE_KEY, membershipId, receiptId, type Collections, type ReceiptDoc } from './documents.js';
 import type { HeadCache } from './heads.js';
@@ -73,6 +74,8 @@ export interface ConfirmBatchContext {
   /** Held per user for every cursor step of a batch (cursors.ts). */
   readonly cursorLocks: KeyedLock;
   readonly devices: DeviceSightings;
+  /** Device cursors as last read or written here (device-cursor-cache.ts). */
+  readonly deviceCursors?: DeviceCursorCache;
   readonly facts: MessageFacts;
   nextToken(): string;
 }
@@ -117,7 +120,7 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
   await context.cursorLocks.runAll(batch.map((request) => request.userId), async () => {
     const [steps, cursors] = await Promise.all([
       stepsOf(context, batch, facts, memberships),
-      context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId }))).then(() => CursorSet.read(collections, [...named.values()])),
+      context.devices.ensure(collections, batch.map(({ userId, deviceId }) => ({ userId, deviceId }))).then(() => CursorSet.read(collections, [...named.values()], context.deviceCursors)),
     ]);
     if (steps.length === 0) return;
     const ranges = await readRanges(collections, steps, (step) => cursors.get(userKey(step), step.joinSeq));

@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { atLeast, EMPTY_CURSOR, union } from '../cursor.js';
 import type { Cursor } from '../store.js';
 import { deviceCursorId, DUPLICATE_KEY, toCursor, userCursorId, type Collections, type CursorDoc } from './documents.js';
+import type { DeviceCursorCache } from './device-cursor-cache.js';
 
 export interface CursorKey {
   readonly userId: string;
@@ -53,13 +54,24 @@ interface Entry {
 export class CursorSet {
   private readonly current = new Map<string, Entry>();
 
-  private constructor() {}
+  private constructor(private readonly deviceCache: DeviceCursorCache | undefined) {}
 
-  /** Reads the cursors of `keys` (two queries: user cursors and device cursors, by `_id`). */
-  static async read(collections: Collections, keys: readonly CursorKey[]): Promise<CursorSet> {
-    const set = new CursorSet();
-    for (const key of keys) set.current.set(cursorKeyId(key), { key, cursor: undefined, version: undefined, changed: false });
-    const entries = (device: boolean) => [...set.current.values()].filter((entry) => (entry.key.deviceId !== undefined) === device);
+  /**
+   * Reads the cursors of `keys` (two queries: user cursors and device cursors, by `_id`). Device cursors
+   * in `deviceCache` are taken from it, with the version they had (device-cursor-cache.ts: a write over
+   * a version that changed meanwhile reads again); what is read from the database goes into it.
+   */
+  static async read(collections: Collections, keys: readonly CursorKey[], deviceCache?: DeviceCursorCache): Promise<CursorSet> {
+    const set = new CursorSet(deviceCache);
+    const toRead: Entry[] = [];
+    for (const key of keys) {
+      const id = cursorKeyId(key);
+      const cached = key.deviceId !== undefined ? deviceCache?.get(id) : undefined;
+      const entry: Entry = { key, cursor: cached?.cursor, version: cached?.version, changed: false };
+      set.current.set(id, entry);
+      if (!cached) toRead.push(entry);
+    }
+    const entries = (device: boolean) => toRead.filter((entry) => (entry.key.deviceId !== undefined) === device);
     await Promise.all([set.load(collections, collections.userCursors, entries(false), false), set.load(collections, collections.deviceCursors, entries(true), false)]);
     return set;
   }
@@ -102,9 +114,14 @@ export class CursorSet {
         await collection.bulkWrite(ops, { ordered: false });
         // Written: a later write of this set goes over these versions.
         entries.forEach((entry, i) => Object.assign(entry, { version: versions[i], changed: false }));
+        this.remember(entries);
         return;
       } catch (error) {
-        if (attempt >= WRITE_ATTEMPTS || (error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+        if (attempt >= WRITE_ATTEMPTS || (error as { code?: number }).code !== DUPLICATE_KEY) {
+          // Landed or not, unknown: the next step reads these from the database.
+          for (const entry of entries) if (entry.key.deviceId !== undefined) this.deviceCache?.forget(cursorKeyId(entry.key));
+          throw error;
+        }
       }
       await this.load(collections, collection, entries, true);
     }
@@ -122,5 +139,13 @@ export class CursorSet {
       entry.cursor = merge && entry.cursor ? union(entry.cursor, stored) : stored;
       entry.version = doc.v;
     }
+    // A merged entry is not what the database holds until it is written (then it is remembered).
+    if (!merge) this.remember(entries.filter((entry) => entry.cursor !== undefined));
+  }
+
+  /** Device cursors as the database now holds them, for the next step (device-cursor-cache.ts). */
+  private remember(entries: readonly Entry[]): void {
+    if (!this.deviceCache) return;
+    for (const entry of entries) if (entry.key.deviceId !== undefined && entry.cursor) this.deviceCache.note(cursorKeyId(entry.key), entry.cursor, entry.version);
   }
 }

@@ -15,6 +15,7 @@ import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { findByIds } from './find-by-ids.js';
 import { deviceCursorId, deviceId, DUPLICATE_KEY, type Collections, type CursorDoc } from './documents.js';
 import { insertIfAbsent } from './insert.js';
+import type { DeviceCursorCache } from './device-cursor-cache.js';
 
 /** `lastSeen` is written at most this often per device and process: what is forgotten is days old, not minutes. */
 const SEEN_WRITE_MS = 3_600_000;
@@ -26,6 +27,8 @@ export class DeviceSightings {
   constructor(
     cacheMax: number,
     private readonly maxPerUser: number,
+    /** A device's cached cursors go when it is forgotten or seen for the first time (its documents are deleted or copied). */
+    private readonly cursorCache?: DeviceCursorCache,
     private readonly onForgotten?: () => void,
   ) {
     this.seen = new LRUCache({ max: Math.max(1, cacheMax) });
@@ -76,6 +79,7 @@ export class DeviceSightings {
    * the bound.
    */
   private async firstSight(collections: Collections, userId: string, device: string): Promise<void> {
+    this.cursorCache?.forgetDevice(userId, device);
     const cursors = await collections.userCursors.find({ userId }, { projection: { conversationId: 1, upTo: 1, above: 1 } }).toArray();
     const ops: AnyBulkWriteOperation<CursorDoc>[] = cursors.map((doc) => ({
       updateMany: {
@@ -109,6 +113,7 @@ export class DeviceSightings {
       // Two processes may forget the same device: the one whose delete found it counts it.
       if (deletedCount > 0) this.onForgotten?.();
       await collections.deviceCursors.deleteMany({ userId, deviceId: doc.deviceId });
+      this.cursorCache?.forgetDevice(userId, doc.deviceId);
     }
   }
 }

@@ -2,10 +2,12 @@
 // confirmations are grouped (DB_BATCH_MAX_WAIT_MS / DB_BATCH_MAX_OPS) into a few bulk writes per batch,
 // one batch in flight per kind; every call resolves only after its batch is acknowledged with the
 // write concern of the URI. Mongo is the truth: the per-process caches (heads, message facts, seen
-// devices) hold only what can never become wrong, or what a unique index double-checks.
+// devices, device cursors) hold only what can never become wrong, or what a unique index or a
+// conditional write double-checks.
 // Data model, indexes, seq assignment and the FerretDB caveats: docs/store.md.
 import { randomBytes } from 'node:crypto';
 import { MongoAccessStore } from './mongo-access.js';
+import { DeviceCursorCache } from './device-cursor-cache.js';
 import type { Db, Filter, UpdateFilter } from 'mongodb';
 import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, type Logger } from '../../log.js';
@@ -66,7 +68,7 @@ export interface MongoStoreOptions extends DeviceBound {
   /** Bound on every driver wait (server selection, socket, pool) and on a write's time in the queue. */
   readonly opTimeoutMs: number;
   readonly batch: { readonly maxWaitMs: number; readonly maxOps: number; readonly maxOpsPerUser?: number };
-  /** Bound on each per-process cache (conversation heads, message facts, seen devices). */
+  /** Bound on each per-process cache (conversation heads, message facts, seen devices, device cursors). */
   readonly cursorCacheMax: number;
   /** Most operations queued per kind behind the one in flight (default 64 batches' worth). */
   readonly maxQueued?: number;
@@ -84,6 +86,7 @@ export class MongoStore implements Store {
   private readonly heads: HeadCache;
   private readonly facts: MessageFacts;
   private readonly devices: DeviceSightings;
+  private readonly deviceCursors: DeviceCursorCache;
   /** Cursor steps per user (cursors.ts): one user's steps run one at a time, other users' beside them. */
   private readonly cursorLocks = new KeyedLock();
   private readonly persistBatcher: Batcher<NewMessage, PersistResult>;
@@ -102,11 +105,12 @@ export class MongoStore implements Store {
     this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log, options.metrics);
     this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
     this.facts = new MessageFacts(options.cursorCacheMax);
-    this.devices = new DeviceSightings(options.cursorCacheMax, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER, options.onDeviceForgotten);
+    this.deviceCursors = new DeviceCursorCache(options.cursorCacheMax);
+    this.devices = new DeviceSightings(options.cursorCacheMax, options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER, this.deviceCursors, options.onDeviceForgotten);
     this.push = new MongoPushStore(() => this.connection.db, options.opTimeoutMs);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
-    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLocks: this.cursorLocks, devices: this.devices, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });
+    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLocks: this.cursorLocks, devices: this.devices, deviceCursors: this.deviceCursors, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });
     // Fair per user: a sender's or a confirmer's backlog only delays that user.
     this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,

@@ -20,6 +20,7 @@ import { StoreUnavailableError, type NewMessage, type PersistResult, type Stored
 import type { KeyedLock } from '../../lock.js';
 import { CursorSet, cursorKeyId, type CursorKey } from './cursors.js';
 import type { DeviceSightings } from './device-sightings.js';
+import type { DeviceCursorCache } from './device-cursor-cache.js';
 import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, toStoredMessage, type Collections, type MessageDoc } from './documents.js';
 import { sameContent } from '../same-content.js';
 import type { HeadCache } from './heads.js';
@@ -35,6 +36,8 @@ export interface PersistBatchContext {
   /** Held per user for every cursor step of a batch (cursors.ts). */
   readonly cursorLocks: KeyedLock;
   readonly devices: DeviceSightings;
+  /** Device cursors as last read or written here (device-cursor-cache.ts). */
+  readonly deviceCursors?: DeviceCursorCache;
   /** A token unique to this write, stored in `insertedBy`. */
   nextToken(): string;
   /** A seq was taken by another process (a stale head): counted for tests and operators. */
@@ -301,7 +304,7 @@ async function readSenderCursors(context: PersistBatchContext, messages: readonl
   for (const m of messages) for (const key of senderKeys(m)) keys.set(cursorKeyId(key), key);
   const devices = messages.filter((m) => m.fromDevice !== undefined).map((m) => ({ userId: m.from, deviceId: m.fromDevice! }));
   await context.devices.ensure(context.collections, devices);
-  const cursors = await CursorSet.read(context.collections, [...keys.values()]);
+  const cursors = await CursorSet.read(context.collections, [...keys.values()], context.deviceCursors);
   return { cursors, has: (id) => keys.has(id) };
 }
 
