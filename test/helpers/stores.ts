@@ -6,6 +6,8 @@ import type { DeviceBound, Store } from '../../src/store/store.js';
 
 export interface StoreVariant {
   readonly name: 'memory' | 'mongo';
+  /** In test titles, when the name alone does not tell variants apart. */
+  readonly label?: string;
   /** DB_URI for a server using this variant (a fresh database for mongo). */
   dbUri(): string;
   /** A fresh, started store of this kind on its own database (`options`: limits both stores take). */
@@ -39,8 +41,17 @@ function memoryVariant(): StoreVariant {
   };
 }
 
+/**
+ * The MongoStore with the query shapes it uses on MongoDB (`$in` for a set of ids, one aggregate for
+ * replay targets), run against the test server: FerretDB would otherwise get only its own shapes
+ * (find-by-ids.ts), and MongoDB's would go untested. The store contract runs on it too.
+ */
+export function mongoQueryShapesVariant(): StoreVariant | undefined {
+  return TEST_MONGO_URI ? mongoVariant(TEST_MONGO_URI, true) : undefined;
+}
+
 /** Databases are named per test file run so files never see each other's data. */
-function mongoVariant(baseUri: string): StoreVariant {
+function mongoVariant(baseUri: string, mongoShapes = false): StoreVariant {
   const created: string[] = [];
   const uriFor = (dbName: string) => {
     const url = new URL(baseUri);
@@ -54,10 +65,11 @@ function mongoVariant(baseUri: string): StoreVariant {
   };
   return {
     name: 'mongo',
+    ...(mongoShapes ? { label: "mongo (MongoDB's query shapes)" } : {}),
     dbUri: fresh,
     async create(options: StoreLimits = {}) {
       const { createMongoStoreForTests } = await import('./mongo.js');
-      return createMongoStoreForTests(fresh(), options);
+      return createMongoStoreForTests(fresh(), mongoShapes ? { ...options, idLookup: 'in' } : options);
     },
     async cleanup() {
       const { dropDatabases } = await import('./mongo.js');

@@ -8,7 +8,7 @@ import type { StoreVariant } from '../helpers/stores.js';
 import { contractFixtures } from './contract.js';
 
 export function runDeliveryContract(variant: StoreVariant): void {
-  describe(`Store contract: ${variant.name}: delivery`, () => {
+  describe(`Store contract: ${variant.label ?? variant.name}: delivery`, () => {
     let store: Store;
     const { uid, direct, inGroup, now } = contractFixtures();
     const send = async (message: NewMessage): Promise<StoredMessage> => {

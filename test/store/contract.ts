@@ -22,7 +22,7 @@ export function contractFixtures() {
 }
 
 export function runStoreContract(variant: StoreVariant): void {
-  describe(`Store contract: ${variant.name}: messages and conversations`, () => {
+  describe(`Store contract: ${variant.label ?? variant.name}: messages and conversations`, () => {
     let store: Store;
     const { uid, direct, inGroup, now } = contractFixtures();
     const group = async (ownerId: string, members: string[]) => {

@@ -10,6 +10,8 @@ import { conversationView } from './membership.js';
 
 /** Conversations read at once (one indexed read each). */
 const READ_CONCURRENCY = 16;
+/** Conversations per replay-targets query on MongoDB: one `$or` clause (an index range) each. */
+const TARGETS_PER_QUERY = 256;
 
 export class ConversationReads {
   constructor(
@@ -23,9 +25,11 @@ export class ConversationReads {
   }
 
   /**
-   * One read of the user's memberships, one of the device's cursors, then per conversation one
-   * indexed read for the newest seq past the device's watermark: it touches only index entries past
-   * the cursor, never the messages the device already has, and sees every process's messages.
+   * One read of the user's memberships, one of the device's cursors, then the newest seq past the
+   * device's watermark in each conversation: it touches only index entries past the cursor, never the
+   * messages the device already has, and sees every process's messages. On MongoDB that is one query
+   * per TARGETS_PER_QUERY conversations (an `$or` of one indexed range each); on FerretDB v1, which
+   * would scan the whole collection for it, one indexed read per conversation.
    */
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     const [memberships, cursorDocs] = await Promise.all([
@@ -33,17 +37,44 @@ export class ConversationReads {
       this.collections.deviceCursors.find({ userId, deviceId }, { projection: { conversationId: 1, upTo: 1, above: 1 }, maxTimeMS: this.maxTimeMS }).toArray(),
     ]);
     const cursors = new Map(cursorDocs.map((doc) => [doc.conversationId, toCursor(doc)!]));
-    const targets = await mapLimited(memberships, READ_CONCURRENCY, async (doc): Promise<ReplayTarget | undefined> => {
-      const cursor = atLeast(cursors.get(doc.conversationId) ?? EMPTY_CURSOR, Number(doc.joinSeq));
-      const newest = await this.collections.messages.findOne(
-        { conversationId: doc.conversationId, seq: { $gt: cursor.upTo } },
-        { sort: { seq: -1 }, projection: { _id: 0, seq: 1 }, maxTimeMS: this.maxTimeMS },
-      );
-      if (!newest) return undefined;
-      this.heads.note(doc.conversationId, Number(newest.seq));
-      return { conversationId: doc.conversationId, cursor, lastSeq: Number(newest.seq) };
-    });
-    return targets.filter((target): target is ReplayTarget => target !== undefined);
+    const wanted = memberships.map((doc) => ({ conversationId: doc.conversationId, cursor: atLeast(cursors.get(doc.conversationId) ?? EMPTY_CURSOR, Number(doc.joinSeq)) }));
+    const newest = await this.newestPast(wanted.map(({ conversationId, cursor }) => ({ conversationId, upTo: cursor.upTo })));
+    const targets: ReplayTarget[] = [];
+    for (const { conversationId, cursor } of wanted) {
+      const lastSeq = newest.get(conversationId);
+      if (lastSeq === undefined) continue;
+      this.heads.note(conversationId, lastSeq);
+      targets.push({ conversationId, cursor, lastSeq });
+    }
+    return targets;
+  }
+
+  /** Each conversation's newest seq above `upTo`, for those that have one. */
+  private async newestPast(ranges: readonly { conversationId: string; upTo: number }[]): Promise<Map<string, number>> {
+    const newest = new Map<string, number>();
+    if (this.collections.idLookup === 'each') {
+      await mapLimited(ranges, READ_CONCURRENCY, async ({ conversationId, upTo }) => {
+        const doc = await this.collections.messages.findOne({ conversationId, seq: { $gt: upTo } }, { sort: { seq: -1 }, projection: { _id: 0, seq: 1 }, maxTimeMS: this.maxTimeMS });
+        if (doc) newest.set(conversationId, Number(doc.seq));
+      });
+      return newest;
+    }
+    const chunks: (typeof ranges)[] = [];
+    for (let i = 0; i < ranges.length; i += TARGETS_PER_QUERY) chunks.push(ranges.slice(i, i + TARGETS_PER_QUERY));
+    await Promise.all(chunks.map(async (chunk) => {
+      // Every pending entry's (conversationId, seq), read from the conversation_seq index alone (the
+      // projection is in it): FerretDB v1, which runs this shape in the tests, has no `$max` or `$first`
+      // accumulator to keep the newest per conversation in the database. A replay reads these
+      // messages next anyway, so this is small beside it.
+      const docs = await this.collections.messages
+        .find({ $or: chunk.map(({ conversationId, upTo }) => ({ conversationId, seq: { $gt: upTo } })) }, { projection: { _id: 0, conversationId: 1, seq: 1 }, maxTimeMS: this.maxTimeMS })
+        .toArray();
+      for (const doc of docs) {
+        const seq = Number(doc.seq);
+        if (seq > (newest.get(doc.conversationId) ?? 0)) newest.set(doc.conversationId, seq);
+      }
+    }));
+    return newest;
   }
 
   /**

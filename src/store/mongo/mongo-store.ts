@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoAccessStore } from './mongo-access.js';
 import { DeviceCursorCache } from './device-cursor-cache.js';
+import type { IdLookup } from './find-by-ids.js';
 import type { Db, Filter, UpdateFilter } from 'mongodb';
 import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, type Logger } from '../../log.js';
@@ -75,6 +76,12 @@ export interface MongoStoreOptions extends DeviceBound {
   readonly startRetry?: Partial<StartRetry>;
   readonly log?: Logger;
   readonly metrics?: Metrics;
+  /**
+   * The query shapes for sets of ids and conversations (find-by-ids.ts): detected at start (`in` on
+   * MongoDB, `each` on FerretDB v1, which scans a collection for an `$in`). Tests set `in` to run
+   * MongoDB's shapes against FerretDB.
+   */
+  readonly idLookup?: IdLookup;
 }
 
 export class MongoStore implements Store {
@@ -102,7 +109,7 @@ export class MongoStore implements Store {
 
   constructor(private readonly options: MongoStoreOptions) {
     this.log = (options.log ?? silentLogger()).child({ component: 'mongo-store', instance: this.instanceId });
-    this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log, options.metrics);
+    this.connection = new StoreConnection(options.uri, options.dbName ?? mongoDbName(options.uri), options.opTimeoutMs, this.log, options.metrics, options.idLookup);
     this.heads = new HeadCache(options.cursorCacheMax, () => this.ready().messages);
     this.facts = new MessageFacts(options.cursorCacheMax);
     this.deviceCursors = new DeviceCursorCache(options.cursorCacheMax);

@@ -9,7 +9,7 @@ import { StoreUnavailableError } from '../store.js';
 import { clientOptions, connectOnce, connectWithRetry, heartbeatBoundMs, type StartRetry } from './connect.js';
 import { collectionsOf, type Collections } from './documents.js';
 import { logDriverTransitions } from './driver-events.js';
-import { idLookupFor } from './find-by-ids.js';
+import { idLookupFor, type IdLookup } from './find-by-ids.js';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.js';
 import { ensureIndexes } from './indexes.js';
 
@@ -33,6 +33,8 @@ export class StoreConnection {
     private readonly opTimeoutMs: number,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
+    /** Set: these query shapes whatever the server (tests run MongoDB's on FerretDB); else detected at start. */
+    private readonly idLookup?: IdLookup,
   ) {}
 
   get db(): Db {
@@ -52,7 +54,7 @@ export class StoreConnection {
       async (candidate) => {
         const db = candidate.db(this.dbName);
         await db.command({ ping: 1 });
-        const prepared = collectionsOf(db, await idLookupFor(db));
+        const prepared = collectionsOf(db, this.idLookup ?? (await idLookupFor(db)));
         await ensureIndexes(prepared);
         idLookup = prepared.idLookup;
       },
