@@ -92,7 +92,7 @@ describe('Mongo cursor writes', { skip: baseUri ? false : skipReason('mongo') },
     assert.deepEqual(seenByA, { upTo: 3, above: [] }, 'A took its cached copy, without reading B\'s write');
     const doc = await collections.deviceCursors.findOne({ _id: deviceCursorId('u3', 'phone', 'c1') });
     assert.deepEqual([doc?.upTo, doc?.above], [5, []], 'A\'s write over the stale version read again and merged: 1..4 and B\'s 5');
-    assert.deepEqual(onA.get(deviceCursorId('u3', 'phone', 'c1'))?.cursor, { upTo: 5, above: [] }, 'and A\'s cache holds what it wrote');
+    assert.deepEqual(onA.get(key)?.cursor, { upTo: 5, above: [] }, 'and A\'s cache holds what it wrote');
 
     // A device forgotten (or seen anew) is read from the database again.
     await collections.deviceCursors.updateMany({ _id: deviceCursorId('u3', 'phone', 'c1') }, { $set: { upTo: 9, v: 'elsewhere' } });

@@ -65,10 +65,9 @@ export class CursorSet {
     const set = new CursorSet(deviceCache);
     const toRead: Entry[] = [];
     for (const key of keys) {
-      const id = cursorKeyId(key);
-      const cached = key.deviceId !== undefined ? deviceCache?.get(id) : undefined;
+      const cached = deviceCache?.get(key);
       const entry: Entry = { key, cursor: cached?.cursor, version: cached?.version, changed: false };
-      set.current.set(id, entry);
+      set.current.set(cursorKeyId(key), entry);
       if (!cached) toRead.push(entry);
     }
     const entries = (device: boolean) => toRead.filter((entry) => (entry.key.deviceId !== undefined) === device);
@@ -119,7 +118,7 @@ export class CursorSet {
       } catch (error) {
         if (attempt >= WRITE_ATTEMPTS || (error as { code?: number }).code !== DUPLICATE_KEY) {
           // Landed or not, unknown: the next step reads these from the database.
-          for (const entry of entries) if (entry.key.deviceId !== undefined) this.deviceCache?.forget(cursorKeyId(entry.key));
+          for (const entry of entries) this.deviceCache?.forget(entry.key);
           throw error;
         }
       }
@@ -145,7 +144,6 @@ export class CursorSet {
 
   /** Device cursors as the database now holds them, for the next step (device-cursor-cache.ts). */
   private remember(entries: readonly Entry[]): void {
-    if (!this.deviceCache) return;
-    for (const entry of entries) if (entry.key.deviceId !== undefined && entry.cursor) this.deviceCache.note(cursorKeyId(entry.key), entry.cursor, entry.version);
+    for (const entry of entries) if (entry.cursor) this.deviceCache?.note(entry.key, entry.cursor, entry.version);
   }
 }

@@ -14,7 +14,8 @@
 // may be on several processes, and would miss more often than it hits.
 import { LRUCache } from 'lru-cache';
 import type { Cursor } from '../store.js';
-import { deviceCursorId } from './documents.js';
+import type { CursorKey } from './cursors.js';
+import { deviceId } from './documents.js';
 
 export interface CachedCursor {
   readonly cursor: Cursor;
@@ -23,33 +24,40 @@ export interface CachedCursor {
 }
 
 export class DeviceCursorCache {
-  private readonly entries: LRUCache<string, CachedCursor>;
-
-  constructor(max: number) {
-    this.entries = new LRUCache({ max: Math.max(1, max) });
-  }
-
-  /** By the cursor document's `_id` (deviceCursorId). */
-  get(id: string): CachedCursor | undefined {
-    return this.entries.get(id);
-  }
-
-  note(id: string, cursor: Cursor, version: string | undefined): void {
-    this.entries.set(id, { cursor, version });
-  }
-
-  forget(id: string): void {
-    this.entries.delete(id);
-  }
-
   /**
-   * Every cursor of a device that was forgotten, or is seen for the first time (a device id reused
-   * after it was forgotten): its documents were deleted or are being copied from its user's. Rare (past
-   * MAX_DEVICES_PER_USER, or a new device), so a scan of the keys is cheaper than an index kept for it.
+   * Per device, its cursors by conversation: a device is dropped whole (forgotten, or seen anew) in
+   * one step. Bounded by the cursors held in all, least recently used devices first.
    */
-  forgetDevice(userId: string, deviceId: string): void {
-    const prefix = deviceCursorId(userId, deviceId, '');
-    const ids = [...this.entries.keys()].filter((id) => id.startsWith(prefix));
-    for (const id of ids) this.entries.delete(id);
+  private readonly devices: LRUCache<string, Map<string, CachedCursor>>;
+
+  constructor(maxCursors: number) {
+    this.devices = new LRUCache({ maxSize: Math.max(1, maxCursors), sizeCalculation: (cursors) => Math.max(1, cursors.size) });
+  }
+
+  /** A device cursor's cached state; a user cursor's is never cached (undefined). */
+  get(key: CursorKey): CachedCursor | undefined {
+    return key.deviceId === undefined ? undefined : this.devices.get(deviceId(key.userId, key.deviceId))?.get(key.conversationId);
+  }
+
+  /** The database now holds `cursor` at `version` for this key (a user cursor's is not kept). */
+  note(key: CursorKey, cursor: Cursor, version: string | undefined): void {
+    if (key.deviceId === undefined) return;
+    const id = deviceId(key.userId, key.deviceId);
+    const cursors = this.devices.get(id) ?? new Map<string, CachedCursor>();
+    const added = !cursors.has(key.conversationId);
+    cursors.set(key.conversationId, { cursor, version });
+    if (!added) return;
+    // Stored again, so the cache counts the device's new size (a set of the same value keeps the old one).
+    this.devices.delete(id);
+    this.devices.set(id, cursors);
+  }
+
+  forget(key: CursorKey): void {
+    if (key.deviceId !== undefined) this.devices.get(deviceId(key.userId, key.deviceId))?.delete(key.conversationId);
+  }
+
+  /** Every cursor of a device that was forgotten, or is seen for the first time: its documents were deleted or are being copied. */
+  forgetDevice(userId: string, device: string): void {
+    this.devices.delete(deviceId(userId, device));
   }
 }
