@@ -133,6 +133,65 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.deepEqual(new Set(results.map((r) => created(r).seq)), new Set([4]));
   });
 
+  it("lists a user's conversations in five reads on MongoDB's query shapes, and the truth after another instance wrote past its cached heads", async () => {
+    const uri = databases.fresh();
+    // a counts its commands; b writes behind a's back; fresh (a new instance each time with
+    // FerretDB's shapes: reads and counts per conversation) says what the list must be.
+    const monitored = new URL(uri);
+    monitored.searchParams.set('monitorCommands', 'true');
+    const a = (await createMongoStoreForTests(monitored.toString(), { idLookup: 'in', opTimeoutMs: 30_000 })) as MongoStore;
+    open.push(a);
+    const b = await storeOn(uri);
+    const reads: string[] = [];
+    a.database().client.on('commandStarted', (event) => {
+      if (['find', 'aggregate', 'count'].includes(event.commandName)) reads.push(event.commandName);
+    });
+    const me = uid('me');
+    const peers = Array.from({ length: 30 }, () => uid('p'));
+    const sent = await Promise.all(peers.map((peer, i) => a.persist(direct(i % 2 ? me : peer, i % 2 ? peer : me)).then(created)));
+    await a.createGroup({ conversationId: uid('g:'), title: 'quiet', ownerId: me, members: peers.slice(0, 3), createdAt: now() });
+    const truth = async () => {
+      const fresh = await createMongoStoreForTests(uri, { idLookup: 'each', opTimeoutMs: 30_000 });
+      try {
+        return await fresh.listConversations(me, 40, undefined);
+      } finally {
+        await fresh.close();
+      }
+    };
+    const listed = async () => {
+      reads.length = 0;
+      const page = await a.listConversations(me, 40, undefined);
+      return { page, reads: reads.length };
+    };
+
+    await a.listConversations(me, 40, undefined); // the group's head is learned here
+    const warm = await listed();
+    // memberships of the user, the last entries (one $or), the page's conversations, their members,
+    // the unread counts (one aggregate); reads per conversation would be 1 + 31 + 31 + 31 + 15.
+    assert.equal(warm.reads, 5, 'reads of a list with every head cached');
+    assert.deepEqual(warm.page, await truth());
+    assert.equal(warm.page.items.length, 31);
+
+    // b writes past a's cached heads: three messages in one, an edit as the newest entry of another.
+    const [busy, edited] = [sent[0]!, sent[1]!];
+    for (let i = 0; i < 3; i++) created(await b.persist(inGroup(busy.conversationId, busy.from)));
+    created(await b.persist(inGroup(edited.conversationId, edited.from, { messageId: uid('edit.e'), body: 'changed', event: { kind: 'edited', target: edited.messageId } })));
+    const behind = await listed();
+    assert.deepEqual(behind.page, await truth());
+    const busyItem = behind.page.items.find((item) => item.conversation.conversationId === busy.conversationId);
+    assert.deepEqual([busyItem?.lastSeq, busyItem?.unread], [4, 4], 'four from the peer, none read');
+    const editedItem = behind.page.items.find((item) => item.conversation.conversationId === edited.conversationId);
+    assert.deepEqual([editedItem?.lastSeq, editedItem?.lastMessage?.messageId], [2, edited.messageId]);
+    assert.equal(behind.reads, 6, 'the same five, and the message below the edit');
+
+    // Far behind: more entries past the cached heads than the query takes; one read per conversation.
+    await Promise.all(Array.from({ length: 100 }, () => b.persist(inGroup(sent[2]!.conversationId, sent[2]!.from)).then(created)));
+    const far = await listed();
+    assert.deepEqual(far.page, await truth());
+    assert.equal(far.page.items[0]?.conversation.conversationId, sent[2]!.conversationId);
+    assert.equal(far.page.items[0]?.lastSeq, 101);
+  });
+
   it('two instances storing the first messages of the same direct conversations at once both store them', async () => {
     const uri = databases.fresh();
     const [a, b] = [await storeOn(uri), await storeOn(uri)];

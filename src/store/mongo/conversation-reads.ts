@@ -1,17 +1,22 @@
 // The per-user reads over conversations: replay targets and the conversation list. Both start from
 // the user's memberships (index by_user) and read each conversation's newest message from the
-// conversation_seq index: the truth on every instance, never a cached head.
+// conversation_seq index: the truth on every instance. A cached head only bounds where the list's
+// query starts (it is never ahead of the truth); it is never taken as the answer.
 import { pageAfter, type ListEntry } from '../conversation-list.js';
 import { atLeast, EMPTY_CURSOR } from '../cursor.js';
 import { UNREAD_CAP, type ConversationListItem, type ConversationPage, type ReplayTarget, type StoredMessage } from '../store.js';
-import { MESSAGE_PROJECTION, membershipId, toCursor, toStoredMessage, type Collections, type MembershipDoc } from './documents.js';
+import { MESSAGE_PROJECTION, membershipId, toCursor, toStoredMessage, type Collections, type MembershipDoc, type MessageDoc } from './documents.js';
 import type { HeadCache } from './heads.js';
-import { conversationView } from './membership.js';
+import { conversationViews } from './membership.js';
 
 /** Conversations read at once (one indexed read each). */
 const READ_CONCURRENCY = 16;
-/** Conversations per replay-targets query on MongoDB: one `$or` clause (an index range) each. */
+/** Conversations per replay-targets or last-entries query on MongoDB: one `$or` clause (an index range) each. */
 const TARGETS_PER_QUERY = 256;
+/** Entries beyond one per conversation that a last-entries query may return before it is given up. */
+const LIST_SLACK = 64;
+/** Unread messages one aggregate counts for a page before it gives way to a count per conversation. */
+const UNREAD_SCAN_MAX = 2 * UNREAD_CAP;
 
 export class ConversationReads {
   constructor(
@@ -59,9 +64,7 @@ export class ConversationReads {
       });
       return newest;
     }
-    const chunks: (typeof ranges)[] = [];
-    for (let i = 0; i < ranges.length; i += TARGETS_PER_QUERY) chunks.push(ranges.slice(i, i + TARGETS_PER_QUERY));
-    await Promise.all(chunks.map(async (chunk) => {
+    await Promise.all(chunked(ranges, TARGETS_PER_QUERY).map(async (chunk) => {
       // Every pending entry's (conversationId, seq), read from the conversation_seq index alone (the
       // projection is in it): FerretDB v1, which runs this shape in the tests, has no `$max` or `$first`
       // accumulator to keep the newest per conversation in the database. A replay reads these
@@ -78,48 +81,136 @@ export class ConversationReads {
   }
 
   /**
-   * Every conversation's last message (one indexed read each) to sort by activity; the page's items
-   * then read their conversation, members and unread count. Cost grows with the user's conversations:
-   * an activity order kept by writes would cost a write per member per message instead.
+   * Every conversation's last message, to sort by activity; then the page's conversations, members and
+   * unread counts. Cost grows with the user's conversations: an activity order kept by writes would
+   * cost a write per member per message instead.
    */
   async listConversations(userId: string, limit: number, cursor: string | undefined): Promise<ConversationPage> {
     const memberships = await this.membershipsOf(userId);
-    const lasts = await mapLimited(memberships, READ_CONCURRENCY, (doc) => this.lastMessage(doc.conversationId));
-    const entries: ListEntry[] = memberships.map((doc, i) => ({ conversationId: doc.conversationId, activityTs: activityTs(lasts[i]!.message, doc) }));
+    const lasts = await this.lastEntries(memberships.map((doc) => doc.conversationId));
+    const entries: ListEntry[] = memberships.map((doc) => ({ conversationId: doc.conversationId, activityTs: activityTs(lasts.get(doc.conversationId)!.message, doc) }));
     const { ids, next } = pageAfter(entries, limit, cursor);
-    const index = new Map(memberships.map((doc, i) => [doc.conversationId, i]));
-    const items = await Promise.all(ids.map((id) => this.item(memberships[index.get(id)!]!, lasts[index.get(id)!]!)));
-    return { items: items.filter((item): item is ConversationListItem => item !== undefined), next };
+    const byId = new Map(memberships.map((doc) => [doc.conversationId, doc]));
+    return { items: await this.items(ids.map((id) => byId.get(id)!), lasts), next };
   }
 
   async conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
     const doc = await this.collections.memberships.findOne({ _id: membershipId(conversationId, userId) });
-    return doc ? this.item(doc, await this.lastMessage(conversationId)) : undefined;
+    if (!doc) return undefined;
+    const [item] = await this.items([doc], new Map([[conversationId, await this.lastMessage(conversationId)]]));
+    return item;
+  }
+
+  /**
+   * The last entries of each conversation. On MongoDB, a conversation whose head this process has
+   * cached is read with the others in one `$or` query per TARGETS_PER_QUERY (each clause: the entries
+   * from the cached head up, one when the cache is current; a cached head is never ahead of the truth,
+   * so the newest is among them). A query that returns more than LIST_SLACK entries beyond one per
+   * conversation (heads far behind: another process wrote there and this one did not hear) is
+   * dropped for one read per conversation, as are conversations not cached, and all on FerretDB v1.
+   */
+  private async lastEntries(conversationIds: readonly string[]): Promise<Map<string, LastEntries>> {
+    const lasts = new Map<string, LastEntries>();
+    const each: string[] = [];
+    const cached: { conversationId: string; head: number }[] = [];
+    for (const conversationId of conversationIds) {
+      const head = this.collections.idLookup === 'in' ? this.heads.peek(conversationId) : undefined;
+      if (head === undefined) each.push(conversationId);
+      else cached.push({ conversationId, head });
+    }
+    await Promise.all(chunked(cached, TARGETS_PER_QUERY).map(async (chunk) => {
+      const cap = chunk.length + LIST_SLACK;
+      const docs = await this.collections.messages
+        .find({ $or: chunk.map(({ conversationId, head }) => ({ conversationId, seq: { $gte: head } })) }, { projection: MESSAGE_PROJECTION, limit: cap, batchSize: cap, maxTimeMS: this.maxTimeMS })
+        .toArray();
+      if (docs.length >= cap) return void each.push(...chunk.map(({ conversationId }) => conversationId));
+      const newest = new Map<string, MessageDoc>();
+      for (const doc of docs) {
+        if (Number(doc.seq) > Number(newest.get(doc.conversationId)?.seq ?? -1)) newest.set(doc.conversationId, doc as MessageDoc);
+      }
+      await Promise.all(chunk.map(async ({ conversationId, head }) => {
+        const doc = newest.get(conversationId);
+        // Nothing from a head of 0: no message at all. Nothing from a head above 0 cannot happen
+        // (seqs are never removed); read it alone rather than trust that.
+        if (doc) lasts.set(conversationId, await this.lastFrom(doc));
+        else if (head === 0) lasts.set(conversationId, { lastSeq: 0, message: null });
+        else each.push(conversationId);
+      }));
+    }));
+    await mapLimited(each, READ_CONCURRENCY, async (conversationId) => lasts.set(conversationId, await this.lastMessage(conversationId)));
+    return lasts;
   }
 
   /** The newest entry (its seq is the conversation's last) and the newest message that is not an event. */
   private async lastMessage(conversationId: string): Promise<LastEntries> {
-    const options = { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS } as const;
-    const doc = await this.collections.messages.findOne({ conversationId }, options);
-    if (!doc) return { lastSeq: 0, message: null };
-    this.heads.note(conversationId, Number(doc.seq));
+    const doc = await this.collections.messages.findOne({ conversationId }, { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
+    if (doc) return this.lastFrom(doc as MessageDoc);
+    this.heads.note(conversationId, 0); // none yet: the next list starts its query from 0
+    return { lastSeq: 0, message: null };
+  }
+
+  /** LastEntries from the conversation's newest entry. */
+  private async lastFrom(doc: MessageDoc): Promise<LastEntries> {
+    this.heads.note(doc.conversationId, Number(doc.seq));
     // Edits and deletes are rare: only then a second read, for the message below them.
-    const message = doc.event == null ? doc : await this.collections.messages.findOne({ conversationId, event: { $exists: false } }, options);
+    const message = doc.event == null
+      ? doc
+      : await this.collections.messages.findOne({ conversationId: doc.conversationId, event: { $exists: false } }, { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
     return { lastSeq: Number(doc.seq), message: message ? toStoredMessage(message) : null };
   }
 
-  private async item(doc: MembershipDoc, lastEntries: LastEntries): Promise<ConversationListItem | undefined> {
-    const readSeq = Number(doc.readSeq ?? doc.joinSeq);
-    const { lastSeq, message: last } = lastEntries;
-    const [conversation, unread] = await Promise.all([
-      conversationView(this.collections, doc.conversationId),
-      lastSeq > readSeq
-        ? this.collections.messages.countDocuments({ conversationId: doc.conversationId, seq: { $gt: readSeq }, from: { $ne: doc.userId }, event: { $exists: false } }, { limit: UNREAD_CAP, maxTimeMS: this.maxTimeMS })
-        : 0,
+  /** List items of these memberships, in their order (a conversation gone meanwhile is left out). */
+  private async items(docs: readonly MembershipDoc[], lasts: ReadonlyMap<string, LastEntries>): Promise<ConversationListItem[]> {
+    const [views, unreads] = await Promise.all([
+      conversationViews(this.collections, docs.map((doc) => doc.conversationId)),
+      this.unreadCounts(docs.filter((doc) => lasts.get(doc.conversationId)!.lastSeq > readSeqOf(doc))),
     ]);
-    if (!conversation) return undefined;
-    return { conversation, lastSeq, lastMessage: last, readSeq, unread, activityTs: activityTs(last, doc) };
+    const items: ConversationListItem[] = [];
+    docs.forEach((doc) => {
+      const conversation = views.get(doc.conversationId);
+      if (!conversation) return;
+      const { lastSeq, message: last } = lasts.get(doc.conversationId)!;
+      items.push({ conversation, lastSeq, lastMessage: last, readSeq: readSeqOf(doc), unread: unreads.get(doc.conversationId) ?? 0, activityTs: activityTs(last, doc) });
+    });
+    return items;
   }
+
+  /**
+   * Messages from others above the read mark of each membership, counted up to UNREAD_CAP. On MongoDB,
+   * several are one aggregate over at most UNREAD_SCAN_MAX entries; a page with more unread than that
+   * (a conversation far behind) is counted one by one instead, each count stopping at the cap.
+   */
+  private async unreadCounts(docs: readonly MembershipDoc[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (this.collections.idLookup === 'in' && docs.length > 1) {
+      const groups = await this.collections.messages
+        .aggregate<{ _id: string; n: number }>([{ $match: { $or: docs.map(unreadFilter) } }, { $limit: UNREAD_SCAN_MAX }, { $group: { _id: '$conversationId', n: { $sum: 1 } } }], { maxTimeMS: this.maxTimeMS })
+        .toArray();
+      if (groups.reduce((sum, group) => sum + Number(group.n), 0) < UNREAD_SCAN_MAX) {
+        for (const group of groups) counts.set(group._id, Math.min(Number(group.n), UNREAD_CAP));
+        return counts;
+      }
+    }
+    await Promise.all(docs.map(async (doc) => {
+      counts.set(doc.conversationId, await this.collections.messages.countDocuments(unreadFilter(doc), { limit: UNREAD_CAP, maxTimeMS: this.maxTimeMS }));
+    }));
+    return counts;
+  }
+}
+
+/** A membership's unread: messages from others above its read mark (events are not messages). */
+function unreadFilter(doc: MembershipDoc) {
+  return { conversationId: doc.conversationId, seq: { $gt: readSeqOf(doc) }, from: { $ne: doc.userId }, event: { $exists: false } };
+}
+
+function readSeqOf(doc: MembershipDoc): number {
+  return Number(doc.readSeq ?? doc.joinSeq);
+}
+
+function chunked<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }
 
 interface LastEntries {

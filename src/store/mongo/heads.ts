@@ -37,6 +37,11 @@ export class HeadCache {
     return cached !== undefined && cached >= seq ? cached : this.read(conversationId);
   }
 
+  /** The cached head without reading the database, or undefined; does not refresh its recency. */
+  peek(conversationId: string): number | undefined {
+    return this.heads.peek(conversationId);
+  }
+
   /** Seqs up to `seq` are stored in `conversationId`. */
   note(conversationId: string, seq: number): void {
     const cached = this.heads.get(conversationId);

@@ -3,6 +3,7 @@
 // conversation, or adding the same member, end with one document each and no error.
 import type { Conversation, ConversationKind, GroupCreation, Membership, MembershipChange, NewGroup } from '../store.js';
 import { membershipId, userCursorId, type Collections, type ConversationDoc, type MembershipDoc } from './documents.js';
+import { findByIds } from './find-by-ids.js';
 import type { HeadCache } from './heads.js';
 import { insertIfAbsent } from './insert.js';
 
@@ -28,6 +29,41 @@ export async function conversationView(collections: Collections, conversationId:
     membersOf(collections, conversationId),
   ]);
   return conversation ? toConversation(conversation, members) : undefined;
+}
+
+/** Memberships per reply when a page's members are read at once (a reply also stops at 16 MB). */
+const MEMBERS_BATCH = 10_000;
+
+/**
+ * Several conversations with their members, keyed by id (missing ones absent). On MongoDB that is two
+ * queries whatever the count (conversations by `_id`, memberships by `conversationId`, put in join
+ * order here); on FerretDB v1, which scans a collection for `$in`, the reads of conversationView each.
+ */
+export async function conversationViews(collections: Collections, conversationIds: readonly string[]): Promise<Map<string, Conversation>> {
+  const views = new Map<string, Conversation>();
+  if (conversationIds.length === 0) return views;
+  if (collections.idLookup === 'each') {
+    await Promise.all(conversationIds.map(async (id) => {
+      const view = await conversationView(collections, id);
+      if (view) views.set(id, view);
+    }));
+    return views;
+  }
+  const [conversations, memberships] = await Promise.all([
+    findByIds(collections.conversations, collections.idLookup, conversationIds, {}),
+    // One reply, not a first batch of 101 and a getMore: a page of groups holds thousands of members.
+    collections.memberships.find({ conversationId: { $in: [...conversationIds] } }, { projection: { conversationId: 1, userId: 1, joinedAt: 1, pos: 1 }, batchSize: MEMBERS_BATCH }).toArray(),
+  ]);
+  // membersOf's order, sorted here: the server would sort every page's members in one buffer.
+  memberships.sort((a, b) => Number(a.joinedAt) - Number(b.joinedAt) || Number(a.pos) - Number(b.pos) || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+  const members = new Map<string, string[]>();
+  for (const doc of memberships) {
+    const list = members.get(doc.conversationId);
+    if (list) list.push(doc.userId);
+    else members.set(doc.conversationId, [doc.userId]);
+  }
+  for (const doc of conversations) views.set(doc._id, toConversation(doc, members.get(doc._id) ?? []));
+  return views;
 }
 
 function toConversation(doc: ConversationDoc, members: string[]): Conversation {
