@@ -36,6 +36,18 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.equal(result.kind, 'created');
     return (result as { message: StoredMessage }).message;
   };
+  /** A store with MongoDB's query shapes whose reads (find, aggregate, count) are listed as it sends them. */
+  const readCounted = async (uri: string) => {
+    const monitored = new URL(uri);
+    monitored.searchParams.set('monitorCommands', 'true');
+    const store = await createMongoStoreForTests(monitored.toString(), { idLookup: 'in', opTimeoutMs: 30_000 });
+    open.push(store);
+    const reads: string[] = [];
+    store.database().client.on('commandStarted', (event) => {
+      if (['find', 'aggregate', 'count'].includes(event.commandName)) reads.push(event.commandName);
+    });
+    return { store, reads };
+  };
   let client: MongoClient;
   const dbOf = (uri: string): Db => client.db(new URL(uri).pathname.slice(1));
   const documentCounts = async (db: Db) => {
@@ -137,15 +149,8 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     const uri = databases.fresh();
     // a counts its commands; b writes behind a's back; fresh (a new instance each time with
     // FerretDB's shapes: reads and counts per conversation) says what the list must be.
-    const monitored = new URL(uri);
-    monitored.searchParams.set('monitorCommands', 'true');
-    const a = (await createMongoStoreForTests(monitored.toString(), { idLookup: 'in', opTimeoutMs: 30_000 })) as MongoStore;
-    open.push(a);
+    const { store: a, reads } = await readCounted(uri);
     const b = await storeOn(uri);
-    const reads: string[] = [];
-    a.database().client.on('commandStarted', (event) => {
-      if (['find', 'aggregate', 'count'].includes(event.commandName)) reads.push(event.commandName);
-    });
     const me = uid('me');
     const peers = Array.from({ length: 30 }, () => uid('p'));
     const sent = await Promise.all(peers.map((peer, i) => a.persist(direct(i % 2 ? me : peer, i % 2 ? peer : me)).then(created)));
@@ -190,6 +195,25 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.deepEqual(far.page, await truth());
     assert.equal(far.page.items[0]?.conversation.conversationId, sent[2]!.conversationId);
     assert.equal(far.page.items[0]?.lastSeq, 101);
+  });
+
+  it("reads a group's member states in two queries on MongoDB's query shapes, whatever its size", async () => {
+    const uri = databases.fresh();
+    const { store, reads } = await readCounted(uri);
+    const [owner, ...members] = Array.from({ length: 40 }, () => uid('u'));
+    const conversationId = uid('g:');
+    await store.createGroup({ conversationId, title: 'big', ownerId: owner!, members, createdAt: now() });
+    const first = created(await store.persist(inGroup(conversationId, owner!)));
+    created(await store.persist(inGroup(conversationId, owner!)));
+    await store.confirmIds(members[0]!, 'phone', [first.messageId]);
+    await store.markRead(members[1]!, conversationId, 2);
+    reads.length = 0;
+    const states = await store.memberStates(conversationId);
+    assert.equal(reads.length, 2, 'the memberships, then every member cursor at once (one each would be 41)');
+    const byUser = new Map(states.map((state) => [state.userId, state]));
+    assert.deepEqual(states.map((state) => state.userId), [owner, ...members]);
+    assert.deepEqual([byUser.get(owner!)?.deliveredSeq, byUser.get(members[0]!)?.deliveredSeq, byUser.get(members[2]!)?.deliveredSeq], [2, 1, 0]);
+    assert.equal(byUser.get(members[1]!)?.readSeq, 2);
   });
 
   it('two instances storing the first messages of the same direct conversations at once both store them', async () => {

@@ -51,21 +51,22 @@ export async function findByIds<T extends Document & { _id: string }>(
   lookup: IdLookup,
   ids: readonly string[],
   projection: Document,
-  /** `sized`: weigh the ids against the collection's size (one scan when cheaper); else always lookups. */
-  sized = true,
+  /** `sized`: weigh the ids against the collection's size (one scan when cheaper); else always lookups. `maxTimeMS`: per command. */
+  { sized = true, maxTimeMS }: { sized?: boolean; maxTimeMS?: number } = {},
 ): Promise<T[]> {
+  const options = maxTimeMS === undefined ? { projection } : { projection, maxTimeMS };
   if (ids.length === 0) return [];
   // One id is always a lookup: `$in` with a single id is still a whole-collection scan on FerretDB v1,
   // and even a background count (itself a scan there) to weigh one id would cost more than it saves.
   const scan = lookup === 'in' || (sized && ids.length > 1 && ids.length * LOOKUP_COST_IN_SCANNED_DOCS > approximateSize(collection as unknown as Collection<Document>));
   if (scan) {
-    return (await collection.find({ _id: { $in: [...ids] } } as Filter<T>, { projection }).toArray()) as T[];
+    return (await collection.find({ _id: { $in: [...ids] } } as Filter<T>, options).toArray()) as T[];
   }
   const found: T[] = [];
   const queue = [...new Set(ids)];
   const worker = async () => {
     for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
-      const doc = await collection.findOne({ _id: id } as Filter<T>, { projection });
+      const doc = await collection.findOne({ _id: id } as Filter<T>, options);
       if (doc) found.push(doc as T);
     }
   };

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoAccessStore } from './mongo-access.js';
 import { DeviceCursorCache } from './device-cursor-cache.js';
-import type { IdLookup } from './find-by-ids.js';
+import { findByIds, type IdLookup } from './find-by-ids.js';
 import type { Db, Filter, UpdateFilter } from 'mongodb';
 import { mongoDbName } from '../../config.js';
 import { errorSummary, silentLogger, type Logger } from '../../log.js';
@@ -312,11 +312,13 @@ export class MongoStore implements Store {
     const members = await collections.memberships
       .find({ conversationId }, { projection: { userId: 1, joinSeq: 1, readSeq: 1 }, sort: { joinedAt: 1, pos: 1, _id: 1 }, ...timeout })
       .toArray();
-    // One _id read per member (an `$in` is not pushed down by FerretDB v1); callers bound the group size.
-    const cursors = await Promise.all(members.map((member) => collections.userCursors.findOne({ _id: userCursorId(member.userId, conversationId) }, { projection: { upTo: 1, above: 1 }, ...timeout })));
+    // The members' cursors in one `$in` on MongoDB; on FerretDB v1 (which scans for an `$in`), one _id
+    // read each unless the collection is small (find-by-ids.ts). Callers bound the group size.
+    const cursorIds = members.map((member) => userCursorId(member.userId, conversationId));
+    const cursors = new Map((await findByIds(collections.userCursors, collections.idLookup, cursorIds, { upTo: 1, above: 1 }, timeout)).map((doc) => [doc._id, doc]));
     return members.map((member, i) => ({
       userId: member.userId,
-      deliveredSeq: deliveredWatermark(toCursor(cursors[i] ?? null) ?? EMPTY_CURSOR, Number(member.joinSeq)),
+      deliveredSeq: deliveredWatermark(toCursor(cursors.get(cursorIds[i]!) ?? null) ?? EMPTY_CURSOR, Number(member.joinSeq)),
       readSeq: Number(member.readSeq ?? member.joinSeq),
     }));
   }

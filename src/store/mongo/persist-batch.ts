@@ -102,7 +102,7 @@ function sameRequest(a: NewMessage, b: NewMessage): boolean {
 
 async function judgeExisting(collections: Collections, leads: Lead[]): Promise<void> {
   if (leads.length === 0) return;
-  const docs = await findByIds(collections.messages, collections.idLookup, leads.map((lead) => lead.message.messageId), MESSAGE_PROJECTION, false);
+  const docs = await findByIds(collections.messages, collections.idLookup, leads.map((lead) => lead.message.messageId), MESSAGE_PROJECTION, { sized: false });
   const byId = new Map(docs.map((doc) => [doc._id, toStoredMessage(doc)]));
   for (const lead of leads) {
     const stored = byId.get(lead.message.messageId);
@@ -133,7 +133,7 @@ async function readMembership(collections: Collections, leads: Lead[]): Promise<
   const sizes = new Map<string, number>();
   const directMembers = new Map<string, string[]>();
   const [found] = await Promise.all([
-    ids.length === 0 ? [] : findByIds(collections.memberships, collections.idLookup, ids, { _id: 1 }, false),
+    ids.length === 0 ? [] : findByIds(collections.memberships, collections.idLookup, ids, { _id: 1 }, { sized: false }),
     ...named.map(async (id) => {
       if (isDirectConversationId(id)) {
         const docs = await collections.memberships.find({ conversationId: id }, { projection: { userId: 1 } }).toArray();
@@ -167,7 +167,7 @@ async function checkMembership(context: PersistBatchContext, leads: Lead[], read
   // sender was removed): read the sender's membership again rather than refuse a member.
   const recheck = [...new Set(direct.filter((lead) => !created.has(lead.conversationId!)).map((lead) => membershipId(lead.conversationId!, lead.message.from)))];
   if (recheck.length > 0) {
-    for (const doc of await findByIds(collections.memberships, collections.idLookup, recheck, { _id: 1 }, false)) members.add(doc._id);
+    for (const doc of await findByIds(collections.memberships, collections.idLookup, recheck, { _id: 1 }, { sized: false })) members.add(doc._id);
   }
   for (const lead of asking) {
     if (!members.has(membershipId(lead.conversationId!, lead.message.from)) && !created.has(lead.conversationId!)) lead.outcome = 'not_member';
