@@ -95,9 +95,10 @@ export class ConversationReads {
   }
 
   async conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
-    const doc = await this.collections.memberships.findOne({ _id: membershipId(conversationId, userId) });
+    // Both at once, a round trip fewer: a non-member's answer discards the last entries unread.
+    const [doc, last] = await Promise.all([this.collections.memberships.findOne({ _id: membershipId(conversationId, userId) }), this.lastMessage(conversationId)]);
     if (!doc) return undefined;
-    const [item] = await this.items([doc], new Map([[conversationId, await this.lastMessage(conversationId)]]));
+    const [item] = await this.items([doc], new Map([[conversationId, last]]));
     return item;
   }
 
@@ -137,16 +138,20 @@ export class ConversationReads {
         else each.push(conversationId);
       }));
     }));
-    await mapLimited(each, READ_CONCURRENCY, async (conversationId) => lasts.set(conversationId, await this.lastMessage(conversationId)));
+    await mapLimited(each, READ_CONCURRENCY, async (conversationId) => {
+      const last = await this.lastMessage(conversationId);
+      // None yet: the next list starts its query from 0. Noted here, where the id is a membership's,
+      // not in lastMessage, which conversationItem also runs for any id a caller names.
+      if (last.lastSeq === 0) this.heads.note(conversationId, 0);
+      lasts.set(conversationId, last);
+    });
     return lasts;
   }
 
   /** The newest entry (its seq is the conversation's last) and the newest message that is not an event. */
   private async lastMessage(conversationId: string): Promise<LastEntries> {
     const doc = await this.collections.messages.findOne({ conversationId }, { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
-    if (doc) return this.lastFrom(doc as MessageDoc);
-    this.heads.note(conversationId, 0); // none yet: the next list starts its query from 0
-    return { lastSeq: 0, message: null };
+    return doc ? this.lastFrom(doc as MessageDoc) : { lastSeq: 0, message: null };
   }
 
   /** LastEntries from the conversation's newest entry. */
