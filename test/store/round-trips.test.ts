@@ -5,12 +5,15 @@
 // times one `ping` through the same proxy (a fourth round trip would make it 4), and that first
 // message less than 5.6 (it took 7 when each conversation was created on its own). One conversation
 // for its page (GET /api/conversations/:id) takes two, under 2.6 (three when the membership was read
-// before the last message). A ratio measured in one run, as timings here must be. Mongo only.
+// before the last message). A replay's merge (src/chat/replay-merge.ts) over 40 conversations with a
+// message pending each reads their pages 16 at a time: under 6 pings (40 when it read them one after
+// another). A ratio measured in one run, as timings here must be. Mongo only.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { startLatencyProxy, type LatencyProxy } from '../../bench/lib/latency-proxy.js';
 import { median } from '../../bench/lib/stats.js';
+import { ReplayMerge } from '../../src/chat/replay-merge.js';
 import { directConversationId } from '../../src/store/conversation-ids.js';
 import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import { createMongoStoreForTests, mongoTestUri, mongoUriThrough, TestDatabases } from '../helpers/mongo.js';
@@ -22,6 +25,8 @@ const DELAY_MS = 100;
 const MAX_ROUND_TRIPS = 3.6;
 const MAX_FIRST_ROUND_TRIPS = 5.6;
 const MAX_ITEM_ROUND_TRIPS = 2.6;
+const REPLAY_CONVERSATIONS = 40;
+const MAX_REPLAY_ROUND_TRIPS = 6;
 const SAMPLES = 3;
 
 async function timed(action: () => Promise<unknown>): Promise<number> {
@@ -36,10 +41,12 @@ describe('MongoStore round trips one after another', { skip: baseUri ? false : s
   let store: MongoStore;
   let client: MongoClient;
   let ping = 0;
+  let directUri = '';
 
   before(async () => {
     proxy = await startLatencyProxy({ target: new URL(baseUri!).host, delayMs: DELAY_MS });
-    const viaProxy = mongoUriThrough(databases.fresh(), proxy.port);
+    directUri = databases.fresh();
+    const viaProxy = mongoUriThrough(directUri, proxy.port);
     store = await createMongoStoreForTests(viaProxy, { batch: { maxWaitMs: 0, maxOps: 512 }, opTimeoutMs: 30_000 });
     client = await new MongoClient(viaProxy, { directConnection: true }).connect();
     const pings: number[] = [];
@@ -82,6 +89,24 @@ describe('MongoStore round trips one after another', { skip: baseUri ? false : s
       const item = await store.conversationItem(directConversationId('alice', 'bob'), 'bob');
       assert.ok(item && item.unread > 0 && item.lastMessage !== null);
     }));
+
+  it(`a replay over ${REPLAY_CONVERSATIONS} conversations reads their pages in parallel (under ${MAX_REPLAY_ROUND_TRIPS} pings)`, async () => {
+    // Stored by another instance without the proxy: only the replay's reads are timed.
+    const other = await createMongoStoreForTests(directUri, { opTimeoutMs: 30_000 });
+    try {
+      await Promise.all(Array.from({ length: REPLAY_CONVERSATIONS }, (_, i) => other.persist({ messageId: `away-${i}`, from: `peer-${i}`, fromDevice: 'phone', to: 'carol', body: 'hi', ts: Date.now() + i })));
+    } finally {
+      await other.close();
+    }
+    const targets = await store.replayTargets('carol', 'tablet');
+    assert.equal(targets.length, REPLAY_CONVERSATIONS);
+    await assertUnder(MAX_REPLAY_ROUND_TRIPS, 'replay merge', async () => {
+      const merge = new ReplayMerge(store, targets, 20, () => false);
+      const replayed: string[] = [];
+      for (let message = await merge.next(); message; message = await merge.next()) replayed.push(message.messageId);
+      assert.deepEqual(replayed, Array.from({ length: REPLAY_CONVERSATIONS }, (_, i) => `away-${i}`), 'by accept time');
+    });
+  });
 
   it(`a lone confirmation waits for at most three (under ${MAX_ROUND_TRIPS} pings)`, () =>
     assertUnder(MAX_ROUND_TRIPS, 'confirmIds', async (i) => {

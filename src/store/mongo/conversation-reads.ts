@@ -2,6 +2,7 @@
 // the user's memberships (index by_user) and read each conversation's newest message from the
 // conversation_seq index: the truth on every instance. A cached head only bounds where the list's
 // query starts (it is never ahead of the truth); it is never taken as the answer.
+import { mapLimited } from '../../map-limited.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
 import { atLeast, EMPTY_CURSOR } from '../cursor.js';
 import { UNREAD_CAP, type ConversationListItem, type ConversationPage, type ReplayTarget, type StoredMessage } from '../store.js';
@@ -226,18 +227,4 @@ interface LastEntries {
 /** The list's sort key: the last message's time, or when the user joined. */
 function activityTs(last: StoredMessage | null, doc: MembershipDoc): number {
   return Math.max(last?.ts ?? 0, Number(doc.joinedAt));
-}
-
-/** Maps with at most `limit` calls in flight, results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await map(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
