@@ -3,7 +3,7 @@
 // members or renames; anyone may remove themselves (leave); the owner removes anyone; direct
 // conversations have exactly their two members, forever.
 import { ChatError } from '../errors.js';
-import { groupConversationId, groupRequestDigest } from '../store/conversation-ids.js';
+import { groupConversationId, groupRequestDigest, isDirectConversationId } from '../store/conversation-ids.js';
 import type { Conversation, ConversationListItem, ConversationPage, HistoryPage, MemberState, Store } from '../store/store.js';
 import type { NewGroupInput } from './commands.js';
 import { notFound } from './confirm.js';
@@ -59,9 +59,13 @@ export class ConversationService {
    * to everyone (so a client that was not listening rebuilds its ticks).
    */
   async item(userId: string, conversationId: string): Promise<{ item: ConversationListItem; members?: MemberState[] }> {
-    const item = await this.store.conversationItem(conversationId, userId);
+    // A direct conversation's two member states are read beside the item (its round trips, not after
+    // them; a non-member's are dropped unseen); a group's only once its size says they are sent.
+    const direct = isDirectConversationId(conversationId);
+    const [item, directMembers] = await Promise.all([this.store.conversationItem(conversationId, userId), direct ? this.store.memberStates(conversationId) : undefined]);
     if (!item) throw notFound();
-    if (item.conversation.members.length > this.limits.receiptsMaxMembers && item.conversation.kind === 'group') return { item };
+    if (direct) return { item, members: directMembers! };
+    if (item.conversation.members.length > this.limits.receiptsMaxMembers) return { item };
     return { item, members: await this.store.memberStates(conversationId) };
   }
 
