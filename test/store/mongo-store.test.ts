@@ -7,7 +7,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { directConversationId } from '../../src/store/conversation-ids.js';
 import { historyFilter, type MongoStore } from '../../src/store/mongo/mongo-store.js';
-import type { NewMessage, Store, StoredMessage } from '../../src/store/store.js';
+import { UNREAD_CAP, type NewMessage, type Store, type StoredMessage } from '../../src/store/store.js';
 import { createMongoStoreForTests, mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { skipReason } from '../helpers/skips.js';
 import { contractFixtures } from './contract.js';
@@ -195,6 +195,25 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.deepEqual(far.page, await truth());
     assert.equal(far.page.items[0]?.conversation.conversationId, sent[2]!.conversationId);
     assert.equal(far.page.items[0]?.lastSeq, 101);
+  });
+
+  it('counts unread past the aggregate\'s bound one conversation at a time, each capped at UNREAD_CAP', async () => {
+    const uri = databases.fresh();
+    const { store, reads } = await readCounted(uri);
+    const me = uid('me');
+    const [many, some] = [uid('p'), uid('p')];
+    const firsts = [created(await store.persist(direct(many, me))), created(await store.persist(direct(some, me)))];
+    // A backlog written behind the store's back (the store would take minutes on FerretDB): 1,500 and
+    // 600 unread, 2,100 together, past the one aggregate's 2 × UNREAD_CAP.
+    const backlog = (first: StoredMessage, count: number) =>
+      Array.from({ length: count - 1 }, (_, i) => ({ _id: uid('m'), conversationId: first.conversationId, seq: i + 2, from: first.from, to: me, body: 'hi', ts: first.ts + i + 1, recipients: 1, insertedBy: 'test' }));
+    await dbOf(uri).collection('messages').insertMany([...backlog(firsts[0]!, 1500), ...backlog(firsts[1]!, 600)] as never[]);
+    reads.length = 0;
+    const page = await store.listConversations(me, 10, undefined);
+    const unread = new Map(page.items.map((item) => [item.conversation.conversationId, [item.lastSeq, item.unread]]));
+    assert.deepEqual(unread.get(firsts[0]!.conversationId), [1500, UNREAD_CAP]);
+    assert.deepEqual(unread.get(firsts[1]!.conversationId), [600, 600], 'counted whole, not cut by the aggregate\'s limit');
+    assert.ok(reads.filter((name) => name === 'aggregate').length >= 3, `the aggregate, then a count each: ${reads.join(', ')}`);
   });
 
   it("reads a group's member states in two queries on MongoDB's query shapes, whatever its size", async () => {
