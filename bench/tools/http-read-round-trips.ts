@@ -5,23 +5,27 @@
 // answer time over the median `ping` through the same proxy (which includes the database's own time
 // per command, so the quotient counts round trips, not FerretDB's work).
 //
-//   node --import tsx bench/tools/http-read-round-trips.ts [--delay-ms 10] [--n 7] [--tree DIR]
+//   node --import tsx bench/tools/http-read-round-trips.ts [--delay-ms 10] [--n 7] [--ref REF]
 //
-// --tree runs another checkout's server (src/main.ts; its node_modules must be installed or linked),
-// e.g. a `git worktree add /tmp/base <ref>` with `ln -s $PWD/node_modules /tmp/base/`. Needs the
-// MongoDB-wire server of BENCH_MONGO_URI (else TEST_MONGO_URI, else 127.0.0.1:27017). On FerretDB the
-// server uses FerretDB's query shapes (find-by-ids.ts): the list's MongoDB-only gains do not show here.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// --ref measures that commit's server too (compiled as `paced.ts --compare` compiles it), each build on
+// a fresh database. Needs the MongoDB-wire server of BENCH_MONGO_URI (else TEST_MONGO_URI, else
+// 127.0.0.1:27017). On FerretDB the server uses FerretDB's query shapes (find-by-ids.ts): the list's
+// MongoDB-only gains do not show here.
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
+import { signTestToken } from '../lib/jwt.js';
 import { startLatencyProxyProcess } from '../lib/latency-proxy.js';
 import { benchMongoBaseUri, dropDatabase, freshDatabaseName, withDatabase } from '../lib/mongo.js';
+import { BENCH_JWT_SECRET, prepareOurServer, startOurServer, type ServerBuild } from '../lib/servers.js';
 import { median } from '../lib/stats.js';
 
-const { values: args } = parseArgs({ options: { 'delay-ms': { type: 'string', default: '10' }, n: { type: 'string', default: '7' }, tree: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { 'delay-ms': { type: 'string', default: '10' }, n: { type: 'string', default: '7' }, ref: { type: 'string' } } });
 const N = Number(args.n);
-const TREE = args.tree ?? fileURLToPath(new URL('../..', import.meta.url));
+const READS = [
+  ['GET /api/conversations/:id', '/api/conversations/d:ann:bob'],
+  ['a history page', '/api/conversations/d:ann:bob/messages?limit=2'],
+  ['GET /api/conversations', '/api/conversations'],
+] as const;
 
 const timed = async (action: () => Promise<unknown>) => {
   const t0 = performance.now();
@@ -29,36 +33,23 @@ const timed = async (action: () => Promise<unknown>) => {
   return performance.now() - t0;
 };
 
-async function main(): Promise<void> {
-  const base = benchMongoBaseUri();
+/** Median ms of each read, and of a ping, for one build on a fresh database behind `proxyPort`. */
+async function measure(build: ServerBuild, base: string, proxyPort: number): Promise<{ ping: number; reads: number[] }> {
   const db = freshDatabaseName('bench_http_trips');
-  const proxy = await startLatencyProxyProcess(new URL(base).host, Number(args['delay-ms']));
-  const viaProxy = `${withDatabase(`mongodb://127.0.0.1:${proxy.port}/`, db)}?directConnection=true`;
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const env = { ...process.env, NODE_ENV: 'development', PORT: String(port), JWT_SECRET: 'bench-http-trips-0123456789abcdef0123', DB_URI: viaProxy, DB_BATCH_MAX_WAIT_MS: '0', SERVE_DEMO: 'false' };
-  const server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: TREE, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
+  const viaProxy = `${withDatabase(`mongodb://127.0.0.1:${proxyPort}/`, db)}?directConnection=true`;
+  const server = await startOurServer(build, { dbUri: viaProxy, env: { DB_BATCH_MAX_WAIT_MS: '0' } });
   const client = await new MongoClient(viaProxy).connect();
   try {
-    for (let i = 0; ; i++) {
-      if ((await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) break;
-      if (i > 150) throw new Error('the server did not start');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    const token = async (username: string) => {
-      const res = await fetch(`${url}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'password123', bearer: true }) });
-      return ((await res.json()) as { token: string }).token;
-    };
-    const [ann, bob] = [await token('ann'), await token('bob')];
+    const url = `http://127.0.0.1:${server.port}`;
+    const [ann, bob] = await Promise.all([signTestToken('ann', BENCH_JWT_SECRET), signTestToken('bob', BENCH_JWT_SECRET)]);
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`${url}/api/messages`, { method: 'POST', headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' }, body: JSON.stringify({ messageId: `m-${i}`, to: 'bob', body: 'hi' }) });
-      if (res.status !== 201) throw new Error(`send: ${res.status}`);
+      if (res.status !== 201) throw new Error(`send: ${res.status} ${await res.text()}`);
     }
     const pings: number[] = [];
     for (let i = 0; i < N; i++) pings.push(await timed(() => client.db('admin').command({ ping: 1 })));
-    const ping = median(pings);
-    console.log(`${TREE}: through a ${args['delay-ms']} ms-each-way proxy, ping ${ping.toFixed(1)} ms (median of ${N})\n\n| read | median ms | round trips (÷ ping) |\n| --- | ---: | ---: |`);
-    for (const [name, path] of [['GET /api/conversations/:id', '/api/conversations/d:ann:bob'], ['a history page', '/api/conversations/d:ann:bob/messages?limit=2'], ['GET /api/conversations', '/api/conversations']] as const) {
+    const reads: number[] = [];
+    for (const [, path] of READS) {
       const times: number[] = [];
       for (let i = 0; i < N; i++) {
         times.push(await timed(async () => {
@@ -67,13 +58,29 @@ async function main(): Promise<void> {
           await res.text();
         }));
       }
-      console.log(`| ${name} | ${median(times).toFixed(1)} | ${(median(times) / ping).toFixed(2)} |`);
+      reads.push(median(times));
     }
+    return { ping: median(pings), reads };
   } finally {
-    server.kill();
     await client.close();
-    await proxy.stop();
+    await server.stop();
     await dropDatabase(base, db);
+  }
+}
+
+async function main(): Promise<void> {
+  const base = benchMongoBaseUri();
+  const proxy = await startLatencyProxyProcess(new URL(base).host, Number(args['delay-ms']));
+  try {
+    const builds = [prepareOurServer({ fromSource: true }), ...(args.ref ? [prepareOurServer({ ref: args.ref })] : [])];
+    const results: Awaited<ReturnType<typeof measure>>[] = [];
+    for (const build of builds) results.push(await measure(build, base, proxy.port));
+    console.log(`Through a ${args['delay-ms']} ms-each-way proxy, median of ${N}: ms (round trips = ms ÷ that build's median ping)\n`);
+    console.log(`| read | ${builds.map((build) => build.label).join(' | ')} |\n| --- |${builds.map(() => ' ---: |').join('')}`);
+    READS.forEach(([name], i) => console.log(`| ${name} | ${results.map(({ ping, reads }) => `${reads[i]!.toFixed(1)} (${(reads[i]! / ping).toFixed(2)})`).join(' | ')} |`));
+    console.log(`| ping | ${results.map(({ ping }) => ping.toFixed(1)).join(' | ')} |`);
+  } finally {
+    await proxy.stop();
   }
 }
 
