@@ -4,6 +4,7 @@
 // (20,000 messages) could no longer be written in time. There, one `_id` equality per id (pushed down,
 // an index lookup) runs in parallel instead. The server is asked once, at start (buildInfo).
 import type { Collection, Db, Document, Filter } from 'mongodb';
+import { mapLimited } from '../../map-limited.js';
 
 export type IdLookup = 'in' | 'each';
 
@@ -62,14 +63,6 @@ export async function findByIds<T extends Document & { _id: string }>(
   if (scan) {
     return (await collection.find({ _id: { $in: [...ids] } } as Filter<T>, options).toArray()) as T[];
   }
-  const found: T[] = [];
-  const queue = [...new Set(ids)];
-  const worker = async () => {
-    for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
-      const doc = await collection.findOne({ _id: id } as Filter<T>, options);
-      if (doc) found.push(doc as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(EACH_CONCURRENCY, queue.length) }, worker));
-  return found;
+  const docs = await mapLimited([...new Set(ids)], EACH_CONCURRENCY, (id) => collection.findOne({ _id: id } as Filter<T>, options));
+  return docs.filter((doc) => doc !== null) as T[];
 }
