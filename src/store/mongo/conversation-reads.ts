@@ -151,8 +151,13 @@ export class ConversationReads {
 
   /** The newest entry (its seq is the conversation's last) and the newest message that is not an event. */
   private async lastMessage(conversationId: string): Promise<LastEntries> {
-    const doc = await this.collections.messages.findOne({ conversationId }, { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
+    const doc = await this.collections.messages.findOne({ conversationId }, this.newestFirst());
     return doc ? this.lastFrom(doc as MessageDoc) : { lastSeq: 0, message: null };
+  }
+
+  /** A conversation's newest entry first, whole. */
+  private newestFirst() {
+    return { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS } as const;
   }
 
   /** LastEntries from the conversation's newest entry. */
@@ -161,7 +166,7 @@ export class ConversationReads {
     // Edits and deletes are rare: only then a second read, for the message below them.
     const message = doc.event == null
       ? doc
-      : await this.collections.messages.findOne({ conversationId: doc.conversationId, event: { $exists: false } }, { sort: { seq: -1 }, projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
+      : await this.collections.messages.findOne({ conversationId: doc.conversationId, event: { $exists: false } }, this.newestFirst());
     return { lastSeq: Number(doc.seq), message: message ? toStoredMessage(message) : null };
   }
 
