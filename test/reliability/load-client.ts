@@ -89,6 +89,8 @@ export class Sender {
   readonly acked = new Map<string, number>();
   /** Local time of every SENT ack received (also repeats). */
   readonly ackTimes: number[] = [];
+  /** messageId → local time of its first SENT ack: it was stored by then (`ts` is when it was accepted). */
+  readonly ackedAt = new Map<string, number>();
   readonly deliveredAcks = new Map<string, number>();
   /** messageId → local time of its first DELIVERED ack: its confirmation was recorded whole by then. */
   readonly deliveredAckAt = new Map<string, number>();
@@ -185,7 +187,10 @@ export class Sender {
     if (frame.type === 'ack' && frame.status === 'SENT') {
       this.ackTimes.push(Date.now());
       const first = this.acked.get(messageId);
-      if (first === undefined) this.acked.set(messageId, Number(frame.ts));
+      if (first === undefined) {
+        this.acked.set(messageId, Number(frame.ts));
+        this.ackedAt.set(messageId, Date.now());
+      }
       else if (first !== frame.ts) this.violations.push(`${messageId}: a repeated SENT ack changed ts ${first} → ${String(frame.ts)}`);
       if (frame.duplicate === true) this.duplicateAcks++;
       if (!this.registry.has(messageId) || this.registry.get(messageId)!.from !== this.userId) this.violations.push(`SENT ack for a message not sent: ${messageId}`);
