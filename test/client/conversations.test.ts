@@ -82,7 +82,8 @@ for (const variant of storeVariants()) {
         carl.client.sync();
         await until([carl.client], () => carl.readies.length > readies);
         await ann.client.send({ conversationId }, 'ann 6');
-        await until([carl.client], () => carl.network.sent.some((f) => f.type === 'delivered' && f.conversationId === conversationId && f.seq === 11));
+        // Written on the confirmation timer, with no event to re-check on: wait on the write itself.
+        await carl.network.sentFrame((f) => f.type === 'delivered' && f.conversationId === conversationId && f.seq === 11);
 
         assert.equal(carl.client.markRead(conversationId, 11), true);
         await until([ann.client], () => ann.receipts.some((r) => r.userId === 'carl' && r.readSeq === 11));

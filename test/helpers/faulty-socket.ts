@@ -50,6 +50,7 @@ export class FaultySocket implements WebSocketLike {
     const frame = JSON.parse(data) as Frame;
     this.network.sent.push(frame);
     this.network.timeline.push({ at: performance.now(), direction: 'out', frame });
+    this.network.wroteFrame(frame);
     if (this.network.takeFault('out', frame, this)) return;
     this.ws.send(data);
   }
@@ -89,6 +90,7 @@ export class FaultyNetwork {
   /** Every frame both ways with when it passed (performance.now(), ms), in order: for tests of timing. */
   readonly timeline: { readonly at: number; readonly direction: 'in' | 'out'; readonly frame: Frame }[] = [];
   private readonly faults: Fault[] = [];
+  private readonly sentWaiters = new Set<(frame: Frame) => void>();
   readonly WebSocket: WebSocketConstructor;
 
   constructor() {
@@ -119,6 +121,33 @@ export class FaultyNetwork {
 
   blackholeCurrent(): void {
     if (this.current) this.current.blackholed = true;
+  }
+
+  /**
+   * Resolves with the first frame the client wrote (or writes) that matches. A client writes some frames
+   * on a timer (batched confirmations) with no event to wait on: this waits on the write itself.
+   */
+  sentFrame(match: (frame: Frame) => boolean, timeoutMs = 15_000): Promise<Frame> {
+    const written = this.sent.find(match);
+    if (written) return Promise.resolve(written);
+    return new Promise((resolve, reject) => {
+      const waiter = (frame: Frame) => {
+        if (!match(frame)) return;
+        clearTimeout(timer);
+        this.sentWaiters.delete(waiter);
+        resolve(frame);
+      };
+      const timer = setTimeout(() => {
+        this.sentWaiters.delete(waiter);
+        reject(new Error(`timed out waiting for the client to write a matching frame; it wrote ${JSON.stringify(this.sent.slice(-5)).slice(0, 500)}`));
+      }, timeoutMs);
+      this.sentWaiters.add(waiter);
+    });
+  }
+
+  /** @internal */
+  wroteFrame(frame: Frame): void {
+    for (const waiter of this.sentWaiters) waiter(frame);
   }
 
   /** @internal */
