@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { exponentialCeiling } from '../backoff.js';
 import type { PushConfig } from '../config.js';
+import { mapLimited } from '../map-limited.js';
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PushNotification, PushStore, ScanPosition } from '../store/push-store.js';
@@ -29,7 +30,7 @@ import { postPush } from './webhook.js';
 const PAGE = 500;
 /** Pages per sweep: a backlog (after a restart) is worked through over several sweeps. */
 const MAX_PAGES_PER_SWEEP = 20;
-/** Store calls made at once while claiming. */
+/** Store calls in flight at once while claiming (mapLimited). */
 const CLAIM_PARALLELISM = 16;
 
 export type PushDropReason = 'delivered' | 'expired' | 'superseded' | 'coalesced' | 'not_member' | 'message_gone' | 'queue_full';
@@ -136,14 +137,12 @@ export class PushService {
 
   /** For each (recipient, conversation) behind on these messages: one notification, for the newest. */
   private async consider(messages: readonly StoredMessage[], now: number): Promise<void> {
-    // One member read per conversation per page, several conversations at a time.
+    // One member read per conversation per page, CLAIM_PARALLELISM at a time (a slow read holds back
+    // only its own slot, not a whole wave). Stopped: the rest is read as nobody and claimed by no one.
     const members = new Map<string, readonly MemberState[]>();
     const conversationIds = [...new Set(messages.map((message) => message.conversationId))];
-    for (let i = 0; i < conversationIds.length && !this.stopped; i += CLAIM_PARALLELISM) {
-      const chunk = conversationIds.slice(i, i + CLAIM_PARALLELISM);
-      const states = await Promise.all(chunk.map((conversationId) => this.deps.store.memberStates(conversationId)));
-      chunk.forEach((conversationId, j) => members.set(conversationId, states[j]!));
-    }
+    const states = await mapLimited(conversationIds, CLAIM_PARALLELISM, async (conversationId) => (this.stopped ? [] : this.deps.store.memberStates(conversationId)));
+    conversationIds.forEach((conversationId, i) => members.set(conversationId, states[i]!));
     const newest = new Map<string, { userId: string; message: StoredMessage }>();
     for (const message of messages) {
       // An edit or delete is not news to push about, and a deleted message is gone.
@@ -155,10 +154,9 @@ export class PushService {
         if (!known || known.message.seq < message.seq) newest.set(key, { userId: member.userId, message });
       }
     }
-    const candidates = [...newest.values()];
-    for (let i = 0; i < candidates.length && !this.stopped; i += CLAIM_PARALLELISM) {
-      await Promise.all(candidates.slice(i, i + CLAIM_PARALLELISM).map(({ userId, message }) => this.claim(userId, message, now)));
-    }
+    await mapLimited([...newest.values()], CLAIM_PARALLELISM, async ({ userId, message }) => {
+      if (!this.stopped) await this.claim(userId, message, now);
+    });
   }
 
   private async claim(userId: string, message: StoredMessage, now: number): Promise<void> {
