@@ -26,16 +26,23 @@ export function userIdParam(value: string): string {
   return value;
 }
 
+/** A query parameter's value, null when absent; given twice it is refused (which one counts would be a guess). */
+function onceParam(query: URLSearchParams, name: string): string | null {
+  const values = query.getAll(name);
+  if (values.length > 1) throw new ChatError('bad_request', `Query parameter "${name}" is given more than once`);
+  return values[0] ?? null;
+}
+
 /** A positive integer query parameter, or undefined when absent. */
 export function positiveIntParam(query: URLSearchParams, name: string): number | undefined {
-  const raw = query.get(name);
+  const raw = onceParam(query, name);
   if (raw === null) return undefined;
   if (!/^[1-9][0-9]{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ChatError('bad_request', `Query parameter "${name}" must be a positive integer`);
   return Number(raw);
 }
 
 export function listCursorParam(query: URLSearchParams): string | undefined {
-  const raw = query.get('cursor');
+  const raw = onceParam(query, 'cursor');
   if (raw === null || raw === '') return undefined;
   if (!decodeListCursor(raw)) throw new ChatError('bad_request', 'Query parameter "cursor" is not a cursor this server returned');
   return raw;

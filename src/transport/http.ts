@@ -248,6 +248,28 @@ export function queryParam(req: HttpRequest, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The first of `names` that the raw query string names more than once (`?device=a&device=b`), if any.
+ * Which of two values counts would be a guess, and a proxy or cache in front may guess the other one.
+ */
+export function repeatedQueryName(rawQuery: string, names: readonly string[]): string | undefined {
+  if (rawQuery === '') return undefined;
+  const seen = new Set<string>();
+  for (const pair of rawQuery.split('&')) {
+    const at = pair.indexOf('=');
+    let name = at < 0 ? pair : pair.slice(0, at);
+    try {
+      name = decodeURIComponent(name.replaceAll('+', ' '));
+    } catch {
+      continue; // a malformed name is none of ours
+    }
+    if (!names.includes(name)) continue;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
+
 export function remoteAddress(res: HttpResponse, forwardedFor: string, trustProxy: boolean): string {
   if (trustProxy && forwardedFor !== '') {
     // The proxy appends the peer it saw: the last hop is the one it vouches for.

@@ -14,7 +14,7 @@ import { parseClientFrame, type FrameLimits } from '../protocol/frames.js';
 import { CLOSE_BANNED, CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { FloodGuard } from './flood-guard.js';
-import { Exchange, queryParam, remoteAddress } from './http.js';
+import { Exchange, queryParam, remoteAddress, repeatedQueryName } from './http.js';
 
 export interface WebSocketDeps {
   readonly config: Config;
@@ -118,8 +118,10 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const ackDelayMs = ackDelay === undefined ? 0 : parseAckDelay(ackDelay, config.limits.ackDelayMaxMs);
     // v1.4: `?batch=1`: frames written together go as one text frame, newline-separated.
     const batch = queryParam(req, 'batch');
+    const repeated = repeatedQueryName(req.getQuery() ?? '', UPGRADE_PARAMETERS);
 
     if (deps.isShuttingDown()) return reject(exchange, 'shutting_down', 'shutting_down');
+    if (repeated !== undefined) return reject(exchange, 'repeated', new ChatError('bad_request', `${repeated} is given more than once`));
     if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) {
       return reject(exchange, 'device', new ChatError('bad_request', 'device must be 1-64 characters [A-Za-z0-9_-]'));
     }
@@ -261,6 +263,9 @@ function scheduleExpiry(connection: SocketConnection, expiresAtMs: number): void
   }, delay);
   connection.expiryTimer.unref();
 }
+
+/** The upgrade's query parameters: each may be given once. */
+const UPGRADE_PARAMETERS = ['device', 'events', 'ackDelayMs', 'batch'] as const;
 
 /** An on/off query parameter (`events`, `batch`): absent, `0` or `1`. */
 function isFlag(value: string | undefined): boolean {

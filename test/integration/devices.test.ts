@@ -160,7 +160,7 @@ for (const variant of storeVariants()) {
       await Promise.all([a.close(), other.client.close(), v1again.client.close(), aliceV1.client.close()]);
     });
 
-    it('refuses an invalid device id with HTTP 400 at the upgrade', async () => {
+    it('refuses an invalid device id, or a parameter given twice, with HTTP 400 at the upgrade', async () => {
       const token = await t.token(uid('user'));
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=bad%20id`, { token }), 400);
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=${'a'.repeat(65)}`, { token }), 400);
@@ -170,6 +170,13 @@ for (const variant of storeVariants()) {
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=`, { token }), 400);
       assert.equal(await upgradeStatus(`${t.wsUrl}?batch=1&device`, { token }), 400);
       assert.equal(await upgradeStatus(`${t.wsUrl}?events=`, { token }), 400);
+      // Given twice, even with the same value: which one counts would be a guess.
+      assert.equal(await upgradeStatus(`${t.wsUrl}?device=a&device=b`, { token }), 400);
+      assert.equal(await upgradeStatus(`${t.wsUrl}?device=a&batch=1&device=a`, { token }), 400);
+      assert.equal(await upgradeStatus(`${t.wsUrl}?events=1&%65vents=0`, { token }), 400);
+      assert.equal(await upgradeStatus(`${t.wsUrl}?ackDelayMs=5&ackDelayMs=5`, { token }), 400);
+      assert.equal(await upgradeStatus(`${t.wsUrl}?batch=1&batch`, { token }), 400);
+      assert.equal(await upgradeStatus(`${t.wsUrl}?other=1&other=2&device=a`, { token }), 101);
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=${'a'.repeat(64)}`, { token }), 101);
       assert.equal(await upgradeStatus(`${t.wsUrl}?device=A-z_09`, { token }), 101);
       assert.equal(await upgradeStatus(deviceUrl(t), { token }), 101);

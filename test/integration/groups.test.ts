@@ -517,7 +517,7 @@ for (const variant of storeVariants()) {
       assert.equal(clamped.body.messages.length, 200);
       assert.equal(clamped.body.messages[0].seq, 6);
       assert.equal(clamped.body.hasMore, true);
-      for (const bad of ['?before=0', '?before=-1', '?before=abc', '?before=1.5', '?before=', '?before=1e3', '?limit=0', '?limit=-5', '?limit=2.0', '?limit=x', '?limit=', '?limit=99999999999999999999', '?before=%20%31']) {
+      for (const bad of ['?before=0', '?before=-1', '?before=abc', '?before=1.5', '?before=', '?before=1e3', '?limit=0', '?limit=-5', '?limit=2.0', '?limit=x', '?limit=', '?limit=99999999999999999999', '?before=%20%31', '?limit=2&limit=3', '?before=5&before=5', '?lim%69t=2&limit=2']) {
         const answer = await get(bad);
         assert.equal(answer.status, 400, bad);
         assert.equal(answer.body.error.code, 'bad_request', bad);
@@ -600,7 +600,8 @@ for (const variant of storeVariants()) {
         assert.equal(p3.next, null);
       }
       // Bad parameters.
-      for (const bad of ['?cursor=garbage', '?cursor=%7B%22%24gt%22%3A%22%22%7D', '?limit=0', '?limit=abc', '?limit=-1']) {
+      // Given twice, which value counts would be a guess (and a proxy in front may guess the other).
+      for (const bad of ['?cursor=garbage', '?cursor=%7B%22%24gt%22%3A%22%22%7D', '?limit=0', '?limit=abc', '?limit=-1', '?limit=1&limit=2', `?limit=1&cursor=${encodeURIComponent(p1.next!)}&cursor=${encodeURIComponent(p1.next!)}`]) {
         const answer = await api(t, u, 'GET', `/api/conversations${bad}`);
         assert.equal(answer.status, 400, bad);
         assert.equal(answer.body.error.code, 'bad_request', bad);
