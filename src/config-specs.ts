@@ -144,6 +144,7 @@ export const ENV_SPECS = {
   REPLAY_LIVE_BUFFER: intIn(1, 1_000_000)({ default: 10_000 }),
   MAX_CONNECTIONS: intIn(1, 10_000_000)({ default: 100_000 }),
   MAX_CONNECTIONS_PER_IP: intIn(1, 10_000_000)({ default: 1000 }),
+  MAX_CONNECTIONS_PER_USER: intIn(1, 10_000_000)({ default: 100 }),
   SEND_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 50 }),
   SEND_BURST: intIn(1, 10_000_000)({ default: 100 }),
   DELIVERED_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 1000 }),

@@ -48,6 +48,8 @@ export interface Config {
     readonly replayLiveBuffer: number;
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;
+    /** Open WebSockets of one user in this process: each message to the user is written once per connection. */
+    readonly maxConnectionsPerUser: number;
     readonly sendRatePerSec: number;
     readonly sendBurst: number;
     /** Confirmed ids per second per user (token bucket), and its burst. */
@@ -273,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       replayLiveBuffer: e.REPLAY_LIVE_BUFFER,
       maxConnections: e.MAX_CONNECTIONS,
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+      maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
       sendRatePerSec: e.SEND_RATE_PER_SEC,
       sendBurst: e.SEND_BURST,
       deliveredRatePerSec: e.DELIVERED_RATE_PER_SEC,

@@ -147,6 +147,13 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       metrics.rateLimited.inc({ limit: 'flood_cooldown' });
       return reject(exchange, 'flood_cooldown', 'rate_limited', { 'retry-after': String(cooldown) });
     }
+    // Every message to a user is written to each of its connections: without a bound, one user's
+    // sockets (from any number of addresses) would multiply every message sent to it. `open` runs
+    // inside res.upgrade, so byUser already counts the connections of a burst's earlier upgrades.
+    if ((byUser.get(principal.userId)?.size ?? 0) >= config.limits.maxConnectionsPerUser) {
+      metrics.rateLimited.inc({ limit: 'connections_per_user' });
+      return reject(exchange, 'limit', new ChatError('rate_limited', `More than MAX_CONNECTIONS_PER_USER (${config.limits.maxConnectionsPerUser}) open connections for this user here: close one first`));
+    }
     reserve(ip);
     exchange.done = true;
     const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs, batch: batch === '1' };

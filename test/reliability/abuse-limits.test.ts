@@ -1,5 +1,5 @@
-// Abuse limits, each proven on the real server and each with its metric: per-IP and total connection
-// limits (also under a burst of concurrent upgrades, and behind a trusted proxy), the per-user send
+// Abuse limits, each proven on the real server and each with its metric: per-IP, per-user and total
+// connection limits (also under a burst of concurrent upgrades, and behind a trusted proxy), the per-user send
 // rate on both doors, and the idle timeout with automatic pings that closes dead peers.
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
@@ -85,6 +85,35 @@ describe('connection limits (behind a trusted proxy)', () => {
     assert.ok((await metricValue(t.server.metrics.upgradesRejected, { reason: 'limit' })) >= 4);
     await Promise.all([...a.opened, ...b.opened, ...c.opened].map((client) => client.close()));
     assert.equal(await upgradeStatus(t.wsUrl, via('10.0.0.3')), 101);
+  });
+});
+
+describe('connection limit per user (every message to a user is written once per connection)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { MAX_CONNECTIONS_PER_USER: '3', MAX_CONNECTIONS_PER_IP: '100', TRUST_PROXY: 'true' } });
+  });
+  after(() => t.close());
+
+  it('opens exactly MAX_CONNECTIONS_PER_USER for one user across addresses (a burst included); others are unaffected; closing gives slots back', async () => {
+    const token = await t.token('many-sockets');
+    // From ten addresses at once: the per-address limit is no help against one account's sockets.
+    const settled = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => TestClient.connect(t.wsUrl, { token, headers: { 'x-forwarded-for': `10.1.0.${i}` } })));
+    const opened = settled.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<TestClient>).value);
+    const refused = settled.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as UpgradeRefused);
+    assert.equal(opened.length, 3);
+    assert.deepEqual([...new Set(refused.map((r) => r.status))], [429]);
+    assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'connections_per_user' }), 7);
+    // Another user, from the same addresses, still connects.
+    const other = await TestClient.connect(t.wsUrl, { token: await t.token('someone-else'), headers: { 'x-forwarded-for': '10.1.0.1' } });
+    // A message to the capped user reaches each of its three connections once.
+    const ack = await other.sendMessage('to-many', 'many-sockets', 'hello');
+    assert.equal(ack.status, 'SENT');
+    for (const client of opened) assert.equal((await client.next((f) => f.type === 'message' && f.messageId === 'to-many')).body, 'hello');
+    await opened[0]!.close();
+    const again = await TestClient.connect(t.wsUrl, { token });
+    assert.equal(await upgradeStatus(t.wsUrl, { token }), 429, 'full again');
+    await Promise.all([...opened.slice(1), again, other].map((client) => client.close()));
   });
 });
 
