@@ -228,6 +228,7 @@ describe('hostile HTTP: a body still dripping at the default deadlines', () => {
     const head = postHead('/api/messages', { authorization: `Bearer ${await t.token('dripper')}`, 'content-type': 'application/json', 'content-length': '1000' });
     const result = await rawRequest(t.server.port, head, { drive: drip(' ', 1000), waitMs: 15_000 });
     assert.equal(result.status, 408, `after ${result.elapsedMs} ms: ${result.response.slice(0, 200) || 'closed without an answer'}`);
-    assert.ok(result.elapsedMs >= 6950 && result.elapsedMs < 8000, `408 after ${result.elapsedMs} ms`);
+    // Under 9.5 s: the old 10 s default would answer (when uWS let it) at 10 s; the margin is for a busy machine.
+    assert.ok(result.elapsedMs >= 6950 && result.elapsedMs < 9500, `408 after ${result.elapsedMs} ms`);
   });
 });
