@@ -18,8 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { exponentialCeiling } from '../backoff.js';
 import type { PushConfig } from '../config.js';
-import { mapLimited } from '../map-limited.js';
 import { errorSummary, type Logger } from '../log.js';
+import { mapLimited } from '../map-limited.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PushNotification, PushStore, ScanPosition } from '../store/push-store.js';
 import type { MemberState, Store, StoredMessage } from '../store/store.js';

@@ -254,20 +254,8 @@ export function queryParam(req: HttpRequest, name: string): string | undefined {
  */
 export function repeatedQueryName(rawQuery: string, names: readonly string[]): string | undefined {
   if (rawQuery === '') return undefined;
-  const seen = new Set<string>();
-  for (const pair of rawQuery.split('&')) {
-    const at = pair.indexOf('=');
-    let name = at < 0 ? pair : pair.slice(0, at);
-    try {
-      name = decodeURIComponent(name.replaceAll('+', ' '));
-    } catch {
-      continue; // a malformed name is none of ours
-    }
-    if (!names.includes(name)) continue;
-    if (seen.has(name)) return name;
-    seen.add(name);
-  }
-  return undefined;
+  const query = new URLSearchParams(rawQuery); // names decoded, as the HTTP routes read them
+  return names.find((name) => query.getAll(name).length > 1);
 }
 
 export function remoteAddress(res: HttpResponse, forwardedFor: string, trustProxy: boolean): string {
