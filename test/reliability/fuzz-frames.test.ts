@@ -112,7 +112,7 @@ class FuzzSession {
       }
       case 'any': {
         const frames = await this.barrier();
-        // A sync's answer may come after the barrier's ack (see lateSyncAnswer).
+        // A sync's answer may come after the barrier's ack (isSync says why).
         if (frames.length === 0 && isSync(c.data)) frames.push(await this.client.next(() => true, 10_000).catch((error) => assert.fail(`${error}: a sync went unanswered\n${where()}`)));
         assert.ok(frames.length <= 1, `more than one answer: ${JSON.stringify(frames)}\n${where()}`);
         // Judged by what went over the wire: UTF-8 encoding turns a lone surrogate into U+FFFD.
