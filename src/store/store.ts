@@ -244,7 +244,9 @@ export interface Store {
   /**
    * Applies a stored edit or delete event to its target message: the new body and `editedAt`, or the
    * tombstone. Idempotent (a retry re-applies it, which repairs a crash between store and apply); the
-   * event with the highest seq wins, and a delete is final. Returns the target as it stands after.
+   * event with the highest seq wins, and a delete is final. A deleted target's edit events keep their
+   * seq but lose their bodies (a replay never brings back a deleted text). Returns the target as it
+   * stands after.
    */
   applyEvent(event: StoredMessage): Promise<StoredMessage | undefined>;
 

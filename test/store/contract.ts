@@ -351,6 +351,15 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal((await store.applyEvent(late))?.deleted, true);
       assert.equal((await store.applyEvent(deletion))?.deleted, true, 'idempotent');
       assert.deepEqual((await store.history(conversationId, undefined, 10)).messages.map((m) => [m.messageId, m.deleted]), [[original.messageId, true]]);
+      // A replay still brings the events, in their places, without the deleted text: the two edits and
+      // the edit stored after the delete alike.
+      const replayed = await store.messagesAfter(conversationId, original.seq, 10);
+      assert.deepEqual(replayed.map((m) => [m.messageId, m.event?.kind, m.body]), [
+        [edit1.messageId, 'edited', ''],
+        [edit2.messageId, 'edited', ''],
+        [deletion.messageId, 'deleted', ''],
+        [late.messageId, 'edited', ''],
+      ]);
     });
 
     it('a retry of a message sent before it was edited or deleted is a duplicate, not a conflict', async () => {

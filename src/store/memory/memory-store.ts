@@ -65,6 +65,8 @@ export class MemoryStore implements Store {
   private readonly devices = new Map<string, Map<string, Map<string, Cursor>>>();
   /** messageId → seq of the last edit or delete applied to it (the highest seq wins). */
   private readonly appliedSeq = new Map<string, number>();
+  /** messageId → its edit events: emptied when it is deleted (a deleted text is never replayed). */
+  private readonly editsOf = new Map<string, KeptMessage[]>();
   private persists = 0;
   private deliveryMarks = 0;
   private deliveries = 0;
@@ -129,6 +131,11 @@ export class MemoryStore implements Store {
     this.bodies.write(input.body, record);
     conversation.messages.push(record);
     this.messages.add(record);
+    if (input.event?.kind === 'edited') {
+      const edits = this.editsOf.get(input.event.target);
+      if (edits) edits.push(record);
+      else this.editsOf.set(input.event.target, [record]);
+    }
     // The body as it came: the live delivery needs no decoding.
     const message = storedMessage(record, input.body);
     // The sender has its own message: its user cursor and its sending device's cursor pass over it.
@@ -170,7 +177,11 @@ export class MemoryStore implements Store {
     const conversation = target && this.conversations.get(target.conversationId);
     if (!event.event || !target || !conversation) return target && this.toStored(target);
     const applied = this.appliedSeq.get(target.messageId) ?? 0;
-    if (target.deleted || event.seq <= applied) return this.toStored(target);
+    if (target.deleted) {
+      this.emptyEdits(target.messageId); // an edit stored in a race with the delete, or a retry after a crash
+      return this.toStored(target);
+    }
+    if (event.seq <= applied) return this.toStored(target);
     // A tombstone keeps who, where and when, not what: the edit time goes with the body.
     const deleted = event.event.kind === 'deleted';
     const changed = new KeptMessage(
@@ -183,7 +194,14 @@ export class MemoryStore implements Store {
     this.appliedSeq.set(target.messageId, event.seq);
     this.messages.replace(changed);
     conversation.messages[target.seq - 1] = changed;
+    if (deleted) this.emptyEdits(target.messageId);
     return storedMessage(changed, body);
+  }
+
+  /** A deleted message's edit events keep their place in the seq order, not the text they carried. */
+  private emptyEdits(messageId: string): void {
+    for (const edit of this.editsOf.get(messageId) ?? []) this.bodies.write('', edit);
+    this.editsOf.delete(messageId);
   }
 
   async createGroup(group: NewGroup): Promise<GroupCreation> {

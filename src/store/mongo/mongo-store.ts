@@ -208,8 +208,17 @@ export class MongoStore implements Store {
       kind === 'deleted'
         ? { $set: { body: '', deleted: true, appliedSeq: event.seq }, $unset: { editedAt: '' } }
         : { $set: { body: event.body, editedAt: event.ts, appliedSeq: event.seq } };
-    await this.ready().messages.updateOne(filter, update, { maxTimeMS: this.options.opTimeoutMs });
-    return this.getMessage(target);
+    const { messages } = this.ready();
+    await messages.updateOne(filter, update, { maxTimeMS: this.options.opTimeoutMs });
+    const message = await this.getMessage(target);
+    if (message?.deleted) {
+      // A deleted text is never replayed: its edit events keep their seq and lose their bodies. Run on
+      // every apply to a deleted target, so an edit stored in a race with the delete, or a retry after
+      // a crash between these two writes, is emptied too.
+      const edits: Filter<MessageDoc> = { conversationId: message.conversationId, target, event: 'edited', body: { $ne: '' } };
+      await messages.updateMany(edits, { $set: { body: '' } }, { maxTimeMS: this.options.opTimeoutMs });
+    }
+    return message;
   }
 
   // Conversations and membership.
