@@ -261,10 +261,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     corsOrigins: e.CORS_ORIGIN ?? '*',
     limits: {
       maxMessageBytes: e.MAX_MESSAGE_BYTES,
-      // Default: room for the largest send (its body JSON-escaped) and for a `delivered` frame with
-      // MAX_DELIVERED_IDS ids of the longest length (an eventId, `delete.` + 64 characters, quoted, comma-separated).
-      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES ?? Math.max(e.MAX_MESSAGE_BYTES * 2 + 1024, e.MAX_DELIVERED_IDS * 74 + 1024),
-      maxHttpBodyBytes: e.MAX_HTTP_BODY_BYTES ?? e.MAX_MESSAGE_BYTES * 2 + 1024,
+      // Default: room for the largest send and for a `delivered` frame with MAX_DELIVERED_IDS ids of the
+      // longest length (an eventId, `delete.` + 64 characters, quoted, comma-separated). A send's body may
+      // come JSON-escaped, up to 6 bytes per byte (`\u0001`, or any character written as `\uXXXX`): a
+      // body within MAX_MESSAGE_BYTES must not be refused for how it was written (until 2026-12-07 the
+      // room was 2x, and 12,300 control characters closed the socket with 1009), nor its ids (4096).
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES ?? Math.max(escapedSendBytes(e.MAX_MESSAGE_BYTES), e.MAX_DELIVERED_IDS * 74 + 1024),
+      maxHttpBodyBytes: e.MAX_HTTP_BODY_BYTES ?? escapedSendBytes(e.MAX_MESSAGE_BYTES),
       httpBodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,
       httpBodyStallMs: e.HTTP_BODY_STALL_MS,
       maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
@@ -375,4 +378,9 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** The largest send or edit a client may write for a body of `maxMessageBytes`: every byte escaped, and its ids. */
+export function escapedSendBytes(maxMessageBytes: number): number {
+  return maxMessageBytes * 6 + 4096;
 }

@@ -179,3 +179,31 @@ describe('rate limit', () => {
     await client.close();
   });
 });
+
+describe('a body within MAX_MESSAGE_BYTES, however it is escaped', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer(); // the default limits: the point is that their defaults agree
+  });
+  after(() => t.close());
+
+  it('is SENT over WebSocket and over HTTP when every byte is written \\u-escaped (6 bytes per byte)', async () => {
+    const maxBytes = t.config.limits.maxMessageBytes;
+    // JSON.stringify leaves most characters as they are: escape each one by hand, as a client may.
+    const escaped = (messageId: string) => `{"type":"send","messageId":"${messageId}","to":"bob","body":"${'\\u0061'.repeat(maxBytes)}"}`;
+    const { client } = await TestClient.connectReady(t.wsUrl, await t.token('escaper'));
+    try {
+      client.send(escaped('esc-ws'));
+      const ack = await client.next((f) => f.messageId === 'esc-ws');
+      assert.equal(ack.status, 'SENT', JSON.stringify(ack));
+    } finally {
+      await client.close();
+    }
+    const response = await fetch(`${t.httpUrl}/api/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await t.token('escaper')}`, 'content-type': 'application/json' },
+      body: `{"messageId":"esc-http","to":"bob","body":"${'\\u0001'.repeat(maxBytes)}"}`,
+    });
+    assert.equal(response.status, 201, await response.text());
+  });
+});
