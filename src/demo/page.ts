@@ -6,7 +6,7 @@ import { connect, newMessageId, type ChatClient, type ChatMessage, type ClientSt
 import { account, type Conversation } from './api.js';
 import { el, notice, ui } from './dom.js';
 import { dropConversation, findConversation, findDirect, initList, messageArrived, readUpTo, reloadList, setOpen, titleOf } from './list.js';
-import { loadReceipts, recordReceipt } from './receipts.js';
+import { clearReceipts, fetchReceipts, recordReceipt } from './receipts.js';
 import * as thread from './thread.js';
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${document.body.dataset.wsPath || '/ws'}`;
@@ -48,7 +48,8 @@ function start(userId: string): void {
   ui.password.value = '';
   signedIn(true);
   ui.whoami.textContent = `signed in as ${me}`;
-  loadReceipts(me);
+  remember(me);
+  clearReceipts();
   const chat = (client = connect({ url: wsUrl, device: deviceId() }));
   initList(me, chat.conversations, (conversation) => void openConversation(conversation));
   // Read marks come back as receipts to every device of this user, this one too: they clear the badges.
@@ -68,6 +69,8 @@ function start(userId: string): void {
   chat.on('state', showState);
   chat.on('ready', ({ replayed }) => {
     if (replayed > 0) notice(`Caught up: ${replayed} missed message${replayed === 1 ? '' : 's'} arrived`);
+    const open = thread.currentThread()?.conversationId;
+    if (open) void fetchReceipts(open).then(thread.refreshTicks); // receipts sent while offline
     // Conversation events are live only: the list is fetched after every (re)connect. The first time,
     // the conversation this tab had open before a reload opens again.
     reloadList().then(
@@ -114,7 +117,7 @@ function signedOut(reason = ''): void {
 
 function showState(state: ClientState | 'signed-out'): void {
   ui.connection.dataset.state = state;
-  ui.connection.textContent = state === 'ready' ? 'online' : state;
+  ui.connection.textContent = state === 'ready' ? 'online' : state.replace('-', ' ');
 }
 
 // ---- conversations -----------------------------------------------------------------------------
@@ -123,21 +126,31 @@ async function openConversation(conversation: Conversation): Promise<void> {
   notice('');
   showHeader(conversation);
   setOpen(conversation.conversationId);
-  await thread.openThread({ conversationId: conversation.conversationId, peer: conversation.peer, conversation });
+  await thread.openThread({ conversationId: conversation.conversationId, peer: conversation.peer, conversation }, fetchReceipts(conversation.conversationId));
   ui.body.focus();
 }
 
 /** A direct chat by user id: the existing conversation, or a new one that the first message creates. */
-function openPeer(peer: string): void {
-  const existing = findDirect(peer);
-  if (existing) return void openConversation(existing);
+async function openPeer(typed: string): Promise<void> {
+  const known = findDirect(typed);
+  if (known) return openConversation(known);
+  thread.closeThread();
   setOpen(undefined);
-  ui.conversationTitle.textContent = `Chat with ${peer}`;
+  notice('');
+  ui.conversationTitle.textContent = `Chat with ${typed}`;
   ui.groupPanel.hidden = true;
-  // The server trusts any token signed with its secret and has no account lookup route, so the page
-  // cannot tell a user without an account from one who never wrote: it says so instead of guessing.
-  notice(`New conversation. This server cannot check that ${peer} has an account here: messages are stored and wait for ${peer} to connect.`, 'warn');
-  void thread.openThread({ conversationId: undefined, peer, conversation: undefined });
+  // GET /api/users/:id ignores case and answers the id as registered ("Bob" is bob). A 404 is a
+  // warning, not a refusal: tokens from other issuers are valid, so that user may still connect.
+  const answer = await account(`/api/users/${encodeURIComponent(typed)}`).catch(() => undefined);
+  if (thread.currentThread()) return; // another conversation was opened meanwhile
+  const peer = answer?.ok ? String(answer.data.userId) : typed;
+  const existing = findDirect(peer);
+  if (existing) return openConversation(existing);
+  ui.conversationTitle.textContent = `Chat with ${peer}`;
+  const waits = `messages are stored and wait for ${peer} to connect`;
+  if (answer?.ok) notice(`New conversation with ${peer}`);
+  else notice(answer?.status === 404 ? `${peer} has no account on this server (a token from elsewhere still works): ${waits}.` : `Could not check that ${peer} has an account: ${waits}.`, 'warn');
+  await thread.openThread({ conversationId: undefined, peer, conversation: undefined });
   ui.body.focus();
 }
 
@@ -199,7 +212,7 @@ function received(chatMessage: ChatMessage): void {
   // A direct chat opened before its first message takes its id from the first one between the two.
   if (open && !open.conversationId && to !== undefined && [from, to].includes(open.peer!) && [from, to].includes(me)) open.conversationId = conversationId;
   const here = open?.conversationId === conversationId;
-  if (here && from === open.peer) notice(''); // the peer wrote: the "cannot check" notice is moot
+  if (here && from === open.peer) notice(''); // the peer wrote: the account notice is moot
   if (here) thread.show(message);
   const readNow = here && document.visibilityState === 'visible';
   listed(message, readNow);
@@ -237,6 +250,25 @@ function sendCurrent(): void {
   );
 }
 
+// ---- one browser, one cookie ------------------------------------------------------------------
+
+// Every tab of a browser profile sends the same HttpOnly cookie: a login, register or logout in another
+// tab changes whom this tab's HTTP calls run as, while its socket stays the old user's. Each tab writes
+// whom it signed in as ('' on logout); the other tabs reload and start as the cookie now says.
+const SIGNED_IN = 'demo.user';
+
+function remember(userId: string): void {
+  try {
+    localStorage.setItem(SIGNED_IN, userId);
+  } catch {
+    // Storage disabled: other tabs are not told.
+  }
+}
+
+addEventListener('storage', (event) => {
+  if (event.key === SIGNED_IN && event.newValue !== me) location.reload();
+});
+
 // ---- wiring ------------------------------------------------------------------------------------
 
 const onSubmit = (form: HTMLFormElement, handler: () => void) =>
@@ -249,9 +281,10 @@ onSubmit(ui.authForm, () => void authenticate('login'));
 ui.register.addEventListener('click', () => void authenticate('register'));
 ui.logout.addEventListener('click', async () => {
   await account('/api/auth/logout', {}).catch(() => undefined);
+  remember('');
   signedOut();
 });
-onSubmit(ui.peerForm, () => openPeer(ui.peer.value.trim()));
+onSubmit(ui.peerForm, () => void openPeer(ui.peer.value.trim()));
 onSubmit(ui.groupForm, () => {
   const members = ui.groupMembers.value.split(/[\s,]+/).filter((member) => member && member !== me);
   client?.conversations.create({ title: ui.groupTitle.value.trim(), members }).then(
@@ -281,7 +314,18 @@ ui.body.addEventListener('input', () => {
 ui.messages.addEventListener('scroll', thread.loadOlder);
 document.addEventListener('visibilitychange', thread.seen);
 
-void account('/api/me').then(
-  ({ ok, data }) => (ok ? start(String(data.userId)) : signedOut()),
-  () => signedOut(UNREACHABLE),
-);
+// The cookie is HttpOnly, so only GET /api/me can tell whether there is a session, and without one its
+// 401 shows in the console. Where no tab of this browser signed in (or the last one logged out), the
+// page does not ask.
+let signedInHere: string | null = null;
+try {
+  signedInHere = localStorage.getItem(SIGNED_IN);
+} catch {
+  signedInHere = '?'; // storage disabled: ask
+}
+if (!signedInHere) signedOut();
+else
+  void account('/api/me').then(
+    ({ ok, data }) => (ok ? start(String(data.userId)) : signedOut()),
+    () => signedOut(UNREACHABLE),
+  );

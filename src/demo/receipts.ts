@@ -1,23 +1,28 @@
-// What the members of each conversation have received and read, from `receipt` frames. The server sends
-// receipts live only and its API gives a caller no other member's watermarks, so after a reload the
-// ticks would fall back to ✓: the page keeps what it learned in localStorage (per signed-in user,
-// bounded) and reads it back on load. A browser that never saw the receipt shows ✓ until the next one.
+// What the members of each conversation have received and read. `receipt` frames are live only, so a
+// conversation's watermarks are read from `GET /api/conversations/:id` (its `receipts`: every member's,
+// in direct chats and groups of up to RECEIPTS_MAX_MEMBERS) when it opens and after each reconnect;
+// receipts move them in between. Any browser, after a reload or a day away, shows the same ticks.
+import { account } from './api.js';
 
 interface Marks {
   d: number;
   r: number;
 }
 
-const MAX_CONVERSATIONS = 200;
-let key = '';
 let all: Record<string, Record<string, Marks>> = {};
 
-export function loadReceipts(userId: string): void {
-  key = `demo.receipts.${userId}`;
+export function clearReceipts(): void {
+  all = {};
+}
+
+/** A conversation's receipts from the API; on an error (or a group too large for them) the live ones only. */
+export async function fetchReceipts(conversationId: string): Promise<void> {
   try {
-    all = JSON.parse(localStorage.getItem(key) ?? '{}') as typeof all;
+    const { ok, data } = await account(`/api/conversations/${encodeURIComponent(conversationId)}`);
+    const receipts = (ok && data.receipts) as { userId: string; deliveredSeq: number; readSeq: number }[] | undefined;
+    for (const r of receipts || []) recordReceipt(conversationId, r.userId, r.deliveredSeq, r.readSeq);
   } catch {
-    all = {};
+    // The server cannot be reached: live receipts only, until the next reconnect reads them again.
   }
 }
 
@@ -30,16 +35,6 @@ export function recordReceipt(conversationId: string, userId: string, deliveredS
   if (d === marks.d && r === marks.r) return false;
   marks.d = d;
   marks.r = r;
-  // Most recently touched last, so the one dropped past the bound is the least recently touched.
-  delete all[conversationId];
-  all[conversationId] = members;
-  const ids = Object.keys(all);
-  if (ids.length > MAX_CONVERSATIONS) delete all[ids[0]!];
-  try {
-    localStorage.setItem(key, JSON.stringify(all));
-  } catch {
-    // Storage full or disabled: the ticks just do not survive a reload.
-  }
   return true;
 }
 

@@ -63,7 +63,8 @@ export function initThread(userId: string, chat: ChatClient, seen: (conversation
 
 export const currentThread = () => thread;
 
-export async function openThread(next: Thread): Promise<void> {
+/** Opens `next`; its first page waits for `ticks` (its receipts being read) so that it shows with its ticks. */
+export async function openThread(next: Thread, ticks?: Promise<void>): Promise<void> {
   generation++;
   thread = next;
   items = new Map();
@@ -73,7 +74,7 @@ export async function openThread(next: Thread): Promise<void> {
   ui.messages.replaceChildren();
   ui.typing.textContent = '';
   ui.body.disabled = ui.send.disabled = false;
-  if (pages) await nextPage();
+  if (pages) await nextPage(ticks);
   seen();
 }
 
@@ -91,11 +92,11 @@ export function loadOlder(): void {
 }
 
 /** The next page back from history, keeping what is on screen where it was (the first one: at the bottom). */
-async function nextPage(): Promise<void> {
+async function nextPage(ticks?: Promise<void>): Promise<void> {
   const mine = generation;
   loading = true;
   try {
-    const page = await pages!.next();
+    const [page] = await Promise.all([pages!.next(), ticks]);
     const value = page.done ? undefined : page.value;
     if (mine !== generation) return;
     const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;

@@ -1,10 +1,11 @@
 // The demo page with protocol v1.1 (issue 14) in Chromium: a direct chat that survives a reload with its
-// ticks, a group of three (delivery to both others, read ticks, typing, members), one user on two devices
-// (two browser contexts, or two tabs), and scrolling back through 500 messages. Screenshots of every step
-// land in test/e2e/artifacts/ (git-ignored).
+// ticks (and shows them in another browser, from the API's receipts), a group of three (delivery to both
+// others, read ticks, typing, members), one user on two devices (two browser contexts, or two tabs), the
+// account lookup, scrolling back through 500 messages, and two tabs of one browser following its shared
+// cookie. Screenshots of every step land in test/e2e/artifacts/ (git-ignored).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { badge, browserSkip, chatWith, openFromList, say, screenshot, shown, signIn, startDemoBrowser, waitForStatus, type DemoBrowser, type Person } from './helpers/browser.js';
+import { badge, browserSkip, chatWith, openFromList, PASSWORD, say, screenshot, shown, signIn, startDemoBrowser, waitForStatus, type DemoBrowser, type Person } from './helpers/browser.js';
 
 describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
   let demo: DemoBrowser;
@@ -33,9 +34,12 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
   it('two people chat, then both reload: the whole conversation, in order, with its ticks', async () => {
     const a = await demo.open(name('ann'));
     const b = await demo.open(name('ben'));
+    assert.equal(await a.page.textContent('#connection'), 'signed out', 'the pill reads as the page first drew it');
     await signIn(a, 'register');
     await signIn(b, 'register');
-    await chatWith(a.page, b.name);
+    await chatWith(a.page, b.name.toUpperCase()); // the account lookup ignores case and answers the id as registered
+    assert.equal(await a.page.textContent('#conversation-title'), `Chat with ${b.name}`);
+    assert.equal(await a.page.textContent('#notice'), `New conversation with ${b.name}`);
     await screenshot(a.page, 'direct-1-new-conversation');
 
     await say(a.page, 'Hi Ben, this is the first message');
@@ -83,6 +87,18 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     }
     await screenshot(a.page, 'direct-4-after-reload-ann');
     await screenshot(b.page, 'direct-4-after-reload-ben');
+
+    // Another browser that never saw a receipt: the ticks come from GET /api/conversations/:id.
+    const elsewhere = await demo.open(a.name);
+    await signIn(elsewhere, 'login');
+    await openFromList(elsewhere.page, { peer: b.name });
+    await elsewhere.page.locator('#messages li.msg').nth(expected.length - 1).waitFor();
+    const there = await shown(elsewhere.page);
+    assert.deepEqual(
+      there.map((m) => (m.from === a.name ? m.status : 'theirs')),
+      there.map((m) => (m.from === a.name ? 'read' : 'theirs')),
+      'read ticks in a browser that was not there',
+    );
   });
 
   it('three people in a group: every message reaches the other two, read ticks, typing, members', async () => {
@@ -197,6 +213,7 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
 
     // Neither device has the conversation open: both show the badge; reading on one clears both.
     for (const page of [u.page, device2.page]) await chatWith(page, name('nobody'));
+    assert.match((await u.page.textContent('#notice')) ?? '', /has no account on this server/);
     await post(peer, { to: u.name }, 'Unread on both');
     for (const page of [u.page, device2.page]) await page.waitForSelector(`${list} .unread >> text=1`);
     await screenshot(device2.page, 'devices-3-badge-on-both');
@@ -281,6 +298,23 @@ describe('demo page: conversations in Chromium', { skip: browserSkip }, () => {
     assert.match((await later.textContent()) ?? '', new RegExp(String(new Date().getFullYear())), 'older than today: the date is shown');
     assert.doesNotMatch(today ?? '', new RegExp(String(new Date().getFullYear())), 'today: the time only');
     await screenshot(reader.page, 'history-3-dates');
+  });
+
+  it('one browser, two tabs: a logout or another login in one tab, and the other tab follows the cookie', async () => {
+    const first = await demo.open(name('tia'));
+    await signIn(first, 'register');
+    const second = await demo.newTab(first); // the same cookie: signed in at once
+    await second.waitForSelector('#connection[data-state="ready"]');
+    await second.click('#logout');
+    await first.page.waitForSelector('#auth:not([hidden])');
+    assert.equal(await first.page.textContent('#connection'), 'signed out');
+
+    const other = name('tom');
+    await second.fill('#username', other);
+    await second.fill('#password', PASSWORD);
+    await second.click('#register');
+    await first.page.waitForSelector(`#whoami >> text=signed in as ${other}`);
+    await first.page.waitForSelector('#connection[data-state="ready"]');
   });
 
   it('the pages logged no errors and no Content-Security-Policy violations', () => {

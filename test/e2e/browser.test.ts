@@ -48,7 +48,7 @@ describe('demo page in Chromium', { skip }, () => {
     const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
     const page = await context.newPage();
     const problems: string[] = [];
-    // A 401 from GET /api/me is how the page learns it is signed out; Chromium logs it as an error.
+    // A 401 from GET /api/me is how the page learns a remembered session ended; Chromium logs it as an error.
     page.on('console', (message) => message.type() === 'error' && !/status of 401/.test(message.text()) && problems.push(message.text()));
     page.on('pageerror', (error) => problems.push(error.message));
     await page.goto(`${t.httpUrl}/`);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { skipReason } from '../../helpers/skips.js';
 
@@ -44,8 +44,9 @@ export async function startDemoBrowser(env: Record<string, string> = {}): Promis
   mkdirSync(ARTIFACTS, { recursive: true });
   const people: Person[] = [];
   const watch = (page: Page, problems: string[]) => {
-    // A 401 from GET /api/me is how the page learns it is signed out; Chromium logs it as an error.
-    page.on('console', (message) => message.type() === 'error' && !/status of 401/.test(message.text()) && problems.push(message.text()));
+    // Chromium logs every HTTP error answer as a console error, the expected ones too: a 401 from GET
+    // /api/me (a remembered session that ended) and a 404 from GET /api/users/:id (no such account here).
+    page.on('console', (message) => message.type() === 'error' && !expectedHttpError(message) && problems.push(message.text()));
     page.on('pageerror', (error) => problems.push(error.message));
   };
   const tab = async (context: BrowserContext, problems: string[]) => {
@@ -71,6 +72,11 @@ export async function startDemoBrowser(env: Record<string, string> = {}): Promis
       await server.close();
     },
   };
+}
+
+function expectedHttpError(message: ConsoleMessage): boolean {
+  const text = message.text();
+  return /status of 401/.test(text) || (/status of 404/.test(text) && message.location().url.includes('/api/users/'));
 }
 
 export async function signIn(person: Person, kind: 'register' | 'login'): Promise<void> {
