@@ -73,6 +73,12 @@ export interface Config {
     /** Groups above this size send receipts to the member's own devices only, and relay no typing. */
     readonly receiptsMaxMembers: number;
     readonly historyPageMax: number;
+    /** A history page's JSON at most (HISTORY_PAGE_MAX_BYTES): fewer messages, and hasMore, past it. */
+    readonly historyPageMaxBytes: number;
+    /** GET and HEAD on the API per user (API_READ_*): 1 token a request, 1 more per `apiReadBytesPerToken` answered. */
+    readonly apiReadRatePerSec: number;
+    readonly apiReadBurst: number;
+    readonly apiReadBytesPerToken: number;
     readonly conversationsPageMax: number;
     readonly maxTitleChars: number;
     /** While the bus is down, connected devices are caught up from the store this often (0: never). */
@@ -296,6 +302,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxMembersPerAdd: e.MAX_MEMBERS_PER_ADD,
       receiptsMaxMembers: e.RECEIPTS_MAX_MEMBERS,
       historyPageMax: e.HISTORY_PAGE_MAX,
+      historyPageMaxBytes: e.HISTORY_PAGE_MAX_BYTES,
+      apiReadRatePerSec: e.API_READ_RATE_PER_SEC,
+      apiReadBurst: e.API_READ_BURST,
+      apiReadBytesPerToken: e.API_READ_BYTES_PER_TOKEN,
       conversationsPageMax: e.CONVERSATIONS_PAGE_MAX,
       maxTitleChars: e.MAX_TITLE_CHARS,
       busFallbackPollMs: e.BUS_FALLBACK_POLL_MS,

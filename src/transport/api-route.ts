@@ -7,6 +7,7 @@ import type { JwtVerifier, Principal } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { ChatError, toChatError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ApiReadLimit } from './api-read-limit.js';
 import type { CorsPolicy } from './cors.js';
 import { decodeUtf8Body, getAndHead, jsonBodyRefusal, readBody, readHeaders, type ExchangeFactory } from './http.js';
 
@@ -25,6 +26,8 @@ export interface ApiAnswer {
   readonly status: number;
   /** Undefined: no body (204). */
   readonly body?: unknown;
+  /** The body already encoded as JSON (a route that weighed its parts), instead of `body`. */
+  readonly json?: string;
 }
 
 export interface ApiRouteDeps {
@@ -33,6 +36,8 @@ export interface ApiRouteDeps {
   readonly cors: CorsPolicy;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
+  /** GET routes (and their HEAD) take from it per user; absent: not limited. */
+  readonly readLimit?: ApiReadLimit;
 }
 
 type Method = 'get' | 'post' | 'patch' | 'del';
@@ -47,6 +52,7 @@ export function apiRoute(
   handler: (request: ApiRequest) => Promise<ApiAnswer>,
 ): void {
   const { config } = deps;
+  const readLimit = method === 'get' ? deps.readLimit : undefined;
   const serve = (res: HttpResponse, req: HttpRequest, head: boolean) => {
     const authorization = req.getHeader('authorization');
     const cookie = req.getHeader('cookie');
@@ -75,11 +81,15 @@ export function apiRoute(
         return exchange.error(rejectionError(auth.rejected), corsHeaders);
       }
       try {
+        const { userId } = auth.principal;
+        readLimit?.take(userId);
         const params = rawParams.map(decodeParam);
         const value = body ? parseJson(decodeUtf8Body(await body)) : undefined;
         const answer = await handler({ principal: auth.principal, params, query, headers, body: value });
-        if (answer.body === undefined) exchange.respond(answer.status, '', corsHeaders);
-        else exchange.json(answer.status, answer.body, corsHeaders);
+        if (answer.body === undefined && answer.json === undefined) return exchange.respond(answer.status, '', corsHeaders);
+        const json = answer.json ?? JSON.stringify(answer.body);
+        readLimit?.charge(userId, json.length);
+        exchange.respond(answer.status, json, { ...corsHeaders, 'content-type': 'application/json' });
       } catch (error) {
         if (exchange.aborted) return;
         const chatError = toChatError(error);

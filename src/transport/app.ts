@@ -21,6 +21,7 @@ import { answerBadFraming, guardFraming } from './framing.js';
 import { startHealthServer, type HealthServer } from './health-port.js';
 import { countingExchanges } from './http.js';
 import { listen } from './listen.js';
+import { ApiReadLimit } from './api-read-limit.js';
 import { registerConversationRoutes } from './conversation-routes.js';
 import { registerRoutes } from './routes.js';
 import { RouteTable } from './route-table.js';
@@ -76,9 +77,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const routeTable = new RouteTable();
   const routes = routeTable.record(guardFraming(app, answerBadFraming(countingExchanges(metrics))));
   routes.ws(config.wsPath, createWebSocketBehavior({ config, verifier, cors, chat, metrics, log, isShuttingDown, access: deps.access.list }));
-  registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown, access: deps.access.control });
+  const readLimit = new ApiReadLimit(config.limits, metrics);
+  registerAuthRoutes(routes, { config, verifier, cors, users: deps.users, hasher: deps.passwords, metrics, log, isShuttingDown, access: deps.access.control, readLimit });
   if (demo) registerDemoRoutes(routes, demo, metrics);
-  registerConversationRoutes(routes, { config, verifier, cors, chat, log, isShuttingDown }, countingExchanges(metrics));
+  registerConversationRoutes(routes, { config, verifier, cors, chat, log, isShuttingDown, readLimit }, countingExchanges(metrics));
   if (config.serverApi.key !== undefined) {
     const key = new ServerKey(config.serverApi.key);
     registerServerApiRoutes(routes, { config, key, chat, store: deps.store, access: deps.access.control, log, isShuttingDown }, countingExchanges(metrics));

@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError, toChatError } from '../errors.js';
 import { usernameKey, type UserStore } from '../store/users.js';
+import type { ApiReadLimit } from './api-read-limit.js';
 import type { CorsPolicy } from './cors.js';
 import { countingExchanges, decodeUtf8Body, Exchange, getAndHead, jsonBodyRefusal, readBody, remoteAddress, type Headers } from './http.js';
 import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
@@ -37,6 +38,8 @@ export interface AuthRouteDeps {
   readonly isShuttingDown: () => boolean;
   /** Bans and revocations: no token is signed for a banned user, nor inside a revocation's second. */
   readonly access: AccessControl;
+  /** The account lookup is an API read like the conversation routes. */
+  readonly readLimit?: ApiReadLimit;
 }
 
 /** A username, a password of up to 1024 characters (6 bytes each as JSON escapes) and a flag. */
@@ -215,7 +218,8 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   // Does this server have an account by that name? (The demo warns before a direct message to a user
   // nobody registered here; tokens from other issuers stay valid, so it is a notice, not a refusal.)
   // Authenticated, so it is no more an enumeration door than sending is.
-  apiRoute(app, { config, verifier: deps.verifier, cors, log: deps.log, isShuttingDown: deps.isShuttingDown }, exchangeFor, 'get', '/api/users/:userId', { params: 1 }, async ({ params }) => {
+  const lookupDeps = { config, verifier: deps.verifier, cors, log: deps.log, isShuttingDown: deps.isShuttingDown, readLimit: deps.readLimit };
+  apiRoute(app, lookupDeps, exchangeFor, 'get', '/api/users/:userId', { params: 1 }, async ({ params }) => {
     const user = await deps.users.find(userIdParam(params[0]!));
     if (!user) throw new ChatError('not_found', 'No account by that name on this server');
     return { status: 200, body: { userId: user.username, exists: true } };

@@ -37,7 +37,8 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
     const before = positiveIntParam(query, 'before');
     const limit = positiveIntParam(query, 'limit') ?? DEFAULT_PAGE;
     const page = await conversations.history(principal.userId, conversationIdOf(params[0]), before, limit);
-    return { status: 200, body: { messages: page.messages.map(messageView), hasMore: page.hasMore } };
+    const { parts, dropped } = newestWithin(page.messages.map((message) => JSON.stringify(messageView(message))), limits.historyPageMaxBytes);
+    return { status: 200, json: `{"messages":[${parts.join(',')}],"hasMore":${page.hasMore || dropped}}` };
   });
 
   // v1.2: edit (the author) and delete (the author, or a group's owner) a message, as ordered events.
@@ -67,4 +68,21 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
     const conversation = await conversations.setTitle(principal.userId, conversationIdOf(params[0]), validateTitle(body, limits.maxTitleChars));
     return { status: 200, body: { ...conversationView(conversation), members: conversation.members } };
   });
+}
+
+/**
+ * The newest of a page's encoded messages (ascending) that fit in `maxBytes` together, and whether any
+ * older ones were left out. The newest one always goes, whatever its size: a page is never empty while
+ * there is history, and the client pages on from the oldest it got (`before`), as with `hasMore`.
+ */
+export function newestWithin(encoded: readonly string[], maxBytes: number): { parts: readonly string[]; dropped: boolean } {
+  let bytes = 0;
+  let first = encoded.length;
+  while (first > 0) {
+    const size = Buffer.byteLength(encoded[first - 1]!) + 1; // and its comma
+    if (first < encoded.length && bytes + size > maxBytes) break;
+    bytes += size;
+    first--;
+  }
+  return { parts: first === 0 ? encoded : encoded.slice(first), dropped: first > 0 };
 }

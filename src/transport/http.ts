@@ -13,6 +13,9 @@ const STATUS_TEXT: Record<number, string> = {
 
 export type Headers = Readonly<Record<string, string>>;
 
+/** Bodies longer than this (UTF-16 units) are streamed with backpressure (Exchange.stream); shorter ones go in one `end`. */
+const STREAM_OVER_CHARS = 64 * 1024;
+
 /** Makes an Exchange for a route; `head`: the request was HEAD (answers carry headers only). */
 export type ExchangeFactory = (res: HttpResponse, route: string, head?: boolean) => Exchange;
 
@@ -64,7 +67,8 @@ export class Exchange {
     this.res.cork(() => {
       this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Unknown`);
       for (const key in headers) this.res.writeHeader(key, headers[key]!);
-      if (!this.head) this.res.end(body, closeConnection);
+      if (!this.head && !closeConnection && body.length > STREAM_OVER_CHARS) this.stream(Buffer.from(body));
+      else if (!this.head) this.res.end(body, closeConnection);
       else if (closeConnection) this.res.end('', true);
       else {
         // The GET's length, no body. Not endWithoutBody(length): in this uWS build that leaves the
@@ -72,6 +76,24 @@ export class Exchange {
         this.res.writeHeader('content-length', String(Buffer.byteLength(body)));
         this.res.endWithoutBody();
       }
+    });
+  }
+
+  /**
+   * A large body, written as fast as the client reads it. What the socket does not take stays here, in
+   * one Buffer, and the response stays pending meanwhile: uWS then closes a connection that pipelines
+   * another request before reading this answer. With `end`, uWS took the whole body into the socket's
+   * buffer and parsed the next request at once, so a client that sent 20 pipelined 14 MB history
+   * requests and read nothing held 450 MB of the server's memory.
+   */
+  private stream(data: Buffer): void {
+    const start = this.res.getWriteOffset();
+    const [, done] = this.res.tryEnd(data, data.length);
+    if (done) return;
+    this.res.onWritable((offset) => {
+      if (this.aborted) return true;
+      const [ok] = this.res.tryEnd(data.subarray(offset - start), data.length);
+      return ok;
     });
   }
 

@@ -43,6 +43,9 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     // The fuzzer and the load tests confirm thousands of ids a second; the limit has its own tests.
     DELIVERED_RATE_PER_SEC: '1000000',
     DELIVERED_BURST: '1000000',
+    // Tests page through history and lists freely; the API read limit has its own test.
+    API_READ_RATE_PER_SEC: '1000000',
+    API_READ_BURST: '1000000',
     SERVE_DEMO: 'false',
     ...env,
   };
