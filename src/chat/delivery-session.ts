@@ -108,9 +108,15 @@ export class DeliverySession {
     this.sendMessage(message, event);
   }
 
-  /** Sends a message frame and remembers it as sent and not confirmed. */
-  sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): void {
-    if ((message.event !== undefined || message.deleted) && !this.connection.messageEvents && this.withhold) return this.withhold(this, message);
+  /**
+   * Sends a message frame and remembers it as sent and not confirmed. False when it was withheld
+   * instead (an event or a tombstone for a connection without `events=1`): no frame went out.
+   */
+  sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): boolean {
+    if ((message.event !== undefined || message.deleted) && !this.connection.messageEvents && this.withhold) {
+      this.withhold(this, message);
+      return false;
+    }
     this.connection.send(event);
     const highestSent = (this.highestSent ??= new Map<string, number>());
     if (message.seq > (highestSent.get(message.conversationId) ?? 0)) {
@@ -121,6 +127,7 @@ export class DeliverySession {
     sent.delete(message.messageId); // a replay re-sends: move it to the newest end
     sent.set(message.messageId, { conversationId: message.conversationId, seq: message.seq, confirming: false });
     if (sent.size > SENT_IDS_MAX) sent.delete(sent.keys().next().value!);
+    return true;
   }
 
   /** Whether this connection was sent the message and has not confirmed it. */

@@ -69,18 +69,16 @@ export class ReplayService {
       for (let message = await merge.next(); message; message = await merge.next()) {
         if (sentNow.has(message.messageId) || session.isConfirmed(message) || session.isConfirming(message.messageId) || (quiet && session.wasSent(message.messageId))) continue;
         if (!connection.open) return replayed;
-        session.sendMessage(message);
+        if (session.sendMessage(message)) replayed++; // `ready` counts the message frames sent, not what was withheld
         sentNow.add(message.messageId);
-        replayed++;
         if (connection.pressure() > this.highWaterBytes && !(await connection.writable())) return replayed;
       }
       // Sent synchronously: nothing can arrive between the last page and `ready`.
       if (!state.overflowed) {
         for (const message of state.buffered.splice(0)) {
           if (sentNow.has(message.messageId) || session.wasSent(message.messageId) || session.isConfirmed(message)) continue;
-          session.sendMessage(message);
+          if (session.sendMessage(message)) replayed++;
           sentNow.add(message.messageId);
-          replayed++;
         }
         this.metrics.replayedMessages.inc(replayed);
         return replayed;

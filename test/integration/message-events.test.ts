@@ -189,6 +189,23 @@ for (const variant of storeVariants()) {
       await Promise.all([a.close(), again.client.close()]);
     });
 
+    it("a replay to a client without ?events=1 counts in `ready` only the message frames it sent", async () => {
+      const alice = uid('alice');
+      const bob = uid('bob');
+      const { client: a } = await eventDevice(t, alice, 'a1');
+      const [kept, gone] = [uid('m'), uid('m')];
+      await a.sendMessage(kept, bob, 'kept');
+      await a.sendMessage(gone, bob, 'gone');
+      await edit(a, kept, uid('e'), 'kept, edited');
+      assert.equal((await remove(a, gone)).status, 'DELETED');
+      const v1 = await TestClient.connectReady(t.wsUrl, await t.token(bob));
+      const messages = v1.replayed.filter((f) => f.type === 'message');
+      assert.deepEqual(messages.map((f) => [f.messageId, f.body]), [[kept, 'kept, edited']]);
+      const ready = v1.client.frames.find((f) => f.type === 'ready');
+      assert.equal(ready?.replayed, 1, 'the tombstone and the two events were withheld, not sent');
+      await Promise.all([a.close(), v1.client.close()]);
+    });
+
     it('HTTP: PATCH and DELETE on /api/conversations/:id/messages/:messageId, with the same rules', async () => {
       const alice = uid('alice');
       const bob = uid('bob');
