@@ -99,6 +99,8 @@ export class ChatClient extends Emitter<ClientEvents> {
         late: (message) => this.show(message),
         repeat: ({ messageId, conversationId, seq }) => (this.events.delete(messageId), this.confirmations.repeatInConversation(messageId, conversationId, seq, this.order.solid(conversationId))),
         gap: (gap) => this.emit('gap', gap),
+        shown: (messageId) => this.confirmations.wasShown(messageId),
+        restarted: (conversationId) => (this.confirmations.restart(conversationId), this.readMarks.restart(conversationId)),
         requestReplay: () => this.socket.write({ type: 'sync' }),
       },
       { gapWaitMs: options.gapWaitMs ?? 1000, maxHeld: options.maxHeldPerConversation ?? 1000, maxTracked: options.maxTrackedConversations ?? 1000 },

@@ -59,6 +59,19 @@ export class Confirmations {
     return true;
   }
 
+  /** Whether the application was handed this messageId (as far as the bounded memory reaches). */
+  wasShown(messageId: string): boolean {
+    return this.seen.has(messageId);
+  }
+
+  /**
+   * v1.1: the conversation's seq space started again (a store reset): a watermark not yet written
+   * belongs to the old one and would confirm new messages the application has not been shown.
+   */
+  restart(conversationId: string): void {
+    this.marks.delete(conversationId);
+  }
+
   /** The application's listeners saw the message. */
   shown(messageId: string): void {
     if (this.options.autoConfirm) this.queue(messageId);

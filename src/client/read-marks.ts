@@ -46,6 +46,12 @@ export class ReadMarks {
     return Math.max(this.acked.get(conversationId) ?? 0, this.wanted.get(conversationId)?.seq ?? 0);
   }
 
+  /** The conversation's seq space started again (a store reset): its old marks mean nothing there. */
+  restart(conversationId: string): void {
+    this.wanted.delete(conversationId);
+    this.acked.delete(conversationId);
+  }
+
   receipt(frame: ReceiptFrame): void {
     if (frame.readSeq === undefined || frame.userId !== this.me()) return;
     const { conversationId, readSeq } = frame;

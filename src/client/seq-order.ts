@@ -13,6 +13,14 @@
 // in a replay come in seq order from the device's cursor, so a track begun in a replay, and every
 // track once a replay has finished (and one begun at seq 1), is `trusted`: everything up to next-1 is
 // had or not pending.
+//
+// A store reset (the memory store after a server restart) numbers a conversation from seq 1 again.
+// A message below `next` whose messageId the app was never shown, which is not in a hole this track
+// declared a gap, and which was accepted after every message the track has shown (its `ts`), is no
+// repeat then: the server's seq space started again. (The `ts` test keeps a real repeat whose id the
+// bounded dedupe memory forgot a repeat: it is older than what came after it.) The track is restarted
+// from that message (restart()), so that no watermark of the old space confirms new messages the app
+// has not been shown.
 import type { GapEvent } from './conversation-types.js';
 import type { ChatMessage } from './types.js';
 
@@ -27,6 +35,10 @@ export interface OrderHooks {
   /** A message below where this conversation's tracking began: show it unless its id was seen. */
   late(message: PlacedMessage): void;
   gap(event: GapEvent): void;
+  /** Whether the app was shown this messageId (or an event's eventId). Without it no reset is recognised. */
+  shown?(messageId: string): boolean;
+  /** The conversation's seq space started again (a store reset): forget its watermarks and read marks. */
+  restarted?(conversationId: string): void;
   /** Ask the server to replay what this device has not confirmed (a `sync`). */
   requestReplay(): void;
 }
@@ -45,7 +57,14 @@ interface Track {
   trusted: boolean;
   /** Held past a hole, by seq (message null: one of this device's own sends), with when each came (ms). */
   readonly held: Map<number, Held>;
+  /** The latest holes declared gaps, [fromSeq, toSeq]: a message of one that turns up late is no reset. */
+  readonly gaps: [number, number][];
+  /** The newest accept time (ms) among the messages shown from this track. */
+  newestTs: number;
 }
+
+/** Gaps remembered per track (a late message of an older one would be taken for a reset). */
+const MAX_GAPS_REMEMBERED = 16;
 
 interface Held {
   readonly message: PlacedMessage | null;
@@ -67,8 +86,11 @@ export class SeqOrder {
   /** A message frame; `replaying` while the replay after a connect runs (before `ready`). */
   received(message: PlacedMessage, replaying: boolean): void {
     const { seq } = message;
-    const track = this.track(message.conversationId, seq, replaying);
-    if (seq < track.next) return seq < track.baseline ? this.hooks.late(message) : this.hooks.repeat(message);
+    let track = this.track(message.conversationId, seq, replaying);
+    if (seq < track.next) {
+      if (!this.isReset(track, message)) return seq < track.baseline ? this.hooks.late(message) : this.hooks.repeat(message);
+      track = this.restart(message.conversationId, track, seq, replaying);
+    }
     if (track.held.has(seq)) return; // held already: shown (and confirmed) when its turn comes
     if (seq === track.next) return this.advance(track, message);
     this.hold(message.conversationId, track, seq, message);
@@ -77,7 +99,7 @@ export class SeqOrder {
   /** The SENT ack of this device's own send: the server does not send it back, so its seq counts as had. */
   ownSent(conversationId: string, seq: number): void {
     const track = this.tracks.get(conversationId);
-    if (!track) return void this.touch(conversationId, { next: seq + 1, baseline: seq, trusted: false, held: new Map() });
+    if (!track) return void this.touch(conversationId, { ...freshTrack(seq, false), next: seq + 1, trusted: false });
     if (seq < track.next || track.held.has(seq)) return;
     if (seq === track.next) return this.advance(track, null);
     this.hold(conversationId, track, seq, null);
@@ -116,8 +138,37 @@ export class SeqOrder {
       this.touch(conversationId, known);
       return known;
     }
-    // Seq 1 has nothing below it that could still be on the way.
-    return this.touch(conversationId, { next: seq, baseline: seq, trusted: replaying || seq === 1, held: new Map() });
+    return this.touch(conversationId, freshTrack(seq, replaying));
+  }
+
+  /**
+   * A message below `next` the app was never shown, that no declared gap explains, newer than all the
+   * track showed. Below where an untrusted track began it may still be an older message that was
+   * pending (`late`, shown anyway, and confirmed by id: an untrusted track has no watermark); a
+   * trusted track has had everything below `next` that was pending.
+   */
+  private isReset(track: Track, message: PlacedMessage): boolean {
+    const { seq, ts } = message;
+    if (!this.hooks.shown || ts <= track.newestTs || this.hooks.shown(message.messageId)) return false;
+    if (track.gaps.some(([from, to]) => seq >= from && seq <= to)) return false;
+    return track.trusted || seq >= track.baseline;
+  }
+
+  /**
+   * Starts the conversation's tracking again at `seq` after a store reset. What was held past a hole
+   * belongs to the old seq space: the hole's messages went with the old store, so they are handed
+   * over now, oldest first, before the new space begins, with no gap reported (history cannot fill
+   * it: it holds the new space). They go out while the conversation has no track, so they are
+   * confirmed by id, never by an old watermark; a watermark not yet written is dropped (restarted).
+   */
+  private restart(conversationId: string, old: Track, seq: number, replaying: boolean): Track {
+    this.tracks.delete(conversationId);
+    this.hooks.restarted?.(conversationId);
+    for (const heldSeq of [...old.held.keys()].sort((a, b) => a - b)) {
+      const held = old.held.get(heldSeq)!.message;
+      if (held) this.hooks.late(held);
+    }
+    return this.touch(conversationId, freshTrack(seq, replaying));
   }
 
   private touch(conversationId: string, track: Track): Track {
@@ -140,7 +191,7 @@ export class SeqOrder {
   /** Hands over `message` (seq = next) and everything held right behind it. */
   private advance(track: Track, message: PlacedMessage | null): void {
     track.next++;
-    if (message) this.hooks.deliver(message);
+    this.deliver(track, message);
     this.drain(track);
   }
 
@@ -148,14 +199,22 @@ export class SeqOrder {
     for (let entry = track.held.get(track.next); entry !== undefined; entry = track.held.get(track.next)) {
       track.held.delete(track.next);
       track.next++;
-      if (entry.message) this.hooks.deliver(entry.message);
+      this.deliver(track, entry.message);
     }
+  }
+
+  private deliver(track: Track, message: PlacedMessage | null): void {
+    if (!message) return;
+    track.newestTs = Math.max(track.newestTs, message.ts);
+    this.hooks.deliver(message);
   }
 
   /** Declares the holes before held messages as gaps (at most `limit` of them) and hands the messages over. */
   private skipHoles(conversationId: string, track: Track, limit = Infinity): void {
     for (let skipped = 0; track.held.size > 0 && skipped < limit; skipped++) {
       const lowest = Math.min(...track.held.keys());
+      track.gaps.push([track.next, lowest - 1]);
+      if (track.gaps.length > MAX_GAPS_REMEMBERED) track.gaps.shift();
       this.hooks.gap({ conversationId, fromSeq: track.next, toSeq: lowest - 1 });
       track.next = lowest;
       this.drain(track);
@@ -175,6 +234,11 @@ export class SeqOrder {
       this.hooks.requestReplay();
     }, Math.max(0, oldest + this.options.gapWaitMs - Date.now()));
   }
+}
+
+/** A track beginning at `seq`. Seq 1 has nothing below it that could still be on the way. */
+function freshTrack(seq: number, replaying: boolean): Track {
+  return { next: seq, baseline: seq, trusted: replaying || seq === 1, held: new Map(), gaps: [], newestTs: 0 };
 }
 
 /** The earliest-arrived of the messages held past the track's first hole (it opened that hole). */
