@@ -133,11 +133,12 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     if (origin !== '' && !deps.cors.allows(origin)) return reject(exchange, 'origin', 'forbidden');
     if (connections >= config.limits.maxConnections) {
       metrics.rateLimited.inc({ limit: 'connections' });
-      return reject(exchange, 'limit', 'unavailable');
+      // Not the code's default text, which speaks of the store: this instance is full, another may not be.
+      return reject(exchange, 'limit', new ChatError('unavailable', `This server holds MAX_CONNECTIONS (${config.limits.maxConnections}) connections: retry later, or elsewhere`, { retryAfterSec: 1 }));
     }
     if ((connectionsPerIp.get(ip) ?? 0) >= config.limits.maxConnectionsPerIp) {
       metrics.rateLimited.inc({ limit: 'connections_per_ip' });
-      return reject(exchange, 'limit', 'rate_limited');
+      return reject(exchange, 'limit', new ChatError('rate_limited', `More than MAX_CONNECTIONS_PER_IP (${config.limits.maxConnectionsPerIp}) open connections from this address: close one first`));
     }
     const auth = authenticate(deps.verifier, authorization, cookie, config.cookie.name);
     if ('rejected' in auth) return reject(exchange, auth.rejected, rejectionError(auth.rejected));
@@ -145,7 +146,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const cooldown = floodGuard.cooldownLeftSec(principal.userId);
     if (cooldown > 0) {
       metrics.rateLimited.inc({ limit: 'flood_cooldown' });
-      return reject(exchange, 'flood_cooldown', 'rate_limited', { 'retry-after': String(cooldown) });
+      const message = 'This user kept sending after rate_limited answers and was closed (1008): wait Retry-After seconds before connecting again';
+      return reject(exchange, 'flood_cooldown', new ChatError('rate_limited', message), { 'retry-after': String(cooldown) });
     }
     // Every message to a user is written to each of its connections: without a bound, one user's
     // sockets (from any number of addresses) would multiply every message sent to it. `open` runs

@@ -44,7 +44,13 @@ export class TestClient {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0)));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.once('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
+        res.once('error', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
+      });
     });
     return client;
   }
@@ -103,8 +109,24 @@ export class TestClient {
 }
 
 export class UpgradeRefused extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    /** The refusal's body (a JSON error), '' when there was none. */
+    readonly body = '',
+  ) {
     super(`upgrade refused with HTTP ${status}`);
+  }
+}
+
+/** Expects the upgrade to be refused; resolves its status and error message. */
+export async function upgradeRefusal(url: string, options: Parameters<typeof TestClient.connect>[1] = {}): Promise<{ status: number; message: string }> {
+  try {
+    const client = await TestClient.connect(url, options);
+    await client.close();
+    return { status: 101, message: '' };
+  } catch (error) {
+    if (!(error instanceof UpgradeRefused)) throw error;
+    return { status: error.status, message: (JSON.parse(error.body || '{}') as { error?: { message?: string } }).error?.message ?? '' };
   }
 }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { TestClient, upgradeStatus } from '../helpers/ws-client.js';
+import { TestClient, upgradeRefusal } from '../helpers/ws-client.js';
 
 describe('confirmation limits', () => {
   let t: TestServer;
@@ -44,7 +44,9 @@ describe('confirmation limits', () => {
     const closed = await Promise.race([flooder.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the flooder was not closed')), 5000))]);
     assert.equal(closed.code, 1008);
     assert.equal(flooder.frames.filter((f) => f.code === 'rate_limited').length, 5);
-    assert.equal(await upgradeStatus(t.wsUrl, { token }), 429);
+    const refusal = await upgradeRefusal(t.wsUrl, { token });
+    assert.equal(refusal.status, 429);
+    assert.match(refusal.message, /closed \(1008\): wait Retry-After seconds/);
     const metrics = await t.server.metrics.registry.metrics();
     assert.match(metrics, /chat_flood_closes_total 1/);
     assert.match(metrics, /chat_ws_closes_total\{reason="rate_limited"\} 1/);

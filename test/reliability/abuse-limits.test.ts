@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { TestClient, UpgradeRefused, upgradeStatus } from '../helpers/ws-client.js';
+import { TestClient, UpgradeRefused, upgradeRefusal, upgradeStatus } from '../helpers/ws-client.js';
 import { metricValue } from './metric-value.js';
 
 /** Opens `count` upgrades at once; resolves the opened clients and the refusal statuses. */
@@ -55,7 +55,9 @@ describe('connection limits (socket address)', () => {
     const token = await t.token('spoofer');
     const clients = [];
     for (let i = 0; i < 3; i++) clients.push(await TestClient.connect(t.wsUrl, { token, headers: { 'x-forwarded-for': `10.9.9.${i}` } }));
-    assert.equal(await upgradeStatus(t.wsUrl, { token, headers: { 'x-forwarded-for': '10.9.9.200' } }), 429);
+    const refusal = await upgradeRefusal(t.wsUrl, { token, headers: { 'x-forwarded-for': '10.9.9.200' } });
+    assert.equal(refusal.status, 429);
+    assert.match(refusal.message, /MAX_CONNECTIONS_PER_IP \(3\) open connections from this address/, 'says which limit, not "too many messages"');
     await Promise.all(clients.map((client) => client.close()));
   });
 });
@@ -83,6 +85,9 @@ describe('connection limits (behind a trusted proxy)', () => {
     assert.equal(t.server.connectionCount(), 5);
     assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'connections' }), 1);
     assert.ok((await metricValue(t.server.metrics.upgradesRejected, { reason: 'limit' })) >= 4);
+    const full = await upgradeRefusal(t.wsUrl, via('10.0.0.4'));
+    assert.equal(full.status, 503);
+    assert.match(full.message, /MAX_CONNECTIONS \(5\) connections/, 'says the server is full, not that the store is down');
     await Promise.all([...a.opened, ...b.opened, ...c.opened].map((client) => client.close()));
     assert.equal(await upgradeStatus(t.wsUrl, via('10.0.0.3')), 101);
   });
