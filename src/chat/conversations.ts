@@ -113,7 +113,7 @@ export class ConversationService {
   private async group(userId: string, conversationId: string): Promise<Conversation> {
     const conversation = await this.store.getConversation(conversationId);
     if (!conversation || !conversation.members.includes(userId)) throw notFound();
-    if (conversation.kind !== 'group') throw new ChatError('forbidden', 'A direct conversation has exactly its two members');
+    if (conversation.kind !== 'group') throw new ChatError('forbidden', 'A direct conversation has no title and no member changes: only a group has');
     return conversation;
   }
 

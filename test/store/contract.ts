@@ -351,6 +351,7 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal((await store.applyEvent(late))?.deleted, true);
       assert.equal((await store.applyEvent(deletion))?.deleted, true, 'idempotent');
       assert.deepEqual((await store.history(conversationId, undefined, 10)).messages.map((m) => [m.messageId, m.deleted]), [[original.messageId, true]]);
+      assert.equal((await store.conversationItem(conversationId, bob))?.unread, 0, 'a deleted message is not unread');
       // A replay still brings the events, in their places, without the deleted text: the two edits and
       // the edit stored after the delete alike.
       const replayed = await store.messagesAfter(conversationId, original.seq, 10);

@@ -26,7 +26,7 @@ export function listItem(conversation: ConversationState, userId: string, stored
   const readSeq = conversation.read.get(userId) ?? conversation.members.get(userId)?.joinSeq ?? 0;
   const last = lastMessage(conversation);
   let unread = 0;
-  for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId && !messages[i]!.event) unread++;
+  for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId && !messages[i]!.event && !messages[i]!.deleted) unread++;
   return {
     conversation: view(conversation),
     lastSeq: messages.length,

@@ -209,9 +209,9 @@ export class ConversationReads {
   }
 }
 
-/** A membership's unread: messages from others above its read mark (events are not messages). */
+/** A membership's unread: messages from others above its read mark (events are not messages, a deleted one is not there to read). */
 function unreadFilter(doc: MembershipDoc) {
-  return { conversationId: doc.conversationId, seq: { $gt: readSeqOf(doc) }, from: { $ne: doc.userId }, event: { $exists: false } };
+  return { conversationId: doc.conversationId, seq: { $gt: readSeqOf(doc) }, from: { $ne: doc.userId }, event: { $exists: false }, deleted: { $ne: true } };
 }
 
 function readSeqOf(doc: MembershipDoc): number {
