@@ -254,7 +254,7 @@ export class ChatClient extends Emitter<ClientEvents> {
         return this.emit('conversation', { event: frame.event, conversation: frame.conversation });
       case 'error':
         if (this.sender.refused(frame) || this.confirmations.refused(frame)) return;
-        this.emit('error', errorEvent(frame.code, frame.message, false, frame.messageId, frame.retryAfter));
+        this.emit('error', errorEvent(frame.code, frame.message, false, frame.messageId, frame.retryAfter, frame.eventId));
         return;
     }
   }

@@ -43,7 +43,7 @@ export class Sender {
   send(target: SendTarget, body: string, messageId: string = newMessageId()): Promise<SentAck> {
     const refusal = refusalOf(target) ?? bodyRefusal(body) ?? idRefusal('messageId', messageId);
     const copy: SendTarget | undefined = refusal ? undefined : target.to !== undefined ? { to: target.to } : { conversationId: target.conversationId };
-    return this.enqueue(messageId, messageId, refusal, { target: copy!, body });
+    return this.enqueue(messageId, undefined, refusal, { target: copy!, body });
   }
 
   /**
@@ -52,19 +52,21 @@ export class Sender {
    */
   sendEvent(eventId: string, frame: OutgoingFrame & { readonly type: 'edit' | 'delete' }): Promise<EventAck> {
     const refusal = idRefusal('messageId', frame.messageId) ?? (frame.type === 'edit' ? bodyRefusal(frame.body) ?? idRefusal('editId', frame.editId) : undefined);
-    return this.enqueue(eventId, frame.messageId, refusal, { target: { to: '' }, body: '', frame });
+    return this.enqueue(frame.messageId, eventId, refusal, { target: { to: '' }, body: '', frame });
   }
 
   /**
-   * Queues one outbox entry under its idempotency key (a messageId, or an eventId), or joins the
-   * pending one with that key; rejects at once what is refused, and when the client is closed or full.
+   * Queues one outbox entry under its idempotency key (a send's messageId, or an event's eventId), or
+   * joins the pending one with that key; rejects at once what is refused, and when the client is closed or full.
    */
-  private enqueue<A extends SentAck | EventAck>(key: string, messageId: string, refusal: string | undefined, entry: Pick<OutboxEntry, 'target' | 'body' | 'frame'>): Promise<A> {
+  private enqueue<A extends SentAck | EventAck>(messageId: string, eventId: string | undefined, refusal: string | undefined, entry: Pick<OutboxEntry, 'target' | 'body' | 'frame'>): Promise<A> {
+    const key = eventId ?? messageId;
     const existing = this.promises.get(key);
     if (existing) return existing as Promise<A>;
-    if (this.channel.closed) return Promise.reject(new ChatClientError('closed', 'The client is closed', messageId));
-    if (refusal) return Promise.reject(new ChatClientError('bad_request', refusal, messageId));
-    if (this.outbox.size >= this.maxOutbox) return Promise.reject(new ChatClientError('outbox_full', 'Too many unacknowledged sends', messageId));
+    const fail = (code: ClientErrorCode, message: string) => Promise.reject(new ChatClientError(code, message, messageId, undefined, eventId));
+    if (this.channel.closed) return fail('closed', 'The client is closed');
+    if (refusal) return fail('bad_request', refusal);
+    if (this.outbox.size >= this.maxOutbox) return fail('outbox_full', 'Too many unacknowledged sends');
     const promise = new Promise<A>((resolve, reject) => {
       this.outbox.add({ messageId: key, ...entry, resolve: resolve as OutboxEntry['resolve'], reject, socket: 0, writtenAt: 0, refusals: 0 });
     });
@@ -105,6 +107,10 @@ export class Sender {
     const key = frame.eventId ?? frame.messageId;
     const entry = key !== undefined ? this.outbox.get(key) : undefined;
     if (!entry) return false;
+    // As the wire has them: an edit's or delete's error carries the message's id and the event's.
+    const ids = idsOf(entry);
+    const messageId = frame.messageId ?? ids.messageId;
+    const eventId = frame.eventId ?? ids.eventId;
     if (RETRYABLE.has(code)) {
       entry.refusals++;
       // Nothing was stored: hold the outbox, then send this one and every later one again, in order.
@@ -112,11 +118,11 @@ export class Sender {
       // send up to 30 s; jitter comes on top (RetryPause).
       this.pause.extend(retryAfter !== undefined ? retryAfter * 1000 : exponentialCeiling(1000, 30_000, entry.refusals - 1));
       this.outbox.rewindFrom(entry.messageId);
-      this.report(code, message, true, entry.messageId, retryAfter);
+      this.report(code, message, true, messageId, retryAfter, eventId);
     } else {
       this.outbox.take(entry.messageId);
-      entry.reject(new ChatClientError(code, message, entry.messageId));
-      this.report(code, message, false, entry.messageId, retryAfter);
+      entry.reject(new ChatClientError(code, message, messageId, undefined, eventId));
+      this.report(code, message, false, messageId, retryAfter, eventId);
     }
     return true;
   }
@@ -128,12 +134,20 @@ export class Sender {
 
   /** Rejects every pending send (the client ends). */
   rejectAll(code: ClientErrorCode, message: string): void {
-    for (const entry of this.outbox.drain()) entry.reject(new ChatClientError(code, message, entry.messageId));
+    for (const entry of this.outbox.drain()) {
+      const { messageId, eventId } = idsOf(entry);
+      entry.reject(new ChatClientError(code, message, messageId, undefined, eventId));
+    }
   }
 
   stop(): void {
     this.pause.stop();
   }
+}
+
+/** A send's messageId; an edit's or delete's (v1.2) message and eventId (the entry's key). */
+function idsOf(entry: OutboxEntry): { messageId: string; eventId?: string } {
+  return entry.frame && 'messageId' in entry.frame ? { messageId: entry.frame.messageId, eventId: entry.messageId } : { messageId: entry.messageId };
 }
 
 function bodyRefusal(body: unknown): string | undefined {

@@ -66,7 +66,10 @@ export type ClientErrorCode = ErrorCode | 'closed' | 'outbox_full';
 export interface ClientErrorEvent {
   readonly code: ClientErrorCode;
   readonly message: string;
+  /** The message the refused frame was about (for an edit or delete: the message edited or deleted). */
   readonly messageId?: string;
+  /** v1.2: the refused edit's or delete's eventId (`edit.<editId>`, `delete.<messageId>`), as the wire's error frame has it. */
+  readonly eventId?: string;
   /** Seconds the server asked to wait (rate_limited, unavailable). */
   readonly retryAfter?: number;
   /** True when the SDK retries by itself (the send's promise stays pending). */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { ChatClientError, connect, type ChatClient, type MessageEditEvent } from '../../src/client/index.js';
+import { ChatClientError, connect, type ChatClient, type ClientErrorEvent, type MessageEditEvent } from '../../src/client/index.js';
 import { until } from '../helpers/sdk-events.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -67,5 +67,28 @@ describe('client SDK: edit and delete', () => {
     again.sync();
     await new Promise<void>((resolve) => again.on('ready', () => resolve()));
     assert.deepEqual(replayed, []);
+  });
+
+  it('a refused edit or delete reports the message and the event apart, as the wire error frame does', async () => {
+    // Until this was fixed the error event said messageId "edit.<editId>" (the eventId) and had no eventId.
+    const alice = await open('ids-alice', 'a1');
+    const bob = await open('ids-bob', 'b1');
+    const errors: ClientErrorEvent[] = [];
+    bob.on('error', (e) => errors.push(e));
+    const sent = await alice.send('ids-bob', 'not yours to change');
+    const refusedEdit = await bob.edit(sent.messageId, 'changed', { editId: 'bobs-edit' }).catch((error: unknown) => error);
+    const refusedDelete = await bob.deleteMessage(sent.messageId).catch((error: unknown) => error);
+    for (const [error, eventId] of [[refusedEdit, 'edit.bobs-edit'], [refusedDelete, `delete.${sent.messageId}`]] as const) {
+      assert.ok(error instanceof ChatClientError);
+      assert.deepEqual([error.code, error.messageId, error.eventId], ['forbidden', sent.messageId, eventId], 'the rejection');
+    }
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.messageId, e.eventId, e.willRetry]),
+      [
+        ['forbidden', sent.messageId, 'edit.bobs-edit', false],
+        ['forbidden', sent.messageId, `delete.${sent.messageId}`, false],
+      ],
+      'the error events',
+    );
   });
 });
