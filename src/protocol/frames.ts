@@ -4,7 +4,7 @@
 // is rejected, which is what keeps operator injection out of the store.
 import type { ClientCommand, DeleteInput, EditInput, SendInput } from '../chat/commands.js';
 import { ChatError } from '../errors.js';
-import { CONVERSATION_ID_PATTERN, EVENT_ID_PATTERN, isMessageId, isUserId } from './ids.js';
+import { CONVERSATION_ID_PATTERN, EVENT_ID_PATTERN, isMessageId, isUserId, SYSTEM_USER_ID } from './ids.js';
 
 /** A parsed client frame is a domain command (chat/commands.ts). */
 export type ClientFrame = ClientCommand;
@@ -70,6 +70,8 @@ export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'max
   if (conversationId !== undefined && (typeof conversationId !== 'string' || !CONVERSATION_ID_PATTERN.test(conversationId))) {
     throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]', { messageId });
   }
+  // No token for @system is accepted: a message to it would wait forever (and wake push for it).
+  if (to === SYSTEM_USER_ID) throw new ChatError('bad_request', `"${SYSTEM_USER_ID}" is the server's own user and reads no messages`, { messageId });
   checkBody(body, messageId, limits);
   return to !== undefined ? { type: 'send', messageId, to: to as string, body } : { type: 'send', messageId, conversationId: conversationId as string, body };
 }

@@ -73,6 +73,12 @@ describe('WebSocket error frames', () => {
     assert.deepEqual(await store.counts(), before);
   });
 
+  it('bad_request for a send to @system, the server API\'s user, which never connects', async () => {
+    const error = await expectError({ type: 'send', messageId: 'to-system', to: '@system', body: 'x' }, 'bad_request');
+    assert.equal(error.messageId, 'to-system');
+    assert.match(String(error.message), /@system/);
+  });
+
   it('echoes the messageId of a send it refuses, when the messageId itself was valid', async () => {
     const error = await expectError({ type: 'send', messageId: 'valid-id', to: 'bad user!', body: 'x' }, 'bad_request');
     assert.equal(error.messageId, 'valid-id');
