@@ -18,7 +18,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     upgradesRejected: new Counter({
       name: 'chat_upgrades_rejected_total',
       help: 'WebSocket upgrades refused, by reason',
-      labelNames: ['reason'] as const, // no_token | bad_token | expired | banned | revoked | origin | limit | shutting_down | device | flood_cooldown | events
+      labelNames: ['reason'] as const, // no_token | bad_token | expired | banned | revoked | origin | limit | shutting_down | device | flood_cooldown | events | batch | ack_delay | repeated
       registers,
     }),
     // Per-frame counters: plain increments, published at scrape time (see hot-counter.ts).
@@ -71,7 +71,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     rateLimited: new Counter({
       name: 'chat_rate_limited_total',
       help: 'Frames, requests or upgrades refused by a limit',
-      labelNames: ['limit'] as const, // send | delivered | read | typing | sync | conversation_changes | flood_cooldown | connections | connections_per_ip | connections_per_user | metrics_key (and the auth routes' limits)
+      labelNames: ['limit'] as const, // send | delivered | read | typing | sync | flood_cooldown | connections | connections_per_ip | connections_per_user | metrics_key | api_read | auth_ip | auth_user
       registers,
     }),
     httpRequests: new HotCounter('chat_http_requests_total', 'HTTP requests by route and status', ['route', 'status'], registers),
