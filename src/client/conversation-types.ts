@@ -43,6 +43,24 @@ export interface ConversationListItem extends Conversation {
   readonly unread: number;
 }
 
+/** One member's watermarks in a conversation, as `GET /api/conversations/:id` answers them. */
+export interface MemberReceipt {
+  readonly userId: string;
+  /** Every message up to it reached at least one of the member's devices (its own count), no gap below. */
+  readonly deliveredSeq: number;
+  /** The member's read watermark. */
+  readonly readSeq: number;
+}
+
+/** conversations.get(): a list item plus every member's watermarks, to rebuild ticks after time away. */
+export interface ConversationDetail extends ConversationListItem {
+  /**
+   * Every member's delivered and read watermarks: for direct conversations and groups of up to the
+   * server's RECEIPTS_MAX_MEMBERS (default 100) members; absent for larger groups (no receipts there).
+   */
+  readonly receipts?: readonly MemberReceipt[];
+}
+
 export interface ConversationPage {
   readonly conversations: readonly ConversationListItem[];
   /** Pass as `cursor` for the next page; null on the last one. */

@@ -3,7 +3,7 @@
 // over typed; refusals reject with ChatClientError (code and HTTP status).
 import { conversationOf } from '../protocol/client-codec.js';
 import { ChatClientError } from './client-error.js';
-import type { Conversation, ConversationListItem, ConversationPage, HistoryMessage, HistoryPage } from './conversation-types.js';
+import type { Conversation, ConversationDetail, ConversationListItem, ConversationPage, HistoryMessage, HistoryPage, MemberReceipt } from './conversation-types.js';
 import type { HttpApi } from './http-api.js';
 import { newMessageId } from './ids.js';
 
@@ -24,11 +24,16 @@ export class ConversationsApi {
     return { conversations: items, next: typeof body?.next === 'string' ? body.next : null };
   }
 
-  /** One conversation with this user's read state; rejects with `not_found` (404) for a non-member. */
-  async get(conversationId: string): Promise<ConversationListItem> {
-    const item = listItemOf(await this.api.call({ method: 'GET', path: `/api/conversations/${encodeURIComponent(conversationId)}` }));
+  /**
+   * One conversation with this user's read state and every member's watermarks (`receipts`, up to the
+   * server's RECEIPTS_MAX_MEMBERS members); rejects with `not_found` (404) for a non-member.
+   */
+  async get(conversationId: string): Promise<ConversationDetail> {
+    const body = await this.api.call<{ receipts?: unknown }>({ method: 'GET', path: pathOf(conversationId) });
+    const item = listItemOf(body);
     if (!item) throw malformed();
-    return item;
+    if (!Array.isArray(body?.receipts)) return item;
+    return { ...item, receipts: body.receipts.filter(isMemberReceipt).map(({ userId, deliveredSeq, readSeq }) => ({ userId, deliveredSeq, readSeq })) };
   }
 
   /**
@@ -127,6 +132,11 @@ function versionOf(last: unknown): { body: string; editedAt?: number; deleted?: 
 function isHistoryMessage(value: unknown): value is HistoryMessage {
   const m = value as Record<string, unknown> | null;
   return typeof m === 'object' && m !== null && typeof m.messageId === 'string' && typeof m.conversationId === 'string' && typeof m.seq === 'number' && typeof m.from === 'string' && typeof m.body === 'string' && typeof m.ts === 'number';
+}
+
+function isMemberReceipt(value: unknown): value is MemberReceipt {
+  const r = value as Record<string, unknown> | null;
+  return typeof r === 'object' && r !== null && typeof r.userId === 'string' && typeof r.deliveredSeq === 'number' && typeof r.readSeq === 'number';
 }
 
 function malformed(): ChatClientError {

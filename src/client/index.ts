@@ -20,6 +20,7 @@ export { newMessageId } from './ids.js';
 export type { ChatMessage, ClientErrorCode, ClientErrorEvent, ClientEvents, ClientState, ConnectOptions, EventAck, FetchLike, MessageEditEvent, SendTarget, SentAck, WebSocketConstructor, WebSocketLike } from './types.js';
 export type {
   Conversation,
+  ConversationDetail,
   ConversationEvent,
   ConversationEventKind,
   ConversationKind,
@@ -29,6 +30,7 @@ export type {
   HistoryMessage,
   HistoryPage,
   LastMessage,
+  MemberReceipt,
   ReceiptEvent,
   TypingEvent,
 } from './conversation-types.js';

@@ -100,6 +100,34 @@ for (const variant of storeVariants()) {
       }
     });
 
+    it('get() hands over every member\'s delivered and read watermarks (receipts), in a group and a direct conversation', async () => {
+      const t = await startTestServer({ store: await variant.create() });
+      const [ann, bob] = (await Promise.all(['ann', 'bob'].map((u) => peer(t, u)))) as [Peer, Peer];
+      try {
+        await Promise.all([ann, bob].map((p) => p.client.whenReady()));
+        const { conversationId } = await ann.client.conversations.create({ title: 'Ticks', members: ['bob', 'carl'] });
+        const direct = await ann.client.send('bob', 'direct');
+        const first = await ann.client.send({ conversationId }, 'one');
+        await ann.client.send({ conversationId }, 'two');
+        await until([bob.client], () => seqsIn(bob.inbox, conversationId).length === 2);
+        bob.client.markRead(conversationId, first.seq!);
+        const bobs = () => ann.receipts.filter((r) => r.conversationId === conversationId && r.userId === 'bob');
+        await until([ann.client], () => bobs().some((r) => r.readSeq === 1) && bobs().some((r) => r.deliveredSeq === 2));
+
+        const group = await ann.client.conversations.get(conversationId);
+        const byUser = Object.fromEntries((group.receipts ?? []).map((r) => [r.userId, r]));
+        assert.deepEqual(Object.keys(byUser).sort(), ['ann', 'bob', 'carl'], 'every member');
+        assert.deepEqual(byUser.bob, { userId: 'bob', deliveredSeq: 2, readSeq: 1 });
+        assert.equal(byUser.carl!.readSeq, 0);
+        assert.equal(byUser.ann!.deliveredSeq, 2, "a member's own messages count as delivered");
+        const pair = await bob.client.conversations.get(direct.conversationId!);
+        assert.deepEqual((pair.receipts ?? []).map((r) => r.userId).sort(), ['ann', 'bob']);
+      } finally {
+        for (const p of [ann, bob]) p.client.close();
+        await t.close();
+      }
+    });
+
     it('history pages backwards, each page oldest first, every message once', async () => {
       const t = await startTestServer({ store: await variant.create() });
       const ann = await peer(t, 'ann');
