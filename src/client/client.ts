@@ -27,7 +27,7 @@ import { SeqOrder, type PlacedMessage } from './seq-order.js';
 import { httpBaseOf, Session } from './session.js';
 import { TypingThrottle } from './typing.js';
 import { newMessageId } from './ids.js';
-import type { ChatMessage, ClientEvents, ClientState, ConnectOptions, EventAck, SendTarget, SentAck, WebSocketConstructor } from './types.js';
+import type { ChatMessage, ClientErrorCode, ClientEvents, ClientState, ConnectOptions, EventAck, SendTarget, SentAck, WebSocketConstructor } from './types.js';
 
 export class ChatClient extends Emitter<ClientEvents> {
   private readonly socket: ReconnectingSocket;
@@ -277,7 +277,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.session.userId;
   }
 
-  private fail(message: string, code: 'unauthorized' | 'banned' = 'unauthorized'): void {
+  private fail(message: string, code: ClientErrorCode = 'unauthorized'): void {
     this.emit('error', errorEvent(code, message, false));
     this.sender.rejectAll(code, message);
     this.close();

@@ -7,9 +7,17 @@ import { Backoff } from '../backoff.js';
 import { decodeServerFrame, encodeClientFrame, type OutgoingFrame, type ServerFrame } from '../protocol/client-codec.js';
 import type { Report } from './client-error.js';
 import type { Session } from './session.js';
-import type { ClientState, WebSocketConstructor, WebSocketLike } from './types.js';
+import type { ClientErrorCode, ClientState, WebSocketConstructor, WebSocketLike } from './types.js';
+import { watchUpgradeRefusal, type UpgradeRefusal } from './upgrade-refusal.js';
 
 const OPEN = 1;
+
+/**
+ * Upgrade refusals no retry can change, so the client ends: 400, a parameter the server will never
+ * take (an `ackDelayMs` over its ACK_DELAY_MAX_MS). A 401 is the credential's business (refused hook),
+ * 429 and 503 pass with time.
+ */
+const PERMANENT_REFUSALS: ReadonlyMap<number, ClientErrorCode> = new Map([[400, 'bad_request']]);
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -24,8 +32,8 @@ export interface SocketHooks {
   tokenExpired(): void;
   /** A socket closed before it opened: the credential may have been refused. */
   refused(): void;
-  /** The credential was refused for good (or the user banned): the client ends. */
-  failed(message: string, code?: 'banned'): void;
+  /** The credential was refused for good, the user banned, or the upgrade refused for good: the client ends. */
+  failed(message: string, code?: ClientErrorCode): void;
   report: Report;
   /** When the oldest send still unanswered on socket `generation` was written (ms), if there is one. */
   oldestUnansweredAt(generation: number): number | undefined;
@@ -49,6 +57,8 @@ export class ReconnectingSocket {
   /** Increments with every socket; events from an older socket are ignored. */
   private socketId = 0;
   private socketOpened = false;
+  /** Why the server refused the current socket's upgrade, when the runtime could tell (Node `ws`). */
+  private refusal: UpgradeRefusal | undefined;
   private closedForGood = false;
   private offline = false;
   private reconnectAtOnce = false;
@@ -115,6 +125,10 @@ export class ReconnectingSocket {
       return this.scheduleReconnect();
     }
     this.socket = socket;
+    this.refusal = undefined;
+    watchUpgradeRefusal(socket, (refusal) => {
+      if (id === this.socketId) this.refusal = refusal;
+    });
     this.timers.connect = setTimeout(() => {
       if (id === this.socketId && !this.socketOpened) this.drop(1000, 'connect timeout', false);
     }, this.options.connectTimeoutMs);
@@ -239,6 +253,10 @@ export class ReconnectingSocket {
     if (code === 4001) return this.hooks.tokenExpired();
     // Banned (server API): reconnecting would only be refused; the client ends and says why.
     if (code === 4003) return this.hooks.failed('This user is banned (the server closed with 4003)', 'banned');
+    const refusal = opened ? undefined : this.refusal;
+    this.refusal = undefined;
+    const permanent = refusal && PERMANENT_REFUSALS.get(refusal.status);
+    if (permanent) return this.hooks.failed(refusal.message, permanent);
     if (!opened) this.hooks.refused();
     if (this.reconnectAtOnce) {
       this.reconnectAtOnce = false;

@@ -87,7 +87,7 @@ export type ClientState =
   | 'reconnecting'
   /** The browser reports no network; reconnects when it comes back. */
   | 'offline'
-  /** close() was called, or the credentials were refused for good. */
+  /** close() was called, the credentials were refused for good, or the connection was (HTTP 400: Node only). */
   | 'closed';
 
 export interface ClientEvents {
@@ -169,8 +169,9 @@ export interface ConnectOptions {
    * Let the server hold `delivered` events (DELIVERED acks) and receipts for up to this many ms, to
    * send them with the next other frame to this client (protocol v1.3, `?ackDelayMs=`): fewer writes
    * and wake-ups for a client that sends a lot, ticks up to this much later. A whole number from 0 to
-   * the server's ACK_DELAY_MAX_MS (default 1000); default 0: at once. Over the server's maximum, the
-   * server refuses the connection (HTTP 400), which a client sees as connects that keep failing.
+   * the server's ACK_DELAY_MAX_MS (default 1000); default 0: at once. Over the server's maximum the
+   * server refuses the connection (HTTP 400): in Node (`ws`) the client ends with a `bad_request` error
+   * carrying the server's message; a browser cannot read the refusal and keeps reconnecting.
    */
   readonly ackDelayMs?: number;
   /**
