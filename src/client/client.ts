@@ -22,6 +22,7 @@ import { HttpApi } from './http-api.js';
 import { watchNetwork, type NetworkWatch } from './network-watch.js';
 import { ReadMarks } from './read-marks.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
+import { SendFlow } from './send-flow.js';
 import { Sender } from './sender.js';
 import { SeqOrder, type PlacedMessage } from './seq-order.js';
 import { httpBaseOf, Session } from './session.js';
@@ -87,7 +88,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       },
     );
     this.renewal = new CredentialRenewal(session, this.socket, options.refreshBeforeExpiryMs ?? 60_000, (message) => this.fail(message));
-    this.sender = new Sender(this.socket, options.maxOutbox ?? 1000, report);
+    this.sender = new Sender(this.socket, options.maxOutbox ?? 1000, new SendFlow(options.maxInFlight ?? 8), report);
     this.confirmations = new Confirmations(
       (frame) => this.socket.write(frame),
       { autoConfirm: options.autoConfirm ?? true, confirmDelayMs: options.confirmDelayMs ?? 20, dedupeSize: options.dedupeSize ?? 10_000 },

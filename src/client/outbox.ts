@@ -17,6 +17,8 @@ export interface OutboxEntry {
   socket: number;
   /** When it was last written (ms), for the ack timeout. */
   writtenAt: number;
+  /** The rate-limited episode it was last written in (SendFlow), so its refusal is told apart. */
+  episode: number;
   /** Retryable refusals so far (rate_limited, unavailable, internal), for this entry's backoff. */
   refusals: number;
 }
@@ -46,6 +48,13 @@ export class Outbox {
   /** Entries not yet written on `socket`, oldest first. */
   unwritten(socket: number): OutboxEntry[] {
     return [...this.entries.values()].filter((entry) => entry.socket !== socket);
+  }
+
+  /** Entries written on `socket` and not answered yet. */
+  writtenOn(socket: number): number {
+    let count = 0;
+    for (const entry of this.entries.values()) if (entry.socket === socket) count++;
+    return count;
   }
 
   /** Marks `from` and every later entry as not written, so they go out again in order. */

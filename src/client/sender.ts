@@ -2,7 +2,8 @@
 // socket, in the order the application made them. A retryable refusal (nothing was stored) holds the
 // outbox for at least the server's retryAfter plus jitter, then that send and every later one go out
 // again, in order: this is what keeps a sender's messages in send order through rate limits and store
-// outages, without a crowd of clients retrying in step.
+// outages, without a crowd of clients retrying in step. How many go out at once, and how fast after a
+// `rate_limited`, is SendFlow's: a burst must not earn the socket the server's abuse close (1008).
 import { exponentialCeiling } from '../backoff.js';
 import type { ErrorFrame, EventAckFrame, OutgoingFrame, SentAckFrame } from '../protocol/client-codec.js';
 import { CONVERSATION_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '../protocol/ids.js';
@@ -10,6 +11,7 @@ import { ChatClientError, type Report } from './client-error.js';
 import { newMessageId } from './ids.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
 import { RetryPause } from './retry-pause.js';
+import type { SendFlow } from './send-flow.js';
 import type { ClientErrorCode, EventAck, SendTarget, SentAck } from './types.js';
 
 /** Refusals after which a send is simply retried: nothing was stored. */
@@ -29,10 +31,13 @@ export class Sender {
   private readonly promises = new Map<string, Promise<SentAck | EventAck>>();
   /** Holds every send after a retryable refusal; the sends go out again, in order, when it ends. */
   private readonly pause = new RetryPause(() => this.flush());
+  /** Set while the pace holds the next write back. */
+  private paceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly channel: SendChannel,
     private readonly maxOutbox: number,
+    private readonly flow: SendFlow,
     private readonly report: Report,
   ) {}
 
@@ -68,7 +73,7 @@ export class Sender {
     if (refusal) return fail('bad_request', refusal);
     if (this.outbox.size >= this.maxOutbox) return fail('outbox_full', 'Too many unacknowledged sends');
     const promise = new Promise<A>((resolve, reject) => {
-      this.outbox.add({ messageId: key, ...entry, resolve: resolve as OutboxEntry['resolve'], reject, socket: 0, writtenAt: 0, refusals: 0 });
+      this.outbox.add({ messageId: key, ...entry, resolve: resolve as OutboxEntry['resolve'], reject, socket: 0, writtenAt: 0, episode: 0, refusals: 0 });
     });
     this.promises.set(key, promise);
     const forget = () => this.promises.delete(key);
@@ -77,28 +82,43 @@ export class Sender {
     return promise;
   }
 
-  /** Writes every send not yet written on the current socket, oldest first (unless held). */
+  /**
+   * Writes the sends not yet written on the current socket, oldest first, as far as the window and the
+   * pace allow (unless held); each answer makes room for the next.
+   */
   flush(): void {
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
     if (this.pause.active) return;
-    const now = Date.now();
     const generation = this.channel.generation;
+    let inFlight = this.outbox.writtenOn(generation);
     for (const entry of this.outbox.unwritten(generation)) {
+      if (inFlight >= this.flow.window) return;
+      const wait = this.flow.waitMs();
+      if (wait > 0) return void (this.paceTimer = setTimeout(() => this.flush(), wait));
       const { messageId, target, body } = entry;
       const frame = entry.frame ?? (target.to !== undefined ? { type: 'send' as const, messageId, to: target.to, body } : { type: 'send' as const, messageId, conversationId: target.conversationId, body });
       if (!this.channel.write(frame)) return;
       entry.socket = generation;
-      entry.writtenAt = now;
+      entry.writtenAt = Date.now();
+      entry.episode = this.flow.currentEpisode;
+      inFlight++;
+      this.flow.wrote();
     }
   }
 
   acked(frame: SentAckFrame | EventAckFrame): void {
+    const entry = this.outbox.take(frame.status === 'SENT' ? frame.messageId : frame.eventId);
+    if (!entry) return;
+    this.flow.acked();
     if (frame.status !== 'SENT') {
       const { type: _, status, ...ack } = frame;
-      this.outbox.take(frame.eventId)?.resolve({ ...ack, event: status === 'EDITED' ? 'edited' : 'deleted' } as SentAck & EventAck);
-      return;
+      entry.resolve({ ...ack, event: status === 'EDITED' ? 'edited' : 'deleted' } as SentAck & EventAck);
+    } else {
+      const { messageId, ts, duplicate, conversationId, seq } = frame;
+      entry.resolve({ messageId, ts, duplicate, ...(conversationId !== undefined ? { conversationId, seq } : {}) } as SentAck & EventAck);
     }
-    const { messageId, ts, duplicate, conversationId, seq } = frame;
-    this.outbox.take(messageId)?.resolve({ messageId, ts, duplicate, ...(conversationId !== undefined ? { conversationId, seq } : {}) } as SentAck & EventAck);
+    this.flush();
   }
 
   /** An error frame about one of the pending sends: retried later, or rejected for good. False when it is not about one. */
@@ -113,6 +133,7 @@ export class Sender {
     const eventId = frame.eventId ?? ids.eventId;
     if (RETRYABLE.has(code)) {
       entry.refusals++;
+      if (code === 'rate_limited') this.flow.rateLimited(entry.episode);
       // Nothing was stored: hold the outbox, then send this one and every later one again, in order.
       // The wait is at least what the server asked (retryAfter), else 1 s doubling per refusal of this
       // send up to 30 s; jitter comes on top (RetryPause).
@@ -123,6 +144,7 @@ export class Sender {
       this.outbox.take(entry.messageId);
       entry.reject(new ChatClientError(code, message, messageId, undefined, eventId));
       this.report(code, message, false, messageId, retryAfter, eventId);
+      this.flush();
     }
     return true;
   }
@@ -142,6 +164,8 @@ export class Sender {
 
   stop(): void {
     this.pause.stop();
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
   }
 }
 

@@ -186,6 +186,14 @@ export interface ConnectOptions {
   readonly dedupeSize?: number;
   /** Unacked sends kept (default 1000); past it send() rejects with `outbox_full`. */
   readonly maxOutbox?: number;
+  /**
+   * Sends (edits, deletes) written on the socket and not answered yet, at most (default 8); the rest
+   * wait in the outbox. When the server's send rate limit refuses one, those in flight are refused
+   * too, and RATE_LIMITED_CLOSE_AFTER (default 20) refusals within 10 s close the socket (1008): keep
+   * it under half that. Raise it together with the server's SEND_RATE_PER_SEC for a far-away server
+   * (at most maxInFlight per round trip go out).
+   */
+  readonly maxInFlight?: number;
   /** A written send with no answer for this long means the socket is dead: reconnect (default 15 000). */
   readonly ackTimeoutMs?: number;
   /**
