@@ -24,14 +24,26 @@ export function createLogger(options: LogOptions, destination?: DestinationStrea
   };
   if (destination) return pino(base, destination);
   if (options.pretty) {
-    // pino-pretty is optional (not a dependency): fall back to JSON if it is not installed.
+    // pino-pretty is optional (not a dependency): fall back to JSON if it is not installed, and say so.
     try {
       return pino({ ...base, transport: { target: 'pino-pretty' } });
     } catch {
-      return pino(base);
+      const log = pino(base, stdoutInOrder());
+      log.warn('LOG_PRETTY=true but pino-pretty is not installed (npm install pino-pretty): logging JSON');
+      return log;
     }
   }
-  return pino(base);
+  return pino(base, stdoutInOrder());
+}
+
+/**
+ * process.stdout, which Node writes synchronously on Linux (files, pipes and terminals alike): with
+ * pino's default asynchronous writer, a line still being written when the process exited landed after
+ * the lines flushed at exit ("shutting down" after "shutdown complete"). Info lines are rare here
+ * (lifecycle and closes, not messages), so a write each is cheap.
+ */
+function stdoutInOrder(): DestinationStream {
+  return process.stdout;
 }
 
 /** A logger that drops everything (tests and benchmarks that do not look at logs). */

@@ -134,6 +134,9 @@ describe('process', { concurrency: 3 }, () => {
     assert.equal(code, 0);
     assert.match(stdout, /"signal":"SIGINT".*"msg":"shutting down"/);
     assert.match(stdout, /"msg":"shutdown complete"/);
+    // In the order they happened: the lines are written as they are logged, not flushed at exit.
+    const messages = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { msg: string }).msg);
+    assert.deepEqual(messages.slice(messages.indexOf('shutting down')), ['shutting down', 'server closed', 'shutdown complete']);
   });
 
   it('production + METRICS_MODE=secret without METRICS_SECRET: the contract line and exit 1', async () => {
