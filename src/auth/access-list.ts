@@ -30,7 +30,8 @@ export function refusalOf(state: Pick<AccessState, 'bannedAt' | 'tokensValidAfte
   if (state.bannedAt !== null) return 'banned';
   if (state.tokensValidAfter === 0) return undefined;
   // A token without iat (another issuer may leave it out) cannot show it came after the revocation.
-  return iat === undefined || iat * 1000 <= state.tokensValidAfter ? 'revoked' : undefined;
+  // A fractional iat (NumericDate allows it) counts as its whole second: 1000.999 is still second 1000.
+  return iat === undefined || Math.floor(iat) * 1000 <= state.tokensValidAfter ? 'revoked' : undefined;
 }
 
 interface Entry {

@@ -45,6 +45,12 @@ const ALGORITHM = 'HS256';
 /** The latest `exp` accepted: 9999-12-31T23:59:59Z, the last second a JavaScript Date's ISO form holds. */
 const MAX_EXP_SEC = 253_402_300_799;
 
+/**
+ * How far in the future a token's `iat` may be (clock skew between issuer and server). Past it the
+ * token is refused: an iat to come would outlive every revocation made before it.
+ */
+const IAT_MAX_SKEW_SEC = 60;
+
 export class JwtVerifier {
   private readonly cache: LRUCache<string, Principal>;
   private readonly check: (token: string) => Record<string, unknown>;
@@ -97,7 +103,8 @@ export class JwtVerifier {
     // Past year 9999 no Date holds it (GET /api/me's expiresAt would be null), and it would never expire.
     if (typeof exp !== 'number' || !(exp <= MAX_EXP_SEC)) throw new TokenError('bad_token', 'invalid exp claim');
     if (exp * 1000 <= nowMs) throw new TokenError('expired', 'token expired');
-    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat: typeof iat === 'number' && Number.isFinite(iat) ? iat : undefined });
+    if (iat !== undefined && (typeof iat !== 'number' || !(iat <= nowMs / 1000 + IAT_MAX_SKEW_SEC))) throw new TokenError('bad_token', 'invalid iat claim');
+    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat });
     this.cache.set(token, principal);
     return principal;
   }

@@ -70,6 +70,17 @@ describe('token attacks', () => {
     assert.equal(await t.store.getMessage('forged'), undefined);
   });
 
+  it('refuses an iat more than a minute ahead (it would outlive every revocation), or not a number, on both doors', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const header = { alg: 'HS256', typ: 'JWT' };
+    const withIat = (iat: unknown) => forge(header, { sub: 'early', exp: future(), iat });
+    for (const [iat, expected] of [[now + 1000, 401], ['yesterday', 401], [now + 30, 201], [now + 0.5, 201]] as const) {
+      const token = withIat(iat);
+      assert.equal(await postStatus(t, { authorization: `Bearer ${token}` }, `iat-${String(iat).replace('.', '_')}`), expected, `iat ${iat}`);
+      assert.equal(await upgradeStatus(t.wsUrl, { token }), expected === 201 ? 101 : 401, `iat ${iat} (upgrade)`);
+    }
+  });
+
   it('refuses a token in the query string (it would leak into logs): only the header or the cookie count', async () => {
     const token = await t.token('alice');
     assert.equal(await upgradeStatus(`${t.wsUrl}?token=${token}`), 401);

@@ -13,6 +13,7 @@ describe('AccessList', () => {
     assert.equal(list.refusal('u', 1_699_999_999), 'revoked', 'issued the second before');
     assert.equal(list.refusal('u', 1_700_000_000), 'revoked', 'issued in the same second (before or after: iat cannot tell)');
     assert.equal(list.refusal('u', 1_700_000_001), undefined, 'issued the next second');
+    assert.equal(list.refusal('u', 1_700_000_000.999), 'revoked', 'a fractional iat is its whole second');
     assert.equal(list.refusal('u', undefined), 'revoked', 'a token without iat cannot show it is newer');
     assert.equal(list.refusal('other', 1), undefined, 'other users are untouched');
   });
