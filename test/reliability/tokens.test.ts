@@ -207,14 +207,21 @@ describe('cross-site WebSocket hijacking (production)', () => {
     assert.equal(rejected?.value, foreign.length);
   });
 
-  it('a cross-site form post (text/plain, the only kind a browser sends without a preflight) is refused with 415', async () => {
-    const res = await fetch(`${t.httpUrl}/api/messages`, {
-      method: 'POST',
-      headers: { origin: 'https://evil.example.net', cookie: `${t.config.cookie.name}=${await t.token('victim')}`, 'content-type': 'text/plain' },
-      body: JSON.stringify({ messageId: 'csrf', to: 'mallory', body: 'x' }),
-    });
-    assert.equal(res.status, 415);
-    assert.equal(res.headers.get('access-control-allow-origin'), null);
-    assert.equal(await t.store.getMessage('csrf'), undefined);
+  it('a write from a foreign origin is refused with 403 before anything happens, whatever its content type; one from no origin or an allowed one goes through', async () => {
+    const cookie = `${t.config.cookie.name}=${await t.token('victim')}`;
+    const post = (messageId: string, headers: Record<string, string>) =>
+      fetch(`${t.httpUrl}/api/messages`, { method: 'POST', headers: { cookie, ...headers }, body: JSON.stringify({ messageId, to: 'mallory', body: 'x' }) });
+    // text/plain: the only kind a browser sends cross-site without a preflight (a form post).
+    for (const [messageId, contentType] of [['csrf-form', 'text/plain'], ['csrf-json', 'application/json']]) {
+      const res = await post(messageId!, { origin: 'https://evil.example.net', 'content-type': contentType! });
+      assert.equal(res.status, 403, contentType);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /Origin not allowed/);
+      assert.equal(res.headers.get('access-control-allow-origin'), null);
+      assert.equal(await t.store.getMessage(messageId!), undefined);
+    }
+    const rename = await fetch(`${t.httpUrl}/api/conversations/d:mallory:victim`, { method: 'PATCH', headers: { cookie, origin: 'null', 'content-type': 'application/json' }, body: '{"title":"x"}' });
+    assert.equal(rename.status, 403);
+    assert.equal((await post('same-site', { origin: 'https://app.example.com', 'content-type': 'application/json' })).status, 201);
+    assert.equal((await post('no-origin', { 'content-type': 'application/json' })).status, 201, 'a client that is not a browser sends no Origin');
   });
 });
