@@ -168,13 +168,13 @@ export class Chat {
         return;
       }
       case 'delivered_upto':
-        this.confirmer.confirmUpTo(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
+        this.confirmer.confirmUpTo(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error, command.conversationId));
         return;
       case 'read':
-        this.confirmer.read(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error));
+        this.confirmer.read(session, command.conversationId, command.seq).catch((error) => this.answerError(connection, error, command.conversationId));
         return;
       case 'typing':
-        this.typing(session, command.conversationId).catch((error) => this.answerError(connection, error));
+        this.typing(session, command.conversationId).catch((error) => this.answerError(connection, error, command.conversationId));
         return;
       case 'sync': {
         // Each sync is a replay, which reads the store: a flood of them must not keep it busy.
@@ -225,11 +225,11 @@ export class Chat {
     return this.events.remove(userId, input, undefined, conversationId);
   }
 
-  /** Tells a connection why something it asked for failed. */
-  answerError(connection: ChatConnection, error: unknown): void {
+  /** Tells a connection why something it asked for failed; `conversationId`: the one the frame named, so the client can tell which. */
+  answerError(connection: ChatConnection, error: unknown, conversationId?: string): void {
     const chatError = toChatError(error);
     if (chatError.code === 'internal') this.deps.log.error({ err: error }, 'internal error handling a frame');
-    connection.send({ type: 'error', error: chatError });
+    connection.send(conversationId === undefined ? { type: 'error', error: chatError } : { type: 'error', error: chatError, conversationId });
   }
 
   /** Shutdown: refuse new sends (unavailable, retry elsewhere); resolves when accepted ones are acked. */

@@ -21,6 +21,7 @@ export type ServerEvent =
   | { readonly type: 'conversation'; readonly event: ConversationEventKind; readonly conversation: Conversation }
   /** The replay that follows a connect or a `sync` ended; `replayed` messages were sent before it. */
   | { readonly type: 'ready'; readonly replayed: number }
-  | { readonly type: 'error'; readonly error: ChatError };
+  /** `conversationId`: the conversation the refused frame named (read, typing, a watermark `delivered`). */
+  | { readonly type: 'error'; readonly error: ChatError; readonly conversationId?: string };
 
 export type ServerEventType = ServerEvent['type'];

@@ -75,12 +75,13 @@ export function encodeReady(replayed: number): string {
   return `{"type":"ready","replayed":${replayed}}`;
 }
 
-export function encodeError(error: ChatError): string {
+export function encodeError(error: ChatError, conversationId?: string): string {
   return JSON.stringify({
     type: 'error',
     code: error.code,
     message: error.message,
     ...(error.messageId !== undefined ? { messageId: error.messageId } : {}),
+    ...(conversationId !== undefined ? { conversationId } : {}),
     ...(error.eventId !== undefined ? { eventId: error.eventId } : {}),
     ...(error.retryAfterSec !== undefined ? { retryAfter: error.retryAfterSec } : {}),
   });
@@ -138,6 +139,6 @@ function encode(event: ServerEvent): string {
     case 'ready':
       return encodeReady(event.replayed);
     case 'error':
-      return encodeError(event.error);
+      return encodeError(event.error, event.conversationId);
   }
 }

@@ -280,6 +280,7 @@ for (const variant of storeVariants()) {
         x.send(frame);
         const error = await x.next((f) => f.type === 'error');
         assert.equal(error.code, 'not_found', JSON.stringify(frame));
+        assert.equal(error.conversationId, conversationId, 'names the conversation the refused frame named');
       }
       // Still open and usable.
       assert.equal((await x.sendMessage(uid('m'), o, 'direct works')).status, 'SENT');
