@@ -16,9 +16,9 @@ SERVER_NAME=${SERVER_NAME:-_}                    # `_`: any host name
 WS_PATH=${WS_PATH:-/ws}                          # must equal the server's WS_PATH
 TLS_CERT=${TLS_CERT:-}
 TLS_KEY=${TLS_KEY:-}
-# The server's defaults: MAX_HTTP_BODY_BYTES = 2 x MAX_MESSAGE_BYTES + 1024, idle timeout 120 s.
+# The server's defaults: MAX_HTTP_BODY_BYTES = 6 x MAX_MESSAGE_BYTES + 4096 (src/config.ts escapedSendBytes), idle timeout 120 s.
 MAX_MESSAGE_BYTES=${MAX_MESSAGE_BYTES:-16384}
-MAX_HTTP_BODY_BYTES=${MAX_HTTP_BODY_BYTES:-$((MAX_MESSAGE_BYTES * 2 + 1024))}
+MAX_HTTP_BODY_BYTES=${MAX_HTTP_BODY_BYTES:-$((MAX_MESSAGE_BYTES * 6 + 4096))}
 WS_IDLE_TIMEOUT_SEC=${WS_IDLE_TIMEOUT_SEC:-120}
 PROXY_READ_TIMEOUT=$((WS_IDLE_TIMEOUT_SEC + 30))s
 
