@@ -166,9 +166,9 @@ export const ENV_SPECS = {
   MAX_MEMBERS_PER_ADD: intIn(1, 1_000_000)({ default: 100 }),
   RECEIPTS_MAX_MEMBERS: intIn(0, 1_000_000)({ default: 100 }),
   HISTORY_PAGE_MAX: intIn(1, 10_000)({ default: 200 }),
-  // A history page's JSON, at most (at least one message always goes): 200 messages of 16 KiB control
-  // characters were a 14 MB page, built in full for every GET and HEAD.
-  HISTORY_PAGE_MAX_BYTES: intIn(1024, 1_073_741_824)({ default: 1_048_576 }),
+  // A history or conversation-list page's JSON, at most (at least one item always goes): 200 messages
+  // of 16 KiB control characters were a 14 MB page, built in full for every GET and HEAD.
+  API_PAGE_MAX_BYTES: intIn(1024, 1_073_741_824)({ default: 1_048_576 }),
   // GET and HEAD on the API per user: a request takes 1, and 1 more per API_READ_BYTES_PER_TOKEN of
   // its answer (charged after), so big pages cost what they weigh.
   API_READ_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 20 }),

@@ -73,8 +73,8 @@ export interface Config {
     /** Groups above this size send receipts to the member's own devices only, and relay no typing. */
     readonly receiptsMaxMembers: number;
     readonly historyPageMax: number;
-    /** A history page's JSON at most (HISTORY_PAGE_MAX_BYTES): fewer messages, and hasMore, past it. */
-    readonly historyPageMaxBytes: number;
+    /** A history or list page's JSON at most (API_PAGE_MAX_BYTES): fewer items past it, and the page says there is more. */
+    readonly apiPageMaxBytes: number;
     /** GET and HEAD on the API per user (API_READ_*): 1 token a request, 1 more per `apiReadBytesPerToken` answered. */
     readonly apiReadRatePerSec: number;
     readonly apiReadBurst: number;
@@ -302,7 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxMembersPerAdd: e.MAX_MEMBERS_PER_ADD,
       receiptsMaxMembers: e.RECEIPTS_MAX_MEMBERS,
       historyPageMax: e.HISTORY_PAGE_MAX,
-      historyPageMaxBytes: e.HISTORY_PAGE_MAX_BYTES,
+      apiPageMaxBytes: e.API_PAGE_MAX_BYTES,
       apiReadRatePerSec: e.API_READ_RATE_PER_SEC,
       apiReadBurst: e.API_READ_BURST,
       apiReadBytesPerToken: e.API_READ_BYTES_PER_TOKEN,

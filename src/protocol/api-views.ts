@@ -1,7 +1,9 @@
 // The JSON shapes of the conversation API's answers (docs/protocol.md, HTTP).
+import { encodeListCursor } from '../store/conversation-list.js';
 import type { ConversationListItem, StoredMessage } from '../store/store.js';
 import { conversationView } from './server-frames.js';
 import { editIdOf } from './ids.js';
+import { itemsWithin } from './page-budget.js';
 
 export function messageView(message: StoredMessage): Record<string, unknown> {
   return {
@@ -44,4 +46,28 @@ export function listItemView(item: ConversationListItem, userId: string): Record
     readSeq: item.readSeq,
     unread: item.unread,
   };
+}
+
+/**
+ * A history page's JSON, at most `maxBytes` of it: past that it keeps its newest messages and says
+ * `hasMore` (the client pages on with `before` = the oldest seq it got).
+ */
+export function encodeHistoryPage(messages: readonly StoredMessage[], hasMore: boolean, maxBytes: number): string {
+  const encoded = messages.map((message) => JSON.stringify(messageView(message)));
+  const kept = itemsWithin(encoded, maxBytes, 'end');
+  const parts = kept === encoded.length ? encoded : encoded.slice(encoded.length - kept);
+  return `{"messages":[${parts.join(',')}],"hasMore":${hasMore || kept < encoded.length}}`;
+}
+
+/**
+ * A conversation-list page's JSON, at most `maxBytes` of it (each item holds its last message's body):
+ * past that it ends early, and `next` goes on from its last item, since the cursor is an item's place
+ * in the list whichever page it ended.
+ */
+export function encodeListPage(items: readonly ConversationListItem[], userId: string, next: string | undefined, maxBytes: number): string {
+  const encoded = items.map((item) => JSON.stringify(listItemView(item, userId)));
+  const kept = itemsWithin(encoded, maxBytes, 'start');
+  const last = items[kept - 1];
+  const cursor = kept < encoded.length && last ? encodeListCursor({ conversationId: last.conversation.conversationId, activityTs: last.activityTs }) : next;
+  return `{"conversations":[${encoded.slice(0, kept).join(',')}],"next":${JSON.stringify(cursor ?? null)}}`;
 }

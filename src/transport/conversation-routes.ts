@@ -3,7 +3,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Chat } from '../chat/create-chat.js';
 import { idempotencyKeyOf, listCursorParam, positiveIntParam, userIdParam, validateNewGroup, validateTitle, validateUserIds } from '../protocol/api-input.js';
-import { eventAnswerView, listItemView, messageView } from '../protocol/api-views.js';
+import { encodeHistoryPage, encodeListPage, eventAnswerView, listItemView } from '../protocol/api-views.js';
 import { conversationIdOf, isPlainObject, validateDeleteInput, validateEditInput } from '../protocol/frames.js';
 import { conversationView } from '../protocol/server-frames.js';
 import { apiRoute, type ApiRouteDeps } from './api-route.js';
@@ -25,7 +25,7 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
 
   route('get', '/api/conversations', {}, async ({ principal, query }) => {
     const page = await conversations.list(principal.userId, positiveIntParam(query, 'limit') ?? DEFAULT_PAGE, listCursorParam(query));
-    return { status: 200, body: { conversations: page.items.map((item) => listItemView(item, principal.userId)), next: page.next ?? null } };
+    return { status: 200, json: encodeListPage(page.items, principal.userId, page.next, limits.apiPageMaxBytes) };
   });
 
   route('get', '/api/conversations/:id', { params: 1 }, async ({ principal, params }) => {
@@ -37,8 +37,7 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
     const before = positiveIntParam(query, 'before');
     const limit = positiveIntParam(query, 'limit') ?? DEFAULT_PAGE;
     const page = await conversations.history(principal.userId, conversationIdOf(params[0]), before, limit);
-    const { parts, dropped } = newestWithin(page.messages.map((message) => JSON.stringify(messageView(message))), limits.historyPageMaxBytes);
-    return { status: 200, json: `{"messages":[${parts.join(',')}],"hasMore":${page.hasMore || dropped}}` };
+    return { status: 200, json: encodeHistoryPage(page.messages, page.hasMore, limits.apiPageMaxBytes) };
   });
 
   // v1.2: edit (the author) and delete (the author, or a group's owner) a message, as ordered events.
@@ -70,19 +69,3 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
   });
 }
 
-/**
- * The newest of a page's encoded messages (ascending) that fit in `maxBytes` together, and whether any
- * older ones were left out. The newest one always goes, whatever its size: a page is never empty while
- * there is history, and the client pages on from the oldest it got (`before`), as with `hasMore`.
- */
-export function newestWithin(encoded: readonly string[], maxBytes: number): { parts: readonly string[]; dropped: boolean } {
-  let bytes = 0;
-  let first = encoded.length;
-  while (first > 0) {
-    const size = Buffer.byteLength(encoded[first - 1]!) + 1; // and its comma
-    if (first < encoded.length && bytes + size > maxBytes) break;
-    bytes += size;
-    first--;
-  }
-  return { parts: first === 0 ? encoded : encoded.slice(first), dropped: first > 0 };
-}

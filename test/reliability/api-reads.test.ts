@@ -1,5 +1,5 @@
-// What one user's reads can make the server do: a history page is bounded in bytes, not only in
-// messages; GET and HEAD on the API are rate limited per user by what they weigh; and a client that
+// What one user's reads can make the server do: history and list pages are bounded in bytes, not
+// only in items; GET and HEAD on the API are rate limited per user by what they weigh; and a client that
 // pipelines requests and reads nothing does not get answer after answer built and held for it.
 // (Found from outside: 200 messages of 16 KiB control characters were a 14 MB page, built in full for
 // every GET and HEAD, and 20 pipelined GETs on one socket held 450 MB of the server's memory.)
@@ -24,11 +24,11 @@ async function fill(t: TestServer, from: string, to: string, count: number, body
 describe('API reads: history pages by bytes', () => {
   let t: TestServer;
   before(async () => {
-    t = await startTestServer({ env: { HISTORY_PAGE_MAX_BYTES: '4096' } });
+    t = await startTestServer({ env: { API_PAGE_MAX_BYTES: '4096' } });
   });
   after(() => t.close());
 
-  it('stops a page at HISTORY_PAGE_MAX_BYTES, newest first, and paging with `before` brings every message once', async () => {
+  it('stops a page at API_PAGE_MAX_BYTES, newest first, and paging with `before` brings every message once', async () => {
     await fill(t, 'pager', 'reader', 10, 'p'.repeat(1000));
     const auth = { authorization: `Bearer ${await t.token('reader')}` };
     const seen: number[] = [];
@@ -54,6 +54,34 @@ describe('API reads: history pages by bytes', () => {
     const response = await fetch(`${t.httpUrl}/api/conversations/d:big:reader/messages`, { headers: { authorization: `Bearer ${await t.token('reader')}` } });
     const page = (await response.json()) as { messages: { seq: number }[]; hasMore: boolean };
     assert.deepEqual([page.messages.map((m) => m.seq), page.hasMore], [[2], true]);
+  });
+});
+
+describe('API reads: conversation-list pages by bytes', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { API_PAGE_MAX_BYTES: '4096' } });
+  });
+  after(() => t.close());
+
+  it('stops a list page at API_PAGE_MAX_BYTES, and its `next` goes on with every conversation once', async () => {
+    for (let i = 0; i < 8; i++) await fill(t, `peer${i}`, 'lister', 1, 'l'.repeat(1000));
+    const auth = { authorization: `Bearer ${await t.token('lister')}` };
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const response = await fetch(`${t.httpUrl}/api/conversations?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { headers: auth });
+      const text = await response.text();
+      assert.equal(response.status, 200, text);
+      assert.ok(Buffer.byteLength(text) < 4096 + 200, `a page of ${Buffer.byteLength(text)} bytes`);
+      const page = JSON.parse(text) as { conversations: { conversationId: string }[]; next: string | null };
+      seen.push(...page.conversations.map((c) => c.conversationId));
+      cursor = page.next;
+      pages++;
+    } while (cursor);
+    assert.deepEqual([...seen].sort(), Array.from({ length: 8 }, (_, i) => `d:lister:peer${i}`).sort());
+    assert.ok(pages >= 3, `${pages} pages`);
   });
 });
 
@@ -85,7 +113,7 @@ describe('API reads: a client that pipelines and reads nothing', () => {
   let t: TestServer;
   before(async () => {
     // A page bigger than what the loopback socket's buffers at both ends take (a few MB each).
-    t = await startTestServer({ env: { HISTORY_PAGE_MAX_BYTES: String(64 << 20) } });
+    t = await startTestServer({ env: { API_PAGE_MAX_BYTES: String(64 << 20) } });
   });
   after(() => t.close());
 
