@@ -121,6 +121,9 @@ export function ourServerEnv(dbUri = 'mem'): Record<string, string> {
     // A few recipients confirm what thousands of users would: their per-user budget is raised the same way.
     DELIVERED_RATE_PER_SEC: String(BENCH_SEND_RATE),
     DELIVERED_BURST: String(BENCH_SEND_RATE),
+    // The history benchmark reads as one user what many would (a build before these limits ignores them).
+    API_READ_RATE_PER_SEC: String(BENCH_SEND_RATE),
+    API_READ_BURST: String(BENCH_SEND_RATE),
     LOG_LEVEL: 'info',
     SERVE_DEMO: 'false',
     ...benchEnvOverrides(),
