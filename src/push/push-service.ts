@@ -30,6 +30,8 @@ import { postPush } from './webhook.js';
 const PAGE = 500;
 /** Pages per sweep: a backlog (after a restart) is worked through over several sweeps. */
 const MAX_PAGES_PER_SWEEP = 20;
+/** Newest messages read before a POST to find the latest live one (past deletes and the recipient's own). */
+const NEWER_PAGE = 20;
 /** Store calls in flight at once while claiming (mapLimited). */
 const CLAIM_PARALLELISM = 16;
 
@@ -249,10 +251,10 @@ export class PushService {
       await push.reschedule(notification.id, notification.attempts, slot.lastSentAt + config.coalesceMs);
       return;
     }
-    // The newest message by then (a burst that straddled two sweeps is still one push, about its last
-    // message); the id stays the notification's, so every attempt dedupes as one.
-    const newest = (await store.history(notification.conversationId, undefined, 1)).messages[0];
-    const message = newest && newest.seq > notification.seq && newest.from !== notification.userId ? newest : await store.getMessage(notification.messageId);
+    // The newest live message still undelivered by then (a burst that straddled two sweeps is still one
+    // push, about its last message); the id stays the notification's, so every attempt dedupes as one.
+    // A newer message deleted meanwhile is skipped, not taken as the news: the claimed one is still unread.
+    const message = (await this.newestUndelivered(notification, delivered)) ?? (await store.getMessage(notification.messageId));
     if (!message || message.deleted) return this.drop(notification, 'message_gone');
 
     const payload = payloadOf(notification.id, notification.userId, message, config.previewChars);
@@ -276,6 +278,17 @@ export class PushService {
     metrics.pushRetried.inc();
     // Debug: an outage of the receiver would log a line per attempt; chat_push_failed_total shows it.
     this.log.debug({ id: notification.id, attempts, reason: result.reason, status: result.status, retryInMs: nextAttemptAt - Date.now() }, 'push POST failed; retrying');
+  }
+
+  /** The newest message after the claimed one that the recipient should hear about, among the last NEWER_PAGE. */
+  private async newestUndelivered(notification: PushNotification, deliveredSeq: number): Promise<StoredMessage | undefined> {
+    const { messages } = await this.deps.store.history(notification.conversationId, undefined, NEWER_PAGE);
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const message = messages[i]!;
+      if (message.seq <= notification.seq || message.seq <= deliveredSeq) return undefined;
+      if (!message.deleted && message.event === undefined && message.from !== notification.userId) return message;
+    }
+    return undefined;
   }
 
   private async drop(notification: PushNotification, reason: Exclude<PushDropReason, 'queue_full'>): Promise<void> {

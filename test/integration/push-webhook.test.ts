@@ -127,6 +127,18 @@ for (const variant of storeVariants()) {
       await alice.close();
     });
 
+    it('deleting a newer message still pushes the older live one still undelivered', async () => {
+      const alice = await sender();
+      const bob = id('bob');
+      const live = await send(alice, bob, 'first, live and unread');
+      const gone = await send(alice, bob, 'oops');
+      alice.send({ type: 'delete', messageId: gone.messageId });
+      await alice.next((f) => f.type === 'ack' && f.status === 'DELETED');
+      await receiver.until(() => receiver.for(bob).length > 0, 15_000, "bob's push about the live message");
+      assert.equal(receiver.for(bob)[0]!.payload.messageId, live.messageId, 'about the newest live message, not the tombstone');
+      await alice.close();
+    });
+
     it('a message delivered while its push is failing is not pushed again (re-checked before each attempt)', async () => {
       const alice = await sender();
       const bob = id('bob');
