@@ -9,7 +9,7 @@
 // that replay.
 import type { ErrorFrame, OutgoingFrame } from '../protocol/client-codec.js';
 import type { Report } from './client-error.js';
-import { RetryPause } from './retry-pause.js';
+import { RetryPause, retryFloorMs } from './retry-pause.js';
 import { SeenIds } from './seen.js';
 
 /** The server takes at most MAX_DELIVERED_IDS (default 1000) ids per frame. */
@@ -110,7 +110,7 @@ export class Confirmations {
   refused(frame: ErrorFrame): boolean {
     if (frame.messageId !== undefined || !RETRYABLE.has(frame.code)) return false;
     this.report(frame.code, frame.message, true, undefined, frame.retryAfter);
-    this.pause.extend((frame.retryAfter ?? DEFAULT_RETRY_AFTER) * 1000);
+    this.pause.extend(retryFloorMs(frame.retryAfter, DEFAULT_RETRY_AFTER * 1000));
     return true;
   }
 

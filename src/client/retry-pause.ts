@@ -5,6 +5,17 @@
 // the wait itself instead of in one burst that would be refused again.
 import { jitterAbove } from '../backoff.js';
 
+/** The longest retryAfter taken (s): with jitter every wait stays under an hour (docs/client.md). */
+const MAX_RETRY_AFTER_S = 1800;
+
+/**
+ * The floor (ms) for a server's retryAfter: one not finite or not positive (1e309 parses as Infinity;
+ * setTimeout turns that, or anything past 2^31 ms, into 1 ms) is `fallbackMs`, one too long is capped.
+ */
+export function retryFloorMs(retryAfter: number | undefined, fallbackMs: number): number {
+  return retryAfter !== undefined && retryAfter > 0 && retryAfter < Infinity ? Math.min(retryAfter, MAX_RETRY_AFTER_S) * 1000 : fallbackMs;
+}
+
 export class RetryPause {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private until = 0;

@@ -10,7 +10,7 @@ import { CONVERSATION_ID_PATTERN, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from '..
 import { ChatClientError, type Report } from './client-error.js';
 import { newMessageId } from './ids.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
-import { RetryPause } from './retry-pause.js';
+import { RetryPause, retryFloorMs } from './retry-pause.js';
 import type { SendFlow } from './send-flow.js';
 import type { ClientErrorCode, EventAck, SendTarget, SentAck } from './types.js';
 
@@ -137,7 +137,7 @@ export class Sender {
       // Nothing was stored: hold the outbox, then send this one and every later one again, in order.
       // The wait is at least what the server asked (retryAfter), else 1 s doubling per refusal of this
       // send up to 30 s; jitter comes on top (RetryPause).
-      this.pause.extend(retryAfter !== undefined ? retryAfter * 1000 : exponentialCeiling(1000, 30_000, entry.refusals - 1));
+      this.pause.extend(retryFloorMs(retryAfter, exponentialCeiling(1000, 30_000, entry.refusals - 1)));
       this.outbox.rewindFrom(entry.messageId);
       this.report(code, message, true, messageId, retryAfter, eventId);
     } else {
