@@ -100,6 +100,10 @@ const webhookUrl = makeValidator<string>((input) => {
     parsed = undefined;
   }
   if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new EnvError('must be an absolute http:// or https:// URL');
+  // Accepted, it would fail every push as `network`: fetch throws on a URL with userinfo.
+  if (parsed.username || parsed.password) {
+    throw new EnvError('must not hold credentials (user:password@): fetch refuses such a URL; let the receiver check X-Chat-Signature instead');
+  }
   return input;
 });
 

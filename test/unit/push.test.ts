@@ -55,6 +55,11 @@ describe('push configuration', () => {
       assert.ok(lines.some((line) => line.startsWith('Invalid environment variable PUSH_WEBHOOK_URL:')), `${url}: ${lines.join(' | ')}`);
       assert.ok(lines.every((line) => !line.includes(url)), 'the URL (which may hold credentials) is not echoed');
     }
+    // fetch refuses a URL with credentials: accepted, every push would fail as `network` forever.
+    for (const url of ['http://user:hunter2@push.example.com/hook', 'https://token@push.example.com/hook']) {
+      const lines = refusal({ ...base, PUSH_WEBHOOK_URL: url, PUSH_WEBHOOK_SECRET: 's' });
+      assert.deepEqual(lines, ['Invalid environment variable PUSH_WEBHOOK_URL: must not hold credentials (user:password@): fetch refuses such a URL; let the receiver check X-Chat-Signature instead'], url);
+    }
     const on = { ...base, PUSH_WEBHOOK_URL: 'http://127.0.0.1:9/hook', PUSH_WEBHOOK_SECRET: 's' };
     assert.match(refusal({ ...on, PUSH_AFTER_MS: '5000', PUSH_MAX_AGE_MS: '5000' })[0] ?? '', /^Invalid environment variable PUSH_MAX_AGE_MS:/);
     assert.match(refusal({ ...on, PUSH_TIMEOUT_MS: '5000', PUSH_LEASE_MS: '5000' })[0] ?? '', /^Invalid environment variable PUSH_LEASE_MS:/);
