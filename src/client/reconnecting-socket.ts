@@ -47,6 +47,8 @@ export interface SocketOptions {
   readonly connectTimeoutMs: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /** A socket that stayed up this long after its `ready` resets the backoff when it closes. */
+  readonly resetAfterMs: number;
   /** The URL asks for `?batch=1` (protocol v1.4): a text frame may hold several frames, newline-separated. */
   readonly batch: boolean;
 }
@@ -67,6 +69,8 @@ export class ReconnectingSocket {
   /** When the current socket last delivered a frame, and when a heartbeat `sync` went out unanswered. */
   private lastFrameAt = 0;
   private heartbeatSentAt: number | undefined;
+  /** When the current socket's first `ready` came (0: none yet). */
+  private readyAt = 0;
 
   constructor(
     private readonly options: SocketOptions,
@@ -166,7 +170,7 @@ export class ReconnectingSocket {
     const frame = decodeServerFrame(text);
     if (!frame) return;
     if (frame.type === 'ready') {
-      this.backoff.reset();
+      this.readyAt ||= Date.now();
       this.setState('ready');
     }
     this.hooks.frame(frame);
@@ -243,6 +247,9 @@ export class ReconnectingSocket {
 
   private socketClosed(code: number): void {
     const opened = this.socketOpened;
+    // Not at `ready`: a server that says ready and closes would be reconnected to at the initial delay forever.
+    if (this.readyAt && Date.now() - this.readyAt >= this.options.resetAfterMs) this.backoff.reset();
+    this.readyAt = 0;
     this.socket = undefined;
     this.socketOpened = false;
     clearTimeout(this.timers.connect);

@@ -204,8 +204,11 @@ export interface ConnectOptions {
   readonly heartbeatMs?: number;
   /** A socket not open after this long is abandoned (default 10 000). */
   readonly connectTimeoutMs?: number;
-  /** Reconnect backoff: exponential from initial to max, with jitter (defaults 250 ms, 15 000 ms). */
-  readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
+  /**
+   * Reconnect backoff: exponential from initial to max, with jitter (defaults 250 ms, 15 000 ms); it
+   * starts over when a connection that stayed up resetAfterMs after its `ready` drops (default 30 000).
+   */
+  readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number; readonly resetAfterMs?: number };
   /** Refresh the token this long before it expires (default 60 000, at most half its lifetime). */
   readonly refreshBeforeExpiryMs?: number;
   /** Browsers: drop the socket on `offline`, reconnect at once on `online` (default true where available). */

@@ -175,8 +175,9 @@ describe('Backoff in the client (end to end)', { timeout: 60_000 }, () => {
     for (const gap of gaps.slice(3)) assert.ok(gap >= maxDelayMs / 2 - TIMER_EARLY_MS && gap > initialDelayMs * 3);
   });
 
-  it('after a successful connection (ready) the next reconnect starts again from the initial delay', async () => {
-    // Guards "reset on ready" (client.ts calls backoff.reset() on the `ready` frame). The first 7
+  it('after a successful connection (ready, then up resetAfterMs) the next reconnect starts again from the initial delay', async () => {
+    // Guards the reset (reconnecting-socket.ts resets the backoff when a socket that stayed up
+    // resetAfterMs after its `ready` closes; hostile-server.test.ts checks one that did not). The first 7
     // attempts go to a port where nothing listens, pushing the backoff to its 8th step (ceiling
     // 2560 ms, so ≥ 1280 ms); the 8th reaches the real server. When that connection is cut, a client
     // that reset waits < 20 ms; one that did not waits ≥ 1280 ms. The bound, 1000 ms, is 50 times the
@@ -185,10 +186,12 @@ describe('Backoff in the client (end to end)', { timeout: 60_000 }, () => {
     const FAILURES = 7;
     const deadPort = await freePort();
     const rec = recordingWebSocket((n, url) => (n <= FAILURES ? `ws://127.0.0.1:${deadPort}/ws` : url));
-    const client = connect({ url: t.wsUrl, token: await t.token('reset-user'), WebSocket: rec.WebSocket, reconnect: { initialDelayMs, maxDelayMs: 60_000 } });
+    const resetAfterMs = 100;
+    const client = connect({ url: t.wsUrl, token: await t.token('reset-user'), WebSocket: rec.WebSocket, reconnect: { initialDelayMs, maxDelayMs: 60_000, resetAfterMs } });
     clients.push(client);
     await rec.reached(FAILURES + 1);
     await client.whenReady();
+    await new Promise((resolve) => setTimeout(resolve, resetAfterMs + 50)); // up long enough to count as a success
     const before = gapsOf(rec.attempts);
     assert.ok(before[FAILURES - 1]! >= ceilingOf(initialDelayMs, 60_000, FAILURES - 1) / 2 - TIMER_EARLY_MS, `the backoff had grown before the success: ${before.map((g) => g.toFixed(0)).join(', ')}`);
 
@@ -197,7 +200,7 @@ describe('Backoff in the client (end to end)', { timeout: 60_000 }, () => {
     await rec.reached(FAILURES + 2, 10_000);
     const wait = rec.attempts[FAILURES + 1]! - cutAt;
     assert.ok(wait >= initialDelayMs / 2 - TIMER_EARLY_MS, `waited ${wait.toFixed(1)} ms: a backoff delay, not at once`);
-    assert.ok(wait < 1000, `waited ${wait.toFixed(1)} ms after the cut: the backoff was reset on ready`);
+    assert.ok(wait < 1000, `waited ${wait.toFixed(1)} ms after the cut: the backoff was reset`);
     await client.whenReady();
     client.close();
   });

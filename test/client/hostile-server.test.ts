@@ -66,4 +66,25 @@ describe('a hostile server', { timeout: 30_000 }, () => {
     }
     assert.deepEqual(warnings.filter((name) => name === 'TimeoutOverflowWarning'), [], 'no timer overflowed');
   });
+
+  it('a server that sends ready and closes at once is reconnected to with a growing backoff, not at the initial delay', async () => {
+    const times: number[] = [];
+    const server = await fakeServer((socket) => {
+      times.push(performance.now());
+      socket.send(JSON.stringify({ type: 'ready', replayed: 0 }));
+      setTimeout(() => socket.close(1000), 5);
+    });
+    const initialDelayMs = 40;
+    const maxDelayMs = 320;
+    const chat = client(server.url, { reconnect: { initialDelayMs, maxDelayMs } });
+    await sleep(2500);
+    chat.close();
+    await server.close();
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    const shown = gaps.map((g) => g.toFixed(0)).join(', ');
+    // Delays 20-40, 40-80, 80-160, then 160-320 ms each: about a dozen connections in 2.5 s (reset on
+    // every ready: 20-40 ms each, over fifty).
+    assert.ok(times.length <= 16, `${times.length} connections in 2.5 s; gaps ${shown} ms`);
+    for (const gap of gaps.slice(4)) assert.ok(gap >= maxDelayMs / 2, `capped attempts wait at least half the cap; gaps ${shown} ms`);
+  });
 });
