@@ -32,6 +32,8 @@ const PAGE = 500;
 const MAX_PAGES_PER_SWEEP = 20;
 /** Newest messages read before a POST to find the latest live one (past deletes and the recipient's own). */
 const NEWER_PAGE = 20;
+/** A failing webhook is logged at warn at most this often, with the failures counted since the last line. */
+const FAILURE_WARN_INTERVAL_MS = 60_000;
 /** Store calls in flight at once while claiming (mapLimited). */
 const CLAIM_PARALLELISM = 16;
 
@@ -62,6 +64,8 @@ export class PushService {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
+  private lastFailureWarnAt = -Infinity;
+  private failuresUnlogged: Partial<Record<string, number>> = {};
 
   constructor(private readonly deps: PushServiceDeps) {
     this.instanceId = deps.instanceId ?? randomBytes(6).toString('hex');
@@ -276,8 +280,25 @@ export class PushService {
     if (nextAttemptAt > expiresAt) return this.drop({ ...notification, attempts }, 'expired');
     await push.reschedule(notification.id, attempts, nextAttemptAt);
     metrics.pushRetried.inc();
+    this.noteFailure(result.reason, result.status);
     // Debug: an outage of the receiver would log a line per attempt; chat_push_failed_total shows it.
     this.log.debug({ id: notification.id, attempts, reason: result.reason, status: result.status, retryInMs: nextAttemptAt - Date.now() }, 'push POST failed; retrying');
+  }
+
+  /**
+   * An operator must see a webhook that keeps failing (a wrong URL, a gateway down) without a line per
+   * attempt: the first failure is logged at warn, then at most one line per FAILURE_WARN_INTERVAL_MS
+   * with the failures by reason since the last. Never the URL (it may hold a key) nor a payload.
+   */
+  private noteFailure(reason: string, status: number | undefined): void {
+    this.failuresUnlogged[reason] = (this.failuresUnlogged[reason] ?? 0) + 1;
+    const now = Date.now();
+    if (now - this.lastFailureWarnAt < FAILURE_WARN_INTERVAL_MS) return;
+    const reasons = this.failuresUnlogged;
+    const failures = Object.values(reasons).reduce((sum = 0, n = 0) => sum + n, 0);
+    this.log.warn({ failures, reasons, lastStatus: status, sinceMs: Number.isFinite(this.lastFailureWarnAt) ? now - this.lastFailureWarnAt : undefined }, 'push webhook failing; retrying');
+    this.lastFailureWarnAt = now;
+    this.failuresUnlogged = {};
   }
 
   /** The newest message after the claimed one that the recipient should hear about, among the last NEWER_PAGE. */

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pushNotificationId } from '../../src/push/notification.js';
 import { PushReceiver } from '../helpers/push-receiver.js';
+import { createLogger } from '../../src/log.js';
 import { startTestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { metricValue } from '../reliability/metric-value.js';
@@ -34,6 +35,31 @@ describe('offline push bounds', () => {
       await t.close();
       await receiver.close();
     }
+  });
+
+  it('a failing webhook is logged at warn, at most once a minute, with counts and without the URL or bodies', { timeout: 30_000 }, async () => {
+    const receiver = await PushReceiver.start();
+    receiver.answer = () => 503;
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const t = await startTestServer({ log, env: env(`${receiver.url}?key=url-secret-123`, { PUSH_RETRY_BASE_MS: '10', PUSH_RETRY_MAX_MS: '50' }) });
+    try {
+      const { client: alice } = await TestClient.connectReady(t.wsUrl, await t.token('wf-alice'));
+      await alice.sendMessage('wf-m1', 'wf-bob', 'private words');
+      await alice.sendMessage('wf-m2', 'wf-carol', 'private words');
+      await receiver.until(() => receiver.received.filter((push) => push.status === 503).length >= 6, 15_000, 'several failed POSTs');
+      await alice.close();
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+    const warned = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'push webhook failing; retrying');
+    assert.equal(warned.length, 1, 'one line for a minute of failures, not one per attempt');
+    assert.equal(warned[0]!.level, 40, 'warn');
+    assert.deepEqual(warned[0]!.reasons, { status: 1 });
+    assert.equal(warned[0]!.lastStatus, 503);
+    const text = lines.join('');
+    assert.ok(!text.includes('url-secret-123') && !text.includes('private words'), 'neither the URL nor a body is logged');
   });
 
   it('shutdown aborts a POST in flight instead of waiting for the receiver', { timeout: 20_000 }, async () => {
