@@ -37,7 +37,7 @@ const FAILURE_WARN_INTERVAL_MS = 60_000;
 /** Store calls in flight at once while claiming (mapLimited). */
 const CLAIM_PARALLELISM = 16;
 
-export type PushDropReason = 'delivered' | 'expired' | 'superseded' | 'coalesced' | 'not_member' | 'message_gone' | 'queue_full';
+export type PushDropReason = 'delivered' | 'expired' | 'superseded' | 'coalesced' | 'not_member' | 'message_gone' | 'banned' | 'queue_full';
 
 export interface PushServiceDeps {
   readonly push: PushStore;
@@ -45,6 +45,11 @@ export interface PushServiceDeps {
   readonly config: PushConfig;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /**
+   * Whether the user is banned now, in this instance's view (src/auth/access-list.ts): a ban stops
+   * sockets, HTTP and login, so it stops pushes (and their previews) too. Absent: nobody is.
+   */
+  readonly banned?: (userId: string) => boolean;
   /** Tells this process's claims apart (claimedBy). */
   readonly instanceId?: string;
   readonly fetch?: typeof fetch;
@@ -248,6 +253,7 @@ export class PushService {
     const delivered = await push.deliveredSeq(notification.userId, notification.conversationId);
     if (delivered === undefined) return this.drop(notification, 'not_member');
     if (delivered >= notification.seq) return this.drop(notification, 'delivered');
+    if (this.deps.banned?.(notification.userId)) return this.drop(notification, 'banned');
     const slot = await push.slot(notification.userId, notification.conversationId);
     if (slot && slot.lastSeq > notification.seq) return this.drop(notification, 'superseded');
     if (slot && slot.lastSentAt >= notification.ts) return this.drop(notification, 'coalesced');

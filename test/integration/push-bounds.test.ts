@@ -62,6 +62,34 @@ describe('offline push bounds', () => {
     assert.ok(!text.includes('url-secret-123') && !text.includes('private words'), 'neither the URL nor a body is logged');
   });
 
+  it('a banned recipient is not pushed (dropped{banned}): a ban stops previews too', { timeout: 30_000 }, async () => {
+    const receiver = await PushReceiver.start();
+    const KEY = 'bn-server-key-0123456789abcdef0123456789';
+    const t = await startTestServer({ env: env(receiver.url, { SERVER_API_KEY: KEY }) });
+    try {
+      const res = await fetch(`${t.httpUrl}/api/server/users/bn-bob/ban`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` } });
+      assert.equal(res.status, 200, await res.text());
+      const { client: alice } = await TestClient.connectReady(t.wsUrl, await t.token('bn-alice'));
+      const ack = await alice.sendMessage('bn-m1', 'bn-bob', 'content for a banned user');
+      await alice.sendMessage('bn-m2', 'bn-carol', 'hi');
+      await receiver.until(() => receiver.for('bn-carol').some((push) => push.status === 200), 15_000, "carol's push");
+      const pushId = pushNotificationId('bn-bob', String(ack.conversationId), Number(ack.seq));
+      const deadline = Date.now() + 15_000;
+      while ((await t.store.push.get(pushId))?.status === 'pending' || !(await t.store.push.get(pushId))) {
+        assert.ok(Date.now() < deadline, "bob's notification settled");
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const row = await t.store.push.get(pushId);
+      assert.deepEqual([row?.status, row?.reason], ['dropped', 'banned']);
+      assert.deepEqual(receiver.for('bn-bob'), [], 'no POST for a banned user');
+      assert.equal(await metricValue(t.server.metrics.pushDropped, { reason: 'banned' }), 1);
+      await alice.close();
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+  });
+
   it('shutdown aborts a POST in flight instead of waiting for the receiver', { timeout: 20_000 }, async () => {
     const receiver = await PushReceiver.start();
     receiver.answer = () => new Promise<number>(() => {}); // never answers
