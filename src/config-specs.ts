@@ -169,6 +169,9 @@ export const ENV_SPECS = {
   MAX_GROUP_MEMBERS: intIn(1, 1_000_000)({ default: 1000 }),
   MAX_MEMBERS_PER_ADD: intIn(1, 1_000_000)({ default: 100 }),
   RECEIPTS_MAX_MEMBERS: intIn(0, 1_000_000)({ default: 100 }),
+  // A group's receipts to its other members go out at most this often per (conversation, member),
+  // with the newest watermarks: without it a group of N cost N² frames per message (src/chat/signals.ts).
+  RECEIPTS_GROUP_INTERVAL_MS: intIn(0, 60_000)({ default: 500 }),
   HISTORY_PAGE_MAX: intIn(1, 10_000)({ default: 200 }),
   // A history or conversation-list page's JSON, at most (at least one item always goes): 200 messages
   // of 16 KiB control characters were a 14 MB page, built in full for every GET and HEAD.

@@ -72,6 +72,8 @@ export interface Config {
     readonly maxMembersPerAdd: number;
     /** Groups above this size send receipts to the member's own devices only, and relay no typing. */
     readonly receiptsMaxMembers: number;
+    /** Group receipts to the other members are coalesced over this window (0: every turn). */
+    readonly receiptsGroupIntervalMs: number;
     readonly historyPageMax: number;
     /** A history or list page's JSON at most (API_PAGE_MAX_BYTES): fewer items past it, and the page says there is more. */
     readonly apiPageMaxBytes: number;
@@ -301,6 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxGroupMembers: e.MAX_GROUP_MEMBERS,
       maxMembersPerAdd: e.MAX_MEMBERS_PER_ADD,
       receiptsMaxMembers: e.RECEIPTS_MAX_MEMBERS,
+      receiptsGroupIntervalMs: e.RECEIPTS_GROUP_INTERVAL_MS,
       historyPageMax: e.HISTORY_PAGE_MAX,
       apiPageMaxBytes: e.API_PAGE_MAX_BYTES,
       apiReadRatePerSec: e.API_READ_RATE_PER_SEC,

@@ -65,6 +65,7 @@ export function chatLimits(config: Config): ChatLimits {
     typingIntervalMs: limits.typingIntervalMs,
     conversationChangesPerMin: limits.conversationChangesPerMin,
     receiptsMaxMembers: limits.receiptsMaxMembers,
+    receiptsGroupIntervalMs: limits.receiptsGroupIntervalMs,
     maxGroupMembers: limits.maxGroupMembers,
     maxMembersPerAdd: limits.maxMembersPerAdd,
     historyPageMax: limits.historyPageMax,

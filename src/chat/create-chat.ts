@@ -42,6 +42,8 @@ export interface ChatLimits extends ConversationLimits {
   readonly typingIntervalMs: number;
   readonly conversationChangesPerMin: number;
   readonly receiptsMaxMembers: number;
+  /** RECEIPTS_GROUP_INTERVAL_MS: a group's receipts to its other members, coalesced over this window. */
+  readonly receiptsGroupIntervalMs: number;
   readonly busFallbackPollMs: number;
   readonly busLateEventMs: number;
   /** The store's op timeout (DB_OP_TIMEOUT_MS): the longest a replay waits for the device's confirmations in flight. */
@@ -86,7 +88,7 @@ export class Chat {
     const withhold = (session: DeliverySession, message: StoredMessage) => this.confirmer.withhold(session, message.messageId);
     this.router = new DeliveryRouter(limits.replayLiveBuffer, (userId) => store.conversationIdsOf(userId), bus, lateCheck, withhold);
     this.directory = new ConversationDirectory(store, Math.max(1000, Math.min(users, 100_000)));
-    this.signals = new Signals(this.router, limits.receiptsMaxMembers, limits.typingIntervalMs, users);
+    this.signals = new Signals(this.router, limits.receiptsMaxMembers, limits.typingIntervalMs, users, limits.receiptsGroupIntervalMs);
     const sendLimiter = new RateLimiter(limits.sendRatePerSec, limits.sendBurst, users);
     const deliveredLimiter = new RateLimiter(limits.deliveredRatePerSec, limits.deliveredBurst, users);
     const readLimiter = new RateLimiter(limits.readRatePerSec, limits.readBurst, users);

@@ -3,6 +3,11 @@
 //   newest delivered and read watermarks. Direct conversations and groups up to RECEIPTS_MAX_MEMBERS
 //   tell every member's devices; larger groups only the member's own devices (read state is still in
 //   the conversation list).
+// - In a group, what the other members are told is coalesced further, over RECEIPTS_GROUP_INTERVAL_MS
+//   (the member's own devices are told at once). Every member's confirmation of a message is a receipt
+//   to every other member: N² frames per message, 9,801 in a group of 100, so one sender at the send
+//   limit made the server write ~500,000 frames a second. Over the window each member's receipt
+//   carries its newest watermarks, and a burst costs N² frames per window, not per message.
 // - Typing is relayed at most once per TYPING_INTERVAL_MS per (user, conversation), to the other
 //   members, in direct conversations and groups up to RECEIPTS_MAX_MEMBERS; the rest is dropped.
 import { LRUCache } from 'lru-cache';
@@ -29,12 +34,16 @@ export class Signals {
   /** The turn's receipts for other (conversation, user) pairs, made when the second pair comes. */
   private others: Map<string, PendingReceipt> | undefined;
   private readonly lastTyping: LRUCache<string, number>;
+  /** Group receipts waiting for the window's end, by (conversation, user): the other members' share. */
+  private windowed: Map<string, PendingReceipt> | undefined;
 
   constructor(
     private readonly router: DeliveryRouter,
     private readonly receiptsMaxMembers: number,
     private readonly typingIntervalMs: number,
     maxKeys: number,
+    /** RECEIPTS_GROUP_INTERVAL_MS; 0: groups are told every turn, as direct conversations are. */
+    private readonly groupIntervalMs = 0,
   ) {
     this.lastTyping = new LRUCache({ max: maxKeys, ttl: Math.max(1, typingIntervalMs) });
   }
@@ -90,14 +99,41 @@ export class Signals {
     if (others !== undefined) for (const entry of others.values()) this.send(entry);
   };
 
-  private send({ conversation, userId, deliveredSeq, readSeq, source }: PendingReceipt): void {
+  private send(entry: PendingReceipt): void {
+    const { conversation, userId, deliveredSeq, readSeq, source } = entry;
     // An absent watermark is undefined here, not left out (no spread per field): the frame and bus
     // encoders both leave undefined fields out.
     const event = { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
     const quiet = source ?? undefined;
     if (this.large(conversation)) this.router.toUser(userId, event, quiet);
-    else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);
+    else if (conversation.kind === 'group' && this.groupIntervalMs > 0) {
+      this.router.toUser(userId, event, quiet); // its own devices at once: a read clears their counters
+      this.holdForGroup(entry);
+    } else this.router.toMembers(conversation.conversationId, conversation.kind === 'direct' ? conversation.members : undefined, event, undefined, quiet);
   }
+
+  /** The other members' share of a group receipt: merged with the window's, sent at its end. */
+  private holdForGroup(entry: PendingReceipt): void {
+    const key = `${entry.conversation.conversationId}\n${entry.userId}`;
+    if (this.windowed === undefined) {
+      this.windowed = new Map();
+      setTimeout(this.flushGroups, this.groupIntervalMs).unref();
+    }
+    const held = this.windowed.get(key);
+    if (held === undefined) return void this.windowed.set(key, { ...entry, source: null });
+    if (entry.deliveredSeq !== undefined) held.deliveredSeq = Math.max(held.deliveredSeq ?? 0, entry.deliveredSeq);
+    if (entry.readSeq !== undefined) held.readSeq = Math.max(held.readSeq ?? 0, entry.readSeq);
+  }
+
+  private readonly flushGroups = (): void => {
+    const windowed = this.windowed;
+    this.windowed = undefined;
+    if (windowed === undefined) return;
+    for (const { conversation, userId, deliveredSeq, readSeq } of windowed.values()) {
+      const event = { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
+      this.router.toMembers(conversation.conversationId, undefined, event, userId);
+    }
+  };
 
   private large(conversation: Conversation): boolean {
     return conversation.kind === 'group' && conversation.members.length > this.receiptsMaxMembers;
