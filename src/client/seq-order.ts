@@ -116,7 +116,7 @@ export class SeqOrder {
       track.trusted = true;
       // A hole opened when the first message past it came; one opened after the replay was asked for
       // may be two live messages crossing, so it gets its own replay.
-      while (track.held.size > 0 && firstPast(track).at <= this.replayAskedAt) this.skipHoles(conversationId, track, 1);
+      this.skipHoles(conversationId, track, () => firstPast(track).at <= this.replayAskedAt);
     }
     this.schedule();
   }
@@ -184,7 +184,7 @@ export class SeqOrder {
 
   private hold(conversationId: string, track: Track, seq: number, message: PlacedMessage | null): void {
     track.held.set(seq, { message, at: Date.now() });
-    if (track.held.size > this.options.maxHeld) this.skipHoles(conversationId, track, 1);
+    if (track.held.size > this.options.maxHeld) this.skipTo(conversationId, track, lowest(track));
     else this.schedule();
   }
 
@@ -209,16 +209,26 @@ export class SeqOrder {
     this.hooks.deliver(message);
   }
 
-  /** Declares the holes before held messages as gaps (at most `limit` of them) and hands the messages over. */
-  private skipHoles(conversationId: string, track: Track, limit = Infinity): void {
-    for (let skipped = 0; track.held.size > 0 && skipped < limit; skipped++) {
-      const lowest = Math.min(...track.held.keys());
-      track.gaps.push([track.next, lowest - 1]);
-      if (track.gaps.length > MAX_GAPS_REMEMBERED) track.gaps.shift();
-      this.hooks.gap({ conversationId, fromSeq: track.next, toSeq: lowest - 1 });
-      track.next = lowest;
-      this.drain(track);
+  /**
+   * Declares the holes before held messages as gaps (while `more()` says so) and hands the messages
+   * over: one `gap` per hole, each a range of seqs. The held seqs are sorted once per call, not
+   * searched once per hole: thousands of holes after a replay would take quadratic time.
+   */
+  private skipHoles(conversationId: string, track: Track, more: () => boolean = () => true): void {
+    for (const seq of [...track.held.keys()].sort((a, b) => a - b)) {
+      if (seq < track.next) continue; // handed over by a drain already
+      if (!more()) return;
+      this.skipTo(conversationId, track, seq);
     }
+  }
+
+  /** Declares the hole below held `seq` a gap and hands over what is held from there on. */
+  private skipTo(conversationId: string, track: Track, seq: number): void {
+    track.gaps.push([track.next, seq - 1]);
+    if (track.gaps.length > MAX_GAPS_REMEMBERED) track.gaps.shift();
+    this.hooks.gap({ conversationId, fromSeq: track.next, toSeq: seq - 1 });
+    track.next = seq;
+    this.drain(track);
   }
 
   /** While any hole is open, a timer asks for a replay once the oldest hole is gapWaitMs old. */
@@ -241,9 +251,14 @@ function freshTrack(seq: number, replaying: boolean): Track {
   return { next: seq, baseline: seq, trusted: replaying || seq === 1, held: new Map(), gaps: [], newestTs: 0 };
 }
 
-/** The earliest-arrived of the messages held past the track's first hole (it opened that hole). */
+/** The earliest-arrived of the messages held (the Map keeps arrival order): O(1), not a scan. */
 function firstPast(track: Track): Held {
-  let first: Held | undefined;
-  for (const held of track.held.values()) if (!first || held.at < first.at) first = held;
-  return first!;
+  return track.held.values().next().value!;
+}
+
+/** The lowest seq held (one pass). */
+function lowest(track: Track): number {
+  let min = Infinity;
+  for (const seq of track.held.keys()) min = Math.min(min, seq);
+  return min;
 }

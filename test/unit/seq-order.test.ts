@@ -87,4 +87,43 @@ describe('SeqOrder (unit)', () => {
     assert.equal(h.order.solid('live'), undefined);
     h.order.stop();
   });
+
+  it('one gap event per contiguous hole, each a range of seqs', () => {
+    const h = harness();
+    for (const seq of [1, 5, 6, 9, 10]) h.order.received(h.msg(seq), true);
+    h.order.socketOpened();
+    h.order.replayDone();
+    assert.deepEqual(h.gaps, [
+      { conversationId: 'c', fromSeq: 2, toSeq: 4 },
+      { conversationId: 'c', fromSeq: 7, toSeq: 8 },
+    ]);
+    assert.deepEqual(h.shown, [1, 5, 6, 9, 10]);
+    h.order.stop();
+  });
+
+  it('filling many holes after a replay costs a bounded number of steps per held message, not quadratic', () => {
+    // The probe's flood: every other seq, held past a hole each. The work is counted as the Map
+    // iterator steps over the held messages (the old code scanned all of them for every hole: ~n²).
+    const HELD = 2000;
+    const CONVERSATIONS = 5;
+    const h = harness({ maxHeld: HELD + 1 });
+    for (let c = 0; c < CONVERSATIONS; c++) for (let seq = 1; seq <= 2 * HELD + 1; seq += 2) h.order.received(h.msg(seq, `c${c}`), true);
+    h.order.socketOpened();
+    const iteratorProto = Object.getPrototypeOf(new Map().keys()) as { next: (...args: unknown[]) => unknown };
+    const next = iteratorProto.next;
+    let steps = 0;
+    iteratorProto.next = function (this: unknown, ...args: unknown[]) {
+      steps++;
+      return next.apply(this, args);
+    };
+    try {
+      h.order.replayDone();
+    } finally {
+      iteratorProto.next = next;
+    }
+    assert.equal(h.gaps.length, CONVERSATIONS * HELD, 'one gap per hole (each hole is one seq here)');
+    assert.equal(h.shown.length, CONVERSATIONS * (HELD + 1));
+    assert.ok(steps <= 10 * CONVERSATIONS * HELD, `${steps} iterator steps for ${CONVERSATIONS * HELD} holes`);
+    h.order.stop();
+  });
 });
