@@ -24,11 +24,26 @@ export function pushNotificationId(userId: string, conversationId: string, seq: 
   return createHash('sha256').update(`${userId}\n${conversationId}\n${seq}`).digest('hex').slice(0, 32);
 }
 
-/** The body's first `chars` characters (code points: an emoji is never cut in half); null for 0. */
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * The body's start, at most `chars` code points (a bound on size: one grapheme cluster may hold any
+ * number), cut between grapheme clusters: a flag, a ZWJ family, a skin tone or an accented letter is
+ * kept whole or left out, never split. null for 0.
+ */
 export function previewOf(body: string, chars: number): string | null {
   if (chars <= 0) return null;
   if (body.length <= chars) return body;
-  return Array.from(body).slice(0, chars).join('');
+  let end = 0;
+  let used = 0;
+  for (const { segment, index } of graphemes.segment(body)) {
+    let points = 0;
+    for (const _ of segment) points++;
+    if (used + points > chars) break;
+    used += points;
+    end = index + segment.length;
+  }
+  return body.slice(0, end);
 }
 
 export function payloadOf(id: string, userId: string, message: StoredMessage, previewChars: number): PushPayload {

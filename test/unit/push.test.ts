@@ -108,4 +108,15 @@ describe('push notification', () => {
     assert.equal(previewOf('👋👋👋', 2), '👋👋');
     assert.equal(previewOf('anything', 0), null);
   });
+
+  it('cuts between grapheme clusters: a flag, a ZWJ family or a skin tone is kept whole or left out', () => {
+    // PUSH_PREVIEW_CHARS counts code points (a bound on size); the cut falls before a cluster that does not fit.
+    assert.equal(previewOf(`${'x'.repeat(99)}🇫🇷 rest`, 100), 'x'.repeat(99));
+    assert.equal(previewOf(`${'x'.repeat(98)}👨‍👩‍👧 rest`, 100), 'x'.repeat(98));
+    assert.equal(previewOf(`${'x'.repeat(93)}👨‍👩‍👧 rest`, 100), `${'x'.repeat(93)}👨‍👩‍👧 r`);
+    assert.equal(previewOf('a👋🏽b', 2), 'a');
+    assert.equal(previewOf('👋🏽héllo', 5), '👋🏽hél');
+    assert.equal(previewOf('e\u0301xyz', 3), 'e\u0301x', 'a combining accent stays on its letter');
+    assert.equal(previewOf('e\u0301xyz', 1), '', 'never a letter without its accent');
+  });
 });
