@@ -19,7 +19,7 @@ import type { AccessRecord } from '../store/access-store.js';
 import type { Conversation, Store } from '../store/store.js';
 import { decodeParam, parseJson, type ApiAnswer } from './api-route.js';
 import { FailureLimiter } from './failure-limit.js';
-import { decodeUtf8Body, jsonBodyRefusal, readBody, readHeaders, remoteAddress, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, getAndHead, jsonBodyRefusal, readBody, readHeaders, remoteAddress, type ExchangeFactory } from './http.js';
 
 export interface ServerApiDeps {
   readonly config: Config;
@@ -55,7 +55,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
     options: { readonly params?: number; readonly body?: boolean; readonly headers?: readonly string[] },
     handler: (request: ServerRequest) => Promise<ApiAnswer>,
   ) => {
-    app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+    const serve = (res: HttpResponse, req: HttpRequest, head: boolean) => {
       // Everything uWS lends only during this callback is read now.
       const presented = presentedServerKey(req.getHeader('authorization'));
       const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
@@ -65,7 +65,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
       const contentType = req.getHeader('content-type');
       const contentEncoding = req.getHeader('content-encoding');
       const contentLength = req.getHeader('content-length');
-      const exchange = exchangeFor(res, pattern);
+      const exchange = exchangeFor(res, pattern, head);
       if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', NO_STORE);
       const wait = failures.retryAfterSec(ip);
       if (wait > 0) return exchange.error(new ChatError('rate_limited', 'Too many wrong server API keys from this address; retry later', { retryAfterSec: wait }), NO_STORE);
@@ -96,7 +96,10 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
           exchange.error(chatError, NO_STORE);
         }
       })();
-    });
+    };
+    // HEAD wherever GET is answered, as on every other route (RFC 9110).
+    if (method === 'get') getAndHead(app, pattern, serve);
+    else app[method](pattern, (res: HttpResponse, req: HttpRequest) => serve(res, req, false));
   };
 
   route('post', '/api/server/messages', { body: true }, async ({ body }) => {

@@ -226,6 +226,9 @@ describe('server API', () => {
     assert.deepEqual(await refusedUpgrade(t.wsUrl, token), { status: 401, code: 'banned' });
     assert.deepEqual(await me(token), { status: 401, code: 'banned' });
     assert.equal((await call('GET', '/api/server/users/mal/access')).body!.banned, true);
+    // HEAD where GET is answered, as on every route: the same status, no body.
+    const head = await fetch(`${t.httpUrl}/api/server/users/mal/access`, { method: 'HEAD', headers: { authorization: `Bearer ${KEY}` } });
+    assert.deepEqual([head.status, await head.text()], [200, '']);
 
     const unbanned = await call('DELETE', '/api/server/users/mal/ban');
     assert.deepEqual([unbanned.status, unbanned.body!.banned], [200, false]);
