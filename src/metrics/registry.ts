@@ -89,7 +89,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     pushDropped: new Counter({
       name: 'chat_push_dropped_total',
       help: 'Push notifications not sent, by reason',
-      // delivered | expired | superseded | coalesced | not_member | message_gone: final.
+      // delivered | expired | superseded | coalesced | not_member | message_gone | banned: final.
       // queue_full: put back in the store for a later sweep (not lost).
       labelNames: ['reason'] as const,
       registers,

@@ -30,7 +30,7 @@ export interface NewPushNotification {
 
 export interface PushNotification extends NewPushNotification {
   readonly status: PushStatus;
-  /** Why it was dropped (delivered, expired, superseded, coalesced, not_member, message_gone). */
+  /** Why it was dropped (delivered, expired, superseded, coalesced, not_member, message_gone, banned). */
   readonly reason: string | null;
   /** POSTs made so far (failed ones, plus the successful one). */
   readonly attempts: number;
