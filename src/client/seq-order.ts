@@ -6,9 +6,7 @@
 // confirmed, so what it does not bring is not coming (this device confirmed it in an earlier run, sent
 // it itself, or the user was not a member then). Such a hole becomes a `gap` event, for the app to
 // fetch from history, and the held messages go out. A conversation seen for the first time starts at
-// the first seq it shows (older messages are history's job); first seen live past seq 1, that first
-// message is held for gapWaitMs (the track is `opening`), so that lower seqs crossing it on the way
-// start the track lower and go first.
+// the first seq it shows (older messages are history's job).
 //
 // The watermark a conversation may be confirmed with (`solid`) needs more than contiguity: the first
 // message of a conversation seen live might have overtaken an older one still pending. Messages seen
@@ -54,10 +52,8 @@ export interface OrderOptions {
 interface Track {
   /** The next seq the app should get. */
   next: number;
-  /** The lowest seq this track began with (below it: `late`). */
-  baseline: number;
-  /** When a live message past seq 1 began the track, while its start may still move down (0: settled). */
-  opening: number;
+  /** The first seq this track saw. */
+  readonly baseline: number;
   trusted: boolean;
   /** Held past a hole, by seq (message null: one of this device's own sends), with when each came (ms). */
   readonly held: Map<number, Held>;
@@ -91,34 +87,19 @@ export class SeqOrder {
   received(message: PlacedMessage, replaying: boolean): void {
     const { seq } = message;
     let track = this.track(message.conversationId, seq, replaying);
-    if (seq < track.next && !track.opening) {
+    if (seq < track.next) {
       if (!this.isReset(track, message)) return seq < track.baseline ? this.hooks.late(message) : this.hooks.repeat(message);
       track = this.restart(message.conversationId, track, seq, replaying);
     }
-    if (track.opening) return this.settle(message.conversationId, track, seq, message);
     if (track.held.has(seq)) return; // held already: shown (and confirmed) when its turn comes
     if (seq === track.next) return this.advance(track, message);
     this.hold(message.conversationId, track, seq, message);
   }
 
-  /** A message of an opening track: held; one below its start moves the start down (to seq 1: settled). */
-  private settle(conversationId: string, track: Track, seq: number, message: PlacedMessage | null): void {
-    if (seq < track.next) track.next = track.baseline = seq;
-    if (!track.held.has(seq)) this.hold(conversationId, track, seq, message);
-    if (track.next === 1) (track.trusted = true), this.open(track);
-  }
-
-  /** The opening track's start is settled: hand over from there. */
-  private open(track: Track): void {
-    track.opening = 0;
-    this.drain(track);
-  }
-
   /** The SENT ack of this device's own send: the server does not send it back, so its seq counts as had. */
   ownSent(conversationId: string, seq: number): void {
     const track = this.tracks.get(conversationId);
-    if (!track) return void this.touch(conversationId, { ...freshTrack(seq, false), next: seq + 1, trusted: false, opening: 0 });
-    if (track.opening) return this.settle(conversationId, track, seq, null);
+    if (!track) return void this.touch(conversationId, { ...freshTrack(seq, false), next: seq + 1, trusted: false });
     if (seq < track.next || track.held.has(seq)) return;
     if (seq === track.next) return this.advance(track, null);
     this.hold(conversationId, track, seq, null);
@@ -132,7 +113,6 @@ export class SeqOrder {
   /** `ready`: a replay finished. Holes older than the replay's request are gaps; every track is trusted. */
   replayDone(): void {
     for (const [conversationId, track] of this.tracks) {
-      if (track.opening) this.open(track); // the replay brought whatever was pending below it
       track.trusted = true;
       // A hole opened when the first message past it came; one opened after the replay was asked for
       // may be two live messages crossing, so it gets its own replay.
@@ -196,7 +176,6 @@ export class SeqOrder {
     this.tracks.set(conversationId, track);
     while (this.tracks.size > this.options.maxTracked) {
       const [oldestId, oldest] = this.tracks.entries().next().value as [string, Track];
-      if (oldest.opening) this.open(oldest);
       this.skipHoles(oldestId, oldest); // nothing held is lost with a forgotten track
       this.tracks.delete(oldestId);
     }
@@ -205,7 +184,7 @@ export class SeqOrder {
 
   private hold(conversationId: string, track: Track, seq: number, message: PlacedMessage | null): void {
     track.held.set(seq, { message, at: Date.now() });
-    if (track.held.size > this.options.maxHeld) track.opening ? this.open(track) : this.skipTo(conversationId, track, lowest(track));
+    if (track.held.size > this.options.maxHeld) this.skipTo(conversationId, track, lowest(track));
     else this.schedule();
   }
 
@@ -260,9 +239,7 @@ export class SeqOrder {
     if (oldest === Infinity) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      // Opening tracks due now start where they are; a hole left after that asks for a replay.
-      for (const track of this.tracks.values()) if (track.opening && track.opening <= oldest) this.open(track);
-      if (![...this.tracks.values()].some((track) => track.held.size > 0 && !track.opening)) return this.schedule();
+      if (![...this.tracks.values()].some((track) => track.held.size > 0)) return;
       this.replayAskedAt = Date.now();
       this.hooks.requestReplay();
     }, Math.max(0, oldest + this.options.gapWaitMs - Date.now()));
@@ -271,8 +248,7 @@ export class SeqOrder {
 
 /** A track beginning at `seq`. Seq 1 has nothing below it that could still be on the way. */
 function freshTrack(seq: number, replaying: boolean): Track {
-  const trusted = replaying || seq === 1;
-  return { next: seq, baseline: seq, trusted, opening: trusted ? 0 : Date.now(), held: new Map(), gaps: [], newestTs: 0 };
+  return { next: seq, baseline: seq, trusted: replaying || seq === 1, held: new Map(), gaps: [], newestTs: 0 };
 }
 
 /** The earliest-arrived of the messages held (the Map keeps arrival order): O(1), not a scan. */
