@@ -69,7 +69,7 @@ export class ChatClient extends Emitter<ClientEvents> {
         connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
         initialDelayMs: options.reconnect?.initialDelayMs ?? 250,
         maxDelayMs: options.reconnect?.maxDelayMs ?? 15_000,
-        resetAfterMs: options.reconnect?.resetAfterMs ?? 30_000,
+        resetAfterMs: options.reconnect?.resetAfterMs ?? 5_000,
       },
       session,
       {

@@ -206,7 +206,7 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number;
   /**
    * Reconnect backoff: exponential from initial to max, with jitter (defaults 250 ms, 15 000 ms); it
-   * starts over when a connection that stayed up resetAfterMs after its `ready` drops (default 30 000).
+   * starts over when a connection that stayed up resetAfterMs after its `ready` drops (default 5 000).
    */
   readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number; readonly resetAfterMs?: number };
   /** Refresh the token this long before it expires (default 60 000, at most half its lifetime). */
