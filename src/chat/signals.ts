@@ -50,9 +50,7 @@ export class Signals {
 
   /** Queues a receipt for this turn's end; an absent watermark is undefined (no object per call). */
   receipt(conversation: Conversation, userId: string, deliveredSeq: number | undefined, readSeq: number | undefined, source?: ChatConnection): void {
-    const entry = this.pendingFor(conversation, userId, source);
-    if (deliveredSeq !== undefined) entry.deliveredSeq = Math.max(entry.deliveredSeq ?? 0, deliveredSeq);
-    if (readSeq !== undefined) entry.readSeq = Math.max(entry.readSeq ?? 0, readSeq);
+    raise(this.pendingFor(conversation, userId, source), deliveredSeq, readSeq);
   }
 
   private pendingFor(conversation: Conversation, userId: string, source: ChatConnection | undefined): PendingReceipt {
@@ -100,10 +98,8 @@ export class Signals {
   };
 
   private send(entry: PendingReceipt): void {
-    const { conversation, userId, deliveredSeq, readSeq, source } = entry;
-    // An absent watermark is undefined here, not left out (no spread per field): the frame and bus
-    // encoders both leave undefined fields out.
-    const event = { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
+    const { conversation, userId, source } = entry;
+    const event = receiptEvent(entry);
     const quiet = source ?? undefined;
     if (this.large(conversation)) this.router.toUser(userId, event, quiet);
     else if (conversation.kind === 'group' && this.groupIntervalMs > 0) {
@@ -121,23 +117,33 @@ export class Signals {
     }
     const held = this.windowed.get(key);
     if (held === undefined) return void this.windowed.set(key, { ...entry, source: null });
-    if (entry.deliveredSeq !== undefined) held.deliveredSeq = Math.max(held.deliveredSeq ?? 0, entry.deliveredSeq);
-    if (entry.readSeq !== undefined) held.readSeq = Math.max(held.readSeq ?? 0, entry.readSeq);
+    raise(held, entry.deliveredSeq, entry.readSeq);
   }
 
   private readonly flushGroups = (): void => {
     const windowed = this.windowed;
     this.windowed = undefined;
     if (windowed === undefined) return;
-    for (const { conversation, userId, deliveredSeq, readSeq } of windowed.values()) {
-      const event = { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
-      this.router.toMembers(conversation.conversationId, undefined, event, userId);
-    }
+    for (const entry of windowed.values()) this.router.toMembers(entry.conversation.conversationId, undefined, receiptEvent(entry), entry.userId);
   };
 
   private large(conversation: Conversation): boolean {
     return conversation.kind === 'group' && conversation.members.length > this.receiptsMaxMembers;
   }
+}
+
+/** Moves a pending receipt's watermarks up to these (never down; an absent one leaves its own). */
+function raise(entry: PendingReceipt, deliveredSeq: number | undefined, readSeq: number | undefined): void {
+  if (deliveredSeq !== undefined) entry.deliveredSeq = Math.max(entry.deliveredSeq ?? 0, deliveredSeq);
+  if (readSeq !== undefined) entry.readSeq = Math.max(entry.readSeq ?? 0, readSeq);
+}
+
+/**
+ * The bus event of a pending receipt. An absent watermark is undefined here, not left out (no spread
+ * per field): the frame and bus encoders both leave undefined fields out.
+ */
+function receiptEvent({ conversation, userId, deliveredSeq, readSeq }: PendingReceipt) {
+  return { kind: 'receipt', conversationId: conversation.conversationId, userId, deliveredSeq, readSeq } as const;
 }
 
 function newPending(conversation: Conversation, userId: string, source: ChatConnection | undefined): PendingReceipt {
