@@ -231,7 +231,7 @@ export class Chat {
   answerError(connection: ChatConnection, error: unknown, conversationId?: string): void {
     const chatError = toChatError(error);
     if (chatError.code === 'internal') this.deps.log.error({ err: error }, 'internal error handling a frame');
-    connection.send(conversationId === undefined ? { type: 'error', error: chatError } : { type: 'error', error: chatError, conversationId });
+    connection.send({ type: 'error', error: chatError, conversationId }); // an undefined conversationId is left out of the frame
   }
 
   /** Shutdown: refuse new sends (unavailable, retry elsewhere); resolves when accepted ones are acked. */

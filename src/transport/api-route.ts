@@ -9,7 +9,7 @@ import { ChatError, toChatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ApiReadLimit } from './api-read-limit.js';
 import type { CorsPolicy } from './cors.js';
-import { decodeUtf8Body, getAndHead, jsonBodyRefusal, readBody, readHeaders, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, jsonBodyRefusal, onRoute, readBody, readHeaders, type ExchangeFactory } from './http.js';
 
 export interface ApiRequest {
   readonly principal: Principal;
@@ -102,8 +102,7 @@ export function apiRoute(
       }
     })();
   };
-  if (method === 'get') getAndHead(app, pattern, serve);
-  else app[method](pattern, (res, req) => serve(res, req, false));
+  onRoute(app, method, pattern, serve);
 }
 
 /** A request body as JSON; bad_request when it is not (the server API parses its bodies here too). */

@@ -28,6 +28,12 @@ export function getAndHead(app: TemplatedApp, pattern: string, handler: (res: Ht
   app.head(pattern, (res, req) => handler(res, req, true));
 }
 
+/** Registers a JSON API route's handler for its method; a GET answers HEAD too (getAndHead). */
+export function onRoute(app: TemplatedApp, method: 'get' | 'post' | 'patch' | 'del', pattern: string, handler: (res: HttpResponse, req: HttpRequest, head: boolean) => void): void {
+  if (method === 'get') getAndHead(app, pattern, handler);
+  else app[method](pattern, (res, req) => handler(res, req, false));
+}
+
 /** Makes Exchanges that count every status they write in chat_http_requests_total{route,status}. */
 export function countingExchanges(metrics: Metrics): ExchangeFactory {
   // HotCounter.cell keeps the bound cell per (route, status): the per-request cost is a lookup and an increment.

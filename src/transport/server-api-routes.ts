@@ -19,7 +19,7 @@ import type { AccessRecord } from '../store/access-store.js';
 import type { Conversation, Store } from '../store/store.js';
 import { decodeParam, parseJson, type ApiAnswer } from './api-route.js';
 import { FailureLimiter } from './failure-limit.js';
-import { decodeUtf8Body, getAndHead, jsonBodyRefusal, readBody, readHeaders, remoteAddress, type ExchangeFactory } from './http.js';
+import { decodeUtf8Body, jsonBodyRefusal, onRoute, readBody, readHeaders, remoteAddress, type ExchangeFactory } from './http.js';
 
 export interface ServerApiDeps {
   readonly config: Config;
@@ -97,9 +97,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
         }
       })();
     };
-    // HEAD wherever GET is answered, as on every other route (RFC 9110).
-    if (method === 'get') getAndHead(app, pattern, serve);
-    else app[method](pattern, (res: HttpResponse, req: HttpRequest) => serve(res, req, false));
+    onRoute(app, method, pattern, serve); // a GET answers HEAD too, as on every other route (RFC 9110)
   };
 
   route('post', '/api/server/messages', { body: true }, async ({ body }) => {
