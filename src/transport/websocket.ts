@@ -66,11 +66,11 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     },
   };
 
-  const reject = (exchange: Exchange, reason: string, code: Parameters<Exchange['errorCode']>[0] | ChatError, headers?: Record<string, string>) => {
+  const reject = (exchange: Exchange, reason: string, code: Parameters<Exchange['errorCode']>[0] | ChatError) => {
     metrics.upgradesRejected.inc({ reason });
     log.debug({ reason }, 'upgrade rejected');
-    if (code instanceof ChatError) exchange.error(code, headers);
-    else exchange.errorCode(code, headers);
+    if (code instanceof ChatError) exchange.error(code); // Retry-After from its retryAfterSec
+    else exchange.errorCode(code);
   };
 
   // The open connections of each user here, for bans and revocations (which the chat domain does not know of).
@@ -147,7 +147,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     if (cooldown > 0) {
       metrics.rateLimited.inc({ limit: 'flood_cooldown' });
       const message = 'This user kept sending after rate_limited answers and was closed (1008): wait Retry-After seconds before connecting again';
-      return reject(exchange, 'flood_cooldown', new ChatError('rate_limited', message), { 'retry-after': String(cooldown) });
+      return reject(exchange, 'flood_cooldown', new ChatError('rate_limited', message, { retryAfterSec: cooldown }));
     }
     // Every message to a user is written to each of its connections: without a bound, one user's
     // sockets (from any number of addresses) would multiply every message sent to it. `open` runs

@@ -48,8 +48,9 @@ export class TestClient {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.once('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
-        res.once('error', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
+        const refused = () => new UpgradeRefused(res.statusCode ?? 0, body, res.headers['retry-after']);
+        res.once('end', () => reject(refused()));
+        res.once('error', () => reject(refused()));
       });
     });
     return client;
@@ -113,20 +114,23 @@ export class UpgradeRefused extends Error {
     readonly status: number,
     /** The refusal's body (a JSON error), '' when there was none. */
     readonly body = '',
+    /** Its Retry-After header, when it had one. */
+    readonly retryAfter?: string,
   ) {
     super(`upgrade refused with HTTP ${status}`);
   }
 }
 
 /** Expects the upgrade to be refused; resolves its status and error message. */
-export async function upgradeRefusal(url: string, options: Parameters<typeof TestClient.connect>[1] = {}): Promise<{ status: number; message: string }> {
+export async function upgradeRefusal(url: string, options: Parameters<typeof TestClient.connect>[1] = {}): Promise<{ status: number; message: string; retryAfter?: string }> {
   try {
     const client = await TestClient.connect(url, options);
     await client.close();
     return { status: 101, message: '' };
   } catch (error) {
     if (!(error instanceof UpgradeRefused)) throw error;
-    return { status: error.status, message: (JSON.parse(error.body || '{}') as { error?: { message?: string } }).error?.message ?? '' };
+    const message = (JSON.parse(error.body || '{}') as { error?: { message?: string } }).error?.message ?? '';
+    return { status: error.status, message, retryAfter: error.retryAfter };
   }
 }
 

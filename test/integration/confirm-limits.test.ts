@@ -47,6 +47,7 @@ describe('confirmation limits', () => {
     const refusal = await upgradeRefusal(t.wsUrl, { token });
     assert.equal(refusal.status, 429);
     assert.match(refusal.message, /closed \(1008\): wait Retry-After seconds/);
+    assert.ok(Number(refusal.retryAfter) >= 1, `Retry-After ${refusal.retryAfter}`);
     const metrics = await t.server.metrics.registry.metrics();
     assert.match(metrics, /chat_flood_closes_total 1/);
     assert.match(metrics, /chat_ws_closes_total\{reason="rate_limited"\} 1/);
