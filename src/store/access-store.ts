@@ -4,7 +4,7 @@
 // synchronously, inside uWS's upgrade callback.
 //
 // Times are server clocks in ms since the epoch (instances' clocks are assumed to agree closely, NTP).
-// The last ban or unban decides `bannedAt`; the latest revocation is `tokensValidAfter`, whatever order
+// The last unban, or the ban that began the current one, decides `bannedAt`; the latest revocation is `tokensValidAfter`, whatever order
 // concurrent writes land in. `updatedAt` orders a user's states for the instances' periodic refresh
 // (`changedSince`); a user with no record was never banned nor revoked.
 
@@ -24,7 +24,7 @@ export interface AccessRecord {
 export interface AccessStore {
   /** Prepares (indexes); the message store must be started first (the Mongo one shares its client). */
   start(): Promise<void>;
-  /** Bans the user (`bannedAt` becomes `at`, also for a user banned already). */
+  /** Bans the user: `bannedAt` becomes `at`, unless the user is banned already (then nothing changes). */
   ban(userId: string, at: number): Promise<AccessRecord>;
   /** Lifts a ban; a user with no record gets one with bannedAt null. */
   unban(userId: string, at: number): Promise<AccessRecord>;

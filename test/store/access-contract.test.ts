@@ -34,6 +34,13 @@ for (const variant of storeVariants()) {
       assert.deepEqual(await store.access.ban(user, 3000), { userId: user, bannedAt: 3000, tokensValidAfter: 1500, updatedAt: 3000 });
     });
 
+    it('a second ban of a banned user keeps when the ban began', async () => {
+      const user = uid('reban');
+      await store.access.ban(user, 1000);
+      assert.deepEqual(await store.access.ban(user, 4000), { userId: user, bannedAt: 1000, tokensValidAfter: 0, updatedAt: 1000 });
+      assert.deepEqual(await store.access.get(user), { userId: user, bannedAt: 1000, tokensValidAfter: 0, updatedAt: 1000 });
+    });
+
     it('unbanning a user never banned leaves a record that restricts nothing', async () => {
       const user = uid('unb');
       assert.deepEqual(await store.access.unban(user, 500), { userId: user, bannedAt: null, tokensValidAfter: 0, updatedAt: 500 });

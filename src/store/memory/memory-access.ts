@@ -1,5 +1,5 @@
 // Ban and revocation records in this process's memory (DB_URI=mem): one instance, lost on restart
-// like everything beside them. The same rules as the Mongo store: the last ban or unban decides
+// like everything beside them. The same rules as the Mongo store: the ban or unban that changed it decides
 // `bannedAt`, the latest revocation is `tokensValidAfter`, `updatedAt` is the latest of the two times.
 import type { AccessRecord, AccessStore } from '../access-store.js';
 
@@ -16,7 +16,8 @@ export class MemoryAccessStore implements AccessStore {
   async start(): Promise<void> {}
 
   async ban(userId: string, at: number): Promise<AccessRecord> {
-    return this.change(userId, (entry) => Object.assign(entry, { bannedAt: at, banChangedAt: at }));
+    // A ban of a user banned already changes nothing: `bannedAt` keeps when the ban began.
+    return this.change(userId, (entry) => entry.bannedAt === null && Object.assign(entry, { bannedAt: at, banChangedAt: at }));
   }
 
   async unban(userId: string, at: number): Promise<AccessRecord> {

@@ -1,8 +1,8 @@
 // Ban and revocation records in MongoDB, in two collections so that concurrent writes never clobber
 // each other on FerretDB v1, which applies an update as a read-modify-write of the whole document:
 // - `userAccessBans`: one document per user ever banned, `bannedAt` (null once unbanned) and `at`, the
-//   time of the last ban or unban. Last writer wins: a ban and an unban at the same moment are a race
-//   either outcome of which is right.
+//   time of the last change (a ban of a banned user is none). Last writer wins: a ban and an unban at
+//   the same moment are a race either outcome of which is right.
 // - `userAccessRevocations`: one inserted document per revocation. A user's `tokensValidAfter` is the
 //   latest of them, so two revocations landing in either order (or at once) never move it back, and a
 //   revocation never overwrites a ban (an insert is atomic on both servers; an update is not on FerretDB).
@@ -46,12 +46,28 @@ export class MongoAccessStore implements AccessStore {
     this.collections = { bans, revocations };
   }
 
-  ban(userId: string, at: number): Promise<AccessRecord> {
-    return this.setBan(userId, at, at);
+  async ban(userId: string, at: number): Promise<AccessRecord> {
+    // Only a user not banned now is banned at `at`: the filter matches no document of a banned user, so
+    // the upsert's insert clashes on _id, which means "banned already" and `bannedAt` keeps the start.
+    try {
+      await this.ready().bans.updateOne({ _id: userId, bannedAt: null }, { $set: { bannedAt: at, at } }, { upsert: true });
+    } catch (error) {
+      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+    }
+    return this.mustGet(userId);
   }
 
-  unban(userId: string, at: number): Promise<AccessRecord> {
-    return this.setBan(userId, null, at);
+  async unban(userId: string, at: number): Promise<AccessRecord> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.ready().bans.updateOne({ _id: userId }, { $set: { bannedAt: null, at } }, { upsert: true });
+        return this.mustGet(userId);
+      } catch (error) {
+        // Two first writes of one user at once: the loser's insert clashes on _id; it is an update now.
+        if (attempt === 0 && error instanceof MongoServerError && error.code === DUPLICATE_KEY) continue;
+        throw error;
+      }
+    }
   }
 
   async revoke(userId: string, at: number): Promise<AccessRecord> {
@@ -80,20 +96,6 @@ export class MongoAccessStore implements AccessStore {
       revocations.find({ at: { $gte: since } }, { projection: { userId: 1 } }).toArray(),
     ]);
     return this.records([...new Set([...banned.map((doc) => doc._id), ...revoked.map((doc) => doc.userId)])]);
-  }
-
-  private async setBan(userId: string, bannedAt: number | null, at: number): Promise<AccessRecord> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.ready().bans.updateOne({ _id: userId }, { $set: { bannedAt, at } }, { upsert: true });
-        break;
-      } catch (error) {
-        // Two first bans of one user at once: the loser's insert clashes on _id; it is an update now.
-        if (attempt === 0 && error instanceof MongoServerError && error.code === DUPLICATE_KEY) continue;
-        throw error;
-      }
-    }
-    return this.mustGet(userId);
   }
 
   private async mustGet(userId: string): Promise<AccessRecord> {
