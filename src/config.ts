@@ -345,6 +345,9 @@ function pushProblems(e: Partial<Record<string, unknown>>, isProduction: boolean
   else if (isProduction && [...secret].length < PUSH_SECRET_MIN_CHARS) {
     lines.push(`Invalid environment variable PUSH_WEBHOOK_SECRET: must be at least ${PUSH_SECRET_MIN_CHARS} characters in production (e.g. \`openssl rand -hex 32\`)`);
   }
+  if (isProduction && typeof e.PUSH_WEBHOOK_URL === 'string' && !encryptedOrLocal(e.PUSH_WEBHOOK_URL)) {
+    lines.push('Invalid environment variable PUSH_WEBHOOK_URL: must be https:// in production (each push carries a message preview); http:// only to a loopback host (a sidecar on this machine)');
+  }
   const [afterMs, maxAgeMs, timeoutMs, leaseMs] = [e.PUSH_AFTER_MS, e.PUSH_MAX_AGE_MS, e.PUSH_TIMEOUT_MS, e.PUSH_LEASE_MS] as (number | undefined)[];
   if (afterMs !== undefined && maxAgeMs !== undefined && maxAgeMs <= afterMs) {
     lines.push('Invalid environment variable PUSH_MAX_AGE_MS: must be longer than PUSH_AFTER_MS (a push is due after PUSH_AFTER_MS and given up after PUSH_MAX_AGE_MS)');
@@ -353,6 +356,12 @@ function pushProblems(e: Partial<Record<string, unknown>>, isProduction: boolean
     lines.push('Invalid environment variable PUSH_LEASE_MS: must be longer than PUSH_TIMEOUT_MS (a claim must outlast one POST, or another instance sends it too)');
   }
   return lines;
+}
+
+/** https, or http to this machine (127.0.0.0/8, ::1, localhost): a preview never crosses a network in clear. */
+function encryptedOrLocal(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 function pushConfig(e: CleanEnv): PushConfig | undefined {

@@ -49,6 +49,18 @@ describe('push configuration', () => {
     assert.ok(loadConfig({ ...PROD, PUSH_WEBHOOK_URL: 'https://push.example.com/hook', PUSH_WEBHOOK_SECRET: 's'.repeat(32) }).config.push);
   });
 
+  it('in production refuses an http:// URL to another machine (previews in clear), not one to loopback', () => {
+    const secret = 's'.repeat(32);
+    for (const url of ['http://push.example.com/hook?key=k1', 'http://10.0.0.7:8080/hook', 'http://127.example.com/hook']) {
+      const lines = refusal({ ...PROD, PUSH_WEBHOOK_URL: url, PUSH_WEBHOOK_SECRET: secret });
+      assert.deepEqual(lines, ['Invalid environment variable PUSH_WEBHOOK_URL: must be https:// in production (each push carries a message preview); http:// only to a loopback host (a sidecar on this machine)'], url);
+    }
+    for (const url of ['http://127.0.0.1:9000/hook', 'http://localhost:9000/hook', 'http://[::1]:9000/hook', 'https://push.example.com/hook']) {
+      assert.ok(loadConfig({ ...PROD, PUSH_WEBHOOK_URL: url, PUSH_WEBHOOK_SECRET: secret }).config.push, url);
+    }
+    assert.ok(loadConfig({ ...base, PUSH_WEBHOOK_URL: 'http://push.example.com/hook', PUSH_WEBHOOK_SECRET: 's' }).config.push, 'development allows http');
+  });
+
   it('refuses a URL that is not absolute http(s), a max age not above the delay, a lease not above the timeout', () => {
     for (const url of ['push.example.com', 'ftp://push.example.com/', 'not a url']) {
       const lines = refusal({ ...base, PUSH_WEBHOOK_URL: url, PUSH_WEBHOOK_SECRET: 's' });
