@@ -200,6 +200,7 @@ export const ENV_SPECS = {
   ALLOW_SIGNUP: bool({ default: undefined }),
   AUTH_RATE_PER_IP_PER_MIN: intIn(1, 1_000_000)({ default: 30 }),
   AUTH_RATE_PER_USER_PER_MIN: intIn(1, 1_000_000)({ default: 10 }),
+  AUTH_KNOWN_DEVICE_DAYS: intIn(0, 3650)({ default: 365 }),
   SERVER_API_KEY: str({ default: undefined }),
   SERVER_API_AUTH_FAILURES_PER_MIN: intIn(1, 1_000_000)({ default: 5 }),
   ACCESS_REFRESH_MS: intIn(0, 600_000)({ default: 1000 }),

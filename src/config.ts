@@ -108,7 +108,11 @@ export interface Config {
   readonly serveDemo: boolean;
   readonly allowSignup: boolean;
   /** Login and signup attempts per minute (token buckets with this burst), per client address and per username. */
-  readonly authRate: { readonly perIpPerMin: number; readonly perUserPerMin: number };
+  /**
+   * Login throttling: per client address, per username, and `knownDeviceTtlSec` (0: off), how long a
+   * device that logged in stays out of the username's bucket (src/auth/known-device.ts).
+   */
+  readonly authRate: { readonly perIpPerMin: number; readonly perUserPerMin: number; readonly knownDeviceTtlSec: number };
   /** The server API (/api/server/*) for backends and bots; undefined key: the routes answer 404. */
   readonly serverApi: {
     readonly key: string | undefined;
@@ -324,7 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     uwsAllowFallback: e.UWS_ALLOW_FALLBACK,
     serveDemo: e.SERVE_DEMO ?? !isProduction,
     allowSignup: e.ALLOW_SIGNUP ?? !isProduction,
-    authRate: { perIpPerMin: e.AUTH_RATE_PER_IP_PER_MIN, perUserPerMin: e.AUTH_RATE_PER_USER_PER_MIN },
+    authRate: { perIpPerMin: e.AUTH_RATE_PER_IP_PER_MIN, perUserPerMin: e.AUTH_RATE_PER_USER_PER_MIN, knownDeviceTtlSec: e.AUTH_KNOWN_DEVICE_DAYS * 86_400 },
     serverApi: { key: e.SERVER_API_KEY, authFailuresPerMin: e.SERVER_API_AUTH_FAILURES_PER_MIN },
     accessRefreshMs: e.ACCESS_REFRESH_MS,
     push: pushConfig(e),

@@ -3,7 +3,8 @@
 // (`"bearer": true` on register/login, or a refresh authenticated with a Bearer token).
 //
 // Login answers a wrong username and a wrong password identically, after the same scrypt work, and is
-// rate limited per client address and per username (429 + Retry-After). A request carrying an Origin
+// rate limited per client address and per username (429 + Retry-After); a device that logged in as
+// that user before takes from its own bucket instead of the username's (src/auth/known-device.ts). A request carrying an Origin
 // outside CORS_ORIGIN is refused (403) before anything happens: with cookies, that is what stops a
 // cross-site page from logging a browser in or out.
 import { decodeJwt } from 'jose';
@@ -22,7 +23,9 @@ import { usernameKey, type UserStore } from '../store/users.js';
 import type { ApiReadLimit } from './api-read-limit.js';
 import type { CorsPolicy } from './cors.js';
 import { countingExchanges, decodeUtf8Body, Exchange, getAndHead, jsonBodyRefusal, readBody, remoteAddress, type Headers } from './http.js';
-import { clearedSessionCookie, sessionCookie } from './session-cookie.js';
+import { clearedSessionCookie, knownDeviceCookie, knownDeviceCookieName, sessionCookie } from './session-cookie.js';
+import { KnownDevices } from '../auth/known-device.js';
+import { readCookie } from '../auth/credentials.js';
 import { apiRoute } from './api-route.js';
 import { userIdParam } from '../protocol/api-input.js';
 import { isReservedUserId, RESERVED_USER_PREFIX } from '../protocol/ids.js';
@@ -58,12 +61,17 @@ interface AuthRequest {
   readonly contentType: string;
   readonly contentEncoding: string;
   readonly contentLength: string;
+  /** A known-device proof: the `X-Known-Device` header (Bearer clients), else the device cookie. */
+  readonly knownDevice: string | undefined;
 }
 
 export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void {
   const { config, users, hasher, metrics, log, cors } = deps;
   const perIp = new SendRateLimiter(config.authRate.perIpPerMin / 60, config.authRate.perIpPerMin, LIMITER_KEYS);
   const perUser = new SendRateLimiter(config.authRate.perUserPerMin / 60, config.authRate.perUserPerMin, LIMITER_KEYS);
+  // A device that logged in as the user before has a bucket of its own, of the same size.
+  const perKnownDevice = new SendRateLimiter(config.authRate.perUserPerMin / 60, config.authRate.perUserPerMin, LIMITER_KEYS);
+  const knownDevices = new KnownDevices(config.jwt.secret, config.authRate.knownDeviceTtlSec);
   const exchangeFor = countingExchanges(metrics);
   hasher.prepare().catch((error: unknown) => log.warn({ err: error }, 'password hasher warm-up failed'));
 
@@ -84,7 +92,12 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
   };
 
   /** Signs a token for `userId`, answers with the cookie and {userId, expiresAt[, token]}. */
-  const issue = async (request: AuthRequest, status: number, userId: string, options: { role?: 'admin'; cookie: boolean; bearer: boolean; presented?: Principal }) => {
+  const issue = async (
+    request: AuthRequest,
+    status: number,
+    userId: string,
+    options: { role?: 'admin'; cookie: boolean; bearer: boolean; presented?: Principal; knownDevice?: boolean },
+  ) => {
     await deps.access.issuable(userId, options.presented);
     const token = await signToken({
       secret: config.jwt.secret,
@@ -95,9 +108,12 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
       ...(options.role ? { role: options.role } : {}),
     });
     const expiresAt = (decodeJwt(token).exp ?? 0) * 1000;
-    const headers: Record<string, string> = { ...request.headers };
-    if (options.cookie) headers['set-cookie'] = sessionCookie(config, token, config.jwt.ttlSec);
-    request.exchange.json(status, { userId, expiresAt, ...(options.bearer ? { token } : {}) }, headers);
+    const cookies = options.cookie ? [sessionCookie(config, token, config.jwt.ttlSec)] : [];
+    // After a password check: this device knows the password, so its next logins skip the shared bucket.
+    const proof = options.knownDevice && knownDevices.enabled ? knownDevices.issue(usernameKey(userId)) : undefined;
+    if (proof) cookies.push(knownDeviceCookie(config, proof, knownDevices.ttlSec));
+    const body = { userId, expiresAt, ...(options.bearer ? { token, ...(proof ? { knownDevice: proof } : {}) } : {}) };
+    request.exchange.json(status, body, { ...request.headers, ...(cookies.length > 0 ? { 'set-cookie': cookies } : {}) });
   };
 
   const authenticate = (request: AuthRequest, route: string): { principal: Principal; from: 'bearer' | 'cookie' } => {
@@ -137,6 +153,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
         contentType: req.getHeader('content-type'),
         contentEncoding: req.getHeader('content-encoding'),
         contentLength: req.getHeader('content-length'),
+        knownDevice: req.getHeader('x-known-device') || readCookie(req.getHeader('cookie'), knownDeviceCookieName(config)),
       };
       const { exchange } = request;
       if (deps.isShuttingDown()) return exchange.errorCode('shutting_down', request.headers);
@@ -162,18 +179,20 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     const result = await storeCall(users.create(username, passwordHash));
     if (result.kind === 'taken') throw new ChatError('conflict', 'Username is taken');
     log.info({ userId: username }, 'account registered');
-    await issue(request, 201, result.user.username, { cookie: true, bearer });
+    await issue(request, 201, result.user.username, { cookie: true, bearer, knownDevice: true });
   });
 
   post('/api/auth/login', true, async (request, body) => {
     limit(perIp, request.ip, 'auth_ip');
     const { username, password, bearer } = await readCredentials(request, body);
-    limit(perUser, usernameKey(username), 'auth_user');
+    const device = knownDevices.verify(usernameKey(username), request.knownDevice);
+    if (device !== undefined) limit(perKnownDevice, device, 'auth_device');
+    else limit(perUser, usernameKey(username), 'auth_user');
     const user = await storeCall(users.find(username));
     // Unknown user: the same scrypt work against a dummy hash, then the same answer as a wrong password.
     const ok = await hasher.verify(password, user?.passwordHash);
     if (!ok || !user) throw new ChatError('unauthorized', WRONG_CREDENTIALS);
-    await issue(request, 200, user.username, { cookie: true, bearer });
+    await issue(request, 200, user.username, { cookie: true, bearer, knownDevice: true });
   });
 
   post('/api/auth/refresh', false, async (request) => {
@@ -206,6 +225,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
       contentType: '',
       contentEncoding: '',
       contentLength: '',
+      knownDevice: undefined,
     };
     try {
       const { principal } = authenticate(request, '/api/me');

@@ -19,7 +19,7 @@ export class CorsPolicy {
     return {
       ...this.headersFor(origin),
       'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
-      'access-control-allow-headers': 'content-type, authorization, idempotency-key, x-metrics-key',
+      'access-control-allow-headers': 'content-type, authorization, idempotency-key, x-metrics-key, x-known-device',
       'access-control-max-age': '600',
     };
   }

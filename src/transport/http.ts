@@ -11,7 +11,8 @@ const STATUS_TEXT: Record<number, string> = {
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
-export type Headers = Readonly<Record<string, string>>;
+/** A header given as an array is written once per value (two Set-Cookie lines, say). */
+export type Headers = Readonly<Record<string, string | readonly string[]>>;
 
 /** Bodies longer than this (UTF-16 units) are streamed with backpressure (Exchange.stream); shorter ones go in one `end`. */
 const STREAM_OVER_CHARS = 64 * 1024;
@@ -72,7 +73,11 @@ export class Exchange {
     this.onStatus?.(status);
     this.res.cork(() => {
       this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Unknown`);
-      for (const key in headers) this.res.writeHeader(key, headers[key]!);
+      for (const key in headers) {
+        const value = headers[key]!;
+        if (typeof value === 'string') this.res.writeHeader(key, value);
+        else for (const line of value) this.res.writeHeader(key, line);
+      }
       if (!this.head && !closeConnection && body.length > STREAM_OVER_CHARS) this.stream(Buffer.from(body));
       else if (!this.head) this.res.end(body, closeConnection);
       else if (closeConnection) this.res.end('', true);
@@ -109,7 +114,7 @@ export class Exchange {
 
   /** `closeConnection`: by default after an error whose request body may still be arriving (413, 408). */
   error(error: ChatError, headers: Headers = {}, closeConnection = error.status === 413 || error.status === 408): void {
-    const extra: Record<string, string> = { ...headers };
+    const extra: Record<string, string | readonly string[]> = { ...headers };
     if (error.retryAfterSec !== undefined) extra['retry-after'] = String(error.retryAfterSec);
     const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}) } };
     this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, closeConnection);

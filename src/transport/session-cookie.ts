@@ -11,8 +11,20 @@ export function clearedSessionCookie(config: Config): string {
   return [`${config.cookie.name}=`, 'Max-Age=0', 'Expires=Thu, 01 Jan 1970 00:00:00 GMT', ...attributes(config)].join('; ');
 }
 
-function attributes(config: Config): string[] {
-  const parts = ['Path=/', 'HttpOnly', 'SameSite=Lax'];
+/**
+ * The known-device proof (src/auth/known-device.ts), `<AUTH_COOKIE_NAME>_device`: sent only to the
+ * auth routes, and kept by logout (it names the device, not a session).
+ */
+export function knownDeviceCookie(config: Config, proof: string, maxAgeSec: number): string {
+  return [`${knownDeviceCookieName(config)}=${proof}`, `Max-Age=${maxAgeSec}`, ...attributes(config, '/api/auth')].join('; ');
+}
+
+export function knownDeviceCookieName(config: Config): string {
+  return `${config.cookie.name}_device`;
+}
+
+function attributes(config: Config, path = '/'): string[] {
+  const parts = [`Path=${path}`, 'HttpOnly', 'SameSite=Lax'];
   if (config.isProduction) parts.push('Secure');
   if (config.cookie.domain) parts.push(`Domain=${config.cookie.domain}`);
   return parts;

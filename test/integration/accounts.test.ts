@@ -19,10 +19,13 @@ function post(t: TestServer, path: string, body?: unknown, headers: Record<strin
   });
 }
 
-/** The Set-Cookie header split into its name=value and attributes (attribute names lower-cased). */
-function parseSetCookie(res: Response): { name: string; value: string; attributes: Map<string, string> } {
-  const cookies = res.headers.getSetCookie();
-  assert.equal(cookies.length, 1, 'exactly one Set-Cookie');
+/**
+ * The Set-Cookie line of cookie `name` (the session cookie by default) split into its name=value and
+ * attributes (attribute names lower-cased). Register and login also set the known-device cookie.
+ */
+function parseSetCookie(res: Response, name = 'token'): { name: string; value: string; attributes: Map<string, string> } {
+  const cookies = res.headers.getSetCookie().filter((line) => line.startsWith(`${name}=`));
+  assert.equal(cookies.length, 1, `exactly one Set-Cookie of ${name}`);
   const [pair, ...rest] = cookies[0]!.split(';').map((part) => part.trim());
   const eq = pair!.indexOf('=');
   const attributes = new Map(rest.map((part) => [part.split('=')[0]!.toLowerCase(), part.includes('=') ? part.slice(part.indexOf('=') + 1) : '']));
@@ -265,6 +268,61 @@ describe('login rate limits', () => {
       assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${limited.headers.get('retry-after')}`);
       assert.deepEqual(limited.headers.getSetCookie(), []);
       assert.equal((await post(t, '/api/auth/login', { username: 'bystander', password: PASSWORD })).status, 200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a device that logged in before keeps logging in after others emptied the username bucket; its proof is bound to the user and has its own bucket', async () => {
+    const t = await startTestServer({ env: { AUTH_RATE_PER_IP_PER_MIN: '1000', AUTH_RATE_PER_USER_PER_MIN: '3' } });
+    try {
+      const registered = await post(t, '/api/auth/register', { username: 'victim', password: PASSWORD });
+      const cookie = parseSetCookie(registered, 'token_device');
+      assert.equal(cookie.attributes.get('path'), '/api/auth', 'sent to the auth routes only');
+      assert.ok(cookie.attributes.has('httponly'));
+      assert.equal(cookie.attributes.get('max-age'), String(365 * 86_400));
+      const browser = { cookie: `token_device=${cookie.value}` };
+      const phone = ((await (await post(t, '/api/auth/login', { username: 'victim', password: PASSWORD, bearer: true })).json()) as { knownDevice: string }).knownDevice;
+      assert.match(phone, /^[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/, 'a Bearer login gets its proof in the body');
+      const other = await post(t, '/api/auth/register', { username: 'bystander', password: PASSWORD });
+      const foreign = { cookie: `token_device=${parseSetCookie(other, 'token_device').value}` };
+
+      // An attacker empties victim's bucket (one attempt already went to the phone's login).
+      for (let i = 0; i < 2; i++) assert.equal((await post(t, '/api/auth/login', { username: 'victim', password: `guess ${i} xx` })).status, 401);
+      assert.equal((await post(t, '/api/auth/login', { username: 'victim', password: PASSWORD })).status, 429, 'an unknown device is locked out');
+      const tampered = { cookie: `token_device=${cookie.value.slice(0, -2)}AA` };
+      for (const headers of [foreign, tampered, { cookie: 'token_device={"$gt":""}' }]) {
+        assert.equal((await post(t, '/api/auth/login', { username: 'victim', password: PASSWORD }, headers)).status, 429, JSON.stringify(headers));
+      }
+      // The user's own devices are not.
+      const viaCookie = await post(t, '/api/auth/login', { username: 'victim', password: PASSWORD }, browser);
+      assert.equal(viaCookie.status, 200);
+      assert.equal(parseSetCookie(viaCookie, 'token_device').attributes.get('path'), '/api/auth', 'a fresh proof on every login');
+      assert.equal((await post(t, '/api/auth/login', { username: 'VICTIM', password: PASSWORD }, { 'x-known-device': phone })).status, 200);
+      // A proof is its own bucket of AUTH_RATE_PER_USER_PER_MIN: one who stole it guesses no faster than before.
+      for (let i = 0; i < 2; i++) assert.equal((await post(t, '/api/auth/login', { username: 'victim', password: `wrong ${i} xx` }, browser)).status, 401);
+      const limited = await post(t, '/api/auth/login', { username: 'victim', password: PASSWORD }, browser);
+      assert.equal(limited.status, 429);
+      assert.match(await (await fetch(`${t.httpUrl}/metrics`)).text(), /chat_rate_limited_total\{limit="auth_device"\} 1\b/);
+      // Logout ends the session, not the device.
+      const logout = await post(t, '/api/auth/logout', undefined, browser);
+      assert.deepEqual(logout.headers.getSetCookie().filter((line) => line.startsWith('token_device=')), []);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('AUTH_KNOWN_DEVICE_DAYS=0 issues no proof and honours none', async () => {
+    const on = await startTestServer({ env: { AUTH_RATE_PER_IP_PER_MIN: '1000', AUTH_RATE_PER_USER_PER_MIN: '1' } });
+    const proof = parseSetCookie(await post(on, '/api/auth/register', { username: 'olga', password: PASSWORD }), 'token_device').value;
+    await on.close();
+    const t = await startTestServer({ env: { AUTH_RATE_PER_IP_PER_MIN: '1000', AUTH_RATE_PER_USER_PER_MIN: '1', AUTH_KNOWN_DEVICE_DAYS: '0' } });
+    try {
+      const res = await post(t, '/api/auth/register', { username: 'olga', password: PASSWORD, bearer: true });
+      assert.deepEqual(res.headers.getSetCookie().filter((line) => line.startsWith('token_device=')), []);
+      assert.equal('knownDevice' in ((await res.json()) as object), false);
+      assert.equal((await post(t, '/api/auth/login', { username: 'olga', password: 'wrong one xx' })).status, 401);
+      assert.equal((await post(t, '/api/auth/login', { username: 'olga', password: PASSWORD }, { cookie: `token_device=${proof}` })).status, 429);
     } finally {
       await t.close();
     }
