@@ -8,7 +8,7 @@ export const PASSWORD_MIN_CHARS = 8;
 export const PASSWORD_MAX_CHARS = 1024;
 
 export interface Credentials {
-  /** A user id by the protocol's rule: 1–64 characters of [A-Za-z0-9_.@-]. */
+  /** A user id by the protocol's rule: 1–64 characters of [A-Za-z0-9_.@-], other than `.` and `..`. */
   readonly username: string;
   readonly password: string;
   /** The client asked for the token in the body too (non-browser clients). */
@@ -19,7 +19,7 @@ export function parseCredentials(value: unknown): Credentials {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ChatError('bad_request', 'Expected a JSON object');
   const { username, password, bearer } = value as Record<string, unknown>;
   if (typeof username !== 'string' || !USER_ID_PATTERN.test(username)) {
-    throw new ChatError('bad_request', 'Field "username" must be a string of 1-64 characters [A-Za-z0-9_.@-]');
+    throw new ChatError('bad_request', 'Field "username" must be a string of 1-64 characters [A-Za-z0-9_.@-] other than . and ..');
   }
   if (typeof password !== 'string') throw new ChatError('bad_request', 'Field "password" must be a string');
   // Characters, not UTF-16 units: an emoji counts once.

@@ -185,7 +185,7 @@ function idRefusal(field: 'messageId' | 'editId', id: string): string | undefine
 /** Why a send's target is unusable, or undefined when it is fine. */
 function refusalOf(target: SendTarget): string | undefined {
   if (typeof target !== 'object' || target === null || (target.to === undefined) === (target.conversationId === undefined)) return 'A send goes to exactly one of { to } and { conversationId }';
-  if (target.to !== undefined && !USER_ID_PATTERN.test(target.to)) return '"to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]';
+  if (target.to !== undefined && !USER_ID_PATTERN.test(target.to)) return '"to" must be a user id of 1-64 characters [A-Za-z0-9_.@-] other than . and ..';
   if (target.conversationId !== undefined && !CONVERSATION_ID_PATTERN.test(target.conversationId)) return '"conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]';
   return undefined;
 }

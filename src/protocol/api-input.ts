@@ -22,7 +22,7 @@ export function validateUserIds(value: unknown, maxMembers: number): string[] {
 }
 
 export function userIdParam(value: string): string {
-  if (!USER_ID_PATTERN.test(value)) throw new ChatError('bad_request', 'The user id in the URL must be 1-64 characters [A-Za-z0-9_.@-]');
+  if (!USER_ID_PATTERN.test(value)) throw new ChatError('bad_request', 'The user id in the URL must be 1-64 characters [A-Za-z0-9_.@-] other than . and ..');
   return value;
 }
 
@@ -66,7 +66,7 @@ function userIdsOf(value: unknown, field: string, max: number, allowEmpty: boole
   if (!Array.isArray(value) || (!allowEmpty && value.length === 0)) throw new ChatError('bad_request', `Field "${field}" must be ${allowEmpty ? 'an' : 'a non-empty'} array of user ids`);
   if (value.length > max) throw new ChatError('too_large', `Field "${field}" holds more than ${max} user ids`);
   for (const id of value) {
-    if (typeof id !== 'string' || !USER_ID_PATTERN.test(id)) throw new ChatError('bad_request', `Every entry of "${field}" must be a user id of 1-64 characters [A-Za-z0-9_.@-]`);
+    if (typeof id !== 'string' || !USER_ID_PATTERN.test(id)) throw new ChatError('bad_request', `Every entry of "${field}" must be a user id of 1-64 characters [A-Za-z0-9_.@-] other than . and ..`);
   }
   return value as string[];
 }

@@ -65,7 +65,7 @@ export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'max
     throw new ChatError('bad_request', 'A send carries exactly one of "to" and "conversationId"', { messageId });
   }
   if (to !== undefined && (typeof to !== 'string' || !isUserId(to))) {
-    throw new ChatError('bad_request', 'Field "to" must be a user id of 1-64 characters [A-Za-z0-9_.@-]', { messageId });
+    throw new ChatError('bad_request', 'Field "to" must be a user id of 1-64 characters [A-Za-z0-9_.@-] other than . and ..', { messageId });
   }
   if (conversationId !== undefined && (typeof conversationId !== 'string' || !CONVERSATION_ID_PATTERN.test(conversationId))) {
     throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]', { messageId });

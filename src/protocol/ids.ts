@@ -17,7 +17,7 @@ export function isMessageId(value: string): boolean {
 
 /** USER_ID_PATTERN by character code (a send's `to`). */
 export function isUserId(value: string): boolean {
-  return inCharset(value, 64, USER_ID_CHARS);
+  return inCharset(value, 64, USER_ID_CHARS) && value !== '.' && value !== '..';
 }
 
 /** 1 for each ASCII character code that `chars` lists. */
@@ -41,8 +41,12 @@ function inCharset(value: string, maxLength: number, table: Uint8Array): boolean
   return true;
 }
 
-/** A user id (a JWT `sub`, an account name, a send's `to`): 1-64 characters of [A-Za-z0-9_.@-]. */
-export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+/**
+ * A user id (a JWT `sub`, an account name, a send's `to`): 1-64 characters of [A-Za-z0-9_.@-], but not
+ * `.` or `..`: URL parsers (browsers, fetch, curl) resolve those as dot segments in
+ * `/members/<userId>`, so nobody could remove or ban such a user through the API.
+ */
+export const USER_ID_PATTERN = /^(?!\.\.?$)[A-Za-z0-9_.@-]{1,64}$/;
 
 /** A conversationId (v1.1): server-assigned and opaque to clients; at most 128 characters of [A-Za-z0-9_.@:-]. */
 export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;

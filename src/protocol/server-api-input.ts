@@ -23,7 +23,7 @@ export function validateServerGroup(value: unknown, maxTitleChars: number, maxMe
 
 function actingUserOf(value: unknown, field: string): string {
   if (typeof value !== 'string' || !USER_ID_PATTERN.test(value) || (isReservedUserId(value) && value !== SYSTEM_USER_ID)) {
-    throw new ChatError('bad_request', `Field "${field}" must be a user id of 1-64 characters [A-Za-z0-9_.@-], or "${SYSTEM_USER_ID}"`);
+    throw new ChatError('bad_request', `Field "${field}" must be a user id of 1-64 characters [A-Za-z0-9_.@-] other than . and .., or "${SYSTEM_USER_ID}"`);
   }
   return value;
 }

@@ -153,6 +153,9 @@ describe('accounts', () => {
       { username: 'not valid!', password: PASSWORD },
       { username: '', password: PASSWORD },
       { username: 'x'.repeat(65), password: PASSWORD },
+      // Dot segments: a URL parser turns /members/.. into another path, so nobody could remove them.
+      { username: '.', password: PASSWORD },
+      { username: '..', password: PASSWORD },
       { username: 'dave', password: 'short' },
       { username: 'dave', password: 'x'.repeat(1025) },
       { username: 'dave', password: `${'x'.repeat(8)}\ud800` },
@@ -166,6 +169,7 @@ describe('accounts', () => {
       }
     }
     // 1024 characters (emoji count once) is the longest accepted password.
+    assert.equal((await post(t, '/api/auth/register', { username: '...', password: PASSWORD })).status, 201, 'three dots are no dot segment');
     assert.equal((await post(t, '/api/auth/register', { username: 'emoji', password: '🔑'.repeat(1024) })).status, 201);
     assert.equal((await post(t, '/api/auth/login', { username: 'emoji', password: '🔑'.repeat(1024) })).status, 200);
     assert.equal((await post(t, '/api/auth/login', JSON.stringify({ username: 'alice', password: PASSWORD }), { 'content-type': 'text/plain' })).status, 415);

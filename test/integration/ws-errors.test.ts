@@ -58,6 +58,7 @@ describe('WebSocket error frames', () => {
     await expectError({ type: 'send', messageId: 'has space', to: 'bob', body: 'x' }, 'bad_request');
     await expectError({ type: 'send', messageId: 'a'.repeat(65), to: 'bob', body: 'x' }, 'bad_request');
     await expectError({ type: 'send', messageId: 'm1', to: 'bob', body: '' }, 'bad_request');
+    await expectError({ type: 'send', messageId: 'm1', to: '..', body: 'x' }, 'bad_request');
     await expectError({ type: 'send', messageId: 'm1', to: 'bob', body: 7 }, 'bad_request');
     await expectError({ type: 'delivered', messageIds: [] }, 'bad_request');
     await expectError({ type: 'delivered', messageIds: 'm1' }, 'bad_request');
