@@ -51,6 +51,12 @@ const busUri = makeValidator<string>((input) => {
   throw new EnvError('must be one or more nats:// (or tls://) server URLs, comma-separated');
 });
 
+/** One NATS subject token: the live bus's subjects are `chat.<namespace>.…`. */
+const busNamespace = makeValidator<string>((input) => {
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(input)) return input;
+  throw new EnvError('must be 1 to 64 characters of A-Z, a-z, 0-9, _ and - (one NATS subject token)');
+});
+
 /** A comma-separated list of exact origins: scheme://host[:port], no path. */
 const originList = makeValidator<readonly string[]>((input) => {
   const origins = input.split(',').map((part) => part.trim()).filter((part) => part !== '');
@@ -121,6 +127,7 @@ export const ENV_SPECS = {
   DB_URI: dbUri({ devDefault: 'mem' }),
   DB_OP_TIMEOUT_MS: intIn(100, 600_000)({ default: 5000 }),
   BUS_URI: busUri({ default: undefined }),
+  BUS_NAMESPACE: busNamespace({ default: undefined }),
   BUS_WATCH_TIMEOUT_MS: intIn(10, 60_000)({ default: 1000 }),
   BUS_FALLBACK_POLL_MS: intIn(0, 600_000)({ default: 1000 }),
   BUS_LATE_EVENT_MS: intIn(0, 600_000)({ default: 500 }),

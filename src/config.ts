@@ -23,7 +23,8 @@ export interface Config {
   };
   readonly db: { readonly uri: string; readonly kind: 'memory' | 'mongo'; readonly opTimeoutMs: number };
   /** The live bus between instances (NATS); undefined: one instance, no bus. */
-  readonly bus: { readonly uri: string | undefined; readonly watchTimeoutMs: number };
+  /** `namespace` (BUS_NAMESPACE): the subjects' prefix token; undefined: derived from JWT_SECRET (src/bus/create-bus.ts). */
+  readonly bus: { readonly uri: string | undefined; readonly namespace: string | undefined; readonly watchTimeoutMs: number };
   /** Store write batches; one user's items per batch are capped so that their backlog only delays them. */
   readonly batch: { readonly maxWaitMs: number; readonly maxOps: number; readonly maxOpsPerUser: number };
   readonly cursorCacheMax: number;
@@ -265,7 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     wsPath: e.WS_PATH,
     jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL },
     db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },
-    bus: { uri: e.BUS_URI, watchTimeoutMs: e.BUS_WATCH_TIMEOUT_MS },
+    bus: { uri: e.BUS_URI, namespace: e.BUS_NAMESPACE, watchTimeoutMs: e.BUS_WATCH_TIMEOUT_MS },
     batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS, maxOpsPerUser: Math.min(e.DB_BATCH_MAX_OPS_PER_USER, e.DB_BATCH_MAX_OPS) },
     cursorCacheMax: e.CURSOR_CACHE_MAX,
     maxDevicesPerUser: e.MAX_DEVICES_PER_USER,
