@@ -38,17 +38,17 @@ async function main(): Promise<void> {
     const running = server;
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
     const timer = setTimeout(() => {
-      log.error({ connections: running.connectionCount() }, 'shutdown grace period passed; exiting with work left');
+      log.error({ connections: running.connectionCount(), exitCode: 1 }, 'shutdown grace period passed; exiting with work left');
       process.exit(1);
     }, config.shutdownGraceMs);
     running.close().then(
       () => {
         clearTimeout(timer);
-        log.info('shutdown complete');
+        log.info({ socketsClosed: running.socketsClosed, exitCode: 0 }, 'shutdown complete');
         process.exit(0);
       },
       (error) => {
-        log.error({ err: error }, 'shutdown failed');
+        log.error({ err: error, exitCode: 1 }, 'shutdown failed');
         process.exit(1);
       },
     );

@@ -40,6 +40,8 @@ export interface ChatServer {
   readonly metrics: Metrics;
   /** /readyz 503, drain, close sockets with 1001, then flush and close the store, bus and accounts. Idempotent. */
   close(): Promise<void>;
+  /** WebSocket connections closed with 1001 (going away) while close() ran; 0 before. For the shutdown log line. */
+  readonly socketsClosed: number;
   readonly shuttingDown: boolean;
   /** Open WebSocket connections. */
   connectionCount(): number;
@@ -122,6 +124,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   );
 
   let closing: Promise<void> | undefined;
+  let socketsClosed = 0;
   return {
     port: app.port,
     healthPort: app.healthPort,
@@ -130,7 +133,12 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     metrics,
     close: () =>
       (closing ??= (async () => {
-        await app.close();
+        const appClosed = app.close(); // at once: /readyz 503, shuttingDown true
+        appClosed.catch(() => {}); // its failure is awaited below, not unhandled meanwhile
+        // Read before any socket is closed: app.close() waits at least a macrotask turn before closing them.
+        const goingAwayBefore = await goingAwayCloses(metrics);
+        await appClosed;
+        socketsClosed = (await goingAwayCloses(metrics)) - goingAwayBefore;
         access.close();
         await push?.close(); // before the store: no sweep or attempt is left to use it
         await store.close(); // flushes pending batches (the last confirmations) first
@@ -141,6 +149,15 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     get shuttingDown() {
       return app.draining;
     },
+    get socketsClosed() {
+      return socketsClosed;
+    },
     connectionCount: () => chat.connectionCount,
   };
+}
+
+/** chat_ws_closes_total{reason="going_away"}: closes with 1001, the code shutdown closes every socket with. */
+async function goingAwayCloses(metrics: Metrics): Promise<number> {
+  const { values } = await metrics.wsCloses.get();
+  return values.find((value) => value.labels.reason === 'going_away')?.value ?? 0;
 }
