@@ -3,11 +3,17 @@
 // ports or hosts behind NGINX, never PM2 cluster mode (cluster mode shares a port through Node's
 // cluster module, which uWS does not use).
 //
+// The app is named `chat`, or CHAT_PM2_NAME when set: PM2 knows an app by its name, so a second
+// `pm2 start` under the same name restarts the first on the new PORT instead of adding one. For a
+// second instance on this host, start it under its own name:
+//   CHAT_PM2_NAME=chat-3001 PORT=3001 pm2 start deploy/pm2/ecosystem.config.cjs --update-env
+//
 // Values are never written here: every variable is read from the environment of the shell that runs
 //   pm2 start deploy/pm2/ecosystem.config.cjs --update-env
 // (EC2: an EnvironmentFile, SSM parameters exported by the boot script, ...). A missing required one
 // makes the server exit 1 with its "Missing required environment variable for production" line, which
-// PM2 shows in `pm2 logs chat`.
+// PM2 shows in `pm2 logs chat`. PM2 keeps the environment an app was first started with: to remove a
+// variable, `pm2 delete <name>` and start it again (a restart with --update-env keeps the old value).
 const path = require('node:path');
 
 /** The names the server reads (src/config-specs.ts; scripts/production-check.sh checks the two agree). Only those set are passed on. */
@@ -36,11 +42,12 @@ const env = { NODE_ENV: 'production', TRUST_PROXY: 'true' }; // behind NGINX on 
 for (const name of NAMES) if (process.env[name] !== undefined) env[name] = process.env[name];
 
 const graceMs = Number(process.env.SHUTDOWN_GRACE_MS ?? 10_000);
+const name = process.env.CHAT_PM2_NAME || 'chat'; // not passed on: the server does not read it
 
 module.exports = {
   apps: [
     {
-      name: 'chat',
+      name,
       cwd: path.resolve(__dirname, '../..'),
       script: 'dist/main.js', // build first: npm ci && npm run build
       interpreter: 'node',
@@ -53,7 +60,8 @@ module.exports = {
       autorestart: true,
       exp_backoff_restart_delay: 200, // a crash loop (bad env, store down) backs off instead of spinning
       max_memory_restart: '1500M',
-      time: true,
+      // No `time: true`: the server's lines are JSON with their own "time", and PM2's prefix would
+      // make its log files something else than one JSON object per line.
       merge_logs: true,
     },
   ],
