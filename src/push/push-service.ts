@@ -21,6 +21,7 @@ import type { PushConfig } from '../config.js';
 import { errorSummary, type Logger } from '../log.js';
 import { mapLimited } from '../map-limited.js';
 import type { Metrics } from '../metrics/registry.js';
+import { isReservedUserId } from '../protocol/ids.js';
 import type { PushNotification, PushStore, ScanPosition } from '../store/push-store.js';
 import type { MemberState, Store, StoredMessage } from '../store/store.js';
 import { payloadOf, pushNotificationId } from './notification.js';
@@ -159,7 +160,8 @@ export class PushService {
       // An edit or delete is not news to push about, and a deleted message is gone.
       if (message.event !== undefined || message.deleted) continue;
       for (const member of members.get(message.conversationId) ?? []) {
-        if (member.userId === message.from || member.deliveredSeq >= message.seq) continue;
+        // The server's own ids (`@system`, in a group from before such members were refused) have no device to wake.
+        if (member.userId === message.from || member.deliveredSeq >= message.seq || isReservedUserId(member.userId)) continue;
         const key = `${member.userId}\n${message.conversationId}`;
         const known = newest.get(key);
         if (!known || known.message.seq < message.seq) newest.set(key, { userId: member.userId, message });

@@ -309,6 +309,20 @@ export interface DeviceBound {
   readonly onDeviceForgotten?: () => void;
 }
 
+/**
+ * Driver errors that mean "the store could not be reached in time" (by name, so this file needs no
+ * driver import): the connection, its pool or server selection failed, or an operation timed out.
+ */
+const UNREACHABLE_DRIVER_ERRORS = new Set([
+  'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoServerSelectionError', 'MongoNotConnectedError',
+  'MongoTopologyClosedError', 'MongoPoolClearedError', 'MongoOperationTimeoutError', 'MongoWaitQueueTimeoutError',
+]);
+
+/** True when `error` says the store is unavailable now (a retry later may succeed), not that the request was wrong. */
+export function isStoreUnavailable(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || (error instanceof Error && UNREACHABLE_DRIVER_ERRORS.has(error.name));
+}
+
 /** A store error that means "not stored; retry later" (connection lost, timeout). */
 export class StoreUnavailableError extends Error {
   /** When known (an overloaded queue), how long until a retry can be served, in ms. */

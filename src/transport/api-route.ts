@@ -5,7 +5,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { authenticate, rejectionError } from '../auth/credentials.js';
 import type { JwtVerifier, Principal } from '../auth/jwt.js';
 import type { Config } from '../config.js';
-import { ChatError, toChatError } from '../errors.js';
+import { ChatError } from '../errors.js';
+import { routeError } from './route-error.js';
 import type { Logger } from '../log.js';
 import type { ApiReadLimit } from './api-read-limit.js';
 import type { CorsPolicy } from './cors.js';
@@ -96,8 +97,9 @@ export function apiRoute(
         exchange.respond(answer.status, json, { ...corsHeaders, 'content-type': 'application/json' });
       } catch (error) {
         if (exchange.aborted) return;
-        const chatError = toChatError(error);
+        const chatError = routeError(error);
         if (chatError.code === 'internal') deps.log.error({ err: error, route: pattern }, 'internal error in an API route');
+        else if (chatError !== error && chatError.code === 'unavailable') deps.log.warn({ err: { name: (error as Error).name, message: (error as Error).message }, route: pattern }, 'store unavailable in an API route: 503');
         exchange.error(chatError, corsHeaders);
       }
     })();

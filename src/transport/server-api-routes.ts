@@ -9,7 +9,8 @@ import { presentedServerKey, type ServerKey } from '../auth/server-key.js';
 import type { AccessControl } from '../chat/access-control.js';
 import type { Chat } from '../chat/create-chat.js';
 import type { Config } from '../config.js';
-import { ChatError, toChatError } from '../errors.js';
+import { ChatError } from '../errors.js';
+import { routeError } from './route-error.js';
 import type { Logger } from '../log.js';
 import { idempotencyKeyOf, userIdParam, validateUserIds } from '../protocol/api-input.js';
 import { conversationIdOf } from '../protocol/frames.js';
@@ -90,9 +91,11 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
           else exchange.json(answer.status, answer.body, NO_STORE);
         } catch (error) {
           if (exchange.aborted) return;
-          const chatError = toChatError(error);
+          const chatError = routeError(error);
           // The error and the route only: never the request (its body may hold a message).
-          if (chatError.code === 'internal') log.error({ err: { name: (error as Error).name, message: (error as Error).message }, route: pattern }, 'internal error in a server API route');
+          const err = { name: (error as Error).name, message: (error as Error).message };
+          if (chatError.code === 'internal') log.error({ err, route: pattern }, 'internal error in a server API route');
+          else if (chatError !== error && chatError.code === 'unavailable') log.warn({ err, route: pattern }, 'store unavailable in a server API route: 503');
           exchange.error(chatError, NO_STORE);
         }
       })();
@@ -108,14 +111,14 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
 
   route('post', '/api/server/groups', { body: true, headers: ['idempotency-key'] }, async ({ body, headers }) => {
     const { ownerId, group } = validateServerGroup(body, limits.maxTitleChars, limits.maxMembersPerAdd);
-    const { conversation, created } = await chat.conversations.create(ownerId, group, idempotencyKeyOf(headers['idempotency-key']));
+    const { conversation, created } = await chat.conversations.create(ownerId, group, idempotencyKeyOf(headers['idempotency-key']), true);
     return { status: created ? 201 : 200, body: groupView(conversation) };
   });
 
   // Member changes act as the group's owner, so the owner's rules (limits, rate) and events apply unchanged.
   route('post', '/api/server/groups/:id/members', { params: 1, body: true }, async ({ params, body }) => {
     const group = await ownedGroup(params[0]);
-    const conversation = await chat.conversations.addMembers(group.ownerId, group.conversationId, validateUserIds(body, limits.maxMembersPerAdd));
+    const conversation = await chat.conversations.addMembers(group.ownerId, group.conversationId, validateUserIds(body, limits.maxMembersPerAdd), true);
     return { status: 200, body: { conversationId: conversation.conversationId, members: conversation.members } };
   });
 

@@ -59,4 +59,41 @@ for (const variant of storeVariants()) {
       assert.equal(await t.store.getMessage('hs-3'), undefined);
     });
   });
+
+  describe(`group members (${variant.name} store)`, () => {
+    let t: TestServer;
+    before(async () => {
+      t = await startTestServer({ store: await variant.create(), env: { MAX_GROUP_MEMBERS: '10', MAX_MEMBERS_PER_ADD: '5', CONVERSATION_CHANGES_PER_MIN: '1000' } });
+    });
+    after(async () => {
+      await t.close();
+      await variant.cleanup();
+    });
+    const call = async (token: string, method: string, path: string, body: unknown) => {
+      const res = await fetch(`${t.httpUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as { conversationId?: string; members?: string[]; error?: { code: string } } };
+    };
+
+    it('concurrent additions never take a group past MAX_GROUP_MEMBERS: the ones that do not fit answer 413', async () => {
+      const owner = await t.token('gm-owner');
+      const group = await call(owner, 'POST', '/api/conversations', { title: 'cap', members: ['gm-first'] });
+      assert.equal(group.status, 201);
+      const path = `/api/conversations/${encodeURIComponent(group.json.conversationId!)}/members`;
+      const adds = await Promise.all(Array.from({ length: 6 }, (_, i) => call(owner, 'POST', path, { userIds: [0, 1, 2, 3].map((j) => `gm-${i}-${j}`) })));
+      const statuses = adds.map((add) => add.status).sort();
+      assert.deepEqual(statuses, [200, 200, 413, 413, 413, 413], 'two adds of 4 fit beside the 2 members, the rest are refused');
+      const stored = await t.store.getConversation(group.json.conversationId!);
+      assert.equal(stored?.members.length, 10);
+    });
+
+    it('refuses the server\'s own ids as members, on creation and on addition', async () => {
+      const owner = await t.token('gm-owner2');
+      const refused = await call(owner, 'POST', '/api/conversations', { title: 'sys', members: ['gm-x', '@system'] });
+      assert.deepEqual([refused.status, refused.json.error?.code], [400, 'bad_request']);
+      const group = await call(owner, 'POST', '/api/conversations', { title: 'sys', members: ['gm-x'] });
+      const add = await call(owner, 'POST', `/api/conversations/${encodeURIComponent(group.json.conversationId!)}/members`, { userIds: ['@system'] });
+      assert.deepEqual([add.status, add.json.error?.code], [400, 'bad_request']);
+      assert.deepEqual([...((await t.store.getConversation(group.json.conversationId!))?.members ?? [])].sort(), ['gm-owner2', 'gm-x']);
+    });
+  });
 }
