@@ -4,6 +4,9 @@
 # metrics, connect/send/reconnect/replay, a graceful stop, the exit for every missing variable with its
 # exact line, and the ack-drop gate. One PASS:/FAIL: line per step; exits 1 if any step failed.
 # Usage, from anywhere: bash scripts/production-check.sh
+# The servers it starts listen on two free ports the kernel picks; on a shared host, CHECK_PORT=<n> pins
+# them to n (production) and n+1 (development) instead. (The ack-drop gate's in-process server still
+# takes an ephemeral port of the kernel's range.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WORK=$(mktemp -d /tmp/production-check.XXXXXX)
@@ -19,7 +22,14 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 status_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
-PORT=$(free_port)
+if [[ -n ${CHECK_PORT:-} ]]; then
+  if ! [[ $CHECK_PORT =~ ^[0-9]+$ ]] || ((CHECK_PORT < 1 || CHECK_PORT > 65534)); then
+    echo "CHECK_PORT must be a port number below 65535 (it uses CHECK_PORT and CHECK_PORT+1), not '$CHECK_PORT'" >&2; exit 2
+  fi
+  PORT=$CHECK_PORT
+else
+  PORT=$(free_port)
+fi
 # The runbook one-liner's values (Step 1), on a free port. Everything else comes from nowhere: each
 # process starts from an empty environment, so nothing exported in this shell changes the result.
 PROD=(NODE_ENV=production PORT="$PORT" JWT_SECRET=secret DB_URI=mem COOKIE_DOMAIN=.localhost
@@ -75,11 +85,17 @@ if ((flow_code != 0)) && ! grep -q '^FAIL: ' "$WORK/flow.out"; then fail "flow: 
 # --- graceful stop -----------------------------------------------------------------------------------
 if [[ -n $node_pid ]]; then
   stopped=$(date +%s%N)
-  kill -TERM "$node_pid"
-  wait "$server_pid"; code=$?; server_pid=''
+  # To npm, as an operator stopping `npm run start:prod` would: the script execs node, so node gets it.
+  kill -TERM "$server_pid"
+  wait "$server_pid"; code=$?
   ms=$((($(date +%s%N) - stopped) / 1000000))
-  if ((code == 0)) && grep -q '"msg":"shutdown complete"' "$WORK/start.out"; then pass "stop: SIGTERM drains and exits 0 (${ms} ms)"
+  sleep 0.2
+  if kill -0 "$node_pid" 2>/dev/null; then
+    fail "stop: SIGTERM to npm left node $node_pid running (npm exit code $code): start:prod must exec node"
+    kill -KILL -- "-$server_pid" "$node_pid" 2>/dev/null
+  elif ((code == 0)) && grep -q '"msg":"shutdown complete"' "$WORK/start.out"; then pass "stop: SIGTERM to npm reaches node: it drains and exits 0 (${ms} ms)"
   else fail "stop: SIGTERM gave exit code $code"; fi
+  server_pid=''
 else
   fail "stop: no server process to stop"
 fi
@@ -114,7 +130,7 @@ without_node_env=()
 for kv in "${PROD[@]}"; do [[ $kv == NODE_ENV=* || $kv == PORT=* ]] || without_node_env+=("$kv"); done
 : >"$WORK/dev.out"
 # Development serves the demo page by default: the build (`npm run build`, or start:prod's) made it too.
-dev_port=$(free_port)
+if [[ -n ${CHECK_PORT:-} ]]; then dev_port=$((CHECK_PORT + 1)); else dev_port=$(free_port); fi
 setsid env -i "${BASE[@]}" "${without_node_env[@]}" PORT="$dev_port" node dist/main.js >"$WORK/dev.out" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q '"msg":"listening"' "$WORK/dev.out" && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
