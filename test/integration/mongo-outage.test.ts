@@ -12,6 +12,7 @@ import { MongoOutageProxy, mongoTestUri, TestDatabases } from '../helpers/mongo.
 import { startTestServer, TEST_SECRET } from '../helpers/server.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer } from '../helpers/spawn.js';
+import { readyzSettles } from '../helpers/readyz.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 const baseUri = mongoTestUri();
@@ -80,10 +81,10 @@ describe('Mongo outage', { skip: baseUri ? false : skipReason('mongo') }, () => 
     const refused = await alice.sendMessage('m-down', 'bob', 'two');
     assert.equal(refused.type, 'error');
     assert.equal(refused.code, 'unavailable');
-    assert.equal((await fetch(`${t.httpUrl}/readyz`)).status, 503);
+    assert.equal(await readyzSettles(t.httpUrl, 503), 503);
 
     await proxy.up();
-    assert.equal((await fetch(`${t.httpUrl}/readyz`)).status, 200);
+    assert.equal(await readyzSettles(t.httpUrl, 200), 200);
     // The client retries the refused send with the same id: stored once, acked now.
     const retried = await alice.sendMessage('m-down', 'bob', 'two');
     assert.equal(retried.status, 'SENT');
