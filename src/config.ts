@@ -231,6 +231,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     lines.push(`Invalid environment variable SERVER_API_KEY: must be at least ${SERVER_API_KEY_MIN_CHARS} characters in production (it acts as any user); use e.g. \`openssl rand -hex 32\``);
   }
   lines.push(...pushProblems(e, isProduction));
+  // A secret of spaces is set, and as guessable as none (a stray `JWT_SECRET=" "` in an env file).
+  for (const name of ['JWT_SECRET', 'METRICS_SECRET', 'SERVER_API_KEY', 'PUSH_WEBHOOK_SECRET'] as const) {
+    if (raw[name] !== undefined && raw[name].trim() === '') lines.push(`Invalid environment variable ${name}: must not be blank (only whitespace)`);
+  }
   if (!raw.JWT_SECRET) lines.push(`Error: ${JWT_SECRET_ERROR}`);
   if (lines.length > 0) throw new ConfigError(lines);
 
@@ -244,6 +248,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       `METRICS_SECRET is shorter than ${WEAK_METRICS_SECRET_CHARS} characters: anyone who reaches /metrics can guess it (a 1-character key fell to 89 requests); ` +
         'METRICS_AUTH_FAILURES_PER_MIN only slows the guessing. Use a long random key, e.g. `openssl rand -hex 16`.',
     );
+  }
+  // A warning, not a refusal: the production checks and tests start production servers on port 0.
+  if (isProduction && e.PORT === 0) {
+    warnings.push('PORT=0 in production: the server listens on a random port (the "listening" line names it); NGINX, PM2 and health checks need a fixed one');
   }
   if (isProduction && e.DB_URI === 'mem') {
     warnings.push('DB_URI=mem in production: messages live in this process only, are lost on restart, and memory grows with every message; use a mongodb:// URI');

@@ -45,6 +45,19 @@ describe('config', () => {
     assert.ok(!lines.join('\n').includes('hunter2'), 'the refused value (it may hold a password) is not printed');
   });
 
+  it('refuses a secret made only of whitespace, everywhere, and warns of PORT=0 in production', () => {
+    for (const name of ['JWT_SECRET', 'METRICS_SECRET', 'SERVER_API_KEY', 'PUSH_WEBHOOK_SECRET']) {
+      const lines = refusal({ PUSH_WEBHOOK_URL: 'https://push.example.com/hook', PUSH_WEBHOOK_SECRET: 'dev-push-secret', [name]: '   ' });
+      assert.ok(lines.includes(`Invalid environment variable ${name}: must not be blank (only whitespace)`), `${name}: ${lines.join(' | ')}`);
+    }
+    assert.equal(loadConfig({ ...base, PORT: '0' }).config.port, 0, 'a random port is fine outside production (tests)');
+    const production = {
+      NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), DB_URI: 'mongodb://db/chat', COOKIE_DOMAIN: 'example.com',
+      CORS_ORIGIN: 'https://app.example.com', WS_PATH: '/ws', PORT: '0', METRICS_SECRET: 'm'.repeat(32),
+    };
+    assert.deepEqual(loadConfig(production).warnings, ['PORT=0 in production: the server listens on a random port (the "listening" line names it); NGINX, PM2 and health checks need a fixed one']);
+  });
+
   it('warns in production about a METRICS_SECRET shorter than 16 characters (not bytes), without printing it', () => {
     const production = {
       NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), DB_URI: 'mongodb://db/chat', COOKIE_DOMAIN: 'example.com',
