@@ -27,12 +27,19 @@ printf '%s' "$CHAT_UPSTREAM" | grep -Eq '^[][A-Za-z0-9.:_-]+:[0-9]+(,[][A-Za-z0-
 printf '%s' "$UPSTREAM_FAIL_TIMEOUT" | grep -Eq '^[0-9]+(ms|s)?$' || bad "UPSTREAM_FAIL_TIMEOUT must be a time such as 5s, got '$UPSTREAM_FAIL_TIMEOUT'"
 # One `server` line per instance: the template's line is `server {{CHAT_UPSTREAM}} <options>;`, so the
 # instances are joined by "<options>;" + newline + "server " (a backslash-newline is POSIX sed's newline).
+# CHAT_UPSTREAM_BACKUP is the same list for the template's last-resort line `server {{..}} backup max_fails=0;`.
 sep=" max_fails=1 fail_timeout=$UPSTREAM_FAIL_TIMEOUT;\\
     server "
+backup_sep=" backup max_fails=0;\\
+    server "
 upstreams=
+backups=
 old_ifs=$IFS
 IFS=,
-for instance in $CHAT_UPSTREAM; do upstreams="${upstreams:+$upstreams$sep}$instance"; done
+for instance in $CHAT_UPSTREAM; do
+  upstreams="${upstreams:+$upstreams$sep}$instance"
+  backups="${backups:+$backups$backup_sep}$instance"
+done
 IFS=$old_ifs
 for listen in "$NGINX_LISTEN" "$NGINX_TLS_LISTEN"; do
   printf '%s' "$listen" | grep -Eq '^([][A-Za-z0-9.:-]+:)?[0-9]+$' || bad "a listen value must be [address:]port, got '$listen'"
@@ -52,6 +59,7 @@ fi
 
 out=$(sed -e "$tls" \
   -e "s|{{CHAT_UPSTREAM}}|$upstreams|g" \
+  -e "s|{{CHAT_UPSTREAM_BACKUP}}|$backups|g" \
   -e "s|{{UPSTREAM_FAIL_TIMEOUT}}|$UPSTREAM_FAIL_TIMEOUT|g" \
   -e "s|{{NGINX_LISTEN}}|$NGINX_LISTEN|g" \
   -e "s|{{NGINX_TLS_LISTEN}}|$NGINX_TLS_LISTEN|g" \

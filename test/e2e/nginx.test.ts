@@ -4,11 +4,14 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { signToken } from '../../src/auth/jwt.js';
+import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
 import { skipReason } from '../helpers/skips.js';
-import { TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.js';
-import { findBinary, startNginx, type Nginx } from './helpers/nginx.js';
+import { productionEnv, spawnServer, type ServerProcess } from '../helpers/spawn.js';
+import { TestClient, UpgradeRefused, upgradeStatus, type Frame } from '../helpers/ws-client.js';
+import { findBinary, freePort, startNginx, type Nginx } from './helpers/nginx.js';
 
 const NGINX = findBinary('nginx');
 const OPENSSL = findBinary('openssl');
@@ -138,6 +141,87 @@ describe('through NGINX (deploy/nginx/chat.conf)', { skip }, () => {
     assert.equal(huge.status, 413);
     assert.match(await proxy.errorLog(), /client intended to send too large body/); // NGINX's 413, not the app's
     assert.equal(await app.store.getMessage('http-2'), undefined);
+  });
+
+  // F1 of the rolling-restart probe: NGINX answered 502 to everything for seconds while one instance was
+  // healthy. An instance that failed once stays "failed" until a request to it *ends* well; a WebSocket
+  // request does not end, so an instance restarted and given only upgrades since is skipped again for
+  // fail_timeout after each one. Stop the other instance then and, without the template's backup lines,
+  // NGINX has "no live upstreams". Two real processes (A killed with -9, B stopped with SIGTERM) and
+  // render.sh's default fail_timeout (5 s) make this case take about 15 s.
+  it('never answers 502 while one of two instances is stopped and the other is up', { timeout: 40_000 }, async () => {
+    const env = productionEnv({ JWT_SECRET: TEST_SECRET, WS_PATH, TRUST_PROXY: 'true' });
+    const metricsKey = { 'x-metrics-key': env.METRICS_SECRET! };
+    // Fixed ports: a restart must bind the same one, and only a fixed port gets SO_REUSEADDR (listen.ts).
+    const [portA, portB] = [await freePort(), await freePort()];
+    const processes: ServerProcess[] = [spawnServer({ ...env, PORT: String(portA) }), spawnServer({ ...env, PORT: String(portB) })];
+    await Promise.all(processes.map((p) => p.listening));
+    const pair = await startNginx(NGINX!, { upstreamPort: [portA, portB], wsPath: WS_PATH });
+    const token = await signToken({ secret: TEST_SECRET, userId: 'roller', ttlSec: 600 });
+    const held: TestClient[] = [];
+    const answers: { ms: number; what: string; status: number | string }[] = [];
+    const started = Date.now();
+    let sending = 'upgrades and GETs' as 'upgrades and GETs' | 'upgrades' | 'nothing';
+    let running = true;
+    let errorLog = '';
+    // Clients as during a rolling restart: an upgrade (kept open) and a GET every 100 ms, all through NGINX.
+    const traffic = (async () => {
+      for (let i = 0; running; i++) {
+        if (sending === 'nothing') {
+          await sleep(20);
+          continue;
+        }
+        const upgrade = TestClient.connect(`ws://127.0.0.1:${pair.port}${WS_PATH}?device=d${i}`, { token }).then(
+          (client) => (held.push(client), 101),
+          (error: unknown) => (error instanceof UpgradeRefused ? error.status : String(error)),
+        );
+        const get = sending === 'upgrades and GETs' ? fetch(`http://127.0.0.1:${pair.port}/healthz`).then((res) => res.status, String) : undefined;
+        const [ws, http] = await Promise.all([upgrade, get]);
+        answers.push({ ms: Date.now() - started, what: 'upgrade', status: ws });
+        if (http !== undefined) answers.push({ ms: Date.now() - started, what: 'GET /healthz', status: http });
+        await sleep(100);
+      }
+    })();
+    const connectionsOn = async (port: number) => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: metricsKey }).then((res) => res.text(), () => '');
+      return Number(/^chat_connections_open(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    try {
+      await sleep(300);
+      processes[0]!.kill('SIGKILL'); // A dies: NGINX marks it failed on the next request it sends there
+      await processes[0]!.exited;
+      while (!(await pair.errorLog()).includes(`upstream: "http://127.0.0.1:${portA}`)) await sleep(20);
+      // Quiet until A's replacement listens: a request after fail_timeout would fail on A again and
+      // restart its 5 s, which only makes the case slower.
+      sending = 'nothing';
+      processes[0] = spawnServer({ ...env, PORT: String(portA) }); // its replacement, on the same port
+      await processes[0].listening;
+      // Upgrades only now, as in a reconnect wave: a GET that ended well on A would clear its failure early.
+      sending = 'upgrades';
+      while ((await connectionsOn(portA)) === 0) {
+        assert.ok(Date.now() - started < 25_000, 'NGINX never sent the replacement a WebSocket');
+        await sleep(100);
+      }
+      sending = 'upgrades and GETs';
+      processes[1]!.kill('SIGTERM'); // the next rolling-restart step, while A holds its first new socket
+      await processes[1]!.exited;
+      const stoppedAt = answers.length;
+      while (answers.length - stoppedAt < 20) await sleep(100);
+    } finally {
+      running = false;
+      await traffic;
+      await Promise.all(held.map((client) => client.terminate()));
+      for (const p of processes) p.kill('SIGKILL');
+      await Promise.all(processes.map((p) => p.exited));
+      errorLog = await pair.errorLog();
+      await pair.stop();
+    }
+    const bad = answers.filter((a) => a.status !== 101 && a.status !== 200);
+    assert.deepEqual(bad, [], [
+      'answers other than 101/200 while an instance was up:',
+      ...bad.map((a) => `${a.ms} ms ${a.what} ${a.status}`),
+      ...errorLog.split('\n').filter((line) => /no live upstreams|temporarily disabled/.test(line)).slice(0, 5),
+    ].join('\n'));
   });
 
   it('serves the same routes through the TLS server block', { timeout, skip: !OPENSSL && skipReason('openssl') }, async () => {
