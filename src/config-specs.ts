@@ -3,6 +3,7 @@
 // test/unit/env-docs.test.ts fails when the two name different variables.
 import { bool, EnvError, makeValidator, str } from 'envalid';
 import { DEFAULT_MAX_DEVICES_PER_USER } from './store/store.js';
+import { parseProxyTrust, type ProxyTrust } from './transport/proxy-trust.js';
 
 const intIn = (min: number, max: number) =>
   makeValidator<number>((input) => {
@@ -90,6 +91,14 @@ const logLevel = makeValidator<string>((input) => {
     throw new EnvError('must be one of fatal, error, warn, info, debug, trace, silent');
   }
   return input;
+});
+
+const proxyTrust = makeValidator<ProxyTrust>((input) => {
+  try {
+    return parseProxyTrust(input);
+  } catch (error) {
+    throw new EnvError((error as Error).message);
+  }
 });
 
 const metricsMode = makeValidator<string>((input) => {
@@ -192,7 +201,7 @@ export const ENV_SPECS = {
   MAX_TITLE_CHARS: intIn(1, 10_000)({ default: 200 }),
   RATE_LIMITED_CLOSE_AFTER: intIn(1, 1_000_000)({ default: 20 }),
   RATE_LIMITED_COOLDOWN_SEC: intIn(0, 86_400)({ default: 10 }),
-  TRUST_PROXY: bool({ default: false }),
+  TRUST_PROXY: proxyTrust({ default: false }),
   METRICS_MODE: metricsMode({ default: undefined }),
   METRICS_SECRET: str({ default: undefined }),
   METRICS_ENABLE_ADMIN_ROUTE: bool({ default: false }),

@@ -1,5 +1,6 @@
 // The only module that reads process.env. It validates every variable once, reports every bad one
 // (the exact lines operators grep for), and returns a frozen, typed Config.
+import type { ProxyTrust } from './transport/proxy-trust.js';
 import { customCleanEnv, EnvError, EnvMissingError } from 'envalid';
 import { ENV_SPECS } from './config-specs.js';
 
@@ -93,7 +94,8 @@ export interface Config {
     /** After such a close, the user's new connections are refused (429) for this long. */
     readonly rateLimitedCooldownSec: number;
   };
-  readonly trustProxy: boolean;
+  /** TRUST_PROXY: whose X-Forwarded-For is believed (src/transport/proxy-trust.ts). */
+  readonly trustProxy: ProxyTrust;
   readonly metrics: {
     readonly mode: MetricsMode;
     readonly secret: string | undefined;

@@ -38,7 +38,8 @@ const NAMES = [
   'PUSH_QUEUE_MAX', 'PUSH_SWEEP_MS', 'PUSH_TIMEOUT_MS', 'PUSH_LEASE_MS', 'PUSH_CONCURRENCY', 'PUSH_RETRY_BASE_MS', 'PUSH_RETRY_MAX_MS',
 ];
 
-const env = { NODE_ENV: 'production', TRUST_PROXY: 'true' }; // behind NGINX on the same host
+// Behind NGINX on the same host: only its address may tell the client's (a scraper reaching PORT cannot).
+const env = { NODE_ENV: 'production', TRUST_PROXY: '127.0.0.1,::1' };
 for (const name of NAMES) if (process.env[name] !== undefined) env[name] = process.env[name];
 
 const graceMs = Number(process.env.SHUTDOWN_GRACE_MS ?? 10_000);

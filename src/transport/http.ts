@@ -2,6 +2,7 @@
 // the first await (the request object dies with the callback), onData chunks copied, writes corked.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Metrics } from '../metrics/registry.js';
+import { trustsPeer, type ProxyTrust } from './proxy-trust.js';
 import { ChatError, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -291,11 +292,12 @@ export function repeatedQueryName(rawQuery: string, names: readonly string[]): s
   return names.find((name) => query.getAll(name).length > 1);
 }
 
-export function remoteAddress(res: HttpResponse, forwardedFor: string, trustProxy: boolean): string {
-  if (trustProxy && forwardedFor !== '') {
+export function remoteAddress(res: HttpResponse, forwardedFor: string, trustProxy: ProxyTrust): string {
+  const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+  if (forwardedFor !== '' && trustsPeer(trustProxy, peer)) {
     // The proxy appends the peer it saw: the last hop is the one it vouches for.
     const hops = forwardedFor.split(',');
     return hops[hops.length - 1]!.trim();
   }
-  return Buffer.from(res.getRemoteAddressAsText()).toString();
+  return peer;
 }

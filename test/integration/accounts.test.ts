@@ -349,6 +349,21 @@ describe('login rate limits', () => {
   });
 });
 
+describe('TRUST_PROXY as a list of proxies', () => {
+  it('believes X-Forwarded-For only from a listed peer: from any other, each new header value is the same client', async () => {
+    for (const [trust, believed] of [['127.0.0.1', true], ['::1,127.0.0.0/8', true], ['10.9.9.9,192.168.0.0/16', false]] as const) {
+      const t = await startTestServer({ env: { AUTH_RATE_PER_IP_PER_MIN: '2', AUTH_RATE_PER_USER_PER_MIN: '1000', TRUST_PROXY: trust } });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i++) statuses.push((await post(t, '/api/auth/login', { username: `p${i}`, password: PASSWORD }, { 'x-forwarded-for': `198.51.100.${i}` })).status);
+        assert.deepEqual(statuses, believed ? [401, 401, 401, 401] : [401, 401, 429, 429], `TRUST_PROXY=${trust}`);
+      } finally {
+        await t.close();
+      }
+    }
+  });
+});
+
 describe('CORS on the auth routes', () => {
   const allowed = 'https://app.example.test';
   let t: TestServer;
