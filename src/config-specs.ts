@@ -169,6 +169,8 @@ export const ENV_SPECS = {
   MAX_CONNECTIONS: intIn(1, 10_000_000)({ default: 100_000 }),
   MAX_CONNECTIONS_PER_IP: intIn(1, 10_000_000)({ default: 1000 }),
   MAX_CONNECTIONS_PER_USER: intIn(1, 10_000_000)({ default: 100 }),
+  CONNECT_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 5 }),
+  CONNECT_BURST: intIn(1, 10_000_000)({ default: 50 }),
   SEND_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 50 }),
   SEND_BURST: intIn(1, 10_000_000)({ default: 100 }),
   DELIVERED_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 1000 }),

@@ -52,6 +52,9 @@ export interface Config {
     readonly maxConnectionsPerIp: number;
     /** Open WebSockets of one user in this process: each message to the user is written once per connection. */
     readonly maxConnectionsPerUser: number;
+    /** Upgrades per user (each replays what is pending, like `sync`): rate per second and burst. */
+    readonly connectRatePerSec: number;
+    readonly connectBurst: number;
     readonly sendRatePerSec: number;
     readonly sendBurst: number;
     /** Confirmed ids per second per user (token bucket), and its burst. */
@@ -302,6 +305,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxConnections: e.MAX_CONNECTIONS,
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      connectRatePerSec: e.CONNECT_RATE_PER_SEC,
+      connectBurst: e.CONNECT_BURST,
       sendRatePerSec: e.SEND_RATE_PER_SEC,
       sendBurst: e.SEND_BURST,
       deliveredRatePerSec: e.DELIVERED_RATE_PER_SEC,

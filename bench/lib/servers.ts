@@ -124,6 +124,9 @@ export function ourServerEnv(dbUri = 'mem'): Record<string, string> {
     // The history benchmark reads as one user what many would (a build before these limits ignores them).
     API_READ_RATE_PER_SEC: String(BENCH_SEND_RATE),
     API_READ_BURST: String(BENCH_SEND_RATE),
+    // The connection benchmarks open thousands of sockets for few users at once.
+    CONNECT_RATE_PER_SEC: String(BENCH_SEND_RATE),
+    CONNECT_BURST: String(BENCH_SEND_RATE),
     LOG_LEVEL: 'info',
     SERVE_DEMO: 'false',
     ...benchEnvOverrides(),

@@ -4,6 +4,7 @@ import type { JwtVerifier } from '../auth/jwt.js';
 import type { AccessList } from '../auth/access-list.js';
 import { authenticate, rejectionError } from '../auth/credentials.js';
 import type { Chat } from '../chat/create-chat.js';
+import { RateLimiter } from '../chat/rate-limit.js';
 import { DEVICE_ID_PATTERN } from '../protocol/ids.js';
 import { DEFAULT_DEVICE } from '../store/store.js';
 import type { Config } from '../config.js';
@@ -33,6 +34,8 @@ export interface WebSocketDeps {
  * (as `Buffer.from(message).toString()` made); a BOM is kept, as Buffer kept it (and JSON.parse refuses it).
  */
 const frameText = new TextDecoder('utf-8', { ignoreBOM: true });
+/** Users whose connect buckets are kept; an evicted one only means a full burst again. */
+const CONNECT_LIMITER_USERS = 100_000;
 
 export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<SocketData> {
   const { config, metrics, log } = deps;
@@ -72,6 +75,8 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     if (code instanceof ChatError) exchange.error(code); // Retry-After from its retryAfterSec
     else exchange.errorCode(code);
   };
+
+  const connectLimiter = new RateLimiter(config.limits.connectRatePerSec, config.limits.connectBurst, CONNECT_LIMITER_USERS);
 
   // The open connections of each user here, for bans and revocations (which the chat domain does not know of).
   const byUser = new Map<string, Set<SocketConnection>>();
@@ -155,6 +160,13 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     if ((byUser.get(principal.userId)?.size ?? 0) >= config.limits.maxConnectionsPerUser) {
       metrics.rateLimited.inc({ limit: 'connections_per_user' });
       return reject(exchange, 'limit', new ChatError('rate_limited', `More than MAX_CONNECTIONS_PER_USER (${config.limits.maxConnectionsPerUser}) open connections for this user here: close one first`));
+    }
+    // Each connect replays what is pending for the device, as a `sync` does, and `sync` is limited: a
+    // user reconnecting in loops got ~1,070 replays a second, and slowed everyone's sends tenfold.
+    const wait = connectLimiter.take(principal.userId);
+    if (wait > 0) {
+      metrics.rateLimited.inc({ limit: 'connect' });
+      return reject(exchange, 'limit', new ChatError('rate_limited', `More than CONNECT_RATE_PER_SEC (${config.limits.connectRatePerSec}) connections a second for this user: retry after Retry-After`, { retryAfterSec: wait }));
     }
     reserve(ip);
     exchange.done = true;

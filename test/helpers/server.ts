@@ -46,6 +46,9 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     // Tests page through history and lists freely; the API read limit has its own test.
     API_READ_RATE_PER_SEC: '1000000',
     API_READ_BURST: '1000000',
+    // Tests reconnect one user many times a second; the connect limit has its own test.
+    CONNECT_RATE_PER_SEC: '1000000',
+    CONNECT_BURST: '1000000',
     SERVE_DEMO: 'false',
     ...env,
   };

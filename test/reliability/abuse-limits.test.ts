@@ -122,6 +122,33 @@ describe('connection limit per user (every message to a user is written once per
   });
 });
 
+describe('connect rate per user (each connect replays what is pending, like sync)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { CONNECT_RATE_PER_SEC: '1', CONNECT_BURST: '3' } });
+  });
+  after(() => t.close());
+
+  it('lets CONNECT_BURST connects through, then answers 429 with Retry-After; other users are unaffected', async () => {
+    const token = await t.token('reconnector');
+    for (let i = 0; i < 3; i++) {
+      const { client } = await TestClient.connectReady(t.wsUrl, await t.token('reconnector'));
+      await client.close();
+    }
+    const refused = await upgradeRefusal(t.wsUrl, { token });
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.retryAfter) >= 1, `Retry-After ${refused.retryAfter}`);
+    assert.match(refused.message, /CONNECT_RATE_PER_SEC/);
+    assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'connect' }), 1);
+    const { client: other } = await TestClient.connectReady(t.wsUrl, await t.token('bystander'));
+    await other.close();
+    // The bucket refills: a second later one more connect gets through.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const { client: back } = await TestClient.connectReady(t.wsUrl, token);
+    await back.close();
+  });
+});
+
 describe('send rate (both doors share one bucket per user)', () => {
   let t: TestServer;
   before(async () => {

@@ -95,6 +95,9 @@ export class RestartableServer {
       // replays come back empty: faster than SYNC_RATE_PER_SEC's default, which has its own test.
       SYNC_RATE_PER_SEC: '1000',
       SYNC_BURST: '1000',
+      // Flaky recipients reconnect in loops, faster than CONNECT_RATE_PER_SEC's default (its own test).
+      CONNECT_RATE_PER_SEC: '1000',
+      CONNECT_BURST: '1000',
       METRICS_MODE: 'open',
       LOG_LEVEL: 'info',
       // The production batch size unless FAULT_DB_BATCH_MAX_OPS says otherwise. (FerretDB v1 deadlocks
