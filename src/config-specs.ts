@@ -201,6 +201,8 @@ export const ENV_SPECS = {
   API_READ_BYTES_PER_TOKEN: intIn(1024, 1_073_741_824)({ default: 262_144 }),
   CONVERSATIONS_PAGE_MAX: intIn(1, 10_000)({ default: 100 }),
   MAX_TITLE_CHARS: intIn(1, 10_000)({ default: 200 }),
+  INVALID_FRAMES_PER_SEC: intIn(1, 10_000_000)({ default: 10 }),
+  INVALID_FRAMES_BURST: intIn(1, 10_000_000)({ default: 100 }),
   RATE_LIMITED_CLOSE_AFTER: intIn(1, 1_000_000)({ default: 20 }),
   RATE_LIMITED_COOLDOWN_SEC: intIn(0, 86_400)({ default: 10 }),
   TRUST_PROXY: proxyTrust({ default: false }),

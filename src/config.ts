@@ -55,6 +55,9 @@ export interface Config {
     /** Upgrades per user (each replays what is pending, like `sync`): rate per second and burst. */
     readonly connectRatePerSec: number;
     readonly connectBurst: number;
+    /** Frames that fail to parse, per connection: answered with their error while this lasts, then `rate_limited`. */
+    readonly invalidFramesPerSec: number;
+    readonly invalidFramesBurst: number;
     readonly sendRatePerSec: number;
     readonly sendBurst: number;
     /** Confirmed ids per second per user (token bucket), and its burst. */
@@ -307,6 +310,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
       connectRatePerSec: e.CONNECT_RATE_PER_SEC,
       connectBurst: e.CONNECT_BURST,
+      invalidFramesPerSec: e.INVALID_FRAMES_PER_SEC,
+      invalidFramesBurst: e.INVALID_FRAMES_BURST,
       sendRatePerSec: e.SEND_RATE_PER_SEC,
       sendBurst: e.SEND_BURST,
       deliveredRatePerSec: e.DELIVERED_RATE_PER_SEC,

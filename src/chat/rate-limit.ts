@@ -2,9 +2,23 @@
 // live in a bounded LRU: an evicted bucket only means that key starts again with a full burst.
 import { LRUCache } from 'lru-cache';
 
-interface Bucket {
+export interface Bucket {
   tokens: number;
   updatedMs: number;
+}
+
+/**
+ * Refills `bucket` to `now` and takes `cost` tokens (all or none): 0 if allowed, else the seconds to
+ * wait until they are there. One bucket alone (a connection's) or one of RateLimiter's.
+ */
+export function takeFrom(bucket: Bucket, now: number, ratePerSec: number, burst: number, cost = 1): number {
+  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedMs) / 1000) * ratePerSec);
+  bucket.updatedMs = now;
+  if (bucket.tokens >= cost) {
+    bucket.tokens -= cost;
+    return 0;
+  }
+  return Math.max(1, Math.ceil((Math.min(cost, burst) - bucket.tokens) / ratePerSec));
 }
 
 export class RateLimiter {
@@ -27,18 +41,8 @@ export class RateLimiter {
   take(key: string, cost = 1): number {
     const now = this.now();
     let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = { tokens: this.burst, updatedMs: now };
-      this.buckets.set(key, bucket);
-    } else {
-      bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedMs) / 1000) * this.ratePerSec);
-      bucket.updatedMs = now;
-    }
-    if (bucket.tokens >= cost) {
-      bucket.tokens -= cost;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((Math.min(cost, this.burst) - bucket.tokens) / this.ratePerSec));
+    if (!bucket) this.buckets.set(key, (bucket = { tokens: this.burst, updatedMs: now }));
+    return takeFrom(bucket, now, this.ratePerSec, this.burst, cost);
   }
 
   /**

@@ -71,7 +71,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     rateLimited: new Counter({
       name: 'chat_rate_limited_total',
       help: 'Frames, requests or upgrades refused by a limit',
-      labelNames: ['limit'] as const, // send | delivered | read | typing | sync | flood_cooldown | connections | connections_per_ip | connections_per_user | connect | metrics_key | api_read | auth_ip | auth_user | auth_device
+      labelNames: ['limit'] as const, // send | delivered | read | typing | sync | flood_cooldown | connections | connections_per_ip | connections_per_user | connect | invalid_frames | metrics_key | api_read | auth_ip | auth_user | auth_device
       registers,
     }),
     httpRequests: new HotCounter('chat_http_requests_total', 'HTTP requests by route and status', ['route', 'status'], registers),

@@ -7,6 +7,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../auth/jwt.js';
 import type { ChatConnection } from '../chat/connection.js';
 import type { DeliverySession } from '../chat/delivery-session.js';
+import type { Bucket } from '../chat/rate-limit.js';
 import type { ServerEvent, ServerEventType } from '../chat/events.js';
 import type { ChatError } from '../errors.js';
 import { encodeServerEvent } from '../protocol/server-frames.js';
@@ -24,6 +25,8 @@ export interface SocketData {
   readonly ackDelayMs: number;
   /** `?batch=1` (v1.4): frames written together go as one text frame, newline-separated. */
   readonly batch: boolean;
+  /** This connection's budget of frames that fail to parse (INVALID_FRAMES_PER_SEC / _BURST). */
+  readonly invalidFrames: Bucket;
   connection?: SocketConnection;
   /** The chat domain's handle for this connection (opaque to the transport). */
   session?: DeliverySession;

@@ -4,7 +4,7 @@ import type { JwtVerifier } from '../auth/jwt.js';
 import type { AccessList } from '../auth/access-list.js';
 import { authenticate, rejectionError } from '../auth/credentials.js';
 import type { Chat } from '../chat/create-chat.js';
-import { RateLimiter } from '../chat/rate-limit.js';
+import { RateLimiter, takeFrom } from '../chat/rate-limit.js';
 import { DEVICE_ID_PATTERN } from '../protocol/ids.js';
 import { DEFAULT_DEVICE } from '../store/store.js';
 import type { Config } from '../config.js';
@@ -170,8 +170,21 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     }
     reserve(ip);
     exchange.done = true;
-    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs, batch: batch === '1' };
+    const invalidFrames = { tokens: config.limits.invalidFramesBurst, updatedMs: Date.now() };
+    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs, batch: batch === '1', invalidFrames };
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  };
+
+  /**
+   * A frame that cannot be used gets its error (the connection stays open) while the connection's
+   * budget of them lasts; past it, `rate_limited`, which the flood guard counts toward a 1008 close.
+   * Unbounded, one socket sending 75,000 bad frames a second took others' send p99 from 2 to 305 ms.
+   */
+  const answerInvalid = (data: SocketData, error: unknown) => {
+    const wait = takeFrom(data.invalidFrames, Date.now(), config.limits.invalidFramesPerSec, config.limits.invalidFramesBurst);
+    if (wait === 0) return deps.chat.answerError(data.connection!, error);
+    metrics.rateLimited.inc({ limit: 'invalid_frames' });
+    deps.chat.answerError(data.connection!, new ChatError('rate_limited', 'Too many invalid frames (INVALID_FRAMES_PER_SEC): fix the client', { retryAfterSec: wait }));
   };
 
   const handleFrame = (data: SocketData, text: string) => {
@@ -180,7 +193,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       command = parseClientFrame(text, limits);
     } catch (error) {
       countFrameIn('invalid');
-      deps.chat.answerError(data.connection!, error);
+      answerInvalid(data, error);
       return;
     }
     countFrameIn(command.type);
@@ -218,7 +231,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       }
       if (isBinary) {
         countFrameIn('binary');
-        deps.chat.answerError(connection, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
+        answerInvalid(data, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
         return;
       }
       // The ArrayBuffer is only valid during this callback: decode (copy) it now.

@@ -149,6 +149,36 @@ describe('connect rate per user (each connect replays what is pending, like sync
   });
 });
 
+describe('invalid frames per connection (each costs a parse and an error frame)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { INVALID_FRAMES_PER_SEC: '1', INVALID_FRAMES_BURST: '5', RATE_LIMITED_CLOSE_AFTER: '3' } });
+  });
+  after(() => t.close());
+
+  it('answers each bad frame with its error within INVALID_FRAMES_BURST, then rate_limited, and a flood of them closes with 1008', async () => {
+    const { client } = await TestClient.connectReady(t.wsUrl, await t.token('garbler'));
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      client.send(i % 2 === 0 ? '{"type":"send","messageId":5}' : 'not json');
+      codes.push((await client.next((f) => f.type === 'error')).code as string);
+    }
+    assert.deepEqual(codes, ['bad_request', 'bad_request', 'bad_request', 'bad_request', 'bad_request'], 'the connection stays open, each bad frame told why');
+    client.send('{"type":"zzz"}');
+    const limited = await client.next((f) => f.type === 'error');
+    assert.equal(limited.code, 'rate_limited');
+    assert.ok(Number(limited.retryAfter) >= 1);
+    client.send('x');
+    client.send('x');
+    assert.equal((await client.closed).code, 1008);
+    assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'invalid_frames' }), 3);
+    // Another connection of another user is unaffected.
+    const { client: other } = await TestClient.connectReady(t.wsUrl, await t.token('someone-fine'));
+    assert.equal((await other.sendMessage('fine-1', 'garbler', 'hi')).status, 'SENT');
+    await other.close();
+  });
+});
+
 describe('send rate (both doors share one bucket per user)', () => {
   let t: TestServer;
   before(async () => {
