@@ -19,7 +19,13 @@ export type BusEvent =
   /** Membership or title changed: the members concerned are told, and instances update who hears a group. */
   | { readonly kind: 'conversation'; readonly event: ConversationEventKind; readonly conversation: Conversation; readonly users: readonly string[] }
   /** A user was banned, unbanned or had their tokens revoked (the server API): every instance updates its AccessList. */
-  | { readonly kind: 'access'; readonly userId: string; readonly bannedAt: number | null; readonly tokensValidAfter: number; readonly updatedAt: number };
+  | { readonly kind: 'access'; readonly userId: string; readonly bannedAt: number | null; readonly tokensValidAfter: number; readonly updatedAt: number }
+  /**
+   * To every instance, from one whose link is back after an outage: what it published since `since`
+   * (ms, its clock, with a margin) may be lost, so each instance catches its connected devices up from
+   * the store once (src/chat/bus-fallback.ts). Published by the bus itself, never by the chat layer.
+   */
+  | { readonly kind: 'catchup'; readonly since: number };
 
 /** `forUser`: the user whose subject carried the event; undefined for an event to every instance. */
 export type BusHandler = (event: BusEvent, forUser: string | undefined) => void;
@@ -31,7 +37,7 @@ export interface LiveBus {
   /** Subscribes to a user's events; resolves once the bus will route them here (or gave up trying). */
   watch(userId: string): Promise<void>;
   unwatch(userId: string): void;
-  /** Best effort, never throws: the store and replay cover what the bus drops. */
+  /** Best effort, never throws: the store and replay cover what the bus drops (or a link that was down drops). */
   publish(userId: string, event: BusEvent): void;
   /** To every other instance (group traffic). */
   publishAll(event: BusEvent): void;

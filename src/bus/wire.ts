@@ -47,6 +47,8 @@ export function parseWireEvent(text: string): WireEvent | undefined {
       if (!conversation || typeof event !== 'string' || !KINDS.has(event) || !stringArray(users)) return undefined;
       return { kind: 'conversation', origin, event: event as ConversationEventKind, conversation, users };
     }
+    case 'catchup':
+      return Number.isFinite(value.since) ? { kind: 'catchup', origin, since: value.since as number } : undefined;
     case 'access': {
       const { userId, bannedAt, tokensValidAfter, updatedAt } = value;
       const ok = typeof userId === 'string' && (bannedAt === null || Number.isFinite(bannedAt)) && Number.isFinite(tokensValidAfter) && Number.isFinite(updatedAt);

@@ -107,6 +107,7 @@ export class Chat {
   /** Starts taking other instances' events. */
   async start(): Promise<void> {
     await this.deps.bus.start((event, forUser) => {
+      if (event.kind === 'catchup') return this.fallback.peerBack(event.since);
       if (event.kind === 'conversation') this.directory.changed(event.conversation);
       // Its recipients here will confirm it: the store need not look its facts up (one round trip less).
       // A group message with no member here is not learnt: it would only push useful facts out of the cache.

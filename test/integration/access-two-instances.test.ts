@@ -5,29 +5,17 @@
 // fresh login. Without any bus, the store refresh (ACCESS_REFRESH_MS) alone applies it.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
+import { natsSkip, natsUri } from '../helpers/nats.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 const baseUri = mongoTestUri();
-const natsUri = process.env.TEST_NATS_URI ?? 'nats://127.0.0.1:4222';
 const KEY = 'two-instances-server-api-key-0123456789abcdef';
-
-function reachable(uri: string): Promise<boolean> {
-  const { hostname, port } = new URL(uri);
-  return new Promise((resolve) => {
-    const socket = net.connect(Number(port || 4222), hostname, () => (socket.destroy(), resolve(true)));
-    socket.on('error', () => resolve(false));
-  });
-}
-
-const natsUp = await reachable(natsUri);
-if (!natsUp && process.env.REQUIRE_BUS === '1') throw new Error(`REQUIRE_BUS=1 but NATS is not reachable at ${natsUri}`);
 
 interface Instance {
   readonly http: string;
@@ -119,7 +107,7 @@ async function closedAfter(client: TestClient, since: number, timeoutMs: number)
 const token = (userId: string) => signToken({ secret: TEST_SECRET, userId, ttlSec: 600 });
 const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 
-describe('bans and revocations across two instances, carried by the bus', { skip: !baseUri ? skipReason('mongo') : !natsUp ? skipReason('nats', `nothing answers at ${natsUri}`) : false }, () => {
+describe('bans and revocations across two instances, carried by the bus', { skip: !baseUri ? skipReason('mongo') : natsSkip }, () => {
   // No store refresh: what reaches the other instance came over the bus.
   const pair = twoInstances('access_bus', { BUS_URI: natsUri, ACCESS_REFRESH_MS: '0' });
 

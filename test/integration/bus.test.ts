@@ -4,35 +4,24 @@
 // whose bus is unreachable still starts and serves. Needs MongoDB (TEST_MONGO_URI) and NATS
 // (TEST_NATS_URI, default nats://127.0.0.1:4222); REQUIRE_BUS=1 makes a missing NATS a failure.
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { connect as natsConnect } from 'nats';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { freePort } from '../helpers/net.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
+import { natsSkip, natsUri } from '../helpers/nats.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 import { isDeliveredAck } from '../helpers/conversations.js';
 
 const baseUri = mongoTestUri();
-const natsUri = process.env.TEST_NATS_URI ?? 'nats://127.0.0.1:4222';
+/** This run's subjects (`chat.<namespace>.…`): another run on the same NATS is another deployment. */
+const namespace = `t${randomBytes(6).toString('hex')}`;
 
-async function reachable(uri: string): Promise<boolean> {
-  const { hostname, port } = new URL(uri);
-  return new Promise((resolve) => {
-    const socket = net.connect(Number(port || 4222), hostname, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
-const natsUp = await reachable(natsUri);
-if (!natsUp && process.env.REQUIRE_BUS === '1') throw new Error(`REQUIRE_BUS=1 but NATS is not reachable at ${natsUri}`);
-const skip = !baseUri ? skipReason('mongo') : !natsUp ? skipReason('nats', `nothing answers at ${natsUri}`) : false;
+const skip = !baseUri ? skipReason('mongo') : natsSkip;
 
 describe('live bus between two server processes', { skip }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'bus');
@@ -42,7 +31,7 @@ describe('live bus between two server processes', { skip }, () => {
   let urls: { a: string; b: string };
 
   const start = (busUri: string) => {
-    const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: busUri }));
+    const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: busUri, BUS_NAMESPACE: namespace }));
     servers.push(server);
     return server.listening.then((port) => ({ server, port, url: `ws://127.0.0.1:${port}/ws` }));
   };
@@ -103,7 +92,7 @@ describe('live bus between two server processes', { skip }, () => {
     const carol = await connect(urls.b, 'bus-carol');
     const nc = await natsConnect({ servers: natsUri });
     try {
-      const subject = `chat.u.${Buffer.from('bus-carol').toString('base64url')}`;
+      const subject = `chat.${namespace}.u.${Buffer.from('bus-carol').toString('base64url')}`;
       for (const garbage of ['not json', '{"kind":"message","origin":"x","message":{"body":{"$gt":""}}}', '{"kind":"delivered"}']) nc.publish(subject, garbage);
       await nc.flush();
     } finally {

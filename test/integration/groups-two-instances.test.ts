@@ -5,7 +5,6 @@
 // confirms messages the other stored without reading them by id first (Store.learn, from the bus).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,26 +12,16 @@ import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
+import { natsSkip, natsUri } from '../helpers/nats.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 
 const baseUri = mongoTestUri();
-const natsUri = process.env.TEST_NATS_URI ?? 'nats://127.0.0.1:4222';
 const CONCURRENT = 60;
 const COMMAND_COUNTER = fileURLToPath(new URL('../../bench/tools/mongo-commands.mjs', import.meta.url));
 
-function reachable(uri: string): Promise<boolean> {
-  const { hostname, port } = new URL(uri);
-  return new Promise((resolve) => {
-    const socket = net.connect(Number(port || 4222), hostname, () => (socket.destroy(), resolve(true)));
-    socket.on('error', () => resolve(false));
-  });
-}
-
-const natsUp = await reachable(natsUri);
-if (!natsUp && process.env.REQUIRE_BUS === '1') throw new Error(`REQUIRE_BUS=1 but NATS is not reachable at ${natsUri}`);
-const skip = !baseUri ? skipReason('mongo') : !natsUp ? skipReason('nats', `nothing answers at ${natsUri}`) : false;
+const skip = !baseUri ? skipReason('mongo') : natsSkip;
 
 describe('a group across two server processes (Mongo store + NATS)', { skip }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'groups2');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { BusFallback } from '../../src/chat/bus-fallback.js';
+import { BusFallback, PEER_COALESCE_MS } from '../../src/chat/bus-fallback.js';
 import type { DeliverySession } from '../../src/chat/delivery-session.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -68,6 +68,23 @@ describe('BusFallback', () => {
       assert.equal(reads.get(stuck), 1, 'the stuck connection is not caught up twice at once');
       releaseStuck();
       await until(() => reads.get(stuck)! >= 2, 'the stuck connection caught up again after its slow catch-up');
+    } finally {
+      fallback.close();
+    }
+  });
+
+  it('catches every connection up once for any number of other instances\' links coming back at once', async () => {
+    const sessions = [openSession(), openSession()];
+    let passes = 0;
+    const fallback = new BusFallback(1000, () => sessions, async () => void passes++, silentLogger());
+    try {
+      fallback.health(true); // this instance's own link is fine: no polling
+      for (let i = 0; i < 50; i++) fallback.peerBack(Date.now() - 6000); // a thawed NATS: every instance says so
+      await until(() => passes >= 2, 'a catch-up of each connection');
+      await sleep(PEER_COALESCE_MS * 3);
+      assert.equal(passes, 2, 'one round for all of them');
+      fallback.peerBack(Date.now());
+      await until(() => passes >= 4, 'a later link coming back: another round');
     } finally {
       fallback.close();
     }
