@@ -142,6 +142,10 @@ export class DeliveryRouter {
       this.conversationHere(event, conversation, users, userId);
       this.bus.publish(userId, { kind: 'conversation', event, conversation, users });
     }
+    // And to every instance, for its directory: one holding the group for a member not connected to it
+    // kept the old member list for up to its TTL, so a removed member reconnecting there could still
+    // type into the group. Member changes are rare (CONVERSATION_CHANGES_PER_MIN), so this costs little.
+    this.bus.publishAll({ kind: 'conversation', event, conversation, users });
   }
 
   /** An event another instance published: for one user connected here, or for every instance. */

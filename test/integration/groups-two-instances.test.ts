@@ -135,6 +135,26 @@ describe('a group across two server processes (Mongo store + NATS)', { skip }, (
     assert.equal(ann.frames.filter((f) => f.type === 'typing').length, 0);
   });
 
+  it('a member removed through one instance can no longer type through the other, which held the group', { timeout: 60_000 }, async () => {
+    const created = await api(http.a, 'rho', 'POST', '/api/conversations', { title: 'stale', members: ['sig'] });
+    const conversationId = created.body!.conversationId as string;
+    const { client: owner } = await connect(ws.a, 'rho', 'r1');
+    // sig types through B: B now holds the group and its members.
+    const first = await connect(ws.b, 'sig', 's1');
+    first.client.send({ type: 'typing', conversationId });
+    await owner.next((f) => f.type === 'typing' && f.userId === 'sig', 10_000);
+    await first.client.close();
+    // Removed through A while sig is connected nowhere: only the bus can tell B.
+    assert.equal((await api(http.a, 'rho', 'DELETE', `/api/conversations/${encodeURIComponent(conversationId)}/members/sig`)).status, 204);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { client: again } = await connect(ws.b, 'sig', 's1');
+    again.send({ type: 'typing', conversationId });
+    const refused = await again.next((f) => f.type === 'error', 10_000);
+    assert.deepEqual([refused.code, refused.conversationId], ['not_found', conversationId]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(owner.frames.filter((f) => f.type === 'typing' && f.userId === 'sig').length, 1, 'no typing after the removal');
+  });
+
   it('one Idempotency-Key sent to both instances at once creates one group, answered 201 once', { timeout: 60_000 }, async () => {
     for (let round = 0; round < 10; round++) {
       const key = `both-${round}-${Date.now()}`;
