@@ -21,7 +21,9 @@ export async function insertMany<T extends Document>(
   } catch (error) {
     if (!(error instanceof MongoBulkWriteError) || error.result.getWriteConcernError()) throw error;
     const writeErrors = [error.writeErrors].flat();
-    if (writeErrors.length === 0) throw error;
+    // No per-document error: the driver failed the whole write (a pool checkout timed out, the
+    // connection dropped). That is "not stored; retry later", which routes answer 503, not a bug.
+    if (writeErrors.length === 0) throw new StoreUnavailableError(`${collection.collectionName} write failed: ${error.message}`, { cause: error });
     for (const writeError of writeErrors) errors.set(writeError.index, writeError);
   }
   return errors;
