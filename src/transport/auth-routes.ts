@@ -147,7 +147,7 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
       const request: AuthRequest = {
         exchange: exchangeFor(res, path),
         headers: { ...cors.headersFor(origin), 'cache-control': 'no-store' },
-        ip: remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy),
+        ip: remoteAddress(res, req, config.trustProxy),
         authorization: req.getHeader('authorization'),
         cookie: req.getHeader('cookie'),
         contentType: req.getHeader('content-type'),

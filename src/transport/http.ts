@@ -2,7 +2,7 @@
 // the first await (the request object dies with the callback), onData chunks copied, writes corked.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Metrics } from '../metrics/registry.js';
-import { trustsPeer, type ProxyTrust } from './proxy-trust.js';
+import { clientAddress, type ProxyTrust } from './proxy-trust.js';
 import { ChatError, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -292,12 +292,10 @@ export function repeatedQueryName(rawQuery: string, names: readonly string[]): s
   return names.find((name) => query.getAll(name).length > 1);
 }
 
-export function remoteAddress(res: HttpResponse, forwardedFor: string, trustProxy: ProxyTrust): string {
-  const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
-  if (forwardedFor !== '' && trustsPeer(trustProxy, peer)) {
-    // The proxy appends the peer it saw: the last hop is the one it vouches for.
-    const hops = forwardedFor.split(',');
-    return hops[hops.length - 1]!.trim();
-  }
-  return peer;
+/** The client address per-address limits key on (src/transport/proxy-trust.ts); read before any await. */
+export function remoteAddress(res: HttpResponse, req: HttpRequest, trustProxy: ProxyTrust): string {
+  const forwardedFor: string[] = [];
+  // Every X-Forwarded-For line (getHeader gives only the first), only when some peer may be believed.
+  if (trustProxy !== false) req.forEach((name, value) => name === 'x-forwarded-for' && forwardedFor.push(value));
+  return clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), forwardedFor, trustProxy);
 }

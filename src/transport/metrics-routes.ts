@@ -66,7 +66,7 @@ export function registerMetricsRoutes(app: TemplatedApp, deps: MetricsRouteDeps,
       const key = req.getHeader('x-metrics-key');
       const wantsJson = /application\/json/i.test(req.getHeader('accept'));
       const exchange = exchangeFor(res, '/metrics');
-      if (mode === 'secret' && !keyAccepted(exchange, key, remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy))) return;
+      if (mode === 'secret' && !keyAccepted(exchange, key, remoteAddress(res, req, config.trustProxy))) return;
       serve(exchange, wantsJson);
     });
   }

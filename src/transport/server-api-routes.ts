@@ -59,7 +59,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
     const serve = (res: HttpResponse, req: HttpRequest, head: boolean) => {
       // Everything uWS lends only during this callback is read now.
       const presented = presentedServerKey(req.getHeader('authorization'));
-      const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
+      const ip = remoteAddress(res, req, config.trustProxy);
       const headers = readHeaders(req, options.headers ?? []);
       const rawParams: string[] = [];
       for (let i = 0; i < (options.params ?? 0); i++) rawParams.push(req.getParameter(i) ?? '');

@@ -111,7 +111,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     const authorization = req.getHeader('authorization');
     const cookie = req.getHeader('cookie');
     const exchange = new Exchange(res);
-    const ip = remoteAddress(res, req.getHeader('x-forwarded-for'), config.trustProxy);
+    const ip = remoteAddress(res, req, config.trustProxy);
     // The device (v1.1): read here, while the request is valid (uWS frees it when this callback returns).
     const device = queryParam(req, 'device');
     // v1.2: `?events=1` asks for edit and delete events (message_event frames); without it they are
