@@ -25,8 +25,8 @@ export interface SocketData {
   readonly ackDelayMs: number;
   /** `?batch=1` (v1.4): frames written together go as one text frame, newline-separated. */
   readonly batch: boolean;
-  /** This connection's budget of frames that fail to parse (INVALID_FRAMES_PER_SEC / _BURST). */
-  readonly invalidFrames: Bucket;
+  /** The user's budget of useless frame work, shared by its connections (src/transport/frame-budget.ts). */
+  readonly frameBudget: Bucket;
   connection?: SocketConnection;
   /** The chat domain's handle for this connection (opaque to the transport). */
   session?: DeliverySession;

@@ -4,7 +4,7 @@ import type { JwtVerifier } from '../auth/jwt.js';
 import type { AccessList } from '../auth/access-list.js';
 import { authenticate, rejectionError } from '../auth/credentials.js';
 import type { Chat } from '../chat/create-chat.js';
-import { RateLimiter, takeFrom } from '../chat/rate-limit.js';
+import { RateLimiter } from '../chat/rate-limit.js';
 import { DEVICE_ID_PATTERN } from '../protocol/ids.js';
 import { DEFAULT_DEVICE } from '../store/store.js';
 import type { Config } from '../config.js';
@@ -15,6 +15,7 @@ import { parseClientFrame, type FrameLimits } from '../protocol/frames.js';
 import { CLOSE_BANNED, CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, SocketConnection, uwsBackpressureLimit, type ConnectionHooks, type SocketData } from './connection.js';
 import type { CorsPolicy } from './cors.js';
 import { FloodGuard } from './flood-guard.js';
+import { FrameBudget } from './frame-budget.js';
 import { Exchange, queryParam, remoteAddress, repeatedQueryName } from './http.js';
 
 export interface WebSocketDeps {
@@ -34,7 +35,7 @@ export interface WebSocketDeps {
  * (as `Buffer.from(message).toString()` made); a BOM is kept, as Buffer kept it (and JSON.parse refuses it).
  */
 const frameText = new TextDecoder('utf-8', { ignoreBOM: true });
-/** Users whose connect buckets are kept; an evicted one only means a full burst again. */
+/** Users whose connect and frame buckets are kept; an evicted one only means a full burst again. */
 const CONNECT_LIMITER_USERS = 100_000;
 
 export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<SocketData> {
@@ -77,6 +78,7 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
   };
 
   const connectLimiter = new RateLimiter(config.limits.connectRatePerSec, config.limits.connectBurst, CONNECT_LIMITER_USERS);
+  const frameBudgets = new FrameBudget(config.limits.invalidFramesPerSec, config.limits.invalidFramesBurst, CONNECT_LIMITER_USERS);
 
   // The open connections of each user here, for bans and revocations (which the chat domain does not know of).
   const byUser = new Map<string, Set<SocketConnection>>();
@@ -170,33 +172,37 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     }
     reserve(ip);
     exchange.done = true;
-    const invalidFrames = { tokens: config.limits.invalidFramesBurst, updatedMs: Date.now() };
-    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs, batch: batch === '1', invalidFrames };
+    const frameBudget = frameBudgets.bucketOf(principal.userId);
+    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs, batch: batch === '1', frameBudget };
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 
   /**
-   * A frame that cannot be used gets its error (the connection stays open) while the connection's
-   * budget of them lasts; past it, `rate_limited`, which the flood guard counts toward a 1008 close.
-   * Unbounded, one socket sending 75,000 bad frames a second took others' send p99 from 2 to 305 ms.
+   * False, with `rate_limited` answered, when the user spent its budget of useless frame work
+   * (src/transport/frame-budget.ts): the frame is refused unread. Unbounded, one socket sending 75,000
+   * bad frames a second took others' send p99 from 2 to 305 ms.
    */
-  const answerInvalid = (data: SocketData, error: unknown) => {
-    const wait = takeFrom(data.invalidFrames, Date.now(), config.limits.invalidFramesPerSec, config.limits.invalidFramesBurst);
-    if (wait === 0) return deps.chat.answerError(data.connection!, error);
+  const mayRead = (data: SocketData): boolean => {
+    const wait = frameBudgets.refusal(data.frameBudget);
+    if (wait === 0) return true;
     metrics.rateLimited.inc({ limit: 'invalid_frames' });
-    deps.chat.answerError(data.connection!, new ChatError('rate_limited', 'Too many invalid frames (INVALID_FRAMES_PER_SEC): fix the client', { retryAfterSec: wait }));
+    deps.chat.answerError(data.connection!, new ChatError('rate_limited', 'Too many invalid or padded frames (INVALID_FRAMES_PER_SEC): fix the client', { retryAfterSec: wait }));
+    return false;
   };
 
   const handleFrame = (data: SocketData, text: string) => {
+    if (!mayRead(data)) return;
     let command;
     try {
       command = parseClientFrame(text, limits);
     } catch (error) {
       countFrameIn('invalid');
-      answerInvalid(data, error);
+      frameBudgets.chargeInvalid(data.frameBudget, text.length);
+      deps.chat.answerError(data.connection!, error);
       return;
     }
     countFrameIn(command.type);
+    frameBudgets.chargeExcess(data.frameBudget, command, text.length);
     deps.chat.handle(data.session!, command);
   };
 
@@ -231,7 +237,9 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       }
       if (isBinary) {
         countFrameIn('binary');
-        answerInvalid(data, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
+        if (!mayRead(data)) return;
+        frameBudgets.chargeInvalid(data.frameBudget, message.byteLength);
+        deps.chat.answerError(connection, new ChatError('bad_request', 'Binary frames are not supported; send JSON text frames'));
         return;
       }
       // The ArrayBuffer is only valid during this callback: decode (copy) it now.

@@ -149,7 +149,7 @@ describe('connect rate per user (each connect replays what is pending, like sync
   });
 });
 
-describe('invalid frames per connection (each costs a parse and an error frame)', () => {
+describe('useless frame work per user (each bad or padded frame costs a parse)', () => {
   let t: TestServer;
   before(async () => {
     t = await startTestServer({ env: { INVALID_FRAMES_PER_SEC: '1', INVALID_FRAMES_BURST: '5', RATE_LIMITED_CLOSE_AFTER: '3' } });
@@ -176,6 +176,22 @@ describe('invalid frames per connection (each costs a parse and an error frame)'
     const { client: other } = await TestClient.connectReady(t.wsUrl, await t.token('someone-fine'));
     assert.equal((await other.sendMessage('fine-1', 'garbler', 'hi')).status, 'SENT');
     await other.close();
+  });
+
+  it('counts by size and per user: a valid frame padded with junk spends the budget of every connection of its user', async () => {
+    const token = await t.token('padder');
+    const { client: first } = await TestClient.connectReady(t.wsUrl, token);
+    const { client: second } = await TestClient.connectReady(t.wsUrl, token);
+    // A valid sync carrying 8 KiB it does not need: served, and 7 units spent (the burst is 5).
+    first.send({ type: 'sync', junk: 'x'.repeat(8192) });
+    await first.next((f) => f.type === 'ready');
+    // The user's other connection now has its frames refused unread, a small valid one included.
+    second.send({ type: 'sync' });
+    const refused = await second.next((f) => f.type === 'error');
+    assert.equal(refused.code, 'rate_limited');
+    assert.ok(Number(refused.retryAfter) >= 2, `retryAfter ${refused.retryAfter}: the debt is 2 units at 1 a second`);
+    assert.equal(second.frames.filter((f) => f.type === 'ready').length, 1, 'only the connect\'s ready: the sync was not served');
+    await Promise.all([first.close(), second.close()]);
   });
 });
 
