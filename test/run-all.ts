@@ -23,11 +23,8 @@ const ALONE: Record<string, string> = {
   'test/reliability/slow-restarts.test.ts': 'overloads the shared FerretDB against a 60 s budget',
   // Compares the time of two login paths (no user vs wrong password).
   'test/integration/accounts.test.ts': 'compares two timings',
-  // These use the machine's NATS (127.0.0.1:4222), where a user's subject has no per-test prefix:
-  // two of them at once would deliver each other's events to their same-named users.
-  'test/integration/bus.test.ts': "uses the machine's NATS",
-  'test/integration/groups-two-instances.test.ts': "uses the machine's NATS",
-  'test/integration/access-two-instances.test.ts': "uses the machine's NATS",
+  // (The files on the machine's NATS each take a BUS_NAMESPACE of their own, test/helpers/nats.ts,
+  // so they run beside each other.)
 };
 const CONCURRENCY = Number(process.env.TEST_CONCURRENCY ?? '2');
 if (!Number.isSafeInteger(CONCURRENCY) || CONCURRENCY < 1) throw new Error(`TEST_CONCURRENCY must be a whole number ≥ 1, not ${process.env.TEST_CONCURRENCY}`);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
-import { natsSkip, natsUri } from '../helpers/nats.js';
+import { natsSkip, natsUri, testBusNamespace } from '../helpers/nats.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -109,7 +109,7 @@ const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 
 describe('bans and revocations across two instances, carried by the bus', { skip: !baseUri ? skipReason('mongo') : natsSkip }, () => {
   // No store refresh: what reaches the other instance came over the bus.
-  const pair = twoInstances('access_bus', { BUS_URI: natsUri, ACCESS_REFRESH_MS: '0' });
+  const pair = twoInstances('access_bus', { BUS_URI: natsUri, BUS_NAMESPACE: testBusNamespace(), ACCESS_REFRESH_MS: '0' });
 
   it('ban on A closes the user on B with 4003 within a second; both refuse the token until the unban on B', { timeout: 60_000 }, async (t) => {
     const user = unique('banned');

@@ -4,14 +4,13 @@
 // whose bus is unreachable still starts and serves. Needs MongoDB (TEST_MONGO_URI) and NATS
 // (TEST_NATS_URI, default nats://127.0.0.1:4222); REQUIRE_BUS=1 makes a missing NATS a failure.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { connect as natsConnect } from 'nats';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { freePort } from '../helpers/net.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
-import { natsSkip, natsUri } from '../helpers/nats.js';
+import { natsSkip, natsUri, testBusNamespace } from '../helpers/nats.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
@@ -19,7 +18,7 @@ import { isDeliveredAck } from '../helpers/conversations.js';
 
 const baseUri = mongoTestUri();
 /** This run's subjects (`chat.<namespace>.…`): another run on the same NATS is another deployment. */
-const namespace = `t${randomBytes(6).toString('hex')}`;
+const namespace = testBusNamespace();
 
 const skip = !baseUri ? skipReason('mongo') : natsSkip;
 

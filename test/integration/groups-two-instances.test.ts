@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
 import { TEST_SECRET, testEnv } from '../helpers/server.js';
-import { natsSkip, natsUri } from '../helpers/nats.js';
+import { natsSkip, natsUri, testBusNamespace } from '../helpers/nats.js';
 import { skipReason } from '../helpers/skips.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
@@ -66,9 +66,10 @@ describe('a group across two server processes (Mongo store + NATS)', { skip }, (
 
   before(async () => {
     const dbUri = databases.fresh();
+    const namespace = testBusNamespace(); // both instances on one, no other test file on it
     const start = () => {
       // The driver's commands are counted (bench/tools/mongo-commands.mjs), for the round trips a confirmation makes.
-      const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: natsUri, MONGO_COMMANDS_OUT: commandsDir }), { preload: [COMMAND_COUNTER] });
+      const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: natsUri, BUS_NAMESPACE: namespace, MONGO_COMMANDS_OUT: commandsDir }), { preload: [COMMAND_COUNTER] });
       servers.push(server);
       return server.listening;
     };
