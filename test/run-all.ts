@@ -20,7 +20,7 @@ const ALONE: Record<string, string> = {
   'test/reliability/confirmation-flood.test.ts': 'compares its own latencies across phases',
   // Overloads FerretDB on purpose and gives its backlog 60 s to drain: with another file's Mongo load
   // beside it the drain missed that budget (CI, 2806761), so it gets the store to itself.
-  'test/reliability/slow-restarts.test.ts': 'overloads the shared FerretDB against a 60 s budget',
+  'test/reliability/slow-restarts.test.ts': 'overloads the shared FerretDB against a settle budget',
   // Compares the time of two login paths (no user vs wrong password).
   'test/integration/accounts.test.ts': 'compares two timings',
   // (The files on the machine's NATS each take a BUS_NAMESPACE of their own, test/helpers/nats.ts,
