@@ -7,11 +7,8 @@ export interface Bucket {
   updatedMs: number;
 }
 
-/**
- * Refills `bucket` to `now` and takes `cost` tokens (all or none): 0 if allowed, else the seconds to
- * wait until they are there. One bucket alone (a connection's) or one of RateLimiter's.
- */
-export function takeFrom(bucket: Bucket, now: number, ratePerSec: number, burst: number, cost = 1): number {
+/** Refills `bucket` to `now` and takes `cost` tokens (all or none): 0 if allowed, else the seconds to wait. */
+function takeFrom(bucket: Bucket, now: number, ratePerSec: number, burst: number, cost: number): number {
   bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedMs) / 1000) * ratePerSec);
   bucket.updatedMs = now;
   if (bucket.tokens >= cost) {
@@ -39,10 +36,7 @@ export class RateLimiter {
    * long as a full bucket takes).
    */
   take(key: string, cost = 1): number {
-    const now = this.now();
-    let bucket = this.buckets.get(key);
-    if (!bucket) this.buckets.set(key, (bucket = { tokens: this.burst, updatedMs: now }));
-    return takeFrom(bucket, now, this.ratePerSec, this.burst, cost);
+    return this.takeFrom(this.bucketOf(key), cost);
   }
 
   /**
@@ -50,10 +44,32 @@ export class RateLimiter {
    * taken up front. The key waits until the debt is refilled.
    */
   charge(key: string, cost: number): void {
+    this.chargeBucket(this.bucketOf(key), cost);
+  }
+
+  /** A key's bucket (a full one if it had none), for a caller that keeps it: no lookup per call after. */
+  bucketOf(key: string): Bucket {
+    let bucket = this.buckets.get(key);
+    if (!bucket) this.buckets.set(key, (bucket = { tokens: this.burst, updatedMs: this.now() }));
+    return bucket;
+  }
+
+  /** `take` on a bucket from bucketOf. */
+  takeFrom(bucket: Bucket, cost = 1): number {
+    return takeFrom(bucket, this.now(), this.ratePerSec, this.burst, cost);
+  }
+
+  /** `charge` on a bucket from bucketOf. */
+  chargeBucket(bucket: Bucket, cost: number): void {
     if (cost <= 0) return;
-    this.take(key, 0); // refill to now
-    const bucket = this.buckets.get(key);
-    if (bucket) bucket.tokens -= cost;
+    this.takeFrom(bucket, 0); // refill to now
+    bucket.tokens -= cost;
+  }
+
+  /** Seconds until a bucket from bucketOf holds `cost` tokens (0: it does now); takes nothing. */
+  waitFor(bucket: Bucket, cost: number): number {
+    this.takeFrom(bucket, 0); // refill to now
+    return bucket.tokens >= cost ? 0 : Math.max(1, Math.ceil((Math.min(cost, this.burst) - bucket.tokens) / this.ratePerSec));
   }
 }
 

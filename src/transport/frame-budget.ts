@@ -6,9 +6,8 @@
 // budget took another user's send p50 from 0.9 to 290 ms. Per user and by size, they get about one
 // such frame each 10 s. A user in debt has its frames refused unread (`rate_limited`, which the flood
 // guard counts toward a 1008 close) until the bucket refills.
-import { LRUCache } from 'lru-cache';
 import type { ClientCommand } from '../chat/commands.js';
-import { takeFrom, type Bucket } from '../chat/rate-limit.js';
+import { RateLimiter, type Bucket } from '../chat/rate-limit.js';
 
 /** What a frame may carry beside its content before the rest counts as waste (UTF-16 units). */
 const FRAME_ALLOWANCE = 1024;
@@ -16,46 +15,32 @@ const FRAME_ALLOWANCE = 1024;
 const WASTE_UNIT_SHIFT = 10;
 
 export class FrameBudget {
-  private readonly buckets: LRUCache<string, Bucket>;
+  private readonly limiter: RateLimiter;
 
-  constructor(
-    private readonly ratePerSec: number,
-    private readonly burst: number,
-    maxUsers: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.buckets = new LRUCache({ max: Math.max(1, maxUsers) });
+  constructor(ratePerSec: number, burst: number, maxUsers: number, now?: () => number) {
+    this.limiter = new RateLimiter(ratePerSec, burst, Math.max(1, maxUsers), now);
   }
 
   /** The user's bucket, shared by its connections (each keeps it: no lookup per frame). */
   bucketOf(userId: string): Bucket {
-    let bucket = this.buckets.get(userId);
-    if (!bucket) this.buckets.set(userId, (bucket = { tokens: this.burst, updatedMs: this.now() }));
-    return bucket;
+    return this.limiter.bucketOf(userId);
   }
 
   /** 0 when a frame may be read; else the seconds until one may (the frame is refused unread). */
   refusal(bucket: Bucket): number {
     // A property read per frame: the clock is read only for a bucket that is nearly empty.
-    if (bucket.tokens >= 1) return 0;
-    takeFrom(bucket, this.now(), this.ratePerSec, this.burst, 0); // refills to now; a cost of 0 takes nothing
-    return bucket.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / this.ratePerSec));
+    return bucket.tokens >= 1 ? 0 : this.limiter.waitFor(bucket, 1);
   }
 
   /** A frame that could not be used: one unit, and one per KiB it held. */
   chargeInvalid(bucket: Bucket, length: number): void {
-    this.charge(bucket, 1 + (length >> WASTE_UNIT_SHIFT));
+    this.limiter.chargeBucket(bucket, 1 + (length >> WASTE_UNIT_SHIFT));
   }
 
   /** A valid frame: one unit per KiB it carried beyond what its content needs (usually none). */
   chargeExcess(bucket: Bucket, command: ClientCommand, length: number): void {
     const waste = length - neededChars(command);
-    if (waste >= 1 << WASTE_UNIT_SHIFT) this.charge(bucket, waste >> WASTE_UNIT_SHIFT);
-  }
-
-  private charge(bucket: Bucket, units: number): void {
-    takeFrom(bucket, this.now(), this.ratePerSec, this.burst, 0); // refill to now
-    bucket.tokens -= units;
+    if (waste >= 1 << WASTE_UNIT_SHIFT) this.limiter.chargeBucket(bucket, waste >> WASTE_UNIT_SHIFT);
   }
 }
 
