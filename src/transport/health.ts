@@ -39,14 +39,14 @@ export async function readiness(deps: ReadinessDeps): Promise<HealthAnswer> {
 function storeAnswers(store: Store): Promise<boolean> {
   const last = storeChecks.get(store);
   if (last && Date.now() - last.settledAt < STORE_CHECK_REUSE_MS) return last.answers;
-  const check = { settledAt: Infinity, answers: Promise.resolve(false) };
-  check.answers = withTimeout(store.ping(), READY_TIMEOUT_MS).then(
+  const answers = withTimeout(store.ping(), READY_TIMEOUT_MS).then(
     () => true,
     () => false,
   );
-  void check.answers.then(() => (check.settledAt = Date.now()));
+  const check = { settledAt: Infinity, answers };
+  void answers.then(() => (check.settledAt = Date.now()));
   storeChecks.set(store, check);
-  return check.answers;
+  return answers;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

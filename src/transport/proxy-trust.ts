@@ -42,11 +42,9 @@ export function trustsPeer(trust: ProxyTrust, peer: string): boolean {
     }
     compiled.set(trust, list);
   }
-  // An IPv4 peer on a dual-stack socket reads as ::ffff:a.b.c.d.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(peer);
-  const address = mapped ? mapped[1]! : peer;
-  const family = isIP(address);
-  return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  // canonicalAddress unmaps an IPv4 peer on a dual-stack socket (::ffff:a.b.c.d).
+  const address = canonicalAddress(peer);
+  return address !== undefined && list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**
