@@ -4,13 +4,14 @@
 //
 // Login answers a wrong username and a wrong password identically, after the same scrypt work, and is
 // rate limited per client address and per username (429 + Retry-After); a device that logged in as
-// that user before takes from its own bucket instead of the username's (src/auth/known-device.ts). A request carrying an Origin
-// outside CORS_ORIGIN is refused (403) before anything happens: with cookies, that is what stops a
-// cross-site page from logging a browser in or out.
+// that user before takes from its own bucket instead of the username's (src/auth/known-device.ts).
+// A request carrying an Origin outside CORS_ORIGIN is refused (403) before anything happens: with
+// cookies, that is what stops a cross-site page from logging a browser in or out.
 import { decodeJwt } from 'jose';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { parseCredentials, type Credentials } from '../auth/account-input.js';
-import { authenticate as authenticateRequest, rejectionError } from '../auth/credentials.js';
+import { KnownDevices } from '../auth/known-device.js';
+import { authenticate as authenticateRequest, readCookie, rejectionError } from '../auth/credentials.js';
 import { signToken, type JwtVerifier, type Principal } from '../auth/jwt.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import type { AccessControl } from '../chat/access-control.js';
@@ -24,8 +25,6 @@ import type { ApiReadLimit } from './api-read-limit.js';
 import type { CorsPolicy } from './cors.js';
 import { countingExchanges, decodeUtf8Body, Exchange, getAndHead, jsonBodyRefusal, readBody, remoteAddress, type Headers } from './http.js';
 import { clearedSessionCookie, knownDeviceCookie, knownDeviceCookieName, sessionCookie } from './session-cookie.js';
-import { KnownDevices } from '../auth/known-device.js';
-import { readCookie } from '../auth/credentials.js';
 import { apiRoute } from './api-route.js';
 import { userIdParam } from '../protocol/api-input.js';
 import { isReservedUserId, RESERVED_USER_PREFIX } from '../protocol/ids.js';
