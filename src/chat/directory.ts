@@ -9,6 +9,8 @@ const DIRECTORY_TTL_MS = 5000;
 
 export class ConversationDirectory {
   private readonly cache: LRUCache<string, Conversation>;
+  /** Reads in flight, shared: a burst of frames naming one uncached conversation reads it once. */
+  private readonly reading = new Map<string, Promise<Conversation | undefined>>();
 
   constructor(
     private readonly store: Store,
@@ -22,26 +24,53 @@ export class ConversationDirectory {
     return this.cache.get(conversationId);
   }
 
-  async get(conversationId: string): Promise<Conversation | undefined> {
+  get(conversationId: string): Promise<Conversation | undefined> {
     const cached = this.cache.get(conversationId);
-    if (cached) return cached;
-    const conversation = await this.store.getConversation(conversationId);
-    if (conversation) this.cache.set(conversationId, conversation);
-    return conversation;
+    if (cached) return Promise.resolve(cached);
+    return this.reading.get(conversationId) ?? this.read(conversationId);
   }
 
   /** The conversation if `userId` is a member, else undefined (not_found: existence does not leak). */
   async forMember(conversationId: string, userId: string): Promise<Conversation | undefined> {
-    let conversation = await this.get(conversationId);
-    if (conversation && !conversation.members.includes(userId)) {
-      // Perhaps added a moment ago on another instance: a refusal is checked against the store.
-      this.cache.delete(conversationId);
-      conversation = await this.get(conversationId);
-    }
-    return conversation?.members.includes(userId) ? conversation : undefined;
+    const conversation = await this.get(conversationId);
+    if (!conversation) return undefined;
+    if (conversation.members.includes(userId)) return conversation;
+    // Perhaps added a moment ago on another instance: a refusal is checked against the store, by the
+    // user's one membership, not by reading every member again (a non-member naming a big group in
+    // each frame made each frame a read of its whole member list).
+    if (!(await this.store.membership(conversationId, userId))) return undefined;
+    this.forget(conversationId);
+    const fresh = await this.get(conversationId);
+    return fresh?.members.includes(userId) ? fresh : undefined;
+  }
+
+  /** A new read, shared until it ends; it fills the cache only if nothing newer came meanwhile. */
+  private read(conversationId: string): Promise<Conversation | undefined> {
+    const current = () => this.reading.get(conversationId) === reading;
+    const reading: Promise<Conversation | undefined> = this.store.getConversation(conversationId).then(
+      (conversation) => {
+        if (!current()) return conversation;
+        this.reading.delete(conversationId);
+        if (conversation) this.cache.set(conversationId, conversation);
+        return conversation;
+      },
+      (error: unknown) => {
+        if (current()) this.reading.delete(conversationId);
+        throw error;
+      },
+    );
+    this.reading.set(conversationId, reading);
+    return reading;
+  }
+
+  /** Drops what is cached or being read: the next get reads the store anew. */
+  private forget(conversationId: string): void {
+    this.cache.delete(conversationId);
+    this.reading.delete(conversationId);
   }
 
   changed(conversation: Conversation): void {
+    this.reading.delete(conversation.conversationId); // a read begun before the change must not overwrite it
     this.cache.set(conversation.conversationId, conversation);
   }
 }

@@ -153,6 +153,8 @@ export class SocketConnection implements ChatConnection {
   expiryTimer: NodeJS.Timeout | undefined;
   /** rate_limited answers in the current window (flood-guard.ts). */
   readonly refusals: RefusalWindow = { count: 0, since: 0 };
+  /** The user's budget of useless frame work (frame-budget.ts): refusals of what it may not see are charged to it. */
+  readonly frameBudget: Bucket;
 
   constructor(
     private readonly ws: WebSocket<SocketData>,
@@ -165,6 +167,7 @@ export class SocketConnection implements ChatConnection {
     this.messageEvents = data.messageEvents;
     this.ackDelayMs = data.ackDelayMs;
     this.batch = data.batch;
+    this.frameBudget = data.frameBudget;
   }
 
   send(event: ServerEvent): void {

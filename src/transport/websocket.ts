@@ -63,6 +63,10 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
       metrics.framesOut.incOne(type);
     },
     onError(connection, error) {
+      // A frame naming a conversation or message the user may not see or touch is useless work too, and
+      // each cost a store read: a non-member's watermarks into a 1,000-member group, within the
+      // confirmation rate, read its member list every time and stalled everyone's sends on MongoDB.
+      if (error.code === 'not_found' || error.code === 'forbidden') frameBudgets.chargeInvalid(connection.frameBudget, 0);
       if (error.code !== 'rate_limited' || !floodGuard.refused(connection.refusals, connection.userId)) return;
       metrics.floodCloses.inc();
       log.info({ userId: connection.userId, connectionId: connection.id }, 'connection kept sending past its rate limits; closed (1008)');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createGroup, sendTo, uid } from '../helpers/conversations.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient, UpgradeRefused, upgradeRefusal, upgradeStatus } from '../helpers/ws-client.js';
 import { metricValue } from './metric-value.js';
@@ -192,6 +193,38 @@ describe('useless frame work per user (each bad or padded frame costs a parse)',
     assert.ok(Number(refused.retryAfter) >= 2, `retryAfter ${refused.retryAfter}: the debt is 2 units at 1 a second`);
     assert.equal(second.frames.filter((f) => f.type === 'ready').length, 1, 'only the connect\'s ready: the sync was not served');
     await Promise.all([first.close(), second.close()]);
+  });
+});
+
+describe('frames naming what the user may not see cost the same budget', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { INVALID_FRAMES_PER_SEC: '1', INVALID_FRAMES_BURST: '5', RATE_LIMITED_CLOSE_AFTER: '3' } });
+  });
+  after(() => t.close());
+
+  it("a non-member's watermarks, reads and typing into a group are answered not_found within the burst, then refused unread", async () => {
+    // Each refusal is a store lookup (who is in the group): uncharged, a non-member naming a
+    // 1,000-member group in every frame, within the confirmation rate, stalled everyone's sends on MongoDB.
+    const group = await createGroup(t, 'grp-owner', ['grp-member']);
+    assert.equal(group.status, 201);
+    const conversationId = (group.body as { conversationId: string }).conversationId;
+    const { client: outsider } = await TestClient.connectReady(t.wsUrl, await t.token('grp-outsider'));
+    const frames = [{ type: 'delivered', conversationId, seq: 1 }, { type: 'read', conversationId, seq: 1 }, { type: 'typing', conversationId }];
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      outsider.send(frames[i % frames.length]!);
+      codes.push((await outsider.next((f) => f.type === 'error')).code as string);
+    }
+    assert.deepEqual(codes, ['not_found', 'not_found', 'not_found', 'not_found', 'not_found']);
+    outsider.send(frames[0]!);
+    const limited = await outsider.next((f) => f.type === 'error');
+    assert.equal(limited.code, 'rate_limited', 'the sixth is refused before any lookup');
+    assert.equal(await metricValue(t.server.metrics.rateLimited, { limit: 'invalid_frames' }), 1);
+    // Members are unaffected, and a member's own frames into the group are answered as before.
+    const { client: member } = await TestClient.connectReady(t.wsUrl, await t.token('grp-member'));
+    assert.equal((await sendTo(member, conversationId, uid('in-group'), 'hi')).status, 'SENT');
+    await Promise.all([outsider.close(), member.close()]);
   });
 });
 
