@@ -76,9 +76,10 @@ export class ConversationService {
     return { item, members: await this.store.memberStates(conversationId) };
   }
 
-  async history(userId: string, conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+  /** The newest page before `before`, or with `after` the oldest page after it (paging forward). */
+  async history(userId: string, conversationId: string, before: number | undefined, limit: number, after?: number): Promise<HistoryPage> {
     // Both at once, a round trip fewer over a network; a non-member's page is read and dropped unseen.
-    const [member, page] = await Promise.all([this.store.membership(conversationId, userId), this.store.history(conversationId, before, Math.min(limit, this.limits.historyPageMax))]);
+    const [member, page] = await Promise.all([this.store.membership(conversationId, userId), this.store.history(conversationId, before, Math.min(limit, this.limits.historyPageMax), after)]);
     if (!member) throw notFound();
     return page;
   }

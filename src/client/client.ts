@@ -12,7 +12,7 @@
 import type { MessageEventFrame, MessageFrame, ServerFrame } from '../protocol/client-codec.js';
 import { ChatClientError, errorEvent, type Report } from './client-error.js';
 import { Confirmations } from './confirmations.js';
-import type { HistoryPage } from './conversation-types.js';
+import type { HistoryOptions, HistoryPage } from './conversation-types.js';
 import { ConversationsApi } from './conversations.js';
 import { CredentialRenewal } from './credential-renewal.js';
 import { browserStorage, resolveDeviceId, withDevice } from './device.js';
@@ -155,7 +155,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   }
 
   /** History paged backwards: each page oldest first, from `before` (default: the newest) to the first message. */
-  history(conversationId: string, options: { before?: number; limit?: number } = {}): AsyncGenerator<HistoryPage, void, undefined> {
+  history(conversationId: string, options: HistoryOptions = {}): AsyncGenerator<HistoryPage, void, undefined> {
     return this.conversations.history(conversationId, options);
   }
 

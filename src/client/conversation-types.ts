@@ -83,6 +83,13 @@ export interface HistoryMessage {
   readonly deleted?: true;
 }
 
+/** Which history: `before` a seq (default: the newest), or `after` one (paging forward); `limit` per page. */
+export interface HistoryOptions {
+  readonly before?: number;
+  readonly after?: number;
+  readonly limit?: number;
+}
+
 /** One page of history, oldest first. */
 export interface HistoryPage {
   readonly messages: readonly HistoryMessage[];

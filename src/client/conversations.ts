@@ -3,7 +3,7 @@
 // over typed; refusals reject with ChatClientError (code and HTTP status).
 import { conversationOf } from '../protocol/client-codec.js';
 import { ChatClientError } from './client-error.js';
-import type { Conversation, ConversationDetail, ConversationListItem, ConversationPage, HistoryMessage, HistoryPage, MemberReceipt } from './conversation-types.js';
+import type { Conversation, ConversationDetail, ConversationListItem, ConversationPage, HistoryMessage, HistoryOptions, HistoryPage, MemberReceipt } from './conversation-types.js';
 import type { HttpApi } from './http-api.js';
 import { newMessageId } from './ids.js';
 
@@ -67,18 +67,26 @@ export class ConversationsApi {
     return conversationOrThrow(await this.api.call({ method: 'PATCH', path: pathOf(conversationId), body: { title } }));
   }
 
-  /** One page of history, oldest first: the newest `limit` messages, or those before seq `before`. */
-  async page(conversationId: string, options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
+  /**
+   * One page of history, oldest first: the newest `limit` messages, or those before seq `before`; with
+   * `after`, the oldest `limit` after seq `after` (paging forward, e.g. to fill a gap).
+   */
+  async page(conversationId: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     const query = new URLSearchParams();
     if (options.before !== undefined) query.set('before', String(options.before));
+    if (options.after !== undefined) query.set('after', String(options.after));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const body = await this.api.call<{ messages?: unknown; hasMore?: unknown }>({ method: 'GET', path: `${pathOf(conversationId)}/messages${query.size ? `?${query}` : ''}` });
     const messages = Array.isArray(body?.messages) ? body.messages.map(withBody).filter(isHistoryMessage) : [];
     return { messages, hasMore: body?.hasMore === true };
   }
 
-  /** Pages backwards from `before` (default: the newest), each page oldest first, until the first message. */
-  async *history(conversationId: string, options: { before?: number; limit?: number } = {}): AsyncGenerator<HistoryPage, void, undefined> {
+  /**
+   * Pages backwards from `before` (default: the newest), each page oldest first, until the first
+   * message; with `after`, forwards from there until the newest (or until `before`).
+   */
+  async *history(conversationId: string, options: HistoryOptions = {}): AsyncGenerator<HistoryPage, void, undefined> {
+    if (options.after !== undefined) return yield* this.forward(conversationId, options.after, options);
     let before = options.before;
     for (;;) {
       if (before !== undefined && before <= 1) return;
@@ -86,6 +94,16 @@ export class ConversationsApi {
       if (page.messages.length > 0) yield page;
       if (!page.hasMore || page.messages.length === 0) return;
       before = page.messages[0]!.seq;
+    }
+  }
+
+  private async *forward(conversationId: string, from: number, options: HistoryOptions): AsyncGenerator<HistoryPage, void, undefined> {
+    let after = from;
+    for (;;) {
+      const page = await this.page(conversationId, { ...options, after });
+      if (page.messages.length > 0) yield page;
+      if (!page.hasMore || page.messages.length === 0) return;
+      after = page.messages.at(-1)!.seq;
     }
   }
 }

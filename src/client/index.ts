@@ -28,6 +28,7 @@ export type {
   ConversationPage,
   GapEvent,
   HistoryMessage,
+  HistoryOptions,
   HistoryPage,
   LastMessage,
   MemberReceipt,

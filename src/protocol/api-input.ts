@@ -35,9 +35,18 @@ function onceParam(query: URLSearchParams, name: string): string | null {
 
 /** A positive integer query parameter, or undefined when absent. */
 export function positiveIntParam(query: URLSearchParams, name: string): number | undefined {
+  return intParam(query, name, /^[1-9][0-9]{0,15}$/, 'a positive integer');
+}
+
+/** A non-negative integer query parameter (0 allowed: a seq to page forward from), or undefined when absent. */
+export function nonNegativeIntParam(query: URLSearchParams, name: string): number | undefined {
+  return intParam(query, name, /^(0|[1-9][0-9]{0,15})$/, 'a non-negative integer');
+}
+
+function intParam(query: URLSearchParams, name: string, pattern: RegExp, what: string): number | undefined {
   const raw = onceParam(query, name);
   if (raw === null) return undefined;
-  if (!/^[1-9][0-9]{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ChatError('bad_request', `Query parameter "${name}" must be a positive integer`);
+  if (!pattern.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ChatError('bad_request', `Query parameter "${name}" must be ${what}`);
   return Number(raw);
 }
 

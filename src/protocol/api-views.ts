@@ -50,12 +50,14 @@ export function listItemView(item: ConversationListItem, userId: string): Record
 
 /**
  * A history page's JSON, at most `maxBytes` of it: past that it keeps its newest messages and says
- * `hasMore` (the client pages on with `before` = the oldest seq it got).
+ * `hasMore` (the client pages on with `before` = the oldest seq it got); paging `forward`, its oldest
+ * (the client pages on with `after` = the newest seq it got).
  */
-export function encodeHistoryPage(messages: readonly StoredMessage[], hasMore: boolean, maxBytes: number): string {
+export function encodeHistoryPage(messages: readonly StoredMessage[], hasMore: boolean, maxBytes: number, forward = false): string {
   const encoded = messages.map((message) => JSON.stringify(messageView(message)));
-  const kept = itemsWithin(encoded, maxBytes, 'end');
-  const parts = kept === encoded.length ? encoded : encoded.slice(encoded.length - kept);
+  // Cut at the end the client pages on from: backwards it keeps the newest, forwards the oldest.
+  const kept = itemsWithin(encoded, maxBytes, forward ? 'start' : 'end');
+  const parts = kept === encoded.length ? encoded : forward ? encoded.slice(0, kept) : encoded.slice(encoded.length - kept);
   return `{"messages":[${parts.join(',')}],"hasMore":${hasMore || kept < encoded.length}}`;
 }
 

@@ -238,8 +238,12 @@ export interface Store {
   learn?(message: StoredMessage): void;
   /** Messages of a conversation with seq in (afterSeq, …], ascending, at most `limit`. */
   messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
-  /** History: the `limit` messages before seq `before` (or the newest), returned ascending; events are not in it. */
-  history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage>;
+  /**
+   * History, ascending, events not in it: the newest `limit` messages before seq `before` (or the newest
+   * of all); with `after`, the oldest `limit` after seq `after` (and before `before`), for paging
+   * forward. `hasMore`: the window holds more beyond the page, in the direction of paging.
+   */
+  history(conversationId: string, before: number | undefined, limit: number, after?: number): Promise<HistoryPage>;
   getMessage(messageId: string): Promise<StoredMessage | undefined>;
   /**
    * Applies a stored edit or delete event to its target message: the new body and `editedAt`, or the

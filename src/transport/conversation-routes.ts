@@ -2,7 +2,7 @@
 // Every route answers a non-member 404, so a conversation's existence does not leak.
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Chat } from '../chat/create-chat.js';
-import { idempotencyKeyOf, listCursorParam, positiveIntParam, userIdParam, validateNewGroup, validateTitle, validateUserIds } from '../protocol/api-input.js';
+import { idempotencyKeyOf, listCursorParam, nonNegativeIntParam, positiveIntParam, userIdParam, validateNewGroup, validateTitle, validateUserIds } from '../protocol/api-input.js';
 import { encodeHistoryPage, encodeListPage, eventAnswerView, listItemView } from '../protocol/api-views.js';
 import { conversationIdOf, isPlainObject, validateDeleteInput, validateEditInput } from '../protocol/frames.js';
 import { conversationView } from '../protocol/server-frames.js';
@@ -35,9 +35,11 @@ export function registerConversationRoutes(app: TemplatedApp, deps: ApiRouteDeps
 
   route('get', '/api/conversations/:id/messages', { params: 1 }, async ({ principal, params, query }) => {
     const before = positiveIntParam(query, 'before');
+    // Paging forward (since 2026-12-07): the oldest page after seq `after`, e.g. to fill a gap.
+    const after = nonNegativeIntParam(query, 'after');
     const limit = positiveIntParam(query, 'limit') ?? DEFAULT_PAGE;
-    const page = await conversations.history(principal.userId, conversationIdOf(params[0]), before, limit);
-    return { status: 200, json: encodeHistoryPage(page.messages, page.hasMore, limits.apiPageMaxBytes) };
+    const page = await conversations.history(principal.userId, conversationIdOf(params[0]), before, limit, after);
+    return { status: 200, json: encodeHistoryPage(page.messages, page.hasMore, limits.apiPageMaxBytes, after !== undefined) };
   });
 
   // v1.2: edit (the author) and delete (the author, or a group's owner) a message, as ordered events.

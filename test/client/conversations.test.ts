@@ -128,7 +128,7 @@ for (const variant of storeVariants()) {
       }
     });
 
-    it('history pages backwards, each page oldest first, every message once', async () => {
+    it('history pages backwards, or forwards from `after`, each page oldest first, every message once', async () => {
       const t = await startTestServer({ store: await variant.create() });
       const ann = await peer(t, 'ann');
       try {
@@ -141,6 +141,13 @@ for (const variant of storeVariants()) {
         const older: number[] = [];
         for await (const page of ann.client.history(conversationId, { before: 6, limit: 2 })) older.unshift(...page.messages.map((m) => m.seq));
         assert.deepEqual(older, range(1, 5));
+        // Forwards from `after` (within `before` when given), each page oldest first.
+        const forward: number[][] = [];
+        for await (const page of ann.client.history(conversationId, { after: 0, limit: 10 })) forward.push(page.messages.map((m) => m.seq));
+        assert.deepEqual(forward, [range(1, 10), range(11, 20), range(21, 23)]);
+        const gap: number[] = [];
+        for await (const page of ann.client.history(conversationId, { after: 5, before: 12, limit: 4 })) gap.push(...page.messages.map((m) => m.seq));
+        assert.deepEqual(gap, range(6, 11));
         const direct = await ann.client.send('bob', 'hi bob');
         const list = await ann.client.conversations.list();
         assert.equal(list.conversations[0]!.conversationId, direct.conversationId, 'most recent activity first');

@@ -481,7 +481,7 @@ for (const variant of storeVariants()) {
       await o1.close();
     });
 
-    it('pages history with before and limit (ascending, hasMore), refuses bad parameters, clamps limit to 200', async () => {
+    it('pages history with before and limit (ascending, hasMore), forwards with after, refuses bad parameters, clamps limit to 200', async () => {
       const o = uid('o');
       const p = uid('p');
       const { conversationId } = await groupOf([o, p]);
@@ -518,7 +518,23 @@ for (const variant of storeVariants()) {
       assert.equal(clamped.body.messages.length, 200);
       assert.equal(clamped.body.messages[0].seq, 6);
       assert.equal(clamped.body.hasMore, true);
-      for (const bad of ['?before=0', '?before=-1', '?before=abc', '?before=1.5', '?before=', '?before=1e3', '?limit=0', '?limit=-5', '?limit=2.0', '?limit=x', '?limit=', '?limit=99999999999999999999', '?before=%20%31', '?limit=2&limit=3', '?before=5&before=5', '?lim%69t=2&limit=2']) {
+      // Forwards with `after` (0: from the first), within `before` when both are given: a client fills
+      // a gap between seqs it holds, or reads on from the last one it has.
+      const forward = await get('?after=0&limit=3');
+      assert.deepEqual(forward.body.messages.map((m: { seq: number }) => m.seq), [1, 2, 3]);
+      assert.equal(forward.body.hasMore, true);
+      const gap = await get('?after=100&before=104');
+      assert.deepEqual(gap.body.messages.map((m: { seq: number }) => m.seq), [101, 102, 103]);
+      assert.equal(gap.body.hasMore, false);
+      const tail = await get('?after=203&limit=50');
+      assert.deepEqual(tail.body.messages.map((m: { seq: number }) => m.seq), [204, 205]);
+      assert.equal(tail.body.hasMore, false);
+      assert.deepEqual((await get('?after=205')).body, { messages: [], hasMore: false });
+      const clampedForward = await get('?after=0&limit=1000');
+      assert.equal(clampedForward.body.messages.length, 200);
+      assert.equal(clampedForward.body.messages[199].seq, 200);
+      assert.equal(clampedForward.body.hasMore, true);
+      for (const bad of ['?before=0', '?before=-1', '?before=abc', '?before=1.5', '?before=', '?before=1e3', '?limit=0', '?limit=-5', '?limit=2.0', '?limit=x', '?limit=', '?limit=99999999999999999999', '?before=%20%31', '?limit=2&limit=3', '?before=5&before=5', '?lim%69t=2&limit=2', '?after=-1', '?after=', '?after=x', '?after=01', '?after=1&after=2']) {
         const answer = await get(bad);
         assert.equal(answer.status, 400, bad);
         assert.equal(answer.body.error.code, 'bad_request', bad);

@@ -28,23 +28,37 @@ describe('API reads: history pages by bytes', () => {
   });
   after(() => t.close());
 
-  it('stops a page at API_PAGE_MAX_BYTES, newest first, and paging with `before` brings every message once', async () => {
-    await fill(t, 'pager', 'reader', 10, 'p'.repeat(1000));
+  /** Every page of a conversation's history, paging with `before` (newest first) or `after` (oldest first). */
+  async function everyPage(conversationId: string, paging: 'before' | 'after') {
     const auth = { authorization: `Bearer ${await t.token('reader')}` };
     const seen: number[] = [];
-    let before: number | undefined;
+    let from: number | undefined = paging === 'after' ? 0 : undefined;
     let pages = 0;
     for (;;) {
-      const response = await fetch(`${t.httpUrl}/api/conversations/d:pager:reader/messages?limit=200${before ? `&before=${before}` : ''}`, { headers: auth });
+      const response = await fetch(`${t.httpUrl}/api/conversations/${conversationId}/messages?limit=200${from !== undefined ? `&${paging}=${from}` : ''}`, { headers: auth });
       const text = await response.text();
       assert.equal(response.status, 200, text);
       assert.ok(Buffer.byteLength(text) < 4096 + 100, `a page of ${Buffer.byteLength(text)} bytes`);
       const page = JSON.parse(text) as { messages: { seq: number }[]; hasMore: boolean };
+      const seqs = page.messages.map((m) => m.seq);
       pages++;
-      seen.unshift(...page.messages.map((m) => m.seq));
-      if (!page.hasMore) break;
-      before = page.messages[0]!.seq;
+      if (paging === 'before') seen.unshift(...seqs);
+      else seen.push(...seqs);
+      if (!page.hasMore) return { seen, pages };
+      from = paging === 'before' ? seqs[0] : seqs.at(-1);
     }
+  }
+
+  it('stops a page at API_PAGE_MAX_BYTES, newest first, and paging with `before` brings every message once', async () => {
+    await fill(t, 'pager', 'reader', 10, 'p'.repeat(1000));
+    const { seen, pages } = await everyPage('d:pager:reader', 'before');
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.ok(pages >= 3, `${pages} pages`);
+  });
+
+  it('paging forward with `after`, a page stops at API_PAGE_MAX_BYTES keeping its oldest, and brings every message once', async () => {
+    await fill(t, 'fwd', 'reader', 10, 'f'.repeat(1000));
+    const { seen, pages } = await everyPage('d:fwd:reader', 'after');
     assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert.ok(pages >= 3, `${pages} pages`);
   });

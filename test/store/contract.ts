@@ -245,6 +245,27 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.deepEqual((await store.messagesAfter(conversationId, 2, 2)).map((m) => m.seq), [3, 4]);
     });
 
+    it('pages history forwards from `after`: the oldest page after it, within `before`, hasMore toward the newest', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const conversationId = directConversationId(alice, bob);
+      for (let i = 1; i <= 7; i++) await send(direct(alice, bob, { body: `f${i}` }));
+      const first = await store.history(conversationId, undefined, 3, 0);
+      assert.deepEqual(first.messages.map((m) => m.seq), [1, 2, 3]);
+      assert.deepEqual(first.messages.map((m) => m.body), ['f1', 'f2', 'f3']);
+      assert.equal(first.hasMore, true);
+      const last = await store.history(conversationId, undefined, 3, 5);
+      assert.deepEqual(last.messages.map((m) => m.seq), [6, 7]);
+      assert.equal(last.hasMore, false);
+      const gap = await store.history(conversationId, 6, 10, 2);
+      assert.deepEqual(gap.messages.map((m) => m.seq), [3, 4, 5], 'a gap between two seqs a client holds');
+      assert.equal(gap.hasMore, false);
+      const part = await store.history(conversationId, 6, 2, 2);
+      assert.deepEqual(part.messages.map((m) => m.seq), [3, 4]);
+      assert.equal(part.hasMore, true);
+      assert.deepEqual(await store.history(conversationId, undefined, 3, 7), { messages: [], hasMore: false });
+      assert.deepEqual(await store.history(conversationId, undefined, 3, 100), { messages: [], hasMore: false });
+    });
+
     it('lists conversations by activity, pages them with a cursor, and counts unread from others after readSeq', async () => {
       const [me, x, y, z] = [uid('me'), uid('x'), uid('y'), uid('z')];
       const groupId = await store.createGroup({ conversationId: uid('g:'), title: 'g', ownerId: x, members: [me], createdAt: now() }).then((g) => g.conversation.conversationId);
@@ -390,6 +411,13 @@ export function runStoreContract(variant: StoreVariant): void {
       const older = await store.history(first.conversationId, second.seq, 2);
       assert.deepEqual(older.messages.map((m) => m.messageId), [first.messageId]);
       assert.equal(older.hasMore, false);
+      // Forwards the same: events are skipped, and do not count toward hasMore.
+      const forward = await store.history(first.conversationId, undefined, 2, 0);
+      assert.deepEqual(forward.messages.map((m) => m.messageId), [first.messageId, second.messageId]);
+      assert.equal(forward.hasMore, true);
+      const rest = await store.history(first.conversationId, undefined, 2, second.seq);
+      assert.deepEqual(rest.messages.map((m) => m.messageId), [third.messageId]);
+      assert.equal(rest.hasMore, false, 'only an edit event follows the third message');
     });
   });
 }

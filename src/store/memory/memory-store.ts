@@ -155,11 +155,18 @@ export class MemoryStore implements Store {
     return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit).map(this.toStored);
   }
 
-  async history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+  async history(conversationId: string, before: number | undefined, limit: number, after?: number): Promise<HistoryPage> {
     this.assertOpen();
     const messages = this.conversations.get(conversationId)?.messages ?? [];
+    // messages[i] has seq i + 1.
     const end = before === undefined ? messages.length : Math.min(messages.length, Math.max(0, before - 1));
     const page: StoredMessage[] = [];
+    if (after !== undefined) {
+      let i = Math.max(0, after);
+      for (; i < end && page.length < limit; i++) if (!messages[i]!.event) page.push(this.toStored(messages[i]!));
+      while (i < end && messages[i]!.event) i++;
+      return { messages: page, hasMore: i < end };
+    }
     let i = end - 1;
     for (; i >= 0 && page.length < limit; i--) if (!messages[i]!.event) page.push(this.toStored(messages[i]!));
     while (i >= 0 && messages[i]!.event) i--;

@@ -184,13 +184,16 @@ export class MongoStore implements Store {
     return docs.map((doc) => this.noteFacts(toStoredMessage(doc)));
   }
 
-  async history(conversationId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+  async history(conversationId: string, before: number | undefined, limit: number, after?: number): Promise<HistoryPage> {
     if (limit <= 0) return { messages: [], hasMore: false };
+    // Backwards (the newest first, then reversed) unless paging forward from `after`.
+    const forward = after !== undefined;
     const docs = await this.ready()
-      .messages.find(historyFilter(conversationId, before), { projection: MESSAGE_PROJECTION, sort: { seq: -1 }, limit: limit + 1, maxTimeMS: this.options.opTimeoutMs })
+      .messages.find(historyFilter(conversationId, before, after), { projection: MESSAGE_PROJECTION, sort: { seq: forward ? 1 : -1 }, limit: limit + 1, maxTimeMS: this.options.opTimeoutMs })
       .toArray();
     const hasMore = docs.length > limit;
-    return { messages: docs.slice(0, limit).reverse().map(toStoredMessage), hasMore };
+    const page = docs.slice(0, limit);
+    return { messages: (forward ? page : page.reverse()).map(toStoredMessage), hasMore };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
@@ -399,6 +402,8 @@ export class MongoStore implements Store {
 }
 
 /** The history query: exported so a test can ask the server to explain it. */
-export function historyFilter(conversationId: string, before: number | undefined): Filter<MessageDoc> {
-  return before === undefined ? { conversationId, event: { $exists: false } } : { conversationId, seq: { $lt: before }, event: { $exists: false } };
+export function historyFilter(conversationId: string, before: number | undefined, after?: number): Filter<MessageDoc> {
+  if (before === undefined && after === undefined) return { conversationId, event: { $exists: false } };
+  const seq = { ...(before !== undefined ? { $lt: before } : {}), ...(after !== undefined ? { $gt: after } : {}) };
+  return { conversationId, seq, event: { $exists: false } };
 }
