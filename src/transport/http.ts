@@ -1,5 +1,6 @@
 // HTTP helpers for uWS. The uWS discipline lives here: onAborted before any await, headers read before
 // the first await (the request object dies with the callback), onData chunks copied, writes corked.
+import { Counter } from 'prom-client';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Metrics } from '../metrics/registry.js';
 import { clientAddress, type ProxyTrust } from './proxy-trust.js';
@@ -14,9 +15,6 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** A header given as an array is written once per value (two Set-Cookie lines, say). */
 export type Headers = Readonly<Record<string, string | readonly string[]>>;
-
-/** Bodies longer than this (UTF-16 units) are streamed with backpressure (Exchange.stream); shorter ones go in one `end`. */
-const STREAM_OVER_CHARS = 64 * 1024;
 
 /** Makes an Exchange for a route; `head`: the request was HEAD (answers carry headers only). */
 export type ExchangeFactory = (res: HttpResponse, route: string, head?: boolean) => Exchange;
@@ -36,13 +34,50 @@ export function onRoute(app: TemplatedApp, method: 'get' | 'post' | 'patch' | 'd
   else app[method](pattern, (res, req) => handler(res, req, false));
 }
 
-/** Makes Exchanges that count every status they write in chat_http_requests_total{route,status}. */
+/**
+ * Makes Exchanges that count every status they write in chat_http_requests_total{route,status}, and
+ * the connections they close for pipelining without reading in chat_http_unread_closes_total.
+ */
 export function countingExchanges(metrics: Metrics): ExchangeFactory {
+  const unreadCloses = unreadClosesCounter(metrics);
+  const countUnreadClose = () => unreadCloses.inc();
   // HotCounter.cell keeps the bound cell per (route, status): the per-request cost is a lookup and an increment.
-  return (res, route, head = false) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++, head);
+  return (res, route, head = false) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++, head, countUnreadClose);
 }
 
-/** One HTTP exchange: tracks whether the client went away so nothing is written to a dead response. */
+// One counter per registry (countingExchanges is called once per group of routes). Kept beside the
+// code that counts it: src/metrics/registry.ts is the usual home, to move it to when that file is free.
+const unreadClosesCounters = new WeakMap<Metrics['registry'], Counter>();
+
+function unreadClosesCounter(metrics: Metrics): Counter {
+  let counter = unreadClosesCounters.get(metrics.registry);
+  if (counter === undefined) {
+    counter = new Counter({
+      name: 'chat_http_unread_closes_total',
+      help: 'HTTP connections closed for pipelining requests without reading the answers (their answers would pile up in memory)',
+      registers: [metrics.registry],
+    });
+    unreadClosesCounters.set(metrics.registry, counter);
+  }
+  return counter;
+}
+
+/**
+ * One HTTP exchange: tracks whether the client went away so nothing is written to a dead response.
+ *
+ * Every answer's body goes out with tryEnd, never `end`: `end` hands uWS whatever the socket cannot take,
+ * and uWS keeps parsing and answering pipelined requests, so a client that sent 100 000 `GET /healthz`
+ * and read nothing had every answer kept in the server's memory (no login needed). A client that waits
+ * for each answer has nothing of ours left unsent when its next request comes (it read the last answer
+ * to the end first): an answer of which not one byte goes out means answers are piling up unread, and
+ * the connection is closed. Part of one going out is a slow reader: the rest follows as it reads, the
+ * response stays pending meanwhile, and uWS closes a connection that sends another request before
+ * reading it (it never keeps two pending responses, so their one onWritable per socket is never shared).
+ * What one connection can make the server hold: the kernel's socket buffers, uWS's 16 KiB cork buffer,
+ * one answer's headers, and the answer being written. Not answers without a body (HEAD, 204, an empty
+ * body): this uWS build's tryEnd skips the write of an empty chunk, so nothing tells whether earlier
+ * answers are still waiting, and their headers pile up like before (docs/reliability.md, "What uWS …").
+ */
 export class Exchange {
   aborted = false;
   done = false;
@@ -51,11 +86,13 @@ export class Exchange {
   /**
    * `onStatus` sees every status written (the HTTP requests metric). `head`: answer a HEAD request,
    * headers and Content-Length only; a body would be read by a keep-alive client as the next response.
+   * `onUnreadClose`: the connection was closed for pipelining without reading (see above).
    */
   constructor(
     readonly res: HttpResponse,
     private readonly onStatus?: (status: number) => void,
     private readonly head = false,
+    private readonly onUnreadClose?: () => void,
   ) {
     res.onAborted(() => {
       this.aborted = true;
@@ -79,9 +116,9 @@ export class Exchange {
         if (typeof value === 'string') this.res.writeHeader(key, value);
         else for (const line of value) this.res.writeHeader(key, line);
       }
-      if (!this.head && !closeConnection && body.length > STREAM_OVER_CHARS) this.stream(Buffer.from(body));
-      else if (!this.head) this.res.end(body, closeConnection);
-      else if (closeConnection) this.res.end('', true);
+      // One answer, then the connection closes: bounded, and uWS must write it all before closing.
+      if (closeConnection) this.res.end(this.head ? '' : body, true);
+      else if (!this.head) this.send(Buffer.from(body));
       else {
         // The GET's length, no body. Not endWithoutBody(length): in this uWS build that leaves the
         // response pending (waiting for `length` bytes), and the connection's next request then kills it.
@@ -92,16 +129,18 @@ export class Exchange {
   }
 
   /**
-   * A large body, written as fast as the client reads it. What the socket does not take stays here, in
-   * one Buffer, and the response stays pending meanwhile: uWS then closes a connection that pipelines
-   * another request before reading this answer. With `end`, uWS took the whole body into the socket's
-   * buffer and parsed the next request at once, so a client that sent 20 pipelined 14 MB history
-   * requests and read nothing held 450 MB of the server's memory.
+   * Writes what the socket takes now and the rest as the client reads it, from this one Buffer; closes
+   * the connection when not one byte goes out (earlier answers still unread: see the class comment).
    */
-  private stream(data: Buffer): void {
+  private send(data: Buffer): void {
     const start = this.res.getWriteOffset();
     const [, done] = this.res.tryEnd(data, data.length);
     if (done) return;
+    if (this.res.getWriteOffset() === start) {
+      this.onUnreadClose?.();
+      this.res.close();
+      return;
+    }
     this.res.onWritable((offset) => {
       if (this.aborted) return true;
       const [ok] = this.res.tryEnd(data.subarray(offset - start), data.length);
