@@ -61,6 +61,11 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     devicesForgotten: new Counter({ name: 'chat_devices_forgotten_total', help: 'Devices forgotten past MAX_DEVICES_PER_USER (a client making up a device id per connection)', registers }),
     floodCloses: new Counter({ name: 'chat_flood_closes_total', help: 'Connections closed (1008) for sending on past RATE_LIMITED_CLOSE_AFTER rate_limited answers', registers }),
     backpressureCloses: new Counter({ name: 'chat_backpressure_closes_total', help: 'Connections closed as slow consumers (1013)', registers }),
+    httpUnreadCloses: new Counter({
+      name: 'chat_http_unread_closes_total',
+      help: 'HTTP connections closed for pipelining requests without reading the answers (their answers would pile up in memory)',
+      registers,
+    }),
     wsCloses: new Counter({
       name: 'chat_ws_closes_total',
       help: 'WebSocket connections closed, by reason',

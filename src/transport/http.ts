@@ -1,6 +1,5 @@
 // HTTP helpers for uWS. The uWS discipline lives here: onAborted before any await, headers read before
 // the first await (the request object dies with the callback), onData chunks copied, writes corked.
-import { Counter } from 'prom-client';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Metrics } from '../metrics/registry.js';
 import { clientAddress, type ProxyTrust } from './proxy-trust.js';
@@ -39,27 +38,9 @@ export function onRoute(app: TemplatedApp, method: 'get' | 'post' | 'patch' | 'd
  * the connections they close for pipelining without reading in chat_http_unread_closes_total.
  */
 export function countingExchanges(metrics: Metrics): ExchangeFactory {
-  const unreadCloses = unreadClosesCounter(metrics);
-  const countUnreadClose = () => unreadCloses.inc();
+  const countUnreadClose = () => metrics.httpUnreadCloses.inc();
   // HotCounter.cell keeps the bound cell per (route, status): the per-request cost is a lookup and an increment.
   return (res, route, head = false) => new Exchange(res, (status) => metrics.httpRequests.cell(route, String(status)).value++, head, countUnreadClose);
-}
-
-// One counter per registry (countingExchanges is called once per group of routes). Kept beside the
-// code that counts it: src/metrics/registry.ts is the usual home, to move it to when that file is free.
-const unreadClosesCounters = new WeakMap<Metrics['registry'], Counter>();
-
-function unreadClosesCounter(metrics: Metrics): Counter {
-  let counter = unreadClosesCounters.get(metrics.registry);
-  if (counter === undefined) {
-    counter = new Counter({
-      name: 'chat_http_unread_closes_total',
-      help: 'HTTP connections closed for pipelining requests without reading the answers (their answers would pile up in memory)',
-      registers: [metrics.registry],
-    });
-    unreadClosesCounters.set(metrics.registry, counter);
-  }
-  return counter;
 }
 
 /**
