@@ -137,7 +137,9 @@ export class Exchange {
   error(error: ChatError, headers: Headers = {}, closeConnection = error.status === 413 || error.status === 408): void {
     const extra: Record<string, string | readonly string[]> = { ...headers };
     if (error.retryAfterSec !== undefined) extra['retry-after'] = String(error.retryAfterSec);
-    const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}) } };
+    // retryAfter in the body too (since 2026-12-07), as in the WebSocket's error frames.
+    const retry = error.retryAfterSec !== undefined ? { retryAfter: error.retryAfterSec } : {};
+    const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}), ...retry } };
     this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, closeConnection);
   }
 

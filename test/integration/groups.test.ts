@@ -1015,7 +1015,9 @@ describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read an
     });
     assert.equal(response.status, 429);
     assert.ok(Number(response.headers.get('retry-after')) >= 1);
-    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    const refusal = ((await response.json()) as { error: { code: string; retryAfter: number } }).error;
+    assert.equal(refusal.code, 'rate_limited');
+    assert.equal(refusal.retryAfter, Number(response.headers.get('retry-after')), 'the body says it too, as the WebSocket error frames do');
     assert.equal((await api(t, o, 'GET', `/api/conversations/${enc}`)).body.title, 'three');
     // Another user is not limited by o's changes.
     assert.equal((await createGroup(t, uid('other'), [])).status, 201);
