@@ -21,6 +21,8 @@ import { faultMongoUri, freshDbUri, RestartableServer, signTokens } from './serv
 
 const mongo = faultMongoUri();
 const MESSAGES_PER_PHASE = scaled(500);
+/** The warm-up's messages: enough to fill the driver's pool, the JIT and PostgreSQL's caches (2 s, not a phase's 10). */
+const WARM_UP_MESSAGES = 100;
 const INTERVAL_MS = 20;
 const FLOODER = fileURLToPath(new URL('./confirmation-flooder.ts', import.meta.url));
 
@@ -50,7 +52,7 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 /** The pair: paced sends, the recipient confirming each message as it arrives; every latency recorded. */
-async function runPair(sender: TestClient, recipient: TestClient, phase: string): Promise<Samples> {
+async function runPair(sender: TestClient, recipient: TestClient, phase: string, messages = MESSAGES_PER_PHASE): Promise<Samples> {
   const sentAt = new Map<string, number>();
   const sentMs: number[] = [];
   const deliveredMs: number[] = [];
@@ -74,15 +76,15 @@ async function runPair(sender: TestClient, recipient: TestClient, phase: string)
   sender.ws.on('message', onSender);
   recipient.ws.on('message', onRecipient);
   try {
-    for (let i = 0; i < MESSAGES_PER_PHASE; i++) {
+    for (let i = 0; i < messages; i++) {
       const messageId = `${phase}-${i}`;
       sentAt.set(messageId, performance.now());
       sender.send({ type: 'send', messageId, to: 'pair-recipient', body: `m ${i}` });
       await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
     }
     const deadline = Date.now() + 60_000;
-    while (deliveredMs.length < MESSAGES_PER_PHASE || sentMs.length < MESSAGES_PER_PHASE) {
-      if (Date.now() > deadline) throw new Error(`${phase}: ${sentMs.length} SENT and ${deliveredMs.length} DELIVERED acks of ${MESSAGES_PER_PHASE} after 60 s`);
+    while (deliveredMs.length < messages || sentMs.length < messages) {
+      if (Date.now() > deadline) throw new Error(`${phase}: ${sentMs.length} SENT and ${deliveredMs.length} DELIVERED acks of ${messages} after 60 s`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {
@@ -126,7 +128,7 @@ describe('a confirmation flood (Mongo store)', { skip: mongo.skip }, () => {
       const sender = (await TestClient.connectReady(server.wsUrl, tokens.get('pair-sender')!)).client;
       const recipient = (await TestClient.connectReady(server.wsUrl, tokens.get('pair-recipient')!)).client;
       clients.push(sender, recipient);
-      await runPair(sender, recipient, 'warm'); // driver pools, JIT, PostgreSQL caches
+      await runPair(sender, recipient, 'warm', WARM_UP_MESSAGES); // driver pools, JIT, PostgreSQL caches
 
       // One measurement: alone and flooded, A B B A. A drift in the pair's latency (the collections
       // grow, the machine's other load changes) gives both the same mean. 500 messages a phase: a p99
