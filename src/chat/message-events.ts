@@ -5,6 +5,7 @@
 //
 // Who may: the author edits and deletes; a group's owner deletes too. Anyone else who can see the
 // message gets `forbidden`; who cannot see it (not a member, unknown id) gets `not_found`.
+import { KeyedLock } from '../lock.js';
 import { errorSummary, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ChatError } from '../errors.js';
@@ -38,6 +39,16 @@ interface EventRequest {
 }
 
 export class MessageEventService {
+  /**
+   * One edit or delete of a message at a time on this instance, in the order they came. Concurrent
+   * ones raced: an edit pipelined behind a delete was stored and applied after it (on FerretDB v1,
+   * whose updates write the whole document back, the edit's write even undid the delete), and 64-100
+   * pipelined edits of one group message, within the send burst, deadlocked FerretDB's connection
+   * pool for every user (an outside probe, 2026-12-07). Across instances a real MongoDB's
+   * conditional update keeps "deleted is final"; see applyEvent.
+   */
+  private readonly perMessage = new KeyedLock();
+
   constructor(
     private readonly store: Store,
     private readonly router: DeliveryRouter,
@@ -68,12 +79,16 @@ export class MessageEventService {
     }
   }
 
-  private async applyOnce({ userId, kind, messageId, eventId, body, fromDevice, inConversation }: EventRequest): Promise<EventOutcome> {
-    const wait = this.rateLimiter.take(userId);
+  private applyOnce(request: EventRequest): Promise<EventOutcome> {
+    const wait = this.rateLimiter.take(request.userId);
     if (wait > 0) {
       this.metrics.rateLimited.inc({ limit: 'send' });
-      throw new ChatError('rate_limited', undefined, { messageId, retryAfterSec: wait });
+      throw new ChatError('rate_limited', undefined, { messageId: request.messageId, retryAfterSec: wait });
     }
+    return this.perMessage.run(request.messageId, () => this.applyInTurn(request));
+  }
+
+  private async applyInTurn({ userId, kind, messageId, eventId, body, fromDevice, inConversation }: EventRequest): Promise<EventOutcome> {
     const target = await this.guard(() => this.store.getMessage(messageId), messageId);
     const unknown = () => new ChatError('not_found', 'Unknown message, or you are not a member of its conversation', { messageId });
     if (!target || target.event || isEventId(messageId) || (inConversation !== undefined && target.conversationId !== inConversation)) throw unknown();
@@ -99,8 +114,11 @@ export class MessageEventService {
     // Applied on a retry too: that repairs a crash between storing the event and applying it.
     const message = await this.guard(() => this.store.applyEvent(result.message), messageId);
     this.metrics.messageEvents.inc({ event: kind, outcome: result.kind === 'created' ? 'new' : 'duplicate' });
-    if (result.kind === 'created') this.router.deliver(result.message);
-    return { event: result.message, message, duplicate: result.kind === 'duplicate' };
+    // An edit that a delete overtook (on another instance) keeps its seq but not its text, as the
+    // store keeps it: a deleted text is never sent again.
+    const event = kind === 'edited' && message?.deleted ? { ...result.message, body: '' } : result.message;
+    if (result.kind === 'created') this.router.deliver(event);
+    return { event, message, duplicate: result.kind === 'duplicate' };
   }
 
   private async guard<T>(op: () => MaybePromise<T>, messageId: string): Promise<T> {

@@ -145,6 +145,60 @@ for (const variant of storeVariants()) {
       await Promise.all([o.close(), a.close(), b.close(), s.close()]);
     });
 
+    it('pipelined on one socket, a delete then an edit: the edit is refused, the message stays deleted, and no text follows the delete', async () => {
+      // On FerretDB the two ran at once: the edit was acked after the delete, delivered with its text,
+      // and its whole-document write undid the delete in 7 of 10 races (an outside probe).
+      const ann = uid('ann');
+      const bob = uid('bob');
+      const group = await createGroup(t, ann, [bob]);
+      const conversationId = group.body.conversationId as string;
+      const { client: a } = await eventDevice(t, ann, 'a1');
+      const { client: b } = await eventDevice(t, bob, 'b1');
+      const messageIds = [uid('m'), uid('m'), uid('m')];
+      for (const messageId of messageIds) await sendTo(a, conversationId, messageId, 'the original');
+      const answers = messageIds.map((messageId) => {
+        a.send({ type: 'delete', messageId });
+        a.send({ type: 'edit', messageId, editId: uid('e'), body: 'SECRET AFTER DELETE' });
+        return [
+          a.next((f) => f.messageId === messageId && f.type === 'ack' && f.status === 'DELETED'),
+          a.next((f) => f.messageId === messageId && f.eventId !== `delete.${messageId}` && (f.type === 'error' || (f.type === 'ack' && f.status === 'EDITED'))),
+        ];
+      });
+      for (const [deleted, edited] of answers) {
+        assert.equal((await deleted!).status, 'DELETED');
+        assert.equal((await edited!).code, 'not_found', 'an edit behind a delete finds the message deleted');
+      }
+      const history = await api(t, bob, 'GET', `/api/conversations/${conversationId}/messages`);
+      assert.deepEqual(history.body.messages.map((m: Record<string, unknown>) => [m.deleted, m.body]), messageIds.map(() => [true, undefined]));
+      await settle(a, b);
+      const events = eventsOf(b.frames);
+      assert.deepEqual(events.map((f) => f.event), ['deleted', 'deleted', 'deleted']);
+      assert.ok(!JSON.stringify(b.frames).includes('SECRET'), 'no text after a delete reaches anyone');
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('a burst of edits of one group message, within the send burst, is applied in order and leaves the store serving others', async () => {
+      // 64-100 such edits at once deadlocked FerretDB's connection pool for every user (an outside probe).
+      const ann = uid('ann');
+      const bob = uid('bob');
+      const group = await createGroup(t, ann, [bob, uid('cy')]);
+      const conversationId = group.body.conversationId as string;
+      const { client: a } = await eventDevice(t, ann, 'a1');
+      const messageId = uid('m');
+      await sendTo(a, conversationId, messageId, 'v0');
+      const acks = Array.from({ length: 60 }, (_, i) => {
+        a.send({ type: 'edit', messageId, editId: `burst-${i}-${messageId}`, body: `v${i + 1}` });
+        return a.next((f) => f.editId === `burst-${i}-${messageId}` && f.type === 'ack', 30_000);
+      });
+      const seqs = (await Promise.all(acks)).map((ack) => ack.seq as number);
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), 'stored in the order they came');
+      const history = await api(t, bob, 'GET', `/api/conversations/${conversationId}/messages`);
+      assert.equal(history.body.messages.at(-1).body, 'v60', 'the last edit is the message');
+      const { client: other } = await eventDevice(t, bob, 'b1');
+      assert.equal((await sendTo(other, conversationId, uid('m'), 'still served')).status, 'SENT');
+      await Promise.all([a.close(), other.close()]);
+    });
+
     it('history and the list show the latest version; events are neither messages nor unread', async () => {
       const alice = uid('alice');
       const bob = uid('bob');
