@@ -124,7 +124,9 @@ const webhookUrl = makeValidator<string>((input) => {
 
 // `devDefault` makes a variable required in production (envalid's rule) and defaulted elsewhere.
 export const ENV_SPECS = {
-  NODE_ENV: str({ default: 'development' }),
+  // Only these: `NODE_ENV=prod` used to run development mode (open metrics and signup, the demo page)
+  // with production's secrets, its start line saying "mode":"prod" (an operator probe, 2026-12-07).
+  NODE_ENV: str({ choices: ['production', 'development', 'test'], default: 'development' }),
   HOST: str({ default: '0.0.0.0' }),
   PORT: port({ devDefault: 3000 }),
   HEALTH_PORT: port({ default: undefined }),

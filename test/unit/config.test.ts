@@ -6,6 +6,11 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 const base = { NODE_ENV: 'development', JWT_SECRET: 'dev-secret' };
+/** Everything production requires, valid. */
+const PRODUCTION = {
+  NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), DB_URI: 'mongodb://db/chat', COOKIE_DOMAIN: 'example.com',
+  CORS_ORIGIN: 'https://app.example.com', WS_PATH: '/ws', PORT: '3000', METRICS_SECRET: 'm'.repeat(32),
+};
 const refusal = (env: Record<string, string>): string[] => {
   try {
     loadConfig({ ...base, ...env });
@@ -22,6 +27,14 @@ describe('config', () => {
     for (const [value, seconds] of [['3600', 3600], ['90s', 90], ['15m', 900], ['12h', 43_200], ['1d', 86_400], ['7d', 604_800]] as const) {
       assert.equal(loadConfig({ ...base, JWT_TTL: value }).config.jwt.ttlSec, seconds, value);
     }
+  });
+
+  it('refuses a NODE_ENV other than production, development or test: a typo must not run development mode with production secrets', () => {
+    for (const value of ['prod', 'Production', 'staging', 'production ']) {
+      const lines = refusal({ NODE_ENV: value });
+      assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable NODE_ENV:')).length, 1, `${value}: ${lines.join(' | ')}`);
+    }
+    for (const value of ['production', 'development', 'test']) assert.equal(loadConfig({ ...base, NODE_ENV: value, ...(value === 'production' ? PRODUCTION : {}) }).config.nodeEnv, value);
   });
 
   it('refuses a JWT_TTL that is not a duration, or outside 1 minute to 1 year, with one line naming it', () => {
@@ -51,19 +64,11 @@ describe('config', () => {
       assert.ok(lines.includes(`Invalid environment variable ${name}: must not be blank (only whitespace)`), `${name}: ${lines.join(' | ')}`);
     }
     assert.equal(loadConfig({ ...base, PORT: '0' }).config.port, 0, 'a random port is fine outside production (tests)');
-    const production = {
-      NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), DB_URI: 'mongodb://db/chat', COOKIE_DOMAIN: 'example.com',
-      CORS_ORIGIN: 'https://app.example.com', WS_PATH: '/ws', PORT: '0', METRICS_SECRET: 'm'.repeat(32),
-    };
-    assert.deepEqual(loadConfig(production).warnings, ['PORT=0 in production: the server listens on a random port (the "listening" line names it); NGINX, PM2 and health checks need a fixed one']);
+    assert.deepEqual(loadConfig({ ...PRODUCTION, PORT: '0' }).warnings, ['PORT=0 in production: the server listens on a random port (the "listening" line names it); NGINX, PM2 and health checks need a fixed one']);
   });
 
   it('warns in production about a METRICS_SECRET shorter than 16 characters (not bytes), without printing it', () => {
-    const production = {
-      NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), DB_URI: 'mongodb://db/chat', COOKIE_DOMAIN: 'example.com',
-      CORS_ORIGIN: 'https://app.example.com', WS_PATH: '/ws', PORT: '3000',
-    };
-    const metricsWarnings = (secret: string) => loadConfig({ ...production, METRICS_SECRET: secret }).warnings.filter((w) => w.includes('METRICS_SECRET'));
+    const metricsWarnings = (secret: string) => loadConfig({ ...PRODUCTION, METRICS_SECRET: secret }).warnings.filter((w) => w.includes('METRICS_SECRET'));
     // 8 characters in 16 bytes: short enough to guess, whatever its byte count.
     for (const weak of ['§', 'change-me', 'é'.repeat(8), '🔑'.repeat(15)]) {
       const [warning, ...more] = metricsWarnings(weak);

@@ -72,11 +72,24 @@ export async function connectWithRetry(
         throw error;
       }
       const delay = exponentialCeiling(retry.initialDelayMs, retry.maxDelayMs, attempt - 1);
-      log.warn({ target, attempt, retryInMs: delay, err }, 'MongoDB unreachable at startup; not ready, retrying');
+      log.warn({ target, attempt, retryInMs: delay, err, ...likelyCause(error) }, 'MongoDB unreachable at startup; not ready, retrying');
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (cancelled()) throw new Error('store closed while connecting to MongoDB', { cause: error });
     }
   }
+}
+
+/**
+ * What an operator should look at, when the error says: a refused login or an unknown host is a
+ * mistake in DB_URI, not an outage, though both are retried (the password may be rotated in, the DNS
+ * record created). Without it the log said "unreachable" for a wrong password (an operator probe).
+ */
+export function likelyCause(error: unknown): { cause?: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 18 || /authentication|auth failed|not authorized|SCRAM/i.test(message)) return { cause: 'the login was refused: check the user, password and authSource in DB_URI' };
+  if (/ENOTFOUND|EAI_AGAIN|querySrv/i.test(message)) return { cause: 'the host name in DB_URI was not found (DNS)' };
+  return {};
 }
 
 /** One attempt: a connected client on which `prepare` succeeded, or the error (the client closed). */
