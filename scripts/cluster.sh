@@ -18,8 +18,10 @@
 #   CLUSTER_DB [chat_cluster]    database name on it; DB_URI overrides the whole store URI
 #   BUS_URI [nats://127.0.0.1:4222]
 #   JWT_SECRET [random, kept in the state directory]  WS_PATH [/ws]
-#   SHUTDOWN_DRAIN_DELAY_MS [2000] SHUTDOWN_GRACE_MS [10000]: a rolling restart's drain (stop one
-#                                instance with `kill -TERM <pid>` from `status`)
+#   SHUTDOWN_DRAIN_DELAY_MS [0] SHUTDOWN_GRACE_MS [10000]: a rolling restart's drain (stop one
+#                                instance with `kill -TERM <pid>` from `status`); 0, as the runbook says
+#                                behind this NGINX, which does not poll /readyz: a delay only keeps
+#                                clients on a stopping instance longer
 #   CLUSTER_DIR [.cache/cluster] pid files, logs (instance-<n>.log, nginx/error.log) and cluster.env
 # Any other server variable exported here (LOG_LEVEL, DB_BATCH_MAX_OPS, ...) reaches every instance.
 set -euo pipefail
@@ -119,7 +121,7 @@ cmd_start() {
     port="${ports[$((i - 1))]}"
     # setsid: each instance is its own process group, outliving this shell; stop signals it by pid.
     HOST=127.0.0.1 PORT="$port" JWT_SECRET="$secret" DB_URI="$db_uri" BUS_URI="$bus_uri" WS_PATH="$ws_path" \
-      TRUST_PROXY=true SHUTDOWN_DRAIN_DELAY_MS="${SHUTDOWN_DRAIN_DELAY_MS:-2000}" SHUTDOWN_GRACE_MS="${SHUTDOWN_GRACE_MS:-10000}" \
+      TRUST_PROXY=true SHUTDOWN_DRAIN_DELAY_MS="${SHUTDOWN_DRAIN_DELAY_MS:-0}" SHUTDOWN_GRACE_MS="${SHUTDOWN_GRACE_MS:-10000}" \
       setsid node "$REPO/dist/main.js" </dev/null >"$DIR/instance-$i.log" 2>&1 &
     echo $! >"$DIR/instance-$i.pid"
     log "instance $i: pid $! on 127.0.0.1:$port, log $DIR/instance-$i.log"
