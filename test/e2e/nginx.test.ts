@@ -75,10 +75,13 @@ describe('through NGINX (deploy/nginx/chat.conf)', { skip }, () => {
     assert.equal((await fetch(`${app.httpUrl}/metrics`, { headers: key })).status, 200);
   });
 
-  it('refuses upgrades without a token (401) and from another origin (403)', { timeout }, async () => {
+  it('refuses upgrades without a token (401), from another origin (403), and outside WS_PATH (426)', { timeout }, async () => {
     assert.equal(await upgradeStatus(ws, { origin: ORIGIN }), 401);
     assert.equal(await upgradeStatus(ws, { cookie: `token=${await app.token('mallory')}`, origin: 'https://evil.example.com' }), 403);
     assert.equal(await upgradeStatus(ws, { cookie: `token=${await app.token('mallory')}`, origin: ORIGIN }), 101);
+    // Anywhere but WS_PATH, NGINX refuses an upgrade (a server with another WS_PATH would otherwise
+    // take it through `location /` and see it cut after 60 s of silence).
+    assert.equal(await upgradeStatus(ws.replace(WS_PATH, '/ws'), { cookie: `token=${await app.token('mallory')}`, origin: ORIGIN }), 426);
   });
 
   it('connects with the JWT cookie, sends, acks, delivers live, and replays after a reconnect', { timeout }, async () => {
