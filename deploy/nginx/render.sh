@@ -16,6 +16,10 @@ SERVER_NAME=${SERVER_NAME:-_}                    # `_`: any host name
 WS_PATH=${WS_PATH:-/ws}                          # must equal the server's WS_PATH
 TLS_CERT=${TLS_CERT:-}
 TLS_KEY=${TLS_KEY:-}
+# What the plain listener does: serve (everything, as without TLS) or redirect (to https). Default:
+# redirect when the TLS block is rendered, so passwords and tokens never cross in plain text by accident;
+# serve otherwise. PLAIN_HTTP=serve with TLS: plain is also served (tests, a trusted private network).
+PLAIN_HTTP=${PLAIN_HTTP:-}
 # The server's defaults: MAX_HTTP_BODY_BYTES = 6 x MAX_MESSAGE_BYTES + 4096 (src/config.ts escapedSendBytes), idle timeout 120 s.
 MAX_MESSAGE_BYTES=${MAX_MESSAGE_BYTES:-16384}
 MAX_HTTP_BODY_BYTES=${MAX_HTTP_BODY_BYTES:-$((MAX_MESSAGE_BYTES * 6 + 4096))}
@@ -53,11 +57,23 @@ if [ -n "$TLS_CERT$TLS_KEY" ]; then
     printf '%s' "$path" | grep -Eq '^/[A-Za-z0-9/_.@-]+$' || bad "TLS paths must be absolute plain paths, got '$path'"
   done
   tls='/{{[#/]TLS}}/d'                         # keep the block, drop the marker lines
+  PLAIN_HTTP=${PLAIN_HTTP:-redirect}
 else
   tls='/{{#TLS}}/,/{{\/TLS}}/d'                # drop the whole TLS block
+  PLAIN_HTTP=${PLAIN_HTTP:-serve}
+  [ "$PLAIN_HTTP" = serve ] || bad "PLAIN_HTTP=$PLAIN_HTTP needs the TLS block (TLS_CERT and TLS_KEY) to send clients to"
 fi
+case $PLAIN_HTTP in
+  serve) plain='/{{#PLAIN_REDIRECT}}/,/{{\/PLAIN_REDIRECT}}/d; /{{[#/]PLAIN_SERVE}}/d' ;;
+  redirect) plain='/{{#PLAIN_SERVE}}/,/{{\/PLAIN_SERVE}}/d; /{{[#/]PLAIN_REDIRECT}}/d' ;;
+  *) bad "PLAIN_HTTP must be serve or redirect, got '$PLAIN_HTTP'" ;;
+esac
+# The redirect names the TLS port unless it is https' own.
+tls_port=${NGINX_TLS_LISTEN##*:}
+if [ "$tls_port" = 443 ]; then TLS_REDIRECT_PORT=; else TLS_REDIRECT_PORT=":$tls_port"; fi
 
-out=$(sed -e "$tls" \
+out=$(sed -e "$tls" -e "$plain" \
+  -e "s|{{TLS_REDIRECT_PORT}}|$TLS_REDIRECT_PORT|g" \
   -e "s|{{CHAT_UPSTREAM}}|$upstreams|g" \
   -e "s|{{CHAT_UPSTREAM_BACKUP}}|$backups|g" \
   -e "s|{{UPSTREAM_FAIL_TIMEOUT}}|$UPSTREAM_FAIL_TIMEOUT|g" \

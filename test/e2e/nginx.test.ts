@@ -2,6 +2,7 @@
 // (production env, TRUST_PROXY=true), driven through NGINX only. Skips when nginx is not installed,
 // except in CI (CI=true), where a missing nginx is a failure: .ci/run installs it.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,6 +59,20 @@ describe('through NGINX (deploy/nginx/chat.conf)', { skip }, () => {
     assert.ok(timeout > app.config.limits.idleTimeoutSec, proxy.chatConf);
     assert.match(proxy.chatConf, new RegExp(`location = ${WS_PATH} \\{`));
     assert.match(proxy.chatConf, new RegExp(`client_max_body_size ${app.config.limits.maxHttpBodyBytes};`));
+  });
+
+  it('with TLS, renders the plain listener as a redirect to https by default, and refuses a redirect without TLS', () => {
+    // An operator probe found every route, logins included, served on port 80 beside the TLS block.
+    const render = (env: Record<string, string>) => execFileSync('sh', ['deploy/nginx/render.sh'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CHAT_UPSTREAM: '127.0.0.1:3000', ...env }, encoding: 'utf8', stdio: 'pipe' });
+    const tls = { TLS_CERT: '/etc/ssl/chat.pem', TLS_KEY: '/etc/ssl/chat.key' };
+    const plainBlock = (conf: string) => conf.slice(conf.indexOf('listen 80;'));
+    const redirected = plainBlock(render(tls));
+    assert.match(redirected, /return 308 https:\/\/\$host\$request_uri;/);
+    assert.doesNotMatch(redirected, /proxy_pass/);
+    assert.match(plainBlock(render({ ...tls, NGINX_TLS_LISTEN: '8443' })), /return 308 https:\/\/\$host:8443\$request_uri;/);
+    assert.match(plainBlock(render({ ...tls, PLAIN_HTTP: 'serve' })), /proxy_pass http:\/\/chat_backend;/);
+    assert.doesNotMatch(plainBlock(render({})), /return 308/);
+    assert.throws(() => render({ PLAIN_HTTP: 'redirect' }), /needs the TLS block/);
   });
 
   it('serves /healthz and /readyz', { timeout }, async () => {

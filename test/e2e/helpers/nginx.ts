@@ -55,7 +55,8 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    Object.assign(env, { NGINX_TLS_LISTEN: `127.0.0.1:${tlsPort}`, TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
+    // PLAIN_HTTP=serve: the tests go through the plain block too (render.sh redirects it to https by default with TLS).
+    Object.assign(env, { NGINX_TLS_LISTEN: `127.0.0.1:${tlsPort}`, TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem'), PLAIN_HTTP: 'serve' });
     tlsCert = await readFile(join(dir, 'cert.pem'), 'utf8');
   }
   // deploy/nginx/run-local.sh renders chat.conf into the prefix and execs nginx in the foreground.
