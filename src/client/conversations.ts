@@ -86,24 +86,14 @@ export class ConversationsApi {
    * message; with `after`, forwards from there until the newest (or until `before`).
    */
   async *history(conversationId: string, options: HistoryOptions = {}): AsyncGenerator<HistoryPage, void, undefined> {
-    if (options.after !== undefined) return yield* this.forward(conversationId, options.after, options);
-    let before = options.before;
+    const forward = options.after !== undefined;
+    let query = options;
     for (;;) {
-      if (before !== undefined && before <= 1) return;
-      const page = await this.page(conversationId, { ...(before !== undefined ? { before } : {}), ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+      if (!forward && query.before !== undefined && query.before <= 1) return;
+      const page = await this.page(conversationId, query);
       if (page.messages.length > 0) yield page;
       if (!page.hasMore || page.messages.length === 0) return;
-      before = page.messages[0]!.seq;
-    }
-  }
-
-  private async *forward(conversationId: string, from: number, options: HistoryOptions): AsyncGenerator<HistoryPage, void, undefined> {
-    let after = from;
-    for (;;) {
-      const page = await this.page(conversationId, { ...options, after });
-      if (page.messages.length > 0) yield page;
-      if (!page.hasMore || page.messages.length === 0) return;
-      after = page.messages.at(-1)!.seq;
+      query = forward ? { ...query, after: page.messages.at(-1)!.seq } : { ...query, before: page.messages[0]!.seq };
     }
   }
 }

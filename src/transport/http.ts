@@ -99,7 +99,7 @@ export class Exchange {
       }
       // One answer, then the connection closes: bounded, and uWS must write it all before closing.
       if (closeConnection) this.res.end(this.head ? '' : body, true);
-      else if (!this.head) this.send(Buffer.from(body));
+      else if (!this.head) this.send(body);
       else {
         // The GET's length, no body. Not endWithoutBody(length): in this uWS build that leaves the
         // response pending (waiting for `length` bytes), and the connection's next request then kills it.
@@ -110,18 +110,21 @@ export class Exchange {
   }
 
   /**
-   * Writes what the socket takes now and the rest as the client reads it, from this one Buffer; closes
-   * the connection when not one byte goes out (earlier answers still unread: see the class comment).
+   * Writes what the socket takes now and the rest as the client reads it; closes the connection when
+   * not one byte goes out (earlier answers still unread: see the class comment).
    */
-  private send(data: Buffer): void {
+  private send(body: string): void {
     const start = this.res.getWriteOffset();
-    const [, done] = this.res.tryEnd(data, data.length);
+    const size = Buffer.byteLength(body);
+    const [, done] = this.res.tryEnd(body, size);
     if (done) return;
     if (this.res.getWriteOffset() === start) {
       this.onUnreadClose?.();
       this.res.close();
       return;
     }
+    // Only a slow reader's answer is copied to bytes, to go on from the offset the socket reached.
+    const data = Buffer.from(body);
     this.res.onWritable((offset) => {
       if (this.aborted) return true;
       const [ok] = this.res.tryEnd(data.subarray(offset - start), data.length);
