@@ -34,3 +34,11 @@ function runTurnEnd(): void {
     if (scheduled) setImmediate(runTurnEnd);
   }
 }
+
+/**
+ * Resolves in a later event-loop turn, after this one's end work (setImmediate runs in order). Long
+ * work split by it lets other sockets' frames in between, and its own frames go out as it goes.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
