@@ -8,7 +8,7 @@ import { EMPTY_CURSOR } from '../../src/store/cursor.js';
 import type { Cursor, ReplayTarget, Store, StoredMessage } from '../../src/store/store.js';
 
 /** A store that answers the merge's one read, `messagesAfter`, from fixed conversations, at once. */
-function storeOf(conversations: Map<string, StoredMessage[]>): { store: Store; reads: () => number } {
+function storeOf(conversations: ReadonlyMap<string, readonly StoredMessage[]>): { store: Store; reads: () => number } {
   let reads = 0;
   const store = {
     messagesAfter: async (conversationId: string, afterSeq: number, limit: number) => {
