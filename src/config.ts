@@ -48,6 +48,9 @@ export interface Config {
     readonly ackDelayMaxMs: number;
     readonly replayPageSize: number;
     readonly replayLiveBuffer: number;
+    /** Messages per second per user that replays send past replayBurst (the replay waits; nothing is dropped). */
+    readonly replayRatePerSec: number;
+    readonly replayBurst: number;
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;
     /** Open WebSockets of one user in this process: each message to the user is written once per connection. */
@@ -305,6 +308,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       ackDelayMaxMs: e.ACK_DELAY_MAX_MS,
       replayPageSize: e.REPLAY_PAGE_SIZE,
       replayLiveBuffer: e.REPLAY_LIVE_BUFFER,
+      replayRatePerSec: e.REPLAY_RATE_PER_SEC,
+      replayBurst: e.REPLAY_BURST,
       maxConnections: e.MAX_CONNECTIONS,
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,

@@ -52,6 +52,8 @@ export function chatLimits(config: Config): ChatLimits {
   return {
     replayPageSize: limits.replayPageSize,
     replayLiveBuffer: limits.replayLiveBuffer,
+    replayRatePerSec: limits.replayRatePerSec,
+    replayBurst: limits.replayBurst,
     maxBackpressureBytes: limits.maxBackpressureBytes,
     sendRatePerSec: limits.sendRatePerSec,
     sendBurst: limits.sendBurst,

@@ -92,8 +92,8 @@ export function createContext(argv: readonly string[]): BenchContext {
 
 export const SETTINGS_LINE =
   `ours runs with NODE_ENV=production, metrics on (METRICS_MODE=secret, default collectors), DB_URI=mem unless said, ` +
-  `LOG_LEVEL=info, SEND_RATE_PER_SEC=SEND_BURST=DELIVERED_RATE_PER_SEC=DELIVERED_BURST=API_READ_RATE_PER_SEC=API_READ_BURST=CONNECT_RATE_PER_SEC=CONNECT_BURST=${BENCH_SEND_RATE.toLocaleString('en-US')} ` +
-  `(raised from 50/100, 1000/5000, 20/100 and 5/50 so the per-user rate limits do not refuse benchmark load: a few benchmark users ` +
+  `LOG_LEVEL=info, SEND_RATE_PER_SEC=SEND_BURST=DELIVERED_RATE_PER_SEC=DELIVERED_BURST=API_READ_RATE_PER_SEC=API_READ_BURST=CONNECT_RATE_PER_SEC=CONNECT_BURST=REPLAY_RATE_PER_SEC=REPLAY_BURST=${BENCH_SEND_RATE.toLocaleString('en-US')} ` +
+  `(raised from 50/100, 1000/5000, 20/100, 5/50 and 5000/50000 so the per-user rate limits do not refuse benchmark load: a few benchmark users ` +
   `send, confirm and read what thousands would); all other settings at their defaults` +
   // A before/after run (BENCH_OURS_ENV, BENCH_BUS_URI) must say which side it is; URI passwords stay out.
   (Object.keys(benchEnvOverrides()).length ? `; overridden for this run: ${Object.entries(benchEnvOverrides()).map(([k, v]) => `${k}=${v.replace(/\/\/[^@/]*@/, '//…@')}`).join(' ')}` : '');

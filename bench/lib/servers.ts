@@ -127,6 +127,9 @@ export function ourServerEnv(dbUri = 'mem'): Record<string, string> {
     // The connection benchmarks open thousands of sockets for few users at once.
     CONNECT_RATE_PER_SEC: String(BENCH_SEND_RATE),
     CONNECT_BURST: String(BENCH_SEND_RATE),
+    // The replay benchmark replays what many users would, as one.
+    REPLAY_RATE_PER_SEC: String(BENCH_SEND_RATE),
+    REPLAY_BURST: String(BENCH_SEND_RATE),
     LOG_LEVEL: 'info',
     SERVE_DEMO: 'false',
     ...benchEnvOverrides(),

@@ -25,6 +25,8 @@ import { ConfirmationsInFlight } from './confirmations-in-flight.js';
 export interface ChatLimits extends ConversationLimits {
   readonly replayPageSize: number;
   readonly replayLiveBuffer: number;
+  readonly replayRatePerSec: number;
+  readonly replayBurst: number;
   /** A replay waits for a socket to drain past half of this. */
   readonly maxBackpressureBytes: number;
   readonly sendRatePerSec: number;
@@ -99,7 +101,8 @@ export class Chat {
     this.events = new MessageEventService(store, this.router, this.directory, sendLimiter, metrics, log);
     this.confirmations = new ConfirmationsInFlight(limits.storeOpTimeoutMs);
     this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log, this.confirmations, limits.deliveredUnknownIdCost);
-    this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics, this.confirmations);
+    const replayLimiter = new RateLimiter(limits.replayRatePerSec, limits.replayBurst, users);
+    this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics, this.confirmations, replayLimiter);
     this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
     this.fallback = new BusFallback(limits.busFallbackPollMs, () => this.router.sessions(), (session) => this.replayer.replay(session, undefined, true), log);
   }

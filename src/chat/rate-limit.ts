@@ -68,8 +68,14 @@ export class RateLimiter {
 
   /** Seconds until a bucket from bucketOf holds `cost` tokens (0: it does now); takes nothing. */
   waitFor(bucket: Bucket, cost: number): number {
+    const ms = this.msUntil(bucket, cost);
+    return ms === 0 ? 0 : Math.max(1, Math.ceil(ms / 1000));
+  }
+
+  /** Milliseconds until a bucket from bucketOf holds `cost` tokens (0: it does now); takes nothing. */
+  msUntil(bucket: Bucket, cost: number): number {
     this.takeFrom(bucket, 0); // refill to now
-    return bucket.tokens >= cost ? 0 : Math.max(1, Math.ceil((Math.min(cost, this.burst) - bucket.tokens) / this.ratePerSec));
+    return bucket.tokens >= cost ? 0 : ((Math.min(cost, this.burst) - bucket.tokens) / this.ratePerSec) * 1000;
   }
 }
 

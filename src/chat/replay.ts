@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Store } from '../store/store.js';
 import { nextTurn } from '../turn-end.js';
 import type { ConfirmationsInFlight } from './confirmations-in-flight.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { DeliverySession, ReplayState } from './delivery-session.js';
 import { ReplayMerge } from './replay-merge.js';
 
@@ -21,6 +22,8 @@ export class ReplayService {
     private readonly metrics: Metrics,
     /** This device's confirmations still being written (a previous connection's too): waited for before reading. */
     private readonly confirmations: ConfirmationsInFlight,
+    /** Messages a user's replays send per second past a burst (REPLAY_RATE_PER_SEC, REPLAY_BURST): past it a replay waits. */
+    private readonly budget: RateLimiter,
   ) {}
 
   /**
@@ -62,40 +65,58 @@ export class ReplayService {
     const { connection } = session;
     const sentNow = new Set<string>();
     let replayed = 0;
-    let sinceYield = 0;
-    for (;;) {
-      state.overflowed = false;
-      const targets = await this.store.replayTargets(connection.userId, connection.deviceId);
-      const perConversation = Math.max(MIN_CONVERSATION_PAGE, Math.ceil(this.pageSize / Math.max(1, targets.length)));
-      const merge = new ReplayMerge(this.store, targets, Math.min(this.pageSize, perConversation), (message) => session.isOwn(message));
-      for (let message = await merge.next(); message; message = await merge.next()) {
-        if (sentNow.has(message.messageId) || session.isConfirmed(message) || session.isConfirming(message.messageId) || (quiet && session.wasSent(message.messageId))) continue;
-        if (!connection.open) return replayed;
-        if (session.sendMessage(message)) replayed++; // `ready` counts the message frames sent, not what was withheld
-        sentNow.add(message.messageId);
-        if (connection.pressure() > this.highWaterBytes && !(await connection.writable())) return replayed;
-        // On the memory store every await above resolves at once, so without this a replay of
-        // thousands of messages ran in one event-loop turn while every other user's frames waited
-        // (3,000 pending: a bystander's send→SENT went from under 1 ms to 41–50 ms). Live messages
-        // meanwhile are held in `state.buffered`, as during a store read.
-        if (++sinceYield >= this.pageSize) {
-          sinceYield = 0;
-          await nextTurn();
+    /** Sent from the store since the last pause: not yet charged to the user's replay budget. */
+    let unpaid = 0;
+    try {
+      for (;;) {
+        state.overflowed = false;
+        const targets = await this.store.replayTargets(connection.userId, connection.deviceId);
+        const perConversation = Math.max(MIN_CONVERSATION_PAGE, Math.ceil(this.pageSize / Math.max(1, targets.length)));
+        const merge = new ReplayMerge(this.store, targets, Math.min(this.pageSize, perConversation), (message) => session.isOwn(message));
+        for (let message = await merge.next(); message; message = await merge.next()) {
+          if (sentNow.has(message.messageId) || session.isConfirmed(message) || session.isConfirming(message.messageId) || (quiet && session.wasSent(message.messageId))) continue;
           if (!connection.open) return replayed;
-        }
-      }
-      // Sent synchronously: nothing can arrive between the last page and `ready`.
-      if (!state.overflowed) {
-        for (const message of state.buffered.splice(0)) {
-          if (sentNow.has(message.messageId) || session.wasSent(message.messageId) || session.isConfirmed(message)) continue;
-          if (session.sendMessage(message)) replayed++;
+          if (session.sendMessage(message)) replayed++; // `ready` counts the message frames sent, not what was withheld
           sentNow.add(message.messageId);
+          if (connection.pressure() > this.highWaterBytes && !(await connection.writable())) return replayed;
+          if (++unpaid >= this.pageSize) {
+            await this.pause(connection.userId, unpaid);
+            unpaid = 0;
+            if (!connection.open) return replayed;
+          }
         }
-        this.metrics.replayedMessages.inc(replayed);
-        return replayed;
+        // Sent synchronously: nothing can arrive between the last page and `ready`.
+        if (!state.overflowed) {
+          for (const message of state.buffered.splice(0)) {
+            if (sentNow.has(message.messageId) || session.wasSent(message.messageId) || session.isConfirmed(message)) continue;
+            if (session.sendMessage(message)) replayed++;
+            sentNow.add(message.messageId);
+          }
+          this.metrics.replayedMessages.inc(replayed);
+          return replayed;
+        }
+        // The live buffer overflowed: what it dropped is stored, so read the store again.
+        state.buffered.length = 0;
       }
-      // The live buffer overflowed: what it dropped is stored, so read the store again.
-      state.buffered.length = 0;
+    } finally {
+      this.budget.charge(connection.userId, unpaid); // the next replay pays for the last stretch
     }
+  }
+
+  /**
+   * Between pages: charges the user's replay budget, then lets other work run. On the memory store
+   * every await of a replay resolves at once, so without this thousands of messages went out in one
+   * event-loop turn while every other user's frames waited (3,000 pending: a bystander's send→SENT
+   * went from under 1 ms to 41–50 ms). Past the budget it waits until the budget is paid back: a user
+   * who never confirms and syncs again and again gets their messages at REPLAY_RATE_PER_SEC. Live
+   * messages meanwhile are held in `state.buffered`, as during a store read.
+   */
+  private async pause(userId: string, sent: number): Promise<void> {
+    const bucket = this.budget.bucketOf(userId);
+    this.budget.chargeBucket(bucket, sent);
+    const ms = this.budget.msUntil(bucket, 0);
+    if (ms === 0) return nextTurn();
+    this.metrics.replayWaits.inc();
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
 }

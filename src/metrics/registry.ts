@@ -41,6 +41,7 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
       registers,
     }),
     replayedMessages: new Counter({ name: 'chat_replayed_messages_total', help: 'Messages sent by replay', registers }),
+    replayWaits: new Counter({ name: 'chat_replay_budget_waits_total', help: "Pauses of a replay for its user's replay budget (REPLAY_RATE_PER_SEC past REPLAY_BURST)", registers }),
     replayPending: new Histogram({
       name: 'chat_replay_pending_messages',
       help: 'Pending messages replayed per connect or sync',

@@ -49,6 +49,9 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     // Tests reconnect one user many times a second; the connect limit has its own test.
     CONNECT_RATE_PER_SEC: '1000000',
     CONNECT_BURST: '1000000',
+    // Tests replay thousands of messages to one user again and again; the replay budget has its own test.
+    REPLAY_RATE_PER_SEC: '10000000',
+    REPLAY_BURST: '10000000',
     // The frame fuzzer sends thousands of malformed frames on one socket; the budget has its own test.
     INVALID_FRAMES_PER_SEC: '1000000',
     INVALID_FRAMES_BURST: '1000000',

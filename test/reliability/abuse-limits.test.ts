@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createGroup, sendTo, uid } from '../helpers/conversations.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { TestClient, UpgradeRefused, upgradeRefusal, upgradeStatus } from '../helpers/ws-client.js';
+import { TestClient, UpgradeRefused, upgradeRefusal, upgradeStatus, type Frame } from '../helpers/ws-client.js';
 import { metricValue } from './metric-value.js';
 
 /** Opens `count` upgrades at once; resolves the opened clients and the refusal statuses. */
@@ -147,6 +147,44 @@ describe('connect rate per user (each connect replays what is pending, like sync
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const { client: back } = await TestClient.connectReady(t.wsUrl, token);
     await back.close();
+  });
+});
+
+describe('replay budget per user (each connect or sync re-sends everything unconfirmed)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ env: { REPLAY_PAGE_SIZE: '10', REPLAY_BURST: '20', REPLAY_RATE_PER_SEC: '100' } });
+  });
+  after(() => t.close());
+
+  it('sends past REPLAY_BURST at REPLAY_RATE_PER_SEC: every message, in order, while other users go on', async () => {
+    const alice = await TestClient.connect(t.wsUrl, { token: await t.token('rb-alice') });
+    const ids = Array.from({ length: 50 }, (_, i) => uid(`rb-${i}`));
+    for (const id of ids) assert.equal((await alice.sendMessage(id, 'rb-bob', 'hi')).status, 'SENT');
+    const replayedIds = (frames: Frame[]) => frames.map((frame) => frame.messageId);
+
+    // The first connect: 20 within the burst, then 30 at 100/s, in pages of 10.
+    const { client: bob, replayed } = await TestClient.connectReady(t.wsUrl, await t.token('rb-bob'));
+    assert.deepEqual(replayedIds(replayed), ids);
+    const waitsAfterConnect = await metricValue(t.server.metrics.replayWaits);
+    assert.ok(waitsAfterConnect >= 2, `${waitsAfterConnect} waits`);
+
+    // A sync at once, nothing confirmed: all 50 again, with the budget overdrawn, so at least 40 of
+    // them at 100/s (a lower bound: a slow machine only adds to it).
+    const started = performance.now();
+    bob.send({ type: 'sync' });
+    // Meanwhile another user is served.
+    const carol = await TestClient.connect(t.wsUrl, { token: await t.token('rb-carol') });
+    assert.equal((await carol.sendMessage(uid('rb-carol'), 'rb-dave', 'still here')).status, 'SENT');
+    const ready = await bob.next((frame) => frame.type === 'ready', 10_000);
+    const elapsedMs = performance.now() - started;
+    assert.equal(ready.replayed, 50);
+    assert.ok(bob.frames.indexOf(ready) > 0);
+    const again = bob.frames.slice(bob.frames.findIndex((frame) => frame.type === 'ready') + 1).filter((frame) => frame.type === 'message');
+    assert.deepEqual(replayedIds(again), ids);
+    assert.ok(elapsedMs >= 250, `the sync's replay took ${elapsedMs.toFixed(0)} ms`);
+    assert.ok((await metricValue(t.server.metrics.replayWaits)) > waitsAfterConnect);
+    await Promise.all([alice.close(), bob.close(), carol.close()]);
   });
 });
 
