@@ -1,6 +1,6 @@
 // What one confirmation costs a delivery cursor (src/store/cursor.ts `advance`, one seq at a time as
 // every store and the per-connection session call it) for three kinds of client: one that confirms in
-// order, one that confirms every other message (its cursor sits at MAX_ABOVE seqs above the watermark,
+// order, one that confirms every other message (its cursor sits at MAX_GAPS runs above the watermark,
 // the worst case the bound allows), and one that confirms in random order within a window of 256.
 // --ref loads the same file from a git ref and times it in the same run, interleaved.
 //
@@ -46,7 +46,9 @@ function time(module: CursorModule, seqs: readonly number[]): number {
   const started = process.hrtime.bigint();
   for (const seq of seqs) cursor = module.advance(cursor, [seq]).cursor;
   const ns = Number(process.hrtime.bigint() - started) / seqs.length;
-  if (cursor.upTo === 0 && cursor.above.length === 0) throw new Error('nothing confirmed');
+  // `runs` since 2026-12-07, `above` in a ref from before.
+  const rest = cursor as { runs?: readonly number[]; above?: readonly number[] };
+  if (cursor.upTo === 0 && (rest.runs ?? rest.above ?? []).length === 0) throw new Error('nothing confirmed');
   return ns;
 }
 

@@ -39,17 +39,17 @@ interface SentMessage {
 
 /**
  * The seqs of one conversation this connection confirmed by id: those above `base` that the cursor
- * (store/cursor.ts: a watermark `upTo` and the seqs `above` it) covers. `base` is one below the first
+ * (store/cursor.ts: a watermark `upTo` and the runs above it) covers. `base` is one below the first
  * seq confirmed here, so what came before this connection is not taken as confirmed by it. A client
  * confirming as messages come moves only `upTo`, in place: one small object per conversation, where a
  * Set of ids held up to SENT_IDS_MAX strings per busy connection (and a lookup in it per live message).
- * As the store's cursors, past MAX_ABOVE seqs above a gap the oldest gap counts as confirmed (the
+ * As the store's cursors, past MAX_GAPS gaps the oldest gap counts as confirmed (the
  * store's device cursor closes the same gap, so those messages are not owed to the device anyway).
  */
 interface ConfirmedHere extends Cursor {
   base: number;
   upTo: number;
-  above: readonly number[];
+  runs: readonly number[];
 }
 
 export class DeliverySession {
@@ -182,7 +182,7 @@ export class DeliverySession {
     const confirmedSeqs = (this.confirmedSeqs ??= new Map<string, ConfirmedHere>());
     const here = confirmedSeqs.get(conversationId);
     if (!here) {
-      confirmedSeqs.set(conversationId, { base: seq - 1, upTo: seq, above: EMPTY_CURSOR.above });
+      confirmedSeqs.set(conversationId, { base: seq - 1, upTo: seq, runs: EMPTY_CURSOR.runs });
       if (confirmedSeqs.size > CONFIRMED_CONVERSATIONS_MAX) confirmedSeqs.delete(confirmedSeqs.keys().next().value!);
       return true;
     }
@@ -191,8 +191,8 @@ export class DeliverySession {
       return true;
     }
     if (seq < here.base) return false;
-    if (seq === here.upTo + 1 && here.above.length === 0) here.upTo = seq; // in order: nothing allocated
-    else ({ upTo: here.upTo, above: here.above } = advance(here, [seq]).cursor);
+    if (seq === here.upTo + 1 && here.runs.length === 0) here.upTo = seq; // in order: nothing allocated
+    else ({ upTo: here.upTo, runs: here.runs } = advance(here, [seq]).cursor);
     return true;
   }
 

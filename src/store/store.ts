@@ -120,10 +120,11 @@ export interface MembershipChange {
   readonly users: readonly string[];
 }
 
-/** A delivery cursor: every seq ≤ `upTo` confirmed, plus the listed seqs above it (ascending). */
+/** A delivery cursor: every seq ≤ `upTo` confirmed, plus the runs above it (store/cursor.ts). */
 export interface Cursor {
   readonly upTo: number;
-  readonly above: readonly number[];
+  /** Inclusive runs of covered seqs above `upTo + 1`, flat and ascending: [from, to, from, to, …], never adjacent. */
+  readonly runs: readonly number[];
 }
 
 /** What a device still has to be replayed in one conversation. */

@@ -4,6 +4,8 @@
 // switches here: one adapter that still answers "which messages are stored" and "which recipient
 // deliveries were marked, how many times, and when".
 import type { Db } from 'mongodb';
+import { covers } from '../../src/store/cursor.js';
+import { toCursor } from '../../src/store/mongo/documents.js';
 
 export interface StoredMessageRow {
   readonly _id: string;
@@ -63,11 +65,14 @@ export async function resendEvidence(db: Db, messageId: string, recipient: strin
   const receipt = await db.collection<{ _id: string; markedBy?: string; deliveredAt?: number }>('receipts').findOne({ _id: `${recipient}/${messageId}` }, { projection: { markedBy: 1, deliveredAt: 1 } });
   if (!message?.conversationId) return 'store: message not found';
   const cursors = await db
-    .collection<{ _id: string; deviceId?: string; upTo: number; above?: number[]; v?: string }>('device_cursors')
-    .find({ userId: recipient, conversationId: message.conversationId }, { projection: { deviceId: 1, upTo: 1, above: 1, v: 1 } })
+    .collection<{ _id: string; deviceId?: string; upTo: number; runs?: number[]; above?: number[]; v?: string }>('device_cursors')
+    .find({ userId: recipient, conversationId: message.conversationId }, { projection: { deviceId: 1, upTo: 1, runs: 1, above: 1, v: 1 } })
     .toArray();
   const seq = Number(message.seq);
-  const described = cursors.map((doc) => `${doc.deviceId}: upTo ${doc.upTo}${doc.above?.length ? ` above [${doc.above.join(',')}]` : ''} v ${doc.v ?? 'none'} (${Number(doc.upTo) >= seq || doc.above?.map(Number).includes(seq) ? 'covers it' : 'does NOT cover it'})`);
+  const described = cursors.map((doc) => {
+    const cursor = toCursor(doc)!;
+    return `${doc.deviceId}: upTo ${cursor.upTo}${cursor.runs.length ? ` runs [${cursor.runs.join(',')}]` : ''} v ${doc.v ?? 'none'} (${covers(cursor, seq) ? 'covers it' : 'does NOT cover it'})`;
+  });
   const marked = receipt ? `marked by ${receipt.markedBy ?? '?'} at ${new Date(Number(receipt.deliveredAt)).toISOString()}` : 'no receipt';
   return `store now: seq ${seq}, ${marked}; device cursors ${described.join('; ') || 'none'}`;
 }

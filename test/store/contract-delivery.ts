@@ -32,14 +32,14 @@ export function runDeliveryContract(variant: StoreVariant): void {
       // Both of bob's devices and alice's second device are known before the message.
       for (const [user, device] of [[bob, 'b1'], [bob, 'b2'], [alice, 'a2']] as const) assert.deepEqual(await store.replayTargets(user, device), []);
       const m = await send(direct(alice, bob, { fromDevice: 'a1' }));
-      assert.deepEqual(await store.replayTargets(bob, 'b1'), [{ conversationId, cursor: { upTo: 0, above: [] }, lastSeq: 1 }]);
+      assert.deepEqual(await store.replayTargets(bob, 'b1'), [{ conversationId, cursor: { upTo: 0, runs: [] }, lastSeq: 1 }]);
       assert.deepEqual(await store.replayTargets(alice, 'a1'), [], 'its own sending device');
       assert.equal(target(await store.replayTargets(alice, 'a2'), conversationId)?.lastSeq, 1, "the sender's other device gets it");
 
       const confirmed = await store.confirmIds(bob, 'b1', [m.messageId]);
       assert.equal(confirmed.marks.length, 1);
       assert.deepEqual(await store.replayTargets(bob, 'b1'), []);
-      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 1, above: [] });
+      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 1, runs: [] });
       assert.equal(target(await store.replayTargets(bob, 'b2'), conversationId)?.lastSeq, 1, 'b2 still has it');
       assert.equal(await store.deviceCursor(bob, 'b2', conversationId), undefined);
 
@@ -62,14 +62,14 @@ export function runDeliveryContract(variant: StoreVariant): void {
         const second = await persist(direct(alice, bob));
         await bounded.confirmIds(bob, 'old', [first.messageId]);
         for (const device of ['d2', 'd3']) assert.equal(target(await bounded.replayTargets(bob, device), conversationId)?.lastSeq, 2);
-        assert.deepEqual(await bounded.deviceCursor(bob, 'old', conversationId), { upTo: 1, above: [] });
+        assert.deepEqual(await bounded.deviceCursor(bob, 'old', conversationId), { upTo: 1, runs: [] });
         // A fourth device: the one seen longest ago ('old') is forgotten, the others stay.
         await bounded.replayTargets(bob, 'd4');
         assert.equal(await bounded.deviceCursor(bob, 'old', conversationId), undefined, 'forgotten: its cursor is gone');
         assert.equal(forgotten, 1, 'the forgetting is told once (the metric)');
         assert.ok(await bounded.deviceCursor(bob, 'd4', conversationId), 'the new device has its copy of the user cursor');
         // Back, it is a new device: it starts where its user is (the first message confirmed, the second not).
-        assert.deepEqual(await bounded.replayTargets(bob, 'old'), [{ conversationId, cursor: { upTo: 1, above: [] }, lastSeq: 2 }]);
+        assert.deepEqual(await bounded.replayTargets(bob, 'old'), [{ conversationId, cursor: { upTo: 1, runs: [] }, lastSeq: 2 }]);
         assert.equal(forgotten, 2, "coming back, it took the place of the one seen longest ago now ('d2')");
         const marks = await bounded.confirmIds(bob, 'old', [first.messageId, second.messageId]);
         assert.deepEqual(marks.marks.map((mark) => mark.messageId), [second.messageId], 'the first message is not marked twice');
@@ -85,11 +85,11 @@ export function runDeliveryContract(variant: StoreVariant): void {
       for (let i = 0; i < 4; i++) sent.push(await send(direct(alice, bob)));
       await store.confirmIds(bob, 'b1', [sent[0]!.messageId, sent[1]!.messageId, sent[3]!.messageId]);
       // b3 has never been seen: what b1 confirmed is done for it too, seq 3 is not.
-      assert.deepEqual(await store.replayTargets(bob, 'b3'), [{ conversationId, cursor: { upTo: 2, above: [4] }, lastSeq: 4 }]);
+      assert.deepEqual(await store.replayTargets(bob, 'b3'), [{ conversationId, cursor: { upTo: 2, runs: [4, 4] }, lastSeq: 4 }]);
       // From now on b3 has its own cursor: b1 confirming 3 does not move it.
       await store.confirmIds(bob, 'b1', [sent[2]!.messageId]);
       assert.deepEqual(await store.replayTargets(bob, 'b1'), []);
-      assert.deepEqual(target(await store.replayTargets(bob, 'b3'), conversationId)?.cursor, { upTo: 2, above: [4] });
+      assert.deepEqual(target(await store.replayTargets(bob, 'b3'), conversationId)?.cursor, { upTo: 2, runs: [4, 4] });
     });
 
     it('a device is first seen by whatever it does first: a send or a confirmation also starts it from the user-level cursor', async () => {
@@ -103,7 +103,7 @@ export function runDeliveryContract(variant: StoreVariant): void {
       const c = await send(direct(carol, alice));
       await store.confirmIds(alice, 'a3', [c.messageId]);
       for (const device of ['a2', 'a3']) {
-        assert.deepEqual(target(await store.replayTargets(alice, device), withBob)?.cursor, { upTo: 1, above: [] }, device);
+        assert.deepEqual(target(await store.replayTargets(alice, device), withBob)?.cursor, { upTo: 1, runs: [] }, device);
       }
     });
 
@@ -154,19 +154,19 @@ export function runDeliveryContract(variant: StoreVariant): void {
       const byIds = await store.confirmIds(bob, 'b1', [sent[1]!.messageId, sent[3]!.messageId]);
       assert.deepEqual(byIds.marks.map((mark) => mark.seq), [2, 4]);
       assert.deepEqual(byIds.advanced, [], 'the watermark has a gap below 2 and 4: it does not move (a tick up to it must be true)');
-      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 0, above: [2, 4] });
+      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 0, runs: [2, 2, 4, 4] });
       const upTo = await store.confirmUpTo(bob, 'b1', conversationId, 5);
       assert.deepEqual(upTo.marks.map((mark) => mark.seq), [1, 3, 5], 'each message once: 2 and 4 were marked before');
       assert.deepEqual(upTo.advanced, [{ conversationId, deliveredSeq: 5 }]);
-      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 5, above: [] });
+      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 5, runs: [] });
       // Clamped to the last seq.
       const rest = await store.confirmUpTo(bob, 'b1', conversationId, 1000);
       assert.deepEqual(rest.marks.map((mark) => mark.seq), [6]);
-      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 6, above: [] });
+      assert.deepEqual(await store.deviceCursor(bob, 'b1', conversationId), { upTo: 6, runs: [] });
       assert.deepEqual(await store.confirmUpTo(bob, 'b1', conversationId, 1000), { marks: [], advanced: [] });
       // b2 confirming everything: no marks, the user's watermark does not move.
       assert.deepEqual(await store.confirmUpTo(bob, 'b2', conversationId, 6), { marks: [], advanced: [] });
-      assert.deepEqual(await store.deviceCursor(bob, 'b2', conversationId), { upTo: 6, above: [] });
+      assert.deepEqual(await store.deviceCursor(bob, 'b2', conversationId), { upTo: 6, runs: [] });
     });
 
     it('memberStates: deliveredSeq has no gap below it (own messages count; a confirmation past a gap waits for it)', async () => {
@@ -207,7 +207,7 @@ export function runDeliveryContract(variant: StoreVariant): void {
       await store.addMembers(conversationId, [late], now());
       assert.deepEqual(await store.replayTargets(late, 'l1'), [], 'nothing before joining');
       const after1 = await send(inGroup(conversationId, b, { fromDevice: 'b1' }));
-      assert.deepEqual(await store.replayTargets(late, 'l1'), [{ conversationId, cursor: { upTo: 2, above: [] }, lastSeq: 3 }]);
+      assert.deepEqual(await store.replayTargets(late, 'l1'), [{ conversationId, cursor: { upTo: 2, runs: [] }, lastSeq: 3 }]);
       assert.deepEqual((await store.confirmIds(late, 'l1', [before1.messageId])).marks, [], 'before joining: not theirs');
       assert.equal(await store.deliveryState(after1.messageId, late).then((s) => s?.status), 'pending');
       assert.deepEqual((await store.confirmIds(late, 'l1', [after1.messageId])).marks.map((mark) => mark.seq), [3]);
@@ -238,7 +238,7 @@ export function runDeliveryContract(variant: StoreVariant): void {
       assert.equal((await store.membership(conversationId, b))?.joinSeq, 2);
       assert.deepEqual(await store.replayTargets(b, 'b1'), []);
       const after = await send(inGroup(conversationId, owner));
-      assert.deepEqual(await store.replayTargets(b, 'b1'), [{ conversationId, cursor: { upTo: 2, above: [] }, lastSeq: 3 }]);
+      assert.deepEqual(await store.replayTargets(b, 'b1'), [{ conversationId, cursor: { upTo: 2, runs: [] }, lastSeq: 3 }]);
       assert.deepEqual((await store.confirmUpTo(b, 'b1', conversationId, 3)).marks.map((mark) => mark.messageId), [after.messageId]);
       assert.equal((await store.conversationItem(conversationId, b))?.unread, 1);
     });
@@ -252,7 +252,7 @@ export function runDeliveryContract(variant: StoreVariant): void {
       for (const t of targets) await store.confirmUpTo(me, 'd1', t.conversationId, t.lastSeq);
       assert.deepEqual(await store.replayTargets(me, 'd1'), []);
       await send(direct(peers[2]!, me));
-      assert.deepEqual(await store.replayTargets(me, 'd1'), [{ conversationId: directConversationId(peers[2]!, me), cursor: { upTo: 1, above: [] }, lastSeq: 2 }]);
+      assert.deepEqual(await store.replayTargets(me, 'd1'), [{ conversationId: directConversationId(peers[2]!, me), cursor: { upTo: 1, runs: [] }, lastSeq: 2 }]);
     });
 
     it('counts messages, recipients and marks', async () => {

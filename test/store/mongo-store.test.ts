@@ -288,7 +288,7 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
 
     const second = await storeOn(uri);
     for (const m of sent) assert.deepEqual(await second.getMessage(m.messageId), m);
-    assert.deepEqual(await second.replayTargets(bob, 'b1'), [{ conversationId, cursor: { upTo: 2, above: [] }, lastSeq: 6 }]);
+    assert.deepEqual(await second.replayTargets(bob, 'b1'), [{ conversationId, cursor: { upTo: 2, runs: [] }, lastSeq: 6 }]);
     assert.deepEqual(await second.replayTargets(alice, 'a1'), []);
     const retry = await second.persist(direct(alice, bob, { messageId: sent[0]!.messageId, fromDevice: 'a1', ts: sent[0]!.ts + 9000 }));
     assert.deepEqual(retry, { kind: 'duplicate', message: sent[0] });
@@ -345,7 +345,7 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     const sent = [];
     for (let i = 0; i < 3; i++) sent.push(created(await a.persist(direct(alice, bob))));
     await a.confirmIds(bob, 'b1', [sent[0]!.messageId, sent[2]!.messageId]);
-    assert.deepEqual(await b.replayTargets(bob, 'b2'), [{ conversationId, cursor: { upTo: 1, above: [3] }, lastSeq: 3 }]);
+    assert.deepEqual(await b.replayTargets(bob, 'b2'), [{ conversationId, cursor: { upTo: 1, runs: [3, 3] }, lastSeq: 3 }]);
     // A message stored through a is a replay target for a device on b at once (no cache hides it).
     await b.confirmUpTo(bob, 'b2', conversationId, 3);
     assert.deepEqual(await b.replayTargets(bob, 'b2'), []);

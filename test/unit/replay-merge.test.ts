@@ -40,7 +40,7 @@ describe('replay merge', () => {
       ['c', [message('c', 1, 5), message('c', 2, 30), message('c', 3, 35), message('c', 4, 100)]],
     ]);
     const { store, reads } = storeOf(conversations);
-    const merge = new ReplayMerge(store, [target('a'), target('b'), target('c', { upTo: 1, above: [3] })], 2, (m) => m.from === 'me');
+    const merge = new ReplayMerge(store, [target('a'), target('b'), target('c', { upTo: 1, runs: [3, 3] })], 2, (m) => m.from === 'me');
     // Equal accept times (a#2 and b#2 at 40): the conversation listed first goes first.
     assert.deepEqual(await drain(merge), ['a#1', 'b#1', 'c#2', 'a#2', 'b#2', 'a#3', 'a#4', 'b#4', 'a#5', 'c#4']);
     // Two messages a page: a 3 pages, b 2 (+1 empty, since its last page was full), c 2.

@@ -3,7 +3,7 @@
 // its truth ends with the process: use MongoDB wherever messages must survive a restart.
 import { directConversationId } from '../conversation-ids.js';
 import { sameContent } from '../same-content.js';
-import { advance, advanceTo, atLeast, covers, deliveredWatermark, EMPTY_CURSOR } from '../cursor.js';
+import { advance, advanceToListing, atLeast, deliveredWatermark, EMPTY_CURSOR } from '../cursor.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
 import { MemoryPushStore } from './memory-push.js';
 import type { PushStore } from '../push-store.js';
@@ -335,13 +335,7 @@ export class MemoryStore implements Store {
     const conversation = this.conversations.get(conversationId);
     if (!conversation?.members.has(userId)) return { marks: [], advanced: [] };
     const upTo = Math.min(seq, conversation.messages.length);
-    return this.confirm(userId, deviceId, new Map([[conversationId, []]]), (_, cursor) => {
-      const moved = advanceTo(cursor, upTo);
-      if (!moved) return { cursor, added: [] };
-      const added: number[] = [];
-      for (let s = moved.from + 1; s <= moved.to; s++) if (!covers(cursor, s)) added.push(s);
-      return { cursor: moved.cursor, added };
-    });
+    return this.confirm(userId, deviceId, new Map([[conversationId, []]]), (_, cursor) => advanceToListing(cursor, upTo));
   }
 
   async markRead(userId: string, conversationId: string, seq: number): Promise<{ readSeq: number; advanced: boolean } | undefined> {

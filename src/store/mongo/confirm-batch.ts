@@ -12,7 +12,7 @@
 // was never marked.
 import { findByIds } from './find-by-ids.js';
 import { LRUCache } from 'lru-cache';
-import { advance, advanceTo, covers } from '../cursor.js';
+import { advance, advanceToListing } from '../cursor.js';
 import type { ConfirmResult, Cursor, DeliveryMark } from '../store.js';
 import type { KeyedLock } from '../../lock.js';
 import { CursorSet, cursorKeyId, type CursorKey } from './cursors.js';
@@ -128,7 +128,7 @@ export async function writeConfirmBatch(context: ConfirmBatchContext, batch: rea
     const deliveredAt = Date.now();
     const candidates: { request: number; mark: DeliveryMark; userId: string }[] = [];
     for (const step of steps) {
-      const move = (cursor: Cursor) => (step.upTo !== undefined ? stepTo(cursor, step.upTo) : advance(cursor, step.facts!.map((fact) => fact.seq)));
+      const move = (cursor: Cursor) => (step.upTo !== undefined ? advanceToListing(cursor, step.upTo) : advance(cursor, step.facts!.map((fact) => fact.seq)));
       const device = move(cursors.get(deviceKey(step), step.joinSeq));
       if (device.added.length > 0) cursors.set(deviceKey(step), device.cursor);
       const before = cursors.get(userKey(step), step.joinSeq);
@@ -201,14 +201,6 @@ async function stepsOf(context: ConfirmBatchContext, batch: readonly ConfirmRequ
   return steps.sort((a, b) => a.request - b.request);
 }
 
-/** advanceTo, listing the seqs it newly covers (those not already above the old watermark). */
-function stepTo(cursor: Cursor, upTo: number): { cursor: Cursor; added: number[] } {
-  const moved = advanceTo(cursor, upTo);
-  if (!moved) return { cursor, added: [] };
-  const added: number[] = [];
-  for (let seq = moved.from + 1; seq <= moved.to; seq++) if (!covers(cursor, seq)) added.push(seq);
-  return { cursor: moved.cursor, added };
-}
 
 /**
  * For each confirmUpTo step, the other members' messages it may newly cover for its user: one range

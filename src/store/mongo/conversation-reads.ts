@@ -6,7 +6,7 @@ import { mapLimited } from '../../map-limited.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
 import { atLeast, EMPTY_CURSOR } from '../cursor.js';
 import { UNREAD_CAP, type ConversationListItem, type ConversationPage, type ReplayTarget, type StoredMessage } from '../store.js';
-import { MESSAGE_PROJECTION, membershipId, toCursor, toStoredMessage, type Collections, type MembershipDoc, type MessageDoc } from './documents.js';
+import { CURSOR_PROJECTION, MESSAGE_PROJECTION, membershipId, toCursor, toStoredMessage, type Collections, type MembershipDoc, type MessageDoc } from './documents.js';
 import type { HeadCache } from './heads.js';
 import { conversationViews } from './membership.js';
 
@@ -40,7 +40,7 @@ export class ConversationReads {
   async replayTargets(userId: string, deviceId: string): Promise<ReplayTarget[]> {
     const [memberships, cursorDocs] = await Promise.all([
       this.membershipsOf(userId),
-      this.collections.deviceCursors.find({ userId, deviceId }, { projection: { conversationId: 1, upTo: 1, above: 1 }, maxTimeMS: this.maxTimeMS }).toArray(),
+      this.collections.deviceCursors.find({ userId, deviceId }, { projection: { conversationId: 1, ...CURSOR_PROJECTION }, maxTimeMS: this.maxTimeMS }).toArray(),
     ]);
     const cursors = new Map(cursorDocs.map((doc) => [doc.conversationId, toCursor(doc)!]));
     const wanted = memberships.map((doc) => ({ conversationId: doc.conversationId, cursor: atLeast(cursors.get(doc.conversationId) ?? EMPTY_CURSOR, Number(doc.joinSeq)) }));

@@ -1,4 +1,4 @@
-// Delivery cursors in MongoDB: read, change in memory, write back. A cursor is {upTo, above}; merging
+// Delivery cursors in MongoDB: read, change in memory, write back. A cursor is {upTo, runs}; merging
 // two writers' changes needs a read-modify-write, and FerretDB v1 has no atomic update that could do
 // it in the database. So:
 //
@@ -22,7 +22,7 @@ import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { randomBytes } from 'node:crypto';
 import { atLeast, EMPTY_CURSOR, union } from '../cursor.js';
 import type { Cursor } from '../store.js';
-import { deviceCursorId, DUPLICATE_KEY, toCursor, userCursorId, type Collections, type CursorDoc } from './documents.js';
+import { CURSOR_PROJECTION, cursorFields, deviceCursorId, DUPLICATE_KEY, toCursor, userCursorId, type Collections, type CursorDoc } from './documents.js';
 import type { DeviceCursorCache } from './device-cursor-cache.js';
 
 export interface CursorKey {
@@ -105,7 +105,7 @@ export class CursorSet {
       const ops: AnyBulkWriteOperation<CursorDoc>[] = entries.map((entry, i) => {
         const { key } = entry;
         const cursor = entry.cursor!;
-        const fields = { userId: key.userId, conversationId: key.conversationId, upTo: cursor.upTo, above: [...cursor.above], v: versions[i]!, ...(key.deviceId !== undefined ? { deviceId: key.deviceId } : {}) };
+        const fields = { userId: key.userId, conversationId: key.conversationId, ...cursorFields(cursor), v: versions[i]!, ...(key.deviceId !== undefined ? { deviceId: key.deviceId } : {}) };
         const filter = { _id: cursorKeyId(key), v: entry.version ?? { $exists: false } };
         return { updateMany: { filter, update: { $set: fields }, upsert: true } };
       });
@@ -131,7 +131,7 @@ export class CursorSet {
     if (entries.length === 0) return;
     const byId = new Map(entries.map((entry) => [cursorKeyId(entry.key), entry]));
     if (merge) for (const entry of entries) entry.version = undefined; // absent unless read again
-    const docs = await findByIds(collection, collections.idLookup, [...byId.keys()], { upTo: 1, above: 1, v: 1 });
+    const docs = await findByIds(collection, collections.idLookup, [...byId.keys()], { ...CURSOR_PROJECTION, v: 1 });
     for (const doc of docs) {
       const entry = byId.get(doc._id)!;
       const stored = toCursor(doc)!;

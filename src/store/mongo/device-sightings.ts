@@ -13,7 +13,7 @@
 import { LRUCache } from 'lru-cache';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { findByIds } from './find-by-ids.js';
-import { deviceCursorId, deviceId, DUPLICATE_KEY, type Collections, type CursorDoc } from './documents.js';
+import { CURSOR_PROJECTION, cursorFields, deviceCursorId, deviceId, DUPLICATE_KEY, toCursor, type Collections, type CursorDoc } from './documents.js';
 import { insertIfAbsent } from './insert.js';
 import type { DeviceCursorCache } from './device-cursor-cache.js';
 
@@ -80,11 +80,11 @@ export class DeviceSightings {
    */
   private async firstSight(collections: Collections, userId: string, device: string): Promise<void> {
     this.cursorCache?.forgetDevice(userId, device);
-    const cursors = await collections.userCursors.find({ userId }, { projection: { conversationId: 1, upTo: 1, above: 1 } }).toArray();
+    const cursors = await collections.userCursors.find({ userId }, { projection: { conversationId: 1, ...CURSOR_PROJECTION } }).toArray();
     const ops: AnyBulkWriteOperation<CursorDoc>[] = cursors.map((doc) => ({
       updateMany: {
         filter: { _id: deviceCursorId(userId, device, doc.conversationId) },
-        update: { $setOnInsert: { userId, deviceId: device, conversationId: doc.conversationId, upTo: Number(doc.upTo), above: (doc.above ?? []).map(Number) } },
+        update: { $setOnInsert: { userId, deviceId: device, conversationId: doc.conversationId, ...cursorFields(toCursor(doc)!) } },
         upsert: true,
       },
     }));

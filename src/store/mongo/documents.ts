@@ -15,6 +15,7 @@
 // (src/protocol/ids.ts), so every id splits one way only.
 import type { IdLookup } from './find-by-ids.js';
 import type { Collection, Db } from 'mongodb';
+import { MAX_GAPS, runsOf, seqsOf, union } from '../cursor.js';
 import type { ConversationKind, Cursor, MessageEventKind, StoredMessage } from '../store.js';
 
 export interface MessageDoc {
@@ -71,7 +72,13 @@ export interface CursorDoc {
   deviceId?: string;
   conversationId: string;
   upTo: number;
-  above: number[];
+  /** Covered seqs above `upTo` as runs (cursor.ts), since 2026-12-07. */
+  runs?: number[];
+  /**
+   * The same, one seq each (at most MAX_GAPS): the only form before runs, still written for an
+   * instance from before them during a rolling upgrade, and read when `runs` is absent.
+   */
+  above?: number[];
   /** Written with each change, unique per write: a write applies only over the version it read (cursors.ts). Absent on documents written before it. */
   v?: string;
 }
@@ -154,6 +161,18 @@ export function toStoredMessage(doc: MessageFields): StoredMessage {
   });
 }
 
-export function toCursor(doc: Pick<CursorDoc, 'upTo' | 'above'> | null | undefined): Cursor | undefined {
-  return doc ? { upTo: Number(doc.upTo), above: (doc.above ?? []).map(Number) } : undefined;
+export function toCursor(doc: Pick<CursorDoc, 'upTo' | 'runs' | 'above'> | null | undefined): Cursor | undefined {
+  if (!doc) return undefined;
+  // Both forms, joined: an instance from before runs (a rolling upgrade) adds to `above` alone.
+  const listed = runsOf((doc.above ?? []).map(Number));
+  const runs = doc.runs?.map(Number) ?? [];
+  return { upTo: Number(doc.upTo), runs: listed.length === 0 ? runs : runs.length === 0 ? listed : union({ upTo: 0, runs }, { upTo: 0, runs: listed }).runs };
 }
+
+/** A cursor's stored fields: its runs, and the seqs one by one for an instance from before runs. */
+export function cursorFields(cursor: Cursor): Pick<CursorDoc, 'upTo' | 'runs' | 'above'> {
+  return { upTo: cursor.upTo, runs: [...cursor.runs], above: seqsOf(cursor.runs, MAX_GAPS) };
+}
+
+/** The projection that reads a cursor's fields. */
+export const CURSOR_PROJECTION = { upTo: 1, runs: 1, above: 1 } as const;

@@ -16,7 +16,7 @@ import type { Db } from 'mongodb';
 import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import type { NewPushNotification, PushNotification, PushSlot, PushStore, ScanPosition } from '../push-store.js';
 import type { StoredMessage } from '../store.js';
-import { DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, toCursor, toStoredMessage, userCursorId, type CursorDoc, type MembershipDoc, type MessageDoc } from './documents.js';
+import { CURSOR_PROJECTION, DUPLICATE_KEY, MESSAGE_PROJECTION, membershipId, toCursor, toStoredMessage, userCursorId, type CursorDoc, type MembershipDoc, type MessageDoc } from './documents.js';
 
 interface NotificationDoc extends Omit<PushNotification, 'id'> {
   _id: string;
@@ -72,7 +72,7 @@ export class MongoPushStore implements PushStore {
     const db = this.db();
     const [member, cursor] = await Promise.all([
       db.collection<MembershipDoc>('memberships').findOne({ _id: membershipId(conversationId, userId) }, { projection: { joinSeq: 1 }, maxTimeMS: this.opTimeoutMs }),
-      db.collection<CursorDoc>('user_cursors').findOne({ _id: userCursorId(userId, conversationId) }, { projection: { upTo: 1, above: 1 }, maxTimeMS: this.opTimeoutMs }),
+      db.collection<CursorDoc>('user_cursors').findOne({ _id: userCursorId(userId, conversationId) }, { projection: CURSOR_PROJECTION, maxTimeMS: this.opTimeoutMs }),
     ]);
     if (!member) return undefined;
     return Math.max(Number(member.joinSeq), highestCovered(toCursor(cursor) ?? EMPTY_CURSOR));

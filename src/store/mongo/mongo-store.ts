@@ -42,6 +42,7 @@ import { DEFAULT_START_RETRY, type StartRetry } from './connect.js';
 import { KeyedLock } from '../../lock.js';
 import { DeviceSightings } from './device-sightings.js';
 import {
+  CURSOR_PROJECTION,
   deviceCursorId,
   MESSAGE_PROJECTION,
   membershipId,
@@ -329,7 +330,7 @@ export class MongoStore implements Store {
     // The members' cursors in one `$in` on MongoDB; on FerretDB v1 (which scans for an `$in`), one _id
     // read each unless the collection is small (find-by-ids.ts). Callers bound the group size.
     const cursorIds = members.map((member) => userCursorId(member.userId, conversationId));
-    const cursors = new Map((await findByIds(collections.userCursors, collections.idLookup, cursorIds, { upTo: 1, above: 1 }, timeout)).map((doc) => [doc._id, doc]));
+    const cursors = new Map((await findByIds(collections.userCursors, collections.idLookup, cursorIds, CURSOR_PROJECTION, timeout)).map((doc) => [doc._id, doc]));
     return members.map((member, i) => ({
       userId: member.userId,
       deliveredSeq: deliveredWatermark(toCursor(cursors.get(cursorIds[i]!) ?? null) ?? EMPTY_CURSOR, Number(member.joinSeq)),
@@ -338,7 +339,7 @@ export class MongoStore implements Store {
   }
 
   async deviceCursor(userId: string, deviceId: string, conversationId: string): Promise<Cursor | undefined> {
-    return toCursor(await this.ready().deviceCursors.findOne({ _id: deviceCursorId(userId, deviceId, conversationId) }, { projection: { upTo: 1, above: 1 } }));
+    return toCursor(await this.ready().deviceCursors.findOne({ _id: deviceCursorId(userId, deviceId, conversationId) }, { projection: CURSOR_PROJECTION }));
   }
 
   async counts(): Promise<StoreCounts> {
