@@ -121,8 +121,19 @@ export class ConfirmService {
     const writing = this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, seq));
     this.inFlight.track(session.userId, session.deviceId, writing);
     const result = await writing;
+    this.chargeMarks(session, result);
     session.confirmedThrough(conversationId, seq);
     return this.settle(session, result);
+  }
+
+  /**
+   * A watermark took one token up front, and marks every message it covers: each mark beyond the first
+   * is charged after the fact, as per-id confirmations pay for theirs. Without it a watermark covering
+   * 30,000 messages cost what one id costs, and each mark is a DELIVERED ack to every open connection
+   * of its sender (attacker probe: one frame, a bystander's send→SENT max 0.87 s).
+   */
+  private chargeMarks(session: DeliverySession, result: ConfirmResult): void {
+    if (result.marks.length > 1) this.deliveredLimiter.charge(session.userId, result.marks.length - 1);
   }
 
   /** The user has read up to seq, on all devices; this device has everything up to it. */
@@ -132,6 +143,7 @@ export class ConfirmService {
     const read = await this.guard(() => this.store.markRead(session.userId, conversationId, seq));
     if (!read) throw notFound();
     const confirmed = await this.guard(() => this.store.confirmUpTo(session.userId, session.deviceId, conversationId, read.readSeq));
+    this.chargeMarks(session, confirmed);
     session.confirmedThrough(conversationId, read.readSeq);
     await this.settle(session, confirmed);
     // A read receipt goes to the reading connection too: it is how a client knows its mark was taken.

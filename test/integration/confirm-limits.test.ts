@@ -76,6 +76,23 @@ describe('confirmation limits', () => {
     assert.equal((await t.store.deliveryState('cu-2', 'cu-reader'))?.status, 'pending');
     await Promise.all([sender.close(), reader.close()]);
   });
+  it('charges a watermark one per message it marks delivered: one frame covering 30 messages spends the burst of 20', async () => {
+    const { client: sender } = await TestClient.connectReady(t.wsUrl, await t.token('cw-sender'));
+    const ids = Array.from({ length: 31 }, (_, i) => `cw-${i}`);
+    for (const id of ids) assert.equal((await sender.sendMessage(id, 'cw-reader', 'hi')).status, 'SENT');
+    const { client: reader, replayed } = await TestClient.connectReady(t.wsUrl, await t.token('cw-reader'));
+    const conversationId = String(replayed[0]!.conversationId);
+    const seqOf = (id: string) => Number(replayed.find((f) => f.messageId === id)!.seq);
+    reader.send({ type: 'delivered', conversationId, seq: seqOf('cw-29') }); // 1 up front, 29 more after
+    await sender.next((f) => f.status === 'DELIVERED' && f.messageId === 'cw-29');
+    reader.send({ type: 'delivered', messageIds: ['cw-30'] });
+    const refused = await reader.next((f) => f.type === 'error');
+    assert.equal(refused.code, 'rate_limited', 'the next confirmation waits for the debt');
+    assert.ok(Number(refused.retryAfter) >= 1);
+    assert.equal((await t.store.deliveryState('cw-30', 'cw-reader'))?.status, 'pending');
+    await Promise.all([sender.close(), reader.close()]);
+  });
+
   it('looks up ids a connection was not sent one frame at a time per user: pipelined frames of made-up ids wait for the first lookup and are refused in its debt', async () => {
     const { client: reader } = await TestClient.connectReady(t.wsUrl, await t.token('cp-reader'));
     // 4 frames of 5 ids cost the whole burst of 20 up front, so the limiter alone lets all 4 through
