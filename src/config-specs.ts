@@ -168,7 +168,7 @@ export const ENV_SPECS = {
   ACK_DELAY_MAX_MS: intIn(0, 60_000)({ default: 1000 }),
   REPLAY_PAGE_SIZE: intIn(1, 100_000)({ default: 500 }),
   REPLAY_LIVE_BUFFER: intIn(1, 1_000_000)({ default: 10_000 }),
-  // Messages a user's replays send, per second past a burst (all devices, connects and syncs): each
+  // Messages a user's replays send and pages they read, per second past a burst (all devices, connects and syncs): each
   // `sync` or reconnect re-sends everything unconfirmed, so without it one frame from a user who never
   // confirms cost the server ~8 µs per pending message, 2 syncs and 5 connects a second.
   REPLAY_RATE_PER_SEC: intIn(1, 10_000_000)({ default: 5000 }),

@@ -12,7 +12,7 @@ import { mapLimited } from '../map-limited.js';
 import { nextTurn } from '../turn-end.js';
 import type { ReplayTarget, Store, StoredMessage } from '../store/store.js';
 
-/** Page reads in flight at once for one replay (one per conversation). */
+/** Page reads in flight at once for one replay (one per conversation), and for all of one user's (the gate). */
 const PAGE_READS_AT_ONCE = 16;
 /**
  * Page reads per event-loop turn. The memory store answers at once, so the first pages of 10,000
@@ -48,6 +48,10 @@ export class ReplayMerge {
     private readonly pageSize: number,
     /** Messages this device already has (its own sends). */
     private readonly skip: (message: StoredMessage) => boolean,
+    /** The replay was given up (its connection closed): no more reads. */
+    private readonly stopped: () => boolean = () => false,
+    /** Runs each round of `count` page reads: the replay service charges them and lets one user's replays read one round at a time. */
+    private readonly gate: (count: number, reads: () => Promise<unknown>) => Promise<unknown> = (_, reads) => reads(),
   ) {
     this.unread = targets.map((target, order) => ({ target, order, afterSeq: target.cursor.upTo, page: [], at: 0, done: false }));
   }
@@ -55,10 +59,14 @@ export class ReplayMerge {
   /** The next message to replay, oldest accept time first; undefined when every conversation is done. */
   async next(): Promise<StoredMessage | undefined> {
     while (this.unread.length > 0) {
+      // A closed connection's replay read on: 2,500 conversations' pages, for each of a user's
+      // reconnects, held FerretDB for minutes after the sockets were gone (store probe).
+      if (this.stopped()) return undefined;
       const unread = this.unread.splice(0, PAGE_READS_PER_TURN);
       // In parallel: at the start that is every conversation, and one after another a reconnect in
       // 100 conversations waited for 100 round trips to the database before its first message.
-      await mapLimited(unread, PAGE_READS_AT_ONCE, (stream) => this.fill(stream));
+      await this.gate(unread.length, () => mapLimited(unread, PAGE_READS_AT_ONCE, async (stream) => (this.stopped() ? undefined : this.fill(stream))));
+      if (this.stopped()) return undefined;
       for (const stream of unread) this.rank(stream);
       if (unread.length === PAGE_READS_PER_TURN && this.unread.length > 0) await nextTurn();
     }

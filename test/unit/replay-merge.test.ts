@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ReplayMerge } from '../../src/chat/replay-merge.js';
+import { KeyedLock } from '../../src/lock.js';
 import { EMPTY_CURSOR } from '../../src/store/cursor.js';
 import type { Cursor, ReplayTarget, Store, StoredMessage } from '../../src/store/store.js';
 
@@ -75,5 +76,43 @@ describe('replay merge', () => {
     assert.equal(count, n);
     // The first pages are read 500 conversations a turn, so the loop turned before the first message.
     assert.equal(firstAfterTurn, 1);
+  });
+
+  it("stops reading once its connection is gone, and one user's replays read one round at a time", async () => {
+    const n = 1200; // three rounds of first pages (500 a round)
+    const conversations = new Map<string, readonly StoredMessage[]>(Array.from({ length: n }, (_, i) => [`c${i}`, [message(`c${i}`, 1, i)]] as const));
+    let inFlight = 0;
+    let most = 0;
+    let reads = 0;
+    const slowStore = {
+      messagesAfter: async (conversationId: string) => {
+        reads++;
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        return conversations.get(conversationId) ?? [];
+      },
+    } as unknown as Store;
+    const targets = [...conversations.keys()].map((id) => target(id));
+
+    // Given up after its first round: no more reads, and no message.
+    let open = true;
+    const abandoned = new ReplayMerge(slowStore, targets, 20, () => false, () => !open, async (_, round) => {
+      await round();
+      open = false;
+    });
+    assert.equal(await abandoned.next(), undefined);
+    assert.equal(reads, 500);
+
+    // Two replays of one user (two devices) through one gate: 16 reads in flight at most, not 32.
+    const lock = new KeyedLock();
+    const gate = (_: number, round: () => Promise<unknown>) => lock.run('bob', round);
+    reads = 0;
+    const [laptop, phone] = [0, 1].map(() => new ReplayMerge(slowStore, targets, 20, () => false, () => false, gate));
+    const [a, b] = await Promise.all([drain(laptop!), drain(phone!)]);
+    assert.equal(a.length, n);
+    assert.equal(b.length, n);
+    assert.equal(reads, 2 * n);
+    assert.ok(most <= 16, `${most} reads in flight`);
   });
 });
