@@ -3,7 +3,7 @@
 // messages arriving meanwhile are held by the session and sent after the replay (minus those the
 // replay already sent), so they never jump ahead of older ones.
 import type { Metrics } from '../metrics/registry.js';
-import type { Store } from '../store/store.js';
+import type { ReplayTarget, Store } from '../store/store.js';
 import { KeyedLock } from '../lock.js';
 import { nextTurn } from '../turn-end.js';
 import type { ConfirmationsInFlight } from './confirmations-in-flight.js';
@@ -23,7 +23,7 @@ export class ReplayService {
     private readonly metrics: Metrics,
     /** This device's confirmations still being written (a previous connection's too): waited for before reading. */
     private readonly confirmations: ConfirmationsInFlight,
-    /** Messages a user's replays send per second past a burst (REPLAY_RATE_PER_SEC, REPLAY_BURST): past it a replay waits. */
+    /** Messages a user's replays send and pages they read, per second past a burst (REPLAY_RATE_PER_SEC, REPLAY_BURST): past it a replay waits. */
     private readonly budget: RateLimiter,
   ) {}
 
@@ -78,20 +78,7 @@ export class ReplayService {
     try {
       for (;;) {
         state.overflowed = false;
-        const targets = await this.store.replayTargets(connection.userId, connection.deviceId);
-        const perConversation = Math.max(MIN_CONVERSATION_PAGE, Math.ceil(this.pageSize / Math.max(1, targets.length)));
-        const merge = new ReplayMerge(
-          this.store,
-          targets,
-          Math.min(this.pageSize, perConversation),
-          (message) => session.isOwn(message),
-          () => !connection.open,
-          async (count, reads) => {
-            // A page read is store work whether or not it finds anything to send: it is charged as a message.
-            await this.spend(connection.userId, count);
-            return this.userReads.run(connection.userId, reads);
-          },
-        );
+        const merge = this.mergeFor(session, await this.store.replayTargets(connection.userId, connection.deviceId));
         for (let message = await merge.next(); message; message = await merge.next()) {
           if (sentNow.has(message.messageId) || session.isConfirmed(message) || session.isConfirming(message.messageId) || (quiet && session.wasSent(message.messageId))) continue;
           if (!connection.open) return replayed;
@@ -121,6 +108,24 @@ export class ReplayService {
     } finally {
       this.budget.charge(connection.userId, unpaid); // the next replay pays for the last stretch
     }
+  }
+
+  /** The merge of a device's conversations, its page reads stopped with its connection, charged to and gated by its user. */
+  private mergeFor(session: DeliverySession, targets: readonly ReplayTarget[]): ReplayMerge {
+    const { connection } = session;
+    const perConversation = Math.max(MIN_CONVERSATION_PAGE, Math.ceil(this.pageSize / Math.max(1, targets.length)));
+    return new ReplayMerge(
+      this.store,
+      targets,
+      Math.min(this.pageSize, perConversation),
+      (message) => session.isOwn(message),
+      () => !connection.open,
+      async (count, reads) => {
+        // A page read is store work whether or not it finds anything to send: it is charged as a message.
+        await this.spend(connection.userId, count);
+        return this.userReads.run(connection.userId, reads);
+      },
+    );
   }
 
   /**
