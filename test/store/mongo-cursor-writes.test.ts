@@ -96,6 +96,10 @@ describe('Mongo cursor writes', { skip: baseUri ? false : skipReason('mongo') },
     doc = await collections.deviceCursors.findOne({ _id: id });
     assert.deepEqual(doc?.runs, [3, 5, 7, 7, 9, 9, 20, 20, 100, 3099]);
     assert.equal(doc?.above?.length, MAX_GAPS);
+    // An old instance confirms through 30: it writes `upTo` and `above`, and the runs it does not know
+    // of are left below its watermark. They are read as covered by it, not as runs above it.
+    await collections.deviceCursors.updateMany({ _id: id }, { $set: { upTo: 30, above: Array.from({ length: 3000 }, (_, i) => 100 + i) }, $unset: { v: '' } });
+    assert.deepEqual((await CursorSet.read(collections, [key])).get(key, 0), { upTo: 30, runs: [100, 3099] });
   });
 
   it('a device cursor cached by one process and moved since by another is merged into, not set back', async () => {

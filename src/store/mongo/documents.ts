@@ -15,7 +15,7 @@
 // (src/protocol/ids.ts), so every id splits one way only.
 import type { IdLookup } from './find-by-ids.js';
 import type { Collection, Db } from 'mongodb';
-import { MAX_GAPS, runsOf, seqsOf, union } from '../cursor.js';
+import { EMPTY_CURSOR, MAX_GAPS, runsOf, seqsOf, union } from '../cursor.js';
 import type { ConversationKind, Cursor, MessageEventKind, StoredMessage } from '../store.js';
 
 export interface MessageDoc {
@@ -163,10 +163,13 @@ export function toStoredMessage(doc: MessageFields): StoredMessage {
 
 export function toCursor(doc: Pick<CursorDoc, 'upTo' | 'runs' | 'above'> | null | undefined): Cursor | undefined {
   if (!doc) return undefined;
-  // Both forms, joined: an instance from before runs (a rolling upgrade) adds to `above` alone.
-  const listed = runsOf((doc.above ?? []).map(Number));
+  const upTo = Number(doc.upTo);
   const runs = doc.runs?.map(Number) ?? [];
-  return { upTo: Number(doc.upTo), runs: listed.length === 0 ? runs : runs.length === 0 ? listed : union({ upTo: 0, runs }, { upTo: 0, runs: listed }).runs };
+  const listed = runsOf((doc.above ?? []).map(Number));
+  if (runs.length === 0 && listed.length === 0) return { upTo, runs: EMPTY_CURSOR.runs };
+  // Both forms, joined, and settled at the stored watermark: an instance from before runs (a rolling
+  // upgrade) raises `upTo` and writes `above` alone, leaving `runs` behind, even below its watermark.
+  return union({ upTo, runs }, { upTo, runs: listed });
 }
 
 /** A cursor's stored fields: its runs, and the seqs one by one for an instance from before runs. */
