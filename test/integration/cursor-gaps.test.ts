@@ -27,6 +27,13 @@ describe('an unconfirmed message below many seqs the server covers itself', () =
     return acks;
   }
 
+  /** How many messages a connect of `userId`'s `device` replays (it confirms none of them). */
+  async function replayedTo(userId: string, device: string): Promise<number> {
+    const { client, replayed } = await connectDevice(t, userId, device);
+    await client.close();
+    return replayed.length;
+  }
+
   it('edits of a message, withheld from a device that did not ask for events, do not close the gap', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const sender = await TestClient.connect(t.wsUrl, { token: await t.token(alice) });
@@ -36,15 +43,9 @@ describe('an unconfirmed message below many seqs the server covers itself', () =
     await sender.next((f) => f.type === 'ack' && f.status === 'EDITED' && f.seq === 10 + COVERED_ABOVE, 30_000);
 
     // bob's v1 device: replayed the 10 messages (each edit withheld: covered, not sent), confirms none.
-    const first = await connectDevice(t, bob, 'laptop');
-    assert.equal(first.replayed.length, 10);
-    await first.client.close();
-    const again = await connectDevice(t, bob, 'laptop');
-    assert.equal(again.replayed.length, 10, 'still owed to the device that never confirmed them');
-    await again.client.close();
-    const fresh = await connectDevice(t, bob, 'phone');
-    assert.equal(fresh.replayed.length, 10, 'and to a new device of the user');
-    await fresh.client.close();
+    assert.equal(await replayedTo(bob, 'laptop'), 10);
+    assert.equal(await replayedTo(bob, 'laptop'), 10, 'still owed to the device that never confirmed them');
+    assert.equal(await replayedTo(bob, 'phone'), 10, 'and to a new device of the user');
     await sender.close();
   });
 
@@ -57,12 +58,8 @@ describe('an unconfirmed message below many seqs the server covers itself', () =
     await busy.next((f) => f.type === 'ready');
     await sendAll(busy, alice, COVERED_ABOVE, 'own');
     await busy.close();
-    const fresh = await connectDevice(t, bob, 'phone');
-    assert.equal(fresh.replayed.length, 10, "a new device of bob's gets alice's 10");
-    await fresh.client.close();
-    const desk = await connectDevice(t, bob, 'desk');
-    assert.equal(desk.replayed.length, 10, 'and so does the device that sent');
-    await desk.client.close();
+    assert.equal(await replayedTo(bob, 'phone'), 10, "a new device of bob's gets alice's 10");
+    assert.equal(await replayedTo(bob, 'desk'), 10, 'and so does the device that sent');
     await sender.close();
   });
 });
