@@ -220,6 +220,8 @@ export const ENV_SPECS = {
   ALLOW_PUBLIC_METRICS_IN_PROD: bool({ default: false }),
   LOG_LEVEL: logLevel({ default: 'info' }),
   LOG_PRETTY: bool({ default: false }),
+  // A warning or error repeated within this is counted, not written, then summed in one line (log-repeats.ts); 0 writes each.
+  LOG_REPEAT_MS: intIn(0, 3_600_000)({ default: 10_000 }),
   SHUTDOWN_GRACE_MS: intIn(0, 600_000)({ default: 10_000 }),
   SHUTDOWN_DRAIN_DELAY_MS: intIn(0, 300_000)({ default: 0 }),
   UWS_ALLOW_FALLBACK: bool({ default: false }),

@@ -112,7 +112,7 @@ export interface Config {
     /** Wrong x-metrics-key attempts allowed per client address per minute (burst the same); then 429. */
     readonly authFailuresPerMin: number;
   };
-  readonly log: { readonly level: string; readonly pretty: boolean };
+  readonly log: { readonly level: string; readonly pretty: boolean; readonly repeatMs: number };
   readonly shutdownGraceMs: number;
   /** On a signal, keep serving this long with /readyz answering 503 (load balancers that poll it). */
   readonly shutdownDrainDelayMs: number;
@@ -348,7 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     },
     trustProxy: e.TRUST_PROXY,
     metrics: { mode: metricsMode, secret: e.METRICS_SECRET, enableAdminRoute: e.METRICS_ENABLE_ADMIN_ROUTE, authFailuresPerMin: e.METRICS_AUTH_FAILURES_PER_MIN },
-    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY && !isProduction },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY && !isProduction, repeatMs: e.LOG_REPEAT_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     uwsAllowFallback: e.UWS_ALLOW_FALLBACK,

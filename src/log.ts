@@ -1,12 +1,15 @@
 // Structured JSON logs (pino), one line per event. The logger is created in main.ts and injected.
 // Redaction is a second line of defence: code never passes tokens, secrets or message bodies to it.
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { repeatsHeldBack } from './log-repeats.js';
 
 export type { Logger };
 
 export interface LogOptions {
   readonly level: string;
   readonly pretty?: boolean;
+  /** LOG_REPEAT_MS: repeated warnings and errors are held back this long and counted (log-repeats.ts); 0 or absent writes each. */
+  readonly repeatMs?: number;
 }
 
 const REDACT = [
@@ -16,11 +19,13 @@ const REDACT = [
 ];
 
 export function createLogger(options: LogOptions, destination?: DestinationStream): Logger {
+  const logMethod = repeatsHeldBack(options.repeatMs ?? 0);
   const base = {
     level: options.level,
     base: { pid: process.pid },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    ...(logMethod ? { hooks: { logMethod } } : {}),
   };
   if (destination) return pino(base, destination);
   if (options.pretty) {
