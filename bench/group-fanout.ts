@@ -1,5 +1,5 @@
 // Group fan-out (issue 13): one sender into a group of M members (default 1000, the sender included),
-// every member connected (one WebSocket each), on the in-memory store. Figures: delivered frames/s and
+// every member connected (one WebSocket each), on the in-memory store (or MongoDB: --store mongo). Figures: delivered frames/s and
 // server CPU µs per delivered frame, beside the same figure for direct messages in the same run and on
 // the same connections: the same number of delivered frames via 1:1 sends (the sender sends to the
 // M-1 other members in turn). Target: group ≤ 1.5× direct per delivered frame.
@@ -8,6 +8,8 @@
 //     --members M (1000)  --group-messages S (100 group messages measured, after --group-warmup 20)
 //     --group-window W (4: group messages in flight, each W·(M-1) frames)  --window-direct D (1024 direct sends in flight)
 //     --modes group,direct (both; `--modes group --profile` profiles the group path alone)
+//     --store mongo [--mongo-proxy-ms D]  ours on MongoDB (BENCH_MONGO_URI, else TEST_MONGO_URI, else the
+//                local FerretDB), optionally through the latency proxy, as bench/paced.ts
 //     --confirm  members confirm by watermark, `{type:"delivered",conversationId,seq}`, once per
 //                event-loop turn each (both modes): adds confirms, receipts and, direct, DELIVERED acks
 //
@@ -29,6 +31,7 @@ import { benchMain, isMain, type BenchContext } from './lib/cli.js';
 import { signTestToken, signTestTokens } from './lib/jwt.js';
 import { cpuDelta, readMachineCpu, readProcCpu, selfCpu } from './lib/proc-cpu.js';
 import { openRawWs, type RawWs } from './lib/raw-ws.js';
+import { openBenchStore } from './lib/mongo.js';
 import { fmt, newResult, type BenchResult } from './lib/report.js';
 import { directConversationId } from '../src/store/conversation-ids.js';
 import { BENCH_JWT_SECRET, startOurServer, stopServer, type ServerBuild } from './lib/servers.js';
@@ -247,9 +250,10 @@ async function runOne(
   build: ServerBuild,
   o: { members: number; messages: number; warmup: number; window: number; windowDirect: number; modes: Mode[]; confirm: boolean },
   problems: string[],
+  dbUri: string,
 ): Promise<FanoutRun> {
   const recipientsN = o.members - 1;
-  const server = await startOurServer(build, { env: FANOUT_ENV(o.members), cpuProfDir: ctx.profileDir, nofile: o.members + 1024 });
+  const server = await startOurServer(build, { dbUri, env: FANOUT_ENV(o.members), cpuProfDir: ctx.profileDir, nofile: o.members + 1024 });
   const members: RawWs[] = [];
   let sender: WebSocket | undefined;
   try {
@@ -388,20 +392,25 @@ export async function runGroupFanout(ctx: BenchContext): Promise<BenchResult> {
     confirm: a.has('confirm'),
   };
   for (const m of o.modes) if (m !== 'group' && m !== 'direct') throw new Error(`--modes: unknown mode "${m}" (group, direct)`);
+  const store = await openBenchStore(a, 'bench_fanout');
   const result = newResult(
     'group-fanout',
-    'Group fan-out: one sender into a group of M members, all connected, vs the same frames as 1:1 sends (mem)',
-    `M=${o.members} members incl. the sender (${o.members - 1} recipient sockets, one per member), DB_URI=mem; group: ${o.messages} messages measured after ${o.warmup} warm-up, ` +
+    `Group fan-out: one sender into a group of M members, all connected, vs the same frames as 1:1 sends (${store.note ? 'MongoDB' : 'mem'})`,
+    `M=${o.members} members incl. the sender (${o.members - 1} recipient sockets, one per member)${store.note || ', DB_URI=mem'}; group: ${o.messages} messages measured after ${o.warmup} warm-up, ` +
       `${o.window} in flight (closed loop on full delivery); direct: the same number of delivered frames as ${o.messages}×${o.members - 1} 1:1 sends from the same sender to the same members in turn, ` +
       `${o.windowDirect} in flight; bodies 50–500 B; ${o.confirm ? 'members confirm by watermark once per turn (--confirm)' : 'members do not confirm'}; env ${Object.entries(FANOUT_ENV(o.members)).map(([k, v]) => `${k}=${v}`).join(' ')}`,
   );
   const runs: FanoutRun[] = [];
-  for (const build of ctx.ours) {
-    try {
-      runs.push(await runOne(ctx, build, o, result.problems));
-    } catch (e) {
-      result.problems.push(`${build.label}: ${e instanceof Error ? e.message : String(e)}`);
+  try {
+    for (const build of ctx.ours) {
+      try {
+        runs.push(await runOne(ctx, build, o, result.problems, store.uri()));
+      } catch (e) {
+        result.problems.push(`${build.label}: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
+  } finally {
+    await store.close();
   }
   const perFrame = (r: ModeRun) => r.w.serverCpuUs / r.frames;
   const rate = (r: ModeRun) => (r.frames / r.w.ms) * 1000;

@@ -40,8 +40,7 @@ import { fmt, loadProblems, newResult, type BenchResult, type Figure } from './l
 import { BENCH_JWT_SECRET, startBaseline, startOurServer, stopServer } from './lib/servers.js';
 import type { RunningServer } from './lib/spawn.js';
 import { hasGoToolchain } from './lib/go-load.js';
-import { startLatencyProxyProcess } from './lib/latency-proxy.js';
-import { benchMongoBaseUri, dropDatabase, freshDatabaseName, probeMongo, withDatabase } from './lib/mongo.js';
+import { openBenchStore } from './lib/mongo.js';
 import { runWsLoad, type LoadReport } from './lib/ws-load.js';
 
 export interface PacedParams {
@@ -190,24 +189,11 @@ async function load(kind: Kind, url: string, p: PacedParams, durationMs: number,
 }
 
 export async function runPaced(ctx: BenchContext): Promise<BenchResult> {
-  const store = ctx.args.str('store') ?? 'mem';
-  if (store === 'mem') return runPacedOn(ctx, () => 'mem', '');
-  if (store !== 'mongo') throw new Error(`--store must be mem or mongo, got ${store}`);
-  const base = benchMongoBaseUri();
-  const unusable = await probeMongo(base);
-  if (unusable) throw new Error(`--store mongo: ${base} is not usable (${unusable})`);
-  const proxyMs = ctx.args.str('mongo-proxy-ms');
-  const proxy = proxyMs === undefined ? undefined : await startLatencyProxyProcess(new URL(base).host, Number(proxyMs));
-  const databases: string[] = [];
-  const storeUri = () => {
-    databases.push(freshDatabaseName('bench_paced'));
-    return withDatabase(proxy ? `mongodb://127.0.0.1:${proxy.port}/` : base, databases.at(-1)!);
-  };
+  const store = await openBenchStore(ctx.args, 'bench_paced');
   try {
-    return await runPacedOn(ctx, storeUri, `, ours on MongoDB at ${new URL(base).host}${proxy ? ` through a latency proxy, ${proxyMs} ms each way` : ''}`);
+    return await runPacedOn(ctx, store.uri, store.note);
   } finally {
-    await proxy?.stop();
-    for (const db of databases) await dropDatabase(base, db).catch(() => {});
+    await store.close();
   }
 }
 

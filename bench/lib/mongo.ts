@@ -61,3 +61,41 @@ export async function probeMongo(base: string, ms = 5000): Promise<string | unde
 export async function dropDatabase(base: string, db: string, ms = 15_000): Promise<void> {
   await withClient(withDatabase(base, db), ms, `dropping ${db}`, (c) => c.db(db).dropDatabase());
 }
+
+/** Where ours keeps its messages, as `--store mem|mongo [--mongo-proxy-ms D]` says: each call a URI (a fresh database per call on MongoDB). */
+export interface BenchStore {
+  readonly uri: () => string;
+  /** For the result's description: empty on mem. */
+  readonly note: string;
+  /** Stops the proxy and drops every database handed out. */
+  close(): Promise<void>;
+}
+
+/**
+ * `--store mem` (default), or `--store mongo`: MongoDB at benchMongoBaseUri(), optionally through the
+ * latency proxy (`--mongo-proxy-ms D`, D ms each way, its own process), a fresh database per server
+ * start, dropped at close.
+ */
+export async function openBenchStore(args: { str(name: string): string | undefined }, prefix: string): Promise<BenchStore> {
+  const store = args.str('store') ?? 'mem';
+  if (store === 'mem') return { uri: () => 'mem', note: '', close: async () => {} };
+  if (store !== 'mongo') throw new Error(`--store must be mem or mongo, got ${store}`);
+  const base = benchMongoBaseUri();
+  const unusable = await probeMongo(base);
+  if (unusable) throw new Error(`--store mongo: ${base} is not usable (${unusable})`);
+  const proxyMs = args.str('mongo-proxy-ms');
+  // Imported when used: a run on mem does not load the proxy's module.
+  const proxy = proxyMs === undefined ? undefined : await (await import('./latency-proxy.js')).startLatencyProxyProcess(new URL(base).host, Number(proxyMs));
+  const databases: string[] = [];
+  return {
+    uri: () => {
+      databases.push(freshDatabaseName(prefix));
+      return withDatabase(proxy ? `mongodb://127.0.0.1:${proxy.port}/` : base, databases.at(-1)!);
+    },
+    note: `, ours on MongoDB at ${new URL(base).host}${proxy ? ` through a latency proxy, ${proxyMs} ms each way` : ''}`,
+    close: async () => {
+      await proxy?.stop();
+      for (const db of databases) await dropDatabase(base, db).catch(() => {});
+    },
+  };
+}
