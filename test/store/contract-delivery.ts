@@ -198,6 +198,37 @@ export function runDeliveryContract(variant: StoreVariant): void {
       assert.deepEqual(back.marks.map((mark) => [mark.from, mark.seq]), [[bob, 2]]);
     });
 
+    it('watermarks of many members at once, each from its own cursor, mark only the others\' newly covered messages', async () => {
+      // On MongoDB these land in one confirmation batch, whose ranges of one conversation are read
+      // together where they lie close (confirm-batch.ts readRanges): here one joined read over the
+      // members from seq 0 and one over those near the top, 250+ seqs apart.
+      const [owner, m1, m2, m3] = [uid('owner'), uid('m1'), uid('m2'), uid('m3')];
+      const members = [owner, m1, m2, m3];
+      const conversationId = uid('g:');
+      await store.createGroup({ conversationId, title: 't', ownerId: owner, members: [m1, m2, m3], createdAt: now() });
+      const sent = await Promise.all(Array.from({ length: 300 }, (_, i) => send(inGroup(conversationId, members[i % 4]!, { fromDevice: 'd' }))));
+      const bySeq = new Map(sent.map((message) => [message.seq, message]));
+      const othersIn = (user: string, from: number, to: number) =>
+        sent.filter((message) => message.seq > from && message.seq <= to && message.from !== user).map((message) => message.messageId).sort();
+      await store.confirmUpTo(owner, 'w', conversationId, 280);
+      await store.confirmUpTo(m1, 'w', conversationId, 290);
+      const [ownerTop, m1Top, m2Low, m3Low] = await Promise.all([
+        store.confirmUpTo(owner, 'w', conversationId, 300),
+        store.confirmUpTo(m1, 'w', conversationId, 300),
+        store.confirmUpTo(m2, 'w', conversationId, 5),
+        store.confirmUpTo(m3, 'w', conversationId, 3),
+      ]);
+      const ids = (result: { marks: readonly { messageId: string }[] }) => result.marks.map((mark) => mark.messageId).sort();
+      assert.deepEqual(ids(ownerTop), othersIn(owner, 280, 300));
+      assert.deepEqual(ids(m1Top), othersIn(m1, 290, 300));
+      assert.deepEqual(ids(m2Low), othersIn(m2, 0, 5));
+      assert.deepEqual(ids(m3Low), othersIn(m3, 0, 3));
+      for (const result of [ownerTop, m1Top, m2Low, m3Low]) for (const mark of result.marks) assert.equal(mark.from, bySeq.get(mark.seq)?.from);
+      assert.deepEqual(m2Low.advanced, [{ conversationId, deliveredSeq: 5 }]);
+      const past = sent.filter((message) => message.seq > 3 && message.from !== m3).sort((a, b) => a.seq - b.seq)[0]!;
+      assert.equal((await store.deliveryState(past.messageId, m3))?.status, 'pending', 'past m3\'s watermark: not marked for m3');
+    });
+
     it('a group member gets only what came after joining; a removed member gets nothing and confirms nothing', async () => {
       const [owner, b, late] = [uid('owner'), uid('b'), uid('late')];
       const conversationId = uid('g:');

@@ -202,9 +202,15 @@ async function stepsOf(context: ConfirmBatchContext, batch: readonly ConfirmRequ
 }
 
 
+/** Users' ranges in one conversation closer than this (in seqs) are read as one range. */
+const RANGE_JOIN_GAP = 256;
+
 /**
- * For each confirmUpTo step, the other members' messages it may newly cover for its user: one range
- * read per (user, conversation) on the conversation's seq index, from the user's watermark.
+ * For each confirmUpTo step, the other members' messages it may newly cover for its user, from the
+ * user's watermark. The (user, conversation) ranges of one conversation that overlap or lie close
+ * are read together, one read on the conversation's seq index, and each user's share is cut from it:
+ * the 999 members of a group confirming the same new message were 999 reads of one message each, in
+ * one batch (bench/group-fanout.ts --store mongo --confirm).
  */
 async function readRanges(collections: Collections, steps: readonly Step[], userCursor: (step: Step) => Cursor): Promise<Map<string, Map<number, MessageFact>>> {
   const wanted = new Map<string, { conversationId: string; userId: string; from: number; to: number }>();
@@ -216,15 +222,44 @@ async function readRanges(collections: Collections, steps: readonly Step[], user
     if (range) range.to = Math.max(range.to, step.upTo);
     else wanted.set(key, { conversationId: step.conversationId, userId: step.userId, from, to: step.upTo });
   }
-  const ranges = new Map<string, Map<number, MessageFact>>();
-  await Promise.all([...wanted].map(async ([key, { conversationId, userId, from, to }]) => {
-    const bySeq = new Map<number, MessageFact>();
-    ranges.set(key, bySeq);
-    if (to <= from) return;
-    const docs = await collections.messages
-      .find({ conversationId, seq: { $gt: from, $lte: to }, from: { $ne: userId } }, { projection: { _id: 1, seq: 1, from: 1, ts: 1 } })
-      .toArray();
+  const byConversation = new Map<string, { from: number; to: number }[]>();
+  for (const { conversationId, from, to } of wanted.values()) {
+    if (to <= from) continue;
+    const list = byConversation.get(conversationId);
+    if (list) list.push({ from, to });
+    else byConversation.set(conversationId, [{ from, to }]);
+  }
+  const reads = [...byConversation].flatMap(([conversationId, list]) => joinRanges(list).map((range) => ({ conversationId, ...range })));
+  const read = new Map<string, Map<number, MessageFact>>();
+  // All at once, as before the join: a batch is at most DB_BATCH_MAX_OPS confirmations.
+  await Promise.all(reads.map(async ({ conversationId, from, to }) => {
+    const docs = await collections.messages.find({ conversationId, seq: { $gt: from, $lte: to } }, { projection: { _id: 1, seq: 1, from: 1, ts: 1 } }).toArray();
+    let bySeq = read.get(conversationId);
+    if (!bySeq) read.set(conversationId, (bySeq = new Map()));
     for (const doc of docs) bySeq.set(Number(doc.seq), { messageId: doc._id, conversationId, seq: Number(doc.seq), from: doc.from, ts: Number(doc.ts) });
   }));
+  const ranges = new Map<string, Map<number, MessageFact>>();
+  for (const [key, { conversationId, userId, from, to }] of wanted) {
+    const mine = new Map<number, MessageFact>();
+    ranges.set(key, mine);
+    const all = read.get(conversationId);
+    if (!all || to <= from) continue;
+    for (let seq = from + 1; seq <= to; seq++) {
+      const fact = all.get(seq);
+      if (fact && fact.from !== userId) mine.set(seq, fact);
+    }
+  }
   return ranges;
+}
+
+/** The ranges (from, to], joined where they overlap or lie within RANGE_JOIN_GAP of each other. */
+function joinRanges(ranges: readonly { from: number; to: number }[]): { from: number; to: number }[] {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from);
+  const joined: { from: number; to: number }[] = [];
+  for (const { from, to } of sorted) {
+    const last = joined.at(-1);
+    if (last && from <= last.to + RANGE_JOIN_GAP) last.to = Math.max(last.to, to);
+    else joined.push({ from, to });
+  }
+  return joined;
 }
