@@ -6,17 +6,19 @@
 // the number of conversations. A scan of every conversation per message was quadratic: a device in
 // 10,000 conversations with one message pending in each held the event loop for 1.6 s per connect or
 // `sync`, every other user's sends waiting behind it.
+//
+// Each round reads the pages of every conversation that needs one in one store call (messagesIn: a
+// query per 256 conversations on MongoDB), as seq ranges of `pageSize` from where each stopped. A
+// conversation is done once its ranges pass the newest seq its target saw: what is stored after that
+// arrives live, and the replay holds live messages until it is done (replay.ts).
 import TinyQueue from 'tinyqueue';
 import { covers } from '../store/cursor.js';
-import { mapLimited } from '../map-limited.js';
 import { nextTurn } from '../turn-end.js';
 import type { ReplayTarget, Store, StoredMessage } from '../store/store.js';
 
-/** Page reads in flight at once for one replay (one per conversation), and for all of one user's (the gate). */
-const PAGE_READS_AT_ONCE = 16;
 /**
- * Page reads per event-loop turn. The memory store answers at once, so the first pages of 10,000
- * conversations were read in one turn (10–38 ms) while other users' frames waited.
+ * Pages read per round and event-loop turn. The memory store answers at once, so the first pages of
+ * 10,000 conversations were read in one turn (10–38 ms) while other users' frames waited.
  */
 const PAGE_READS_PER_TURN = 500;
 
@@ -63,9 +65,9 @@ export class ReplayMerge {
       // reconnects, held FerretDB for minutes after the sockets were gone (store probe).
       if (this.stopped()) return undefined;
       const unread = this.unread.splice(0, PAGE_READS_PER_TURN);
-      // In parallel: at the start that is every conversation, and one after another a reconnect in
-      // 100 conversations waited for 100 round trips to the database before its first message.
-      await this.gate(unread.length, () => mapLimited(unread, PAGE_READS_AT_ONCE, async (stream) => (this.stopped() ? undefined : this.fill(stream))));
+      // Together: at the start that is every conversation, and one after another a reconnect in 100
+      // conversations waited for 100 round trips to the database before its first message.
+      await this.gate(unread.length, () => (this.stopped() ? Promise.resolve() : this.fill(unread)));
       if (this.stopped()) return undefined;
       for (const stream of unread) this.rank(stream);
       if (unread.length === PAGE_READS_PER_TURN && this.unread.length > 0) await nextTurn();
@@ -90,11 +92,14 @@ export class ReplayMerge {
     if (!stream.done) this.unread.push(stream);
   }
 
-  private async fill(stream: Stream): Promise<void> {
-    const page = await this.store.messagesAfter(stream.target.conversationId, stream.afterSeq, this.pageSize);
-    stream.page = page;
-    stream.at = 0;
-    if (page.length < this.pageSize) stream.done = true;
-    if (page.length > 0) stream.afterSeq = page[page.length - 1]!.seq;
+  /** Reads each stream's next range of seqs; a stream whose range reaches its target's newest seq is done. */
+  private async fill(streams: readonly Stream[]): Promise<void> {
+    const pages = await this.store.messagesIn(streams.map(({ target, afterSeq }) => ({ conversationId: target.conversationId, afterSeq, toSeq: afterSeq + this.pageSize })));
+    streams.forEach((stream, i) => {
+      stream.page = pages[i]!;
+      stream.at = 0;
+      stream.afterSeq += this.pageSize;
+      if (stream.afterSeq >= stream.target.lastSeq) stream.done = true;
+    });
   }
 }

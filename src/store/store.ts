@@ -128,6 +128,13 @@ export interface Cursor {
 }
 
 /** What a device still has to be replayed in one conversation. */
+/** A conversation's messages with seq in (afterSeq, toSeq]. */
+export interface SeqRange {
+  readonly conversationId: string;
+  readonly afterSeq: number;
+  readonly toSeq: number;
+}
+
 export interface ReplayTarget {
   readonly conversationId: string;
   /** The device's cursor there (already confirmed: skip these). */
@@ -239,6 +246,12 @@ export interface Store {
   learn?(message: StoredMessage): void;
   /** Messages of a conversation with seq in (afterSeq, …], ascending, at most `limit`. */
   messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
+  /**
+   * Each range's messages, ascending by seq, in the order of `ranges`: many conversations' replay pages
+   * in a few reads (on MongoDB one query per 256 ranges). A seq is unique in its conversation, so a
+   * range holds at most toSeq − afterSeq messages, fewer where a seq was never used.
+   */
+  messagesIn(ranges: readonly SeqRange[]): Promise<StoredMessage[][]>;
   /**
    * History, ascending, events not in it: the newest `limit` messages before seq `before` (or the newest
    * of all); with `after`, the oldest `limit` after seq `after` (and before `before`), for paging

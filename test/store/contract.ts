@@ -245,6 +245,23 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.deepEqual((await store.messagesAfter(conversationId, 2, 2)).map((m) => m.seq), [3, 4]);
     });
 
+    it('reads many conversations\' seq ranges in one call, each in seq order, in the order asked', async () => {
+      const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
+      const [ab, ac] = [directConversationId(alice, bob), directConversationId(alice, carol)];
+      for (let i = 1; i <= 6; i++) await send(direct(alice, bob, { body: `ab${i}` }));
+      for (let i = 1; i <= 4; i++) await send(direct(carol, alice, { body: `ac${i}` }));
+      const pages = await store.messagesIn([
+        { conversationId: ac, afterSeq: 1, toSeq: 3 },
+        { conversationId: ab, afterSeq: 0, toSeq: 2 },
+        { conversationId: ab, afterSeq: 4, toSeq: 10 }, // past the newest: what there is
+        { conversationId: ab, afterSeq: 3, toSeq: 3 }, // empty range
+        { conversationId: uid('g:none'), afterSeq: 0, toSeq: 5 },
+      ]);
+      assert.deepEqual(pages.map((page) => page.map((m) => m.body)), [['ac2', 'ac3'], ['ab1', 'ab2'], ['ab5', 'ab6'], [], []]);
+      assert.deepEqual(pages[0]!.map((m) => [m.conversationId, m.seq, m.from]), [[ac, 2, carol], [ac, 3, carol]]);
+      assert.deepEqual(await store.messagesIn([]), []);
+    });
+
     it('pages history forwards from `after`: the oldest page after it, within `before`, hasMore toward the newest', async () => {
       const [alice, bob] = [uid('alice'), uid('bob')];
       const conversationId = directConversationId(alice, bob);

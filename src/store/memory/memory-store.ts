@@ -28,6 +28,7 @@ import {
   type NewMessage,
   type PersistResult,
   type ReplayTarget,
+  type SeqRange,
   type Store,
   type StoreCounts,
   type StoredMessage,
@@ -153,6 +154,12 @@ export class MemoryStore implements Store {
     this.assertOpen();
     const messages = this.conversations.get(conversationId)?.messages ?? [];
     return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit).map(this.toStored);
+  }
+
+  async messagesIn(ranges: readonly SeqRange[]): Promise<StoredMessage[][]> {
+    this.assertOpen();
+    // messages[i] has seq i + 1.
+    return ranges.map(({ conversationId, afterSeq, toSeq }) => (this.conversations.get(conversationId)?.messages ?? []).slice(Math.max(0, afterSeq), Math.max(0, toSeq)).map(this.toStored));
   }
 
   async history(conversationId: string, before: number | undefined, limit: number, after?: number): Promise<HistoryPage> {

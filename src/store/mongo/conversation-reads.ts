@@ -5,7 +5,7 @@
 import { mapLimited } from '../../map-limited.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
 import { atLeast, EMPTY_CURSOR } from '../cursor.js';
-import { UNREAD_CAP, type ConversationListItem, type ConversationPage, type ReplayTarget, type StoredMessage } from '../store.js';
+import { UNREAD_CAP, type ConversationListItem, type ConversationPage, type ReplayTarget, type SeqRange, type StoredMessage } from '../store.js';
 import { CURSOR_PROJECTION, MESSAGE_PROJECTION, membershipId, toCursor, toStoredMessage, type Collections, type MembershipDoc, type MessageDoc } from './documents.js';
 import type { HeadCache } from './heads.js';
 import { conversationViews } from './membership.js';
@@ -53,6 +53,36 @@ export class ConversationReads {
       targets.push({ conversationId, cursor, lastSeq });
     }
     return targets;
+  }
+
+  /**
+   * Each range's messages (replay pages): on MongoDB one query per TARGETS_PER_QUERY ranges, an `$or`
+   * of one index range each, whose answers are sorted out here; on FerretDB v1, which would scan the
+   * collection for that, one indexed read per range, READ_CONCURRENCY at a time. A reconnect with
+   * something pending in 2,500 conversations read 2,500 pages one command each: ~0.2–0.7 ms of the
+   * driver's CPU per command, and 157 round trips at 16 in flight.
+   */
+  async messagesIn(ranges: readonly SeqRange[]): Promise<StoredMessage[][]> {
+    const results = ranges.map((): StoredMessage[] => []);
+    const read = ranges.map((range, index) => ({ ...range, index })).filter(({ afterSeq, toSeq }) => toSeq > afterSeq);
+    const find = (filter: object) => this.collections.messages.find(filter, { projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
+    if (this.collections.idLookup === 'each') {
+      await mapLimited(read, READ_CONCURRENCY, async ({ conversationId, afterSeq, toSeq, index }) => {
+        results[index] = (await find({ conversationId, seq: { $gt: afterSeq, $lte: toSeq } }).sort({ seq: 1 }).toArray()).map(toStoredMessage);
+      });
+      return results;
+    }
+    await Promise.all(chunked(read, TARGETS_PER_QUERY).map(async (chunk) => {
+      const docs = await find({ $or: chunk.map(({ conversationId, afterSeq, toSeq }) => ({ conversationId, seq: { $gt: afterSeq, $lte: toSeq } })) }).toArray();
+      const byConversation = new Map<string, (typeof chunk)[number][]>();
+      for (const range of chunk) byConversation.set(range.conversationId, [...(byConversation.get(range.conversationId) ?? []), range]);
+      for (const doc of docs) {
+        const seq = Number(doc.seq);
+        for (const range of byConversation.get(doc.conversationId) ?? []) if (seq > range.afterSeq && seq <= range.toSeq) results[range.index]!.push(toStoredMessage(doc));
+      }
+    }));
+    for (const messages of results) messages.sort((a, b) => a.seq - b.seq);
+    return results;
   }
 
   /** Each conversation's newest seq above `upTo`, for those that have one. */

@@ -32,6 +32,7 @@ import {
   type NewMessage,
   type PersistResult,
   type ReplayTarget,
+  type SeqRange,
   type Store,
   type StoreCounts,
   type StoredMessage,
@@ -183,6 +184,11 @@ export class MongoStore implements Store {
       .messages.find({ conversationId, seq: { $gt: afterSeq } }, { projection: MESSAGE_PROJECTION, sort: { seq: 1 }, limit, maxTimeMS: this.options.opTimeoutMs })
       .toArray();
     return docs.map((doc) => this.noteFacts(toStoredMessage(doc)));
+  }
+
+  async messagesIn(ranges: readonly SeqRange[]): Promise<StoredMessage[][]> {
+    this.ready();
+    return (await this.reads().messagesIn(ranges)).map((messages) => messages.map((message) => this.noteFacts(message)));
   }
 
   async history(conversationId: string, before: number | undefined, limit: number, after?: number): Promise<HistoryPage> {
