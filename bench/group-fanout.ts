@@ -315,7 +315,7 @@ async function runOne(
             {
               host: '127.0.0.1',
               port,
-              path: '/ws',
+              path: '/ws?device=gf', // a named device: a v1 socket (no query) is sent no group messages
               token: tokens.get(id)!,
               timeoutMs: 20_000,
               onText: (payload) => {

@@ -10,6 +10,7 @@
 // later). What this connection confirmed, by id or by watermark, is never sent to it again, however
 // late the event; what another connection of this device confirmed is checked in the store by the
 // router (late events only).
+import { isDirectConversationId } from '../store/conversation-ids.js';
 import { advance, covers, EMPTY_CURSOR } from '../store/cursor.js';
 import type { Cursor, StoredMessage } from '../store/store.js';
 import type { ChatConnection } from './connection.js';
@@ -97,7 +98,7 @@ export class DeliverySession {
    * message event of a fan-out (encoded once for all its recipients).
    */
   deliverLive(message: StoredMessage, event?: ServerEvent): void {
-    if (this.isOwn(message) || this.isConfirmed(message)) return;
+    if (this.isOwn(message) || this.isConfirmed(message) || !this.takes(message)) return;
     const replay = this.replay;
     if (replay) {
       if (replay.buffered.length < this.liveBufferMax) replay.buffered.push(message);
@@ -113,6 +114,7 @@ export class DeliverySession {
    * instead (an event or a tombstone for a connection without `events=1`): no frame went out.
    */
   sendMessage(message: StoredMessage, event: ServerEvent = { type: 'message', message }): boolean {
+    if (!this.takes(message)) return false;
     if ((message.event !== undefined || message.deleted) && !this.connection.messageEvents && this.withhold) {
       this.withhold(this, message);
       return false;
@@ -128,6 +130,11 @@ export class DeliverySession {
     sent.set(message.messageId, { conversationId: message.conversationId, seq: message.seq, confirming: false });
     if (sent.size > SENT_IDS_MAX) sent.delete(sent.keys().next().value!);
     return true;
+  }
+
+  /** False for a group's message (or event) on a v1 connection (ChatConnection.directOnly): not sent, and not confirmed either. */
+  takes(message: Pick<StoredMessage, 'conversationId'>): boolean {
+    return !this.connection.directOnly || isDirectConversationId(message.conversationId);
   }
 
   /** Whether this connection was sent the message and has not confirmed it. */

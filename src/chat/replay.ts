@@ -81,7 +81,7 @@ export class ReplayService {
         // Through the user's gate too, and not at all once the connection is gone: on FerretDB the
         // targets are a read per conversation, and 10 devices of a user in 1,500 conversations opened and
         // closed at once kept the store busy 25 s after the sockets closed (re-checked store probe).
-        const targets = await this.userReads.run(connection.userId, async () => (connection.open ? this.store.replayTargets(connection.userId, connection.deviceId) : []));
+        const targets = await this.userReads.run(connection.userId, async () => (connection.open ? (await this.store.replayTargets(connection.userId, connection.deviceId)).filter((target) => session.takes(target)) : []));
         if (!connection.open) return replayed;
         const merge = this.mergeFor(session, targets);
         for (let message = await merge.next(); message; message = await merge.next()) {

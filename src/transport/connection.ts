@@ -21,6 +21,8 @@ export interface SocketData {
   readonly deviceId: string;
   /** `?events=1` (v1.2): this client takes message_event frames. */
   readonly messageEvents: boolean;
+  /** None of `device`, `events`, `ackDelayMs`, `batch` named: a v1 client (ChatConnection.directOnly). */
+  readonly directOnly: boolean;
   /** `?ackDelayMs=` (v1.3): how long DELIVERED acks and receipts may wait for another frame; 0: not at all. */
   readonly ackDelayMs: number;
   /** `?batch=1` (v1.4): frames written together go as one text frame, newline-separated. */
@@ -117,6 +119,7 @@ export class SocketConnection implements ChatConnection {
   readonly userId: string;
   readonly deviceId: string;
   readonly messageEvents: boolean;
+  readonly directOnly: boolean;
   /** `?ackDelayMs=` (v1.3); 0: every frame goes out at the end of its turn. */
   readonly ackDelayMs: number;
   /** `?batch=1` (v1.4). */
@@ -165,6 +168,7 @@ export class SocketConnection implements ChatConnection {
     this.userId = data.principal.userId;
     this.deviceId = data.deviceId;
     this.messageEvents = data.messageEvents;
+    this.directOnly = data.directOnly;
     this.ackDelayMs = data.ackDelayMs;
     this.batch = data.batch;
     this.frameBudget = data.frameBudget;

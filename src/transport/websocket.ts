@@ -177,7 +177,9 @@ export function createWebSocketBehavior(deps: WebSocketDeps): WebSocketBehavior<
     reserve(ip);
     exchange.done = true;
     const frameBudget = frameBudgets.bucketOf(principal.userId);
-    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', ackDelayMs, batch: batch === '1', frameBudget };
+    // A v1 client names none of these (protocol.md: "v1 clients and groups").
+    const directOnly = device === undefined && events === undefined && ackDelay === undefined && batch === undefined;
+    const data: SocketData = { principal, ip, deviceId: device ?? DEFAULT_DEVICE, messageEvents: events === '1', directOnly, ackDelayMs, batch: batch === '1', frameBudget };
     res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 

@@ -4,7 +4,7 @@
 // device `default`; a new device gets what no device of its user confirmed. Runs on every store.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { barrier, connectDevice, deliveredAcks, deviceUrl, isDeliveredAck, messagesOf, settle, uid } from '../helpers/conversations.js';
+import { barrier, connectDevice, createGroup, deliveredAcks, deviceUrl, isDeliveredAck, messagesOf, sendTo, settle, uid } from '../helpers/conversations.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { storeVariants } from '../helpers/stores.js';
 import { upgradeStatus, type TestClient } from '../helpers/ws-client.js';
@@ -158,6 +158,31 @@ for (const variant of storeVariants()) {
       await settle(aliceV1.client);
       assert.equal(messagesOf(aliceV1.client, m3).length, 0);
       await Promise.all([a.close(), other.client.close(), v1again.client.close(), aliceV1.client.close()]);
+    });
+
+    it('a v1 client is sent no group message (they carry no `to`); they wait for its device, which gets them once it names itself', async () => {
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const { client: a } = await connectDevice(t, alice, 'a1');
+      const v1 = await connectDevice(t, bob);
+      const group = await createGroup(t, alice, [bob]);
+      assert.equal(group.status, 201);
+      const conversationId = (group.body as { conversationId: string }).conversationId;
+      const [inGroup, direct] = [uid('m'), uid('m')];
+      await sendTo(a, conversationId, inGroup, 'to the group');
+      await a.sendMessage(direct, bob, 'to bob');
+      await v1.client.next((f) => f.messageId === direct);
+      await settle(v1.client);
+      assert.deepEqual(v1.client.frames.filter((f) => f.type === 'message').map((f) => f.messageId), [direct], 'live: the direct message only');
+      v1.client.send({ type: 'delivered', messageIds: [direct] });
+      await a.next((f) => f.status === 'DELIVERED' && f.messageId === direct);
+      await v1.client.close();
+      const again = await connectDevice(t, bob);
+      assert.deepEqual(again.replayed, [], 'nor replayed to it');
+      await again.client.close();
+      // The same device, named: its group message was kept pending for it.
+      const named = await connectDevice(t, bob, 'default');
+      assert.deepEqual(named.replayed.map((f) => [f.messageId, f.conversationId, f.to]), [[inGroup, conversationId, undefined]]);
+      await Promise.all([a.close(), named.client.close()]);
     });
 
     it('refuses an invalid device id, or a parameter given twice, with HTTP 400 at the upgrade', async () => {

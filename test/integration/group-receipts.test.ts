@@ -24,10 +24,10 @@ describe('group receipts, coalesced over RECEIPTS_GROUP_INTERVAL_MS', () => {
     const group = await createGroup(t, owner!, members);
     assert.equal(group.status, 201);
     const conversationId = (group.body as { conversationId: string }).conversationId;
-    const sender = (await connectDevice(t, owner!)).client;
+    const sender = (await connectDevice(t, owner!, 'd')).client;
     const readers: TestClient[] = [];
     for (const member of members) {
-      const { client } = await connectDevice(t, member);
+      const { client } = await connectDevice(t, member, 'd');
       // Each member confirms each message as it comes, in a turn of its own: the shape of a live group.
       client.ws.on('message', (data) => {
         const frame = JSON.parse(String(data)) as Frame;

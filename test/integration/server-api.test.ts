@@ -54,8 +54,9 @@ describe('server API', () => {
     const text = await res.text();
     return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>) };
   };
+  // A named device: a v1 socket (no query) is sent no group messages.
   const connect = async (userId: string, token?: string) => {
-    const client = await TestClient.connect(t.wsUrl, { token: token ?? (await t.token(userId)) });
+    const client = await TestClient.connect(`${t.wsUrl}?device=d`, { token: token ?? (await t.token(userId)) });
     await client.next((f) => f.type === 'ready');
     clients.push(client);
     return client;

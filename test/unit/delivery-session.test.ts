@@ -14,7 +14,7 @@ import type { StoredMessage } from '../../src/store/store.js';
 function recordingConnection(): ChatConnection & { ids: string[] } {
   const ids: string[] = [];
   return {
-    id: 1, userId: 'bob', deviceId: 'phone', messageEvents: true, open: true, ids,
+    id: 1, userId: 'bob', deviceId: 'phone', messageEvents: true, directOnly: false, open: true, ids,
     send(event: ServerEvent) {
       if (event.type === 'message') ids.push(event.message.messageId);
     },
