@@ -109,7 +109,9 @@ export class ConversationService {
     const conversation = await this.group(userId, conversationId);
     if (target !== userId && conversation.ownerId !== userId) throw new ChatError('forbidden', 'Only the owner removes other members');
     if (!conversation.members.includes(target)) throw new ChatError('not_found', 'Not a member of this conversation');
-    this.takeChange(userId);
+    // Leaving is free: anyone can add a user to groups, K accounts at K × CONVERSATION_CHANGES_PER_MIN,
+    // and the user could leave only at its own one (attacker probe). Each leave undoes someone's add.
+    if (target !== userId) this.takeChange(userId);
     const change = await this.store.removeMember(conversationId, target);
     if (!change) throw notFound();
     if (change.users.length > 0) this.changed(target === userId ? 'left' : 'removed', change.conversation, change.users, [...change.conversation.members, ...change.users]);

@@ -1022,4 +1022,15 @@ describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read an
     // Another user is not limited by o's changes.
     assert.equal((await createGroup(t, uid('other'), [])).status, 201);
   });
+
+  it('lets a user leave however many groups others added it to: leaving is not a change of its own', async () => {
+    const victim = uid('v');
+    const groups: string[] = [];
+    // Two adders (3 changes a minute each) put the victim in 6 groups: twice what it may change itself.
+    for (const adder of [uid('x'), uid('y')]) for (let i = 0; i < 3; i++) groups.push((await createGroup(t, adder, [victim])).body.conversationId as string);
+    for (const conversationId of groups) {
+      assert.equal((await api(t, victim, 'DELETE', `/api/conversations/${encodeURIComponent(conversationId)}/members/${victim}`)).status, 204);
+    }
+    assert.deepEqual((await api(t, victim, 'GET', '/api/conversations')).body, { conversations: [], next: null });
+  });
 });
