@@ -103,11 +103,11 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     await Promise.allSettled([store.close(), users.close()]);
     throw error;
   }
-  const chat = createChat({ store, bus, metrics, log, limits: chatLimits(config) });
-  await chat.start();
-  // The offline-push webhook (PUSH_WEBHOOK_URL): a sweeper beside the domain, reading the store only.
   // An iat past every revocation: only a ban refuses it.
   const banned = (userId: string) => accessList.refusal(userId, Number.MAX_SAFE_INTEGER) === 'banned';
+  const chat = createChat({ store, bus, metrics, log, limits: chatLimits(config), banned });
+  await chat.start();
+  // The offline-push webhook (PUSH_WEBHOOK_URL): a sweeper beside the domain, reading the store only.
   const push = config.push ? new PushService({ push: store.push, store, config: config.push, metrics, log, banned }) : undefined;
   let app;
   try {

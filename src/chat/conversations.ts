@@ -2,6 +2,7 @@
 // (docs/protocol.md): a non-member is told not_found (existence does not leak); only the owner adds
 // members or renames; anyone may remove themselves (leave); the owner removes anyone; direct
 // conversations have exactly their two members, forever.
+import type { ConversationEventKind } from './events.js';
 import { ChatError } from '../errors.js';
 import { KeyedLock } from '../lock.js';
 import { isReservedUserId } from '../protocol/ids.js';
@@ -33,6 +34,8 @@ export class ConversationService {
     /** Creations, member changes and renames per user (per minute, burst the same). */
     private readonly changeLimiter: RateLimiter,
     private readonly limits: ConversationLimits,
+    /** Told every membership change made here (the store's late refusals: late-refusals.ts). */
+    private readonly onChanged: (event: ConversationEventKind, conversationId: string, users: readonly string[]) => void = () => {},
   ) {}
 
   /** `byServer`: the server API's call, which may make `@system` a member (to post into the group). */
@@ -135,8 +138,9 @@ export class ConversationService {
     return conversation;
   }
 
-  private changed(event: 'created' | 'joined' | 'left' | 'removed' | 'updated', conversation: Conversation, users: readonly string[], recipients: readonly string[]): void {
+  private changed(event: ConversationEventKind, conversation: Conversation, users: readonly string[], recipients: readonly string[]): void {
     this.directory.changed(conversation);
+    this.onChanged(event, conversation.conversationId, users);
     this.router.conversationChanged(event, conversation, users, recipients);
   }
 

@@ -16,6 +16,7 @@ import { covers } from '../store/cursor.js';
 import type { ChatConnection } from './connection.js';
 import type { DeliverySession } from './delivery-session.js';
 import { RateLimiter } from './rate-limit.js';
+import { LateRefusals } from './late-refusals.js';
 import { ReplayService } from './replay.js';
 import { DeliveryRouter } from './router.js';
 import { SendService, type SendOutcome } from './send.js';
@@ -60,6 +61,8 @@ export interface ChatDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: ChatLimits;
+  /** Whether a user is banned now (the access list): a send still waiting to be written is refused. */
+  readonly banned?: (userId: string) => boolean;
 }
 
 export class Chat {
@@ -74,6 +77,7 @@ export class Chat {
   private readonly syncLimiter: RateLimiter;
   private readonly fallback: BusFallback;
   private readonly confirmations: ConfirmationsInFlight;
+  private readonly lateRefusals: LateRefusals;
   /** Groups, members, the conversation list and history (the HTTP routes). */
   readonly conversations: ConversationService;
 
@@ -103,7 +107,10 @@ export class Chat {
     this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log, this.confirmations, limits.deliveredUnknownIdCost);
     const replayLimiter = new RateLimiter(limits.replayRatePerSec, limits.replayBurst, users);
     this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics, this.confirmations, replayLimiter);
-    this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits);
+    const late = new LateRefusals(2 * limits.storeOpTimeoutMs, deps.banned ?? (() => false));
+    store.admitSenders?.(late.gate);
+    this.lateRefusals = late;
+    this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits, (event, conversationId, users) => late.changed(event, conversationId, users));
     this.fallback = new BusFallback(limits.busFallbackPollMs, () => this.router.sessions(), (session) => this.replayer.replay(session, undefined, true), log);
   }
 
@@ -111,7 +118,10 @@ export class Chat {
   async start(): Promise<void> {
     await this.deps.bus.start((event, forUser) => {
       if (event.kind === 'catchup') return this.fallback.peerBack(event.since);
-      if (event.kind === 'conversation') this.directory.changed(event.conversation);
+      if (event.kind === 'conversation') {
+        this.directory.changed(event.conversation);
+        this.lateRefusals.changed(event.event, event.conversation.conversationId, event.users);
+      }
       // Its recipients here will confirm it: the store need not look its facts up (one round trip less).
       // A group message with no member here is not learnt: it would only push useful facts out of the cache.
       if (event.kind === 'message' && this.router.hasHearers(event.message)) this.deps.store.learn?.(event.message);
@@ -217,9 +227,9 @@ export class Chat {
     this.signals.typing(conversation, session.userId);
   }
 
-  /** The send path for the HTTP door (the WebSocket door goes through `handle`). */
-  async send(userId: string, input: SendInput): Promise<SendOutcome> {
-    return this.sender.send(userId, input);
+  /** The send path for the HTTP door (the WebSocket door goes through `handle`); `byServer`: the server API's, which may send as a banned user. */
+  async send(userId: string, input: SendInput, byServer = false): Promise<SendOutcome> {
+    return this.sender.send(userId, input, undefined, byServer);
   }
 
   /** Edits and deletes for the HTTP door: the message must be in `conversationId` (the route's). */

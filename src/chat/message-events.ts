@@ -110,6 +110,7 @@ export class MessageEventService {
       messageId,
     );
     if (result.kind === 'not_member') throw unknown();
+    if (result.kind === 'banned') throw new ChatError('banned', undefined, { messageId });
     if (result.kind === 'conflict') throw new ChatError('conflict', kind === 'edited' ? 'editId already used for another edit' : undefined, { messageId });
     // Applied on a retry too: that repairs a crash between storing the event and applying it.
     const message = await this.guard(() => this.store.applyEvent(result.message), messageId);

@@ -35,6 +35,7 @@ export class SendService {
       duplicate: sent.cell('duplicate'),
       conflict: sent.cell('conflict'),
       notFound: sent.cell('not_found'),
+      banned: sent.cell('banned'),
       rateLimited: sent.cell('rate_limited'),
       unavailable: sent.cell('unavailable'),
     };
@@ -45,7 +46,7 @@ export class SendService {
    * else a promise. Throws (or rejects with) ChatError: rate_limited, not_found, conflict, unavailable.
    * `fromDevice`: the sending device, which is not delivered its own message (undefined over HTTP).
    */
-  send(from: string, input: SendInput, fromDevice?: string): MaybePromise<SendOutcome> {
+  send(from: string, input: SendInput, fromDevice?: string, byServer = false): MaybePromise<SendOutcome> {
     if (!this.accepting) {
       throw new ChatError('unavailable', 'Server is shutting down; nothing was stored, retry with the same messageId', {
         messageId: input.messageId,
@@ -55,7 +56,7 @@ export class SendService {
     this.inFlight++;
     let outcome: MaybePromise<SendOutcome>;
     try {
-      outcome = this.accept(from, input, fromDevice);
+      outcome = this.accept(from, input, fromDevice, byServer);
     } catch (error) {
       this.settled();
       throw error;
@@ -86,7 +87,7 @@ export class SendService {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private accept(from: string, input: SendInput, fromDevice: string | undefined): MaybePromise<SendOutcome> {
+  private accept(from: string, input: SendInput, fromDevice: string | undefined, byServer: boolean): MaybePromise<SendOutcome> {
     const wait = this.rateLimiter.take(from);
     if (wait > 0) {
       this.sentCounters.rateLimited.value++;
@@ -97,7 +98,7 @@ export class SendService {
     const { messageId, body } = input;
     // One literal, absent fields undefined, not a spread per optional field (a CopyDataProperties call
     // each, per send): both stores read each field and leave an undefined one out of what they keep.
-    const message: NewMessage = { messageId, from, fromDevice, to: input.to, conversationId: input.conversationId, body, ts };
+    const message: NewMessage = { messageId, from, fromDevice, to: input.to, conversationId: input.conversationId, body, ts, byServer: byServer || undefined };
     let result: MaybePromise<PersistResult>;
     try {
       result = this.store.persist(message);
@@ -122,6 +123,10 @@ export class SendService {
     if (result.kind === 'conflict') {
       this.sentCounters.conflict.value++;
       throw new ChatError('conflict', undefined, { messageId: result.messageId });
+    }
+    if (result.kind === 'banned') {
+      this.sentCounters.banned.value++;
+      throw new ChatError('banned', 'Banned while this send waited to be stored; nothing was stored', { messageId: result.messageId });
     }
     if (result.kind === 'created') {
       this.sentCounters.new.value++;

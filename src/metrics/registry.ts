@@ -24,9 +24,9 @@ export function createMetrics(options: { collectDefault?: boolean } = {}) {
     // Per-frame counters: plain increments, published at scrape time (see hot-counter.ts).
     framesIn: new HotCounter('chat_frames_in_total', 'Client frames received, by type', ['type'], registers),
     framesOut: new HotCounter('chat_frames_out_total', 'Frames sent to clients, by type', ['type'], registers),
-    messagesSent: new HotCounter<'new' | 'duplicate' | 'conflict' | 'not_found' | 'rate_limited' | 'unavailable'>(
+    messagesSent: new HotCounter<'new' | 'duplicate' | 'conflict' | 'not_found' | 'banned' | 'rate_limited' | 'unavailable'>(
       'chat_messages_sent_total',
-      'Send attempts by result (new, duplicate, conflict, not_found, rate_limited, unavailable)',
+      'Send attempts by result (new, duplicate, conflict, not_found, banned, rate_limited, unavailable)',
       ['result'],
       registers,
     ),

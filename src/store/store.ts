@@ -36,6 +36,8 @@ export interface NewMessage {
   readonly ts: number;
   /** Set for an edit or delete event: what it does, and to which message (body: the new one; '' for a delete). */
   readonly event?: MessageEventRef;
+  /** Sent through the server API, which may send as a banned user: a ban does not refuse it (SenderGate). Never stored. */
+  readonly byServer?: true;
 }
 
 export type MessageEventKind = 'edited' | 'deleted';
@@ -70,7 +72,17 @@ export type PersistResult =
   /** The messageId exists with another sender, conversation or body; nothing was changed. */
   | { readonly kind: 'conflict'; readonly messageId: string }
   /** The sender is not a member of that conversation (or it does not exist); nothing was stored. */
-  | { readonly kind: 'not_member'; readonly messageId: string };
+  | { readonly kind: 'not_member'; readonly messageId: string }
+  /** The sender was banned while the send waited to be written (Store.admitSenders); nothing was stored. */
+  | { readonly kind: 'banned'; readonly messageId: string };
+
+/**
+ * Asked for each new send just before it is written, after the store read the sender's membership:
+ * `removed` refuses it, as this process heard of the sender's removal from the conversation since
+ * `readAt` (ms); `banned` (the sender is banned now) refuses it unless it came through the server API
+ * (`byServer`). A store that writes at once (memory) has no such wait.
+ */
+export type SenderGate = (userId: string, conversationId: string, readAt: number) => 'banned' | 'removed' | undefined;
 
 export interface Conversation {
   readonly conversationId: string;
@@ -237,6 +249,12 @@ export interface Store {
    * once (memory) answers without a promise, and callers on the hot path take it so (`isPromise`).
    */
   persist(message: NewMessage): MaybePromise<PersistResult>;
+  /**
+   * A store whose sends wait to be written (a batch's reads, then its insert) asks `gate` before each
+   * insert: a pipelined burst went on being stored, and delivered, after its sender was removed from
+   * the group or banned elsewhere (attacker probe: 64 after a removal, 100 after a ban).
+   */
+  admitSenders?(gate: SenderGate): void;
   /**
    * A message another instance stored, as the live bus brought it here: a store that caches what is
    * immutable about messages (the Mongo store: the facts a confirmation needs, the conversation's head)

@@ -105,7 +105,7 @@ export function registerServerApiRoutes(app: TemplatedApp, deps: ServerApiDeps, 
 
   route('post', '/api/server/messages', { body: true }, async ({ body }) => {
     const { from, input } = validateServerSend(body, limits);
-    const { message, duplicate } = await chat.send(from, input);
+    const { message, duplicate } = await chat.send(from, input, true);
     return { status: duplicate ? 200 : 201, body: { status: 'SENT', messageId: message.messageId, ts: message.ts, duplicate, conversationId: message.conversationId, seq: message.seq } };
   });
 

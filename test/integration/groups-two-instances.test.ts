@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/auth/jwt.js';
 import { mongoTestUri, TestDatabases } from '../helpers/mongo.js';
-import { TEST_SECRET, testEnv } from '../helpers/server.js';
-import { natsSkip, natsUri, testBusNamespace } from '../helpers/nats.js';
+import { TEST_SECRET } from '../helpers/server.js';
+import { natsSkip } from '../helpers/nats.js';
 import { skipReason } from '../helpers/skips.js';
-import { spawnServer, type ServerProcess } from '../helpers/spawn.js';
+import type { ServerProcess } from '../helpers/spawn.js';
+import { startTwoInstances, type TwoInstances } from '../helpers/two-instances.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 
 const baseUri = mongoTestUri();
@@ -25,10 +26,11 @@ const skip = !baseUri ? skipReason('mongo') : natsSkip;
 
 describe('a group across two server processes (Mongo store + NATS)', { skip }, () => {
   const databases = new TestDatabases(baseUri ?? 'mongodb://unused', 'groups2');
-  const servers: ServerProcess[] = [];
   const clients: TestClient[] = [];
-  let http: { a: string; b: string };
-  let ws: { a: string; b: string };
+  let instances: TwoInstances;
+  let http: TwoInstances['http'];
+  let ws: TwoInstances['ws'];
+  let servers: TwoInstances['servers'];
   const tokens = new Map<string, string>();
 
   const token = async (userId: string) => {
@@ -65,24 +67,14 @@ describe('a group across two server processes (Mongo store + NATS)', { skip }, (
   };
 
   before(async () => {
-    const dbUri = databases.fresh();
-    const namespace = testBusNamespace(); // both instances on one, no other test file on it
-    const start = () => {
-      // The driver's commands are counted (bench/tools/mongo-commands.mjs), for the round trips a confirmation makes.
-      const server = spawnServer(testEnv({ DB_URI: dbUri, BUS_URI: natsUri, BUS_NAMESPACE: namespace, MONGO_COMMANDS_OUT: commandsDir }), { preload: [COMMAND_COUNTER] });
-      servers.push(server);
-      return server.listening;
-    };
-    const [a, b] = await Promise.all([start(), start()]);
-    http = { a: `http://127.0.0.1:${a}`, b: `http://127.0.0.1:${b}` };
-    ws = { a: `ws://127.0.0.1:${a}/ws`, b: `ws://127.0.0.1:${b}/ws` };
+    // The driver's commands are counted (bench/tools/mongo-commands.mjs), for the round trips a confirmation makes.
+    instances = await startTwoInstances(databases, { MONGO_COMMANDS_OUT: commandsDir }, [COMMAND_COUNTER]);
+    ({ http, ws, servers } = instances);
   });
 
   after(async () => {
     for (const client of clients) await client.close().catch(() => {});
-    for (const server of servers) server.kill('SIGTERM');
-    await Promise.all(servers.map((server) => server.exited));
-    await databases.drop();
+    await instances?.stop();
     rmSync(commandsDir, { recursive: true, force: true });
   });
 

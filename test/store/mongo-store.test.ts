@@ -276,6 +276,40 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     assert.deepEqual(await a.persist(late), { kind: 'not_member', messageId: late.messageId });
   });
 
+  it('asks the sender gate before each insert round: a ban refuses at once, a removal heard after a seq collision refuses the retry', async () => {
+    const uri = databases.fresh();
+    const [a, b] = [await storeOn(uri), await storeOn(uri)];
+    const [owner, leaver, spammer] = [uid('owner'), uid('leaver'), uid('spammer')];
+    const conversationId = uid('g:');
+    await a.createGroup({ conversationId, title: 't', ownerId: owner, members: [leaver, spammer], createdAt: now() });
+    const asked: { userId: string; readAt: number; at: number }[] = [];
+    // The leaver's removal is heard just after the gate first let it through (before its insert).
+    let removalHeard = false;
+    a.admitSenders((userId, conversation, readAt) => {
+      assert.equal(conversation, conversationId);
+      asked.push({ userId, readAt, at: Date.now() });
+      if (userId === spammer) return 'banned';
+      if (userId !== leaver) return undefined;
+      if (removalHeard) return 'removed';
+      removalHeard = true;
+      return undefined;
+    });
+    const banned = inGroup(conversationId, spammer);
+    assert.deepEqual(await a.persist(banned), { kind: 'banned', messageId: banned.messageId });
+    created(await a.persist(inGroup(conversationId, owner))); // a's cached head: 1
+    created(await b.persist(inGroup(conversationId, owner))); // seq 2, which a does not know
+    // a's first round takes seq 2 and collides; the removal is heard before its second round.
+    const late = inGroup(conversationId, leaver);
+    assert.deepEqual(await a.persist(late), { kind: 'not_member', messageId: late.messageId });
+    assert.equal(asked.filter((call) => call.userId === leaver).length, 2, 'asked again before the second round');
+    for (const call of asked) assert.ok(call.readAt <= call.at);
+    assert.equal(await a.getMessage(late.messageId), undefined);
+    assert.equal(await a.getMessage(banned.messageId), undefined);
+    assert.deepEqual((await a.history(conversationId, undefined, 10)).messages.map((m) => m.seq), [1, 2]);
+    // The server API may send as a banned user.
+    assert.equal(created(await a.persist({ ...inGroup(conversationId, spammer), byServer: true })).seq, 3);
+  });
+
   it('a restarted store sees every message, cursor and mark, and keeps marks exactly once', async () => {
     const uri = databases.fresh();
     const first = await storeOn(uri);

@@ -32,6 +32,7 @@ import {
   type NewMessage,
   type PersistResult,
   type ReplayTarget,
+  type SenderGate,
   type SeqRange,
   type Store,
   type StoreCounts,
@@ -107,6 +108,7 @@ export class MongoStore implements Store {
   private persists = 0;
   private deliveryMarks = 0;
   private collisions = 0;
+  private gate: SenderGate | undefined;
   readonly push: PushStore;
 
   constructor(private readonly options: MongoStoreOptions) {
@@ -119,7 +121,7 @@ export class MongoStore implements Store {
     this.push = new MongoPushStore(() => this.connection.db, options.opTimeoutMs);
     const maxQueued = options.maxQueued ?? options.batch.maxOps * 64;
     const common = { maxWaitMs: options.batch.maxWaitMs, maxOps: options.batch.maxOps, maxOpsPerKey: options.batch.maxOpsPerUser, maxQueued, maxQueueWaitMs: options.opTimeoutMs };
-    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLocks: this.cursorLocks, devices: this.devices, deviceCursors: this.deviceCursors, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++ });
+    const context = () => ({ collections: this.ready(), heads: this.heads, cursorLocks: this.cursorLocks, devices: this.devices, deviceCursors: this.deviceCursors, facts: this.facts, nextToken: () => this.nextToken(), onSeqCollision: () => this.collisions++, gate: this.gate });
     // Fair per user: a sender's or a confirmer's backlog only delays that user.
     this.persistBatcher = new Batcher<NewMessage, PersistResult>({
       ...common,
@@ -171,6 +173,10 @@ export class MongoStore implements Store {
       this.noteFacts(result.message);
     }
     return result;
+  }
+
+  admitSenders(gate: SenderGate): void {
+    this.gate = gate;
   }
 
   learn(message: StoredMessage): void {

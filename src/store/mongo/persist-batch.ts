@@ -16,7 +16,7 @@ import { findByIds } from './find-by-ids.js';
 import type { WriteError } from 'mongodb';
 import { directConversationId, isDirectConversationId } from '../conversation-ids.js';
 import { advance } from '../cursor.js';
-import { StoreUnavailableError, type NewMessage, type PersistResult, type StoredMessage } from '../store.js';
+import { StoreUnavailableError, type NewMessage, type PersistResult, type SenderGate, type StoredMessage } from '../store.js';
 import type { KeyedLock } from '../../lock.js';
 import { CursorSet, cursorKeyId, type CursorKey } from './cursors.js';
 import type { DeviceSightings } from './device-sightings.js';
@@ -42,13 +42,15 @@ export interface PersistBatchContext {
   nextToken(): string;
   /** A seq was taken by another process (a stale head): counted for tests and operators. */
   onSeqCollision?(): void;
+  /** Asked after the membership read, before the insert (Store.admitSenders). */
+  readonly gate?: SenderGate;
 }
 
 interface Lead {
   readonly message: NewMessage;
   readonly conversationId: string | undefined;
   stored?: StoredMessage;
-  outcome?: 'created' | 'duplicate' | 'conflict' | 'not_member' | Error;
+  outcome?: 'created' | 'duplicate' | 'conflict' | 'not_member' | 'banned' | Error;
   recipients?: number;
   /** `to` of a direct message as stored: the other member. */
   to?: string;
@@ -69,24 +71,31 @@ export async function writePersistBatch(context: PersistBatchContext, batch: rea
   // Three round trips one after another, whatever the batch holds (bench/tools/store-round-trips.ts):
   // 1. Retries and reused ids, before any seq is assigned; the senders' memberships, read at the same
   //    time (never from a cache: a removed member must not send).
+  const readAt = Date.now();
   const [, membership] = await Promise.all([judgeExisting(collections, all), readMembership(collections, all)]);
   const fresh = all.filter((lead) => lead.outcome === undefined);
   await checkMembership(context, fresh, membership);
   // 2. Seqs and the ordered insert, in rounds; the senders' cursors are read meanwhile, under their lock.
   // 3. The sender has its own message: its user cursor and its sending device's cursor pass over it.
-  const inserted = insertMessages(context, fresh.filter((lead) => lead.outcome === undefined));
+  const inserted = insertMessages(context, fresh.filter((lead) => lead.outcome === undefined), readAt);
   await advanceSenders(context, all.filter((lead) => lead.outcome === undefined || lead.outcome === 'duplicate'), inserted);
 
   return batch.map((message, i): PersistResult | Error => {
     const lead = leads.get(message.messageId)!;
     if (lead.outcome instanceof Error) return lead.outcome;
     if (lead.outcome === 'not_member') return isLead[i] ? { kind: 'not_member', messageId: message.messageId } : judge(lead, message);
+    if (lead.outcome === 'banned') return { kind: 'banned', messageId: message.messageId };
     if (isLead[i]) {
       if (lead.outcome === 'conflict') return { kind: 'conflict', messageId: message.messageId };
       return { kind: lead.outcome!, message: lead.stored! };
     }
     return judge(lead, message);
   });
+}
+
+function refusedBy(refusal: 'banned' | 'removed' | undefined, byServer: boolean | undefined): Lead['outcome'] {
+  if (refusal === 'removed') return 'not_member';
+  return refusal === 'banned' && !byServer ? 'banned' : undefined;
 }
 
 /** A later send of a lead's id in the same batch. */
@@ -187,7 +196,8 @@ async function checkMembership(context: PersistBatchContext, leads: Lead[], read
   }
 }
 
-async function insertMessages(context: PersistBatchContext, leads: Lead[]): Promise<void> {
+/** `readAt`: when the batch's membership read began (the gate refuses what was removed or banned since). */
+async function insertMessages(context: PersistBatchContext, leads: Lead[], readAt: number): Promise<void> {
   const { collections, heads } = context;
   let open = leads;
   let stale = false;
@@ -203,6 +213,15 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[]): Prom
     const ids = [...new Set(open.map((lead) => lead.conversationId!))];
     const next = new Map(await Promise.all(ids.map(async (id) => [id, stale ? await heads.read(id) : await heads.get(id)] as const)));
     stale = false;
+    // Just before each insert, what this process heard since the membership read: a removal (from
+    // another instance, over the bus) or a ban. A batch that lost its seqs to a message sent after a
+    // removal is refused here in its next round. This narrows the race to one insert's round trip
+    // plus the bus's delay; it is not a fence (docs/store.md).
+    if (context.gate) {
+      for (const lead of open) lead.outcome = refusedBy(context.gate(lead.message.from, lead.conversationId!, readAt), lead.message.byServer);
+      open = open.filter((lead) => lead.outcome === undefined);
+      if (open.length === 0) return;
+    }
     const token = context.nextToken();
     const docs: MessageDoc[] = open.map((lead) => {
       const m = lead.message;
