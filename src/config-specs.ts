@@ -135,6 +135,9 @@ export const ENV_SPECS = {
   JWT_AUDIENCE: str({ default: undefined }),
   JWT_ISSUER: str({ default: undefined }),
   JWT_TTL: durationSec(60, 31_536_000)({ default: 86_400 }),
+  // How long refresh may renew one session, from its login (or its first token's iat): a stolen or
+  // externally minted token was renewable for ever (attacker probe).
+  JWT_SESSION_MAX: durationSec(60, 315_360_000)({ default: 2_592_000 }),
   DB_URI: dbUri({ devDefault: 'mem' }),
   DB_OP_TIMEOUT_MS: intIn(100, 600_000)({ default: 5000 }),
   BUS_URI: busUri({ default: undefined }),

@@ -21,6 +21,8 @@ export interface Config {
     readonly audience: string | undefined;
     readonly issuer: string | undefined;
     readonly ttlSec: number;
+    /** JWT_SESSION_MAX: refresh renews a session at most this long after it began (its login, else the first token's iat). */
+    readonly sessionMaxSec: number;
   };
   readonly db: { readonly uri: string; readonly kind: 'memory' | 'mongo'; readonly opTimeoutMs: number };
   /** The live bus between instances (NATS); undefined: one instance, no bus. */
@@ -283,7 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     healthPort: e.HEALTH_PORT,
     listenReusePort: e.LISTEN_REUSE_PORT,
     wsPath: e.WS_PATH,
-    jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL },
+    jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL, sessionMaxSec: e.JWT_SESSION_MAX },
     db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },
     bus: { uri: e.BUS_URI, namespace: e.BUS_NAMESPACE, watchTimeoutMs: e.BUS_WATCH_TIMEOUT_MS },
     batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS, maxOpsPerUser: Math.min(e.DB_BATCH_MAX_OPS_PER_USER, e.DB_BATCH_MAX_OPS) },

@@ -18,7 +18,7 @@ const path = require('node:path');
 
 /** The names the server reads (src/config-specs.ts; scripts/production-check.sh checks the two agree). Only those set are passed on. */
 const NAMES = [
-  'PORT', 'HOST', 'LISTEN_REUSE_PORT', 'JWT_SECRET', 'JWT_AUDIENCE', 'JWT_ISSUER', 'JWT_TTL',
+  'PORT', 'HOST', 'LISTEN_REUSE_PORT', 'JWT_SECRET', 'JWT_AUDIENCE', 'JWT_ISSUER', 'JWT_TTL', 'JWT_SESSION_MAX',
   'DB_URI', 'DB_OP_TIMEOUT_MS', 'DB_BATCH_MAX_WAIT_MS', 'DB_BATCH_MAX_OPS', 'CURSOR_CACHE_MAX', 'MAX_DEVICES_PER_USER', 'BUS_URI', 'BUS_NAMESPACE', 'BUS_WATCH_TIMEOUT_MS',
   'COOKIE_DOMAIN', 'AUTH_COOKIE_NAME', 'CORS_ORIGIN', 'WS_PATH',
   'MAX_MESSAGE_BYTES', 'WS_MAX_PAYLOAD_BYTES', 'MAX_HTTP_BODY_BYTES', 'HTTP_BODY_TIMEOUT_MS', 'HTTP_BODY_STALL_MS',

@@ -20,6 +20,8 @@ export interface Principal {
   readonly exp: number;
   /** Issue time, seconds since the epoch; undefined when the token has none (revocations refuse those). */
   readonly iat: number | undefined;
+  /** `sst`: when the session this token renews began (login), seconds since the epoch; refresh keeps it (JWT_SESSION_MAX). */
+  readonly sst: number | undefined;
 }
 
 export type TokenRejection = 'bad_token' | 'expired' | AccessRefusal;
@@ -95,7 +97,7 @@ export class JwtVerifier {
       if (error instanceof JwtLibraryError && error.code === JwtLibraryError.codes.expired) throw new TokenError('expired', 'token expired');
       throw new TokenError('bad_token', 'invalid token');
     }
-    const { sub, exp, role, iat } = payload;
+    const { sub, exp, role, iat, sst } = payload;
     if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) throw new TokenError('bad_token', 'invalid sub claim');
     // The system user speaks only through the server API, never with a token. Only that one id: any
     // other sub of the v1 rule stays valid, since external issuers may already mint '@'-prefixed ids.
@@ -104,7 +106,8 @@ export class JwtVerifier {
     if (typeof exp !== 'number' || !(exp <= MAX_EXP_SEC)) throw new TokenError('bad_token', 'invalid exp claim');
     if (exp * 1000 <= nowMs) throw new TokenError('expired', 'token expired');
     if (iat !== undefined && (typeof iat !== 'number' || !(iat <= nowMs / 1000 + IAT_MAX_SKEW_SEC))) throw new TokenError('bad_token', 'invalid iat claim');
-    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat });
+    if (sst !== undefined && (typeof sst !== 'number' || !(sst <= nowMs / 1000 + IAT_MAX_SKEW_SEC))) throw new TokenError('bad_token', 'invalid sst claim');
+    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat, sst });
     this.cache.set(token, principal);
     return principal;
   }
@@ -117,10 +120,12 @@ export interface SignOptions {
   readonly role?: 'admin';
   readonly audience?: string | undefined;
   readonly issuer?: string | undefined;
+  /** `sst`: when the session began (seconds); refresh carries it on, so a session ends JWT_SESSION_MAX after its login. */
+  readonly sessionStart?: number;
 }
 
 export async function signToken(options: SignOptions): Promise<string> {
-  let jwt = new SignJWT(options.role ? { role: options.role } : {})
+  let jwt = new SignJWT({ ...(options.role ? { role: options.role } : {}), ...(options.sessionStart !== undefined ? { sst: options.sessionStart } : {}) })
     .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
     .setSubject(options.userId)
     .setIssuedAt()

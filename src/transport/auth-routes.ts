@@ -98,16 +98,18 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     options: { role?: 'admin'; cookie: boolean; bearer: boolean; presented?: Principal; knownDevice?: boolean },
   ) => {
     await deps.access.issuable(userId, options.presented);
+    const { sessionStart, ttlSec } = sessionOf(options.presented, config.jwt.ttlSec, config.jwt.sessionMaxSec);
     const token = await signToken({
       secret: config.jwt.secret,
       userId,
-      ttlSec: config.jwt.ttlSec,
+      ttlSec,
       audience: config.jwt.audience,
       issuer: config.jwt.issuer,
+      sessionStart,
       ...(options.role ? { role: options.role } : {}),
     });
     const expiresAt = (decodeJwt(token).exp ?? 0) * 1000;
-    const cookies = options.cookie ? [sessionCookie(config, token, config.jwt.ttlSec)] : [];
+    const cookies = options.cookie ? [sessionCookie(config, token, ttlSec)] : [];
     // After a password check: this device knows the password, so its next logins skip the shared bucket.
     const proof = options.knownDevice && knownDevices.enabled ? knownDevices.issue(usernameKey(userId)) : undefined;
     if (proof) cookies.push(knownDeviceCookie(config, proof, knownDevices.ttlSec));
@@ -243,4 +245,19 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
     if (!user) throw new ChatError('not_found', 'No account by that name on this server');
     return { status: 200, body: { userId: user.username, exists: true } };
   });
+}
+
+/**
+ * The session a new token belongs to, and its lifetime. A login starts one now. A refresh keeps the
+ * presented token's (its `sst`, else its `iat`: a token minted elsewhere starts its session when it
+ * was issued) and ends it JWT_SESSION_MAX after that start: refreshed again and again, a stolen
+ * cookie, or an identity provider's 60-second token, was renewed for ever (attacker probe).
+ */
+function sessionOf(presented: Principal | undefined, ttlSec: number, sessionMaxSec: number): { sessionStart: number; ttlSec: number } {
+  const now = Math.floor(Date.now() / 1000);
+  if (!presented) return { sessionStart: now, ttlSec };
+  const sessionStart = Math.min(now, presented.sst ?? presented.iat ?? now);
+  const left = sessionStart + sessionMaxSec - now;
+  if (left <= 0) throw new ChatError('unauthorized', 'This session is older than JWT_SESSION_MAX: log in again');
+  return { sessionStart, ttlSec: Math.min(ttlSec, left) };
 }

@@ -3,7 +3,7 @@
 // password; rate limits; CORS with credentials.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { signToken } from '../../src/auth/jwt.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -118,6 +118,29 @@ describe('accounts', () => {
     assert.equal((await post(t, '/api/auth/refresh', undefined, { authorization: `Bearer ${expired}` })).status, 401);
     const forged = await signToken({ secret: 'another-secret', userId: 'alice', ttlSec: 600 });
     assert.equal((await post(t, '/api/auth/refresh', undefined, { cookie: `token=${forged}` })).status, 401);
+  });
+
+  it('renews a session for JWT_SESSION_MAX at most, from its login, or a token minted elsewhere from its iat', async () => {
+    const maxSec = t.config.jwt.sessionMaxSec;
+    const now = Math.floor(Date.now() / 1000);
+    const refresh = async (token: string) => post(t, '/api/auth/refresh', undefined, { authorization: `Bearer ${token}` });
+    // A login starts a session: its token carries sst, and refreshing keeps it.
+    const login = (await (await post(t, '/api/auth/login', { username: 'alice', password: PASSWORD, bearer: true })).json()) as { token: string };
+    const started = decodeJwt(login.token).sst as number;
+    assert.ok(Math.abs(started - now) <= 2);
+    const again = (await (await refresh(login.token)).json()) as { token: string };
+    assert.equal(decodeJwt(again.token).sst, started, 'refresh keeps when the session began');
+    // Near its end the new token lives only until then; past it, log in again.
+    const late = await signToken({ secret: t.config.jwt.secret, userId: 'alice', ttlSec: 600, sessionStart: now - maxSec + 100 });
+    const capped = (await (await refresh(late)).json()) as { token: string };
+    assert.ok(decodeJwt(capped.token).exp! <= now - maxSec + 100 + maxSec + 2, 'exp at most sst + JWT_SESSION_MAX');
+    const over = await signToken({ secret: t.config.jwt.secret, userId: 'alice', ttlSec: 600, sessionStart: now - maxSec - 1 });
+    const refused = await refresh(over);
+    assert.equal(refused.status, 401);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /JWT_SESSION_MAX/);
+    // A token minted elsewhere (no sst) counts from its iat: an old one is not renewed for ever.
+    const external = new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject('sso-old').setIssuedAt(now - maxSec - 10).setExpirationTime(now + 60);
+    assert.equal((await refresh(await external.sign(new TextEncoder().encode(t.config.jwt.secret)))).status, 401);
   });
 
   it('accepts tokens minted elsewhere with the same secret (an external identity service): me and refresh work', async () => {
