@@ -90,6 +90,13 @@ describe('through NGINX (deploy/nginx/chat.conf)', { skip }, () => {
     assert.equal((await fetch(`${app.httpUrl}/metrics`, { headers: key })).status, 200);
   });
 
+  it('denies the server API from outside: backends call the instances directly', { timeout }, async () => {
+    for (const path of ['/api/server/messages', '/api/server/users/bob/ban', '//api/server/messages', '/api/%73erver/messages', '/api/server/']) {
+      assert.equal((await fetch(`${http}${path}`, { method: 'POST' })).status, 403, path);
+    }
+    assert.notEqual((await fetch(`${app.httpUrl}/api/server/messages`, { method: 'POST' })).status, 403, 'the app itself still answers it');
+  });
+
   it('refuses upgrades without a token (401), from another origin (403), and outside WS_PATH (426)', { timeout }, async () => {
     assert.equal(await upgradeStatus(ws, { origin: ORIGIN }), 401);
     assert.equal(await upgradeStatus(ws, { cookie: `token=${await app.token('mallory')}`, origin: 'https://evil.example.com' }), 403);
