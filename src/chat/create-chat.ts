@@ -107,10 +107,10 @@ export class Chat {
     this.confirmer = new ConfirmService(store, this.router, this.directory, this.signals, deliveredLimiter, readLimiter, metrics, log, this.confirmations, limits.deliveredUnknownIdCost);
     const replayLimiter = new RateLimiter(limits.replayRatePerSec, limits.replayBurst, users);
     this.replayer = new ReplayService(store, limits.replayPageSize, limits.maxBackpressureBytes / 2, metrics, this.confirmations, replayLimiter);
-    const late = new LateRefusals(2 * limits.storeOpTimeoutMs, deps.banned ?? (() => false));
-    store.admitSenders?.(late.gate);
-    this.lateRefusals = late;
-    this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits, (event, conversationId, users) => late.changed(event, conversationId, users));
+    // Removals made here and heard from other instances (start()), and bans: asked by the store before each insert.
+    this.lateRefusals = new LateRefusals(2 * limits.storeOpTimeoutMs, deps.banned ?? (() => false));
+    store.admitSenders?.(this.lateRefusals.gate);
+    this.conversations = new ConversationService(store, this.router, this.directory, changeLimiter, limits, (event, conversationId, users) => this.lateRefusals.changed(event, conversationId, users));
     this.fallback = new BusFallback(limits.busFallbackPollMs, () => this.router.sessions(), (session) => this.replayer.replay(session, undefined, true), log);
   }
 

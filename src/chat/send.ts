@@ -43,8 +43,9 @@ export class SendService {
 
   /**
    * The outcome once the message is durably stored: at once when the store answers at once (memory),
-   * else a promise. Throws (or rejects with) ChatError: rate_limited, not_found, conflict, unavailable.
+   * else a promise. Throws (or rejects with) ChatError: rate_limited, not_found, conflict, banned, unavailable.
    * `fromDevice`: the sending device, which is not delivered its own message (undefined over HTTP).
+   * `byServer`: the server API's send, which a ban does not refuse.
    */
   send(from: string, input: SendInput, fromDevice?: string, byServer = false): MaybePromise<SendOutcome> {
     if (!this.accepting) {
