@@ -256,7 +256,10 @@ export function registerAuthRoutes(app: TemplatedApp, deps: AuthRouteDeps): void
 function sessionOf(presented: Principal | undefined, ttlSec: number, sessionMaxSec: number): { sessionStart: number; ttlSec: number } {
   const now = Math.floor(Date.now() / 1000);
   if (!presented) return { sessionStart: now, ttlSec };
-  const sessionStart = Math.min(now, presented.sst ?? presented.iat ?? now);
+  // Without either, a session would start again at each refresh past its end (re-check probe).
+  const began = presented.sst ?? presented.iat;
+  if (began === undefined) throw new ChatError('unauthorized', 'A token without iat cannot be refreshed: log in again');
+  const sessionStart = Math.min(now, began);
   const left = sessionStart + sessionMaxSec - now;
   if (left <= 0) throw new ChatError('unauthorized', 'This session is older than JWT_SESSION_MAX: log in again');
   return { sessionStart, ttlSec: Math.min(ttlSec, left) };

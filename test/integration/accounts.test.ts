@@ -141,6 +141,9 @@ describe('accounts', () => {
     // A token minted elsewhere (no sst) counts from its iat: an old one is not renewed for ever.
     const external = new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject('sso-old').setIssuedAt(now - maxSec - 10).setExpirationTime(now + 60);
     assert.equal((await refresh(await external.sign(new TextEncoder().encode(t.config.jwt.secret)))).status, 401);
+    // Nor one without iat, whose session would begin again at every refresh.
+    const noIat = new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject('sso-no-iat').setExpirationTime(now + 60);
+    assert.equal((await refresh(await noIat.sign(new TextEncoder().encode(t.config.jwt.secret)))).status, 401);
   });
 
   it('accepts tokens minted elsewhere with the same secret (an external identity service): me and refresh work', async () => {
