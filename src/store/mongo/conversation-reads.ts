@@ -68,7 +68,8 @@ export class ConversationReads {
     const find = (filter: object) => this.collections.messages.find(filter, { projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
     if (this.collections.idLookup === 'each') {
       await mapLimited(read, READ_CONCURRENCY, async ({ conversationId, afterSeq, toSeq, index }) => {
-        results[index] = (await find({ conversationId, seq: { $gt: afterSeq, $lte: toSeq } }).sort({ seq: 1 }).toArray()).map(toStoredMessage);
+        // The limit too (the range holds at most that many): the shape messagesAfter had, which FerretDB reads as a bounded index scan.
+        results[index] = (await find({ conversationId, seq: { $gt: afterSeq, $lte: toSeq } }).sort({ seq: 1 }).limit(toSeq - afterSeq).toArray()).map(toStoredMessage);
       });
       return results;
     }
