@@ -262,8 +262,6 @@ export interface Store {
    * database nothing it could know already. Optional: a store of one process has seen it already.
    */
   learn?(message: StoredMessage): void;
-  /** Messages of a conversation with seq in (afterSeq, …], ascending, at most `limit`. */
-  messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
   /**
    * Each range's messages, ascending by seq, in the order of `ranges`: many conversations' replay pages
    * in a few reads (on MongoDB one query per 256 ranges). A seq is unique in its conversation, so a

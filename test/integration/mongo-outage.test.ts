@@ -63,7 +63,7 @@ describe('Mongo outage', { skip: baseUri ? false : skipReason('mongo') }, () => 
     await store.ping(); // the driver re-checks the server on demand: no restart, no wait for a heartbeat
     assert.equal((await store.persist(message('bob', 'after-outage'))).kind, 'created');
     const [target] = await store.replayTargets('bob', 'default');
-    assert.deepEqual((await store.messagesAfter(target!.conversationId, target!.cursor.upTo, 10)).map((m) => m.messageId), ['before-outage', 'after-outage']);
+    assert.deepEqual((await store.messagesIn([{ conversationId: target!.conversationId, afterSeq: target!.cursor.upTo, toSeq: target!.cursor.upTo + 10 }]))[0]!.map((m) => m.messageId), ['before-outage', 'after-outage']);
     assert.equal((await store.confirmIds('bob', 'default', ['before-outage'])).marks.length, 1);
   });
 

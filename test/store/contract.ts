@@ -137,7 +137,7 @@ export function runStoreContract(variant: StoreVariant): void {
       // Accept order: one sender's messages keep the order they were sent in.
       const aliceSeqs = burst.map((m, i) => (i % 2 ? (results[i] as { message: { seq: number } }).message.seq : 0)).filter((s) => s > 0);
       assert.deepEqual(aliceSeqs, [...aliceSeqs].sort((x, y) => x - y));
-      const listed = await store.messagesAfter(directConversationId(alice, bob), 0, 1000);
+      const listed = (await store.messagesIn([{ conversationId: directConversationId(alice, bob), afterSeq: 0, toSeq: 1000 }]))[0]!;
       assert.deepEqual(listed.map((m) => m.seq), Array.from({ length: 205 }, (_, i) => i + 1));
     });
 
@@ -241,8 +241,8 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal(oldest.hasMore, false);
       assert.deepEqual((await store.history(conversationId, undefined, 7)).hasMore, false);
       assert.deepEqual(await store.history(uid('g:none'), undefined, 5), { messages: [], hasMore: false });
-      assert.deepEqual((await store.messagesAfter(conversationId, 5, 10)).map((m) => m.seq), [6, 7]);
-      assert.deepEqual((await store.messagesAfter(conversationId, 2, 2)).map((m) => m.seq), [3, 4]);
+      assert.deepEqual((await store.messagesIn([{ conversationId, afterSeq: 5, toSeq: 15 }]))[0]!.map((m) => m.seq), [6, 7]);
+      assert.deepEqual((await store.messagesIn([{ conversationId, afterSeq: 2, toSeq: 4 }]))[0]!.map((m) => m.seq), [3, 4]);
     });
 
     it('reads many conversations\' seq ranges in one call, each in seq order, in the order asked', async () => {
@@ -377,7 +377,7 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal(item?.lastSeq, edit2.seq);
       assert.equal(item?.unread, 1);
       // Replay reads events like messages.
-      assert.deepEqual((await store.messagesAfter(conversationId, original.seq, 10)).map((m) => m.messageId), [edit1.messageId, edit2.messageId]);
+      assert.deepEqual((await store.messagesIn([{ conversationId, afterSeq: original.seq, toSeq: original.seq + 10 }]))[0]!.map((m) => m.messageId), [edit1.messageId, edit2.messageId]);
 
       const deletion = await send(inGroup(conversationId, alice, { messageId: `delete.${original.messageId}`, body: '', event: { kind: 'deleted', target: original.messageId } }));
       const tombstone = await store.applyEvent(deletion);
@@ -392,7 +392,7 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.equal((await store.conversationItem(conversationId, bob))?.unread, 0, 'a deleted message is not unread');
       // A replay still brings the events, in their places, without the deleted text: the two edits and
       // the edit stored after the delete alike.
-      const replayed = await store.messagesAfter(conversationId, original.seq, 10);
+      const replayed = (await store.messagesIn([{ conversationId, afterSeq: original.seq, toSeq: original.seq + 10 }]))[0]!;
       assert.deepEqual(replayed.map((m) => [m.messageId, m.event?.kind, m.body]), [
         [edit1.messageId, 'edited', ''],
         [edit2.messageId, 'edited', ''],

@@ -122,7 +122,7 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     }
     assert.ok(results.every((r) => r.kind === 'created' || r.kind === 'duplicate'), JSON.stringify(results.filter((r) => r.kind !== 'created' && r.kind !== 'duplicate')));
     assert.equal(results.filter((r) => r.kind === 'created').length, sent.length);
-    const listed = await a.messagesAfter(conversationId, 0, 1000);
+    const listed = (await a.messagesIn([{ conversationId, afterSeq: 0, toSeq: 1000 }]))[0]!;
     assert.deepEqual(listed.map((m) => m.seq), Array.from({ length: sent.length }, (_, i) => i + 1));
     assert.deepEqual(new Set(listed.map((m) => m.messageId)), new Set(sent.map((m) => m.messageId)));
     // Every answer names the seq that is stored.

@@ -150,12 +150,6 @@ export class MemoryStore implements Store {
     return { kind: 'created', message };
   }
 
-  async messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
-    this.assertOpen();
-    const messages = this.conversations.get(conversationId)?.messages ?? [];
-    return messages.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit).map(this.toStored);
-  }
-
   async messagesIn(ranges: readonly SeqRange[]): Promise<StoredMessage[][]> {
     this.assertOpen();
     // messages[i] has seq i + 1.

@@ -68,7 +68,8 @@ export class ConversationReads {
     const find = (filter: object) => this.collections.messages.find(filter, { projection: MESSAGE_PROJECTION, maxTimeMS: this.maxTimeMS });
     if (this.collections.idLookup === 'each') {
       await mapLimited(read, READ_CONCURRENCY, async ({ conversationId, afterSeq, toSeq, index }) => {
-        // The limit too (the range holds at most that many): the shape messagesAfter had, which FerretDB reads as a bounded index scan.
+        // The limit too (the range holds at most that many): with it FerretDB reads a bounded index scan
+        // (without it, slow-restarts saw its refusals come late: bench/RESULTS.md).
         results[index] = (await find({ conversationId, seq: { $gt: afterSeq, $lte: toSeq } }).sort({ seq: 1 }).limit(toSeq - afterSeq).toArray()).map(toStoredMessage);
       });
       return results;
@@ -76,7 +77,11 @@ export class ConversationReads {
     await Promise.all(chunked(read, TARGETS_PER_QUERY).map(async (chunk) => {
       const docs = await find({ $or: chunk.map(({ conversationId, afterSeq, toSeq }) => ({ conversationId, seq: { $gt: afterSeq, $lte: toSeq } })) }).toArray();
       const byConversation = new Map<string, (typeof chunk)[number][]>();
-      for (const range of chunk) byConversation.set(range.conversationId, [...(byConversation.get(range.conversationId) ?? []), range]);
+      for (const range of chunk) {
+        const list = byConversation.get(range.conversationId);
+        if (list) list.push(range);
+        else byConversation.set(range.conversationId, [range]);
+      }
       for (const doc of docs) {
         const seq = Number(doc.seq);
         for (const range of byConversation.get(doc.conversationId) ?? []) if (seq > range.afterSeq && seq <= range.toSeq) results[range.index]!.push(toStoredMessage(doc));

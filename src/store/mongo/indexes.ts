@@ -6,7 +6,7 @@ import type { IndexDescription } from 'mongodb';
 import type { Collections } from './documents.js';
 
 export const INDEXES = {
-  // History, replay (messagesAfter), heads (last seq) and unread counts: one range of one conversation.
+  // History, replay (messagesIn), heads (last seq) and unread counts: one range of one conversation.
   // Unique: two processes can never both store a seq, which is what makes seq gapless across them.
   messages: [{ name: 'conversation_seq', key: { conversationId: 1, seq: 1 }, unique: true }],
   // A user's conversations (list, replayTargets, conversationIdsOf); a conversation's members in join order.

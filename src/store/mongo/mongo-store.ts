@@ -184,16 +184,7 @@ export class MongoStore implements Store {
     this.heads.note(message.conversationId, message.seq);
   }
 
-  async messagesAfter(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
-    if (limit <= 0) return [];
-    const docs = await this.ready()
-      .messages.find({ conversationId, seq: { $gt: afterSeq } }, { projection: MESSAGE_PROJECTION, sort: { seq: 1 }, limit, maxTimeMS: this.options.opTimeoutMs })
-      .toArray();
-    return docs.map((doc) => this.noteFacts(toStoredMessage(doc)));
-  }
-
   async messagesIn(ranges: readonly SeqRange[]): Promise<StoredMessage[][]> {
-    this.ready();
     return (await this.reads().messagesIn(ranges)).map((messages) => messages.map((message) => this.noteFacts(message)));
   }
 
