@@ -201,26 +201,25 @@ async function stepsOf(context: ConfirmBatchContext, batch: readonly ConfirmRequ
   return steps.sort((a, b) => a.request - b.request);
 }
 
-
 /** Users' ranges in one conversation closer than this (in seqs) are read as one range. */
 const RANGE_JOIN_GAP = 256;
 
 /**
- * For each confirmUpTo step, the other members' messages it may newly cover for its user, from the
- * user's watermark. The (user, conversation) ranges of one conversation that overlap or lie close
+ * For each confirmUpTo step, the messages it may newly cover for its user, from the user's watermark
+ * (its own among them: the caller skips those, as for confirmations by id). The (user, conversation) ranges of one conversation that overlap or lie close
  * are read together, one read on the conversation's seq index, and each user's share is cut from it:
  * the 999 members of a group confirming the same new message were 999 reads of one message each, in
  * one batch (bench/group-fanout.ts --store mongo --confirm).
  */
 async function readRanges(collections: Collections, steps: readonly Step[], userCursor: (step: Step) => Cursor): Promise<Map<string, Map<number, MessageFact>>> {
-  const wanted = new Map<string, { conversationId: string; userId: string; from: number; to: number }>();
+  const wanted = new Map<string, { conversationId: string; from: number; to: number }>();
   for (const step of steps) {
     if (step.upTo === undefined) continue;
     const key = `${step.userId}/${step.conversationId}`;
     const from = userCursor(step).upTo;
     const range = wanted.get(key);
     if (range) range.to = Math.max(range.to, step.upTo);
-    else wanted.set(key, { conversationId: step.conversationId, userId: step.userId, from, to: step.upTo });
+    else wanted.set(key, { conversationId: step.conversationId, from, to: step.upTo });
   }
   const byConversation = new Map<string, { from: number; to: number }[]>();
   for (const { conversationId, from, to } of wanted.values()) {
@@ -239,14 +238,14 @@ async function readRanges(collections: Collections, steps: readonly Step[], user
     for (const doc of docs) bySeq.set(Number(doc.seq), { messageId: doc._id, conversationId, seq: Number(doc.seq), from: doc.from, ts: Number(doc.ts) });
   }));
   const ranges = new Map<string, Map<number, MessageFact>>();
-  for (const [key, { conversationId, userId, from, to }] of wanted) {
+  for (const [key, { conversationId, from, to }] of wanted) {
     const mine = new Map<number, MessageFact>();
     ranges.set(key, mine);
     const all = read.get(conversationId);
     if (!all || to <= from) continue;
     for (let seq = from + 1; seq <= to; seq++) {
       const fact = all.get(seq);
-      if (fact && fact.from !== userId) mine.set(seq, fact);
+      if (fact) mine.set(seq, fact);
     }
   }
   return ranges;
