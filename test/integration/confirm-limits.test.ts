@@ -15,6 +15,15 @@ describe('confirmation limits', () => {
   });
   after(() => t.close());
 
+  /** `reader` confirms `messageId` while its user still owes for earlier confirmations: refused, and the message stays pending. */
+  async function refusedForDebt(reader: TestClient, userId: string, messageId: string, why: string): Promise<void> {
+    reader.send({ type: 'delivered', messageIds: [messageId] });
+    const refused = await reader.next((f) => f.type === 'error');
+    assert.equal(refused.code, 'rate_limited', why);
+    assert.ok(Number(refused.retryAfter) >= 1);
+    assert.equal((await t.store.deliveryState(messageId, userId))?.status, 'pending');
+  }
+
   it('refuses a confirmation past the per-user budget with rate_limited and retryAfter; the messages stay pending', async () => {
     const { client: sender } = await TestClient.connectReady(t.wsUrl, await t.token('cl-sender'));
     const ids = Array.from({ length: 30 }, (_, i) => `cl-${i}`);
@@ -69,11 +78,7 @@ describe('confirmation limits', () => {
     // A round trip that starts after that confirmation and ends after it was charged (a read mark is answered).
     reader.send({ type: 'read', conversationId, seq: 0 });
     await reader.next((f) => f.type === 'receipt');
-    reader.send({ type: 'delivered', messageIds: ['cu-2'] });
-    const refused = await reader.next((f) => f.type === 'error');
-    assert.equal(refused.code, 'rate_limited', 'a real id after made-up ones waits for the debt');
-    assert.ok(Number(refused.retryAfter) >= 1);
-    assert.equal((await t.store.deliveryState('cu-2', 'cu-reader'))?.status, 'pending');
+    await refusedForDebt(reader, 'cu-reader', 'cu-2', 'a real id after made-up ones waits for the debt');
     await Promise.all([sender.close(), reader.close()]);
   });
   it('charges a watermark one per message it marks delivered: one frame covering 30 messages spends the burst of 20', async () => {
@@ -85,11 +90,7 @@ describe('confirmation limits', () => {
     const seqOf = (id: string) => Number(replayed.find((f) => f.messageId === id)!.seq);
     reader.send({ type: 'delivered', conversationId, seq: seqOf('cw-29') }); // 1 up front, 29 more after
     await sender.next((f) => f.status === 'DELIVERED' && f.messageId === 'cw-29');
-    reader.send({ type: 'delivered', messageIds: ['cw-30'] });
-    const refused = await reader.next((f) => f.type === 'error');
-    assert.equal(refused.code, 'rate_limited', 'the next confirmation waits for the debt');
-    assert.ok(Number(refused.retryAfter) >= 1);
-    assert.equal((await t.store.deliveryState('cw-30', 'cw-reader'))?.status, 'pending');
+    await refusedForDebt(reader, 'cw-reader', 'cw-30', 'the next confirmation waits for the debt');
     await Promise.all([sender.close(), reader.close()]);
   });
 
