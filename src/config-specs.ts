@@ -196,6 +196,9 @@ export const ENV_SPECS = {
   CONVERSATION_CHANGES_PER_MIN: intIn(1, 1_000_000)({ default: 60 }),
   MAX_GROUP_MEMBERS: intIn(1, 1_000_000)({ default: 1000 }),
   MAX_MEMBERS_PER_ADD: intIn(1, 1_000_000)({ default: 100 }),
+  // Groups one user may be a member of: anyone can add anyone, and a user's list page and every
+  // connect cost O(its conversations); three accounts put one user in thousands (attacker probe).
+  MAX_GROUPS_PER_USER: intIn(1, 1_000_000)({ default: 500 }),
   RECEIPTS_MAX_MEMBERS: intIn(0, 1_000_000)({ default: 100 }),
   // A group's receipts to its other members go out at most this often per (conversation, member),
   // with the newest watermarks: without it a group of N cost N² frames per message (src/chat/signals.ts).

@@ -83,6 +83,8 @@ export interface Config {
     readonly conversationChangesPerMin: number;
     readonly maxGroupMembers: number;
     readonly maxMembersPerAdd: number;
+    /** Groups one user may be in: creating or adding past it is refused (413). */
+    readonly maxGroupsPerUser: number;
     /** Groups above this size send receipts to the member's own devices only, and relay no typing. */
     readonly receiptsMaxMembers: number;
     /** Group receipts to the other members are coalesced over this window (0: every turn). */
@@ -334,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       conversationChangesPerMin: e.CONVERSATION_CHANGES_PER_MIN,
       maxGroupMembers: e.MAX_GROUP_MEMBERS,
       maxMembersPerAdd: e.MAX_MEMBERS_PER_ADD,
+      maxGroupsPerUser: e.MAX_GROUPS_PER_USER,
       receiptsMaxMembers: e.RECEIPTS_MAX_MEMBERS,
       receiptsGroupIntervalMs: e.RECEIPTS_GROUP_INTERVAL_MS,
       historyPageMax: e.HISTORY_PAGE_MAX,

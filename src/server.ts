@@ -72,6 +72,7 @@ export function chatLimits(config: Config): ChatLimits {
     receiptsGroupIntervalMs: limits.receiptsGroupIntervalMs,
     maxGroupMembers: limits.maxGroupMembers,
     maxMembersPerAdd: limits.maxMembersPerAdd,
+    maxGroupsPerUser: limits.maxGroupsPerUser,
     historyPageMax: limits.historyPageMax,
     conversationsPageMax: limits.conversationsPageMax,
     busFallbackPollMs: limits.busFallbackPollMs,

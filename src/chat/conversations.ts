@@ -17,6 +17,8 @@ import type { DeliveryRouter } from './router.js';
 export interface ConversationLimits {
   readonly maxGroupMembers: number;
   readonly maxMembersPerAdd: number;
+  /** Groups one user may be a member of (MAX_GROUPS_PER_USER). */
+  readonly maxGroupsPerUser: number;
   readonly historyPageMax: number;
   readonly conversationsPageMax: number;
   /** Members' positions come with one conversation only up to this size (as receipts do). */
@@ -46,6 +48,10 @@ export class ConversationService {
     if (members.length + 1 > this.limits.maxGroupMembers) throw this.groupFull();
     this.takeChange(ownerId);
     const conversationId = groupConversationId(ownerId, idempotencyKey);
+    const full = await this.inMostGroups([ownerId, ...members]);
+    // A retry of a creation that went through counts its own group: it is let through to the store,
+    // which answers with the group as it is.
+    if (full.length > 0 && (idempotencyKey === undefined || !(await this.store.getConversation(conversationId)))) throw this.userGroupsFull(full);
     const requestDigest = idempotencyKey === undefined ? undefined : groupRequestDigest(input.title, members);
     // The store says which of concurrent creations (on any instance) made the group: only that one
     // answers 201 and announces `created`; the others answer 200 with the same group.
@@ -101,6 +107,8 @@ export class ConversationService {
       const fresh = [...new Set(userIds)].filter((member) => !conversation.members.includes(member));
       if (conversation.members.length + fresh.length > this.limits.maxGroupMembers) throw this.groupFull();
       this.takeChange(userId);
+      const full = await this.inMostGroups(fresh);
+      if (full.length > 0) throw this.userGroupsFull(full);
       const change = await this.store.addMembers(conversationId, fresh, Date.now());
       if (!change) throw notFound();
       if (change.users.length > 0) this.changed('joined', change.conversation, change.users, change.conversation.members);
@@ -146,6 +154,22 @@ export class ConversationService {
 
   private groupFull(): ChatError {
     return new ChatError('too_large', `A group holds at most ${this.limits.maxGroupMembers} members`);
+  }
+
+  /**
+   * Users (not the server's own `@` ids) in MAX_GROUPS_PER_USER groups already. Read, then written: two
+   * additions of one user to different groups at the same moment can both pass (by one group each).
+   */
+  private async inMostGroups(userIds: readonly string[]): Promise<string[]> {
+    const users = userIds.filter((userId) => !isReservedUserId(userId));
+    const cap = this.limits.maxGroupsPerUser;
+    const counts = await this.store.groupCounts(users, cap);
+    return users.filter((_, i) => counts[i]! >= cap);
+  }
+
+  private userGroupsFull(users: readonly string[]): ChatError {
+    const shown = users.slice(0, 5).map((user) => `"${user}"`).join(', ') + (users.length > 5 ? ` and ${users.length - 5} more` : '');
+    return new ChatError('too_large', `${shown} ${users.length === 1 ? 'is' : 'are'} in ${this.limits.maxGroupsPerUser} groups already, the most a user may be in; nothing was changed`);
   }
 
   private takeChange(userId: string): void {

@@ -11,9 +11,12 @@ export function directConversationId(a: string, b: string): string {
   return plain.length <= MAX_ID ? plain : `d:${digest(`${low}\n${high}`)}`;
 }
 
+/** Every group's id starts so, and no direct conversation's does (a store counts a user's groups by it). */
+export const GROUP_ID_PREFIX = 'g:';
+
 /** A new group's id; with an Idempotency-Key the same owner and key always give the same id. */
 export function groupConversationId(ownerId: string, idempotencyKey?: string): string {
-  return idempotencyKey === undefined ? `g:${randomBytes(16).toString('base64url')}` : `g:${digest(`${ownerId}\n${idempotencyKey}`).slice(0, 32)}`;
+  return idempotencyKey === undefined ? `${GROUP_ID_PREFIX}${randomBytes(16).toString('base64url')}` : `${GROUP_ID_PREFIX}${digest(`${ownerId}\n${idempotencyKey}`).slice(0, 32)}`;
 }
 
 /**

@@ -303,6 +303,11 @@ export interface Store {
   conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined>;
   /** Ids of every conversation `userId` is a member of. */
   conversationIdsOf(userId: string): Promise<string[]>;
+  /**
+   * How many groups each of `userIds` is a member of (in their order), each counted up to `atMost` at
+   * least: the caller asks only whether a user reached a cap (MAX_GROUPS_PER_USER), not the total.
+   */
+  groupCounts(userIds: readonly string[], atMost: number): Promise<number[]>;
   /** Every member's delivered and read positions, in member order (the caller bounds the group size). */
   memberStates(conversationId: string): Promise<MemberState[]>;
 

@@ -1034,3 +1034,58 @@ describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read an
     assert.deepEqual((await api(t, victim, 'GET', '/api/conversations')).body, { conversations: [], next: null });
   });
 });
+
+describe('groups per user (MAX_GROUPS_PER_USER=2)', () => {
+  let t: TestServer;
+  const SERVER_KEY = 'k3y-for-groups-per-user-0123456789abcdefghij';
+  before(async () => {
+    t = await startTestServer({ env: { MAX_GROUPS_PER_USER: '2', SERVER_API_KEY: SERVER_KEY } });
+  });
+  after(() => t.close());
+  const membersOf = async (owner: string, conversationId: string) => (await api(t, owner, 'GET', `/api/conversations/${encodeURIComponent(conversationId)}`)).body.members as string[];
+
+  it('refuses to make a user a member of more groups (413, naming the user, nothing changed); leaving makes room', async () => {
+    const [victim, x, y, z, w] = [uid('v'), uid('x'), uid('y'), uid('z'), uid('w')];
+    const key = { 'idempotency-key': uid('key') };
+    const first = await createGroup(t, x, [victim], 'one', key);
+    assert.equal(first.status, 201);
+    assert.equal((await createGroup(t, y, [victim], 'two')).status, 201);
+    // A third group with the victim in it is not created, for anyone in it.
+    const third = await createGroup(t, z, [w, victim]);
+    assert.equal(third.status, 413, JSON.stringify(third.body));
+    assert.equal(third.body.error.code, 'too_large');
+    assert.match(third.body.error.message, new RegExp(`"${victim}" is in 2 groups already`));
+    assert.deepEqual((await api(t, w, 'GET', '/api/conversations')).body.conversations, [], 'w was not put in a group either');
+    // Nor can the victim create one: it counts as the owner's membership.
+    assert.equal((await createGroup(t, victim, [])).status, 413);
+    // An addition is refused whole: w, not at its cap, is not added without the victim.
+    const zs = (await createGroup(t, z, [])).body.conversationId as string;
+    const add = await api(t, z, 'POST', `/api/conversations/${encodeURIComponent(zs)}/members`, { userIds: [w, victim] });
+    assert.equal(add.status, 413);
+    assert.match(add.body.error.message, new RegExp(`"${victim}"`));
+    assert.deepEqual(await membersOf(z, zs), [z]);
+    // A retry of a creation that went through is not a new group: it answers with the group.
+    const retry = await createGroup(t, x, [victim], 'one', key);
+    assert.equal(retry.status, 200, JSON.stringify(retry.body));
+    assert.equal(retry.body.conversationId, first.body.conversationId);
+    // Direct conversations do not count.
+    const { client } = await connectDevice(t, victim, 'phone');
+    const messageId = uid('m');
+    client.send({ type: 'send', messageId, to: w, body: 'hi' });
+    assert.equal((await client.next((f) => f.messageId === messageId)).type, 'ack');
+    await client.close();
+    // After leaving one group, the victim can be added to another.
+    assert.equal((await api(t, victim, 'DELETE', `/api/conversations/${encodeURIComponent(first.body.conversationId)}/members/${victim}`)).status, 204);
+    assert.equal((await api(t, z, 'POST', `/api/conversations/${encodeURIComponent(zs)}/members`, { userIds: [w, victim] })).status, 200);
+    assert.deepEqual(await membersOf(z, zs), [z, w, victim]);
+  });
+
+  it('does not count the server’s own @system against it: it posts into every group it was put in', async () => {
+    const serverGroup = (i: number) => fetch(`${t.httpUrl}/api/server/groups`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SERVER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ownerId: '@system', title: `news ${i}`, members: [uid(`m${i}`)] }),
+    });
+    for (let i = 0; i < 3; i++) assert.equal((await serverGroup(i)).status, 201);
+  });
+});

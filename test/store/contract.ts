@@ -225,6 +225,21 @@ export function runStoreContract(variant: StoreVariant): void {
       assert.deepEqual(empty?.members, []);
     });
 
+    it('counts the groups each user is in, not its direct conversations, up to the bound asked', async () => {
+      const [a, b, c, none] = [uid('a'), uid('b'), uid('c'), uid('none')];
+      const groups = [await group(a, [b]), await group(a, [b]), await group(b, [])];
+      await send(direct(a, c));
+      await send(direct(b, c));
+      assert.deepEqual(await store.groupCounts([a, b, c, none, b], 10), [2, 3, 0, 0, 3]);
+      // Bounded: a count may stop at the bound (FerretDB's count per user), never below it.
+      const [bounded] = await store.groupCounts([b], 2);
+      assert.ok(bounded! >= 2, `b bounded at 2: ${bounded}`);
+      await store.removeMember(groups[0]!, b);
+      await store.addMembers(groups[2]!, [c], now());
+      assert.deepEqual(await store.groupCounts([b, c], 10), [2, 1]);
+      assert.deepEqual(await store.groupCounts([], 10), []);
+    });
+
     it('pages history backwards: ascending pages, before/limit, hasMore', async () => {
       const [alice, bob] = [uid('alice'), uid('bob')];
       const conversationId = directConversationId(alice, bob);

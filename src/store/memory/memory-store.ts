@@ -1,7 +1,7 @@
 // The embedded default store (DB_URI=mem): everything in this process's memory, so `npm start` works
 // with nothing installed. It keeps the same contract as the Mongo store (test/store/contract*.ts), but
 // its truth ends with the process: use MongoDB wherever messages must survive a restart.
-import { directConversationId } from '../conversation-ids.js';
+import { directConversationId, isDirectConversationId } from '../conversation-ids.js';
 import { sameContent } from '../same-content.js';
 import { advance, advanceToListing, atLeast, deliveredWatermark, EMPTY_CURSOR } from '../cursor.js';
 import { pageAfter, type ListEntry } from '../conversation-list.js';
@@ -280,6 +280,17 @@ export class MemoryStore implements Store {
   async conversationIdsOf(userId: string): Promise<string[]> {
     this.assertOpen();
     return [...(this.byUser.get(userId) ?? [])];
+  }
+
+  async groupCounts(userIds: readonly string[], atMost: number): Promise<number[]> {
+    this.assertOpen();
+    return userIds.map((userId) => {
+      let groups = 0;
+      for (const conversationId of this.byUser.get(userId) ?? []) {
+        if (!isDirectConversationId(conversationId) && ++groups >= atMost) break;
+      }
+      return groups;
+    });
   }
 
   async memberStates(conversationId: string): Promise<MemberState[]> {

@@ -9,7 +9,8 @@ export const INDEXES = {
   // History, replay (messagesIn), heads (last seq) and unread counts: one range of one conversation.
   // Unique: two processes can never both store a seq, which is what makes seq gapless across them.
   messages: [{ name: 'conversation_seq', key: { conversationId: 1, seq: 1 }, unique: true }],
-  // A user's conversations (list, replayTargets, conversationIdsOf); a conversation's members in join order.
+  // A user's conversations (list, replayTargets, conversationIdsOf, its groups counted by their id range);
+  // a conversation's members in join order.
   memberships: [
     { name: 'by_user', key: { userId: 1, conversationId: 1 } },
     { name: 'by_conversation', key: { conversationId: 1, joinedAt: 1, pos: 1 } },

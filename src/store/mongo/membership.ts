@@ -3,6 +3,7 @@
 // conversation, or adding the same member, end with one document each and no error.
 import type { Conversation, ConversationKind, GroupCreation, Membership, MembershipChange, NewGroup } from '../store.js';
 import { membershipId, userCursorId, type Collections, type ConversationDoc, type MembershipDoc } from './documents.js';
+import { GROUP_ID_PREFIX } from '../conversation-ids.js';
 import { findByIds } from './find-by-ids.js';
 import type { HeadCache } from './heads.js';
 import { insertIfAbsent } from './insert.js';
@@ -135,6 +136,29 @@ export async function addMembers(collections: Collections, heads: HeadCache, con
   const inserted = await insertIfAbsent(collections.memberships, docs);
   const users = wanted.filter((_, i) => inserted.has(i));
   return { conversation: (await conversationView(collections, conversationId, conversation))!, users };
+}
+
+/**
+ * Groups per user, each counted up to `atMost`. The range of group ids under the `by_user` index
+ * (userId, conversationId): one aggregation for all on MongoDB; on FerretDB v1, which scans the
+ * collection for `$in` (find-by-ids.ts), a count per user, stopped at `atMost`.
+ */
+export async function groupCounts(collections: Collections, userIds: readonly string[], atMost: number): Promise<number[]> {
+  if (userIds.length === 0) return [];
+  const groupIds = { $gte: GROUP_ID_PREFIX, $lt: afterPrefix(GROUP_ID_PREFIX) };
+  if (collections.idLookup === 'each') {
+    return Promise.all(userIds.map((userId) => collections.memberships.countDocuments({ userId, conversationId: groupIds }, { limit: atMost })));
+  }
+  const counted = await collections.memberships
+    .aggregate<{ _id: string; groups: number }>([{ $match: { userId: { $in: [...new Set(userIds)] }, conversationId: groupIds } }, { $group: { _id: '$userId', groups: { $sum: 1 } } }])
+    .toArray();
+  const byUser = new Map(counted.map((row) => [row._id, Number(row.groups)]));
+  return userIds.map((userId) => byUser.get(userId) ?? 0);
+}
+
+/** The first string after every string that starts with `prefix` (its last character, one higher). */
+function afterPrefix(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 export async function removeMember(collections: Collections, conversationId: string, userId: string): Promise<MembershipChange | undefined> {

@@ -269,6 +269,10 @@ export class MongoStore implements Store {
     return (await this.reads().membershipsOf(userId)).map((doc) => doc.conversationId);
   }
 
+  groupCounts(userIds: readonly string[], atMost: number): Promise<number[]> {
+    return membership.groupCounts(this.ready(), userIds, atMost);
+  }
+
   // Delivery.
 
   /**
