@@ -238,6 +238,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (e.SHUTDOWN_DRAIN_DELAY_MS !== undefined && e.SHUTDOWN_GRACE_MS !== undefined && e.SHUTDOWN_DRAIN_DELAY_MS > 0 && e.SHUTDOWN_DRAIN_DELAY_MS >= e.SHUTDOWN_GRACE_MS) {
     lines.push('Invalid environment variable SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_GRACE_MS, which counts from the signal and includes it');
   }
+  // A login's token would outlive its session: refresh caps exp at the session's end, a login did not.
+  if (e.JWT_TTL !== undefined && e.JWT_SESSION_MAX !== undefined && e.JWT_TTL > e.JWT_SESSION_MAX) {
+    lines.push('Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX (a token lives at most as long as its session)');
+  }
   if (e.HEALTH_PORT !== undefined && e.HEALTH_PORT !== 0 && e.HEALTH_PORT === e.PORT) {
     lines.push('Invalid environment variable HEALTH_PORT: must differ from PORT');
   }

@@ -37,6 +37,14 @@ describe('config', () => {
     for (const value of ['production', 'development', 'test']) assert.equal(loadConfig({ ...base, NODE_ENV: value, ...(value === 'production' ? PRODUCTION : {}) }).config.nodeEnv, value);
   });
 
+  it('refuses a JWT_TTL longer than JWT_SESSION_MAX: a login token would outlive its session', () => {
+    assert.equal(loadConfig({ ...base, JWT_TTL: '1h', JWT_SESSION_MAX: '1h' }).config.jwt.ttlSec, 3600);
+    for (const env of [{ JWT_TTL: '2h', JWT_SESSION_MAX: '1h' }, { JWT_SESSION_MAX: '12h' }]) {
+      const lines = refusal(env);
+      assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX')).length, 1, lines.join(' | '));
+    }
+  });
+
   it('refuses a JWT_TTL that is not a duration, or outside 1 minute to 1 year, with one line naming it', () => {
     for (const value of ['1w', '-5', '1.5h', 'abc', '30', '400d']) {
       const lines = refusal({ JWT_TTL: value });
