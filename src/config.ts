@@ -173,6 +173,13 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * COOKIE_DOMAIN's spelling for "no Domain attribute": production requires the variable, and empty
+ * counts as missing there, so a host-only cookie (sent back to this host alone) needs a word. No
+ * browser takes a single-label `Domain=host-only` from another host, so the word names no real domain.
+ */
+export const COOKIE_HOST_ONLY = 'host-only';
+
 export const JWT_SECRET_ERROR = 'JWT_SECRET is required and must be a non-empty string.';
 const PRODUCTION_REQUIRED = ['NODE_ENV', 'PORT', 'JWT_SECRET', 'DB_URI', 'COOKIE_DOMAIN', 'CORS_ORIGIN', 'WS_PATH'] as const;
 const WEAK_SECRET_BYTES = 32;
@@ -297,7 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS, maxOpsPerUser: Math.min(e.DB_BATCH_MAX_OPS_PER_USER, e.DB_BATCH_MAX_OPS) },
     cursorCacheMax: e.CURSOR_CACHE_MAX,
     maxDevicesPerUser: e.MAX_DEVICES_PER_USER,
-    cookie: { name: e.AUTH_COOKIE_NAME, domain: e.COOKIE_DOMAIN },
+    cookie: { name: e.AUTH_COOKIE_NAME, domain: e.COOKIE_DOMAIN === COOKIE_HOST_ONLY ? undefined : e.COOKIE_DOMAIN },
     corsOrigins: e.CORS_ORIGIN ?? '*',
     limits: {
       maxMessageBytes: e.MAX_MESSAGE_BYTES,

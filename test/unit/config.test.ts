@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { sessionCookie } from '../../src/transport/session-cookie.js';
 
 const base = { NODE_ENV: 'development', JWT_SECRET: 'dev-secret' };
 /** Everything production requires, valid. */
@@ -35,6 +36,13 @@ describe('config', () => {
       assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable NODE_ENV:')).length, 1, `${value}: ${lines.join(' | ')}`);
     }
     for (const value of ['production', 'development', 'test']) assert.equal(loadConfig({ ...base, NODE_ENV: value, ...(value === 'production' ? PRODUCTION : {}) }).config.nodeEnv, value);
+  });
+
+  it('takes COOKIE_DOMAIN=host-only in production as no Domain attribute: the cookie goes back to this host alone', () => {
+    const { config } = loadConfig({ ...PRODUCTION, COOKIE_DOMAIN: 'host-only' });
+    assert.equal(config.cookie.domain, undefined);
+    assert.doesNotMatch(sessionCookie(config, 'tok', 60), /Domain=/i);
+    assert.match(sessionCookie(loadConfig(PRODUCTION).config, 'tok', 60), /; Secure; Domain=example\.com$/);
   });
 
   it('refuses a JWT_TTL longer than JWT_SESSION_MAX: a login token would outlive its session', () => {
