@@ -47,7 +47,7 @@ describe('config', () => {
 
   it('refuses a JWT_TTL longer than JWT_SESSION_MAX: a login token would outlive its session', () => {
     assert.equal(loadConfig({ ...base, JWT_TTL: '1h', JWT_SESSION_MAX: '1h' }).config.jwt.ttlSec, 3600);
-    for (const env of [{ JWT_TTL: '2h', JWT_SESSION_MAX: '1h' }, { JWT_SESSION_MAX: '12h' }]) {
+    for (const env of [{ JWT_TTL: '2h', JWT_SESSION_MAX: '1h' }, { JWT_SESSION_MAX: '12h' }] as Record<string, string>[]) {
       const lines = refusal(env);
       assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX')).length, 1, lines.join(' | '));
     }
