@@ -5,7 +5,7 @@
 import type { ConversationEventKind } from './events.js';
 import { ChatError } from '../errors.js';
 import { KeyedLock } from '../lock.js';
-import { isReservedUserId } from '../protocol/ids.js';
+import { isReservedUserId, SYSTEM_USER_ID } from '../protocol/ids.js';
 import { groupConversationId, groupRequestDigest, isDirectConversationId } from '../store/conversation-ids.js';
 import type { Conversation, ConversationListItem, ConversationPage, HistoryPage, MemberState, Store } from '../store/store.js';
 import type { NewGroupInput } from './commands.js';
@@ -28,6 +28,8 @@ export interface ConversationLimits {
 export class ConversationService {
   /** One member addition per group at a time on this instance: its size check and its write are one step. */
   private readonly additions = new KeyedLock();
+  /** One group joining per user at a time on this instance: its MAX_GROUPS_PER_USER check and its write are one step. */
+  private readonly userGroupTurns = new KeyedLock();
 
   constructor(
     private readonly store: Store,
@@ -48,14 +50,15 @@ export class ConversationService {
     if (members.length + 1 > this.limits.maxGroupMembers) throw this.groupFull();
     this.takeChange(ownerId);
     const conversationId = groupConversationId(ownerId, idempotencyKey);
-    const full = await this.inMostGroups([ownerId, ...members]);
-    // A retry of a creation that went through counts its own group: it is let through to the store,
-    // which answers with the group as it is.
-    if (full.length > 0 && (idempotencyKey === undefined || !(await this.store.getConversation(conversationId)))) throw this.userGroupsFull(full);
     const requestDigest = idempotencyKey === undefined ? undefined : groupRequestDigest(input.title, members);
     // The store says which of concurrent creations (on any instance) made the group: only that one
     // answers 201 and announces `created`; the others answer 200 with the same group.
-    const { conversation, created, requestDigest: storedDigest } = await this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt: Date.now(), requestDigest });
+    const { conversation, created, requestDigest: storedDigest } = await this.joiningGroups([ownerId, ...members], async (full) => {
+      // A retry of a creation that went through counts its own group: it is let through to the store,
+      // which answers with the group as it is.
+      if (full.length > 0 && (idempotencyKey === undefined || !(await this.store.getConversation(conversationId)))) throw this.userGroupsFull(full);
+      return this.store.createGroup({ conversationId, title: input.title, ownerId, members, createdAt: Date.now(), requestDigest });
+    });
     if (conversation.ownerId !== ownerId && !conversation.members.includes(ownerId)) throw notFound();
     // A key used again for another title or other members is not a retry. Groups created before
     // digests were kept have none: those keys still answer with the group, as they did.
@@ -107,9 +110,10 @@ export class ConversationService {
       const fresh = [...new Set(userIds)].filter((member) => !conversation.members.includes(member));
       if (conversation.members.length + fresh.length > this.limits.maxGroupMembers) throw this.groupFull();
       this.takeChange(userId);
-      const full = await this.inMostGroups(fresh);
-      if (full.length > 0) throw this.userGroupsFull(full);
-      const change = await this.store.addMembers(conversationId, fresh, Date.now());
+      const change = await this.joiningGroups(fresh, (full) => {
+        if (full.length > 0) throw this.userGroupsFull(full);
+        return this.store.addMembers(conversationId, fresh, Date.now());
+      });
       if (!change) throw notFound();
       if (change.users.length > 0) this.changed('joined', change.conversation, change.users, change.conversation.members);
       return change.conversation;
@@ -157,19 +161,23 @@ export class ConversationService {
   }
 
   /**
-   * Users (not the server's own `@` ids) in MAX_GROUPS_PER_USER groups already. Read, then written: two
-   * additions of one user to different groups at the same moment can both pass (by one group each).
+   * `join` with the users (but the server's `@system`) already in MAX_GROUPS_PER_USER groups, holding
+   * each user's turn: the count and the write are one step per user on this instance (20 concurrent
+   * creations naming one user all passed a cap of 3 on MongoDB, where the reads interleave). Through
+   * several instances at once a user can still pass it by one group per other instance.
    */
-  private async inMostGroups(userIds: readonly string[]): Promise<string[]> {
-    const users = userIds.filter((userId) => !isReservedUserId(userId));
-    const cap = this.limits.maxGroupsPerUser;
-    const counts = await this.store.groupCounts(users, cap);
-    return users.filter((_, i) => counts[i]! >= cap);
+  private joiningGroups<T>(userIds: readonly string[], join: (full: string[]) => Promise<T>): Promise<T> {
+    const users = [...new Set(userIds)].filter((userId) => userId !== SYSTEM_USER_ID);
+    return this.userGroupTurns.runAll(users, async () => {
+      const cap = this.limits.maxGroupsPerUser;
+      const counts = await this.store.groupCounts(users, cap);
+      return join(users.filter((_, i) => counts[i]! >= cap));
+    });
   }
 
   private userGroupsFull(users: readonly string[]): ChatError {
     const shown = users.slice(0, 5).map((user) => `"${user}"`).join(', ') + (users.length > 5 ? ` and ${users.length - 5} more` : '');
-    return new ChatError('too_large', `${shown} ${users.length === 1 ? 'is' : 'are'} in ${this.limits.maxGroupsPerUser} groups already, the most a user may be in; nothing was changed`);
+    return new ChatError('too_large', `${shown} ${users.length === 1 ? 'is' : 'are'} in ${this.limits.maxGroupsPerUser} groups already, the most a user may be in; nothing was changed`, { users });
   }
 
   private takeChange(userId: string): void {

@@ -142,7 +142,8 @@ export class Exchange {
     if (error.retryAfterSec !== undefined) extra['retry-after'] = String(error.retryAfterSec);
     // retryAfter in the body too (since 2026-12-07), as in the WebSocket's error frames.
     const retry = error.retryAfterSec !== undefined ? { retryAfter: error.retryAfterSec } : {};
-    const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}), ...retry } };
+    const users = error.users !== undefined ? { users: error.users } : {};
+    const body = { error: { code: error.code, message: error.message, ...(error.messageId ? { messageId: error.messageId } : {}), ...retry, ...users } };
     this.respond(error.status, JSON.stringify(body), { ...extra, 'content-type': 'application/json' }, closeConnection);
   }
 

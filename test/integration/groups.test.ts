@@ -1035,13 +1035,16 @@ describe('large groups and per-user rates (RECEIPTS_MAX_MEMBERS=2, small read an
   });
 });
 
-describe('groups per user (MAX_GROUPS_PER_USER=2)', () => {
+for (const variant of storeVariants()) describe(`groups per user (MAX_GROUPS_PER_USER=2, ${variant.name} store)`, () => {
   let t: TestServer;
   const SERVER_KEY = 'k3y-for-groups-per-user-0123456789abcdefghij';
   before(async () => {
-    t = await startTestServer({ env: { MAX_GROUPS_PER_USER: '2', SERVER_API_KEY: SERVER_KEY } });
+    t = await startTestServer({ store: await variant.create(), env: { MAX_GROUPS_PER_USER: '2', SERVER_API_KEY: SERVER_KEY } });
   });
-  after(() => t.close());
+  after(async () => {
+    await t.close();
+    await variant.cleanup();
+  });
   const membersOf = async (owner: string, conversationId: string) => (await api(t, owner, 'GET', `/api/conversations/${encodeURIComponent(conversationId)}`)).body.members as string[];
 
   it('refuses to make a user a member of more groups (413, naming the user, nothing changed); leaving makes room', async () => {
@@ -1055,6 +1058,7 @@ describe('groups per user (MAX_GROUPS_PER_USER=2)', () => {
     assert.equal(third.status, 413, JSON.stringify(third.body));
     assert.equal(third.body.error.code, 'too_large');
     assert.match(third.body.error.message, new RegExp(`"${victim}" is in 2 groups already`));
+    assert.deepEqual(third.body.error.users, [victim], 'the users to leave out, for a program');
     assert.deepEqual((await api(t, w, 'GET', '/api/conversations')).body.conversations, [], 'w was not put in a group either');
     // Nor can the victim create one: it counts as the owner's membership.
     assert.equal((await createGroup(t, victim, [])).status, 413);
@@ -1078,6 +1082,26 @@ describe('groups per user (MAX_GROUPS_PER_USER=2)', () => {
     assert.equal((await api(t, victim, 'DELETE', `/api/conversations/${encodeURIComponent(first.body.conversationId)}/members/${victim}`)).status, 204);
     assert.equal((await api(t, z, 'POST', `/api/conversations/${encodeURIComponent(zs)}/members`, { userIds: [w, victim] })).status, 200);
     assert.deepEqual(await membersOf(z, zs), [z, w, victim]);
+  });
+
+  it('holds under concurrent creations and additions naming one user: the count and the write are one step', async () => {
+    const victim = uid('v');
+    const owners = Array.from({ length: 8 }, () => uid('o'));
+    const created = await Promise.all(owners.map((owner) => createGroup(t, owner, [victim])));
+    assert.deepEqual(created.map((r) => r.status).sort(), [201, 201, 413, 413, 413, 413, 413, 413], JSON.stringify(created.map((r) => r.body)));
+    const other = uid('w');
+    const empty = await Promise.all(owners.map(async (owner) => (await createGroup(t, owner, [])).body.conversationId as string));
+    const added = await Promise.all(empty.map((id, i) => api(t, owners[i]!, 'POST', `/api/conversations/${encodeURIComponent(id)}/members`, { userIds: [other] })));
+    assert.deepEqual(added.map((r) => r.status).sort(), [200, 200, 413, 413, 413, 413, 413, 413]);
+    assert.equal((await api(t, victim, 'GET', '/api/conversations')).body.conversations.length, 2);
+    assert.equal((await api(t, other, 'GET', '/api/conversations')).body.conversations.length, 2);
+  });
+
+  it('counts users of other issuers whose ids start with @ like anyone else', async () => {
+    const external = uid('@ext');
+    assert.equal((await createGroup(t, external, [])).status, 201);
+    assert.equal((await createGroup(t, external, [])).status, 201);
+    assert.equal((await createGroup(t, external, [])).status, 413);
   });
 
   it('does not count the server’s own @system against it: it posts into every group it was put in', async () => {
