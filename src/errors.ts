@@ -34,16 +34,19 @@ export class ChatError extends Error {
   readonly eventId: string | undefined;
   /** Seconds a client should wait before retrying (rate_limited, unavailable). */
   readonly retryAfterSec: number | undefined;
+  /** v1.1: the conversation a refused `read`, `typing` or watermark `delivered` named (error frames). */
+  readonly conversationId: string | undefined;
   /** The users a refusal is about (HTTP only: the group joins past MAX_GROUPS_PER_USER), for a client to leave out. */
   readonly users: readonly string[] | undefined;
 
-  constructor(code: ErrorCode, message?: string, options: { messageId?: string; eventId?: string; retryAfterSec?: number; users?: readonly string[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message?: string, options: { messageId?: string; eventId?: string; conversationId?: string; retryAfterSec?: number; users?: readonly string[]; cause?: unknown } = {}) {
     super(message ?? ERROR_CODES[code].message, { cause: options.cause });
     this.name = 'ChatError';
     this.code = code;
     this.messageId = options.messageId;
     this.eventId = options.eventId;
     this.retryAfterSec = options.retryAfterSec;
+    this.conversationId = options.conversationId;
     this.users = options.users;
   }
 

@@ -3,6 +3,7 @@
 // Every field is type- and size-checked before use: an object where a string belongs (`{"$gt":""}`)
 // is rejected, which is what keeps operator injection out of the store.
 import type { ClientCommand, DeleteInput, EditInput, SendInput } from '../chat/commands.js';
+import { editEventId } from '../chat/event-ids.js';
 import { ChatError } from '../errors.js';
 import { CONVERSATION_ID_PATTERN, EVENT_ID_PATTERN, isMessageId, isUserId, SYSTEM_USER_ID } from './ids.js';
 
@@ -36,11 +37,11 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
     case 'delivered':
       if (value.conversationId !== undefined || value.seq !== undefined) {
         if (value.messageIds !== undefined) throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both');
-        return { type: 'delivered_upto', conversationId: conversationIdOf(value.conversationId), seq: seqOf(value.seq) };
+        return { type: 'delivered_upto', ...conversationSeqOf(value) };
       }
       return { type: 'delivered', messageIds: validateMessageIds(value.messageIds, limits) };
     case 'read':
-      return { type: 'read', conversationId: conversationIdOf(value.conversationId), seq: seqOf(value.seq) };
+      return { type: 'read', ...conversationSeqOf(value) };
     case 'typing':
       return { type: 'typing', conversationId: conversationIdOf(value.conversationId) };
     case 'sync':
@@ -83,7 +84,7 @@ export function validateEditInput(value: unknown, limits: Pick<FrameLimits, 'max
   if (typeof editId !== 'string' || !isMessageId(editId)) {
     throw new ChatError('bad_request', 'Field "editId" must be a string of 1-64 characters [A-Za-z0-9_-]', { messageId });
   }
-  checkBody(body, messageId, limits);
+  checkBody(body, messageId, limits, editEventId(editId));
   return { messageId, editId, body };
 }
 
@@ -97,18 +98,19 @@ export function validateDeleteInput(value: unknown): DeleteInput {
   return { messageId };
 }
 
-function checkBody(body: unknown, messageId: string, limits: Pick<FrameLimits, 'maxMessageBytes'>): asserts body is string {
+/** `eventId`: an edit's, so that its refusal names it as protocol.md promises (v1.2). */
+function checkBody(body: unknown, messageId: string, limits: Pick<FrameLimits, 'maxMessageBytes'>, eventId?: string): asserts body is string {
   if (typeof body !== 'string' || body.length === 0) {
-    throw new ChatError('bad_request', 'Field "body" must be a non-empty string', { messageId });
+    throw new ChatError('bad_request', 'Field "body" must be a non-empty string', { messageId, eventId });
   }
   // Cheap bound first: a UTF-16 string of n units encodes to at most 3n UTF-8 bytes.
   if (body.length * 3 > limits.maxMessageBytes && Buffer.byteLength(body, 'utf8') > limits.maxMessageBytes) {
-    throw new ChatError('too_large', `Field "body" exceeds ${limits.maxMessageBytes} UTF-8 bytes`, { messageId });
+    throw new ChatError('too_large', `Field "body" exceeds ${limits.maxMessageBytes} UTF-8 bytes`, { messageId, eventId });
   }
   // A lone surrogate cannot be stored as UTF-8 unchanged, and NUL is refused by some stores: a body
   // must come back byte-for-byte as it was sent, so both are refused up front.
-  if (!body.isWellFormed()) throw new ChatError('bad_request', 'Field "body" contains a lone surrogate', { messageId });
-  if (body.includes('\u0000')) throw new ChatError('bad_request', 'Field "body" must not contain NUL characters', { messageId });
+  if (!body.isWellFormed()) throw new ChatError('bad_request', 'Field "body" contains a lone surrogate', { messageId, eventId });
+  if (body.includes('\u0000')) throw new ChatError('bad_request', 'Field "body" must not contain NUL characters', { messageId, eventId });
 }
 
 export function conversationIdOf(value: unknown): string {
@@ -118,11 +120,14 @@ export function conversationIdOf(value: unknown): string {
   return value;
 }
 
-function seqOf(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ChatError('bad_request', 'Field "seq" must be a non-negative integer');
+/** A `read` or watermark `delivered`: a bad seq's error names the conversation, so a client matches it. */
+function conversationSeqOf(value: Record<string, unknown>): { conversationId: string; seq: number } {
+  const conversationId = conversationIdOf(value.conversationId);
+  const { seq } = value;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    throw new ChatError('bad_request', 'Field "seq" must be a non-negative integer', { conversationId });
   }
-  return value;
+  return { conversationId, seq };
 }
 
 function validateMessageIds(value: unknown, limits: FrameLimits): string[] {

@@ -75,7 +75,7 @@ export function encodeReady(replayed: number): string {
   return `{"type":"ready","replayed":${replayed}}`;
 }
 
-export function encodeError(error: ChatError, conversationId?: string): string {
+export function encodeError(error: ChatError, conversationId = error.conversationId): string {
   return JSON.stringify({
     type: 'error',
     code: error.code,

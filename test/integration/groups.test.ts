@@ -904,6 +904,10 @@ for (const variant of storeVariants()) {
         assert.equal(error.code, 'bad_request', JSON.stringify(frame));
         assert.equal(typeof error.message, 'string');
         assert.ok((error.message as string).length > 0);
+        // A read or watermark naming a valid conversation is answered naming it (protocol.md).
+        const { type, conversationId: frameConversation } = frame as { type: string; conversationId?: unknown };
+        const named = type !== 'send' && frameConversation === conversationId && !('messageIds' in (frame as object));
+        assert.equal(error.conversationId, named ? conversationId : undefined, JSON.stringify(frame));
       }
       // Still open, still usable, and nothing was stored or marked.
       const ok = uid('m');

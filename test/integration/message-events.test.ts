@@ -114,6 +114,11 @@ for (const variant of storeVariants()) {
       assert.equal((await edit(o, first, uid('e'), 'owners cannot edit')).code, 'forbidden');
       assert.equal((await remove(s, first)).code, 'not_found', 'a non-member learns nothing');
       assert.equal((await edit(s, first, uid('e'), 'x')).code, 'not_found');
+      // A malformed edit's refusal names its eventId too, as every edit error does (protocol.md).
+      const badEdit = uid('e');
+      a.send({ type: 'edit', messageId: first, editId: badEdit, body: 5 });
+      const malformed = await a.next((f) => f.type === 'error' && f.messageId === first);
+      assert.deepEqual([malformed.code, malformed.eventId], ['bad_request', `edit.${badEdit}`]);
 
       const byOwner = await remove(o, first);
       assert.equal(byOwner.status, 'DELETED', JSON.stringify(byOwner));
