@@ -37,11 +37,11 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
     case 'delivered':
       if (value.conversationId !== undefined || value.seq !== undefined) {
         if (value.messageIds !== undefined) throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both');
-        return { type: 'delivered_upto', ...conversationSeqOf(value) };
+        return { type: 'delivered_upto', conversationId: conversationIdOf(value.conversationId), seq: seqIn(value) };
       }
       return { type: 'delivered', messageIds: validateMessageIds(value.messageIds, limits) };
     case 'read':
-      return { type: 'read', ...conversationSeqOf(value) };
+      return { type: 'read', conversationId: conversationIdOf(value.conversationId), seq: seqIn(value) };
     case 'typing':
       return { type: 'typing', conversationId: conversationIdOf(value.conversationId) };
     case 'sync':
@@ -120,14 +120,16 @@ export function conversationIdOf(value: unknown): string {
   return value;
 }
 
-/** A `read` or watermark `delivered`: a bad seq's error names the conversation, so a client matches it. */
-function conversationSeqOf(value: Record<string, unknown>): { conversationId: string; seq: number } {
-  const conversationId = conversationIdOf(value.conversationId);
+/**
+ * The seq of a `read` or watermark `delivered` whose conversationId was read first (the literal's
+ * order): a bad seq's error names that conversation, so that a client matches it to its frame.
+ */
+function seqIn(value: Record<string, unknown>): number {
   const { seq } = value;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
-    throw new ChatError('bad_request', 'Field "seq" must be a non-negative integer', { conversationId });
+    throw new ChatError('bad_request', 'Field "seq" must be a non-negative integer', { conversationId: value.conversationId as string });
   }
-  return { conversationId, seq };
+  return seq;
 }
 
 function validateMessageIds(value: unknown, limits: FrameLimits): string[] {
