@@ -247,7 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   }
   // A login's token would outlive its session: refresh caps exp at the session's end, a login did not.
   if (e.JWT_TTL !== undefined && e.JWT_SESSION_MAX !== undefined && e.JWT_TTL > e.JWT_SESSION_MAX) {
-    lines.push('Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX (a token lives at most as long as its session)');
+    const ttl = `${e.JWT_TTL} s${raw.JWT_TTL === undefined || raw.JWT_TTL === '' ? ', its default when unset' : ''}`;
+    lines.push(`Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX (a token lives at most as long as its session); JWT_TTL is ${ttl}, JWT_SESSION_MAX ${e.JWT_SESSION_MAX} s: lower JWT_TTL or raise JWT_SESSION_MAX`);
   }
   if (e.HEALTH_PORT !== undefined && e.HEALTH_PORT !== 0 && e.HEALTH_PORT === e.PORT) {
     lines.push('Invalid environment variable HEALTH_PORT: must differ from PORT');

@@ -47,9 +47,11 @@ describe('config', () => {
 
   it('refuses a JWT_TTL longer than JWT_SESSION_MAX: a login token would outlive its session', () => {
     assert.equal(loadConfig({ ...base, JWT_TTL: '1h', JWT_SESSION_MAX: '1h' }).config.jwt.ttlSec, 3600);
-    for (const env of [{ JWT_TTL: '2h', JWT_SESSION_MAX: '1h' }, { JWT_SESSION_MAX: '12h' }] as Record<string, string>[]) {
+    for (const [env, said] of [[{ JWT_TTL: '2h', JWT_SESSION_MAX: '1h' }, 'JWT_TTL is 7200 s, JWT_SESSION_MAX 3600 s'], [{ JWT_SESSION_MAX: '12h' }, 'JWT_TTL is 86400 s, its default when unset, JWT_SESSION_MAX 43200 s']] as [Record<string, string>, string][]) {
       const lines = refusal(env);
-      assert.equal(lines.filter((line) => line.startsWith('Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX')).length, 1, lines.join(' | '));
+      const refused = lines.filter((line) => line.startsWith('Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX'));
+      assert.equal(refused.length, 1, lines.join(' | '));
+      assert.ok(refused[0]!.includes(said), refused[0]);
     }
   });
 
