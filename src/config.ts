@@ -246,9 +246,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     lines.push('Invalid environment variable SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_GRACE_MS, which counts from the signal and includes it');
   }
   // A login's token would outlive its session: refresh caps exp at the session's end, a login did not.
-  if (e.JWT_TTL !== undefined && e.JWT_SESSION_MAX !== undefined && e.JWT_TTL > e.JWT_SESSION_MAX) {
-    const ttl = `${e.JWT_TTL} s${raw.JWT_TTL === undefined || raw.JWT_TTL === '' ? ', its default when unset' : ''}`;
-    lines.push(`Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX (a token lives at most as long as its session); JWT_TTL is ${ttl}, JWT_SESSION_MAX ${e.JWT_SESSION_MAX} s: lower JWT_TTL or raise JWT_SESSION_MAX`);
+  // Unset, JWT_TTL is its default or JWT_SESSION_MAX, whichever is shorter; set, it must fit.
+  const ttlSet = raw.JWT_TTL !== undefined && raw.JWT_TTL !== '';
+  if (ttlSet && e.JWT_TTL !== undefined && e.JWT_SESSION_MAX !== undefined && e.JWT_TTL > e.JWT_SESSION_MAX) {
+    lines.push(`Invalid environment variable JWT_TTL: must not be longer than JWT_SESSION_MAX (a token lives at most as long as its session); JWT_TTL is ${e.JWT_TTL} s, JWT_SESSION_MAX ${e.JWT_SESSION_MAX} s: lower JWT_TTL or raise JWT_SESSION_MAX`);
   }
   if (e.HEALTH_PORT !== undefined && e.HEALTH_PORT !== 0 && e.HEALTH_PORT === e.PORT) {
     lines.push('Invalid environment variable HEALTH_PORT: must differ from PORT');
@@ -299,7 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     healthPort: e.HEALTH_PORT,
     listenReusePort: e.LISTEN_REUSE_PORT,
     wsPath: e.WS_PATH,
-    jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: e.JWT_TTL, sessionMaxSec: e.JWT_SESSION_MAX },
+    jwt: { secret: e.JWT_SECRET, audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, ttlSec: Math.min(e.JWT_TTL, e.JWT_SESSION_MAX), sessionMaxSec: e.JWT_SESSION_MAX },
     db: { uri: dbUri, kind: dbUri === 'mem' ? 'memory' : 'mongo', opTimeoutMs: e.DB_OP_TIMEOUT_MS },
     bus: { uri: e.BUS_URI, namespace: e.BUS_NAMESPACE, watchTimeoutMs: e.BUS_WATCH_TIMEOUT_MS },
     batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS, maxOpsPerUser: Math.min(e.DB_BATCH_MAX_OPS_PER_USER, e.DB_BATCH_MAX_OPS) },
