@@ -1,7 +1,7 @@
 // The memory store's message index (src/store/memory/message-index.ts) against one Map as the model,
-// with generations of 1,000 ids so that 30,000 ids span thirty of them: the same answers for ids
-// present and absent, replacements in place in whichever generation holds the id, the same size and
-// the same order.
+// with 4 shards of generations of 1,000 ids so that 30,000 ids span seven or eight per shard: the same
+// answers for ids present and absent, replacements in place in whichever generation holds the id, the
+// same size and the same records.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MessageIndex } from '../../src/store/memory/message-index.js';
@@ -22,9 +22,9 @@ function randomId(random: () => number): string {
 }
 
 describe('message index', () => {
-  it('answers as one Map does across thirty generations, a tenth of the ids replaced', () => {
+  it('answers as one Map does across shards of several generations, a tenth of the ids replaced', () => {
     const random = prng(11);
-    const index = new MessageIndex<Rec>(1000);
+    const index = new MessageIndex<Rec>(1000, 4);
     const model = new Map<string, Rec>();
     const ids: string[] = [];
     for (let i = 0; i < 33_000; i++) {
@@ -39,9 +39,17 @@ describe('message index', () => {
       if (i % 97 === 0) assert.equal(index.get(`${randomId(random)}~`), undefined, 'an id never added');
     }
     assert.equal(index.size, model.size);
-    assert.ok(index.size > 29_000, 'thirty generations');
+    assert.ok(index.size > 29_000, 'several generations per shard');
     for (const id of ids) assert.equal(index.get(id), model.get(id));
-    assert.deepEqual([...index.values()], [...model.values()], 'records in the order added, replacements in place');
+    const byId = (a: Rec, b: Rec) => (a.messageId < b.messageId ? -1 : 1);
+    assert.deepEqual([...index.values()].sort(byId), [...model.values()].sort(byId), 'every record once, replacements in place');
+  });
+
+  it('spreads ids that differ only in their last characters (counters, ULIDs) over its shards', () => {
+    const index = new MessageIndex<Rec>(1 << 20, 64);
+    for (let i = 0; i < 6400; i++) index.add({ messageId: `m-${i}`, version: i });
+    const sizes = (index as unknown as { shards: Map<string, Rec>[][] }).shards.map((generations) => generations[0]!.size);
+    assert.ok(Math.max(...sizes) <= 4 * (6400 / 64), `the largest shard holds at most 4× its share: ${Math.max(...sizes)}`);
   });
 
   it('refuses to replace an id it does not hold', () => {
