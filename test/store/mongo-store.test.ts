@@ -448,7 +448,7 @@ describe('MongoStore', { skip: baseUri ? false : skipReason('mongo') }, () => {
     await storeOn(uri); // a second start on the same database
     const db = dbOf(uri);
     const names = async (collection: string) => (await db.collection(collection).listIndexes().toArray()).map((index) => index.name).sort();
-    assert.deepEqual(await names('messages'), ['_id_', 'conversation_seq']);
+    assert.deepEqual(await names('messages'), ['_id_', 'by_target', 'conversation_seq']);
     assert.deepEqual(await names('memberships'), ['_id_', 'by_conversation', 'by_user']);
     assert.deepEqual(await names('user_cursors'), ['_id_', 'by_user']);
     assert.deepEqual(await names('device_cursors'), ['_id_', 'by_device']);

@@ -8,7 +8,13 @@ import type { Collections } from './documents.js';
 export const INDEXES = {
   // History, replay (messagesIn), heads (last seq) and unread counts: one range of one conversation.
   // Unique: two processes can never both store a seq, which is what makes seq gapless across them.
-  messages: [{ name: 'conversation_seq', key: { conversationId: 1, seq: 1 }, unique: true }],
+  // An edit's or delete's target: a delete empties its target's edits through it, not through a walk
+  // of every message stored since the target. Sparse: only events carry `target`, so a message costs
+  // no entry (on MongoDB; FerretDB v1 takes the option and indexes every document).
+  messages: [
+    { name: 'conversation_seq', key: { conversationId: 1, seq: 1 }, unique: true },
+    { name: 'by_target', key: { target: 1 }, sparse: true },
+  ],
   // A user's conversations (list, replayTargets, conversationIdsOf, its groups counted by their id range);
   // a conversation's members in join order.
   memberships: [

@@ -222,8 +222,8 @@ export class MongoStore implements Store {
       // A deleted text is never replayed: its edit events keep their seq and lose their bodies. Run on
       // every apply to a deleted target, so an edit stored in a race with the delete, or a retry after
       // a crash between these two writes, is emptied too.
-      // Its edits come after it: from its seq on, the conversation_seq index bounds the scan to the
-      // messages since, not the whole conversation (a delete of a recent message reads a few).
+      // MongoDB finds them by the by_target index (a point, where conversation_seq's range is every
+      // message since the target); the range stays for FerretDB v1, which pushes only it down.
       const edits: Filter<MessageDoc> = { conversationId: message.conversationId, seq: { $gt: message.seq }, target, event: 'edited', body: { $ne: '' } };
       await messages.updateMany(edits, { $set: { body: '' } }, { maxTimeMS: this.options.opTimeoutMs });
     }
