@@ -4,17 +4,12 @@
 // Every query of the store is served by one of these or by _id (docs/store.md, "Indexes").
 import type { IndexDescription } from 'mongodb';
 import type { Collections } from './documents.js';
+import { errorSummary, type Logger } from '../../log.js';
 
 export const INDEXES = {
   // History, replay (messagesIn), heads (last seq) and unread counts: one range of one conversation.
   // Unique: two processes can never both store a seq, which is what makes seq gapless across them.
-  // An edit's or delete's target: a delete empties its target's edits through it, not through a walk
-  // of every message stored since the target. Sparse: only events carry `target`, so a message costs
-  // no entry (on MongoDB; FerretDB v1 takes the option and indexes every document).
-  messages: [
-    { name: 'conversation_seq', key: { conversationId: 1, seq: 1 }, unique: true },
-    { name: 'by_target', key: { target: 1 }, sparse: true },
-  ],
+  messages: [{ name: 'conversation_seq', key: { conversationId: 1, seq: 1 }, unique: true }],
   // A user's conversations (list, replayTargets, conversationIdsOf, its groups counted by their id range);
   // a conversation's members in join order.
   memberships: [
@@ -28,6 +23,32 @@ export const INDEXES = {
   // A user's devices, seen longest ago first (the bound on devices per user).
   devices: [{ name: 'by_user_seen', key: { userId: 1, lastSeen: 1 } }],
 } satisfies Partial<Record<keyof Collections, IndexDescription[]>>;
+
+/**
+ * Indexes that only make one operation cheaper, built after the start, not before it: the first start
+ * after the release that adds one would otherwise wait for a scan of a large collection (and fail past
+ * DB_OP_TIMEOUT_MS). Until one is ready, its operation reads as it did before.
+ */
+export const LATER_INDEXES = {
+  // An edit's or delete's target: a delete empties its target's edits through it, not through a walk
+  // of every message stored since the target. Sparse: only events carry `target`, so a message costs
+  // no entry (on MongoDB; FerretDB v1 takes the option and indexes every document).
+  messages: [{ name: 'by_target', key: { target: 1 }, sparse: true }],
+} satisfies Partial<Record<keyof Collections, IndexDescription[]>>;
+
+/** Builds LATER_INDEXES one by one; a failure is logged (the next start tries again), never thrown. */
+export async function buildLaterIndexes(collections: Collections, log: Logger, closed: () => boolean): Promise<void> {
+  for (const [name, indexes] of Object.entries(LATER_INDEXES)) {
+    for (const index of indexes as IndexDescription[]) {
+      if (closed()) return;
+      try {
+        await collections[name as keyof typeof LATER_INDEXES].createIndexes([index]);
+      } catch (error) {
+        if (!closed()) log.warn({ err: errorSummary(error), index: index.name }, 'index not confirmed built (MongoDB may still be building it); the next start checks again');
+      }
+    }
+  }
+}
 
 /**
  * One index per createIndexes call: FerretDB v1 panics (and drops the connection) when one call names

@@ -11,7 +11,7 @@ import { collectionsOf, type Collections } from './documents.js';
 import { logDriverTransitions } from './driver-events.js';
 import { idLookupFor, type IdLookup } from './find-by-ids.js';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.js';
-import { ensureIndexes } from './indexes.js';
+import { buildLaterIndexes, ensureIndexes } from './indexes.js';
 
 interface Connected {
   readonly client: MongoClient;
@@ -68,6 +68,7 @@ export class StoreConnection {
     }
     this.current = this.watch(client, idLookup!);
     this.log.info({ db: this.dbName }, 'MongoDB connected; indexes ready');
+    void buildLaterIndexes(this.current.collections, this.log, () => this.closed);
   }
 
   async close(): Promise<void> {
