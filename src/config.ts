@@ -175,8 +175,9 @@ export class ConfigError extends Error {
 
 /**
  * COOKIE_DOMAIN's spelling for "no Domain attribute": production requires the variable, and empty
- * counts as missing there, so a host-only cookie (sent back to this host alone) needs a word. No
- * browser takes a single-label `Domain=host-only` from another host, so the word names no real domain.
+ * counts as missing there, so a host-only cookie (sent back to this host alone) needs a word, in any
+ * case as domains are. No browser takes a single-label `Domain=host-only` from another host, so the
+ * word names no real domain.
  */
 export const COOKIE_HOST_ONLY = 'host-only';
 
@@ -306,7 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     batch: { maxWaitMs: e.DB_BATCH_MAX_WAIT_MS, maxOps: e.DB_BATCH_MAX_OPS, maxOpsPerUser: Math.min(e.DB_BATCH_MAX_OPS_PER_USER, e.DB_BATCH_MAX_OPS) },
     cursorCacheMax: e.CURSOR_CACHE_MAX,
     maxDevicesPerUser: e.MAX_DEVICES_PER_USER,
-    cookie: { name: e.AUTH_COOKIE_NAME, domain: e.COOKIE_DOMAIN === COOKIE_HOST_ONLY ? undefined : e.COOKIE_DOMAIN },
+    cookie: { name: e.AUTH_COOKIE_NAME, domain: e.COOKIE_DOMAIN?.toLowerCase() === COOKIE_HOST_ONLY ? undefined : e.COOKIE_DOMAIN },
     corsOrigins: e.CORS_ORIGIN ?? '*',
     limits: {
       maxMessageBytes: e.MAX_MESSAGE_BYTES,

@@ -36,7 +36,10 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
       return { type: 'delete', ...validateDeleteInput(value) };
     case 'delivered':
       if (value.conversationId !== undefined || value.seq !== undefined) {
-        if (value.messageIds !== undefined) throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both');
+        if (value.messageIds !== undefined) {
+          const named = typeof value.conversationId === 'string' && CONVERSATION_ID_PATTERN.test(value.conversationId) ? value.conversationId : undefined;
+          throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both', { conversationId: named });
+        }
         return { type: 'delivered_upto', conversationId: conversationIdOf(value.conversationId), seq: seqIn(value) };
       }
       return { type: 'delivered', messageIds: validateMessageIds(value.messageIds, limits) };
@@ -79,21 +82,22 @@ export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'max
 
 /** v1.2: an edit, from a WebSocket frame or an HTTP body (whose path gives the messageId). */
 export function validateEditInput(value: unknown, limits: Pick<FrameLimits, 'maxMessageBytes'>): EditInput {
-  const { messageId } = validateDeleteInput(value);
-  const { editId, body } = value as Record<string, unknown>;
-  if (typeof editId !== 'string' || !isMessageId(editId)) {
-    throw new ChatError('bad_request', 'Field "editId" must be a string of 1-64 characters [A-Za-z0-9_-]', { messageId });
-  }
-  checkBody(body, messageId, limits, editEventId(editId));
-  return { messageId, editId, body };
+  if (!isPlainObject(value)) throw new ChatError('bad_request', 'Expected a JSON object');
+  const { editId, body } = value;
+  // Its eventId names every refusal of it once its editId is valid, a bad messageId's too (protocol.md).
+  const eventId = typeof editId === 'string' && isMessageId(editId) ? editEventId(editId) : undefined;
+  const { messageId } = validateDeleteInput(value, eventId);
+  if (eventId === undefined) throw new ChatError('bad_request', 'Field "editId" must be a string of 1-64 characters [A-Za-z0-9_-]', { messageId });
+  checkBody(body, messageId, limits, eventId);
+  return { messageId, editId: editId as string, body };
 }
 
-/** v1.2: a delete names the message only. */
-export function validateDeleteInput(value: unknown): DeleteInput {
+/** v1.2: a delete names the message only. `eventId`: an edit's, for its refusal. */
+export function validateDeleteInput(value: unknown, eventId?: string): DeleteInput {
   if (!isPlainObject(value)) throw new ChatError('bad_request', 'Expected a JSON object');
   const { messageId } = value;
   if (typeof messageId !== 'string' || !isMessageId(messageId)) {
-    throw new ChatError('bad_request', 'Field "messageId" must be a string of 1-64 characters [A-Za-z0-9_-]');
+    throw new ChatError('bad_request', 'Field "messageId" must be a string of 1-64 characters [A-Za-z0-9_-]', { eventId });
   }
   return { messageId };
 }

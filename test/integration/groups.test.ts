@@ -906,7 +906,7 @@ for (const variant of storeVariants()) {
         assert.ok((error.message as string).length > 0);
         // A read or watermark naming a valid conversation is answered naming it (protocol.md).
         const { type, conversationId: frameConversation } = frame as { type: string; conversationId?: unknown };
-        const named = type !== 'send' && frameConversation === conversationId && !('messageIds' in (frame as object));
+        const named = type !== 'send' && frameConversation === conversationId;
         assert.equal(error.conversationId, named ? conversationId : undefined, JSON.stringify(frame));
       }
       // Still open, still usable, and nothing was stored or marked.

@@ -119,6 +119,10 @@ for (const variant of storeVariants()) {
       a.send({ type: 'edit', messageId: first, editId: badEdit, body: 5 });
       const malformed = await a.next((f) => f.type === 'error' && f.messageId === first);
       assert.deepEqual([malformed.code, malformed.eventId], ['bad_request', `edit.${badEdit}`]);
+      const badTarget = uid('e');
+      a.send({ type: 'edit', messageId: 5, editId: badTarget, body: 'x' });
+      const untargeted = await a.next((f) => f.type === 'error' && f.eventId === `edit.${badTarget}`);
+      assert.equal(untargeted.code, 'bad_request', 'a bad messageId is refused naming the edit');
 
       const byOwner = await remove(o, first);
       assert.equal(byOwner.status, 'DELETED', JSON.stringify(byOwner));

@@ -41,6 +41,7 @@ describe('config', () => {
   it('takes COOKIE_DOMAIN=host-only in production as no Domain attribute: the cookie goes back to this host alone', () => {
     const { config } = loadConfig({ ...PRODUCTION, COOKIE_DOMAIN: 'host-only' });
     assert.equal(config.cookie.domain, undefined);
+    assert.equal(loadConfig({ ...PRODUCTION, COOKIE_DOMAIN: 'HOST-ONLY' }).config.cookie.domain, undefined, 'any case, as domains');
     assert.doesNotMatch(sessionCookie(config, 'tok', 60), /Domain=/i);
     assert.match(sessionCookie(loadConfig(PRODUCTION).config, 'tok', 60), /; Secure; Domain=example\.com$/);
   });
