@@ -27,8 +27,21 @@ import type { HeadCache } from './heads.js';
 import { insertMany } from './insert.js';
 import { ensureDirectConversations } from './membership.js';
 
-/** Rounds of "assign again what did not go in" before the rest of a batch is refused as unavailable. */
-const MAX_ROUNDS = 16;
+/**
+ * Rounds of "assign again what did not go in" before the rest of a batch is refused as unavailable:
+ * with the pauses below, up to ~1-2 s of contention (16 rounds without pauses refused 7-8 of ~350
+ * sends when two instances wrote one conversation flat out on FerretDB; 48 with them, 0-1).
+ */
+const MAX_ROUNDS = 48;
+
+/**
+ * After a seq collision, a random pause before the next round, up to 2^round ms (at most this). The
+ * process that wrote a conversation last knows its head and writes again at once; one that lost
+ * reads the head and tries again, and without a pause it kept losing to a busy writer's next batch
+ * (a second instance's sends into a conversation another fed flat out: 7 of 35 refused after 16
+ * rounds, and acks taking seconds; operator probe).
+ */
+const MAX_COLLISION_PAUSE_MS = 32;
 
 export interface PersistBatchContext {
   readonly collections: Collections;
@@ -207,6 +220,7 @@ async function insertMessages(context: PersistBatchContext, leads: Lead[], readA
       for (const lead of open) lead.outcome = error;
       return;
     }
+    if (stale) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** round, MAX_COLLISION_PAUSE_MS)));
     // After a collision every head of the rest is read again, not only the one that collided: with
     // several instances writing, a stale cached head is the rule, and one round per stale
     // conversation would not end in time for a batch spanning hundreds of conversations.
