@@ -38,24 +38,26 @@ export const LATER_INDEXES = {
 
 /** Builds LATER_INDEXES one by one; a failure is logged (the next start tries again), never thrown. */
 export async function buildLaterIndexes(collections: Collections, log: Logger, closed: () => boolean): Promise<void> {
-  for (const [name, indexes] of Object.entries(LATER_INDEXES)) {
-    for (const index of indexes as IndexDescription[]) {
-      if (closed()) return;
-      try {
-        await collections[name as keyof typeof LATER_INDEXES].createIndexes([index]);
-      } catch (error) {
-        if (!closed()) log.warn({ err: errorSummary(error), index: index.name }, 'index not confirmed built (MongoDB may still be building it); the next start checks again');
-      }
+  for (const create of creations(collections, LATER_INDEXES)) {
+    if (closed()) return;
+    try {
+      await create.run();
+    } catch (error) {
+      if (!closed()) log.warn({ err: errorSummary(error), index: create.name }, 'index not confirmed built (MongoDB may still be building it); the next start checks again');
     }
   }
 }
 
+export async function ensureIndexes(collections: Collections): Promise<void> {
+  for (const create of creations(collections, INDEXES)) await create.run();
+}
+
 /**
- * One index per createIndexes call: FerretDB v1 panics (and drops the connection) when one call names
+ * One createIndexes call per index: FerretDB v1 panics (and drops the connection) when one call names
  * several indexes that all exist already, i.e. at every start after the first.
  */
-export async function ensureIndexes(collections: Collections): Promise<void> {
-  for (const [name, indexes] of Object.entries(INDEXES)) {
-    for (const index of indexes as IndexDescription[]) await collections[name as keyof typeof INDEXES].createIndexes([index]);
-  }
+function creations(collections: Collections, table: typeof INDEXES | typeof LATER_INDEXES): { name: string | undefined; run: () => Promise<unknown> }[] {
+  return Object.entries(table as Record<string, IndexDescription[]>).flatMap(([collection, indexes]) =>
+    indexes.map((index) => ({ name: index.name, run: () => collections[collection as keyof typeof INDEXES].createIndexes([index]) })),
+  );
 }
