@@ -37,8 +37,7 @@ export function parseClientFrame(text: string, limits: FrameLimits): ClientFrame
     case 'delivered':
       if (value.conversationId !== undefined || value.seq !== undefined) {
         if (value.messageIds !== undefined) {
-          const named = typeof value.conversationId === 'string' && CONVERSATION_ID_PATTERN.test(value.conversationId) ? value.conversationId : undefined;
-          throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both', { conversationId: named });
+          throw new ChatError('bad_request', 'A delivered frame carries either "messageIds" or "conversationId" and "seq", not both', { conversationId: validConversationId(value.conversationId) });
         }
         return { type: 'delivered_upto', conversationId: conversationIdOf(value.conversationId), seq: seqIn(value) };
       }
@@ -71,7 +70,7 @@ export function validateSendInput(value: unknown, limits: Pick<FrameLimits, 'max
   if (to !== undefined && (typeof to !== 'string' || !isUserId(to))) {
     throw new ChatError('bad_request', 'Field "to" must be a user id of 1-64 characters [A-Za-z0-9_.@-] other than . and ..', { messageId });
   }
-  if (conversationId !== undefined && (typeof conversationId !== 'string' || !CONVERSATION_ID_PATTERN.test(conversationId))) {
+  if (conversationId !== undefined && validConversationId(conversationId) === undefined) {
     throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]', { messageId });
   }
   // No token for @system is accepted: a message to it would wait forever (and wake push for it).
@@ -118,10 +117,13 @@ function checkBody(body: unknown, messageId: string, limits: Pick<FrameLimits, '
 }
 
 export function conversationIdOf(value: unknown): string {
-  if (typeof value !== 'string' || !CONVERSATION_ID_PATTERN.test(value)) {
-    throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]');
-  }
-  return value;
+  const conversationId = validConversationId(value);
+  if (conversationId === undefined) throw new ChatError('bad_request', 'Field "conversationId" must be a conversation id of 1-128 characters [A-Za-z0-9_.@:-]');
+  return conversationId;
+}
+
+function validConversationId(value: unknown): string | undefined {
+  return typeof value === 'string' && CONVERSATION_ID_PATTERN.test(value) ? value : undefined;
 }
 
 /**
