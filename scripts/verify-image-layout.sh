@@ -5,7 +5,7 @@
 # production env as an unprivileged user, runs its HEALTHCHECK, and stops it with its STOPSIGNAL.
 # Proves the runtime stage has everything the server needs and nothing from dev dependencies.
 # Prints one PASS:/FAIL: line per check; exits 1 if any failed. Usage: bash scripts/verify-image-layout.sh
-# (KEEP=1 keeps the temporary directory).
+# (KEEP=1 keeps the temporary directory; CHECK_PORT=<n> starts the server on that port).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -121,7 +121,15 @@ check "runtime holds the built demo page (dist/demo/: served only with SERVE_DEM
 check "CMD runs node directly (exec form, no npm or shell)" bash -c "[[ '$cmd' == '[\"node\",'* ]]"
 
 # --- start it the way Docker would ---------------------------------------------------------------------
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+# On a free port the kernel picks; on a shared host CHECK_PORT=<n> pins it (as production-check.sh).
+if [[ -n ${CHECK_PORT:-} ]]; then
+  if ! [[ $CHECK_PORT =~ ^[0-9]+$ ]] || ((CHECK_PORT < 1 || CHECK_PORT > 65535)); then
+    echo "CHECK_PORT must be a port number, not '$CHECK_PORT'" >&2; exit 2
+  fi
+  port=$CHECK_PORT
+else
+  port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+fi
 run_env=(PATH="$PATH" HOME=/tmp NODE_ENV="${ENVS[NODE_ENV]}" PORT="$port" JWT_SECRET=secret DB_URI=mem
   COOKIE_DOMAIN=.localhost CORS_ORIGIN=http://localhost:3000 WS_PATH=/ws METRICS_SECRET=change-me)
 mapfile -t argv < <(node -e 'for (const a of JSON.parse(process.argv[1])) console.log(a)' "$cmd")
