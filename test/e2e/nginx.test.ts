@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -166,6 +167,34 @@ describe('through NGINX (deploy/nginx/chat.conf)', { skip }, () => {
     assert.equal(huge.status, 413);
     assert.match(await proxy.errorLog(), /client intended to send too large body/); // NGINX's 413, not the app's
     assert.equal(await app.store.getMessage('http-2'), undefined);
+  });
+
+  it('sends a POST /api/messages that one instance cut off on to the next: a send is idempotent by its messageId', { timeout: 20_000 }, async () => {
+    // An "instance" that reads each request and drops its connection unanswered, as one does when it
+    // stops while a request on a kept-alive connection is on its way (operator probe: NGINX's 502).
+    const cut: string[] = [];
+    const cutter = createServer((socket) => {
+      socket.once('data', (chunk) => {
+        cut.push(chunk.toString('latin1').split('\r\n')[0]!);
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+    const pair = await startNginx(NGINX!, { upstreamPort: [(cutter.address() as AddressInfo).port, app.server.port], wsPath: WS_PATH });
+    try {
+      const authorization = `Bearer ${await app.token('resent-a')}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const body = JSON.stringify({ messageId: `resent-${i}`, to: 'resent-b', body: 'cut, then resent' });
+        statuses.push((await fetch(`http://127.0.0.1:${pair.port}/api/messages`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body })).status);
+      }
+      assert.ok(cut.some((line) => line.startsWith('POST /api/messages')), `the cutting instance was sent a send: ${JSON.stringify(cut)}`);
+      assert.deepEqual(statuses, [201, 201, 201, 201]);
+      for (let i = 0; i < 4; i++) assert.ok(await app.store.getMessage(`resent-${i}`), `resent-${i} stored`);
+    } finally {
+      await pair.stop();
+      cutter.close();
+    }
   });
 
   // F1 of the rolling-restart probe: NGINX answered 502 to everything for seconds while one instance was
