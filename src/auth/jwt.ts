@@ -105,12 +105,22 @@ export class JwtVerifier {
     // Past year 9999 no Date holds it (GET /api/me's expiresAt would be null), and it would never expire.
     if (typeof exp !== 'number' || !(exp <= MAX_EXP_SEC)) throw new TokenError('bad_token', 'invalid exp claim');
     if (exp * 1000 <= nowMs) throw new TokenError('expired', 'token expired');
-    if (iat !== undefined && (typeof iat !== 'number' || !(iat <= nowMs / 1000 + IAT_MAX_SKEW_SEC))) throw new TokenError('bad_token', 'invalid iat claim');
-    if (sst !== undefined && (typeof sst !== 'number' || !(sst <= nowMs / 1000 + IAT_MAX_SKEW_SEC))) throw new TokenError('bad_token', 'invalid sst claim');
-    const principal: Principal = Object.freeze({ userId: sub, role: role === 'admin' ? 'admin' : undefined, exp, iat, sst });
+    const principal: Principal = Object.freeze({
+      userId: sub,
+      role: role === 'admin' ? 'admin' : undefined,
+      exp,
+      iat: pastTimeClaim('iat', iat, nowMs),
+      sst: pastTimeClaim('sst', sst, nowMs),
+    });
     this.cache.set(token, principal);
     return principal;
   }
+}
+
+/** An optional time claim (`iat`, `sst`): absent, or a number of seconds not after now (IAT_MAX_SKEW_SEC allowed). */
+function pastTimeClaim(name: string, value: unknown, nowMs: number): number | undefined {
+  if (value !== undefined && (typeof value !== 'number' || !(value <= nowMs / 1000 + IAT_MAX_SKEW_SEC))) throw new TokenError('bad_token', `invalid ${name} claim`);
+  return value;
 }
 
 export interface SignOptions {
