@@ -38,8 +38,8 @@ const MAX_ROUNDS = 48;
  * After a seq collision, a random pause before the next round, up to 2^round ms (at most this). The
  * process that wrote a conversation last knows its head and writes again at once; one that lost
  * reads the head and tries again, and without a pause it kept losing to a busy writer's next batch
- * (a second instance's sends into a conversation another fed flat out: 7 of 35 refused after 16
- * rounds, and acks taking seconds; operator probe).
+ * (operator probe: acks taking seconds, and refusals, through the instance that wrote less; figures
+ * above and in docs/store.md, "Seq").
  */
 const MAX_COLLISION_PAUSE_MS = 32;
 
