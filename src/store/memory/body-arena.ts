@@ -7,12 +7,11 @@
 // Nothing is ever freed, as the store frees no message: an edit writes the new body, and the old
 // one's bytes stay where they were.
 
-/** Where a body lies: its chunk, its first byte there, and its length in bytes. */
-export interface BodySpan {
-  bodyChunk: number;
-  bodyAt: number;
-  bodyBytes: number;
-}
+/**
+ * Where a body lies is three numbers at `at` in an Int32Array of the caller's (message-table.ts keeps
+ * them in its rows, not in an object per message): its chunk, its first byte there, its length in bytes.
+ */
+export const SPAN_INTS = 3;
 
 /** Chunks are this big; a body that could take more than a quarter of one gets a chunk of its own. */
 const CHUNK_BYTES = 1 << 20;
@@ -25,12 +24,10 @@ export class BodyArena {
 
   constructor(private readonly chunkBytes = CHUNK_BYTES) {}
 
-  /** Writes a body and records where it went in `span`. */
-  write(body: string, span: BodySpan): void {
+  /** Writes a body and records where it went in `span[at]`, `span[at + 1]` and `span[at + 2]`. */
+  write(body: string, span: Int32Array, at: number): void {
     if (body.length === 0) {
-      span.bodyChunk = 0;
-      span.bodyAt = 0;
-      span.bodyBytes = 0;
+      span[at] = span[at + 1] = span[at + 2] = 0;
       return;
     }
     // A UTF-16 code unit takes at most 3 bytes in UTF-8 (a surrogate pair, two units, takes 4).
@@ -38,23 +35,26 @@ export class BodyArena {
     if (mostBytes > this.chunkBytes / 4) {
       // A chunk of its own, sized exactly: a 16 MB body neither fits a chunk nor wastes most of one.
       const own = Buffer.allocUnsafeSlow(Buffer.byteLength(body, 'utf8'));
-      span.bodyChunk = this.chunks.push(own) - 1;
-      span.bodyAt = 0;
-      span.bodyBytes = own.write(body, 0, 'utf8');
+      span[at] = this.chunks.push(own) - 1;
+      span[at + 1] = 0;
+      span[at + 2] = own.write(body, 0, 'utf8');
       return;
     }
     if (this.filling < 0 || this.used + mostBytes > this.chunkBytes) {
       this.filling = this.chunks.push(Buffer.allocUnsafeSlow(this.chunkBytes)) - 1;
       this.used = 0;
     }
-    span.bodyChunk = this.filling;
-    span.bodyAt = this.used;
-    span.bodyBytes = this.chunks[this.filling]!.write(body, this.used, 'utf8');
-    this.used += span.bodyBytes;
+    const bytes = this.chunks[this.filling]!.write(body, this.used, 'utf8');
+    span[at] = this.filling;
+    span[at + 1] = this.used;
+    span[at + 2] = bytes;
+    this.used += bytes;
   }
 
-  read(span: BodySpan): string {
-    if (span.bodyBytes === 0) return '';
-    return this.chunks[span.bodyChunk]!.toString('utf8', span.bodyAt, span.bodyAt + span.bodyBytes);
+  read(span: Int32Array, at: number): string {
+    const bytes = span[at + 2]!;
+    if (bytes === 0) return '';
+    const first = span[at + 1]!;
+    return this.chunks[span[at]!]!.toString('utf8', first, first + bytes);
   }
 }

@@ -1,7 +1,7 @@
 // The memory store's per-conversation state and the read-only views built from it (the list item,
 // the conversation as clients see it). Kept apart from memory-store.ts, which changes the state.
-import { UNREAD_CAP, type Conversation, type ConversationListItem, type Cursor, type Membership, type StoredMessage } from '../store.js';
-import type { KeptMessage } from './kept-message.js';
+import { UNREAD_CAP, type Conversation, type ConversationListItem, type Cursor, type Membership } from '../store.js';
+import type { MessageTable, RowList } from './message-table.js';
 
 export interface ConversationState {
   readonly conversationId: string;
@@ -11,8 +11,8 @@ export interface ConversationState {
   readonly createdAt: number;
   /** userId → membership; insertion order is join order. */
   readonly members: Map<string, Membership>;
-  /** messages[seq - 1]. */
-  readonly messages: KeptMessage[];
+  /** Its messages' rows in the MessageTable: rows.at(seq - 1). */
+  readonly rows: RowList;
   /** The user-level delivery cursor of each member (what at least one device confirmed). */
   readonly delivered: Map<string, Cursor>;
   /** userId → when each message was delivered to them, at [seq - 1] (a hole: not yet): an array per member, not a key per delivery. */
@@ -20,20 +20,23 @@ export interface ConversationState {
   readonly read: Map<string, number>;
 }
 
-export function listItem(conversation: ConversationState, userId: string, stored: (kept: KeptMessage) => StoredMessage): ConversationListItem {
-  const { messages } = conversation;
+export function listItem(conversation: ConversationState, userId: string, table: MessageTable): ConversationListItem {
+  const { rows } = conversation;
   // A member who joined late has read nothing from before joining, and has nothing unread there.
   const readSeq = conversation.read.get(userId) ?? conversation.members.get(userId)?.joinSeq ?? 0;
-  const last = lastMessage(conversation);
+  const last = lastMessage(conversation, table);
   let unread = 0;
-  for (let i = messages.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) if (messages[i]!.from !== userId && !messages[i]!.event && !messages[i]!.deleted) unread++;
+  for (let i = rows.length - 1; i >= readSeq && unread < UNREAD_CAP; i--) {
+    const row = rows.at(i);
+    if (table.from(row) !== userId && !table.isEvent(row) && !table.deleted(row)) unread++;
+  }
   return {
     conversation: view(conversation),
-    lastSeq: messages.length,
-    lastMessage: last && stored(last),
+    lastSeq: rows.length,
+    lastMessage: last < 0 ? null : table.stored(last),
     readSeq,
     unread,
-    activityTs: activityTs(conversation, userId),
+    activityTs: activityTs(conversation, userId, table),
   };
 }
 
@@ -53,14 +56,14 @@ export function otherMember(conversation: ConversationState, userId: string): st
   return userId;
 }
 
-/** The newest message that is not an edit or delete event. */
-function lastMessage(conversation: ConversationState): KeptMessage | null {
-  const { messages } = conversation;
-  for (let i = messages.length - 1; i >= 0; i--) if (!messages[i]!.event) return messages[i]!;
-  return null;
+/** The row of the newest message that is not an edit or delete event, or -1. */
+function lastMessage(conversation: ConversationState, table: MessageTable): number {
+  const { rows } = conversation;
+  for (let i = rows.length - 1; i >= 0; i--) if (!table.isEvent(rows.at(i))) return rows.at(i);
+  return -1;
 }
 
-export function activityTs(conversation: ConversationState, userId: string): number {
-  const last = lastMessage(conversation);
-  return Math.max(last?.ts ?? 0, conversation.members.get(userId)?.joinedAt ?? conversation.createdAt);
+export function activityTs(conversation: ConversationState, userId: string, table: MessageTable): number {
+  const last = lastMessage(conversation, table);
+  return Math.max(last < 0 ? 0 : table.ts(last), conversation.members.get(userId)?.joinedAt ?? conversation.createdAt);
 }

@@ -1,12 +1,12 @@
 // The memory store's push state (push-store.ts): the notifications and slots in two maps, and the
-// message and cursor reads answered from the memory store's own state, handed in as two accessors so
-// that memory-store.ts only gains one line. The scan walks every message (the embedded store is for
+// message and cursor reads answered from the memory store's own state (its message table and a
+// conversation accessor, handed in so that memory-store.ts only gains one line). The scan walks every message (the embedded store is for
 // development; its memory already grows with every message).
 import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import type { NewPushNotification, PushNotification, PushSlot, PushStore, ScanPosition } from '../push-store.js';
 import type { StoredMessage } from '../store.js';
 import type { ConversationState } from './conversation-state.js';
-import type { KeptMessage } from './kept-message.js';
+import type { MessageTable } from './message-table.js';
 
 export class MemoryPushStore implements PushStore {
   private readonly notifications = new Map<string, PushNotification>();
@@ -14,21 +14,26 @@ export class MemoryPushStore implements PushStore {
   private checkpoint: number | undefined;
 
   constructor(
-    private readonly messages: () => Iterable<KeptMessage>,
-    private readonly toStored: (kept: KeptMessage) => StoredMessage,
+    private readonly table: MessageTable,
     private readonly conversation: (conversationId: string) => ConversationState | undefined,
   ) {}
 
   async prepare(): Promise<void> {}
 
   async messagesBetween(fromTs: number, toTs: number, after: ScanPosition | undefined, limit: number): Promise<StoredMessage[]> {
-    const found: KeptMessage[] = [];
-    for (const message of this.messages()) {
-      if (message.ts < fromTs || message.ts > toTs) continue;
-      if (after && compare(message, after) <= 0) continue;
-      found.push(message);
+    const { table } = this;
+    const found: (ScanPosition & { readonly row: number })[] = [];
+    for (let row = 0; row < table.size; row++) {
+      const ts = table.ts(row);
+      if (ts < fromTs || ts > toTs) continue;
+      const position = { ts, messageId: table.messageId(row), row };
+      if (after && compare(position, after) <= 0) continue;
+      found.push(position);
     }
-    return found.sort(compare).slice(0, Math.max(0, limit)).map(this.toStored);
+    return found
+      .sort(compare)
+      .slice(0, Math.max(0, limit))
+      .map(({ row }) => table.stored(row));
   }
 
   async deliveredSeq(userId: string, conversationId: string): Promise<number | undefined> {
@@ -104,6 +109,6 @@ export class MemoryPushStore implements PushStore {
 
 const slotKey = (userId: string, conversationId: string) => `${userId}\n${conversationId}`;
 
-function compare(a: ScanPosition | KeptMessage, b: ScanPosition | KeptMessage): number {
+function compare(a: ScanPosition, b: ScanPosition): number {
   return a.ts - b.ts || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0);
 }

@@ -34,26 +34,24 @@ import {
   type StoredMessage,
 } from '../store.js';
 import { MemoryAccessStore } from './memory-access.js';
-import { BodyArena } from './body-arena.js';
-import { KeptMessage, storedMessage } from './kept-message.js';
-import { MessageIndex } from './message-index.js';
+import { MessageTable, RowList } from './message-table.js';
 import type { MaybePromise } from '../../maybe-promise.js';
 
 
 /**
- * The most messages one conversation holds here. Each conversation keeps its messages in one JavaScript
- * array, and V8 stops the process (a fatal error, not an exception) when an array grows past about
- * 112 million elements; past this bound a send is refused as `unavailable` instead, and logged.
+ * The most messages one conversation holds here. Each conversation keeps its messages' rows in one
+ * Int32Array that doubles as it fills (message-table.ts RowList): past this bound a send is refused as
+ * `unavailable` and logged, rather than the doubling asking for ever larger copies (400 MB here).
  */
 export const MAX_CONVERSATION_MESSAGES = 100_000_000;
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly access = new MemoryAccessStore();
-  private readonly messages = new MessageIndex<KeptMessage>();
-  private readonly bodies = new BodyArena();
+  /** Every message, as rows (message-table.ts says why not an object each). */
+  private readonly table = new MessageTable();
   /** A kept message as the Store interface gives it, its body read back. */
-  private readonly toStored = (kept: KeptMessage): StoredMessage => storedMessage(kept, this.bodies.read(kept));
+  private readonly toStored = (row: number): StoredMessage => this.table.stored(row);
   private readonly conversations = new Map<string, ConversationState>();
   /** NewGroup.requestDigest of the groups created with an Idempotency-Key. */
   private readonly groupDigests = new Map<string, string>();
@@ -66,14 +64,14 @@ export class MemoryStore implements Store {
   private readonly devices = new Map<string, Map<string, Map<string, Cursor>>>();
   /** messageId → seq of the last edit or delete applied to it (the highest seq wins). */
   private readonly appliedSeq = new Map<string, number>();
-  /** messageId → its edit events: emptied when it is deleted (a deleted text is never replayed). */
-  private readonly editsOf = new Map<string, KeptMessage[]>();
+  /** messageId → its edit events' rows: emptied when it is deleted (a deleted text is never replayed). */
+  private readonly editsOf = new Map<string, number[]>();
   private persists = 0;
   private deliveryMarks = 0;
   private deliveries = 0;
   private delivered = 0;
   private closed = false;
-  readonly push: PushStore = new MemoryPushStore(() => this.messages.values(), this.toStored, (conversationId) => this.conversations.get(conversationId));
+  readonly push: PushStore = new MemoryPushStore(this.table, (conversationId) => this.conversations.get(conversationId));
 
   private readonly maxConversationMessages: number;
 
@@ -103,8 +101,8 @@ export class MemoryStore implements Store {
   persist(input: NewMessage): MaybePromise<PersistResult> {
     this.assertOpen();
     const conversationId = input.conversationId ?? directConversationId(input.from, input.to ?? '');
-    const kept = this.messages.get(input.messageId);
-    if (kept) {
+    const kept = this.table.find(input.messageId);
+    if (kept >= 0) {
       const existing = this.toStored(kept);
       return sameContent(existing, input.from, conversationId, input.body, input.event?.target) ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: input.messageId };
     }
@@ -113,11 +111,11 @@ export class MemoryStore implements Store {
       conversation = this.createConversation(conversationId, 'direct', null, null, input.ts, [input.from, input.to]);
     }
     if (!conversation || !conversation.members.has(input.from)) return { kind: 'not_member', messageId: input.messageId };
-    if (conversation.messages.length >= this.maxConversationMessages) {
+    if (conversation.rows.length >= this.maxConversationMessages) {
       throw new Error(`The memory store holds at most ${this.maxConversationMessages} messages in one conversation; use MongoDB (DB_URI) for more`);
     }
-    const seq = conversation.messages.length + 1;
-    const record = new KeptMessage(
+    const seq = conversation.rows.length + 1;
+    const row = this.table.add(
       input.messageId,
       conversation.conversationId,
       seq,
@@ -125,20 +123,17 @@ export class MemoryStore implements Store {
       input.fromDevice,
       conversation.kind === 'direct' ? otherMember(conversation, input.from) : undefined,
       input.ts,
-      input.event !== undefined ? { kind: input.event.kind, target: input.event.target } : undefined,
-      undefined,
-      undefined,
+      input.event,
+      input.body,
     );
-    this.bodies.write(input.body, record);
-    conversation.messages.push(record);
-    this.messages.add(record);
+    conversation.rows.push(row);
     if (input.event?.kind === 'edited') {
       const edits = this.editsOf.get(input.event.target);
-      if (edits) edits.push(record);
-      else this.editsOf.set(input.event.target, [record]);
+      if (edits) edits.push(row);
+      else this.editsOf.set(input.event.target, [row]);
     }
     // The body as it came: the live delivery needs no decoding.
-    const message = storedMessage(record, input.body);
+    const message = this.table.stored(row, input.body);
     // The sender has its own message: its user cursor and its sending device's cursor pass over it.
     conversation.delivered.set(input.from, advance(conversation.delivered.get(input.from) ?? EMPTY_CURSOR, [seq]).cursor);
     if (input.fromDevice !== undefined) {
@@ -152,63 +147,66 @@ export class MemoryStore implements Store {
 
   async messagesIn(ranges: readonly SeqRange[]): Promise<StoredMessage[][]> {
     this.assertOpen();
-    // messages[i] has seq i + 1.
-    return ranges.map(({ conversationId, afterSeq, toSeq }) => (this.conversations.get(conversationId)?.messages ?? []).slice(Math.max(0, afterSeq), Math.max(0, toSeq)).map(this.toStored));
+    return ranges.map(({ conversationId, afterSeq, toSeq }) => {
+      const rows = this.conversations.get(conversationId)?.rows;
+      const page: StoredMessage[] = [];
+      // rows.at(i) has seq i + 1.
+      if (rows) for (let i = Math.max(0, afterSeq); i < Math.min(rows.length, toSeq); i++) page.push(this.toStored(rows.at(i)));
+      return page;
+    });
   }
 
   async history(conversationId: string, before: number | undefined, limit: number, after?: number): Promise<HistoryPage> {
     this.assertOpen();
-    const messages = this.conversations.get(conversationId)?.messages ?? [];
-    // messages[i] has seq i + 1.
-    const end = before === undefined ? messages.length : Math.min(messages.length, Math.max(0, before - 1));
+    const rows = this.conversations.get(conversationId)?.rows ?? new RowList();
+    const { table } = this;
+    // rows.at(i) has seq i + 1.
+    const end = before === undefined ? rows.length : Math.min(rows.length, Math.max(0, before - 1));
     const page: StoredMessage[] = [];
     if (after !== undefined) {
       let i = Math.max(0, after);
-      for (; i < end && page.length < limit; i++) if (!messages[i]!.event) page.push(this.toStored(messages[i]!));
-      while (i < end && messages[i]!.event) i++;
+      for (; i < end && page.length < limit; i++) if (!table.isEvent(rows.at(i))) page.push(this.toStored(rows.at(i)));
+      while (i < end && table.isEvent(rows.at(i))) i++;
       return { messages: page, hasMore: i < end };
     }
     let i = end - 1;
-    for (; i >= 0 && page.length < limit; i--) if (!messages[i]!.event) page.push(this.toStored(messages[i]!));
-    while (i >= 0 && messages[i]!.event) i--;
+    for (; i >= 0 && page.length < limit; i--) if (!table.isEvent(rows.at(i))) page.push(this.toStored(rows.at(i)));
+    while (i >= 0 && table.isEvent(rows.at(i))) i--;
     return { messages: page.reverse(), hasMore: i >= 0 };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
-    const kept = this.messages.get(messageId);
-    return kept && this.toStored(kept);
+    const row = this.table.find(messageId);
+    return row < 0 ? undefined : this.toStored(row);
   }
 
   async applyEvent(event: StoredMessage): Promise<StoredMessage | undefined> {
     this.assertOpen();
-    const target = event.event && this.messages.get(event.event.target);
-    const conversation = target && this.conversations.get(target.conversationId);
-    if (!event.event || !target || !conversation) return target && this.toStored(target);
-    const applied = this.appliedSeq.get(target.messageId) ?? 0;
-    if (target.deleted) {
-      this.emptyEdits(target.messageId); // an edit stored in a race with the delete, or a retry after a crash
+    if (!event.event) return undefined;
+    const { table } = this;
+    const targetId = event.event.target;
+    const target = table.find(targetId);
+    if (target < 0) return undefined;
+    const applied = this.appliedSeq.get(targetId) ?? 0;
+    if (table.deleted(target)) {
+      this.emptyEdits(targetId); // an edit stored in a race with the delete, or a retry after a crash
       return this.toStored(target);
     }
     if (event.seq <= applied) return this.toStored(target);
+    this.appliedSeq.set(targetId, event.seq);
     // A tombstone keeps who, where and when, not what: the edit time goes with the body.
-    const deleted = event.event.kind === 'deleted';
-    const changed = new KeptMessage(
-      target.messageId, target.conversationId, target.seq, target.from, target.fromDevice, target.to, target.ts, target.event,
-      deleted ? undefined : event.ts,
-      deleted ? true : undefined,
-    );
-    const body = deleted ? '' : event.body;
-    this.bodies.write(body, changed);
-    this.appliedSeq.set(target.messageId, event.seq);
-    this.messages.replace(changed);
-    conversation.messages[target.seq - 1] = changed;
-    if (deleted) this.emptyEdits(target.messageId);
-    return storedMessage(changed, body);
+    if (event.event.kind === 'deleted') {
+      table.delete(target);
+      this.emptyEdits(targetId);
+      return this.toStored(target);
+    }
+    table.edit(target, event.body, event.ts);
+    return table.stored(target, event.body);
   }
 
   /** A deleted message's edit events keep their place in the seq order, not the text they carried. */
   private emptyEdits(messageId: string): void {
-    for (const edit of this.editsOf.get(messageId) ?? []) this.bodies.write('', edit);
+    for (const edit of this.editsOf.get(messageId) ?? []) this.table.setBody(edit, '');
     this.editsOf.delete(messageId);
   }
 
@@ -265,16 +263,16 @@ export class MemoryStore implements Store {
     const entries: ListEntry[] = [];
     for (const conversationId of this.byUser.get(userId) ?? []) {
       const conversation = this.conversations.get(conversationId)!;
-      entries.push({ conversationId, activityTs: activityTs(conversation, userId) });
+      entries.push({ conversationId, activityTs: activityTs(conversation, userId, this.table) });
     }
     const { ids, next } = pageAfter(entries, limit, cursor);
-    return { items: ids.map((id) => listItem(this.conversations.get(id)!, userId, this.toStored)), next };
+    return { items: ids.map((id) => listItem(this.conversations.get(id)!, userId, this.table)), next };
   }
 
   async conversationItem(conversationId: string, userId: string): Promise<ConversationListItem | undefined> {
     this.assertOpen();
     const conversation = this.conversations.get(conversationId);
-    return conversation?.members.has(userId) ? listItem(conversation, userId, this.toStored) : undefined;
+    return conversation?.members.has(userId) ? listItem(conversation, userId, this.table) : undefined;
   }
 
   async conversationIdsOf(userId: string): Promise<string[]> {
@@ -316,7 +314,7 @@ export class MemoryStore implements Store {
       const conversation = this.conversations.get(conversationId)!;
       const joinSeq = conversation.members.get(userId)!.joinSeq;
       const cursor = atLeast(cursors.get(conversationId) ?? EMPTY_CURSOR, joinSeq);
-      const lastSeq = conversation.messages.length;
+      const lastSeq = conversation.rows.length;
       if (lastSeq > cursor.upTo) targets.push({ conversationId, cursor, lastSeq });
     }
     return targets;
@@ -328,15 +326,21 @@ export class MemoryStore implements Store {
     const seqsByConversation = new Map<string, number[]>();
     let unknownIds = 0;
     // One id (a client confirming each message as it comes) needs no Set to drop repeats.
+    const { table } = this;
     for (const messageId of messageIds.length === 1 ? messageIds : new Set(messageIds)) {
-      const message = this.messages.get(messageId);
-      if (!message) unknownIds++;
-      if (!message || (message.from === userId && message.fromDevice === deviceId)) continue;
-      const joined = this.conversations.get(message.conversationId)?.members.get(userId);
-      if (!joined || message.seq <= joined.joinSeq) continue;
-      let seqs = seqsByConversation.get(message.conversationId);
-      if (!seqs) seqsByConversation.set(message.conversationId, (seqs = []));
-      seqs.push(message.seq);
+      const row = table.find(messageId);
+      if (row < 0) {
+        unknownIds++;
+        continue;
+      }
+      if (table.from(row) === userId && table.fromDevice(row) === deviceId) continue;
+      const conversationId = table.conversationId(row);
+      const seq = table.seq(row);
+      const joined = this.conversations.get(conversationId)?.members.get(userId);
+      if (!joined || seq <= joined.joinSeq) continue;
+      let seqs = seqsByConversation.get(conversationId);
+      if (!seqs) seqsByConversation.set(conversationId, (seqs = []));
+      seqs.push(seq);
     }
     const result = this.confirm(userId, deviceId, seqsByConversation, (conversation, cursor) => advance(cursor, seqsByConversation.get(conversation.conversationId)!));
     return unknownIds > 0 ? { ...result, unknownIds } : result;
@@ -346,7 +350,7 @@ export class MemoryStore implements Store {
     this.assertOpen();
     const conversation = this.conversations.get(conversationId);
     if (!conversation?.members.has(userId)) return { marks: [], advanced: [] };
-    const upTo = Math.min(seq, conversation.messages.length);
+    const upTo = Math.min(seq, conversation.rows.length);
     return this.confirm(userId, deviceId, new Map([[conversationId, []]]), (_, cursor) => advanceToListing(cursor, upTo));
   }
 
@@ -355,18 +359,21 @@ export class MemoryStore implements Store {
     const conversation = this.conversations.get(conversationId);
     if (!conversation?.members.has(userId)) return undefined;
     const previous = conversation.read.get(userId) ?? conversation.members.get(userId)!.joinSeq;
-    const readSeq = Math.max(previous, Math.min(seq, conversation.messages.length));
+    const readSeq = Math.max(previous, Math.min(seq, conversation.rows.length));
     conversation.read.set(userId, readSeq);
     return { readSeq, advanced: readSeq > previous };
   }
 
   async deliveryState(messageId: string, recipient: string): Promise<DeliveryState | undefined> {
-    const message = this.messages.get(messageId);
-    const conversation = message && this.conversations.get(message.conversationId);
+    const { table } = this;
+    const row = table.find(messageId);
+    if (row < 0) return undefined;
+    const seq = table.seq(row);
+    const conversation = this.conversations.get(table.conversationId(row));
     const joined = conversation?.members.get(recipient);
     // Not a recipient: the sender, a non-member, or a member who joined after the message.
-    if (!message || !conversation || !joined || message.from === recipient || message.seq <= joined.joinSeq) return undefined;
-    const deliveredAt = conversation.deliveredAt.get(recipient)?.[message.seq - 1];
+    if (!conversation || !joined || table.from(row) === recipient || seq <= joined.joinSeq) return undefined;
+    const deliveredAt = conversation.deliveredAt.get(recipient)?.[seq - 1];
     return deliveredAt === undefined ? { status: 'pending', deliveredAt: undefined, marks: 0 } : { status: 'delivered', deliveredAt, marks: 1 };
   }
 
@@ -375,7 +382,7 @@ export class MemoryStore implements Store {
   }
 
   async counts(): Promise<StoreCounts> {
-    return { messages: this.messages.size, deliveries: this.deliveries, delivered: this.delivered, persists: this.persists, deliveryMarks: this.deliveryMarks };
+    return { messages: this.table.size, deliveries: this.deliveries, delivered: this.delivered, persists: this.persists, deliveryMarks: this.deliveryMarks };
   }
 
   /** Advances this device's cursor, then the user's with the same seqs: user-level advances are the marks. */
@@ -399,11 +406,13 @@ export class MemoryStore implements Store {
       conversation.delivered.set(userId, cursor);
       let deliveredAt = conversation.deliveredAt.get(userId);
       if (!deliveredAt) conversation.deliveredAt.set(userId, (deliveredAt = []));
+      const { table } = this;
       for (const seq of added) {
-        const message = conversation.messages[seq - 1]!;
-        if (message.from === userId) continue;
+        const row = conversation.rows.at(seq - 1);
+        const from = table.from(row);
+        if (from === userId) continue;
         deliveredAt[seq - 1] = now;
-        marks.push({ messageId: message.messageId, conversationId, seq, from: message.from, deliveredAt: now, ts: message.ts });
+        marks.push({ messageId: table.messageId(row), conversationId, seq, from, deliveredAt: now, ts: table.ts(row) });
       }
       // The watermark with no gap below it (cursor.ts deliveredWatermark: both are past joinSeq here).
       if (cursor.upTo > before.upTo) advanced.push({ conversationId, deliveredSeq: cursor.upTo });
@@ -437,7 +446,7 @@ export class MemoryStore implements Store {
   private createConversation(conversationId: string, kind: 'direct' | 'group', title: string | null, ownerId: string | null, createdAt: number, members: readonly string[]): ConversationState {
     const conversation: ConversationState = {
       conversationId, kind, title, ownerId, createdAt,
-      members: new Map(), messages: [], delivered: new Map(), deliveredAt: new Map(), read: new Map(),
+      members: new Map(), rows: new RowList(), delivered: new Map(), deliveredAt: new Map(), read: new Map(),
     };
     this.conversations.set(conversationId, conversation);
     this.join(conversation, members, createdAt);
@@ -446,7 +455,7 @@ export class MemoryStore implements Store {
 
   private join(conversation: ConversationState, userIds: readonly string[], at: number): string[] {
     const added: string[] = [];
-    const joinSeq = conversation.messages.length;
+    const joinSeq = conversation.rows.length;
     for (const userId of userIds) {
       if (conversation.members.has(userId)) continue;
       conversation.members.set(userId, Object.freeze({ conversationId: conversation.conversationId, userId, joinedAt: at, joinSeq }));

@@ -1,4 +1,5 @@
-// The memory store's index of every message by its id: 64 shards, each id's picked from its last two
+// The memory store's index of every message by its id, to its row in the message table
+// (message-table.ts): 64 shards, each id's picked from its last two
 // characters, each shard Maps of up to 2^23 entries, a new one begun when the newest is full, looked
 // up newest first.
 //
@@ -20,9 +21,9 @@
 const GENERATION_SIZE = 1 << 23;
 const SHARDS = 64;
 
-export class MessageIndex<T extends { readonly messageId: string }> {
-  /** Per shard, its Maps, the newest last. */
-  private readonly shards: Map<string, T>[][];
+export class MessageIndex {
+  /** Per shard, its Maps, the newest last: id → row. */
+  private readonly shards: Map<string, number>[][];
   private readonly shardMask: number;
   private count = 0;
 
@@ -31,7 +32,7 @@ export class MessageIndex<T extends { readonly messageId: string }> {
     private readonly generationSize = GENERATION_SIZE,
     shards = SHARDS,
   ) {
-    this.shards = Array.from({ length: shards }, () => [new Map<string, T>()]);
+    this.shards = Array.from({ length: shards }, () => [new Map<string, number>()]);
     this.shardMask = shards - 1;
   }
 
@@ -39,42 +40,26 @@ export class MessageIndex<T extends { readonly messageId: string }> {
     return this.count;
   }
 
-  get(messageId: string): T | undefined {
+  get(messageId: string): number | undefined {
     const generations = this.shardOf(messageId);
     for (let i = generations.length - 1; i >= 0; i--) {
-      const record = generations[i]!.get(messageId);
-      if (record !== undefined) return record;
+      const row = generations[i]!.get(messageId);
+      if (row !== undefined) return row;
     }
     return undefined;
   }
 
-  /** Adds a record whose id `get` did not find. */
-  add(record: T): void {
-    const generations = this.shardOf(record.messageId);
+  /** Adds an id that `get` did not find. */
+  add(messageId: string, row: number): void {
+    const generations = this.shardOf(messageId);
     let newest = generations[generations.length - 1]!;
     if (newest.size >= this.generationSize) generations.push((newest = new Map()));
-    newest.set(record.messageId, record);
+    newest.set(messageId, row);
     this.count++;
   }
 
-  /** Puts a record in place of the one with its id. */
-  replace(record: T): void {
-    for (const generation of this.shardOf(record.messageId)) {
-      if (generation.has(record.messageId)) {
-        generation.set(record.messageId, record);
-        return;
-      }
-    }
-    throw new Error(`MessageIndex.replace: ${record.messageId} is not in the index`);
-  }
-
-  /** Every record, in no particular order. */
-  *values(): IterableIterator<T> {
-    for (const generations of this.shards) for (const generation of generations) yield* generation.values();
-  }
-
   /** Ids end in what varies between them (a ULID's or UUID's random part, a counter's last digits). */
-  private shardOf(messageId: string): Map<string, T>[] {
+  private shardOf(messageId: string): Map<string, number>[] {
     const last = messageId.length - 1;
     return this.shards[(messageId.charCodeAt(last) + 31 * messageId.charCodeAt(last > 0 ? last - 1 : 0)) & this.shardMask]!;
   }
