@@ -151,7 +151,7 @@ export class MemoryStore implements Store {
       const rows = this.conversations.get(conversationId)?.rows;
       const page: StoredMessage[] = [];
       // rows.at(i) has seq i + 1.
-      if (rows) for (let i = Math.max(0, afterSeq); i < Math.min(rows.length, toSeq); i++) page.push(this.toStored(rows.at(i)));
+      if (rows) for (let i = Math.max(0, Math.trunc(afterSeq)); i < Math.min(rows.length, Math.trunc(toSeq)); i++) page.push(this.toStored(rows.at(i)));
       return page;
     });
   }
