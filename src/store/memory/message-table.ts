@@ -47,7 +47,11 @@ class Names {
   number(name: string | undefined): number {
     if (name === undefined) return NONE;
     let number = this.numbers.get(name);
-    if (number === undefined) this.numbers.set(name, (number = this.names.push(name) - 1));
+    if (number === undefined) {
+      // The Map first: past its 2^24 entries it throws, and the array must not grow on each retry.
+      this.numbers.set(name, (number = this.names.length));
+      this.names.push(name);
+    }
     return number;
   }
 
