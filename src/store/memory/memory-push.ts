@@ -1,7 +1,7 @@
 // The memory store's push state (push-store.ts): the notifications and slots in two maps, and the
 // message and cursor reads answered from the memory store's own state (its message table and a
-// conversation accessor, handed in so that memory-store.ts only gains one line). The scan walks every message (the embedded store is for
-// development; its memory already grows with every message).
+// conversation accessor, handed in so that memory-store.ts only gains one line). The scan walks every
+// message (the embedded store is for development; its memory already grows with every message).
 import { EMPTY_CURSOR, highestCovered } from '../cursor.js';
 import type { NewPushNotification, PushNotification, PushSlot, PushStore, ScanPosition } from '../push-store.js';
 import type { StoredMessage } from '../store.js';
