@@ -1,6 +1,7 @@
 // The memory store's index of every message by its id, to its row in the message table
-// (message-table.ts): 64 shards, each id's picked from its last two characters, each shard Maps of
-// up to 2^23 entries, a new one begun when the newest is full, looked up newest first.
+// (message-table.ts), and of the names rows refer to (conversation, user and device ids), to their
+// numbers: 64 shards, each id's picked from its last two characters, each shard Maps of up to 2^23
+// entries, a new one begun when the newest is full, looked up newest first.
 //
 // Why shards: a Map grows by doubling, and each doubling rehashes every entry at once, stopping the
 // whole process: 10 ms at 262,144 messages, 22 ms at 524,288, twice that at each doubling after

@@ -39,17 +39,20 @@ const IS_EVENT = 1;
 const EDITED = 2;
 const DELETED = 4;
 
-/** Each distinct id string once, numbered in the order first seen. */
+/**
+ * Each distinct id string once, numbered in the order first seen. Looked up through a MessageIndex,
+ * not one Map: a client can make up a device id per message, and one Map's 2^24 entries would then
+ * end every send of every user.
+ */
 class Names {
-  private readonly numbers = new Map<string, number>();
+  private readonly numbers = new MessageIndex();
   private readonly names: string[] = [];
 
   number(name: string | undefined): number {
     if (name === undefined) return NONE;
     let number = this.numbers.get(name);
     if (number === undefined) {
-      // The Map first: past its 2^24 entries it throws, and the array must not grow on each retry.
-      this.numbers.set(name, (number = this.names.length));
+      this.numbers.add(name, (number = this.names.length));
       this.names.push(name);
     }
     return number;
