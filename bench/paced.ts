@@ -116,18 +116,33 @@ function countSyscalls(pid: number): () => Promise<Record<string, number>> {
     });
 }
 
-/** chat_frames_in_total / chat_frames_out_total by type, as `in:send`, `out:ack_sent`, … */
-async function frameCounts(port: number): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+/**
+ * Our server's counters around a window: chat_frames_in_total / chat_frames_out_total by type, as
+ * `in:send`, `out:ack_sent`, …, and prom-client's GC pauses by kind, as `gc:major` (count) and
+ * `gc:major:s` (seconds in all).
+ */
+async function serverCounters(port: number): Promise<{ frames: Record<string, number>; gc: Record<string, number> }> {
+  const frames: Record<string, number> = {};
+  const gc: Record<string, number> = {};
   try {
     for (const [k, v] of await scrapeMetrics(port)) {
       const m = /^chat_frames_(in|out)_total\{type="([^"]+)"\}$/.exec(k);
-      if (m) out[`${m[1]}:${m[2]}`] = v;
+      if (m) frames[`${m[1]}:${m[2]}`] = v;
+      const g = /^nodejs_gc_duration_seconds_(count|sum)\{kind="([^"]+)"\}$/.exec(k);
+      if (g) gc[g[1] === 'count' ? `gc:${g[2]}` : `gc:${g[2]}:s`] = v;
     }
   } catch {
     /* metrics off: no note */
   }
-  return out;
+  return { frames, gc };
+}
+
+/** What the GC did between two readings: pauses by kind, their number and their sum (the p99 at load waits these out). */
+function gcNote(before: Record<string, number>, after: Record<string, number>): string {
+  return ['major', 'minor', 'incremental']
+    .filter((kind) => after[`gc:${kind}`] !== undefined)
+    .map((kind) => `${kind} ${after[`gc:${kind}`]! - (before[`gc:${kind}`] ?? 0)} (${Math.round(((after[`gc:${kind}:s`] ?? 0) - (before[`gc:${kind}:s`] ?? 0)) * 1000)} ms)`)
+    .join(', ');
 }
 
 /**
@@ -220,18 +235,20 @@ async function runPacedOn(ctx: BenchContext, storeUri: StoreUri, storeNote: stri
       for (const rate of p.rates) {
         const w0 = wakeups(server.pid);
         const stopCounting = ctx.args.has('syscalls') ? countSyscalls(server.pid) : undefined;
-        const m0 = s.kind === 'chat' ? await frameCounts(server.port) : undefined;
+        const m0 = s.kind === 'chat' ? await serverCounters(server.port) : undefined;
         const r = await load(s.kind, url, p, p.seconds * 1000, rate, server.pid);
         const w1 = wakeups(server.pid);
         const counts = stopCounting ? await stopCounting() : undefined;
         if (m0) {
           // Our own counters: how many frames a cycle really is (v1.1 adds receipts).
-          const m1 = await frameCounts(server.port);
-          const per = Object.entries(m1)
-            .map(([k, v]) => [k, (v - (m0[k] ?? 0)) / Math.max(1, r.acked)] as const)
+          const m1 = await serverCounters(server.port);
+          const per = Object.entries(m1.frames)
+            .map(([k, v]) => [k, (v - (m0.frames[k] ?? 0)) / Math.max(1, r.acked)] as const)
             .filter(([, v]) => v >= 0.005)
             .map(([k, v]) => `${k} ${v.toFixed(2)}`);
           result.notes.push(`${s.label} ${rate}/s: frames per message (chat_frames_in/out_total, connects and drain included): ${per.join(', ')}`);
+          const gc = gcNote(m0.gc, m1.gc);
+          if (gc) result.notes.push(`${s.label}${p.rounds > 1 ? ` #${round}` : ''} ${rate}/s: GC pauses in the window (nodejs_gc_duration_seconds, connects and drain included): ${gc}`);
         }
         if (counts) {
           const per = (n: number | undefined) => ((n ?? 0) / Math.max(1, r.acked)).toFixed(2);
