@@ -4,9 +4,11 @@
 // major GC (a Mark-Compact marks every live object and visits its fields). With an object per message
 // (13 fields) and its id string, 400,000 kept messages took 99 MB of heap and a full GC 120–190 ms;
 // as rows, 41 MB and 35–60 ms (a script of the two shapes, bench/RESULTS.md "The memory store as
-// rows"). Those major GCs were what the paced p99 at 20,000 msgs/s waited for. What stays on the heap
-// per message is its id (a string, the index's key, which the GC marks without visiting anything) and
-// one slot in an array of ids; the numbers live in typed arrays, whose bytes the GC never reads.
+// rows"). Major GCs were what the paced p99 at 20,000 msgs/s waited for; each is now about half as
+// long, though they come more often (V8 sets the next one's limit from what is live: RESULTS, "What
+// starts the major GCs now"). What stays on the heap per message is its id (a string, the index's
+// key, which the GC marks without visiting anything) and one slot in an array of ids; the numbers
+// live in typed arrays, whose bytes the GC never reads.
 //
 // A row's numbers: its conversation, sender, sending device and (direct only) other member as
 // numbers from one table of names (each id string kept once), its seq, flags, its body's place in the
