@@ -50,8 +50,6 @@ export class MemoryStore implements Store {
   readonly access = new MemoryAccessStore();
   /** Every message, as rows (message-table.ts says why not an object each). */
   private readonly table = new MessageTable();
-  /** A kept message as the Store interface gives it, its body read back. */
-  private readonly toStored = (row: number): StoredMessage => this.table.stored(row);
   private readonly conversations = new Map<string, ConversationState>();
   /** NewGroup.requestDigest of the groups created with an Idempotency-Key. */
   private readonly groupDigests = new Map<string, string>();
@@ -103,7 +101,7 @@ export class MemoryStore implements Store {
     const conversationId = input.conversationId ?? directConversationId(input.from, input.to ?? '');
     const kept = this.table.find(input.messageId);
     if (kept >= 0) {
-      const existing = this.toStored(kept);
+      const existing = this.table.stored(kept);
       return sameContent(existing, input.from, conversationId, input.body, input.event?.target) ? { kind: 'duplicate', message: existing } : { kind: 'conflict', messageId: input.messageId };
     }
     let conversation = this.conversations.get(conversationId);
@@ -151,7 +149,7 @@ export class MemoryStore implements Store {
       const rows = this.conversations.get(conversationId)?.rows;
       const page: StoredMessage[] = [];
       // rows.at(i) has seq i + 1.
-      if (rows) for (let i = Math.max(0, Math.trunc(afterSeq)); i < Math.min(rows.length, Math.trunc(toSeq)); i++) page.push(this.toStored(rows.at(i)));
+      if (rows) for (let i = Math.max(0, Math.trunc(afterSeq)); i < Math.min(rows.length, Math.trunc(toSeq)); i++) page.push(this.table.stored(rows.at(i)));
       return page;
     });
   }
@@ -165,19 +163,19 @@ export class MemoryStore implements Store {
     const page: StoredMessage[] = [];
     if (after !== undefined) {
       let i = Math.max(0, after);
-      for (; i < end && page.length < limit; i++) if (!table.isEvent(rows.at(i))) page.push(this.toStored(rows.at(i)));
+      for (; i < end && page.length < limit; i++) if (!table.isEvent(rows.at(i))) page.push(table.stored(rows.at(i)));
       while (i < end && table.isEvent(rows.at(i))) i++;
       return { messages: page, hasMore: i < end };
     }
     let i = end - 1;
-    for (; i >= 0 && page.length < limit; i--) if (!table.isEvent(rows.at(i))) page.push(this.toStored(rows.at(i)));
+    for (; i >= 0 && page.length < limit; i--) if (!table.isEvent(rows.at(i))) page.push(table.stored(rows.at(i)));
     while (i >= 0 && table.isEvent(rows.at(i))) i--;
     return { messages: page.reverse(), hasMore: i >= 0 };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
     const row = this.table.find(messageId);
-    return row < 0 ? undefined : this.toStored(row);
+    return row < 0 ? undefined : this.table.stored(row);
   }
 
   async applyEvent(event: StoredMessage): Promise<StoredMessage | undefined> {
@@ -190,15 +188,15 @@ export class MemoryStore implements Store {
     const applied = this.appliedSeq.get(targetId) ?? 0;
     if (table.deleted(target)) {
       this.emptyEdits(targetId); // an edit stored in a race with the delete, or a retry after a crash
-      return this.toStored(target);
+      return table.stored(target);
     }
-    if (event.seq <= applied) return this.toStored(target);
+    if (event.seq <= applied) return table.stored(target);
     this.appliedSeq.set(targetId, event.seq);
     // A tombstone keeps who, where and when, not what: the edit time goes with the body.
     if (event.event.kind === 'deleted') {
       table.delete(target);
       this.emptyEdits(targetId);
-      return this.toStored(target);
+      return table.stored(target);
     }
     table.edit(target, event.body, event.ts);
     return table.stored(target, event.body);

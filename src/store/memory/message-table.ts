@@ -202,24 +202,26 @@ export class MessageTable {
   /** An edit applied to the message at `row`: its new body, and when the edit was accepted. */
   edit(row: number, body: string, editedAt: number): void {
     this.setBody(row, body);
-    const ints = this.ints[row >>> CHUNK_SHIFT]!;
-    const at = (row & ROW_MASK) * ROW_INTS + FLAGS;
-    ints[at] = ints[at]! | EDITED;
+    this.setFlags(row, EDITED, 0);
     this.editedAts.set(row, editedAt);
   }
 
   /** A delete applied to the message at `row`: a tombstone keeps who, where and when, not what. */
   delete(row: number): void {
     this.setBody(row, '');
-    const ints = this.ints[row >>> CHUNK_SHIFT]!;
-    const at = (row & ROW_MASK) * ROW_INTS + FLAGS;
-    ints[at] = (ints[at]! & ~EDITED) | DELETED;
+    this.setFlags(row, DELETED, EDITED);
     this.editedAts.delete(row);
   }
 
   /** Writes a new body for the row; the old one's bytes stay where they were (body-arena.ts). */
   setBody(row: number, body: string): void {
     this.bodies.write(body, this.ints[row >>> CHUNK_SHIFT]!, (row & ROW_MASK) * ROW_INTS + BODY);
+  }
+
+  private setFlags(row: number, set: number, clear: number): void {
+    const ints = this.ints[row >>> CHUNK_SHIFT]!;
+    const at = (row & ROW_MASK) * ROW_INTS + FLAGS;
+    ints[at] = (ints[at]! & ~clear) | set;
   }
 
   private int(row: number, field: number): number {
